@@ -1,0 +1,18 @@
+//! shopsync-proto: the generated gRPC code for `proto/shopsync/v1` and the conversions
+//! between its messages and the domain types of `shopsync-common`. Business code works with
+//! the common types; only `grpc.rs` modules and the CLI touch `pb`.
+
+#[allow(clippy::all, clippy::pedantic, clippy::unwrap_used)]
+pub mod pb {
+    tonic::include_proto!("shopsync.v1");
+}
+
+/// Encoded descriptors of every shopsync service, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("shopsync_descriptor");
+
+pub mod convert;
+
+/// Re-exported so callers use the same `Timestamp` type as the generated code.
+pub use prost_types;
+
+pub use convert::*;
