@@ -1,0 +1,432 @@
+//! The worker harness: turns a service's [`TaskRunner`] into the gRPC `Worker` service.
+//!
+//! For each `Run` call it validates the request, starts the task with a cancellation token,
+//! streams progress (re-sending the last progress as a heartbeat when the task is quiet), and
+//! ends the stream with one result or failure. When the caller goes away (cancel, timeout,
+//! scheduler crash) the task is cancelled. While the service drains, new runs are refused
+//! with UNAVAILABLE so the scheduler retries them elsewhere.
+//!
+//! Every worker also serves the built-in `Test` task (sleep/no-op with progress, can be told
+//! to fail or stall), which the scheduler's tests, benchmarks and the demo use.
+
+use shopsync_common::params::TestParams;
+use shopsync_common::{Service, Task, TaskParams};
+use shopsync_proto::pb::worker_server::Worker;
+use shopsync_proto::pb::{self, run_event::Event};
+use shopsync_proto::{params_from_pb, service_to_pb, task_from_pb, task_to_pb};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+/// Everything a task gets for one attempt.
+pub struct RunContext {
+    pub run_id: String,
+    pub entry_id: String,
+    pub task: Task,
+    pub shop: String,
+    pub params: TaskParams,
+    pub attempt: u32,
+    pub fencing_token: i64,
+    pub cancel: CancellationToken,
+    pub progress: ProgressReporter,
+}
+
+/// What a successful run reports: counters and per-record errors that did not fail it.
+#[derive(Debug, Default, Clone)]
+pub struct RunSummary {
+    pub counters: BTreeMap<String, i64>,
+    pub record_errors: u64,
+    /// (record, message), the first few.
+    pub errors: Vec<(String, String)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    #[error("cancelled")]
+    Cancelled,
+    #[error("task {task} is not implemented by the {service} service yet")]
+    NotImplemented { task: Task, service: Service },
+    /// A failure; `retryable` false when retrying cannot help (bad configuration).
+    #[error("{source}")]
+    Failed { source: anyhow::Error, retryable: bool },
+}
+
+impl TaskError {
+    pub fn retryable(e: impl Into<anyhow::Error>) -> Self {
+        TaskError::Failed { source: e.into(), retryable: true }
+    }
+}
+
+pub type TaskFuture = Pin<Box<dyn Future<Output = Result<RunSummary, TaskError>> + Send>>;
+
+/// A service's tasks.
+pub trait TaskRunner: Send + Sync + 'static {
+    /// The tasks this runner implements (besides the built-in `Test`).
+    fn tasks(&self) -> Vec<Task>;
+    fn run(&self, ctx: RunContext) -> TaskFuture;
+}
+
+/// A runner with no real tasks yet: every real task fails (not retryable) with a clear error.
+pub struct NoTasks(pub Service);
+
+impl TaskRunner for NoTasks {
+    fn tasks(&self) -> Vec<Task> {
+        Vec::new()
+    }
+    fn run(&self, ctx: RunContext) -> TaskFuture {
+        let service = self.0;
+        Box::pin(async move { Err(TaskError::NotImplemented { task: ctx.task, service }) })
+    }
+}
+
+/// Sends progress; also the heartbeat source.
+#[derive(Clone)]
+pub struct ProgressReporter {
+    tx: mpsc::Sender<Result<pb::RunEvent, Status>>,
+    last: Arc<Mutex<pb::Progress>>,
+    last_sent: Arc<AtomicU64>,
+    heartbeats: Arc<AtomicBool>,
+    epoch: Instant,
+}
+
+impl ProgressReporter {
+    fn new(tx: mpsc::Sender<Result<pb::RunEvent, Status>>) -> Self {
+        Self {
+            tx,
+            last: Arc::new(Mutex::new(pb::Progress::default())),
+            last_sent: Arc::new(AtomicU64::new(0)),
+            heartbeats: Arc::new(AtomicBool::new(true)),
+            epoch: Instant::now(),
+        }
+    }
+
+    pub async fn report(&self, done: u64, total: u64, step: impl Into<String>) {
+        let p = pb::Progress { done, total, step: step.into() };
+        if let Ok(mut last) = self.last.lock() {
+            *last = p.clone();
+        }
+        self.send(p).await;
+    }
+
+    async fn send(&self, p: pb::Progress) {
+        self.last_sent.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        let _ = self.tx.send(Ok(pb::RunEvent { event: Some(Event::Progress(p)) })).await;
+    }
+
+    /// Stop the automatic heartbeats: only the built-in test task uses it, to play a hung worker.
+    pub fn suspend_heartbeats(&self) {
+        self.heartbeats.store(false, Ordering::Relaxed);
+    }
+
+    async fn heartbeat_loop(self, every: Duration, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let quiet_ms =
+                self.epoch.elapsed().as_millis() as u64 - self.last_sent.load(Ordering::Relaxed);
+            if self.heartbeats.load(Ordering::Relaxed) && quiet_ms >= every.as_millis() as u64 / 2 {
+                let last = self.last.lock().map(|p| p.clone()).unwrap_or_default();
+                self.send(last).await;
+            }
+        }
+    }
+}
+
+/// The gRPC `Worker` service of one sync service.
+pub struct WorkerService<R> {
+    service: Service,
+    runner: Arc<R>,
+    draining: CancellationToken,
+}
+
+impl<R: TaskRunner> WorkerService<R> {
+    /// `draining` is the service's shutdown token: once cancelled, new runs are refused.
+    pub fn new(service: Service, runner: R, draining: CancellationToken) -> Self {
+        Self { service, runner: Arc::new(runner), draining }
+    }
+
+    pub fn into_server(self) -> pb::worker_server::WorkerServer<Self> {
+        pb::worker_server::WorkerServer::new(self)
+    }
+}
+
+fn invalid(e: shopsync_common::ValidationError) -> Status {
+    Status::invalid_argument(e.to_string())
+}
+
+#[tonic::async_trait]
+impl<R: TaskRunner> Worker for WorkerService<R> {
+    type RunStream = ReceiverStream<Result<pb::RunEvent, Status>>;
+
+    async fn run(&self, req: Request<pb::RunRequest>) -> Result<Response<Self::RunStream>, Status> {
+        if self.draining.is_cancelled() {
+            return Err(Status::unavailable("worker is draining"));
+        }
+        let r = req.into_inner();
+        uuid::Uuid::parse_str(&r.run_id).map_err(|_| {
+            Status::invalid_argument(format!("run_id: {:?} is not a UUID", r.run_id))
+        })?;
+        let task = task_from_pb(r.task, "task").map_err(invalid)?;
+        let params = match &r.params {
+            Some(p) => params_from_pb(p, "params").map_err(invalid)?,
+            None => return Err(Status::invalid_argument("params: required")),
+        };
+        if params.task() != task {
+            return Err(Status::invalid_argument(format!(
+                "params: parameters of {} sent for task {task}",
+                params.task()
+            )));
+        }
+        if task != Task::Test
+            && !self.runner.tasks().contains(&task)
+            && task.service() != Some(self.service)
+        {
+            return Err(Status::failed_precondition(format!(
+                "task {task} does not run on the {} service",
+                self.service
+            )));
+        }
+        let heartbeat = Duration::from_millis(u64::from(r.heartbeat_interval_ms.clamp(50, 60_000)));
+        let (tx, rx) = mpsc::channel(32);
+        let progress = ProgressReporter::new(tx.clone());
+        let cancel = CancellationToken::new();
+        let ctx = RunContext {
+            run_id: r.run_id.clone(),
+            entry_id: r.entry_id,
+            task,
+            shop: r.shop,
+            params,
+            attempt: r.attempt,
+            fencing_token: r.fencing_token,
+            cancel: cancel.clone(),
+            progress: progress.clone(),
+        };
+        let runner = self.runner.clone();
+        let service = self.service;
+        tokio::spawn(async move {
+            // Caller gone -> cancel the task.
+            let closed = {
+                let tx = tx.clone();
+                let cancel = cancel.clone();
+                tokio::spawn(async move {
+                    tx.closed().await;
+                    cancel.cancel();
+                })
+            };
+            let hb_stop = CancellationToken::new();
+            let hb = tokio::spawn(progress.clone().heartbeat_loop(heartbeat, hb_stop.clone()));
+            let run_id = ctx.run_id.clone();
+            let result =
+                if task == Task::Test { test_task(ctx).await } else { runner.run(ctx).await };
+            hb_stop.cancel();
+            let _ = hb.await;
+            let event = match result {
+                Ok(s) => Event::Result(pb::RunResult {
+                    counters: Some(pb::Counters { values: s.counters.into_iter().collect() }),
+                    record_errors: s.record_errors,
+                    errors: s
+                        .errors
+                        .into_iter()
+                        .map(|(record, message)| pb::RecordError { record, message })
+                        .collect(),
+                }),
+                Err(TaskError::Cancelled) => {
+                    tracing::info!(run = %run_id, %service, "run cancelled");
+                    closed.abort();
+                    return;
+                }
+                Err(e) => {
+                    let retryable = !matches!(
+                        e,
+                        TaskError::NotImplemented { .. }
+                            | TaskError::Failed { retryable: false, .. }
+                    );
+                    let (message, causes) = match &e {
+                        TaskError::Failed { source, .. } => (
+                            source.to_string(),
+                            source.chain().skip(1).map(|c| c.to_string()).collect(),
+                        ),
+                        other => (other.to_string(), Vec::new()),
+                    };
+                    tracing::warn!(run = %run_id, %service, error = %message, "run failed");
+                    Event::Failure(pb::RunFailure {
+                        error: Some(pb::ErrorChain { message, causes }),
+                        retryable,
+                    })
+                }
+            };
+            let _ = tx.send(Ok(pb::RunEvent { event: Some(event) })).await;
+            closed.abort();
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn describe(
+        &self,
+        _req: Request<pb::DescribeRequest>,
+    ) -> Result<Response<pb::DescribeResponse>, Status> {
+        let mut tasks: Vec<i32> =
+            self.runner.tasks().into_iter().map(|t| task_to_pb(t) as i32).collect();
+        tasks.push(task_to_pb(Task::Test) as i32);
+        Ok(Response::new(pb::DescribeResponse {
+            service: service_to_pb(self.service) as i32,
+            tasks,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        }))
+    }
+}
+
+/// The built-in test task.
+async fn test_task(ctx: RunContext) -> Result<RunSummary, TaskError> {
+    let TaskParams::Test(p) = &ctx.params else {
+        return Err(TaskError::Failed {
+            source: anyhow::anyhow!("test task without test parameters"),
+            retryable: false,
+        });
+    };
+    let TestParams { steps, step_ms, fail_attempts, stall_after_step, .. } = p.clone();
+    for i in 0..steps {
+        if stall_after_step == Some(i) {
+            ctx.progress.suspend_heartbeats();
+            ctx.cancel.cancelled().await;
+            return Err(TaskError::Cancelled);
+        }
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => return Err(TaskError::Cancelled),
+            _ = tokio::time::sleep(Duration::from_millis(u64::from(step_ms))) => {}
+        }
+        ctx.progress.report(u64::from(i) + 1, u64::from(steps), format!("step {}", i + 1)).await;
+    }
+    if ctx.attempt <= fail_attempts {
+        let inner = anyhow::anyhow!("simulated failure on attempt {}", ctx.attempt);
+        return Err(TaskError::retryable(inner.context("test task failed")));
+    }
+    let mut counters = BTreeMap::new();
+    counters.insert("steps".to_owned(), i64::from(steps));
+    Ok(RunSummary { counters, ..Default::default() })
+}
+
+/// Configuration every worker service shares (the `SHOPSYNC_*` environment).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct WorkerConfig {
+    pub listen: std::net::SocketAddr,
+    pub service_token: Option<secrecy::SecretString>,
+    pub insecure_no_auth: bool,
+    pub drain_secs: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            listen: std::net::SocketAddr::from(([0, 0, 0, 0], 50051)),
+            service_token: None,
+            insecure_no_auth: false,
+            drain_secs: 30,
+        }
+    }
+}
+
+impl WorkerConfig {
+    pub fn check(&self) -> Result<(), crate::ConfigError> {
+        if self.service_token.is_none() && !self.insecure_no_auth {
+            return Err(crate::ConfigError::new(
+                "service_token is required (SHOPSYNC_SERVICE_TOKEN); set SHOPSYNC_INSECURE_NO_AUTH=true only for local development",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Serve a worker service until `shutdown`: `Worker` (authenticated), health and reflection.
+/// On shutdown: NOT_SERVING, refuse new runs, let running ones finish (up to `drain_secs`).
+pub async fn serve_worker<R: TaskRunner>(
+    cfg: &WorkerConfig,
+    service: Service,
+    runner: R,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let token = if cfg.insecure_no_auth { None } else { cfg.service_token.as_ref() };
+    if token.is_none() {
+        tracing::warn!("service authentication is disabled (insecure_no_auth)");
+    }
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<pb::worker_server::WorkerServer<WorkerService<R>>>().await;
+    let worker = WorkerService::new(service, runner, shutdown.clone()).into_server();
+    let router = crate::server::builder()
+        .add_service(health_service)
+        .add_service(crate::server::reflection()?)
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            worker,
+            crate::ServerAuth::new(token),
+        ));
+    let listener =
+        crate::server::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
+    tracing::info!(%service, addr = %listener.local_addr()?, "worker listening");
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(crate::server::serve(
+        router,
+        listener,
+        stop.clone(),
+        Duration::from_secs(cfg.drain_secs),
+    ));
+    shutdown.cancelled().await;
+    health.set_not_serving::<pb::worker_server::WorkerServer<WorkerService<R>>>().await;
+    stop.cancel();
+    server.await.context("server task")?.context("gRPC server")?;
+    tracing::info!(%service, "worker stopped");
+    Ok(())
+}
+
+/// `main` of a worker service: configuration (bad config exits 64), telemetry, signals, serve.
+pub fn service_main<R: TaskRunner>(
+    service: Service,
+    runner: impl FnOnce() -> R,
+) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let cfg: WorkerConfig =
+        match crate::load_config().and_then(|c: WorkerConfig| c.check().map(|_| c)) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("invalid configuration: {e}");
+                return ExitCode::from(64);
+            }
+        };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let name = format!("shopsync-{}", service.as_str().replace('_', "-"));
+    rt.block_on(async move {
+        let _telemetry = match crate::telemetry::init(&name) {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("telemetry: {e:#}");
+                return ExitCode::from(64);
+            }
+        };
+        let shutdown = crate::shutdown_on_signals();
+        match serve_worker(&cfg, service, runner(), shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = ?e, "service failed");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
