@@ -1,0 +1,628 @@
+//! The dispatcher: claims due work, runs each attempt through an [`Executor`] (normally the
+//! owning service's gRPC `Worker`), and writes the outcome.
+//!
+//! - Claim loop: woken by LISTEN/NOTIFY (`shopsync_scheduler`), by completions, or at the
+//!   next due time, with a polling fallback; claims in batches up to the free slots.
+//! - Each attempt holds a lease in the database, renewed by the heartbeat task while the
+//!   worker keeps sending progress. A worker that goes quiet for `stall_timeout` is failed;
+//!   a replica that dies stops renewing, and the reaper of any replica fails its attempts
+//!   once the lease expires. Either way the entry's retry policy decides what happens next.
+//! - Completions are written in batches, fenced by each attempt's token: a result from an
+//!   attempt that is no longer current is refused.
+//! - Cancellation (`shopsync_cancel` notifications, with the heartbeat as fallback) drops the
+//!   worker stream, which cancels the task in the worker.
+
+use crate::repo::{CANCEL_CHANNEL, ClaimedRun, Completion, Repo, RepoError, WAKE_CHANNEL};
+use chrono::Utc;
+use serde_json::{Value, json};
+use shopsync_common::{FinishedRun, RunOutcome, after_run};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct DispatcherConfig {
+    /// This replica's name, written on every run it starts.
+    pub name: String,
+    pub max_concurrency: usize,
+    pub claim_batch: usize,
+    pub lease: Duration,
+    pub heartbeat_every: Duration,
+    pub stall_timeout: Duration,
+    pub poll_interval: Duration,
+    pub reaper_interval: Duration,
+    pub retention: Duration,
+    pub prune_interval: Duration,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        Self {
+            name: format!("scheduler-{}", std::process::id()),
+            max_concurrency: 256,
+            claim_batch: 500,
+            lease: Duration::from_secs(10),
+            heartbeat_every: Duration::from_secs(1),
+            stall_timeout: Duration::from_secs(10),
+            poll_interval: Duration::from_secs(1),
+            reaper_interval: Duration::from_secs(1),
+            retention: Duration::from_secs(30 * 86_400),
+            prune_interval: Duration::from_secs(600),
+        }
+    }
+}
+
+/// How an executor ended an attempt.
+#[derive(Debug, Clone)]
+pub enum ExecOutcome {
+    Succeeded {
+        worker: Option<String>,
+        counters: Value,
+        record_errors: i64,
+        errors: Value,
+    },
+    /// The task failed.
+    Failed {
+        worker: Option<String>,
+        message: String,
+        causes: Vec<String>,
+        retryable: bool,
+    },
+    /// The worker went away (connection broke, stream ended without a result).
+    Lost {
+        worker: Option<String>,
+        message: String,
+    },
+}
+
+/// Runs one attempt. Progress goes to `handle.progress`.
+pub trait Executor: Send + Sync + 'static {
+    fn execute(
+        &self,
+        run: &ClaimedRun,
+        handle: Arc<RunHandle>,
+    ) -> impl Future<Output = ExecOutcome> + Send;
+}
+
+#[derive(Debug, Clone)]
+enum CancelReason {
+    User(String),
+    LeaseLost,
+}
+
+/// The live state of one running attempt on this replica.
+pub struct RunHandle {
+    pub run_id: Uuid,
+    pub fencing_token: i64,
+    progress: Mutex<(u64, u64, String)>,
+    last_event_ms: AtomicU64,
+    epoch: Instant,
+    cancel: CancellationToken,
+    reason: Mutex<Option<CancelReason>>,
+}
+
+impl RunHandle {
+    fn new(run: &ClaimedRun) -> Self {
+        Self {
+            run_id: run.run_id,
+            fencing_token: run.fencing_token,
+            progress: Mutex::new((0, 0, String::new())),
+            last_event_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+            cancel: CancellationToken::new(),
+            reason: Mutex::new(None),
+        }
+    }
+
+    /// Record progress from the worker (also a heartbeat).
+    pub fn progress(&self, done: u64, total: u64, step: &str) {
+        if let Ok(mut p) = self.progress.lock() {
+            *p = (done, total, step.to_owned());
+        }
+        self.touch();
+    }
+
+    /// Record a sign of life without progress.
+    pub fn touch(&self) {
+        self.last_event_ms.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn quiet_for(&self) -> Duration {
+        Duration::from_millis(
+            (self.epoch.elapsed().as_millis() as u64)
+                .saturating_sub(self.last_event_ms.load(Ordering::Relaxed)),
+        )
+    }
+
+    fn cancel_with(&self, reason: CancelReason) {
+        if let Ok(mut r) = self.reason.lock()
+            && r.is_none()
+        {
+            *r = Some(reason);
+        }
+        self.cancel.cancel();
+    }
+}
+
+type Job = (Completion, Option<OwnedSemaphorePermit>);
+
+/// Counters for tests, benchmarks and logs.
+#[derive(Default, Debug)]
+pub struct Stats {
+    pub claimed: AtomicU64,
+    pub completed: AtomicU64,
+    pub refused: AtomicU64,
+    pub reaped: AtomicU64,
+}
+
+struct Inner<E> {
+    cfg: DispatcherConfig,
+    repo: Repo,
+    executor: E,
+    active: Mutex<HashMap<Uuid, Arc<RunHandle>>>,
+    wake: Notify,
+    slots: Arc<Semaphore>,
+    completions: mpsc::Sender<Job>,
+    stats: Arc<Stats>,
+}
+
+pub struct Dispatcher<E> {
+    inner: Arc<Inner<E>>,
+    rx: mpsc::Receiver<Job>,
+}
+
+impl<E: Executor> Dispatcher<E> {
+    pub fn new(cfg: DispatcherConfig, repo: Repo, executor: E) -> Self {
+        let (tx, rx) = mpsc::channel(cfg.max_concurrency.max(16) * 2);
+        let slots = Arc::new(Semaphore::new(cfg.max_concurrency));
+        let inner = Arc::new(Inner {
+            cfg,
+            repo,
+            executor,
+            active: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+            slots,
+            completions: tx,
+            stats: Arc::new(Stats::default()),
+        });
+        Self { inner, rx }
+    }
+
+    pub fn stats(&self) -> Arc<Stats> {
+        self.inner.stats.clone()
+    }
+
+    /// Run until `shutdown`; then stop claiming, let running attempts finish (up to `drain`)
+    /// and write their outcomes.
+    pub async fn run(self, shutdown: CancellationToken, drain: Duration) -> Result<(), RepoError> {
+        let Dispatcher { inner, rx } = self;
+        let tracker = TaskTracker::new();
+        let stop_aux = CancellationToken::new();
+        let completer = tokio::spawn(completer(inner.clone(), rx));
+        let aux = [
+            tokio::spawn(listener(inner.clone(), stop_aux.clone())),
+            tokio::spawn(heartbeats(inner.clone(), stop_aux.clone())),
+            tokio::spawn(reaper(inner.clone(), stop_aux.clone())),
+        ];
+        let result = claim_loop(inner.clone(), &tracker, shutdown).await;
+        tracker.close();
+        if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
+            tracing::warn!(
+                running = inner.active.lock().map(|a| a.len()).unwrap_or(0),
+                "drain timeout: leaving running attempts to lease expiry"
+            );
+        }
+        stop_aux.cancel();
+        for t in aux {
+            let _ = t.await;
+        }
+        drop(inner); // closes the completion channel once dispatch tasks are gone
+        let _ = completer.await;
+        result
+    }
+}
+
+async fn claim_loop<E: Executor>(
+    inner: Arc<Inner<E>>,
+    tracker: &TaskTracker,
+    shutdown: CancellationToken,
+) -> Result<(), RepoError> {
+    let cfg = &inner.cfg;
+    let mut failures = 0u32;
+    loop {
+        if shutdown.is_cancelled() {
+            return Ok(());
+        }
+        let free = inner.slots.available_permits();
+        if free == 0 {
+            tokio::select! {
+                p = inner.slots.clone().acquire_owned() => drop(p),
+                _ = shutdown.cancelled() => return Ok(()),
+            }
+            continue;
+        }
+        let want = free.min(cfg.claim_batch);
+        let claimed = async {
+            let mut runs =
+                inner.repo.claim_locked(want.min(64) as i64, &cfg.name, cfg.lease).await?;
+            let free_want = want - runs.len();
+            let mut full = false;
+            if free_want > 0 {
+                let more = inner.repo.claim_free(free_want as i64, &cfg.name, cfg.lease).await?;
+                full = more.len() == free_want;
+                runs.extend(more);
+            }
+            Ok::<_, RepoError>((runs, full))
+        }
+        .await;
+        let (runs, full) = match claimed {
+            Ok(v) => {
+                failures = 0;
+                v
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(error = ?e, failures, "claiming due work failed, backing off");
+                let backoff = Duration::from_millis(100 * u64::from(failures.min(50)));
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => continue,
+                    _ = shutdown.cancelled() => return Ok(()),
+                }
+            }
+        };
+        inner.stats.claimed.fetch_add(runs.len() as u64, Ordering::Relaxed);
+        for run in runs {
+            let Ok(permit) = inner.slots.clone().try_acquire_owned() else {
+                // Cannot happen (only this loop takes permits); keep the run anyway.
+                tracing::error!("no free slot for a claimed run");
+                tracker.spawn(dispatch(inner.clone(), run, None));
+                continue;
+            };
+            tracker.spawn(dispatch(inner.clone(), run, Some(permit)));
+        }
+        if full {
+            continue;
+        }
+        let sleep_for = match inner.repo.next_due().await {
+            Ok(Some(t)) => (t - Utc::now()).to_std().unwrap_or_default().min(cfg.poll_interval),
+            _ => cfg.poll_interval,
+        };
+        tokio::select! {
+            _ = inner.wake.notified() => {}
+            _ = tokio::time::sleep(sleep_for) => {}
+            _ = shutdown.cancelled() => return Ok(()),
+        }
+    }
+}
+
+async fn dispatch<E: Executor>(
+    inner: Arc<Inner<E>>,
+    run: ClaimedRun,
+    permit: Option<OwnedSemaphorePermit>,
+) {
+    let handle = Arc::new(RunHandle::new(&run));
+    handle.touch();
+    if let Ok(mut a) = inner.active.lock() {
+        a.insert(run.run_id, handle.clone());
+    }
+    let schedule = run.spec.recurrence.as_ref().and_then(|r| r.compile(&run.spec.time_zone).ok());
+    let overlap = run.spec.recurrence.as_ref().is_some_and(|r| r.allow_overlap);
+    if let (true, Some(s)) = (overlap, &schedule) {
+        // Overlapping entries move on to their next fire now rather than when this run ends.
+        let next = run.fire_time.map_or(run.pending_fire, |f| s.plan_after(f, Utc::now()));
+        if let Err(e) = inner.repo.advance_overlapping(run.entry_id, next).await {
+            tracing::warn!(error = ?e, entry = %run.entry_id, "could not advance overlapping entry");
+        }
+    }
+    let timeout = Duration::from_secs(u64::from(run.spec.timeout_secs));
+    let stall = inner.cfg.stall_timeout;
+    let watch = handle.clone();
+    let stalled = async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            if watch.quiet_for() > stall {
+                return;
+            }
+        }
+    };
+    let (outcome, worker, counters, record_errors, errors, error) = tokio::select! {
+        o = inner.executor.execute(&run, handle.clone()) => match o {
+            ExecOutcome::Succeeded { worker, counters, record_errors, errors } =>
+                (RunOutcome::Succeeded, worker, Some(counters), record_errors, Some(errors), None),
+            ExecOutcome::Failed { worker, message, causes, retryable } => {
+                let err = json!({ "message": message, "causes": causes, "retryable": retryable });
+                (RunOutcome::Failed { message: if retryable { message } else { format!("{message} (not retried)") } },
+                 worker, None, 0, None, Some(err))
+            }
+            ExecOutcome::Lost { worker, message } => {
+                let err = json!({ "message": message, "causes": [] });
+                (RunOutcome::Lost { message }, worker, None, 0, None, Some(err))
+            }
+        },
+        _ = handle.cancel.cancelled() => {
+            let reason = handle.reason.lock().ok().and_then(|r| r.clone());
+            match reason {
+                Some(CancelReason::User(by)) => {
+                    let o = RunOutcome::Cancelled { by };
+                    let err = json!({ "message": o.error_message(0), "causes": [] });
+                    (o, None, None, 0, None, Some(err))
+                }
+                _ => {
+                    let message = "lease lost: another scheduler took the attempt over".to_owned();
+                    (RunOutcome::Lost { message: message.clone() }, None, None, 0, None, Some(json!({"message": message, "causes": []})))
+                }
+            }
+        }
+        _ = tokio::time::sleep(timeout) => {
+            let err = json!({ "message": format!("timed out after {} s", run.spec.timeout_secs), "causes": [] });
+            (RunOutcome::TimedOut, None, None, 0, None, Some(err))
+        }
+        _ = stalled => {
+            let message = format!("worker stopped heartbeating for {} s", stall.as_secs());
+            (RunOutcome::Lost { message: message.clone() }, None, None, 0, None, Some(json!({"message": message, "causes": []})))
+        }
+    };
+    if let Ok(mut a) = inner.active.lock() {
+        a.remove(&run.run_id);
+    }
+    let retryable =
+        error.as_ref().and_then(|e| e.get("retryable")).and_then(Value::as_bool).unwrap_or(true);
+    let mut completion =
+        completion_for(&run, outcome, retryable, worker, counters, record_errors, errors, error);
+    if let Ok(p) = handle.progress.lock() {
+        completion.progress = (p.0 as i64, p.1 as i64, p.2.clone());
+    }
+    if inner.completions.send((completion, permit)).await.is_err() {
+        tracing::error!(run = %run.run_id, "completion channel closed; the lease will expire and the reaper will finish the run");
+    }
+}
+
+/// Build the completion of an attempt: the run-log row and the entry's next state.
+#[allow(clippy::too_many_arguments)]
+pub fn completion_for(
+    run: &ClaimedRun,
+    outcome: RunOutcome,
+    retryable: bool,
+    worker: Option<String>,
+    counters: Option<Value>,
+    record_errors: i64,
+    errors: Option<Value>,
+    error: Option<Value>,
+) -> Completion {
+    let schedule = run.spec.recurrence.as_ref().and_then(|r| r.compile(&run.spec.time_zone).ok());
+    let overlap = run.spec.recurrence.as_ref().is_some_and(|r| r.allow_overlap);
+    let attempt = run.attempt.max(1) as u32;
+    // Overlapping entries and non-retryable failures are not retried within the fire.
+    let attempt =
+        if overlap || !retryable { attempt.max(run.spec.retry.max_attempts) } else { attempt };
+    let finished = FinishedRun {
+        schedule: schedule.as_ref(),
+        retry: run.spec.retry,
+        timeout_secs: run.spec.timeout_secs,
+        attempt,
+        fire_time: run.fire_time,
+        pending_fire: run.pending_fire,
+    };
+    let transition = after_run(&finished, &outcome, Utc::now());
+    Completion {
+        run_id: run.run_id,
+        entry_id: run.entry_id,
+        fencing_token: run.fencing_token,
+        run_status: outcome.run_status(),
+        worker,
+        counters,
+        record_errors,
+        errors,
+        error,
+        progress: (0, 0, String::new()),
+        transition,
+    }
+}
+
+async fn completer<E: Executor>(inner: Arc<Inner<E>>, mut rx: mpsc::Receiver<Job>) {
+    let weak = Arc::downgrade(&inner);
+    let repo = inner.repo.clone();
+    let stats = inner.stats.clone();
+    drop(inner);
+    let mut pending: Vec<Job> = Vec::new();
+    loop {
+        if pending.is_empty() {
+            match rx.recv().await {
+                Some(j) => pending.push(j),
+                None => return,
+            }
+        }
+        while pending.len() < 2000 {
+            match rx.try_recv() {
+                Ok(j) => pending.push(j),
+                Err(_) => break,
+            }
+        }
+        // One completion per entry per statement; the rest wait for the next round.
+        let mut seen = std::collections::HashSet::new();
+        let (now, later): (Vec<Job>, Vec<Job>) =
+            pending.drain(..).partition(|(c, _)| seen.insert(c.entry_id));
+        pending = later;
+        let batch: Vec<Completion> = now.iter().map(|(c, _)| c.clone()).collect();
+        let mut attempt = 0u32;
+        let result = loop {
+            match repo.complete(&batch).await {
+                Ok(r) => break r,
+                Err(e) => {
+                    attempt += 1;
+                    tracing::warn!(error = ?e, attempt, runs = batch.len(), "writing completions failed, retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt.min(50))))
+                        .await;
+                }
+            }
+        };
+        stats.completed.fetch_add(result.accepted.len() as u64, Ordering::Relaxed);
+        if !result.refused.is_empty() {
+            stats.refused.fetch_add(result.refused.len() as u64, Ordering::Relaxed);
+            for id in &result.refused {
+                tracing::warn!(run = %id, "stale result refused: the attempt is no longer current");
+            }
+        }
+        for entry in &result.reschedule {
+            if let Err(e) = crate::service::reschedule_after_edit(&repo, *entry).await {
+                tracing::warn!(error = ?e, %entry, "could not reschedule an entry edited during its run");
+            }
+        }
+        drop(now); // frees the slots
+        if let Some(inner) = weak.upgrade() {
+            inner.wake.notify_one();
+        }
+    }
+}
+
+async fn heartbeats<E: Executor>(inner: Arc<Inner<E>>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(inner.cfg.heartbeat_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.cancelled() => return,
+        }
+        let handles: Vec<Arc<RunHandle>> =
+            inner.active.lock().map(|a| a.values().cloned().collect()).unwrap_or_default();
+        if handles.is_empty() {
+            continue;
+        }
+        let beats: Vec<_> = handles
+            .iter()
+            .map(|h| {
+                let (d, t, s) = h.progress.lock().map(|p| p.clone()).unwrap_or_default();
+                (h.run_id, h.fencing_token, d as i64, t as i64, s)
+            })
+            .collect();
+        match inner.repo.heartbeat(&beats, inner.cfg.lease).await {
+            Ok(alive) => {
+                let alive: HashMap<Uuid, Option<String>> = alive.into_iter().collect();
+                for h in &handles {
+                    match alive.get(&h.run_id) {
+                        Some(Some(by)) => h.cancel_with(CancelReason::User(by.clone())),
+                        Some(None) => {}
+                        None => {
+                            // Finished meanwhile, or reaped by another replica.
+                            let still_ours = inner
+                                .active
+                                .lock()
+                                .map(|a| a.contains_key(&h.run_id))
+                                .unwrap_or(false);
+                            if still_ours {
+                                tracing::warn!(run = %h.run_id, "lease lost, abandoning the attempt");
+                                h.cancel_with(CancelReason::LeaseLost);
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = ?e, "renewing leases failed"),
+        }
+    }
+}
+
+async fn reaper<E: Executor>(inner: Arc<Inner<E>>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(inner.cfg.reaper_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_prune = Instant::now();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.cancelled() => return,
+        }
+        match inner.repo.expired_runs(200).await {
+            Ok(runs) => {
+                for run in runs {
+                    tracing::warn!(run = %run.run_id, entry = %run.entry_id, "lease expired, failing the attempt");
+                    let message =
+                        "lease expired: the scheduler or worker running it stopped".to_owned();
+                    let err = json!({ "message": message, "causes": [] });
+                    let c = completion_for(
+                        &run,
+                        RunOutcome::Lost { message },
+                        true,
+                        None,
+                        None,
+                        0,
+                        None,
+                        Some(err),
+                    );
+                    inner.stats.reaped.fetch_add(1, Ordering::Relaxed);
+                    let _ = inner.completions.send((c, None)).await;
+                }
+            }
+            Err(e) => tracing::warn!(error = ?e, "reaper query failed"),
+        }
+        if let Err(e) = inner.repo.expire_entries().await {
+            tracing::warn!(error = ?e, "expiring entries failed");
+        }
+        if last_prune.elapsed() >= inner.cfg.prune_interval {
+            last_prune = Instant::now();
+            match inner.repo.prune(inner.cfg.retention).await {
+                Ok((runs, entries)) if runs + entries > 0 => {
+                    tracing::info!(runs, entries, "pruned the run log")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = ?e, "pruning failed"),
+            }
+        }
+    }
+}
+
+async fn listener<E: Executor>(inner: Arc<Inner<E>>, stop: CancellationToken) {
+    let mut failures = 0u64;
+    loop {
+        let mut l = match sqlx::postgres::PgListener::connect_with(inner.repo.pool()).await {
+            Ok(l) => l,
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(error = ?e, "LISTEN connection failed; polling meanwhile");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500 * failures.min(20))) => continue,
+                    _ = stop.cancelled() => return,
+                }
+            }
+        };
+        if let Err(e) = l.listen_all([WAKE_CHANNEL, CANCEL_CHANNEL]).await {
+            tracing::warn!(error = ?e, "LISTEN failed");
+            continue;
+        }
+        failures = 0;
+        // Anything that happened while we were not listening.
+        inner.wake.notify_one();
+        loop {
+            let n = tokio::select! {
+                n = l.recv() => n,
+                _ = stop.cancelled() => return,
+            };
+            match n {
+                Ok(n) if n.channel() == CANCEL_CHANNEL => {
+                    if let Ok(id) = n.payload().parse::<Uuid>() {
+                        let h = inner.active.lock().ok().and_then(|a| a.get(&id).cloned());
+                        if let Some(h) = h {
+                            // The name of who cancelled comes with the next heartbeat; the
+                            // outcome is recorded as cancelled either way.
+                            h.cancel_with(CancelReason::User(cancelled_by(&inner.repo, id).await));
+                        }
+                    }
+                }
+                Ok(_) => inner.wake.notify_one(),
+                Err(e) => {
+                    tracing::warn!(error = ?e, "LISTEN connection lost, reconnecting");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn cancelled_by(repo: &Repo, run: Uuid) -> String {
+    repo.cancel_requested_by(run).await.ok().flatten().unwrap_or_else(|| "a user".to_owned())
+}

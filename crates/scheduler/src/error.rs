@@ -1,0 +1,39 @@
+use crate::repo::RepoError;
+use shopsync_common::ValidationError;
+use tonic::Status;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    #[error("entry {0} not found")]
+    EntryNotFound(Uuid),
+    #[error("run {0} not found")]
+    RunNotFound(Uuid),
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0}")]
+    Aborted(String),
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// The one place scheduler errors become gRPC statuses. Internal errors go out as a generic
+/// message; their cause chain is logged here, once.
+impl From<ServiceError> for Status {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Invalid(v) => Status::invalid_argument(v.to_string()),
+            ServiceError::EntryNotFound(_) | ServiceError::RunNotFound(_) => {
+                Status::not_found(e.to_string())
+            }
+            ServiceError::FailedPrecondition(m) => Status::failed_precondition(m),
+            ServiceError::Aborted(m) => Status::aborted(m),
+            ServiceError::Repo(r) => {
+                tracing::error!(error = ?anyhow::Error::from(r), "job queue request failed");
+                Status::internal("internal error")
+            }
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Executors: the gRPC one that calls the owning service's `Worker.Run`, and a no-op one for
+//! the in-process benchmark.
+
+use crate::dispatch::{ExecOutcome, Executor, RunHandle};
+use crate::repo::ClaimedRun;
+use serde_json::{Value, json};
+use shopsync_common::Service;
+use shopsync_proto::pb::worker_client::WorkerClient;
+use shopsync_proto::pb::{self, run_event::Event};
+use shopsync_proto::{opt_ts, params_to_pb, task_to_pb, ts};
+use shopsync_runtime::client::AuthedChannel;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::Code;
+
+pub struct GrpcExecutor {
+    workers: HashMap<Service, (WorkerClient<AuthedChannel>, String)>,
+    heartbeat: Duration,
+}
+
+impl GrpcExecutor {
+    pub fn new(workers: HashMap<Service, (AuthedChannel, String)>, heartbeat: Duration) -> Self {
+        let workers = workers
+            .into_iter()
+            .map(|(s, (ch, url))| {
+                let client = WorkerClient::new(ch)
+                    .max_decoding_message_size(4 << 20)
+                    .max_encoding_message_size(4 << 20);
+                (s, (client, url))
+            })
+            .collect();
+        Self { workers, heartbeat }
+    }
+}
+
+fn retryable(code: Code) -> bool {
+    !matches!(
+        code,
+        Code::InvalidArgument
+            | Code::FailedPrecondition
+            | Code::Unimplemented
+            | Code::PermissionDenied
+            | Code::Unauthenticated
+            | Code::NotFound
+    )
+}
+
+impl Executor for GrpcExecutor {
+    async fn execute(&self, run: &ClaimedRun, handle: Arc<RunHandle>) -> ExecOutcome {
+        let service = run.spec.params.service();
+        let Some((client, url)) = self.workers.get(&service) else {
+            return ExecOutcome::Failed {
+                worker: None,
+                message: format!("no worker endpoint is configured for the {service} service"),
+                causes: vec![],
+                retryable: false,
+            };
+        };
+        let worker = Some(format!("{service}@{url}"));
+        let deadline =
+            run.claimed_at + chrono::TimeDelta::seconds(i64::from(run.spec.timeout_secs));
+        let req = pb::RunRequest {
+            run_id: run.run_id.to_string(),
+            entry_id: run.entry_id.to_string(),
+            task: task_to_pb(run.spec.task()) as i32,
+            shop: run.spec.shop.clone(),
+            params: Some(params_to_pb(&run.spec.params)),
+            attempt: run.attempt.max(1) as u32,
+            fencing_token: run.fencing_token,
+            deadline: Some(ts(deadline)),
+            fire_time: opt_ts(run.fire_time),
+            heartbeat_interval_ms: self.heartbeat.as_millis() as u32,
+        };
+        let mut stream = match client.clone().run(req).await {
+            Ok(r) => r.into_inner(),
+            Err(status) => {
+                return ExecOutcome::Failed {
+                    worker,
+                    message: format!("the {service} worker refused the run: {}", status.message()),
+                    causes: vec![format!("grpc status {:?}", status.code())],
+                    retryable: retryable(status.code()),
+                };
+            }
+        };
+        loop {
+            match stream.message().await {
+                Ok(Some(pb::RunEvent { event: Some(Event::Progress(p)) })) => {
+                    handle.progress(p.done, p.total, &p.step);
+                }
+                Ok(Some(pb::RunEvent { event: Some(Event::Result(r)) })) => {
+                    let counters: serde_json::Map<String, Value> = r
+                        .counters
+                        .map(|c| c.values.into_iter().map(|(k, v)| (k, json!(v))).collect())
+                        .unwrap_or_default();
+                    let errors: Vec<Value> = r
+                        .errors
+                        .into_iter()
+                        .map(|e| json!({ "record": e.record, "message": e.message }))
+                        .collect();
+                    return ExecOutcome::Succeeded {
+                        worker,
+                        counters: Value::Object(counters),
+                        record_errors: r.record_errors as i64,
+                        errors: Value::Array(errors),
+                    };
+                }
+                Ok(Some(pb::RunEvent { event: Some(Event::Failure(f)) })) => {
+                    let e = f.error.unwrap_or_default();
+                    return ExecOutcome::Failed {
+                        worker,
+                        message: e.message,
+                        causes: e.causes,
+                        retryable: f.retryable,
+                    };
+                }
+                Ok(Some(pb::RunEvent { event: None })) => handle.touch(),
+                Ok(None) => {
+                    return ExecOutcome::Lost {
+                        worker,
+                        message: format!("the {service} worker closed the stream without a result"),
+                    };
+                }
+                Err(status) => {
+                    return ExecOutcome::Lost {
+                        worker,
+                        message: format!(
+                            "lost the {service} worker: {} ({:?})",
+                            status.message(),
+                            status.code()
+                        ),
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Succeeds at once: measures the queue itself (benchmark (a)).
+pub struct NoopExecutor;
+
+impl Executor for NoopExecutor {
+    async fn execute(&self, _run: &ClaimedRun, _handle: Arc<RunHandle>) -> ExecOutcome {
+        ExecOutcome::Succeeded {
+            worker: None,
+            counters: json!({}),
+            record_errors: 0,
+            errors: json!([]),
+        }
+    }
+}

@@ -1,0 +1,979 @@
+//! The scheduler's SQL: the only module that touches the `scheduler` schema.
+//!
+//! Invariant kept by every statement here: `entries.next_run_at IS NOT NULL` exactly when an
+//! entry may be claimed. Claiming is one statement (free entries) or one short transaction
+//! (entries that need category/resource locks); completion is one statement per batch,
+//! fenced by the attempt's token so a stale attempt can never overwrite a newer one.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use shopsync_common::{EntrySpec, JobStatus, RunStatus, Transition};
+use sqlx::types::Json;
+use sqlx::{AssertSqlSafe, FromRow, PgPool, Postgres, Transaction};
+use std::time::Duration;
+use uuid::Uuid;
+
+pub const WAKE_CHANNEL: &str = "shopsync_scheduler";
+pub const CANCEL_CHANNEL: &str = "shopsync_cancel";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("database error")]
+    Db(#[from] sqlx::Error),
+    #[error("stored entry {id} is unreadable")]
+    Corrupt {
+        id: Uuid,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// The mutable state of an entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryState {
+    pub status: JobStatus,
+    pub next_run_at: Option<DateTime<Utc>>,
+    pub next_fire_time: Option<DateTime<Utc>>,
+    pub manual_pending: bool,
+    pub attempts: i32,
+    pub hold_requested: bool,
+    pub reschedule_pending: bool,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: Uuid,
+    pub entry_no: i64,
+    pub spec: EntrySpec,
+    pub lock_keys: Vec<String>,
+    pub state: EntryState,
+    pub active_runs: i32,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Entry {
+    pub fn recurring(&self) -> bool {
+        self.spec.recurrence.is_some()
+    }
+}
+
+#[derive(FromRow)]
+struct EntryRow {
+    id: Uuid,
+    entry_no: i64,
+    spec: Value,
+    lock_keys: Vec<String>,
+    status: String,
+    next_run_at: Option<DateTime<Utc>>,
+    next_fire_time: Option<DateTime<Utc>>,
+    manual_pending: bool,
+    attempts: i32,
+    active_runs: i32,
+    hold_requested: bool,
+    reschedule_pending: bool,
+    last_error: Option<String>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+const ENTRY_COLS: &str = "id, entry_no, spec, lock_keys, status, next_run_at, next_fire_time, \
+    manual_pending, attempts, active_runs, hold_requested, reschedule_pending, last_error, \
+    version, created_at, updated_at";
+
+impl TryFrom<EntryRow> for Entry {
+    type Error = RepoError;
+    fn try_from(r: EntryRow) -> Result<Self, RepoError> {
+        let spec: EntrySpec = serde_json::from_value(r.spec)
+            .map_err(|source| RepoError::Corrupt { id: r.id, source })?;
+        Ok(Entry {
+            id: r.id,
+            entry_no: r.entry_no,
+            spec,
+            lock_keys: r.lock_keys,
+            state: EntryState {
+                status: r.status.parse().unwrap_or(JobStatus::Error),
+                next_run_at: r.next_run_at,
+                next_fire_time: r.next_fire_time,
+                manual_pending: r.manual_pending,
+                attempts: r.attempts,
+                hold_requested: r.hold_requested,
+                reschedule_pending: r.reschedule_pending,
+                last_error: r.last_error,
+            },
+            active_runs: r.active_runs,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// A run the scheduler has just started (or, for the reaper, one whose lease expired).
+#[derive(Debug, Clone)]
+pub struct ClaimedRun {
+    pub run_id: Uuid,
+    pub entry_id: Uuid,
+    pub fencing_token: i64,
+    pub attempt: i32,
+    pub fire_time: Option<DateTime<Utc>>,
+    /// The entry's pending recurring fire at claim time.
+    pub pending_fire: Option<DateTime<Utc>>,
+    pub spec: EntrySpec,
+    pub claimed_at: DateTime<Utc>,
+}
+
+#[derive(FromRow)]
+struct ClaimRow {
+    run_id: Option<Uuid>,
+    entry_id: Uuid,
+    fencing_token: Option<i64>,
+    attempt: i32,
+    fire_time: Option<DateTime<Utc>>,
+    pending_fire: Option<DateTime<Utc>>,
+    spec: Value,
+    claimed_at: DateTime<Utc>,
+}
+
+/// How a run ended, ready to be written.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub run_id: Uuid,
+    pub entry_id: Uuid,
+    pub fencing_token: i64,
+    pub run_status: RunStatus,
+    pub worker: Option<String>,
+    pub counters: Option<Value>,
+    pub record_errors: i64,
+    pub errors: Option<Value>,
+    /// {"message": ..., "causes": [...]}
+    pub error: Option<Value>,
+    /// Last progress reported (done, total, step).
+    pub progress: (i64, i64, String),
+    pub transition: Transition,
+}
+
+#[derive(Debug, Default)]
+pub struct CompleteResult {
+    pub accepted: Vec<Uuid>,
+    /// Completions refused by fencing: the attempt was no longer current.
+    pub refused: Vec<Uuid>,
+    /// Entries whose spec changed during the run: their schedule must be recomputed.
+    pub reschedule: Vec<Uuid>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct RunRow {
+    pub id: Uuid,
+    pub entry_id: Uuid,
+    pub task: String,
+    pub shop: String,
+    pub description: String,
+    pub category: Option<String>,
+    pub fire_time: Option<DateTime<Utc>>,
+    pub attempt: i32,
+    pub status: String,
+    pub fencing_token: i64,
+    pub scheduler: String,
+    pub worker: Option<String>,
+    pub params: Value,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub progress_done: i64,
+    pub progress_total: i64,
+    pub step: Option<String>,
+    pub counters: Option<Value>,
+    pub record_errors: i64,
+    pub errors: Option<Value>,
+    pub error: Option<Value>,
+}
+
+const RUN_COLS: &str = "id, entry_id, task, shop, description, category, fire_time, attempt, \
+    status, fencing_token, scheduler, worker, params, started_at, finished_at, progress_done, \
+    progress_total, step, counters, record_errors, errors, error";
+
+#[derive(Debug, Default, Clone)]
+pub struct EntryFilter {
+    pub statuses: Vec<JobStatus>,
+    pub shop: Option<String>,
+    pub task: Option<String>,
+    pub category: Option<String>,
+    pub after_entry_no: i64,
+    pub limit: i64,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct RunFilter {
+    pub entry_id: Option<Uuid>,
+    pub statuses: Vec<RunStatus>,
+    pub shop: Option<String>,
+    pub task: Option<String>,
+    pub before_id: Option<Uuid>,
+    pub limit: i64,
+}
+
+/// Columns derived from a spec.
+struct Derived {
+    task: String,
+    shop: String,
+    spec: Value,
+    description: String,
+    category: Option<String>,
+    priority: i16,
+    lock_keys: Vec<String>,
+    recurring: bool,
+    allow_overlap: bool,
+    expires_at: Option<DateTime<Utc>>,
+    created_by: String,
+}
+
+fn derive(spec: &EntrySpec) -> Derived {
+    let mut lock_keys = spec.lock_keys();
+    lock_keys.sort();
+    Derived {
+        task: spec.task().as_str().to_owned(),
+        shop: spec.shop.clone(),
+        spec: serde_json::to_value(spec).unwrap_or(Value::Null),
+        description: spec.display_description(),
+        category: spec.category.as_ref().map(|c| c.to_ascii_uppercase()),
+        priority: spec.priority.as_i16(),
+        lock_keys,
+        recurring: spec.recurrence.is_some(),
+        allow_overlap: spec.recurrence.as_ref().is_some_and(|r| r.allow_overlap),
+        expires_at: spec.expires_at,
+        created_by: spec.created_by.clone(),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_millis() as f64
+}
+
+#[derive(Clone)]
+pub struct Repo {
+    pool: PgPool,
+}
+
+impl Repo {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    // ---- entries ----------------------------------------------------------------------
+
+    /// Insert an entry. With a `request_id` already used, returns the existing entry.
+    pub async fn insert_entry(
+        &self,
+        spec: &EntrySpec,
+        state: &EntryState,
+        request_id: Option<&str>,
+    ) -> Result<(Entry, bool), RepoError> {
+        let d = derive(spec);
+        let mut tx = self.pool.begin().await?;
+        let row: Option<EntryRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "INSERT INTO scheduler.entries (task, shop, spec, description, category, priority, \
+               lock_keys, recurring, allow_overlap, expires_at, created_by, request_id, status, \
+               next_run_at, next_fire_time, manual_pending, attempts, last_error) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18) \
+             ON CONFLICT (request_id) DO NOTHING RETURNING {ENTRY_COLS}"
+        )))
+        .bind(&d.task)
+        .bind(&d.shop)
+        .bind(&d.spec)
+        .bind(&d.description)
+        .bind(&d.category)
+        .bind(d.priority)
+        .bind(&d.lock_keys)
+        .bind(d.recurring)
+        .bind(d.allow_overlap)
+        .bind(d.expires_at)
+        .bind(&d.created_by)
+        .bind(request_id)
+        .bind(state.status.as_str())
+        .bind(state.next_run_at)
+        .bind(state.next_fire_time)
+        .bind(state.manual_pending)
+        .bind(state.attempts)
+        .bind(&state.last_error)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (row, created) = match row {
+            Some(r) => (r, true),
+            None => {
+                let r: EntryRow = sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT {ENTRY_COLS} FROM scheduler.entries WHERE request_id = $1"
+                )))
+                .bind(request_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                (r, false)
+            }
+        };
+        if created && state.next_run_at.is_some() {
+            notify(&mut tx, WAKE_CHANNEL, "new").await?;
+        }
+        tx.commit().await?;
+        Ok((row.try_into()?, created))
+    }
+
+    /// Bulk insert of ready one-off entries (benchmarks and imports), in one statement.
+    pub async fn insert_ready_batch(
+        &self,
+        spec: &EntrySpec,
+        count: usize,
+    ) -> Result<u64, RepoError> {
+        let d = derive(spec);
+        let r = sqlx::query(
+            "INSERT INTO scheduler.entries (task, shop, spec, description, category, priority, \
+               lock_keys, recurring, allow_overlap, created_by, status, next_run_at) \
+             SELECT $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,'ready', clock_timestamp() FROM generate_series(1, $11)",
+        )
+        .bind(&d.task)
+        .bind(&d.shop)
+        .bind(&d.spec)
+        .bind(&d.description)
+        .bind(&d.category)
+        .bind(d.priority)
+        .bind(&d.lock_keys)
+        .bind(d.recurring)
+        .bind(d.allow_overlap)
+        .bind(&d.created_by)
+        .bind(count as i64)
+        .execute(&self.pool)
+        .await?;
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SELECT pg_notify($1, 'batch')").bind(WAKE_CHANNEL).execute(&mut *conn).await?;
+        Ok(r.rows_affected())
+    }
+
+    pub async fn get_entry(&self, id: Uuid) -> Result<Option<Entry>, RepoError> {
+        let row: Option<EntryRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {ENTRY_COLS} FROM scheduler.entries WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Entry::try_from).transpose()
+    }
+
+    pub async fn list_entries(&self, f: &EntryFilter) -> Result<Vec<Entry>, RepoError> {
+        let statuses: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
+        let rows: Vec<EntryRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {ENTRY_COLS} FROM scheduler.entries \
+             WHERE entry_no > $1 \
+               AND (cardinality($2::text[]) = 0 OR status = ANY($2)) \
+               AND ($3::text IS NULL OR shop = $3) \
+               AND ($4::text IS NULL OR task = $4) \
+               AND ($5::text IS NULL OR category = upper($5)) \
+             ORDER BY entry_no LIMIT $6"
+        )))
+        .bind(f.after_entry_no)
+        .bind(&statuses)
+        .bind(&f.shop)
+        .bind(&f.task)
+        .bind(&f.category)
+        .bind(f.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Entry::try_from).collect()
+    }
+
+    /// Change an entry under its row lock. `f` sees the current entry and returns the new
+    /// spec (if it changes) and state, or an error that leaves everything untouched.
+    pub async fn modify_entry<E, F>(&self, id: Uuid, f: F) -> Result<Result<Entry, E>, RepoError>
+    where
+        F: FnOnce(&Entry) -> Result<(Option<EntrySpec>, EntryState), E>,
+    {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<EntryRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {ENTRY_COLS} FROM scheduler.entries WHERE id = $1 FOR UPDATE"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            // Let the caller's closure decide how to report "not found" by never calling it:
+            // surface it as RowNotFound.
+            return Err(RepoError::Db(sqlx::Error::RowNotFound));
+        };
+        let current = Entry::try_from(row)?;
+        let (spec, state) = match f(&current) {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        };
+        let d = derive(spec.as_ref().unwrap_or(&current.spec));
+        let row: EntryRow = sqlx::query_as(AssertSqlSafe(format!(
+            "UPDATE scheduler.entries SET task = $2, shop = $3, spec = $4, description = $5, \
+               category = $6, priority = $7, lock_keys = $8, recurring = $9, allow_overlap = $10, \
+               expires_at = $11, status = $12, next_run_at = $13, next_fire_time = $14, \
+               manual_pending = $15, attempts = $16, hold_requested = $17, \
+               reschedule_pending = $18, last_error = $19, version = version + 1, \
+               updated_at = clock_timestamp() \
+             WHERE id = $1 RETURNING {ENTRY_COLS}"
+        )))
+        .bind(id)
+        .bind(&d.task)
+        .bind(&d.shop)
+        .bind(&d.spec)
+        .bind(&d.description)
+        .bind(&d.category)
+        .bind(d.priority)
+        .bind(&d.lock_keys)
+        .bind(d.recurring)
+        .bind(d.allow_overlap)
+        .bind(d.expires_at)
+        .bind(state.status.as_str())
+        .bind(state.next_run_at)
+        .bind(state.next_fire_time)
+        .bind(state.manual_pending)
+        .bind(state.attempts)
+        .bind(state.hold_requested)
+        .bind(state.reschedule_pending)
+        .bind(&state.last_error)
+        .fetch_one(&mut *tx)
+        .await?;
+        if state.next_run_at.is_some() {
+            notify(&mut tx, WAKE_CHANNEL, "changed").await?;
+        }
+        tx.commit().await?;
+        Ok(Ok(row.try_into()?))
+    }
+
+    /// Delete an entry that is not running. Returns false when it was running or missing.
+    pub async fn delete_entry(&self, id: Uuid) -> Result<bool, RepoError> {
+        let r = sqlx::query(
+            "DELETE FROM scheduler.entries WHERE id = $1 AND active_runs = 0 AND status <> 'in_process'",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Ask the replicas running this entry's attempts to cancel them.
+    pub async fn request_cancel(&self, entry_id: Uuid, by: &str) -> Result<Vec<Uuid>, RepoError> {
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<Uuid> = sqlx::query_scalar(
+            "UPDATE scheduler.runs SET cancel_requested = $2 \
+             WHERE entry_id = $1 AND status = 'running' RETURNING id",
+        )
+        .bind(entry_id)
+        .bind(by)
+        .fetch_all(&mut *tx)
+        .await?;
+        for id in &ids {
+            notify(&mut tx, CANCEL_CHANNEL, &id.to_string()).await?;
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    pub async fn cancel_requested_by(&self, run: Uuid) -> Result<Option<String>, RepoError> {
+        Ok(sqlx::query_scalar::<_, Option<String>>(
+            "SELECT cancel_requested FROM scheduler.runs WHERE id = $1",
+        )
+        .bind(run)
+        .fetch_optional(&self.pool)
+        .await?
+        .flatten())
+    }
+
+    // ---- claiming ---------------------------------------------------------------------
+
+    /// Claim up to `limit` due entries that need no lock, in one statement.
+    pub async fn claim_free(
+        &self,
+        limit: i64,
+        scheduler: &str,
+        lease: Duration,
+    ) -> Result<Vec<ClaimedRun>, RepoError> {
+        let picked = "SELECT id, next_fire_time AS old_fire, manual_pending AS was_manual, \
+                        NULL::uuid AS run_id \
+                      FROM scheduler.entries \
+                      WHERE next_run_at <= now() AND NOT needs_locks \
+                        AND (expires_at IS NULL OR expires_at > now()) \
+                      ORDER BY next_run_at LIMIT $1 FOR UPDATE SKIP LOCKED";
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(claim_sql(picked)))
+            .bind(limit)
+            .bind(scheduler)
+            .bind(ms(lease))
+            .fetch_all(&mut *tx)
+            .await?;
+        let runs = finish_claim(&mut tx, rows).await?;
+        tx.commit().await?;
+        Ok(runs)
+    }
+
+    /// Claim due entries that need category/resource locks: by priority, then FIFO. An entry
+    /// whose locks are held by running work goes to Waiting and is retried when locks free.
+    pub async fn claim_locked(
+        &self,
+        limit: i64,
+        scheduler: &str,
+        lease: Duration,
+    ) -> Result<Vec<ClaimedRun>, RepoError> {
+        let mut tx = self.pool.begin().await?;
+        let candidates: Vec<(Uuid, Vec<String>, String)> = sqlx::query_as(
+            "SELECT id, lock_keys, status FROM scheduler.entries \
+             WHERE next_run_at <= now() AND needs_locks \
+               AND (expires_at IS NULL OR expires_at > now()) \
+             ORDER BY priority, entry_no LIMIT $1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut granted: Vec<(Uuid, Uuid)> = Vec::new();
+        let mut blocked: Vec<Uuid> = Vec::new();
+        for (id, keys, status) in candidates {
+            let run_id = Uuid::now_v7();
+            sqlx::query("SAVEPOINT lock_try").execute(&mut *tx).await?;
+            let got = sqlx::query(
+                "INSERT INTO scheduler.locks (key, entry_id, run_id) \
+                 SELECT k, $2, $3 FROM unnest($1::text[]) AS k ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(&keys)
+            .bind(id)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if got as usize == keys.len() {
+                sqlx::query("RELEASE SAVEPOINT lock_try").execute(&mut *tx).await?;
+                granted.push((id, run_id));
+            } else {
+                sqlx::query("ROLLBACK TO SAVEPOINT lock_try").execute(&mut *tx).await?;
+                if status != "waiting" {
+                    blocked.push(id);
+                }
+            }
+        }
+        if !blocked.is_empty() {
+            sqlx::query(
+                "UPDATE scheduler.entries SET status = 'waiting', updated_at = clock_timestamp() \
+                 WHERE id = ANY($1) AND status IN ('ready', 'error')",
+            )
+            .bind(&blocked)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let mut runs = Vec::new();
+        if !granted.is_empty() {
+            let (ids, run_ids): (Vec<Uuid>, Vec<Uuid>) = granted.into_iter().unzip();
+            let picked = "SELECT e.id, e.next_fire_time AS old_fire, e.manual_pending AS was_manual, \
+                            g.run_id \
+                          FROM scheduler.entries e \
+                          JOIN unnest($4::uuid[], $5::uuid[]) AS g(id, run_id) ON g.id = e.id \
+                          WHERE $1::bigint > 0";
+            let rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(claim_sql(picked)))
+                .bind(ids.len() as i64)
+                .bind(scheduler)
+                .bind(ms(lease))
+                .bind(&ids)
+                .bind(&run_ids)
+                .fetch_all(&mut *tx)
+                .await?;
+            runs = finish_claim(&mut tx, rows).await?;
+        }
+        tx.commit().await?;
+        Ok(runs)
+    }
+
+    /// Where an allow-overlap entry's schedule goes on while its run is still going.
+    pub async fn advance_overlapping(
+        &self,
+        entry_id: Uuid,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<(), RepoError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE scheduler.entries SET next_run_at = $2, next_fire_time = $2 \
+             WHERE id = $1 AND next_run_at IS NULL AND status = 'in_process' AND NOT hold_requested",
+        )
+        .bind(entry_id)
+        .bind(next)
+        .execute(&mut *tx)
+        .await?;
+        notify(&mut tx, WAKE_CHANNEL, "overlap").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The earliest future run, to sleep until it.
+    pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, RepoError> {
+        Ok(sqlx::query_scalar(
+            "SELECT min(next_run_at) FROM scheduler.entries WHERE next_run_at > now() AND status <> 'waiting'",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    // ---- running and completion -------------------------------------------------------
+
+    /// Renew the leases of running attempts and store their progress. Returns the attempts
+    /// still current with their cancel request, if any; an attempt missing from the answer
+    /// has lost its lease.
+    pub async fn heartbeat(
+        &self,
+        beats: &[(Uuid, i64, i64, i64, String)],
+        lease: Duration,
+    ) -> Result<Vec<(Uuid, Option<String>)>, RepoError> {
+        if beats.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = beats.iter().map(|b| b.0).collect();
+        let tokens: Vec<i64> = beats.iter().map(|b| b.1).collect();
+        let done: Vec<i64> = beats.iter().map(|b| b.2).collect();
+        let total: Vec<i64> = beats.iter().map(|b| b.3).collect();
+        let steps: Vec<String> = beats.iter().map(|b| b.4.clone()).collect();
+        Ok(sqlx::query_as(
+            "UPDATE scheduler.runs r SET lease_expires_at = now() + $2 * interval '1 millisecond', \
+               progress_done = u.done, progress_total = u.total, step = NULLIF(u.step, '') \
+             FROM unnest($1::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[]) \
+               AS u(id, token, done, total, step) \
+             WHERE r.id = u.id AND r.fencing_token = u.token AND r.status = 'running' \
+             RETURNING r.id, r.cancel_requested",
+        )
+        .bind(&ids)
+        .bind(ms(lease))
+        .bind(&tokens)
+        .bind(&done)
+        .bind(&total)
+        .bind(&steps)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Write a batch of completions in one statement. Each entry appears at most once per
+    /// batch (the caller splits duplicates).
+    pub async fn complete(&self, batch: &[Completion]) -> Result<CompleteResult, RepoError> {
+        if batch.is_empty() {
+            return Ok(CompleteResult::default());
+        }
+        let n = batch.len();
+        let mut run_ids = Vec::with_capacity(n);
+        let mut tokens = Vec::with_capacity(n);
+        let mut run_status = Vec::with_capacity(n);
+        let mut workers = Vec::with_capacity(n);
+        let mut counters = Vec::with_capacity(n);
+        let mut rec_errs = Vec::with_capacity(n);
+        let mut errors = Vec::with_capacity(n);
+        let mut error = Vec::with_capacity(n);
+        let mut e_status = Vec::with_capacity(n);
+        let mut next_run = Vec::with_capacity(n);
+        let mut next_fire = Vec::with_capacity(n);
+        let mut manual = Vec::with_capacity(n);
+        let mut attempts = Vec::with_capacity(n);
+        let mut last_error = Vec::with_capacity(n);
+        let mut p_done = Vec::with_capacity(n);
+        let mut p_total = Vec::with_capacity(n);
+        let mut p_step = Vec::with_capacity(n);
+        for c in batch {
+            p_done.push(c.progress.0);
+            p_total.push(c.progress.1);
+            p_step.push(c.progress.2.clone());
+            run_ids.push(c.run_id);
+            tokens.push(c.fencing_token);
+            run_status.push(c.run_status.as_str());
+            workers.push(c.worker.clone());
+            counters.push(c.counters.clone().map(Json));
+            rec_errs.push(c.record_errors);
+            errors.push(c.errors.clone().map(Json));
+            error.push(c.error.clone().map(Json));
+            e_status.push(c.transition.status.as_str());
+            next_run.push(c.transition.next_run_at);
+            next_fire.push(c.transition.next_fire_time);
+            manual.push(c.transition.manual);
+            attempts.push(c.transition.attempts as i32);
+            last_error.push(c.transition.last_error.clone());
+        }
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<(Uuid, Uuid, bool, bool)> = sqlx::query_as(
+            "WITH c AS ( \
+               SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], \
+                 $6::bigint[], $7::jsonb[], $8::jsonb[], $9::text[], $10::timestamptz[], \
+                 $11::timestamptz[], $12::bool[], $13::int[], $14::text[], $15::bigint[], \
+                 $16::bigint[], $17::text[]) \
+               AS c(run_id, token, run_status, worker, counters, record_errors, errors, error, \
+                    e_status, next_run_at, next_fire, manual, attempts, last_error, \
+                    p_done, p_total, p_step) \
+             ), done AS ( \
+               UPDATE scheduler.runs r SET status = c.run_status, finished_at = clock_timestamp(), \
+                 worker = COALESCE(c.worker, r.worker), counters = c.counters, \
+                 record_errors = c.record_errors, errors = c.errors, error = c.error, \
+                 lease_expires_at = NULL, \
+                 progress_done = GREATEST(r.progress_done, c.p_done), \
+                 progress_total = GREATEST(r.progress_total, c.p_total), \
+                 step = COALESCE(NULLIF(c.p_step, ''), r.step) \
+               FROM c WHERE r.id = c.run_id AND r.fencing_token = c.token AND r.status = 'running' \
+               RETURNING r.id, r.entry_id \
+             ), released AS ( \
+               DELETE FROM scheduler.locks l USING done WHERE l.run_id = done.id RETURNING l.run_id \
+             ), ent AS ( \
+               UPDATE scheduler.entries e SET \
+                 active_runs = e.active_runs - 1, \
+                 status = CASE WHEN e.active_runs > 1 THEN 'in_process' \
+                               WHEN e.hold_requested THEN 'on_hold' ELSE c.e_status END, \
+                 next_run_at = CASE WHEN e.allow_overlap AND e.next_run_at IS NOT NULL THEN e.next_run_at \
+                                    WHEN e.active_runs > 1 THEN e.next_run_at \
+                                    WHEN e.hold_requested THEN NULL ELSE c.next_run_at END, \
+                 next_fire_time = CASE WHEN e.allow_overlap AND e.next_run_at IS NOT NULL THEN e.next_fire_time \
+                                       ELSE c.next_fire END, \
+                 manual_pending = c.manual, \
+                 attempts = c.attempts, \
+                 hold_requested = CASE WHEN e.active_runs > 1 THEN e.hold_requested ELSE false END, \
+                 last_error = c.last_error, \
+                 version = e.version + 1, updated_at = clock_timestamp() \
+               FROM done JOIN c ON c.run_id = done.id \
+               WHERE e.id = done.entry_id \
+               RETURNING e.id, e.reschedule_pending \
+             ) \
+             SELECT done.id, done.entry_id, COALESCE(ent.reschedule_pending, false), \
+                    EXISTS (SELECT 1 FROM released WHERE released.run_id = done.id) \
+             FROM done LEFT JOIN ent ON ent.id = done.entry_id",
+        )
+        .bind(&run_ids)
+        .bind(&tokens)
+        .bind(&run_status)
+        .bind(&workers)
+        .bind(&counters)
+        .bind(&rec_errs)
+        .bind(&errors)
+        .bind(&error)
+        .bind(&e_status)
+        .bind(&next_run)
+        .bind(&next_fire)
+        .bind(&manual)
+        .bind(&attempts)
+        .bind(&last_error)
+        .bind(&p_done)
+        .bind(&p_total)
+        .bind(&p_step)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut result = CompleteResult::default();
+        let mut released_any = false;
+        let mut rescheduled_any = false;
+        for (run, entry, reschedule, released) in &rows {
+            result.accepted.push(*run);
+            if *reschedule {
+                result.reschedule.push(*entry);
+            }
+            released_any |= *released;
+            rescheduled_any |=
+                batch.iter().any(|c| c.run_id == *run && c.transition.next_run_at.is_some());
+        }
+        if released_any || rescheduled_any {
+            notify(&mut tx, WAKE_CHANNEL, "released").await?;
+        }
+        tx.commit().await?;
+        result.refused =
+            run_ids.iter().filter(|id| !result.accepted.contains(id)).copied().collect();
+        Ok(result)
+    }
+
+    /// Running attempts whose lease expired (their scheduler or worker died).
+    pub async fn expired_runs(&self, limit: i64) -> Result<Vec<ClaimedRun>, RepoError> {
+        let rows: Vec<ClaimRow> = sqlx::query_as(
+            "SELECT r.id AS run_id, r.entry_id, r.fencing_token, r.attempt, r.fire_time, \
+               e.next_fire_time AS pending_fire, e.spec, r.started_at AS claimed_at \
+             FROM scheduler.runs r JOIN scheduler.entries e ON e.id = r.entry_id \
+             WHERE r.status = 'running' AND r.lease_expires_at < now() \
+             ORDER BY r.lease_expires_at LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().filter_map(|r| to_claimed(r).transpose()).collect()
+    }
+
+    /// Due entries whose expiration passed: they finish without running (kept, not deleted,
+    /// so the user can see why).
+    pub async fn expire_entries(&self) -> Result<u64, RepoError> {
+        Ok(sqlx::query(
+            "UPDATE scheduler.entries SET status = 'finished', next_run_at = NULL, \
+               last_error = 'expired before it could run', version = version + 1, \
+               updated_at = clock_timestamp() \
+             WHERE next_run_at IS NOT NULL AND expires_at <= now() AND active_runs = 0",
+        )
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    /// Prune the run log and finished one-off entries older than `retention`.
+    pub async fn prune(&self, retention: Duration) -> Result<(u64, u64), RepoError> {
+        let secs = retention.as_secs_f64();
+        let runs = sqlx::query(
+            "DELETE FROM scheduler.runs WHERE id < scheduler.uuid_v7_floor(now() - $1 * interval '1 second') \
+             AND status <> 'running'",
+        )
+        .bind(secs)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let entries = sqlx::query(
+            "DELETE FROM scheduler.entries WHERE status = 'finished' AND NOT recurring \
+             AND updated_at < now() - $1 * interval '1 second'",
+        )
+        .bind(secs)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok((runs, entries))
+    }
+
+    // ---- run log ----------------------------------------------------------------------
+
+    pub async fn get_run(&self, id: Uuid) -> Result<Option<RunRow>, RepoError> {
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {RUN_COLS} FROM scheduler.runs WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn latest_run(&self, entry_id: Uuid) -> Result<Option<RunRow>, RepoError> {
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {RUN_COLS} FROM scheduler.runs WHERE entry_id = $1 ORDER BY id DESC LIMIT 1"
+        )))
+        .bind(entry_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Newest first.
+    pub async fn list_runs(&self, f: &RunFilter) -> Result<Vec<RunRow>, RepoError> {
+        let statuses: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {RUN_COLS} FROM scheduler.runs \
+             WHERE ($1::uuid IS NULL OR entry_id = $1) \
+               AND (cardinality($2::text[]) = 0 OR status = ANY($2)) \
+               AND ($3::text IS NULL OR shop = $3) \
+               AND ($4::text IS NULL OR task = $4) \
+               AND ($5::uuid IS NULL OR id < $5) \
+             ORDER BY id DESC LIMIT $6"
+        )))
+        .bind(f.entry_id)
+        .bind(&statuses)
+        .bind(&f.shop)
+        .bind(&f.task)
+        .bind(f.before_id)
+        .bind(f.limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+async fn notify(
+    tx: &mut Transaction<'_, Postgres>,
+    channel: &str,
+    payload: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, $2)").bind(channel).bind(payload).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// The claim statement around a `picked` selection (id, old_fire, was_manual, run_id).
+fn claim_sql(picked: &str) -> String {
+    format!(
+        "WITH picked AS ({picked}), \
+         started AS ( \
+           UPDATE scheduler.entries e SET status = 'in_process', attempts = e.attempts + 1, \
+             active_runs = e.active_runs + 1, next_run_at = NULL, manual_pending = false, \
+             version = e.version + 1, updated_at = clock_timestamp() \
+           FROM picked WHERE e.id = picked.id \
+           RETURNING e.id, e.task, e.shop, e.description, e.category, e.spec, e.attempts, \
+             picked.old_fire, picked.was_manual, picked.run_id \
+         ), ins AS ( \
+           INSERT INTO scheduler.runs (id, entry_id, task, shop, description, category, fire_time, \
+             attempt, status, fencing_token, scheduler, params, lease_expires_at) \
+           SELECT COALESCE(s.run_id, scheduler.uuid_v7()), s.id, s.task, s.shop, s.description, \
+             s.category, CASE WHEN s.was_manual THEN NULL ELSE s.old_fire END, s.attempts, \
+             'running', nextval('scheduler.fencing_seq'), $2, s.spec -> 'params', \
+             now() + $3 * interval '1 millisecond' \
+           FROM started s \
+           ON CONFLICT (entry_id, fire_time, attempt) DO NOTHING \
+           RETURNING id, entry_id, fencing_token, fire_time, started_at \
+         ) \
+         SELECT ins.id AS run_id, s.id AS entry_id, ins.fencing_token, s.attempts AS attempt, \
+           ins.fire_time, s.old_fire AS pending_fire, s.spec, \
+           COALESCE(ins.started_at, clock_timestamp()) AS claimed_at \
+         FROM started s LEFT JOIN ins ON ins.entry_id = s.id"
+    )
+}
+
+fn to_claimed(r: ClaimRow) -> Result<Option<ClaimedRun>, RepoError> {
+    let (Some(run_id), Some(fencing_token)) = (r.run_id, r.fencing_token) else { return Ok(None) };
+    let spec: EntrySpec = serde_json::from_value(r.spec)
+        .map_err(|source| RepoError::Corrupt { id: r.entry_id, source })?;
+    Ok(Some(ClaimedRun {
+        run_id,
+        entry_id: r.entry_id,
+        fencing_token,
+        attempt: r.attempt,
+        fire_time: r.fire_time,
+        pending_fire: r.pending_fire,
+        spec,
+        claimed_at: r.claimed_at,
+    }))
+}
+
+/// Turn claim rows into runs. A row without a run means the database refused a second run
+/// for the same (entry, fire, attempt): that fire already ran, so the entry moves on to its
+/// next fire instead of running it twice.
+async fn finish_claim(
+    tx: &mut Transaction<'_, Postgres>,
+    rows: Vec<ClaimRow>,
+) -> Result<Vec<ClaimedRun>, RepoError> {
+    let mut runs = Vec::with_capacity(rows.len());
+    for r in rows {
+        let entry_id = r.entry_id;
+        let fire = r.pending_fire;
+        match to_claimed(r)? {
+            Some(run) => runs.push(run),
+            None => {
+                tracing::warn!(entry = %entry_id, fire = ?fire, "duplicate fire refused by the database");
+                let spec: Option<Value> =
+                    sqlx::query_scalar("SELECT spec FROM scheduler.entries WHERE id = $1")
+                        .bind(entry_id)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                let next = spec
+                    .and_then(|s| serde_json::from_value::<EntrySpec>(s).ok())
+                    .and_then(|s| s.recurrence.and_then(|r| r.compile(&s.time_zone).ok()))
+                    .and_then(|sch| fire.and_then(|f| sch.plan_after(f, Utc::now())));
+                sqlx::query(
+                    "UPDATE scheduler.entries SET active_runs = active_runs - 1, attempts = 0, \
+                       status = CASE WHEN $2::timestamptz IS NULL THEN 'error' ELSE 'ready' END, \
+                       next_run_at = $2, next_fire_time = $2, \
+                       last_error = 'a run for this fire already exists; moved to the next fire' \
+                     WHERE id = $1",
+                )
+                .bind(entry_id)
+                .bind(next)
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query(
+                    "DELETE FROM scheduler.locks l WHERE l.entry_id = $1 \
+                     AND NOT EXISTS (SELECT 1 FROM scheduler.runs r WHERE r.id = l.run_id)",
+                )
+                .bind(entry_id)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+    }
+    Ok(runs)
+}

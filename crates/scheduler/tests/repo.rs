@@ -1,0 +1,198 @@
+//! The scheduler's SQL against a real PostgreSQL (a fresh database per test).
+
+use chrono::{TimeDelta, Utc};
+use shopsync_common::params::TestParams;
+use shopsync_common::{EntrySpec, JobStatus, Recurrence, Rule, RunOutcome, RunStatus, TaskParams};
+use shopsync_scheduler::dispatch::completion_for;
+use shopsync_scheduler::repo::Repo;
+use shopsync_scheduler::service::JobQueue;
+use sqlx::PgPool;
+use std::time::Duration;
+
+fn spec() -> EntrySpec {
+    EntrySpec::new("shop-1", TaskParams::Test(TestParams::default()))
+}
+
+const LEASE: Duration = Duration::from_secs(10);
+
+#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+async fn a_stale_result_is_refused(pool: PgPool) -> anyhow::Result<()> {
+    let repo = Repo::new(pool.clone());
+    let q = JobQueue::new(repo.clone());
+    let e = q.create(spec(), false, None).await?;
+    let claimed = repo.claim_free(10, "a", LEASE).await?;
+    assert_eq!(claimed.len(), 1);
+    let run = &claimed[0];
+    // A wrong token is refused outright.
+    let mut forged = completion_for(run, RunOutcome::Succeeded, true, None, None, 0, None, None);
+    forged.fencing_token += 1;
+    let r = repo.complete(&[forged]).await?;
+    assert_eq!((r.accepted.len(), r.refused.len()), (0, 1));
+    // The lease runs out; the reaper fails the attempt and the entry retries.
+    sqlx::query("UPDATE scheduler.runs SET lease_expires_at = now() - interval '1 second'")
+        .execute(&pool)
+        .await?;
+    let expired = repo.expired_runs(10).await?;
+    assert_eq!(expired.len(), 1);
+    let lost = completion_for(
+        &expired[0],
+        RunOutcome::Lost { message: "lease expired".into() },
+        true,
+        None,
+        None,
+        0,
+        None,
+        None,
+    );
+    assert_eq!(repo.complete(&[lost]).await?.accepted.len(), 1);
+    // The original attempt reports success late: refused, nothing changes.
+    let late = completion_for(run, RunOutcome::Succeeded, true, None, None, 0, None, None);
+    let r = repo.complete(&[late]).await?;
+    assert_eq!(r.refused, vec![run.run_id]);
+    let e = repo.get_entry(e.id).await?.unwrap();
+    assert_eq!(e.state.status, JobStatus::Ready, "waiting for its retry");
+    assert_eq!(e.state.last_error.as_deref(), Some("lease expired"));
+    assert_eq!(e.active_runs, 0);
+    let row = repo.get_run(run.run_id).await?.unwrap();
+    assert_eq!(row.status, RunStatus::Lost.as_str());
+    Ok(())
+}
+
+#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+async fn the_database_refuses_a_second_run_of_the_same_fire(pool: PgPool) -> anyhow::Result<()> {
+    let repo = Repo::new(pool.clone());
+    let q = JobQueue::new(repo.clone());
+    let mut s = spec();
+    s.recurrence = Some(Recurrence::every(60));
+    let e = q.create(s, false, None).await?;
+    let fire = e.state.next_fire_time.unwrap();
+    // Pretend another replica already ran this fire.
+    sqlx::query(
+        "INSERT INTO scheduler.runs (entry_id, task, shop, description, fire_time, attempt, status, \
+           fencing_token, scheduler, params) VALUES ($1, 'test', 'shop-1', 'x', $2, 1, 'succeeded', 0, 'other', '{}')",
+    )
+    .bind(e.id)
+    .bind(fire)
+    .execute(&pool)
+    .await?;
+    let claimed = repo.claim_free(10, "a", LEASE).await?;
+    assert!(claimed.is_empty(), "no second run for the fire");
+    let e = repo.get_entry(e.id).await?.unwrap();
+    assert_eq!(e.state.status, JobStatus::Ready);
+    assert_eq!(
+        e.state.next_fire_time,
+        Some(fire + TimeDelta::seconds(60)),
+        "moved on to the next fire"
+    );
+    assert_eq!(e.active_runs, 0);
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM scheduler.runs").fetch_one(&pool).await?;
+    assert_eq!(n, 1);
+    Ok(())
+}
+
+#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+async fn recurring_entries_store_their_next_fire_and_advance_on_completion(
+    pool: PgPool,
+) -> anyhow::Result<()> {
+    let repo = Repo::new(pool.clone());
+    let q = JobQueue::new(repo.clone());
+    // A cron entry in a DST zone is stored at the instant croner computes.
+    let mut s = spec();
+    s.time_zone = "Europe/Copenhagen".into();
+    s.recurrence = Some(Recurrence::with_rule(Rule::Cron { expr: "30 2 * * *".into() }));
+    let e = q.create(s.clone(), false, None).await?;
+    let sched = s.recurrence.as_ref().unwrap().compile(&s.time_zone)?;
+    assert_eq!(e.state.next_run_at, sched.first_fire(e.created_at));
+    assert_eq!(e.state.next_fire_time, e.state.next_run_at);
+
+    // An every-5-s entry due now: claim, succeed, next fire = fire + 5 s.
+    let mut s = spec();
+    s.recurrence = Some(Recurrence::every(5));
+    let e = q.create(s, false, None).await?;
+    let fire = e.state.next_fire_time.unwrap();
+    let claimed = repo.claim_free(10, "a", LEASE).await?;
+    let run = claimed.iter().find(|r| r.entry_id == e.id).unwrap();
+    assert_eq!(run.fire_time, Some(fire));
+    let c = completion_for(run, RunOutcome::Succeeded, true, None, None, 0, None, None);
+    repo.complete(&[c]).await?;
+    let e = repo.get_entry(e.id).await?.unwrap();
+    assert_eq!(e.state.status, JobStatus::Ready);
+    assert_eq!(e.state.next_run_at, Some(fire + TimeDelta::seconds(5)));
+    // A failure that uses up the attempts shows Error but keeps firing.
+    let mut s = spec();
+    s.recurrence = Some(Recurrence::every(5));
+    s.retry.max_attempts = 1;
+    let e = q.create(s, false, None).await?;
+    let fire = e.state.next_fire_time.unwrap();
+    let claimed = repo.claim_free(10, "a", LEASE).await?;
+    let run = claimed.iter().find(|r| r.entry_id == e.id).unwrap();
+    let c = completion_for(
+        run,
+        RunOutcome::Failed { message: "boom".into() },
+        true,
+        None,
+        None,
+        0,
+        None,
+        None,
+    );
+    repo.complete(&[c]).await?;
+    let e = repo.get_entry(e.id).await?.unwrap();
+    assert_eq!(e.state.status, JobStatus::Error);
+    assert_eq!(e.state.next_run_at, Some(fire + TimeDelta::seconds(5)));
+    Ok(())
+}
+
+#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+async fn category_locks_admit_one_claim_and_park_the_rest_as_waiting(
+    pool: PgPool,
+) -> anyhow::Result<()> {
+    let repo = Repo::new(pool.clone());
+    let q = JobQueue::new(repo.clone());
+    for _ in 0..5 {
+        let mut s = spec();
+        s.category = Some("POST".into());
+        q.create(s, false, None).await?;
+    }
+    // Two "replicas" claim at once.
+    let (a, b) = tokio::join!(repo.claim_locked(10, "a", LEASE), repo.claim_locked(10, "b", LEASE));
+    assert_eq!(a?.len() + b?.len(), 1);
+    let waiting: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM scheduler.entries WHERE status = 'waiting'")
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(waiting, 4);
+    Ok(())
+}
+
+#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+async fn expiry_and_pruning(pool: PgPool) -> anyhow::Result<()> {
+    let repo = Repo::new(pool.clone());
+    let q = JobQueue::new(repo.clone());
+    let mut s = spec();
+    s.earliest_start = Some(Utc::now() + TimeDelta::hours(1));
+    s.expires_at = Some(Utc::now() + TimeDelta::hours(2));
+    let e = q.create(s, false, None).await?;
+    sqlx::query("UPDATE scheduler.entries SET next_run_at = now() - interval '1 s', expires_at = now() - interval '1 s'")
+        .execute(&pool)
+        .await?;
+    assert!(repo.claim_free(10, "a", LEASE).await?.is_empty(), "an expired entry never runs");
+    assert_eq!(repo.expire_entries().await?, 1);
+    let e = repo.get_entry(e.id).await?.unwrap();
+    assert_eq!(e.state.status, JobStatus::Finished);
+    assert_eq!(e.state.last_error.as_deref(), Some("expired before it could run"));
+
+    // A finished run from 40 days ago is pruned; today's stays.
+    for age in [40, 0] {
+        sqlx::query(
+            "INSERT INTO scheduler.runs (id, entry_id, task, shop, description, attempt, status, fencing_token, scheduler, params) \
+             VALUES (scheduler.uuid_v7_floor(now() - make_interval(days => $1)), gen_random_uuid(), 'test', 's', 'x', 1, 'succeeded', 0, 'a', '{}')",
+        )
+        .bind(age)
+        .execute(&pool)
+        .await?;
+    }
+    let (runs, _) = repo.prune(Duration::from_secs(30 * 86_400)).await?;
+    assert_eq!(runs, 1);
+    Ok(())
+}
