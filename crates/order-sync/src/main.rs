@@ -1,0 +1,6 @@
+fn main() -> std::process::ExitCode {
+    shopsync_runtime::worker::service_main(
+        shopsync_order_sync::SERVICE,
+        shopsync_order_sync::runner,
+    )
+}

@@ -1,0 +1,14 @@
+//! shopsync-posting: the posting service. Serves gRPC `Worker` for its tasks
+//! (BatchPostSalesOrders, BatchPostSalesInvoices) and the built-in test task.
+//! The real tasks arrive with their issues; until then they fail with a clear,
+//! non-retryable "not implemented yet" error instead of pretending to run.
+
+use shopsync_common::Service;
+use shopsync_runtime::worker::NoTasks;
+
+pub const SERVICE: Service = Service::Posting;
+
+/// This service's task runner.
+pub fn runner() -> NoTasks {
+    NoTasks(SERVICE)
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    shopsync_runtime::worker::service_main(shopsync_posting::SERVICE, shopsync_posting::runner)
+}

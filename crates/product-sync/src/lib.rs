@@ -1,0 +1,14 @@
+//! shopsync-product-sync: the product-sync service. Serves gRPC `Worker` for its tasks
+//! (SyncProducts, SyncImages, SyncCatalogs, SyncCatalogPrices) and the built-in test task.
+//! The real tasks arrive with their issues; until then they fail with a clear,
+//! non-retryable "not implemented yet" error instead of pretending to run.
+
+use shopsync_common::Service;
+use shopsync_runtime::worker::NoTasks;
+
+pub const SERVICE: Service = Service::ProductSync;
+
+/// This service's task runner.
+pub fn runner() -> NoTasks {
+    NoTasks(SERVICE)
+}

@@ -1,0 +1,6 @@
+fn main() -> std::process::ExitCode {
+    shopsync_runtime::worker::service_main(
+        shopsync_product_sync::SERVICE,
+        shopsync_product_sync::runner,
+    )
+}
