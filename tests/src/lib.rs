@@ -1,0 +1,363 @@
+//! End-to-end harness: a fresh PostgreSQL database per test, the real service binaries as
+//! child processes on free loopback ports, gRPC clients, and `eventually` instead of sleeps.
+//!
+//! Binaries come from the workspace target directory (`cargo build --workspace --bins`
+//! first; `make test` does). Child logs go to `target/e2e-logs/<test>/<process>.log`.
+
+use anyhow::{Context, Result, bail};
+use secrecy::SecretString;
+use shopsync_proto::pb;
+use shopsync_proto::pb::job_queue_client::JobQueueClient;
+use shopsync_runtime::ClientAuth;
+use shopsync_runtime::client::AuthedChannel;
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+pub use shopsync_common::{Resource, Service};
+
+/// Poll `f` until it returns `Ok`, or fail with its last error after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut f: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(20);
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if start.elapsed() >= timeout => {
+                return Err(e.context(format!("still failing after {timeout:?}")));
+            }
+            Err(_) => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_millis(250));
+            }
+        }
+    }
+}
+
+pub fn admin_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database of its own, dropped with the value.
+pub struct TestDb {
+    pub url: String,
+    name: String,
+}
+
+impl TestDb {
+    pub async fn create() -> Result<Self> {
+        let admin = admin_url();
+        let name = format!("shopsync_e2e_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::postgres::PgConnection::connect_with(&admin.parse()?)
+            .await
+            .with_context(|| "connecting to PostgreSQL (set DATABASE_URL)".to_string())?;
+        use sqlx::Connection as _;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+        let (base, query) = match admin.rsplit_once('/').map(|(_, db)| db.split_once('?')) {
+            Some(Some((_, q))) => (base, format!("?{q}")),
+            _ => (base, String::new()),
+        };
+        Ok(Self { url: format!("{base}/{name}{query}"), name })
+    }
+
+    pub async fn pool(&self) -> Result<sqlx::PgPool> {
+        Ok(sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(&self.url).await?)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let admin = admin_url();
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            rt.block_on(async move {
+                use sqlx::Connection as _;
+                let Ok(opts) = admin.parse::<sqlx::postgres::PgConnectOptions>() else { return };
+                if let Ok(mut c) = sqlx::postgres::PgConnection::connect_with(&opts).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut c)
+                    .await;
+                }
+            })
+        })
+        .join();
+    }
+}
+
+pub fn free_addr() -> Result<SocketAddr> {
+    let l = TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?)
+}
+
+fn target_dir() -> Result<PathBuf> {
+    if let Ok(d) = std::env::var("SHOPSYNC_BIN_DIR") {
+        return Ok(PathBuf::from(d));
+    }
+    // .../target/<profile>/deps/<test-binary>
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().and_then(|d| d.parent()).context("test binary has no target dir")?;
+    Ok(dir.to_path_buf())
+}
+
+pub fn bin(name: &str) -> Result<PathBuf> {
+    let p = target_dir()?.join(name);
+    if !p.exists() {
+        bail!(
+            "{} is missing: run `cargo build --workspace --bins` first (make test does)",
+            p.display()
+        );
+    }
+    Ok(p)
+}
+
+/// A running service binary; killed when dropped.
+pub struct Proc {
+    pub name: String,
+    pub addr: SocketAddr,
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// SIGKILL: a crash, nothing drains.
+    pub async fn kill(&mut self) -> Result<()> {
+        self.child.kill().await?;
+        Ok(())
+    }
+
+    /// SIGTERM, then wait for the exit status.
+    pub async fn terminate(&mut self, within: Duration) -> Result<std::process::ExitStatus> {
+        if let Some(pid) = self.child.id() {
+            Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await?;
+        }
+        Ok(tokio::time::timeout(within, self.child.wait())
+            .await
+            .context("process did not exit")??)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+pub struct Spawn<'a> {
+    pub binary: &'a str,
+    pub name: &'a str,
+    pub test: &'a str,
+    pub env: Vec<(String, String)>,
+}
+
+pub async fn spawn(s: Spawn<'_>) -> Result<Proc> {
+    let addr = match s.env.iter().find(|(k, _)| k == "SHOPSYNC_LISTEN") {
+        Some((_, v)) => v.parse()?,
+        None => free_addr()?,
+    };
+    let dir = target_dir()?.join("e2e-logs").join(s.test);
+    std::fs::create_dir_all(&dir)?;
+    let log = dir.join(format!("{}.log", s.name));
+    let file = std::fs::File::create(&log)?;
+    let mut cmd = Command::new(bin(s.binary)?);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", std::env::var("E2E_RUST_LOG").unwrap_or_else(|_| "info".into()))
+        .env("SHOPSYNC_LISTEN", addr.to_string())
+        .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .kill_on_drop(true);
+    for (k, v) in &s.env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().with_context(|| format!("starting {}", s.binary))?;
+    let p = Proc { name: s.name.to_owned(), addr, child, log };
+    wait_serving(&p).await?;
+    Ok(p)
+}
+
+async fn wait_serving(p: &Proc) -> Result<()> {
+    let url = p.url();
+    eventually(Duration::from_secs(20), || {
+        let url = url.clone();
+        async move {
+            let ch = tonic::transport::Endpoint::from_shared(url)?.connect().await?;
+            let mut h = tonic_health::pb::health_client::HealthClient::new(ch);
+            let r =
+                h.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await?;
+            if r.into_inner().status
+                != tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+            {
+                bail!("not serving yet");
+            }
+            Ok(())
+        }
+    })
+    .await
+    .with_context(|| {
+        format!("{} did not become healthy; log: {}\n{}", p.name, p.log.display(), p.log_text())
+    })
+}
+
+pub const TOKEN: &str = "e2e-service-token-0123456789";
+
+pub fn secret() -> SecretString {
+    SecretString::from(TOKEN.to_owned())
+}
+
+pub async fn start_worker(test: &str, service: Service) -> Result<Proc> {
+    let binary = format!("shopsync-{}", service.as_str().replace('_', "-"));
+    spawn(Spawn {
+        binary: &binary,
+        name: &binary,
+        test,
+        env: vec![("SHOPSYNC_SERVICE_TOKEN".into(), TOKEN.into())],
+    })
+    .await
+}
+
+/// The four sync services.
+pub struct Workers {
+    pub procs: Vec<(Service, Proc)>,
+}
+
+impl Workers {
+    pub async fn start(test: &str) -> Result<Self> {
+        let mut procs = Vec::new();
+        for s in Service::ALL {
+            procs.push((s, start_worker(test, s).await?));
+        }
+        Ok(Self { procs })
+    }
+
+    pub fn env(&self) -> Vec<(String, String)> {
+        self.procs
+            .iter()
+            .map(|(s, p)| {
+                (format!("SHOPSYNC_WORKERS__{}", s.as_str().to_ascii_uppercase()), p.url())
+            })
+            .collect()
+    }
+
+    pub fn get_mut(&mut self, s: Service) -> &mut Proc {
+        &mut self.procs.iter_mut().find(|(x, _)| *x == s).expect("worker").1
+    }
+}
+
+pub async fn start_scheduler(
+    test: &str,
+    name: &str,
+    db: &TestDb,
+    workers: &Workers,
+    extra: &[(&str, &str)],
+) -> Result<Proc> {
+    let mut env = vec![
+        ("SHOPSYNC_DATABASE_URL".to_owned(), db.url.clone()),
+        ("SHOPSYNC_SERVICE_TOKEN".to_owned(), TOKEN.to_owned()),
+        ("SHOPSYNC_REPLICA_NAME".to_owned(), name.to_owned()),
+    ];
+    env.extend(workers.env());
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    spawn(Spawn { binary: "shopsync-scheduler", name, test, env }).await
+}
+
+pub type Queue = JobQueueClient<AuthedChannel>;
+
+pub async fn queue(p: &Proc) -> Result<Queue> {
+    let auth = ClientAuth::new(Some(&secret())).map_err(anyhow::Error::msg)?;
+    Ok(JobQueueClient::new(shopsync_runtime::client::connect(&p.url(), auth).await?))
+}
+
+/// A spec for the built-in test task.
+pub fn test_spec(service: Service, steps: u32, step_ms: u32) -> pb::JobSpec {
+    pb::JobSpec {
+        shop: "shop-1".into(),
+        params: Some(pb::TaskParams {
+            params: Some(pb::task_params::Params::Test(pb::TestParams {
+                service: shopsync_proto::service_to_pb(service) as i32,
+                steps,
+                step_ms,
+                ..Default::default()
+            })),
+        }),
+        created_by: "e2e".into(),
+        ..Default::default()
+    }
+}
+
+pub fn test_params_mut(spec: &mut pb::JobSpec) -> &mut pb::TestParams {
+    match spec.params.as_mut().and_then(|p| p.params.as_mut()) {
+        Some(pb::task_params::Params::Test(t)) => t,
+        _ => panic!("not a test spec"),
+    }
+}
+
+pub async fn create(q: &mut Queue, spec: pb::JobSpec) -> Result<pb::JobEntry> {
+    Ok(q.create_entry(pb::CreateEntryRequest { spec: Some(spec), ..Default::default() })
+        .await?
+        .into_inner())
+}
+
+pub async fn runs(q: &mut Queue, entry: &str) -> Result<Vec<pb::JobRun>> {
+    let mut all = Vec::new();
+    let mut token = String::new();
+    loop {
+        let r = q
+            .list_runs(pb::ListRunsRequest {
+                entry_id: entry.to_owned(),
+                page_size: 1000,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        all.extend(r.runs);
+        if r.next_page_token.is_empty() {
+            break;
+        }
+        token = r.next_page_token;
+    }
+    all.reverse(); // oldest first
+    Ok(all)
+}
+
+pub async fn entry(q: &mut Queue, id: &str) -> Result<pb::JobEntry> {
+    Ok(q.get_entry(pb::GetEntryRequest { id: id.to_owned() }).await?.into_inner())
+}
+
+pub fn status(e: &pb::JobEntry) -> pb::JobStatus {
+    pb::JobStatus::try_from(e.status).unwrap_or(pb::JobStatus::Unspecified)
+}
+
+pub fn run_status(r: &pb::JobRun) -> pb::RunStatus {
+    pb::RunStatus::try_from(r.status).unwrap_or(pb::RunStatus::Unspecified)
+}
+
+pub fn time(
+    t: &Option<shopsync_proto::prost_types::Timestamp>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    t.as_ref().and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos as u32))
+}

@@ -1,0 +1,112 @@
+//! The `shopsync` CLI against a real scheduler.
+
+use anyhow::Result;
+use shopsync_e2e::*;
+use std::process::Output;
+
+async fn cli(sched: &str, args: &[&str]) -> Result<Output> {
+    Ok(tokio::process::Command::new(bin("shopsync")?)
+        .args(["--scheduler", sched, "--token", TOKEN])
+        .args(args)
+        .env_remove("SHOPSYNC_SERVICE_TOKEN")
+        .output()
+        .await?)
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[tokio::test]
+async fn jobs_create_list_run_now_wait_and_log() -> Result<()> {
+    let test = "cli";
+    let db = TestDb::create().await?;
+    let workers = Workers::start(test).await?;
+    let s = start_scheduler(test, "sched-a", &db, &workers, &[]).await?;
+    let url = s.url();
+
+    let o = cli(
+        &url,
+        &[
+            "jobs",
+            "create",
+            "--task",
+            "test",
+            "--shop",
+            "shop-1",
+            "--params",
+            r#"{"service":"posting","steps":4,"step_ms":100}"#,
+            "--every",
+            "1h",
+            "--start-time",
+            "22:00",
+            "--end-time",
+            "02:00",
+            "--tz",
+            "Europe/Copenhagen",
+            "--category",
+            "POST",
+            "--on-hold",
+        ],
+    )
+    .await?;
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("on hold") && out.contains("every 1h 22:00-02:00"), "{out}");
+    let id = out
+        .split(|c: char| !(c.is_ascii_hexdigit() || c == '-'))
+        .find(|w| w.len() == 36)
+        .expect("an entry id in the table")
+        .to_owned();
+
+    let o = cli(&url, &["jobs", "list", "--status", "on_hold"]).await?;
+    assert!(text(&o).contains(&id), "{}", text(&o));
+
+    let o = cli(&url, &["jobs", "run-now", &id, "--wait"]).await?;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("succeeded"), "{}", text(&o));
+
+    let o = cli(&url, &["jobs", "log", &id]).await?;
+    assert!(text(&o).contains("succeeded") && text(&o).contains("4/4"), "{}", text(&o));
+
+    let o = cli(&url, &["jobs", "update", &id, "--every", "30m"]).await?;
+    assert!(o.status.success() && text(&o).contains("every 30m"), "{}", text(&o));
+    Ok(())
+}
+
+#[tokio::test]
+async fn clear_errors_for_bad_arguments_and_an_unreachable_server() -> Result<()> {
+    let test = "cli_errors";
+    let db = TestDb::create().await?;
+    let workers = Workers::start(test).await?;
+    let s = start_scheduler(test, "sched-a", &db, &workers, &[]).await?;
+    let o = cli(
+        &s.url(),
+        &["jobs", "create", "--task", "sync_orders", "--shop", "s", "--cron", "99 * * * *"],
+    )
+    .await?;
+    assert!(!o.status.success());
+    assert!(text(&o).contains("invalid argument: spec.recurrence.cron"), "{}", text(&o));
+    let o = cli(&s.url(), &["jobs", "create", "--task", "sync_orderz", "--shop", "s"]).await?;
+    assert!(!o.status.success());
+    assert!(text(&o).contains("unknown task"), "{}", text(&o));
+    let o = cli(
+        &s.url(),
+        &[
+            "jobs",
+            "create",
+            "--task",
+            "sync_orders",
+            "--shop",
+            "s",
+            "--params",
+            r#"{"only_fully_paid": "yes"}"#,
+        ],
+    )
+    .await?;
+    assert!(text(&o).contains("--params does not fit the sync_orders task"), "{}", text(&o));
+    let o = cli("http://127.0.0.1:1", &["jobs", "list"]).await?;
+    assert!(!o.status.success());
+    assert!(text(&o).contains("cannot reach the scheduler at http://127.0.0.1:1"), "{}", text(&o));
+    Ok(())
+}
