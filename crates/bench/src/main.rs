@@ -1,0 +1,448 @@
+//! `make bench`: job queue benchmarks on the PostgreSQL server in DATABASE_URL, each in a
+//! database of its own. Prints a table and writes bench/results/queue.json.
+//!
+//! (a) drain N no-op jobs in-process (dispatcher + no-op executor), beside River's Rust
+//!     benchmark (`riverqueue bench -n N`) on the same server;
+//! (b) end to end: the scheduler binary dispatching to a real worker binary over gRPC;
+//! (c) pickup latency (entry committed -> attempt started) at a fixed offered rate of
+//!     creates through gRPC.
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
+use serde_json::json;
+use shopsync_common::params::TestParams;
+use shopsync_common::{EntrySpec, Service, TaskParams};
+use shopsync_scheduler::dispatch::{Dispatcher, DispatcherConfig};
+use shopsync_scheduler::executor::NoopExecutor;
+use shopsync_scheduler::repo::Repo;
+use sqlx::{AssertSqlSafe, Connection, PgPool};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser, Debug)]
+struct Args {
+    /// Jobs drained in-process (a), and by River.
+    #[arg(long, default_value_t = 1_000_000)]
+    jobs: usize,
+    /// Jobs through the gRPC worker (b).
+    #[arg(long, default_value_t = 100_000)]
+    e2e_jobs: usize,
+    /// Offered creates per second for the latency run (c).
+    #[arg(long, default_value_t = 2000)]
+    rate: u32,
+    #[arg(long, default_value_t = 15)]
+    latency_secs: u64,
+    /// River's CLI (`riverqueue`); searched in PATH and target/river/bin when unset.
+    #[arg(long, env = "RIVER_BIN")]
+    river_bin: Option<PathBuf>,
+    #[arg(long)]
+    skip_river: bool,
+    /// Only these scenarios (a, b, c).
+    #[arg(long, value_delimiter = ',', default_value = "a,b,c")]
+    only: Vec<String>,
+    #[arg(long, default_value = "bench/results/queue.json")]
+    out: PathBuf,
+}
+
+fn admin_url() -> Result<String> {
+    std::env::var("DATABASE_URL")
+        .context("DATABASE_URL is not set (make bench starts a throwaway cluster)")
+}
+
+fn db_url(admin: &str, name: &str) -> String {
+    let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
+    format!("{base}/{name}")
+}
+
+async fn fresh_db(name: &str) -> Result<String> {
+    let admin = admin_url()?;
+    let mut c = sqlx::postgres::PgConnection::connect(&admin).await?;
+    sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+        .execute(&mut c)
+        .await?;
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await?;
+    Ok(db_url(&admin, name))
+}
+
+fn noop_spec() -> EntrySpec {
+    let mut s = EntrySpec::new(
+        "bench-shop",
+        TaskParams::Test(TestParams { service: Service::OrderSync, ..Default::default() }),
+    );
+    s.created_by = "bench".into();
+    s
+}
+
+async fn load(repo: &Repo, n: usize) -> Result<()> {
+    let spec = noop_spec();
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(50_000);
+        repo.insert_ready_batch(&spec, k).await?;
+        left -= k;
+    }
+    sqlx::query("VACUUM ANALYZE scheduler.entries").execute(repo.pool()).await?;
+    Ok(())
+}
+
+async fn db_span(pool: &PgPool) -> Result<(i64, f64)> {
+    let (n, secs): (i64, Option<f64>) = sqlx::query_as(
+        "SELECT count(*), extract(epoch FROM max(finished_at) - min(started_at))::float8 \
+         FROM scheduler.runs WHERE status = 'succeeded'",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((n, secs.unwrap_or(f64::NAN)))
+}
+
+/// (a) in-process drain.
+async fn drain(n: usize) -> Result<serde_json::Value> {
+    let url = fresh_db("shopsync_bench_drain").await?;
+    let pool = shopsync_store::connect(&url, 16, "shopsync-bench").await?;
+    let repo = Repo::new(pool.clone());
+    eprintln!("(a) loading {n} ready entries…");
+    load(&repo, n).await?;
+    let cfg = DispatcherConfig {
+        name: "bench".into(),
+        max_concurrency: 8000,
+        claim_batch: 2000,
+        ..Default::default()
+    };
+    let d = Dispatcher::new(cfg, repo.clone(), NoopExecutor);
+    let stats = d.stats();
+    let stop = CancellationToken::new();
+    eprintln!("(a) draining…");
+    let start = Instant::now();
+    let task = tokio::spawn(d.run(stop.clone(), Duration::from_secs(30)));
+    while stats.completed.load(Ordering::Relaxed) < n as u64 {
+        if task.is_finished() {
+            bail!("dispatcher stopped early");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    stop.cancel();
+    task.await??;
+    let (done, db_secs) = db_span(&pool).await?;
+    if done != n as i64 {
+        bail!("{done} runs succeeded, expected {n}");
+    }
+    let left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM scheduler.entries WHERE status <> 'finished'")
+            .fetch_one(&pool)
+            .await?;
+    if left != 0 {
+        bail!("{left} entries not finished");
+    }
+    pool.close().await;
+    Ok(
+        json!({ "jobs": n, "seconds": secs, "jobs_per_sec": n as f64 / secs, "db_span_seconds": db_secs }),
+    )
+}
+
+fn find_river(arg: &Option<PathBuf>) -> Option<PathBuf> {
+    if let Some(p) = arg {
+        return Some(p.clone());
+    }
+    let mut cands: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).map(|d| d.join("riverqueue")).collect())
+        .unwrap_or_default();
+    cands.push(PathBuf::from("target/river/bin/riverqueue"));
+    cands.into_iter().find(|p| p.exists())
+}
+
+/// River's Rust benchmark on its own database of the same server.
+async fn river(bin: &Path, n: usize) -> Result<serde_json::Value> {
+    let url = fresh_db("shopsync_bench_river").await?;
+    let st = Command::new(bin)
+        .args(["migrate-up", "--database-url", &url])
+        .stdout(Stdio::null())
+        .status()
+        .await?;
+    if !st.success() {
+        bail!("riverqueue migrate-up failed");
+    }
+    eprintln!("(a) River: riverqueue bench -n {n}…");
+    let out = Command::new(bin)
+        .args(["bench", "-n", &n.to_string(), "--database-url", &url])
+        .output()
+        .await?;
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        bail!("riverqueue bench failed: {text}");
+    }
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.contains("overall job/sec"))
+        .context("no summary line from riverqueue bench")?;
+    let rate: f64 = line
+        .split("overall job/sec [")
+        .nth(1)
+        .and_then(|s| s.split(']').next())
+        .and_then(|s| s.trim().parse().ok())
+        .with_context(|| format!("cannot parse {line:?}"))?;
+    Ok(
+        json!({ "jobs": n, "jobs_per_sec": rate, "summary": line.trim(), "command": format!("riverqueue bench -n {n}") }),
+    )
+}
+
+struct Procs(Vec<Child>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.start_kill();
+        }
+    }
+}
+
+const TOKEN: &str = "bench-service-token-0123456789";
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+async fn wait_healthy(port: u16) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        let ok = async {
+            let ch = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))?
+                .connect()
+                .await?;
+            let r = tonic_health::pb::health_client::HealthClient::new(ch)
+                .check(tonic_health::pb::HealthCheckRequest::default())
+                .await?;
+            anyhow::Ok(r.into_inner().status == 1)
+        }
+        .await;
+        if matches!(ok, Ok(true)) {
+            return Ok(());
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            bail!("service on port {port} did not become healthy");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Start the release scheduler and order-sync worker binaries.
+async fn start_stack(db: &str, dispatch: bool) -> Result<(Procs, u16)> {
+    let dir = std::env::current_exe()?.parent().context("no exe dir")?.to_path_buf();
+    let wport = free_port()?;
+    let sport = free_port()?;
+    let worker = Command::new(dir.join("shopsync-order-sync"))
+        .env("SHOPSYNC_LISTEN", format!("127.0.0.1:{wport}"))
+        .env("SHOPSYNC_SERVICE_TOKEN", TOKEN)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting shopsync-order-sync (make bench builds it)")?;
+    let mut procs = Procs(vec![worker]);
+    wait_healthy(wport).await?;
+    let sched = Command::new(dir.join("shopsync-scheduler"))
+        .env("SHOPSYNC_LISTEN", format!("127.0.0.1:{sport}"))
+        .env("SHOPSYNC_SERVICE_TOKEN", TOKEN)
+        .env("SHOPSYNC_DATABASE_URL", db)
+        .env("SHOPSYNC_WORKERS__ORDER_SYNC", format!("http://127.0.0.1:{wport}"))
+        .env("SHOPSYNC_MAX_CONCURRENCY", "1024")
+        .env("SHOPSYNC_CLAIM_BATCH", "1000")
+        .env("SHOPSYNC_DB_MAX_CONNECTIONS", "16")
+        .env("SHOPSYNC_DISPATCH", dispatch.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting shopsync-scheduler")?;
+    procs.0.push(sched);
+    wait_healthy(sport).await?;
+    Ok((procs, sport))
+}
+
+/// (b) scheduler -> gRPC worker, end to end.
+async fn through_grpc(n: usize) -> Result<serde_json::Value> {
+    let url = fresh_db("shopsync_bench_grpc").await?;
+    let pool = shopsync_store::connect(&url, 4, "shopsync-bench").await?;
+    let repo = Repo::new(pool.clone());
+    eprintln!("(b) loading {n} entries…");
+    load(&repo, n).await?;
+    eprintln!("(b) scheduler + order-sync worker over gRPC…");
+    let start = Instant::now();
+    let (procs, _) = start_stack(&url, true).await?;
+    loop {
+        let (done, _) = db_span(&pool).await?;
+        if done >= n as i64 {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(600) {
+            bail!("only {done} of {n} done after 10 min");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(procs);
+    let (done, secs) = db_span(&pool).await?;
+    pool.close().await;
+    Ok(json!({ "jobs": done, "seconds": secs, "jobs_per_sec": done as f64 / secs }))
+}
+
+/// (c) pickup latency at a fixed offered rate of gRPC creates.
+async fn latency(rate: u32, secs: u64) -> Result<serde_json::Value> {
+    let url = fresh_db("shopsync_bench_latency").await?;
+    let pool = shopsync_store::connect(&url, 4, "shopsync-bench").await?;
+    let (procs, sport) = start_stack(&url, true).await?;
+    let auth =
+        shopsync_runtime::ClientAuth::new(Some(&secrecy::SecretString::from(TOKEN.to_owned())))
+            .map_err(anyhow::Error::msg)?;
+    let ch = shopsync_runtime::client::connect(&format!("http://127.0.0.1:{sport}"), auth).await?;
+    let client = shopsync_proto::pb::job_queue_client::JobQueueClient::new(ch);
+    let spec = shopsync_proto::spec_to_pb(&noop_spec());
+    eprintln!("(c) offering {rate} creates/s for {secs} s…");
+    let senders = 16u32;
+    let per = f64::from(rate) / f64::from(senders);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..senders {
+        let mut c = client.clone();
+        let spec = spec.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let mut sent = 0u64;
+            while start.elapsed() < Duration::from_secs(secs) {
+                tick.tick().await;
+                c.create_entry(shopsync_proto::pb::CreateEntryRequest {
+                    spec: Some(spec.clone()),
+                    ..Default::default()
+                })
+                .await?;
+                sent += 1;
+            }
+            anyhow::Ok(sent)
+        }));
+    }
+    let mut offered = 0u64;
+    for t in tasks {
+        offered += t.await??;
+    }
+    let offer_secs = start.elapsed().as_secs_f64();
+    // Let the last ones finish.
+    let t = Instant::now();
+    while db_span(&pool).await?.0 < offered as i64 && t.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(procs);
+    let (n, p50, p99, max): (i64, f64, f64, f64) = sqlx::query_as(
+        "SELECT count(*), \
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), \
+           percentile_cont(0.99) WITHIN GROUP (ORDER BY ms), max(ms) \
+         FROM (SELECT extract(epoch FROM r.started_at - e.created_at) * 1000 AS ms \
+               FROM scheduler.runs r JOIN scheduler.entries e ON e.id = r.entry_id) x",
+    )
+    .fetch_one(&pool)
+    .await?;
+    pool.close().await;
+    Ok(json!({
+        "offered_per_sec": offered as f64 / offer_secs,
+        "jobs": n,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "max_ms": max,
+    }))
+}
+
+fn host() -> serde_json::Value {
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    json!({ "cpus": cpus, "os": std::env::consts::OS, "arch": std::env::consts::ARCH })
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let has = |s: &str| args.only.iter().any(|o| o == s);
+    let mut results = serde_json::Map::new();
+    results.insert("host".into(), host());
+    results.insert("date".into(), json!(chrono::Utc::now().to_rfc3339()));
+    if has("a") {
+        results.insert("drain_in_process".into(), drain(args.jobs).await?);
+        if !args.skip_river {
+            match find_river(&args.river_bin) {
+                Some(bin) => {
+                    results.insert("river".into(), river(&bin, args.jobs).await?);
+                }
+                None => {
+                    eprintln!("riverqueue not found (make bench installs it into target/river)")
+                }
+            }
+        }
+    }
+    if has("b") {
+        results.insert("grpc_end_to_end".into(), through_grpc(args.e2e_jobs).await?);
+    }
+    if has("c") {
+        results.insert("pickup_latency".into(), latency(args.rate, args.latency_secs).await?);
+    }
+    let r = serde_json::Value::Object(results);
+    let mut t = Table::new();
+    t.load_preset(UTF8_BORDERS_ONLY);
+    t.set_header(["benchmark", "result", "target", "met"]);
+    let f = |v: &serde_json::Value, k: &str| {
+        v.get(k).and_then(serde_json::Value::as_f64).unwrap_or(f64::NAN)
+    };
+    if let Some(a) = r.get("drain_in_process") {
+        let ours = f(a, "jobs_per_sec");
+        t.add_row([
+            format!("(a) drain {} no-op jobs in-process", a["jobs"]),
+            format!("{ours:.0} jobs/s"),
+            "≥ 20,000 jobs/s".into(),
+            (ours >= 20_000.0).to_string(),
+        ]);
+        if let Some(rv) = r.get("river") {
+            let theirs = f(rv, "jobs_per_sec");
+            t.add_row([
+                "    River (riverqueue bench, same server)".into(),
+                format!("{theirs:.0} jobs/s"),
+                String::new(),
+                String::new(),
+            ]);
+            let ratio = ours / theirs;
+            t.add_row([
+                "    ratio shopsync / River".into(),
+                format!("{ratio:.2}×"),
+                "≥ 1.5×".into(),
+                (ratio >= 1.5).to_string(),
+            ]);
+        }
+    }
+    if let Some(b) = r.get("grpc_end_to_end") {
+        let v = f(b, "jobs_per_sec");
+        t.add_row([
+            format!("(b) {} jobs through a gRPC no-op worker", b["jobs"]),
+            format!("{v:.0} jobs/s"),
+            "≥ 10,000 jobs/s".into(),
+            (v >= 10_000.0).to_string(),
+        ]);
+    }
+    if let Some(c) = r.get("pickup_latency") {
+        let p99 = f(c, "p99_ms");
+        t.add_row([
+            format!("(c) pickup latency at {:.0} jobs/s offered", f(c, "offered_per_sec")),
+            format!("p50 {:.1} ms, p99 {:.1} ms", f(c, "p50_ms"), p99),
+            "p99 ≤ 15 ms".into(),
+            (p99 <= 15.0).to_string(),
+        ]);
+    }
+    println!("{t}");
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.out, serde_json::to_string_pretty(&r)?)?;
+    println!("written to {}", args.out.display());
+    Ok(())
+}
