@@ -12,9 +12,16 @@ use tonic::transport::server::Router;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// A server builder whose request spans are children of the caller's W3C trace context.
+/// Concurrent gRPC streams one connection may carry.
+pub const MAX_CONCURRENT_STREAMS: u32 = 8192;
+
 pub fn builder() -> Server {
     Server::builder()
         .tcp_nodelay(true)
+        // Above any scheduler's concurrency: hyper's default (200) makes a scheduler that
+        // opens more streams at once, before it has read the server's SETTINGS, have streams
+        // refused and then the whole connection closed with ENHANCE_YOUR_CALM.
+        .max_concurrent_streams(Some(MAX_CONCURRENT_STREAMS))
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
         .trace_fn(|req: &http::Request<()>| {
             let span = tracing::info_span!("grpc", path = %req.uri().path());

@@ -34,6 +34,23 @@ impl GrpcExecutor {
     }
 }
 
+const OPEN_RETRIES: u32 = 4;
+
+/// Read the stream to its end (the trailers follow the result at once). Dropping it early
+/// would reset the HTTP/2 stream, and a server that sees thousands of resets closes the
+/// whole connection (ENHANCE_YOUR_CALM), failing every attempt on it.
+async fn finish_stream(stream: &mut tonic::Streaming<pb::RunEvent>) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while let Ok(Some(_)) = stream.message().await {}
+    })
+    .await;
+}
+
+/// Codes with which a stream is refused before the worker ran anything.
+fn open_refused(code: Code) -> bool {
+    matches!(code, Code::Unavailable | Code::ResourceExhausted)
+}
+
 fn retryable(code: Code) -> bool {
     !matches!(
         code,
@@ -72,7 +89,20 @@ impl Executor for GrpcExecutor {
             fire_time: opt_ts(run.fire_time),
             heartbeat_interval_ms: self.heartbeat.as_millis() as u32,
         };
-        let mut stream = match client.clone().run(req).await {
+        // A stream the worker refused before it started (connection not up yet, a restart,
+        // too many streams at once) is opened again a few times before the attempt fails.
+        let mut tries = 0u32;
+        let opened = loop {
+            match client.clone().run(req.clone()).await {
+                Err(s) if tries < OPEN_RETRIES && open_refused(s.code()) => {
+                    tries += 1;
+                    tracing::debug!(run = %run.run_id, code = ?s.code(), tries, "worker refused the stream, opening it again");
+                    tokio::time::sleep(Duration::from_millis(25 << tries)).await;
+                }
+                other => break other,
+            }
+        };
+        let mut stream = match opened {
             Ok(r) => r.into_inner(),
             Err(status) => {
                 return ExecOutcome::Failed {
@@ -98,6 +128,7 @@ impl Executor for GrpcExecutor {
                         .into_iter()
                         .map(|e| json!({ "record": e.record, "message": e.message }))
                         .collect();
+                    finish_stream(&mut stream).await;
                     return ExecOutcome::Succeeded {
                         worker,
                         counters: Value::Object(counters),
@@ -107,6 +138,7 @@ impl Executor for GrpcExecutor {
                 }
                 Ok(Some(pb::RunEvent { event: Some(Event::Failure(f)) })) => {
                     let e = f.error.unwrap_or_default();
+                    finish_stream(&mut stream).await;
                     return ExecOutcome::Failed {
                         worker,
                         message: e.message,

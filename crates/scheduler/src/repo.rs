@@ -276,13 +276,20 @@ impl Repo {
         request_id: Option<&str>,
     ) -> Result<(Entry, bool), RepoError> {
         let d = derive(spec);
-        let mut tx = self.pool.begin().await?;
+        // One statement (one round trip, autocommit): the insert and, for an entry that is
+        // due, the wake-up notification, delivered when it commits.
         let row: Option<EntryRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "INSERT INTO scheduler.entries (task, shop, spec, description, category, priority, \
-               lock_keys, recurring, allow_overlap, expires_at, created_by, request_id, status, \
-               next_run_at, next_fire_time, manual_pending, attempts, last_error) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18) \
-             ON CONFLICT (request_id) DO NOTHING RETURNING {ENTRY_COLS}"
+            "WITH ins AS ( \
+               INSERT INTO scheduler.entries (task, shop, spec, description, category, priority, \
+                 lock_keys, recurring, allow_overlap, expires_at, created_by, request_id, status, \
+                 next_run_at, next_fire_time, manual_pending, attempts, last_error) \
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18) \
+               ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING \
+               RETURNING {ENTRY_COLS} \
+             ), woke AS ( \
+               SELECT pg_notify('{WAKE_CHANNEL}', 'new') FROM ins WHERE ins.next_run_at IS NOT NULL \
+             ) \
+             SELECT ins.*, (SELECT count(*) FROM woke) AS woke FROM ins"
         )))
         .bind(&d.task)
         .bind(&d.shop)
@@ -302,7 +309,7 @@ impl Repo {
         .bind(state.manual_pending)
         .bind(state.attempts)
         .bind(&state.last_error)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&self.pool)
         .await?;
         let (row, created) = match row {
             Some(r) => (r, true),
@@ -311,15 +318,11 @@ impl Repo {
                     "SELECT {ENTRY_COLS} FROM scheduler.entries WHERE request_id = $1"
                 )))
                 .bind(request_id)
-                .fetch_one(&mut *tx)
+                .fetch_one(&self.pool)
                 .await?;
                 (r, false)
             }
         };
-        if created && state.next_run_at.is_some() {
-            notify(&mut tx, WAKE_CHANNEL, "new").await?;
-        }
-        tx.commit().await?;
         Ok((row.try_into()?, created))
     }
 
@@ -520,6 +523,20 @@ impl Repo {
         scheduler: &str,
         lease: Duration,
     ) -> Result<Vec<ClaimedRun>, RepoError> {
+        // Most of the time nothing lock-bound is due: find that out in one round trip
+        // before opening a transaction.
+        let any: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM scheduler.entries \
+               WHERE next_run_at <= now() AND needs_locks AND status <> 'waiting') \
+             OR EXISTS (SELECT 1 FROM scheduler.entries e WHERE e.needs_locks AND e.status = 'waiting' \
+               AND e.next_run_at <= now() \
+               AND NOT EXISTS (SELECT 1 FROM scheduler.locks l WHERE l.key = ANY (e.lock_keys)))",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if !any {
+            return Ok(Vec::new());
+        }
         let mut tx = self.pool.begin().await?;
         let candidates: Vec<(Uuid, Vec<String>, String)> = sqlx::query_as(
             "SELECT id, lock_keys, status FROM scheduler.entries \
@@ -612,7 +629,12 @@ impl Repo {
     /// The earliest future run, to sleep until it.
     pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, RepoError> {
         Ok(sqlx::query_scalar(
-            "SELECT min(next_run_at) FROM scheduler.entries WHERE next_run_at > now() AND status <> 'waiting'",
+            // Two index-backed minimums (free and lock-bound entries have an index each).
+            "SELECT LEAST( \
+               (SELECT min(next_run_at) FROM scheduler.entries \
+                 WHERE next_run_at > now() AND NOT needs_locks), \
+               (SELECT min(next_run_at) FROM scheduler.entries \
+                 WHERE next_run_at > now() AND needs_locks AND status <> 'waiting'))",
         )
         .fetch_one(&self.pool)
         .await?)
@@ -697,8 +719,12 @@ impl Repo {
             attempts.push(c.transition.attempts as i32);
             last_error.push(c.transition.last_error.clone());
         }
+        // Every join below is driven by the batch and probes a primary key or index, so the
+        // statement stays linear in the batch whatever the planner guesses for unnest().
+        // The answer is one row per accepted run ('d'), per released lock holder ('l') and
+        // per entry whose spec changed during the run ('r').
         let mut tx = self.pool.begin().await?;
-        let rows: Vec<(Uuid, Uuid, bool, bool)> = sqlx::query_as(
+        let rows: Vec<(String, Uuid, Uuid)> = sqlx::query_as(
             "WITH c AS ( \
                SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], \
                  $6::bigint[], $7::jsonb[], $8::jsonb[], $9::text[], $10::timestamptz[], \
@@ -716,31 +742,32 @@ impl Repo {
                  progress_total = GREATEST(r.progress_total, c.p_total), \
                  step = COALESCE(NULLIF(c.p_step, ''), r.step) \
                FROM c WHERE r.id = c.run_id AND r.fencing_token = c.token AND r.status = 'running' \
-               RETURNING r.id, r.entry_id \
+               RETURNING r.id, r.entry_id, c.e_status, c.next_run_at, c.next_fire, c.manual, \
+                 c.attempts, c.last_error \
              ), released AS ( \
-               DELETE FROM scheduler.locks l USING done WHERE l.run_id = done.id RETURNING l.run_id \
+               DELETE FROM scheduler.locks l USING done WHERE l.run_id = done.id \
+               RETURNING l.run_id, l.entry_id \
              ), ent AS ( \
                UPDATE scheduler.entries e SET \
                  active_runs = e.active_runs - 1, \
                  status = CASE WHEN e.active_runs > 1 THEN 'in_process' \
-                               WHEN e.hold_requested THEN 'on_hold' ELSE c.e_status END, \
+                               WHEN e.hold_requested THEN 'on_hold' ELSE d.e_status END, \
                  next_run_at = CASE WHEN e.allow_overlap AND e.next_run_at IS NOT NULL THEN e.next_run_at \
                                     WHEN e.active_runs > 1 THEN e.next_run_at \
-                                    WHEN e.hold_requested THEN NULL ELSE c.next_run_at END, \
+                                    WHEN e.hold_requested THEN NULL ELSE d.next_run_at END, \
                  next_fire_time = CASE WHEN e.allow_overlap AND e.next_run_at IS NOT NULL THEN e.next_fire_time \
-                                       ELSE c.next_fire END, \
-                 manual_pending = c.manual, \
-                 attempts = c.attempts, \
+                                       ELSE d.next_fire END, \
+                 manual_pending = d.manual, \
+                 attempts = d.attempts, \
                  hold_requested = CASE WHEN e.active_runs > 1 THEN e.hold_requested ELSE false END, \
-                 last_error = c.last_error, \
+                 last_error = d.last_error, \
                  version = e.version + 1, updated_at = clock_timestamp() \
-               FROM done JOIN c ON c.run_id = done.id \
-               WHERE e.id = done.entry_id \
-               RETURNING e.id, e.reschedule_pending \
+               FROM done d WHERE e.id = d.entry_id \
+               RETURNING d.id AS run_id, e.id, e.reschedule_pending \
              ) \
-             SELECT done.id, done.entry_id, COALESCE(ent.reschedule_pending, false), \
-                    EXISTS (SELECT 1 FROM released WHERE released.run_id = done.id) \
-             FROM done LEFT JOIN ent ON ent.id = done.entry_id",
+             SELECT 'd', id, entry_id FROM done \
+             UNION ALL SELECT DISTINCT 'l', run_id, entry_id FROM released \
+             UNION ALL SELECT 'r', run_id, id FROM ent WHERE reschedule_pending",
         )
         .bind(&run_ids)
         .bind(&tokens)
@@ -762,23 +789,24 @@ impl Repo {
         .fetch_all(&mut *tx)
         .await?;
         let mut result = CompleteResult::default();
-        let mut released_any = false;
-        let mut rescheduled_any = false;
-        for (run, entry, reschedule, released) in &rows {
-            result.accepted.push(*run);
-            if *reschedule {
-                result.reschedule.push(*entry);
+        let mut wake = false;
+        for (kind, run, entry) in rows {
+            match kind.as_str() {
+                "d" => result.accepted.push(run),
+                "r" => result.reschedule.push(entry),
+                _ => wake = true,
             }
-            released_any |= *released;
-            rescheduled_any |=
-                batch.iter().any(|c| c.run_id == *run && c.transition.next_run_at.is_some());
         }
-        if released_any || rescheduled_any {
+        // A freed lock or an entry due again may let waiting work start: wake the claimers.
+        let accepted: std::collections::HashSet<Uuid> = result.accepted.iter().copied().collect();
+        wake |= batch
+            .iter()
+            .any(|c| c.transition.next_run_at.is_some() && accepted.contains(&c.run_id));
+        if wake {
             notify(&mut tx, WAKE_CHANNEL, "released").await?;
         }
         tx.commit().await?;
-        result.refused =
-            run_ids.iter().filter(|id| !result.accepted.contains(id)).copied().collect();
+        result.refused = run_ids.iter().filter(|id| !accepted.contains(id)).copied().collect();
         Ok(result)
     }
 
@@ -904,7 +932,7 @@ fn claim_sql(picked: &str) -> String {
              'running', nextval('scheduler.fencing_seq'), $2, s.spec -> 'params', \
              now() + $3 * interval '1 millisecond' \
            FROM started s \
-           ON CONFLICT (entry_id, fire_time, attempt) DO NOTHING \
+           ON CONFLICT (entry_id, fire_time, attempt) WHERE fire_time IS NOT NULL DO NOTHING \
            RETURNING id, entry_id, fencing_token, fire_time, started_at \
          ) \
          SELECT ins.id AS run_id, s.id AS entry_id, ins.fencing_token, s.attempts AS attempt, \

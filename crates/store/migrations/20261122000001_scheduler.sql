@@ -39,7 +39,7 @@ CREATE TABLE scheduler.entries (
     expires_at      timestamptz,
     created_by      text NOT NULL,
     -- Idempotency key of the create request.
-    request_id      text UNIQUE,
+    request_id      text,
     -- State. Invariant: next_run_at IS NOT NULL exactly when the entry may be claimed
     -- (Ready, Waiting, Error-but-still-recurring, or In Process with allow_overlap).
     status          text NOT NULL CHECK (status IN ('ready', 'in_process', 'error', 'on_hold', 'finished', 'waiting')),
@@ -58,6 +58,10 @@ CREATE TABLE scheduler.entries (
     created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_at      timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+-- Every claim and completion rewrites an entry's row; keep the spec (rarely changed, often
+-- several hundred bytes) out of line so those rewrites stay small.
+ALTER TABLE scheduler.entries ALTER COLUMN spec SET STORAGE EXTERNAL;
+ALTER TABLE scheduler.entries SET (toast_tuple_target = 128);
 
 -- Due work that needs no lock: claimed in batches, oldest first.
 CREATE INDEX entries_due_free ON scheduler.entries (next_run_at)
@@ -65,7 +69,13 @@ CREATE INDEX entries_due_free ON scheduler.entries (next_run_at)
 -- Due work that holds a category or resource lock: released by priority, then FIFO.
 CREATE INDEX entries_due_locked ON scheduler.entries (priority, entry_no)
     WHERE next_run_at IS NOT NULL AND needs_locks;
-CREATE INDEX entries_status ON scheduler.entries (status, shop);
+-- Idempotency of CreateEntry (most entries carry no key, so NULLs stay out of the index).
+CREATE UNIQUE INDEX entries_request_id ON scheduler.entries (request_id) WHERE request_id IS NOT NULL;
+-- Due entries with an expiration, for the reaper (nearly all entries have none).
+CREATE INDEX entries_expiring ON scheduler.entries (expires_at)
+    WHERE expires_at IS NOT NULL AND next_run_at IS NOT NULL;
+-- No index on status: entry lists are small next to the run log, and every claim and
+-- completion changes the status, so such an index would be rewritten on the hot path.
 
 -- Fencing tokens: every attempt gets a fresh one.
 CREATE SEQUENCE scheduler.fencing_seq AS bigint CACHE 1000;
@@ -99,9 +109,15 @@ CREATE TABLE scheduler.runs (
     record_errors    bigint NOT NULL DEFAULT 0,
     errors           jsonb,
     -- {"message": ..., "causes": [...]}
-    error            jsonb,
-    UNIQUE (entry_id, fire_time, attempt)
+    error            jsonb
 ) WITH (fillfactor = 80);
+
+-- A recurring fire runs once: (entry, fire, attempt) is unique whatever the number of
+-- scheduler replicas. One-off runs have no fire time and stay out of the index.
+CREATE UNIQUE INDEX runs_fire ON scheduler.runs (entry_id, fire_time, attempt)
+    WHERE fire_time IS NOT NULL;
+-- An entry's runs, newest first (ListRuns, WatchEntry).
+CREATE INDEX runs_entry ON scheduler.runs (entry_id, id DESC);
 
 -- Lease expiry of running attempts (the reaper's query).
 CREATE INDEX runs_running ON scheduler.runs (lease_expires_at) WHERE status = 'running';
