@@ -37,6 +37,10 @@ struct Args {
     rate: u32,
     #[arg(long, default_value_t = 15)]
     latency_secs: u64,
+    /// Seconds of offered load before the latency run starts counting (connections,
+    /// caches and the worker's stream come up).
+    #[arg(long, default_value_t = 3)]
+    warmup_secs: u64,
     /// River's CLI (`riverqueue`); searched in PATH and target/river/bin when unset.
     #[arg(long, env = "RIVER_BIN")]
     river_bin: Option<PathBuf>,
@@ -67,6 +71,16 @@ async fn fresh_db(name: &str) -> Result<String> {
         .await?;
     sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await?;
     Ok(db_url(&admin, name))
+}
+
+/// Drop a scenario's database once it is measured, so its dead rows do not keep autovacuum
+/// busy during the next scenario.
+async fn drop_db(name: &str) -> Result<()> {
+    let mut c = sqlx::postgres::PgConnection::connect(&admin_url()?).await?;
+    sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+        .execute(&mut c)
+        .await?;
+    Ok(())
 }
 
 fn noop_spec() -> EntrySpec {
@@ -140,6 +154,7 @@ async fn drain(n: usize) -> Result<serde_json::Value> {
         bail!("{left} entries not finished");
     }
     pool.close().await;
+    drop_db("shopsync_bench_drain").await?;
     Ok(
         json!({ "jobs": n, "seconds": secs, "jobs_per_sec": n as f64 / secs, "db_span_seconds": db_secs }),
     )
@@ -188,6 +203,7 @@ async fn river(bin: &Path, n: usize) -> Result<serde_json::Value> {
         .and_then(|s| s.split(']').next())
         .and_then(|s| s.trim().parse().ok())
         .with_context(|| format!("cannot parse {line:?}"))?;
+    drop_db("shopsync_bench_river").await?;
     Ok(
         json!({ "jobs": n, "jobs_per_sec": rate, "summary": line.trim(), "command": format!("riverqueue bench -n {n}") }),
     )
@@ -289,11 +305,13 @@ async fn through_grpc(n: usize) -> Result<serde_json::Value> {
     drop(procs);
     let (done, secs) = db_span(&pool).await?;
     pool.close().await;
+    drop_db("shopsync_bench_grpc").await?;
     Ok(json!({ "jobs": done, "seconds": secs, "jobs_per_sec": done as f64 / secs }))
 }
 
 /// (c) pickup latency at a fixed offered rate of gRPC creates.
-async fn latency(rate: u32, secs: u64) -> Result<serde_json::Value> {
+async fn latency(rate: u32, warmup: u64, measured: u64) -> Result<serde_json::Value> {
+    let secs = warmup + measured;
     let url = fresh_db("shopsync_bench_latency").await?;
     let pool = shopsync_store::connect(&url, 4, "shopsync-bench").await?;
     let (procs, sport) = start_stack(&url, true).await?;
@@ -304,32 +322,32 @@ async fn latency(rate: u32, secs: u64) -> Result<serde_json::Value> {
     let client = shopsync_proto::pb::job_queue_client::JobQueueClient::new(ch);
     let spec = shopsync_proto::spec_to_pb(&noop_spec());
     eprintln!("(c) offering {rate} creates/s for {secs} s…");
-    let senders = 16u32;
-    let per = f64::from(rate) / f64::from(senders);
+    // Open loop: a create goes out at every tick whether or not earlier ones have returned,
+    // so the offered rate does not sag when the server slows down.
     let start = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..senders {
+    let measure_from = chrono::Utc::now() + chrono::TimeDelta::seconds(warmup as i64);
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut inflight = tokio::task::JoinSet::new();
+    let mut offered = 0u64;
+    while start.elapsed() < Duration::from_secs(secs) {
+        tick.tick().await;
         let mut c = client.clone();
         let spec = spec.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-            let mut sent = 0u64;
-            while start.elapsed() < Duration::from_secs(secs) {
-                tick.tick().await;
-                c.create_entry(shopsync_proto::pb::CreateEntryRequest {
-                    spec: Some(spec.clone()),
-                    ..Default::default()
-                })
-                .await?;
-                sent += 1;
-            }
-            anyhow::Ok(sent)
-        }));
+        inflight.spawn(async move {
+            c.create_entry(shopsync_proto::pb::CreateEntryRequest {
+                spec: Some(spec),
+                ..Default::default()
+            })
+            .await
+        });
+        offered += 1;
+        while let Some(r) = inflight.try_join_next() {
+            r??;
+        }
     }
-    let mut offered = 0u64;
-    for t in tasks {
-        offered += t.await??;
+    while let Some(r) = inflight.join_next().await {
+        r??;
     }
     let offer_secs = start.elapsed().as_secs_f64();
     // Let the last ones finish.
@@ -342,14 +360,19 @@ async fn latency(rate: u32, secs: u64) -> Result<serde_json::Value> {
         "SELECT count(*), \
            percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), \
            percentile_cont(0.99) WITHIN GROUP (ORDER BY ms), max(ms) \
-         FROM (SELECT extract(epoch FROM r.started_at - e.created_at) * 1000 AS ms \
-               FROM scheduler.runs r JOIN scheduler.entries e ON e.id = r.entry_id) x",
+         FROM (SELECT (extract(epoch FROM r.started_at - e.created_at) * 1000)::float8 AS ms \
+               FROM scheduler.runs r JOIN scheduler.entries e ON e.id = r.entry_id \
+               WHERE e.created_at >= $1) x",
     )
+    .bind(measure_from)
     .fetch_one(&pool)
     .await?;
     pool.close().await;
+    drop_db("shopsync_bench_latency").await?;
     Ok(json!({
         "offered_per_sec": offered as f64 / offer_secs,
+        "warmup_secs": warmup,
+        "measured_secs": measured,
         "jobs": n,
         "p50_ms": p50,
         "p99_ms": p99,
@@ -386,7 +409,10 @@ async fn main() -> Result<()> {
         results.insert("grpc_end_to_end".into(), through_grpc(args.e2e_jobs).await?);
     }
     if has("c") {
-        results.insert("pickup_latency".into(), latency(args.rate, args.latency_secs).await?);
+        results.insert(
+            "pickup_latency".into(),
+            latency(args.rate, args.warmup_secs, args.latency_secs).await?,
+        );
     }
     let r = serde_json::Value::Object(results);
     let mut t = Table::new();
