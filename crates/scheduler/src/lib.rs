@@ -35,6 +35,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub database_url: String,
     pub db_max_connections: u32,
+    /// Connections reserved for the dispatcher (claims, completions, heartbeats, LISTEN).
+    pub db_dispatch_connections: u32,
     /// Shared secret every internal gRPC call carries (`SHOPSYNC_SERVICE_TOKEN`).
     pub service_token: Option<SecretString>,
     /// Accept unauthenticated calls (local development only).
@@ -63,6 +65,7 @@ impl Default for Config {
             listen: SocketAddr::from(([0, 0, 0, 0], 50050)),
             database_url: String::new(),
             db_max_connections: 10,
+            db_dispatch_connections: 6,
             service_token: None,
             insecure_no_auth: false,
             replica_name: None,
@@ -99,6 +102,11 @@ impl Config {
         if self.service_token.is_none() && !self.insecure_no_auth {
             return Err(ConfigError::new(
                 "service_token is required (SHOPSYNC_SERVICE_TOKEN); set SHOPSYNC_INSECURE_NO_AUTH=true only for local development",
+            ));
+        }
+        if self.db_dispatch_connections < 3 {
+            return Err(ConfigError::new(
+                "db_dispatch_connections must be at least 3 (claims, completions, LISTEN)",
             ));
         }
         if self.max_concurrency == 0 || self.claim_batch == 0 {
@@ -176,8 +184,20 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         .with_context(|| format!("binding {}", cfg.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "scheduler listening");
 
-    let dispatcher =
-        cfg.dispatch.then(|| dispatch::Dispatcher::new(cfg.dispatcher(), repo, executor));
+    // The dispatcher has connections of its own: claims and completions never queue behind
+    // a burst of API calls for a pooled connection.
+    let dispatcher = if cfg.dispatch {
+        let pool = shopsync_store::pool(
+            &cfg.database_url,
+            cfg.db_dispatch_connections,
+            "shopsync-scheduler-dispatch",
+        )
+        .await
+        .context("opening the dispatcher's database connections")?;
+        Some(dispatch::Dispatcher::new(cfg.dispatcher(), repo::Repo::new(pool), executor))
+    } else {
+        None
+    };
     let drain = Duration::from_secs(cfg.drain_secs);
     let serve_stop = CancellationToken::new();
     let server =

@@ -25,14 +25,23 @@ pub async fn connect(
     max_connections: u32,
     application: &str,
 ) -> Result<PgPool, StoreError> {
+    let pool = pool(url, max_connections, application).await?;
+    MIGRATOR.run(&pool).await.map_err(StoreError::Migrate)?;
+    Ok(pool)
+}
+
+/// A pool without running migrations (a second pool of a service that already migrated).
+pub async fn pool(
+    url: &str,
+    max_connections: u32,
+    application: &str,
+) -> Result<PgPool, StoreError> {
     let opts =
         PgConnectOptions::from_str(url).map_err(StoreError::Url)?.application_name(application);
-    let pool = PgPoolOptions::new()
+    PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(opts)
         .await
-        .map_err(StoreError::Connect)?;
-    MIGRATOR.run(&pool).await.map_err(StoreError::Migrate)?;
-    Ok(pool)
+        .map_err(StoreError::Connect)
 }
