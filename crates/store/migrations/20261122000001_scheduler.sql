@@ -58,10 +58,6 @@ CREATE TABLE scheduler.entries (
     created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_at      timestamptz NOT NULL DEFAULT clock_timestamp()
 );
--- Every claim and completion rewrites an entry's row; keep the spec (rarely changed, often
--- several hundred bytes) out of line so those rewrites stay small.
-ALTER TABLE scheduler.entries ALTER COLUMN spec SET STORAGE EXTERNAL;
-ALTER TABLE scheduler.entries SET (toast_tuple_target = 128);
 
 -- Due work that needs no lock: claimed in batches, oldest first.
 CREATE INDEX entries_due_free ON scheduler.entries (next_run_at)
