@@ -1,0 +1,446 @@
+//! Executes a validated query against a shop's data. The fields sync reads are simulated;
+//! a field the simulator does not know yet answers null with a `NOT_SIMULATED` error naming
+//! it, so a gap is visible instead of silently wrong.
+
+use crate::search::{self, FieldValue};
+use crate::store::{Customer, Product, Shop, Variant, gid, parse_gid};
+use apollo_compiler::ExecutableDocument;
+use apollo_compiler::ast::Value as AstValue;
+use apollo_compiler::executable::{Field, Selection, SelectionSet};
+use apollo_compiler::validation::Valid;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value, json};
+
+pub struct Exec<'a> {
+    pub doc: &'a Valid<ExecutableDocument>,
+    pub variables: &'a Map<String, Value>,
+    pub shop: &'a Shop,
+    pub errors: Vec<Value>,
+}
+
+#[derive(Clone, Copy)]
+enum Obj<'a> {
+    Query,
+    Shop,
+    Product(&'a Product),
+    Variant(&'a Product, &'a Variant),
+    InventoryItem(&'a Variant),
+    Customer(&'a Customer),
+    Email(&'a Customer),
+}
+
+impl Obj<'_> {
+    fn type_name(&self) -> &'static str {
+        match self {
+            Obj::Query => "QueryRoot",
+            Obj::Shop => "Shop",
+            Obj::Product(_) => "Product",
+            Obj::Variant(..) => "ProductVariant",
+            Obj::InventoryItem(_) => "InventoryItem",
+            Obj::Customer(_) => "Customer",
+            Obj::Email(_) => "CustomerEmailAddress",
+        }
+    }
+}
+
+/// One item of a connection: its object, sort key and id (the cursor).
+struct Item<'a> {
+    obj: Obj<'a>,
+    sort: String,
+    id: u64,
+}
+
+fn cursor(sort: &str, id: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{sort}\u{1f}{id}"))
+}
+
+fn decode_cursor(c: &str) -> Option<(String, u64)> {
+    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(c).ok()?).ok()?;
+    let (s, id) = raw.split_once('\u{1f}')?;
+    Some((s.to_owned(), id.parse().ok()?))
+}
+
+fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+impl<'a> Exec<'a> {
+    pub fn run(&mut self, set: &SelectionSet) -> Value {
+        self.set(Obj::Query, set, &mut Vec::new())
+    }
+
+    fn arg(&self, f: &Field, name: &str) -> Value {
+        match f.specified_argument_by_name(name) {
+            Some(v) => self.value(v),
+            None => f
+                .definition
+                .argument_by_name(name)
+                .and_then(|d| d.default_value.as_ref())
+                .map(|v| self.value(v))
+                .unwrap_or(Value::Null),
+        }
+    }
+
+    fn value(&self, v: &AstValue) -> Value {
+        match v {
+            AstValue::Null => Value::Null,
+            AstValue::Variable(n) => self.variables.get(n.as_str()).cloned().unwrap_or(Value::Null),
+            AstValue::Enum(e) => json!(e.as_str()),
+            AstValue::String(s) => json!(s),
+            AstValue::Boolean(b) => json!(b),
+            AstValue::Int(i) => i.try_to_i32().map(|i| json!(i)).unwrap_or(Value::Null),
+            AstValue::Float(x) => x.try_to_f64().map(|x| json!(x)).unwrap_or(Value::Null),
+            AstValue::List(l) => Value::Array(l.iter().map(|v| self.value(v)).collect()),
+            AstValue::Object(o) => {
+                Value::Object(o.iter().map(|(k, v)| (k.to_string(), self.value(v))).collect())
+            }
+        }
+    }
+
+    fn applies(&self, cond: Option<&apollo_compiler::Name>, obj: &Obj) -> bool {
+        match cond {
+            None => true,
+            Some(t) => t.as_str() == obj.type_name() || t.as_str() == "Node",
+        }
+    }
+
+    fn set(&mut self, obj: Obj<'a>, set: &SelectionSet, path: &mut Vec<Value>) -> Value {
+        let mut out = Map::new();
+        self.set_into(obj, set, path, &mut out);
+        Value::Object(out)
+    }
+
+    fn set_into(
+        &mut self,
+        obj: Obj<'a>,
+        set: &SelectionSet,
+        path: &mut Vec<Value>,
+        out: &mut Map<String, Value>,
+    ) {
+        for s in &set.selections {
+            match s {
+                Selection::Field(f) => {
+                    let key = f.response_key().to_string();
+                    path.push(json!(key));
+                    let v = self.field(obj, f, path);
+                    path.pop();
+                    out.insert(key, v);
+                }
+                Selection::InlineFragment(i) => {
+                    if self.applies(i.type_condition.as_ref(), &obj) {
+                        self.set_into(obj, &i.selection_set, path, out);
+                    }
+                }
+                Selection::FragmentSpread(sp) => {
+                    if let Some(fr) = self.doc.fragments.get(&sp.fragment_name)
+                        && self.applies(Some(fr.type_condition()), &obj)
+                    {
+                        self.set_into(obj, &fr.selection_set, path, out);
+                    }
+                }
+            }
+        }
+    }
+
+    fn not_simulated(&mut self, obj: &Obj, f: &Field, path: &[Value]) -> Value {
+        self.errors.push(json!({
+            "message": format!("Field '{}' on type '{}' is not simulated by shopify-sim", f.name, obj.type_name()),
+            "path": path,
+            "extensions": { "code": "NOT_SIMULATED" },
+        }));
+        Value::Null
+    }
+
+    fn field(&mut self, obj: Obj<'a>, f: &Field, path: &mut Vec<Value>) -> Value {
+        let name = f.name.as_str();
+        if name == "__typename" {
+            return json!(obj.type_name());
+        }
+        let shop = self.shop;
+        match (obj, name) {
+            (Obj::Query, "shop") => self.set(Obj::Shop, &f.selection_set, path),
+            (Obj::Query, "products") => {
+                let items = self.products(f);
+                self.connection(f, items, path)
+            }
+            (Obj::Query, "product") => {
+                let id = self.arg(f, "id");
+                match id
+                    .as_str()
+                    .and_then(|g| parse_gid("Product", g))
+                    .and_then(|id| shop.products.get(&id))
+                {
+                    Some(p) => self.set(Obj::Product(p), &f.selection_set, path),
+                    None => Value::Null,
+                }
+            }
+            (Obj::Query, "customers") => {
+                let items = self.customers(f);
+                self.connection(f, items, path)
+            }
+            (Obj::Query, "customer") => {
+                let id = self.arg(f, "id");
+                match id
+                    .as_str()
+                    .and_then(|g| parse_gid("Customer", g))
+                    .and_then(|id| shop.customers.get(&id))
+                {
+                    Some(c) => self.set(Obj::Customer(c), &f.selection_set, path),
+                    None => Value::Null,
+                }
+            }
+            (Obj::Shop, "id") => json!(gid("Shop", 1)),
+            (Obj::Shop, "name") => json!(shop.name),
+            (Obj::Shop, "myshopifyDomain") => json!(shop.domain()),
+            (Obj::Shop, "currencyCode") => json!(shop.currency),
+            (Obj::Product(p), "id") => json!(gid("Product", p.id)),
+            (Obj::Product(p), "legacyResourceId") => json!(p.id.to_string()),
+            (Obj::Product(p), "title") => json!(p.title),
+            (Obj::Product(p), "handle") => json!(p.handle),
+            (Obj::Product(p), "status") => json!(p.status),
+            (Obj::Product(p), "vendor") => json!(p.vendor),
+            (Obj::Product(p), "productType") => json!(p.product_type),
+            (Obj::Product(p), "tags") => json!(p.tags),
+            (Obj::Product(p), "createdAt") => json!(time(&p.created_at)),
+            (Obj::Product(p), "updatedAt") => json!(time(&p.updated_at)),
+            (Obj::Product(p), "variants") => {
+                let items = p
+                    .variants
+                    .iter()
+                    .map(|v| Item {
+                        obj: Obj::Variant(p, v),
+                        sort: format!("{:020}", v.position),
+                        id: v.id,
+                    })
+                    .collect();
+                self.connection(f, items, path)
+            }
+            (Obj::Variant(_, v), "id") => json!(gid("ProductVariant", v.id)),
+            (Obj::Variant(_, v), "title") => json!(v.title),
+            (Obj::Variant(_, v), "sku") => json!(v.sku),
+            (Obj::Variant(_, v), "price") => json!(v.price),
+            (Obj::Variant(_, v), "position") => json!(v.position),
+            (Obj::Variant(p, _), "product") => self.set(Obj::Product(p), &f.selection_set, path),
+            (Obj::Variant(_, v), "inventoryItem") => {
+                self.set(Obj::InventoryItem(v), &f.selection_set, path)
+            }
+            (Obj::InventoryItem(v), "id") => json!(gid("InventoryItem", v.inventory_item_id)),
+            (Obj::InventoryItem(v), "tracked") => json!(v.tracked),
+            (Obj::InventoryItem(v), "sku") => json!(v.sku),
+            (Obj::Customer(c), "id") => json!(gid("Customer", c.id)),
+            (Obj::Customer(c), "firstName") => json!(c.first_name),
+            (Obj::Customer(c), "lastName") => json!(c.last_name),
+            (Obj::Customer(c), "displayName") => json!(format!("{} {}", c.first_name, c.last_name)),
+            (Obj::Customer(c), "tags") => json!(c.tags),
+            (Obj::Customer(c), "createdAt") => json!(time(&c.created_at)),
+            (Obj::Customer(c), "updatedAt") => json!(time(&c.updated_at)),
+            (Obj::Customer(c), "defaultEmailAddress") => {
+                self.set(Obj::Email(c), &f.selection_set, path)
+            }
+            (Obj::Email(c), "emailAddress") => json!(c.email),
+            _ => self.not_simulated(&obj, f, path),
+        }
+    }
+
+    fn search_filter(&mut self, f: &Field) -> Option<search::Expr> {
+        let q = self.arg(f, "query");
+        let q = q.as_str()?.trim();
+        if q.is_empty() {
+            return None;
+        }
+        match search::parse(q) {
+            Ok(e) => Some(e),
+            Err(_) => Some(search::Expr::Or(vec![])),
+        }
+    }
+
+    fn sort_key(&self, f: &Field) -> String {
+        self.arg(f, "sortKey").as_str().unwrap_or("ID").to_owned()
+    }
+
+    fn products(&mut self, f: &Field) -> Vec<Item<'a>> {
+        let filter = self.search_filter(f);
+        let key = self.sort_key(f);
+        let shop = self.shop;
+        shop.products
+            .values()
+            .filter(|p| {
+                filter.as_ref().is_none_or(|e| {
+                    search::matches(e, &|field| match field {
+                        None | Some("title") => Some(FieldValue::Text(p.title.clone())),
+                        Some("id") => Some(FieldValue::Number(p.id)),
+                        Some("updated_at") => Some(FieldValue::Time(p.updated_at)),
+                        Some("created_at") => Some(FieldValue::Time(p.created_at)),
+                        Some("status") => Some(FieldValue::Text(p.status.clone())),
+                        Some("vendor") => Some(FieldValue::Text(p.vendor.clone())),
+                        Some("product_type") => Some(FieldValue::Text(p.product_type.clone())),
+                        Some("handle") => Some(FieldValue::Text(p.handle.clone())),
+                        Some("tag") => Some(FieldValue::Texts(p.tags.clone())),
+                        Some("sku") => Some(FieldValue::Texts(
+                            p.variants.iter().map(|v| v.sku.clone()).collect(),
+                        )),
+                        Some("gift_card") => Some(FieldValue::Bool(false)),
+                        _ => None,
+                    })
+                })
+            })
+            .map(|p| Item {
+                obj: Obj::Product(p),
+                sort: match key.as_str() {
+                    "UPDATED_AT" => {
+                        time(&p.updated_at)
+                            + &format!("{:?}", p.updated_at.timestamp_subsec_micros())
+                    }
+                    "CREATED_AT" => {
+                        time(&p.created_at)
+                            + &format!("{:?}", p.created_at.timestamp_subsec_micros())
+                    }
+                    "TITLE" => p.title.to_lowercase(),
+                    _ => format!("{:020}", p.id),
+                },
+                id: p.id,
+            })
+            .collect()
+    }
+
+    fn customers(&mut self, f: &Field) -> Vec<Item<'a>> {
+        let filter = self.search_filter(f);
+        let key = self.sort_key(f);
+        let shop = self.shop;
+        shop.customers
+            .values()
+            .filter(|c| {
+                filter.as_ref().is_none_or(|e| {
+                    search::matches(e, &|field| match field {
+                        None => Some(FieldValue::Text(format!(
+                            "{} {} {}",
+                            c.first_name, c.last_name, c.email
+                        ))),
+                        Some("id") => Some(FieldValue::Number(c.id)),
+                        Some("email") => Some(FieldValue::Text(c.email.clone())),
+                        Some("updated_at") => Some(FieldValue::Time(c.updated_at)),
+                        Some("created_at") => Some(FieldValue::Time(c.created_at)),
+                        Some("tag") => Some(FieldValue::Texts(c.tags.clone())),
+                        _ => None,
+                    })
+                })
+            })
+            .map(|c| Item {
+                obj: Obj::Customer(c),
+                sort: match key.as_str() {
+                    "UPDATED_AT" => {
+                        time(&c.updated_at)
+                            + &format!("{:?}", c.updated_at.timestamp_subsec_micros())
+                    }
+                    _ => format!("{:020}", c.id),
+                },
+                id: c.id,
+            })
+            .collect()
+    }
+
+    /// A page of a connection: sort, `reverse`, `after`/`before` cursors, `first`/`last`.
+    fn connection(&mut self, f: &Field, mut items: Vec<Item<'a>>, path: &mut Vec<Value>) -> Value {
+        items.sort_by(|a, b| (&a.sort, a.id).cmp(&(&b.sort, b.id)));
+        if self.arg(f, "reverse").as_bool() == Some(true) {
+            items.reverse();
+        }
+        let reverse = self.arg(f, "reverse").as_bool() == Some(true);
+        let beyond = |it: &Item, c: &(String, u64)| {
+            let k = (&it.sort, it.id);
+            let c = (&c.0, c.1);
+            if reverse { k < c } else { k > c }
+        };
+        let mut start = 0;
+        let mut end = items.len();
+        if let Some(c) = self.arg(f, "after").as_str().and_then(decode_cursor) {
+            start = items.iter().position(|it| beyond(it, &c)).unwrap_or(items.len());
+        }
+        if let Some(c) = self.arg(f, "before").as_str().and_then(decode_cursor) {
+            end = items
+                .iter()
+                .position(|it| (&it.sort, it.id) == (&c.0, c.1) || beyond(it, &c))
+                .unwrap_or(items.len());
+        }
+        let end = end.max(start);
+        let (mut lo, mut hi) = (start, end);
+        if let Some(n) = self.arg(f, "first").as_i64() {
+            hi = (lo + n.max(0) as usize).min(end);
+        } else if let Some(n) = self.arg(f, "last").as_i64() {
+            lo = end.saturating_sub(n.max(0) as usize).max(start);
+        }
+        let page = &items[lo..hi];
+        let cursors: Vec<String> = page.iter().map(|it| cursor(&it.sort, it.id)).collect();
+        let has_next = hi < items.len();
+        let has_prev = lo > 0;
+        let mut out = Map::new();
+        for s in &f.selection_set.selections {
+            let Selection::Field(w) = s else { continue };
+            let key = w.response_key().to_string();
+            path.push(json!(key));
+            let v = match w.name.as_str() {
+                "nodes" => Value::Array(
+                    page.iter()
+                        .enumerate()
+                        .map(|(i, it)| {
+                            path.push(json!(i));
+                            let v = self.set(it.obj, &w.selection_set, path);
+                            path.pop();
+                            v
+                        })
+                        .collect(),
+                ),
+                "edges" => Value::Array(
+                    page.iter()
+                        .zip(&cursors)
+                        .enumerate()
+                        .map(|(i, (it, c))| {
+                            path.push(json!(i));
+                            let mut edge = Map::new();
+                            for e in &w.selection_set.selections {
+                                let Selection::Field(ef) = e else { continue };
+                                let k = ef.response_key().to_string();
+                                let v = match ef.name.as_str() {
+                                    "cursor" => json!(c),
+                                    "node" => {
+                                        path.push(json!(k));
+                                        let v = self.set(it.obj, &ef.selection_set, path);
+                                        path.pop();
+                                        v
+                                    }
+                                    "__typename" => json!(format!("{}Edge", it.obj.type_name())),
+                                    _ => Value::Null,
+                                };
+                                edge.insert(k, v);
+                            }
+                            path.pop();
+                            Value::Object(edge)
+                        })
+                        .collect(),
+                ),
+                "pageInfo" => {
+                    let mut m = Map::new();
+                    for e in &w.selection_set.selections {
+                        let Selection::Field(pf) = e else { continue };
+                        let v = match pf.name.as_str() {
+                            "hasNextPage" => json!(has_next),
+                            "hasPreviousPage" => json!(has_prev),
+                            "startCursor" => json!(cursors.first()),
+                            "endCursor" => json!(cursors.last()),
+                            "__typename" => json!("PageInfo"),
+                            _ => Value::Null,
+                        };
+                        m.insert(pf.response_key().to_string(), v);
+                    }
+                    Value::Object(m)
+                }
+                "__typename" => json!(f.definition.ty.inner_named_type().as_str()),
+                _ => Value::Null,
+            };
+            path.pop();
+            out.insert(key, v);
+        }
+        Value::Object(out)
+    }
+}

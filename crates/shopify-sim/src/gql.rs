@@ -1,0 +1,192 @@
+//! Shopify's answers to invalid requests. Shopify runs graphql-ruby, so its messages differ
+//! from the GraphQL reference implementation's: they are rebuilt here from apollo-compiler's
+//! diagnostics (error kind, location, and the names quoted in its reference message).
+
+use apollo_compiler::executable::{Operation, Selection, SelectionSet};
+use apollo_compiler::validation::{DiagnosticList, Valid};
+use apollo_compiler::{ExecutableDocument, Schema};
+use serde_json::{Map, Value, json};
+
+/// The names quoted (`"…"`) in a reference-implementation message, in order.
+fn quoted(msg: &str) -> Vec<String> {
+    msg.split('"').skip(1).step_by(2).map(|s| s.trim_start_matches('$').to_owned()).collect()
+}
+
+fn operation_label(doc: &ExecutableDocument) -> String {
+    doc.operations
+        .iter()
+        .next()
+        .and_then(|op| op.name.as_ref().map(|n| n.to_string()))
+        .unwrap_or_default()
+}
+
+/// The argument whose value starts at `(line, column)`, with its field name and type.
+fn argument_at(
+    doc: &ExecutableDocument,
+    line: usize,
+    column: usize,
+) -> Option<(String, String, String, String)> {
+    fn walk(
+        doc: &ExecutableDocument,
+        set: &SelectionSet,
+        line: usize,
+        column: usize,
+    ) -> Option<(String, String, String, String)> {
+        for s in &set.selections {
+            match s {
+                Selection::Field(f) => {
+                    for a in &f.arguments {
+                        let at = a
+                            .value
+                            .location()
+                            .and_then(|l| l.line_column_range(&doc.sources))
+                            .map(|r| r.start);
+                        let whole = a
+                            .location()
+                            .and_then(|l| l.line_column_range(&doc.sources))
+                            .map(|r| r.start);
+                        let hit = |p: Option<apollo_compiler::parser::LineColumn>| {
+                            p.is_some_and(|p| p.line == line && p.column == column)
+                        };
+                        if hit(at) || hit(whole) {
+                            let ty = f
+                                .definition
+                                .argument_by_name(&a.name)
+                                .map(|d| d.ty.to_string())
+                                .unwrap_or_default();
+                            return Some((
+                                f.name.to_string(),
+                                a.name.to_string(),
+                                a.value.to_string(),
+                                ty,
+                            ));
+                        }
+                    }
+                    if let Some(x) = walk(doc, &f.selection_set, line, column) {
+                        return Some(x);
+                    }
+                }
+                Selection::InlineFragment(i) => {
+                    if let Some(x) = walk(doc, &i.selection_set, line, column) {
+                        return Some(x);
+                    }
+                }
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+        None
+    }
+    doc.operations.iter().find_map(|op| walk(doc, &op.selection_set, line, column)).or_else(|| {
+        doc.fragments.values().find_map(|fr| walk(doc, &fr.selection_set, line, column))
+    })
+}
+
+/// Validation diagnostics as Shopify's `errors` array.
+pub fn validation_errors(doc: &ExecutableDocument, list: &DiagnosticList) -> Vec<Value> {
+    let op_label = operation_label(doc);
+    // graphql-ruby does not add "must have a selection" for a field whose only subfields were
+    // unknown: report the unknown fields alone.
+    let has_undefined =
+        list.iter().any(|d| d.error.unstable_error_name() == Some("UndefinedField"));
+    list.iter()
+        .filter(|d| !(has_undefined && d.error.unstable_error_name() == Some("MissingSubselection")))
+        .map(|d| {
+            let (line, column) = d.line_column_range().map(|r| (r.start.line, r.start.column)).unwrap_or((1, 1));
+            let locations = json!([{ "line": line, "column": column }]);
+            let compat = d.error.unstable_compat_message().unwrap_or_else(|| d.error.to_string());
+            let names = quoted(&compat);
+            let name = |i: usize| names.get(i).cloned().unwrap_or_default();
+            let (message, extensions) = match d.error.unstable_error_name() {
+                Some("UndefinedField") => (
+                    format!("Field '{}' doesn't exist on type '{}'", name(0), name(1)),
+                    json!({ "code": "undefinedField", "typeName": name(1), "fieldName": name(0) }),
+                ),
+                Some("UndefinedArgument") => (
+                    format!("Field '{}' doesn't accept argument '{}'", name(1).rsplit('.').next().unwrap_or_default(), name(0)),
+                    json!({ "code": "argumentNotAccepted", "name": name(1).rsplit('.').next().unwrap_or_default(), "typeName": "Field", "argumentName": name(0) }),
+                ),
+                Some("RequiredArgument") => (
+                    format!("Field '{}' is missing required arguments: {}", name(0), name(1)),
+                    json!({ "code": "missingRequiredArguments", "className": "Field", "name": name(0), "arguments": name(1) }),
+                ),
+                Some("UndefinedVariable") => (
+                    format!("Variable ${} is used by {op_label} but not declared", name(0)),
+                    json!({ "code": "variableNotDefined", "variableName": name(0) }),
+                ),
+                Some("UnusedVariable") => (
+                    format!("Variable ${} is declared by {op_label} but not used", name(0)),
+                    json!({ "code": "variableNotUsed", "variableName": name(0) }),
+                ),
+                Some("UndefinedDirective") => (
+                    format!("Directive @{} is not defined", name(0).trim_start_matches('@')),
+                    json!({ "code": "undefinedDirective", "directiveName": name(0).trim_start_matches('@') }),
+                ),
+                Some("UnsupportedValueType" | "IntCoercionError" | "FloatCoercionError" | "UndefinedEnumValue" | "UndefinedInputValue" | "RequiredField") => {
+                    match argument_at(doc, line, column) {
+                        Some((field, arg, value, ty)) => (
+                            format!("Argument '{arg}' on Field '{field}' has an invalid value ({value}). Expected type '{ty}'."),
+                            json!({ "code": "argumentLiteralsIncompatible", "typeName": "Field", "argumentName": arg }),
+                        ),
+                        None => (compat.clone(), json!({ "code": "argumentLiteralsIncompatible" })),
+                    }
+                }
+                Some(other) => (compat.clone(), json!({ "code": lower_first(other) })),
+                None => {
+                    // Syntax errors: graphql-ruby's "Parse error on …" wording.
+                    (format!("Parse error: {}", d.error), json!({ "code": "parseError" }))
+                }
+            };
+            json!({ "message": message, "locations": locations, "extensions": extensions })
+        })
+        .collect()
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_lowercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
+/// Coerce the request's variables; missing or invalid values answered as Shopify does.
+pub fn coerce_variables(
+    schema: &Valid<Schema>,
+    op: &Operation,
+    values: &Map<String, Value>,
+) -> Result<Map<String, Value>, Vec<Value>> {
+    let mut errors = Vec::new();
+    for def in &op.variables {
+        let given = values.get(def.name.as_str());
+        if def.ty.is_non_null() && def.default_value.is_none() && given.is_none_or(Value::is_null) {
+            let loc = def.location().map(|l| (l.offset(), l));
+            let _ = loc;
+            errors.push(json!({
+                "message": format!("Variable ${} of type {} was provided invalid value", def.name, def.ty),
+                "extensions": {
+                    "code": "INVALID_VARIABLE",
+                    "value": Value::Null,
+                    "problems": [{ "path": [], "explanation": "Expected value to not be null" }],
+                },
+            }));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let as_bytes: apollo_compiler::response::JsonMap =
+        match serde_json::from_value(Value::Object(values.clone())) {
+            Ok(m) => m,
+            Err(e) => return Err(vec![json!({ "message": format!("invalid variables: {e}") })]),
+        };
+    match apollo_compiler::request::coerce_variable_values(schema, op, &as_bytes) {
+        Ok(v) => match serde_json::to_value(&*v) {
+            Ok(Value::Object(m)) => Ok(m),
+            _ => Ok(Map::new()),
+        },
+        Err(e) => Err(vec![json!({
+            "message": "Variable was provided invalid value",
+            "extensions": {
+                "code": "INVALID_VARIABLE",
+                "problems": [{ "path": [], "explanation": e.message().to_string() }],
+            },
+        })]),
+    }
+}

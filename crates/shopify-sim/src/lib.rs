@@ -1,0 +1,427 @@
+//! shopify-sim: a local Shopify Admin GraphQL API (2026-10) for tests, benchmarks, the demo and
+//! merchants' sandboxes. It shares no code with our client (`crates/shopify`): both are
+//! checked against Shopify's schema, so one catches the other's mistakes.
+//!
+//! - `POST /admin/api/{version}/graphql.json` with `X-Shopify-Access-Token` (401 otherwise);
+//!   the shop is found by its token (and by `Host: {shop}.myshopify.com` when given).
+//! - Every document is validated against the schema and refused the way Shopify does (an
+//!   `errors` array with messages, locations and codes, no `data`).
+//! - Cost: requested cost from the fitted model (or the linear rule), `MAX_COST_EXCEEDED` over
+//!   1,000, a leaky bucket per shop (THROTTLED with HTTP 200 when it cannot cover a request),
+//!   refund to the actual cost, `extensions.cost` on every executed or throttled response.
+//! - `/sim/…`: the admin API for tests and the demo (create and seed shops, read counts).
+
+pub mod bucket;
+pub mod clock;
+pub mod cost;
+mod exec;
+mod gql;
+pub mod schema;
+pub mod search;
+pub mod store;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bucket::Limits;
+use clock::Clock;
+use cost::{CostModel, Coster};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use store::Shop;
+
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub cost_model: CostModel,
+    /// Simulated seconds per real second (bucket refill).
+    pub time_scale: f64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self { cost_model: CostModel::Fitted, time_scale: 1.0 }
+    }
+}
+
+/// The simulator's state: its shops (each behind its own lock) and clock.
+pub struct Sim {
+    pub config: SimConfig,
+    pub clock: Clock,
+    shops: Mutex<HashMap<String, Arc<Mutex<Shop>>>>,
+}
+
+pub type SharedSim = Arc<Sim>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("shop {0:?} exists already")]
+    ShopExists(String),
+    #[error("shop name {0:?} must be 1-60 characters of a-z, 0-9 and '-'")]
+    BadShopName(String),
+    #[error("access token must be at least 8 characters")]
+    BadToken,
+    #[error("unknown plan {0:?}; expected standard, advanced or plus")]
+    BadPlan(String),
+}
+
+impl Sim {
+    pub fn new(config: SimConfig) -> SharedSim {
+        let clock = Clock::real(config.time_scale);
+        Arc::new(Self { config, clock, shops: Mutex::new(HashMap::new()) })
+    }
+
+    pub fn with_clock(config: SimConfig, clock: Clock) -> SharedSim {
+        Arc::new(Self { config, clock, shops: Mutex::new(HashMap::new()) })
+    }
+
+    pub fn add_shop(&self, name: &str, token: &str, plan: &str) -> Result<(), SimError> {
+        if name.is_empty()
+            || name.len() > 60
+            || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(SimError::BadShopName(name.to_owned()));
+        }
+        if token.len() < 8 {
+            return Err(SimError::BadToken);
+        }
+        let limits = Limits::for_plan(plan).ok_or_else(|| SimError::BadPlan(plan.to_owned()))?;
+        let mut shops = self.shops.lock().unwrap_or_else(|e| e.into_inner());
+        if shops.contains_key(name) {
+            return Err(SimError::ShopExists(name.to_owned()));
+        }
+        shops.insert(name.to_owned(), Arc::new(Mutex::new(Shop::new(name, token, limits))));
+        Ok(())
+    }
+
+    pub fn shop(&self, name: &str) -> Option<Arc<Mutex<Shop>>> {
+        self.shops.lock().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+    }
+
+    fn shop_by_token(&self, token: &str, host: Option<&str>) -> Option<Arc<Mutex<Shop>>> {
+        let shops = self.shops.lock().unwrap_or_else(|e| e.into_inner());
+        let by_host = host
+            .and_then(|h| h.split(':').next())
+            .and_then(|h| h.strip_suffix(".myshopify.com"))
+            .and_then(|name| shops.get(name));
+        let candidates: Vec<&Arc<Mutex<Shop>>> = match by_host {
+            Some(s) => vec![s],
+            None => shops.values().collect(),
+        };
+        candidates
+            .into_iter()
+            .find(|s| {
+                let s = s.lock().unwrap_or_else(|e| e.into_inner());
+                // Constant time: the comparison does not reveal how much of a token matched.
+                constant_eq(s.access_token.as_bytes(), token.as_bytes())
+            })
+            .cloned()
+    }
+}
+
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub fn router(sim: SharedSim) -> Router {
+    Router::new()
+        .route("/admin/api/{version}/graphql.json", post(graphql))
+        .route("/sim/shops", post(create_shop))
+        .route("/sim/shops/{shop}", get(shop_summary))
+        .route("/sim/shops/{shop}/seed", post(seed_shop))
+        .with_state(sim)
+}
+
+/// Serve until `shutdown` is cancelled.
+pub async fn serve(
+    sim: SharedSim,
+    listener: tokio::net::TcpListener,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(sim))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+const INVALID_TOKEN: &str =
+    "[API] Invalid API key or access token (unrecognized login or wrong password)";
+
+fn json_response(status: StatusCode, body: Value) -> Response {
+    let mut r = (status, Json(body)).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    r.headers_mut().insert("x-shopify-api-version", HeaderValue::from_static(schema::API_VERSION));
+    r
+}
+
+#[derive(Deserialize)]
+struct GraphqlBody {
+    query: Option<String>,
+    #[serde(default)]
+    variables: Option<Value>,
+    #[serde(default, rename = "operationName")]
+    operation_name: Option<String>,
+}
+
+async fn graphql(
+    State(sim): State<SharedSim>,
+    Path(version): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let valid_version = version == "unstable"
+        || (version.len() == 7
+            && version.as_bytes()[4] == b'-'
+            && version[..4].parse::<u16>().is_ok());
+    if !valid_version {
+        return json_response(StatusCode::NOT_FOUND, json!({ "errors": "Not Found" }));
+    }
+    let token = headers.get("x-shopify-access-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let Some(shop) = sim.shop_by_token(token, host) else {
+        return json_response(StatusCode::UNAUTHORIZED, json!({ "errors": INVALID_TOKEN }));
+    };
+    let body: GraphqlBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                json!({ "errors": { "query": format!("Required parameter missing or invalid: {e}") } }),
+            );
+        }
+    };
+    let Some(query) = body.query.filter(|q| !q.trim().is_empty()) else {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            json!({ "errors": { "query": "Required parameter missing or invalid" } }),
+        );
+    };
+    let variables = match body.variables {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m,
+        Some(_) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                json!({ "errors": { "variables": "must be a JSON object" } }),
+            );
+        }
+    };
+    let (status, body) = run(&sim, &shop, &query, body.operation_name.as_deref(), variables);
+    json_response(status, body)
+}
+
+/// Validate, cost, throttle and execute one request.
+fn run(
+    sim: &Sim,
+    shop: &Mutex<Shop>,
+    query: &str,
+    operation_name: Option<&str>,
+    variables: Map<String, Value>,
+) -> (StatusCode, Value) {
+    let schema = schema::schema();
+    let doc = match apollo_compiler::ExecutableDocument::parse_and_validate(&schema, query, "query")
+    {
+        Ok(d) => d,
+        Err(e) => {
+            return (
+                StatusCode::OK,
+                json!({ "errors": gql::validation_errors(&e.partial, &e.errors) }),
+            );
+        }
+    };
+    let op = match doc.operations.get(operation_name) {
+        Ok(op) => op,
+        Err(_) => {
+            let message = match operation_name {
+                Some(n) => format!("No operation named \"{n}\""),
+                None => "An operation name is required".to_owned(),
+            };
+            return (StatusCode::OK, json!({ "errors": [{ "message": message }] }));
+        }
+    };
+    let variables = match gql::coerce_variables(&schema, op, &variables) {
+        Ok(v) => v,
+        Err(errors) => return (StatusCode::OK, json!({ "errors": errors })),
+    };
+    let coster =
+        Coster { schema: &schema, doc: &doc, model: sim.config.cost_model, variables: &variables };
+    let requested = match coster.requested(op) {
+        Ok(c) => c,
+        Err(e) => {
+            return (
+                StatusCode::OK,
+                json!({ "errors": [{
+                    "message": e.message,
+                    "locations": [{ "line": e.line, "column": e.column }],
+                    "path": e.path,
+                    "extensions": { "code": "BAD_REQUEST" },
+                }] }),
+            );
+        }
+    };
+    if requested > cost::MAX_COST {
+        return (
+            StatusCode::OK,
+            json!({ "errors": [{
+                "message": format!(
+                    "Query cost is {requested}, which exceeds the single query max cost limit ({}).\n\nSee https://shopify.dev/concepts/about-apis/rate-limits for more information on how the\ncost of a query is calculated.\n\nTo query larger amounts of data with fewer limits, bulk operations should be used instead.\nSee https://shopify.dev/tutorials/perform-bulk-operations-with-admin-api for usage details.\n",
+                    cost::MAX_COST
+                ),
+                "extensions": {
+                    "code": "MAX_COST_EXCEEDED",
+                    "cost": requested,
+                    "maxCost": cost::MAX_COST,
+                    "documentation": "https://shopify.dev/api/usage/rate-limits",
+                },
+            }] }),
+        );
+    }
+    let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
+    if !shop.bucket(&sim.clock).take(requested, &sim.clock) {
+        let status = shop.bucket(&sim.clock).status(&sim.clock);
+        return (
+            StatusCode::OK,
+            json!({
+                "errors": [{
+                    "message": "Throttled",
+                    "extensions": { "code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits" },
+                }],
+                "extensions": { "cost": cost_json(requested, None, status) },
+            }),
+        );
+    }
+    let mut exec = exec::Exec { doc: &doc, variables: &variables, shop: &shop, errors: Vec::new() };
+    let data = if op.operation_type == apollo_compiler::executable::OperationType::Query {
+        exec.run(&op.selection_set)
+    } else {
+        for f in &op.selection_set.selections {
+            if let apollo_compiler::executable::Selection::Field(f) = f {
+                exec.errors.push(json!({
+                    "message": format!("Mutation '{}' is not simulated by shopify-sim", f.name),
+                    "path": [f.response_key().as_str()],
+                    "extensions": { "code": "NOT_SIMULATED" },
+                }));
+            }
+        }
+        Value::Null
+    };
+    let errors = std::mem::take(&mut exec.errors);
+    drop(exec);
+    let actual = coster.actual(op, &data).min(requested);
+    shop.bucket(&sim.clock).refund(requested - actual, &sim.clock);
+    let status = shop.bucket(&sim.clock).status(&sim.clock);
+    let mut body = Map::new();
+    if !errors.is_empty() {
+        body.insert("errors".into(), Value::Array(errors));
+    }
+    body.insert("data".into(), data);
+    body.insert("extensions".into(), json!({ "cost": cost_json(requested, Some(actual), status) }));
+    (StatusCode::OK, Value::Object(body))
+}
+
+fn cost_json(requested: f64, actual: Option<f64>, s: bucket::ThrottleStatus) -> Value {
+    json!({
+        "requestedQueryCost": requested,
+        "actualQueryCost": actual,
+        "throttleStatus": {
+            "maximumAvailable": s.maximum_available,
+            "currentlyAvailable": s.currently_available,
+            "restoreRate": s.restore_rate,
+        },
+    })
+}
+
+// ---- admin API (/sim) --------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct CreateShop {
+    name: String,
+    access_token: String,
+    #[serde(default = "standard")]
+    plan: String,
+}
+
+fn standard() -> String {
+    "standard".into()
+}
+
+fn bad_request(reason: impl ToString) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": reason.to_string() }))).into_response()
+}
+
+async fn create_shop(
+    State(sim): State<SharedSim>,
+    body: Result<Json<CreateShop>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => return bad_request(e.body_text()),
+    };
+    match sim.add_shop(&req.name, &req.access_token, &req.plan) {
+        Ok(()) => (
+            StatusCode::CREATED,
+            Json(json!({ "name": req.name, "domain": format!("{}.myshopify.com", req.name) })),
+        )
+            .into_response(),
+        Err(e @ SimError::ShopExists(_)) => {
+            (StatusCode::CONFLICT, Json(json!({ "error": e.to_string() }))).into_response()
+        }
+        Err(e) => bad_request(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct Seed {
+    #[serde(default)]
+    seed: u64,
+    #[serde(default)]
+    products: usize,
+    #[serde(default)]
+    customers: usize,
+}
+
+async fn seed_shop(
+    State(sim): State<SharedSim>,
+    Path(name): Path<String>,
+    body: Result<Json<Seed>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => return bad_request(e.body_text()),
+    };
+    if req.products > 100_000 || req.customers > 100_000 {
+        return bad_request("at most 100000 products and 100000 customers per call");
+    }
+    let Some(shop) = sim.shop(&name) else {
+        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no shop {name:?}") })))
+            .into_response();
+    };
+    let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
+    shop.seed(req.seed, req.products, req.customers);
+    Json(json!({ "products": shop.products.len(), "customers": shop.customers.len() }))
+        .into_response()
+}
+
+async fn shop_summary(State(sim): State<SharedSim>, Path(name): Path<String>) -> Response {
+    let Some(shop) = sim.shop(&name) else {
+        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no shop {name:?}") })))
+            .into_response();
+    };
+    let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
+    let status = shop.bucket(&sim.clock).status(&sim.clock);
+    Json(json!({
+        "name": shop.name,
+        "domain": shop.domain(),
+        "products": shop.products.len(),
+        "customers": shop.customers.len(),
+        "bucket": { "maximumAvailable": status.maximum_available, "currentlyAvailable": status.currently_available, "restoreRate": status.restore_rate },
+    }))
+    .into_response()
+}

@@ -1,0 +1,175 @@
+//! The shops the simulator holds, in memory: what the Admin API answers from and what the
+//! admin API seeds and reads back. Saved to and loaded from a JSON file.
+
+use crate::bucket::{Bucket, Limits};
+use crate::clock::Clock;
+use chrono::{DateTime, TimeDelta, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Variant {
+    pub id: u64,
+    pub title: String,
+    pub sku: String,
+    /// Decimal string, as Shopify's `Money`.
+    pub price: String,
+    pub inventory_item_id: u64,
+    pub tracked: bool,
+    pub position: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Product {
+    pub id: u64,
+    pub title: String,
+    pub handle: String,
+    /// ACTIVE, DRAFT or ARCHIVED.
+    pub status: String,
+    pub vendor: String,
+    pub product_type: String,
+    pub tags: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub variants: Vec<Variant>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: u64,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub tags: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One shop: its identity, token, plan limits and data.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Shop {
+    /// The shop's handle: `{name}.myshopify.com`.
+    pub name: String,
+    pub access_token: String,
+    pub limits: Limits,
+    pub currency: String,
+    pub products: BTreeMap<u64, Product>,
+    pub customers: BTreeMap<u64, Customer>,
+    pub next_id: u64,
+    /// Last `updatedAt` handed out: writes get strictly increasing timestamps.
+    pub last_write: DateTime<Utc>,
+    #[serde(skip)]
+    pub bucket: Option<Bucket>,
+}
+
+impl Shop {
+    pub fn new(name: &str, access_token: &str, limits: Limits) -> Self {
+        Self {
+            name: name.to_owned(),
+            access_token: access_token.to_owned(),
+            limits,
+            currency: "EUR".into(),
+            products: BTreeMap::new(),
+            customers: BTreeMap::new(),
+            next_id: 1_000_000_000,
+            last_write: DateTime::<Utc>::UNIX_EPOCH,
+            bucket: None,
+        }
+    }
+
+    pub fn domain(&self) -> String {
+        format!("{}.myshopify.com", self.name)
+    }
+
+    pub fn bucket(&mut self, clock: &Clock) -> &mut Bucket {
+        let limits = self.limits;
+        self.bucket.get_or_insert_with(|| Bucket::new(limits, clock))
+    }
+
+    pub fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// A write timestamp: now, but always after the previous one.
+    pub fn stamp(&mut self) -> DateTime<Utc> {
+        let now = Utc::now().max(self.last_write + TimeDelta::milliseconds(1));
+        self.last_write = now;
+        now
+    }
+
+    /// Add generated data with a fixed seed: the same seed gives the same shop.
+    pub fn seed(&mut self, seed: u64, products: usize, customers: usize) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        const VENDORS: [&str; 4] = ["Nordic Goods", "Acme", "Hafnia Supply", "Bike Works"];
+        const KINDS: [&str; 5] = ["Chair", "Lamp", "Table", "Bicycle", "Mug"];
+        const COLOURS: [&str; 4] = ["Red", "Blue", "Oak", "Black"];
+        for i in 0..products {
+            let id = self.next_id();
+            let kind = KINDS[rng.random_range(0..KINDS.len())];
+            let title = format!("{} {kind} {}", COLOURS[rng.random_range(0..COLOURS.len())], i + 1);
+            let n_variants = rng.random_range(1..=3u32);
+            let mut variants = Vec::new();
+            for v in 0..n_variants {
+                let vid = self.next_id();
+                let inv = self.next_id();
+                variants.push(Variant {
+                    id: vid,
+                    title: if n_variants == 1 {
+                        "Default Title".into()
+                    } else {
+                        format!("Size {}", v + 1)
+                    },
+                    sku: format!("SKU-{}-{}", i + 1, v + 1),
+                    price: format!("{}.{:02}", rng.random_range(5..500), rng.random_range(0..100)),
+                    inventory_item_id: inv,
+                    tracked: true,
+                    position: v + 1,
+                });
+            }
+            let at = self.stamp();
+            self.products.insert(
+                id,
+                Product {
+                    id,
+                    handle: title.to_lowercase().replace(' ', "-"),
+                    title,
+                    status: if rng.random_bool(0.9) { "ACTIVE" } else { "DRAFT" }.into(),
+                    vendor: VENDORS[rng.random_range(0..VENDORS.len())].into(),
+                    product_type: kind.into(),
+                    tags: if rng.random_bool(0.2) { vec!["sale".into()] } else { vec![] },
+                    created_at: at,
+                    updated_at: at,
+                    variants,
+                },
+            );
+        }
+        for i in 0..customers {
+            let id = self.next_id();
+            let at = self.stamp();
+            self.customers.insert(
+                id,
+                Customer {
+                    id,
+                    first_name: format!("Customer{}", i + 1),
+                    last_name: "Test".into(),
+                    email: format!("customer{}@example.com", i + 1),
+                    tags: if rng.random_bool(0.1) { vec!["b2b".into()] } else { vec![] },
+                    created_at: at,
+                    updated_at: at,
+                },
+            );
+        }
+    }
+}
+
+pub fn gid(kind: &str, id: u64) -> String {
+    format!("gid://shopify/{kind}/{id}")
+}
+
+/// The numeric id of a `gid://shopify/{kind}/{id}`.
+pub fn parse_gid(kind: &str, gid: &str) -> Option<u64> {
+    gid.strip_prefix("gid://shopify/")?.strip_prefix(kind)?.strip_prefix('/')?.parse().ok()
+}

@@ -1,0 +1,37 @@
+//! Every GraphQL document the client sends, each in its own file under `graphql/`. The tests
+//! validate all of them against Shopify's 2026-10 schema (`schema/shopify`).
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Document {
+    /// The operation's name (also the key of its learned cost).
+    pub name: &'static str,
+    pub text: &'static str,
+    pub mutation: bool,
+    /// A first guess of its requested cost, before the server has told us.
+    pub cost_hint: u32,
+}
+
+macro_rules! document {
+    ($ident:ident, $name:literal, $file:literal, $mutation:literal, $hint:literal) => {
+        pub const $ident: Document = Document {
+            name: $name,
+            text: include_str!(concat!("../graphql/", $file)),
+            mutation: $mutation,
+            cost_hint: $hint,
+        };
+    };
+}
+
+document!(SHOP, "Shop", "shop.graphql", false, 1);
+document!(PRODUCTS_PAGE, "ProductsPage", "products_page.graphql", false, 100);
+document!(CUSTOMERS_PAGE, "CustomersPage", "customers_page.graphql", false, 20);
+document!(
+    INVENTORY_SET_QUANTITIES,
+    "InventorySetQuantities",
+    "inventory_set_quantities.graphql",
+    true,
+    10
+);
+
+/// All documents (the schema test walks `graphql/` and checks it matches this list).
+pub const ALL: &[Document] = &[SHOP, PRODUCTS_PAGE, CUSTOMERS_PAGE, INVENTORY_SET_QUANTITIES];

@@ -1,0 +1,368 @@
+//! shopsync's Shopify Admin GraphQL client (API 2026-10).
+//!
+//! - One [`ShopifyClient`] per shop: `POST {shop}/admin/api/2026-10/graphql.json` with the
+//!   access token in `X-Shopify-Access-Token` (a secret: never logged or printed).
+//! - Every document lives in `graphql/` and is validated against Shopify's schema by the tests.
+//! - Pacing: every request first waits for its cost in the shop's [`Budget`]; the cost of a
+//!   document is learned from `extensions.cost.requestedQueryCost`.
+//! - Retries with back-off: THROTTLED, HTTP 429 (honouring `Retry-After`), 5xx, timeouts and
+//!   connection errors. Other GraphQL errors and `userErrors` become typed errors naming the
+//!   operation.
+//! - [`ShopifyClient::paginate`]: a connection's nodes as a stream, one page at a time.
+
+pub mod budget;
+pub mod documents;
+pub mod error;
+pub mod webhook;
+
+pub use budget::{Budget, ThrottleStatus};
+pub use documents::Document;
+pub use error::{GraphQlError, ShopifyError, UserError};
+
+use futures::Stream;
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Once};
+use std::time::Duration;
+
+pub const API_VERSION: &str = "2026-10";
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// `https://{shop}.myshopify.com`, or a simulator's `http://127.0.0.1:PORT`.
+    pub shop_url: String,
+    pub access_token: SecretString,
+    pub timeout: Duration,
+    /// Attempts per request before giving up (THROTTLED waits do not count).
+    pub max_attempts: u32,
+    /// First back-off after a 5xx, timeout or connection error; doubles each time.
+    pub backoff: Duration,
+}
+
+impl ClientConfig {
+    pub fn new(shop_url: impl Into<String>, access_token: SecretString) -> Self {
+        Self {
+            shop_url: shop_url.into(),
+            access_token,
+            timeout: Duration::from_secs(30),
+            max_attempts: 5,
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The answer to a request: its data and what it cost.
+#[derive(Debug, Clone)]
+pub struct GqlResponse {
+    pub data: Value,
+    pub requested_cost: Option<f64>,
+    pub actual_cost: Option<f64>,
+    pub throttle: Option<ThrottleStatus>,
+}
+
+/// Counters for tests and benchmarks.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ClientStats {
+    pub requests: u64,
+    pub throttled: u64,
+    pub retried: u64,
+    pub actual_cost: f64,
+}
+
+pub struct ShopifyClient {
+    http: reqwest::Client,
+    endpoint: String,
+    config: ClientConfig,
+    budget: Arc<Budget>,
+    learned: Mutex<HashMap<&'static str, f64>>,
+    stats: Mutex<ClientStats>,
+}
+
+impl std::fmt::Debug for ShopifyClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The access token stays out of debug output.
+        f.debug_struct("ShopifyClient").field("endpoint", &self.endpoint).finish_non_exhaustive()
+    }
+}
+
+static CRYPTO: Once = Once::new();
+
+/// Install the TLS crypto provider (ring) once per process; [`ShopifyClient::new`] does it,
+/// other reqwest clients in the same process need it too.
+pub fn init_tls() {
+    CRYPTO.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+fn throttle_status(v: &Value) -> Option<ThrottleStatus> {
+    let t = v.pointer("/extensions/cost/throttleStatus")?;
+    Some(ThrottleStatus {
+        maximum_available: t.get("maximumAvailable")?.as_f64()?,
+        currently_available: t.get("currentlyAvailable")?.as_f64()?,
+        restore_rate: t.get("restoreRate")?.as_f64()?,
+    })
+}
+
+impl ShopifyClient {
+    /// A client for one shop. Jobs talking to the same shop should share `budget`.
+    pub fn new(config: ClientConfig, budget: Arc<Budget>) -> Result<Self, ShopifyError> {
+        init_tls();
+        let base = url::Url::parse(&config.shop_url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .ok_or_else(|| ShopifyError::BadUrl(config.shop_url.clone()))?;
+        let endpoint =
+            format!("{}/admin/api/{API_VERSION}/graphql.json", base.as_str().trim_end_matches('/'));
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("shopsync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ShopifyError::BadUrl(format!("{}: {e}", config.shop_url)))?;
+        Ok(Self {
+            http,
+            endpoint,
+            config,
+            budget,
+            learned: Mutex::new(HashMap::new()),
+            stats: Mutex::new(ClientStats::default()),
+        })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    pub fn budget(&self) -> &Arc<Budget> {
+        &self.budget
+    }
+
+    pub fn stats(&self) -> ClientStats {
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn expected_cost(&self, doc: &Document) -> f64 {
+        let learned = self.learned.lock().unwrap_or_else(|e| e.into_inner());
+        learned.get(doc.name).copied().unwrap_or(f64::from(doc.cost_hint))
+    }
+
+    fn bump(&self, f: impl FnOnce(&mut ClientStats)) {
+        f(&mut self.stats.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Send one operation, paced and retried; the `data` of a successful answer.
+    pub async fn execute(
+        &self,
+        doc: &Document,
+        variables: Value,
+    ) -> Result<GqlResponse, ShopifyError> {
+        let op = doc.name;
+        let body = json!({ "query": doc.text, "variables": variables, "operationName": op });
+        let mut attempts = 0u32;
+        let mut backoff = self.config.backoff;
+        loop {
+            let reservation = self.budget.acquire(self.expected_cost(doc)).await;
+            self.bump(|s| s.requests += 1);
+            let sent = self
+                .http
+                .post(&self.endpoint)
+                .header("X-Shopify-Access-Token", self.config.access_token.expose_secret())
+                .header("Accept", "application/json")
+                .json(&body)
+                .send()
+                .await;
+            let (status, headers, text) = match sent {
+                Ok(r) => {
+                    let status = r.status();
+                    let headers = r.headers().clone();
+                    match r.text().await {
+                        Ok(t) => (status, headers, t),
+                        Err(e) => {
+                            self.budget.settle(reservation, None);
+                            attempts += 1;
+                            if attempts >= self.config.max_attempts {
+                                return Err(ShopifyError::GaveUp {
+                                    operation: op,
+                                    attempts,
+                                    last: e.to_string(),
+                                });
+                            }
+                            self.bump(|s| s.retried += 1);
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(Duration::from_secs(30));
+                            continue;
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.budget.settle(reservation, None);
+                    attempts += 1;
+                    if attempts >= self.config.max_attempts {
+                        return Err(ShopifyError::GaveUp {
+                            operation: op,
+                            attempts,
+                            last: e.to_string(),
+                        });
+                    }
+                    tracing::debug!(operation = op, error = %e, attempts, "request failed, retrying");
+                    self.bump(|s| s.retried += 1);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            };
+            if status.as_u16() == 401 {
+                self.budget.settle(reservation, None);
+                return Err(ShopifyError::Unauthorized { operation: op });
+            }
+            if status.as_u16() == 429 || status.is_server_error() {
+                self.budget.settle(reservation, None);
+                attempts += 1;
+                if attempts >= self.config.max_attempts {
+                    return Err(ShopifyError::GaveUp {
+                        operation: op,
+                        attempts,
+                        last: format!("HTTP {status}"),
+                    });
+                }
+                let wait = headers
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .map(Duration::from_secs_f64)
+                    .unwrap_or(if status.as_u16() == 429 {
+                        Duration::from_secs(1)
+                    } else {
+                        backoff
+                    });
+                tracing::debug!(operation = op, %status, wait_ms = wait.as_millis() as u64, "retrying");
+                self.bump(|s| s.retried += 1);
+                tokio::time::sleep(wait).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+                continue;
+            }
+            if !status.is_success() {
+                self.budget.settle(reservation, None);
+                let body: String = text.chars().take(500).collect();
+                return Err(ShopifyError::Http { operation: op, status: status.as_u16(), body });
+            }
+            let v: Value = match serde_json::from_str(&text) {
+                Ok(v) => v,
+                Err(source) => {
+                    self.budget.settle(reservation, None);
+                    return Err(ShopifyError::Decode { operation: op, source });
+                }
+            };
+            let throttle = throttle_status(&v);
+            self.budget.settle(reservation, throttle);
+            let requested =
+                v.pointer("/extensions/cost/requestedQueryCost").and_then(Value::as_f64);
+            let actual = v.pointer("/extensions/cost/actualQueryCost").and_then(Value::as_f64);
+            if let Some(c) = requested {
+                self.learned.lock().unwrap_or_else(|e| e.into_inner()).insert(op, c);
+            }
+            let errors: Vec<GraphQlError> = match v.get("errors") {
+                Some(e @ Value::Array(_)) => serde_json::from_value(e.clone())
+                    .map_err(|source| ShopifyError::Decode { operation: op, source })?,
+                _ => Vec::new(),
+            };
+            if errors.iter().any(|e| e.code() == Some("THROTTLED")) {
+                // Our estimate was off (another client shares the shop); the bucket state just
+                // arrived with the answer, so the next acquire waits the right time.
+                self.bump(|s| s.throttled += 1);
+                tracing::debug!(operation = op, "throttled by the shop, waiting for the bucket");
+                continue;
+            }
+            if let Some(e) = errors.iter().find(|e| e.code() == Some("MAX_COST_EXCEEDED")) {
+                let cost = e
+                    .extensions
+                    .as_ref()
+                    .and_then(|x| x.get("cost"))
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0);
+                return Err(ShopifyError::MaxCostExceeded { operation: op, cost });
+            }
+            if !errors.is_empty() {
+                return Err(ShopifyError::GraphQl { operation: op, errors });
+            }
+            if let Some(a) = actual {
+                self.bump(|s| s.actual_cost += a);
+            }
+            let data = v.get("data").cloned().unwrap_or(Value::Null);
+            return Ok(GqlResponse {
+                data,
+                requested_cost: requested,
+                actual_cost: actual,
+                throttle,
+            });
+        }
+    }
+
+    /// Run a mutation and turn its payload's `userErrors` into an error.
+    pub async fn mutate(
+        &self,
+        doc: &Document,
+        variables: Value,
+        payload: &str,
+    ) -> Result<Value, ShopifyError> {
+        let r = self.execute(doc, variables).await?;
+        let p = r.data.get(payload).cloned().unwrap_or(Value::Null);
+        if let Some(errs) =
+            p.get("userErrors").filter(|e| e.as_array().is_some_and(|a| !a.is_empty()))
+        {
+            let errors: Vec<UserError> = serde_json::from_value(errs.clone())
+                .map_err(|source| ShopifyError::Decode { operation: doc.name, source })?;
+            return Err(ShopifyError::UserErrors { operation: doc.name, errors });
+        }
+        Ok(p)
+    }
+
+    /// The nodes of the connection at `connection` (a field of `data`), page by page: the
+    /// next page is fetched only when the previous one has been consumed.
+    pub fn paginate<'a, N: DeserializeOwned + 'a>(
+        &'a self,
+        doc: &'a Document,
+        variables: Value,
+        connection: &'static str,
+    ) -> impl Stream<Item = Result<N, ShopifyError>> + 'a {
+        struct Page<N> {
+            nodes: std::vec::IntoIter<N>,
+            after: Option<String>,
+            done: bool,
+        }
+        let start = Page { nodes: Vec::new().into_iter(), after: None, done: false };
+        futures::stream::try_unfold((start, variables), move |(mut page, vars)| async move {
+            loop {
+                if let Some(n) = page.nodes.next() {
+                    return Ok(Some((n, (page, vars))));
+                }
+                if page.done {
+                    return Ok(None);
+                }
+                let mut v = vars.clone();
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert("after".into(), json!(page.after));
+                }
+                let r = self.execute(doc, v).await?;
+                let conn = r.data.get(connection).cloned().unwrap_or(Value::Null);
+                let nodes: Vec<N> =
+                    serde_json::from_value(conn.get("nodes").cloned().unwrap_or(json!([])))
+                        .map_err(|source| ShopifyError::Decode { operation: doc.name, source })?;
+                let info = conn.get("pageInfo");
+                let next = info
+                    .and_then(|i| i.get("hasNextPage"))
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                page.after = info
+                    .and_then(|i| i.get("endCursor"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                page.done = !next || page.after.is_none();
+                page.nodes = nodes.into_iter();
+            }
+        })
+    }
+}

@@ -1,0 +1,193 @@
+//! The client against the simulator over real HTTP on loopback. Neither shares code with the
+//! other; both are held to Shopify's schema and FACTS.md.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on broken fixtures
+
+use anyhow::Result;
+use futures::TryStreamExt;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use shopsync_shopify::documents::{CUSTOMERS_PAGE, PRODUCTS_PAGE, SHOP};
+use shopsync_shopify::{Budget, ClientConfig, Document, ShopifyClient, ShopifyError};
+use shopsync_shopify_sim::cost::CostModel;
+use shopsync_shopify_sim::{Sim, SimConfig};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+const TOKEN: &str = "shpat_test_0123456789";
+
+struct Running {
+    url: String,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn start(config: SimConfig, products: usize) -> Result<Running> {
+    let sim = Sim::new(config);
+    sim.add_shop("demo", TOKEN, "standard")?;
+    sim.shop("demo").unwrap().lock().unwrap().seed(7, products, 0);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(shopsync_shopify_sim::serve(sim, listener, stop.clone()));
+    Ok(Running { url, stop })
+}
+
+fn client(url: &str) -> ShopifyClient {
+    ShopifyClient::new(
+        ClientConfig::new(url, SecretString::from(TOKEN.to_owned())),
+        Arc::new(Budget::default()),
+    )
+    .unwrap()
+}
+
+async fn raw(url: &str, token: &str, body: Value) -> Result<(u16, Value)> {
+    shopsync_shopify::init_tls();
+    let r = reqwest::Client::new()
+        .post(format!("{url}/admin/api/2026-10/graphql.json"))
+        .header("X-Shopify-Access-Token", token)
+        .json(&body)
+        .send()
+        .await?;
+    Ok((r.status().as_u16(), r.json().await?))
+}
+
+#[tokio::test]
+async fn a_wrong_token_gets_401_with_shopifys_body() -> Result<()> {
+    let sim = start(SimConfig::default(), 0).await?;
+    let (status, body) =
+        raw(&sim.url, "wrong-token-123", json!({ "query": "{ shop { name } }" })).await?;
+    assert_eq!(status, 401);
+    assert_eq!(
+        body,
+        json!({ "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)" })
+    );
+    let bad = ShopifyClient::new(
+        ClientConfig::new(&sim.url, SecretString::from("wrong-token-123".to_owned())),
+        Arc::new(Budget::default()),
+    )?;
+    let e = bad.execute(&SHOP, json!({})).await.unwrap_err();
+    assert!(matches!(e, ShopifyError::Unauthorized { operation: "Shop" }), "{e}");
+    assert!(!format!("{e:?}{bad:?}").contains("wrong-token"), "the token must never be printed");
+    Ok(())
+}
+
+#[tokio::test]
+async fn invalid_documents_are_refused_the_way_shopify_does() -> Result<()> {
+    let sim = start(SimConfig::default(), 3).await?;
+    // Unknown field.
+    let (status, body) = raw(&sim.url, TOKEN, json!({ "query": "{ shop { nmae } }" })).await?;
+    assert_eq!(status, 200);
+    assert!(body.get("data").is_none(), "{body}");
+    assert_eq!(body["errors"][0]["message"], "Field 'nmae' doesn't exist on type 'Shop'");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "undefinedField");
+    assert_eq!(body["errors"][0]["locations"][0], json!({ "line": 1, "column": 10 }));
+    // Wrong argument type.
+    let (_, body) =
+        raw(&sim.url, TOKEN, json!({ "query": "{ products(first: \"ten\") { nodes { id } } }" }))
+            .await?;
+    assert!(body.get("data").is_none(), "{body}");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "Argument 'first' on Field 'products' has an invalid value (\"ten\"). Expected type 'Int'."
+    );
+    assert_eq!(body["errors"][0]["extensions"]["code"], "argumentLiteralsIncompatible");
+    // A required variable without a value.
+    let (_, body) = raw(
+        &sim.url,
+        TOKEN,
+        json!({ "query": "query P($id: ID!) { product(id: $id) { id } }", "variables": {} }),
+    )
+    .await?;
+    assert!(body.get("data").is_none(), "{body}");
+    assert_eq!(body["errors"][0]["message"], "Variable $id of type ID! was provided invalid value");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "INVALID_VARIABLE");
+    assert_eq!(
+        body["errors"][0]["extensions"]["problems"][0]["explanation"],
+        "Expected value to not be null"
+    );
+    // A connection without first/last.
+    let (_, body) =
+        raw(&sim.url, TOKEN, json!({ "query": "{ products { nodes { id } } }" })).await?;
+    assert_eq!(body["errors"][0]["message"], "you must provide one of first or last");
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_answer_carries_its_cost_and_refunds_to_the_actual_cost() -> Result<()> {
+    let sim = start(SimConfig::default(), 0).await?;
+    // FACTS: an empty customers(first: 200) page requests 12 and costs 2.
+    let (_, body) = raw(
+        &sim.url,
+        TOKEN,
+        json!({ "query": "{ customers(first: 200) { edges { cursor node { id updatedAt } } } }" }),
+    )
+    .await?;
+    assert_eq!(body["extensions"]["cost"]["requestedQueryCost"], 12.0);
+    assert_eq!(body["extensions"]["cost"]["actualQueryCost"], 2.0);
+    assert_eq!(body["extensions"]["cost"]["throttleStatus"]["maximumAvailable"], 2000.0);
+    assert_eq!(body["extensions"]["cost"]["throttleStatus"]["restoreRate"], 100.0);
+    let c = client(&sim.url);
+    let r = c.execute(&CUSTOMERS_PAGE, json!({ "first": 50 })).await?;
+    assert_eq!(r.data["customers"]["nodes"], json!([]));
+    assert_eq!(r.actual_cost, Some(2.0));
+    Ok(())
+}
+
+#[tokio::test]
+async fn pagination_over_1000_products_returns_each_exactly_once() -> Result<()> {
+    let sim = start(SimConfig::default(), 1_000).await?;
+    let c = client(&sim.url);
+    let ids: Vec<String> = c
+        .paginate::<Value>(&PRODUCTS_PAGE, json!({ "first": 50 }), "products")
+        .map_ok(|p| p["id"].as_str().unwrap_or_default().to_owned())
+        .try_collect()
+        .await?;
+    assert_eq!(ids.len(), 1_000);
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 1_000, "no product twice");
+    assert_eq!(c.stats().requests, 20);
+    Ok(())
+}
+
+/// 252 points under Shopify's linear rule, and as dear in fact with 250 products.
+const EXPENSIVE: Document = Document {
+    name: "Expensive",
+    text: "query Expensive { products(first: 250) { nodes { id } } }",
+    mutation: false,
+    cost_hint: 300,
+};
+
+#[tokio::test]
+async fn a_burst_beyond_the_bucket_is_throttled_but_the_paced_client_never_is() -> Result<()> {
+    // The linear cost rule, so nothing is refunded: 12 x 252 points cannot fit at once.
+    let linear = SimConfig { cost_model: CostModel::Linear, ..SimConfig::default() };
+    let sim = start(linear.clone(), 250).await?;
+    let burst = (0..12).map(|_| raw(&sim.url, TOKEN, json!({ "query": EXPENSIVE.text })));
+    let answers = futures::future::try_join_all(burst).await?;
+    let throttled = answers
+        .iter()
+        .filter(|(_, b)| b["errors"][0]["extensions"]["code"] == "THROTTLED")
+        .inspect(|(s, b)| {
+            assert_eq!(*s, 200);
+            assert!(b.get("data").is_none());
+            assert!(b["extensions"]["cost"]["actualQueryCost"].is_null());
+        })
+        .count();
+    assert!(throttled > 0, "12 x 252 points cannot fit a 2,000-point bucket at once");
+
+    // The paced client: the same burst, against a clock running 10x (1,000 points per second).
+    let sim = start(SimConfig { time_scale: 10.0, ..linear }, 250).await?;
+    let c = client(&sim.url);
+    let paced = (0..12).map(|_| c.execute(&EXPENSIVE, json!({})));
+    let results = futures::future::try_join_all(paced).await?;
+    assert_eq!(results.len(), 12);
+    assert_eq!(c.stats().throttled, 0, "the client waited for the bucket instead");
+    assert_eq!(results[0].requested_cost, Some(252.0));
+    assert_eq!(results[0].actual_cost, Some(252.0));
+    Ok(())
+}
