@@ -7,6 +7,8 @@
 //! (c) pickup latency (entry committed -> attempt started) at a fixed offered rate of
 //!     creates through gRPC.
 
+mod shopify;
+
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
@@ -46,11 +48,19 @@ struct Args {
     river_bin: Option<PathBuf>,
     #[arg(long)]
     skip_river: bool,
-    /// Only these scenarios (a, b, c).
-    #[arg(long, value_delimiter = ',', default_value = "a,b,c")]
+    /// Only these scenarios (a, b, c: the job queue; s: Shopify pacing).
+    #[arg(long, value_delimiter = ',', default_value = "a,b,c,s")]
     only: Vec<String>,
     #[arg(long, default_value = "bench/results/queue.json")]
     out: PathBuf,
+    #[arg(long, default_value = "bench/results/shopify.json")]
+    shopify_out: PathBuf,
+    /// Simulated seconds of the Shopify workload (s).
+    #[arg(long, default_value_t = 300.0)]
+    shopify_secs: f64,
+    /// How much faster the simulator's clock runs (s).
+    #[arg(long, default_value_t = 20.0)]
+    shopify_time_scale: f64,
 }
 
 fn admin_url() -> Result<String> {
@@ -419,6 +429,12 @@ async fn main() -> Result<()> {
             latency(args.rate, args.warmup_secs, args.latency_secs).await?,
         );
     }
+    let queue_ran = ["a", "b", "c"].iter().any(|s| has(s));
+    let shopify = if has("s") {
+        Some(shopify::run(args.shopify_secs, args.shopify_time_scale, 4).await?)
+    } else {
+        None
+    };
     let r = serde_json::Value::Object(results);
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY);
@@ -469,11 +485,38 @@ async fn main() -> Result<()> {
             (p99 <= 15.0).to_string(),
         ]);
     }
-    println!("{t}");
-    if let Some(dir) = args.out.parent() {
-        std::fs::create_dir_all(dir)?;
+    if let Some(s) = &shopify {
+        let ratio = f(s, "ratio_of_ceiling");
+        t.add_row([
+            format!("(s) Shopify client vs simulator, {:.0} simulated s, Standard plan", f(s, "simulated_seconds")),
+            format!(
+                "{:.1} points/s = {:.1} % of ceiling, {} THROTTLED",
+                f(s, "points_per_simulated_second"),
+                ratio * 100.0,
+                s["throttled_answers"]
+            ),
+            "≥ 90 %, 0 THROTTLED to callers".into(),
+            (ratio >= 0.9 && s["errors_reaching_caller"] == 0).to_string(),
+        ]);
     }
-    std::fs::write(&args.out, serde_json::to_string_pretty(&r)?)?;
-    println!("written to {}", args.out.display());
+    println!("{t}");
+    let write = |path: &std::path::Path, v: &serde_json::Value| -> Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, serde_json::to_string_pretty(v)?)?;
+        println!("written to {}", path.display());
+        Ok(())
+    };
+    if queue_ran {
+        write(&args.out, &r)?;
+    }
+    if let Some(mut s) = shopify {
+        if let Some(o) = s.as_object_mut() {
+            o.insert("host".into(), host());
+            o.insert("date".into(), json!(chrono::Utc::now().to_rfc3339()));
+        }
+        write(&args.shopify_out, &s)?;
+    }
     Ok(())
 }
