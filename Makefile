@@ -3,7 +3,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build test lint fmt fmt-check clippy demo bench clean deploy-check
+.PHONY: all build test lint fmt fmt-check clippy demo bench clean deploy-check js-deps
 
 all: build
 
@@ -21,8 +21,14 @@ clippy:
 
 lint: fmt-check clippy
 
+# Shopify's official JS client, for the test that runs it against shopify-sim.
+js-deps:
+	@if command -v npm >/dev/null 2>&1; then \
+	  [ -d tests/js/node_modules/@shopify/admin-api-client ] || npm ci --prefix tests/js --no-audit --no-fund; \
+	else echo "npm not found: the official JS client test will be skipped"; fi
+
 # fmt check, clippy -D warnings, then every test (unit, PostgreSQL, end-to-end).
-test: lint build
+test: lint build js-deps
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  PG_FAST=1 scripts/with-pg.sh $(CARGO) nextest run --workspace --no-fail-fast; \
 	else \

@@ -70,6 +70,54 @@ impl<'a> Exec<'a> {
         self.set(Obj::Query, set, &mut Vec::new())
     }
 
+    /// A mutation's payload after it ran: its object (a customer for now) and `userErrors`.
+    pub fn payload(&mut self, f: &Field, customer: Option<u64>, user_errors: &[Value]) -> Value {
+        let mut out = Map::new();
+        let mut path = vec![json!(f.response_key().as_str())];
+        for s in &f.selection_set.selections {
+            let Selection::Field(pf) = s else { continue };
+            let key = pf.response_key().to_string();
+            let v = match pf.name.as_str() {
+                "__typename" => json!(f.definition.ty.inner_named_type().as_str()),
+                "customer" => match customer.and_then(|id| self.shop.customers.get(&id)) {
+                    Some(c) => {
+                        path.push(json!(key));
+                        let v = self.set(Obj::Customer(c), &pf.selection_set, &mut path);
+                        path.pop();
+                        v
+                    }
+                    None => Value::Null,
+                },
+                "userErrors" => Value::Array(
+                    user_errors
+                        .iter()
+                        .map(|e| {
+                            let mut m = Map::new();
+                            for es in &pf.selection_set.selections {
+                                if let Selection::Field(ef) = es {
+                                    let v = if ef.name == "__typename" {
+                                        json!("UserError")
+                                    } else {
+                                        e.get(ef.name.as_str()).cloned().unwrap_or(Value::Null)
+                                    };
+                                    m.insert(ef.response_key().to_string(), v);
+                                }
+                            }
+                            Value::Object(m)
+                        })
+                        .collect(),
+                ),
+                _ => Value::Null,
+            };
+            out.insert(key, v);
+        }
+        Value::Object(out)
+    }
+
+    pub fn argument(&self, f: &Field, name: &str) -> Value {
+        self.arg(f, name)
+    }
+
     fn arg(&self, f: &Field, name: &str) -> Value {
         match f.specified_argument_by_name(name) {
             Some(v) => self.value(v),

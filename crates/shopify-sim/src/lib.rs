@@ -297,23 +297,14 @@ fn run(
             }),
         );
     }
-    let mut exec = exec::Exec { doc: &doc, variables: &variables, shop: &shop, errors: Vec::new() };
-    let data = if op.operation_type == apollo_compiler::executable::OperationType::Query {
-        exec.run(&op.selection_set)
+    let (data, errors) = if op.operation_type == apollo_compiler::executable::OperationType::Query {
+        let mut exec =
+            exec::Exec { doc: &doc, variables: &variables, shop: &shop, errors: Vec::new() };
+        let data = exec.run(&op.selection_set);
+        (data, exec.errors)
     } else {
-        for f in &op.selection_set.selections {
-            if let apollo_compiler::executable::Selection::Field(f) = f {
-                exec.errors.push(json!({
-                    "message": format!("Mutation '{}' is not simulated by shopify-sim", f.name),
-                    "path": [f.response_key().as_str()],
-                    "extensions": { "code": "NOT_SIMULATED" },
-                }));
-            }
-        }
-        Value::Null
+        mutate(&doc, &variables, &mut shop, &op.selection_set)
     };
-    let errors = std::mem::take(&mut exec.errors);
-    drop(exec);
     let actual = coster.actual(op, &data).min(requested);
     shop.bucket(&sim.clock).refund(requested - actual, &sim.clock);
     let status = shop.bucket(&sim.clock).status(&sim.clock);
@@ -324,6 +315,83 @@ fn run(
     body.insert("data".into(), data);
     body.insert("extensions".into(), json!({ "cost": cost_json(requested, Some(actual), status) }));
     (StatusCode::OK, Value::Object(body))
+}
+
+/// Run a mutation's root fields in order. Business failures are `userErrors` in the payload,
+/// as Shopify answers them; mutations not simulated yet answer a `NOT_SIMULATED` error.
+fn mutate(
+    doc: &apollo_compiler::validation::Valid<apollo_compiler::ExecutableDocument>,
+    variables: &Map<String, Value>,
+    shop: &mut Shop,
+    set: &apollo_compiler::executable::SelectionSet,
+) -> (Value, Vec<Value>) {
+    let mut data = Map::new();
+    let mut errors = Vec::new();
+    for sel in &set.selections {
+        let apollo_compiler::executable::Selection::Field(f) = sel else { continue };
+        let key = f.response_key().to_string();
+        let args = {
+            let e = exec::Exec { doc, variables, shop, errors: Vec::new() };
+            e.argument(f, "input")
+        };
+        let (customer, user_errors) = match f.name.as_str() {
+            "customerCreate" => customer_create(shop, &args),
+            _ => {
+                errors.push(json!({
+                    "message": format!("Mutation '{}' is not simulated by shopify-sim", f.name),
+                    "path": [key],
+                    "extensions": { "code": "NOT_SIMULATED" },
+                }));
+                data.insert(key, Value::Null);
+                continue;
+            }
+        };
+        let mut e = exec::Exec { doc, variables, shop, errors: Vec::new() };
+        let payload = e.payload(f, customer, &user_errors);
+        errors.extend(e.errors);
+        data.insert(key, payload);
+    }
+    (Value::Object(data), errors)
+}
+
+fn customer_create(shop: &mut Shop, input: &Value) -> (Option<u64>, Vec<Value>) {
+    let text =
+        |k: &str| input.get(k).and_then(Value::as_str).map(str::trim).unwrap_or("").to_owned();
+    let (first, last, email) = (text("firstName"), text("lastName"), text("email").to_lowercase());
+    let mut errs = Vec::new();
+    if first.is_empty() && last.is_empty() && email.is_empty() && text("phone").is_empty() {
+        errs.push(json!({ "field": null, "message": "A name, phone number, or email address must be present" }));
+    }
+    if !email.is_empty() && (!email.contains('@') || email.starts_with('@') || email.ends_with('@'))
+    {
+        errs.push(json!({ "field": ["email"], "message": "Email is invalid" }));
+    }
+    if !email.is_empty() && shop.customers.values().any(|c| c.email == email) {
+        errs.push(json!({ "field": ["email"], "message": "Email has already been taken" }));
+    }
+    if !errs.is_empty() {
+        return (None, errs);
+    }
+    let id = shop.next_id();
+    let at = shop.stamp();
+    let tags = input
+        .get("tags")
+        .and_then(Value::as_array)
+        .map(|t| t.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default();
+    shop.customers.insert(
+        id,
+        store::Customer {
+            id,
+            first_name: first,
+            last_name: last,
+            email,
+            tags,
+            created_at: at,
+            updated_at: at,
+        },
+    );
+    (Some(id), Vec::new())
 }
 
 fn cost_json(requested: f64, actual: Option<f64>, s: bucket::ThrottleStatus) -> Value {
