@@ -488,7 +488,10 @@ async fn main() -> Result<()> {
     if let Some(s) = &shopify {
         let ratio = f(s, "ratio_of_ceiling");
         t.add_row([
-            format!("(s) Shopify client vs simulator, {:.0} simulated s, Standard plan", f(s, "simulated_seconds")),
+            format!(
+                "(s) Shopify client vs simulator, {:.0} simulated s, Standard plan",
+                f(s, "simulated_seconds")
+            ),
             format!(
                 "{:.1} points/s = {:.1} % of ceiling, {} THROTTLED",
                 f(s, "points_per_simulated_second"),

@@ -18,7 +18,11 @@ const TOKEN: &str = "shpat_bench_0123456789";
 pub async fn run(sim_secs: f64, scale: f64, workers: usize) -> Result<Value> {
     let sim = Sim::new(SimConfig { time_scale: scale, ..SimConfig::default() });
     sim.add_shop("bench", TOKEN, "standard")?;
-    sim.shop("bench").context("shop")?.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.seed(1, 3_000, 0);
+    sim.shop("bench")
+        .context("shop")?
+        .lock()
+        .map_err(|_| anyhow::anyhow!("poisoned"))?
+        .seed(1, 3_000, 0);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let stop = tokio_util::sync::CancellationToken::new();
@@ -28,7 +32,10 @@ pub async fn run(sim_secs: f64, scale: f64, workers: usize) -> Result<Value> {
         Arc::new(Budget::default()),
     )?);
     let real = Duration::from_secs_f64(sim_secs / scale);
-    eprintln!("(s) {workers} jobs syncing products for {sim_secs} simulated s ({:.1} s real)…", real.as_secs_f64());
+    eprintln!(
+        "(s) {workers} jobs syncing products for {sim_secs} simulated s ({:.1} s real)…",
+        real.as_secs_f64()
+    );
     let sim_start = sim.clock.now_secs();
     let start = Instant::now();
     let mut tasks = Vec::new();
