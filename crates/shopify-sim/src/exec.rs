@@ -3,7 +3,7 @@
 //! it, so a gap is visible instead of silently wrong.
 
 use crate::search::{self, FieldValue};
-use crate::store::{Customer, Product, Shop, Variant, gid, parse_gid};
+use crate::store::{BulkOp, Customer, Product, Shop, Variant, gid, parse_gid};
 use apollo_compiler::ExecutableDocument;
 use apollo_compiler::ast::Value as AstValue;
 use apollo_compiler::executable::{Field, Selection, SelectionSet};
@@ -17,6 +17,15 @@ pub struct Exec<'a> {
     pub variables: &'a Map<String, Value>,
     pub shop: &'a Shop,
     pub errors: Vec<Value>,
+    /// The simulator's clock, in simulated seconds (bulk operation progress).
+    pub now: f64,
+}
+
+/// The object a mutation's payload returns.
+#[derive(Debug, Clone, Copy)]
+pub enum PayloadObject {
+    Customer(u64),
+    Bulk(u64),
 }
 
 #[derive(Clone, Copy)]
@@ -28,6 +37,7 @@ enum Obj<'a> {
     InventoryItem(&'a Variant),
     Customer(&'a Customer),
     Email(&'a Customer),
+    Bulk(&'a BulkOp),
 }
 
 impl Obj<'_> {
@@ -40,6 +50,7 @@ impl Obj<'_> {
             Obj::InventoryItem(_) => "InventoryItem",
             Obj::Customer(_) => "Customer",
             Obj::Email(_) => "CustomerEmailAddress",
+            Obj::Bulk(_) => "BulkOperation",
         }
     }
 }
@@ -71,7 +82,12 @@ impl<'a> Exec<'a> {
     }
 
     /// A mutation's payload after it ran: its object (a customer for now) and `userErrors`.
-    pub fn payload(&mut self, f: &Field, customer: Option<u64>, user_errors: &[Value]) -> Value {
+    pub fn payload(
+        &mut self,
+        f: &Field,
+        object: Option<PayloadObject>,
+        user_errors: &[Value],
+    ) -> Value {
         let mut out = Map::new();
         let mut path = vec![json!(f.response_key().as_str())];
         for s in &f.selection_set.selections {
@@ -79,15 +95,25 @@ impl<'a> Exec<'a> {
             let key = pf.response_key().to_string();
             let v = match pf.name.as_str() {
                 "__typename" => json!(f.definition.ty.inner_named_type().as_str()),
-                "customer" => match customer.and_then(|id| self.shop.customers.get(&id)) {
-                    Some(c) => {
-                        path.push(json!(key));
-                        let v = self.set(Obj::Customer(c), &pf.selection_set, &mut path);
-                        path.pop();
-                        v
+                "customer" | "bulkOperation" => {
+                    let shop = self.shop;
+                    let obj = match object {
+                        Some(PayloadObject::Customer(id)) => {
+                            shop.customers.get(&id).map(Obj::Customer)
+                        }
+                        Some(PayloadObject::Bulk(id)) => shop.bulk_ops.get(&id).map(Obj::Bulk),
+                        None => None,
+                    };
+                    match obj {
+                        Some(o) => {
+                            path.push(json!(key));
+                            let v = self.set(o, &pf.selection_set, &mut path);
+                            path.pop();
+                            v
+                        }
+                        None => Value::Null,
                     }
-                    None => Value::Null,
-                },
+                }
                 "userErrors" => Value::Array(
                     user_errors
                         .iter()
@@ -208,9 +234,56 @@ impl<'a> Exec<'a> {
         let shop = self.shop;
         match (obj, name) {
             (Obj::Query, "shop") => self.set(Obj::Shop, &f.selection_set, path),
-            (Obj::Query, "products") => {
-                let items = self.products(f);
+            (Obj::Query, "products" | "customers") | (Obj::Product(_), "variants") => {
+                let items = self.items(obj, f).unwrap_or_default();
                 self.connection(f, items, path)
+            }
+            (Obj::Query, "bulkOperation") => {
+                let id = self.arg(f, "id");
+                match id
+                    .as_str()
+                    .and_then(|g| parse_gid("BulkOperation", g))
+                    .and_then(|id| shop.bulk_ops.get(&id))
+                {
+                    Some(b) => self.set(Obj::Bulk(b), &f.selection_set, path),
+                    None => Value::Null,
+                }
+            }
+            (Obj::Bulk(b), "id") => json!(gid("BulkOperation", b.id)),
+            (Obj::Bulk(b), "status") => {
+                json!(if self.now >= b.ready_at { "COMPLETED" } else { "RUNNING" })
+            }
+            (Obj::Bulk(_), "errorCode" | "partialDataUrl") => Value::Null,
+            (Obj::Bulk(_), "type") => json!("QUERY"),
+            (Obj::Bulk(b), "query") => json!(b.query),
+            (Obj::Bulk(b), "createdAt") => json!(time(&b.created_at)),
+            (Obj::Bulk(b), "completedAt") => {
+                if self.now >= b.ready_at {
+                    json!(time(&chrono::Utc::now()))
+                } else {
+                    Value::Null
+                }
+            }
+            // UnsignedInt64 is a string on the wire.
+            (Obj::Bulk(b), "objectCount") => {
+                json!(if self.now >= b.ready_at { b.object_count } else { 0 }.to_string())
+            }
+            (Obj::Bulk(b), "rootObjectCount") => {
+                json!(if self.now >= b.ready_at { b.root_object_count } else { 0 }.to_string())
+            }
+            (Obj::Bulk(b), "fileSize") => {
+                if self.now >= b.ready_at {
+                    json!(b.jsonl.len().to_string())
+                } else {
+                    Value::Null
+                }
+            }
+            (Obj::Bulk(b), "url") => {
+                if self.now >= b.ready_at {
+                    json!(b.url)
+                } else {
+                    Value::Null
+                }
             }
             (Obj::Query, "product") => {
                 let id = self.arg(f, "id");
@@ -222,10 +295,6 @@ impl<'a> Exec<'a> {
                     Some(p) => self.set(Obj::Product(p), &f.selection_set, path),
                     None => Value::Null,
                 }
-            }
-            (Obj::Query, "customers") => {
-                let items = self.customers(f);
-                self.connection(f, items, path)
             }
             (Obj::Query, "customer") => {
                 let id = self.arg(f, "id");
@@ -252,18 +321,6 @@ impl<'a> Exec<'a> {
             (Obj::Product(p), "tags") => json!(p.tags),
             (Obj::Product(p), "createdAt") => json!(time(&p.created_at)),
             (Obj::Product(p), "updatedAt") => json!(time(&p.updated_at)),
-            (Obj::Product(p), "variants") => {
-                let items = p
-                    .variants
-                    .iter()
-                    .map(|v| Item {
-                        obj: Obj::Variant(p, v),
-                        sort: format!("{:020}", v.position),
-                        id: v.id,
-                    })
-                    .collect();
-                self.connection(f, items, path)
-            }
             (Obj::Variant(_, v), "id") => json!(gid("ProductVariant", v.id)),
             (Obj::Variant(_, v), "title") => json!(v.title),
             (Obj::Variant(_, v), "sku") => json!(v.sku),
@@ -288,6 +345,114 @@ impl<'a> Exec<'a> {
             }
             (Obj::Email(c), "emailAddress") => json!(c.email),
             _ => self.not_simulated(&obj, f, path),
+        }
+    }
+
+    /// The items of a connection field of `obj`, if the simulator knows it.
+    fn items(&mut self, obj: Obj<'a>, f: &Field) -> Option<Vec<Item<'a>>> {
+        match (obj, f.name.as_str()) {
+            (Obj::Query, "products") => Some(self.products(f)),
+            (Obj::Query, "customers") => Some(self.customers(f)),
+            (Obj::Product(p), "variants") => Some(
+                p.variants
+                    .iter()
+                    .map(|v| Item {
+                        obj: Obj::Variant(p, v),
+                        sort: format!("{:020}", v.position),
+                        id: v.id,
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
+    fn gid_of(obj: &Obj) -> Option<String> {
+        match obj {
+            Obj::Product(p) => Some(gid("Product", p.id)),
+            Obj::Variant(_, v) => Some(gid("ProductVariant", v.id)),
+            Obj::Customer(c) => Some(gid("Customer", c.id)),
+            _ => None,
+        }
+    }
+
+    /// The node selection of a connection field (`nodes { … }` or `edges { node { … } }`).
+    fn node_set(f: &Field) -> Option<&SelectionSet> {
+        for s in &f.selection_set.selections {
+            let Selection::Field(w) = s else { continue };
+            match w.name.as_str() {
+                "nodes" => return Some(&w.selection_set),
+                "edges" => {
+                    for e in &w.selection_set.selections {
+                        if let Selection::Field(n) = e
+                            && n.name == "node"
+                        {
+                            return Some(&n.selection_set);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// A bulk query's result as JSONL lines: every node of the top-level connection on a line
+    /// of its own, each node of a nested connection on its own line after its parent, with
+    /// `__parentId`. Returns the lines and the number of root objects.
+    pub fn bulk_lines(&mut self, set: &SelectionSet) -> Result<(Vec<String>, u64), String> {
+        let fields: Vec<&Field> = set
+            .selections
+            .iter()
+            .filter_map(|s| if let Selection::Field(f) = s { Some(f.as_ref()) } else { None })
+            .collect();
+        let [top] = fields.as_slice() else {
+            return Err("Bulk queries must contain exactly one top-level field.".into());
+        };
+        let (Some(items), Some(node_set)) = (self.items(Obj::Query, top), Self::node_set(top))
+        else {
+            return Err(format!(
+                "Bulk queries must contain at least one connection; '{}' is not one the simulator can run in bulk.",
+                top.name
+            ));
+        };
+        let mut lines = Vec::new();
+        let roots = items.len() as u64;
+        for it in items {
+            self.emit(it.obj, node_set, None, &mut lines);
+        }
+        Ok((lines, roots))
+    }
+
+    fn emit(
+        &mut self,
+        obj: Obj<'a>,
+        set: &SelectionSet,
+        parent: Option<&str>,
+        lines: &mut Vec<String>,
+    ) {
+        let mut line = Map::new();
+        let mut nested = Vec::new();
+        let mut path = Vec::new();
+        for s in &set.selections {
+            let Selection::Field(f) = s else { continue };
+            if self.items(obj, f).is_some() {
+                nested.push(f);
+                continue;
+            }
+            let v = self.field(obj, f, &mut path);
+            line.insert(f.response_key().to_string(), v);
+        }
+        if let Some(p) = parent {
+            line.insert("__parentId".into(), json!(p));
+        }
+        lines.push(Value::Object(line).to_string());
+        let me = Self::gid_of(&obj);
+        for f in nested {
+            let Some(node_set) = Self::node_set(f) else { continue };
+            for child in self.items(obj, f).unwrap_or_default() {
+                self.emit(child.obj, node_set, me.as_deref(), lines);
+            }
         }
     }
 

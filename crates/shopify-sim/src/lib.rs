@@ -136,6 +136,7 @@ pub fn router(sim: SharedSim) -> Router {
         .route("/sim/shops", post(create_shop))
         .route("/sim/shops/{shop}", get(shop_summary))
         .route("/sim/shops/{shop}/seed", post(seed_shop))
+        .route("/sim/bulk/{shop}/{file}", get(bulk_file))
         .with_state(sim)
 }
 
@@ -213,7 +214,8 @@ async fn graphql(
             );
         }
     };
-    let (status, body) = run(&sim, &shop, &query, body.operation_name.as_deref(), variables);
+    let base = format!("http://{}", host.unwrap_or("127.0.0.1"));
+    let (status, body) = run(&sim, &shop, &query, body.operation_name.as_deref(), variables, &base);
     json_response(status, body)
 }
 
@@ -224,6 +226,7 @@ fn run(
     query: &str,
     operation_name: Option<&str>,
     variables: Map<String, Value>,
+    base_url: &str,
 ) -> (StatusCode, Value) {
     let schema = schema::schema();
     let doc = match apollo_compiler::ExecutableDocument::parse_and_validate(&schema, query, "query")
@@ -298,12 +301,13 @@ fn run(
         );
     }
     let (data, errors) = if op.operation_type == apollo_compiler::executable::OperationType::Query {
+        let now = sim.clock.now_secs();
         let mut exec =
-            exec::Exec { doc: &doc, variables: &variables, shop: &shop, errors: Vec::new() };
+            exec::Exec { doc: &doc, variables: &variables, shop: &shop, errors: Vec::new(), now };
         let data = exec.run(&op.selection_set);
         (data, exec.errors)
     } else {
-        mutate(&doc, &variables, &mut shop, &op.selection_set)
+        mutate(sim, &doc, &variables, &mut shop, &op.selection_set, base_url)
     };
     let actual = coster.actual(op, &data).min(requested);
     shop.bucket(&sim.clock).refund(requested - actual, &sim.clock);
@@ -320,22 +324,33 @@ fn run(
 /// Run a mutation's root fields in order. Business failures are `userErrors` in the payload,
 /// as Shopify answers them; mutations not simulated yet answer a `NOT_SIMULATED` error.
 fn mutate(
+    sim: &Sim,
     doc: &apollo_compiler::validation::Valid<apollo_compiler::ExecutableDocument>,
     variables: &Map<String, Value>,
     shop: &mut Shop,
     set: &apollo_compiler::executable::SelectionSet,
+    base_url: &str,
 ) -> (Value, Vec<Value>) {
+    let now = sim.clock.now_secs();
     let mut data = Map::new();
     let mut errors = Vec::new();
     for sel in &set.selections {
         let apollo_compiler::executable::Selection::Field(f) = sel else { continue };
         let key = f.response_key().to_string();
-        let args = {
-            let e = exec::Exec { doc, variables, shop, errors: Vec::new() };
-            e.argument(f, "input")
+        let arg = |shop: &Shop, name: &str| {
+            exec::Exec { doc, variables, shop, errors: Vec::new(), now }.argument(f, name)
         };
-        let (customer, user_errors) = match f.name.as_str() {
-            "customerCreate" => customer_create(shop, &args),
+        let (object, user_errors) = match f.name.as_str() {
+            "customerCreate" => {
+                let input = arg(shop, "input");
+                let (id, errs) = customer_create(shop, &input);
+                (id.map(exec::PayloadObject::Customer), errs)
+            }
+            "bulkOperationRunQuery" => {
+                let query = arg(shop, "query");
+                let (id, errs) = bulk_run_query(sim, shop, query.as_str().unwrap_or(""), base_url);
+                (id.map(exec::PayloadObject::Bulk), errs)
+            }
             _ => {
                 errors.push(json!({
                     "message": format!("Mutation '{}' is not simulated by shopify-sim", f.name),
@@ -346,12 +361,111 @@ fn mutate(
                 continue;
             }
         };
-        let mut e = exec::Exec { doc, variables, shop, errors: Vec::new() };
-        let payload = e.payload(f, customer, &user_errors);
+        let mut e = exec::Exec { doc, variables, shop, errors: Vec::new(), now };
+        let payload = e.payload(f, object, &user_errors);
         errors.extend(e.errors);
         data.insert(key, payload);
     }
     (Value::Object(data), errors)
+}
+
+/// Simulated seconds a bulk query runs before it completes.
+const BULK_RUN_SECS: f64 = 0.5;
+/// Bulk queries running at once per shop (2026-01 and later).
+const BULK_CONCURRENCY: usize = 5;
+
+fn bulk_run_query(
+    sim: &Sim,
+    shop: &mut Shop,
+    query: &str,
+    base_url: &str,
+) -> (Option<u64>, Vec<Value>) {
+    let now = sim.clock.now_secs();
+    if shop.bulk_ops.values().filter(|b| b.ready_at > now).count() >= BULK_CONCURRENCY {
+        return (
+            None,
+            vec![json!({
+                "field": null,
+                "message": format!("A shop can run at most {BULK_CONCURRENCY} bulk query operations at a time."),
+                "code": "LIMIT_REACHED",
+            })],
+        );
+    }
+    let schema = schema::schema();
+    let inner =
+        match apollo_compiler::ExecutableDocument::parse_and_validate(&schema, query, "bulk") {
+            Ok(d) => d,
+            Err(e) => {
+                let errs = gql::validation_errors(&e.partial, &e.errors)
+                .into_iter()
+                .map(|v| json!({ "field": ["query"], "message": v["message"], "code": "INVALID" }))
+                .collect();
+                return (None, errs);
+            }
+        };
+    let Ok(op) = inner.operations.get(None) else {
+        return (
+            None,
+            vec![
+                json!({ "field": ["query"], "message": "Bulk queries must contain exactly one query operation.", "code": "INVALID" }),
+            ],
+        );
+    };
+    if op.operation_type != apollo_compiler::executable::OperationType::Query {
+        return (
+            None,
+            vec![
+                json!({ "field": ["query"], "message": "Bulk queries must be queries.", "code": "INVALID" }),
+            ],
+        );
+    }
+    let vars = Map::new();
+    let lines = {
+        let mut e = exec::Exec { doc: &inner, variables: &vars, shop, errors: Vec::new(), now };
+        e.bulk_lines(&op.selection_set)
+    };
+    let (lines, roots) = match lines {
+        Ok(x) => x,
+        Err(message) => {
+            return (
+                None,
+                vec![json!({ "field": ["query"], "message": message, "code": "INVALID" })],
+            );
+        }
+    };
+    let id = shop.next_id();
+    let mut jsonl = lines.join("\n");
+    if !jsonl.is_empty() {
+        jsonl.push('\n');
+    }
+    let op = store::BulkOp {
+        id,
+        query: query.to_owned(),
+        created_at: chrono::Utc::now(),
+        ready_at: now + BULK_RUN_SECS,
+        object_count: lines.len() as u64,
+        root_object_count: roots,
+        url: format!("{base_url}/sim/bulk/{}/{id}.jsonl", shop.name),
+        jsonl,
+    };
+    shop.bulk_ops.insert(id, op);
+    (Some(id), Vec::new())
+}
+
+async fn bulk_file(
+    State(sim): State<SharedSim>,
+    Path((name, file)): Path<(String, String)>,
+) -> Response {
+    let not_found = || (StatusCode::NOT_FOUND, "no such file").into_response();
+    let Some(id) = file.strip_suffix(".jsonl").and_then(|i| i.parse::<u64>().ok()) else {
+        return not_found();
+    };
+    let Some(shop) = sim.shop(&name) else { return not_found() };
+    let shop = shop.lock().unwrap_or_else(|e| e.into_inner());
+    match shop.bulk_ops.get(&id).filter(|b| sim.clock.now_secs() >= b.ready_at) {
+        Some(b) => ([(header::CONTENT_TYPE, "application/jsonl")], b.jsonl.clone()).into_response(),
+        None => not_found(),
+    }
 }
 
 fn customer_create(shop: &mut Shop, input: &Value) -> (Option<u64>, Vec<Value>) {

@@ -47,6 +47,21 @@ pub struct Customer {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A bulk query: its JSONL result is produced when it is created and becomes visible when the
+/// simulated run time has passed (status RUNNING until then, COMPLETED after).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BulkOp {
+    pub id: u64,
+    pub query: String,
+    pub created_at: DateTime<Utc>,
+    /// Simulated second at which it completes.
+    pub ready_at: f64,
+    pub jsonl: String,
+    pub object_count: u64,
+    pub root_object_count: u64,
+    pub url: String,
+}
+
 /// One shop: its identity, token, plan limits and data.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Shop {
@@ -57,6 +72,8 @@ pub struct Shop {
     pub currency: String,
     pub products: BTreeMap<u64, Product>,
     pub customers: BTreeMap<u64, Customer>,
+    #[serde(default)]
+    pub bulk_ops: BTreeMap<u64, BulkOp>,
     pub next_id: u64,
     /// Last `updatedAt` handed out: writes get strictly increasing timestamps.
     pub last_write: DateTime<Utc>,
@@ -73,6 +90,7 @@ impl Shop {
             currency: "EUR".into(),
             products: BTreeMap::new(),
             customers: BTreeMap::new(),
+            bulk_ops: BTreeMap::new(),
             next_id: 1_000_000_000,
             last_write: DateTime::<Utc>::UNIX_EPOCH,
             bucket: None,

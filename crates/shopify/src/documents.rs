@@ -33,5 +33,15 @@ document!(
     10
 );
 
+document!(BULK_RUN_QUERY, "BulkRunQuery", "bulk_run_query.graphql", true, 10);
+document!(BULK_OPERATION, "BulkOperation", "bulk_operation.graphql", false, 1);
+
 /// All documents (the schema test walks `graphql/` and checks it matches this list).
-pub const ALL: &[Document] = &[SHOP, PRODUCTS_PAGE, CUSTOMERS_PAGE, INVENTORY_SET_QUANTITIES];
+pub const ALL: &[Document] = &[
+    SHOP,
+    PRODUCTS_PAGE,
+    CUSTOMERS_PAGE,
+    INVENTORY_SET_QUANTITIES,
+    BULK_RUN_QUERY,
+    BULK_OPERATION,
+];

@@ -11,6 +11,7 @@
 //! - [`ShopifyClient::paginate`]: a connection's nodes as a stream, one page at a time.
 
 pub mod budget;
+pub mod bulk;
 pub mod documents;
 pub mod error;
 pub mod webhook;

@@ -191,3 +191,51 @@ async fn a_burst_beyond_the_bucket_is_throttled_but_the_paced_client_never_is() 
     assert_eq!(results[0].actual_cost, Some(252.0));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_bulk_query_streams_its_jsonl_with_children_after_their_parents() -> Result<()> {
+    let sim = start(SimConfig::default(), 40).await?;
+    let c = client(&sim.url);
+    let query =
+        "{ products { edges { node { id title variants { edges { node { id sku } } } } } } }";
+    let records: Vec<_> =
+        c.bulk_query(query, std::time::Duration::from_millis(100)).await?.try_collect().await?;
+    let products: Vec<_> = records.iter().filter(|r| r.parent_id.is_none()).collect();
+    let variants: Vec<_> = records.iter().filter(|r| r.parent_id.is_some()).collect();
+    assert_eq!(products.len(), 40);
+    assert!(variants.len() >= 40, "every seeded product has at least one variant");
+    let mut seen = HashSet::new();
+    for r in &records {
+        match &r.parent_id {
+            None => {
+                assert!(r.id.as_deref().is_some_and(|id| id.starts_with("gid://shopify/Product/")));
+                assert!(r.data["title"].is_string());
+                assert!(
+                    r.data.get("variants").is_none(),
+                    "nested connections are lines of their own"
+                );
+                seen.insert(r.id.clone());
+            }
+            Some(parent) => {
+                assert!(seen.contains(&Some(parent.clone())), "a child comes after its parent");
+                assert!(
+                    r.id.as_deref()
+                        .is_some_and(|id| id.starts_with("gid://shopify/ProductVariant/"))
+                );
+                assert!(r.data["sku"].is_string());
+            }
+        }
+    }
+    // A bulk query that does not validate comes back as userErrors, typed.
+    let e = c
+        .bulk_query(
+            "{ products { edges { node { nope } } } }",
+            std::time::Duration::from_millis(10),
+        )
+        .await;
+    let Err(ShopifyError::UserErrors { operation: "BulkRunQuery", errors }) = e else {
+        panic!("expected userErrors");
+    };
+    assert_eq!(errors[0].code.as_deref(), Some("INVALID"));
+    Ok(())
+}
