@@ -3,7 +3,21 @@
 //! it, so a gap is visible instead of silently wrong.
 
 use crate::search::{self, FieldValue};
-use crate::store::{BulkOp, Customer, Product, Shop, Variant, gid, parse_gid};
+use crate::store::{
+    AdjustmentGroup, BulkOp, Change, Customer, Location, Product, Quantities, Shop, Variant, gid,
+    parse_gid,
+};
+
+const QUANTITY_NAMES: [&str; 8] = [
+    "available",
+    "on_hand",
+    "committed",
+    "reserved",
+    "damaged",
+    "quality_control",
+    "safety_stock",
+    "incoming",
+];
 use apollo_compiler::ExecutableDocument;
 use apollo_compiler::ast::Value as AstValue;
 use apollo_compiler::executable::{Field, Selection, SelectionSet};
@@ -26,6 +40,7 @@ pub struct Exec<'a> {
 pub enum PayloadObject {
     Customer(u64),
     Bulk(u64),
+    Group(u64),
 }
 
 #[derive(Clone, Copy)]
@@ -38,6 +53,11 @@ enum Obj<'a> {
     Customer(&'a Customer),
     Email(&'a Customer),
     Bulk(&'a BulkOp),
+    Location(&'a Location),
+    Level(u64, &'a Location, &'a Quantities),
+    Quantity(&'static str, i64),
+    Group(&'a AdjustmentGroup),
+    Change(&'a Change),
 }
 
 impl Obj<'_> {
@@ -51,6 +71,11 @@ impl Obj<'_> {
             Obj::Customer(_) => "Customer",
             Obj::Email(_) => "CustomerEmailAddress",
             Obj::Bulk(_) => "BulkOperation",
+            Obj::Location(_) => "Location",
+            Obj::Level(..) => "InventoryLevel",
+            Obj::Quantity(..) => "InventoryQuantity",
+            Obj::Group(_) => "InventoryAdjustmentGroup",
+            Obj::Change(_) => "InventoryChange",
         }
     }
 }
@@ -95,13 +120,14 @@ impl<'a> Exec<'a> {
             let key = pf.response_key().to_string();
             let v = match pf.name.as_str() {
                 "__typename" => json!(f.definition.ty.inner_named_type().as_str()),
-                "customer" | "bulkOperation" => {
+                "customer" | "bulkOperation" | "inventoryAdjustmentGroup" => {
                     let shop = self.shop;
                     let obj = match object {
                         Some(PayloadObject::Customer(id)) => {
                             shop.customers.get(&id).map(Obj::Customer)
                         }
                         Some(PayloadObject::Bulk(id)) => shop.bulk_ops.get(&id).map(Obj::Bulk),
+                        Some(PayloadObject::Group(id)) => shop.adjustments.get(&id).map(Obj::Group),
                         None => None,
                     };
                     match obj {
@@ -142,6 +168,12 @@ impl<'a> Exec<'a> {
 
     pub fn argument(&self, f: &Field, name: &str) -> Value {
         self.arg(f, name)
+    }
+
+    /// An argument of a directive on a field (`@idempotent(key:)`), if the directive is there.
+    pub fn directive_argument(&self, f: &Field, directive: &str, name: &str) -> Option<Value> {
+        let d = f.directives.get(directive)?;
+        Some(d.specified_argument_by_name(name).map(|v| self.value(v)).unwrap_or(Value::Null))
     }
 
     fn arg(&self, f: &Field, name: &str) -> Value {
@@ -249,6 +281,104 @@ impl<'a> Exec<'a> {
                     None => Value::Null,
                 }
             }
+            (Obj::Query, "locations") | (Obj::InventoryItem(_), "inventoryLevels") => {
+                let items = self.items(obj, f).unwrap_or_default();
+                self.connection(f, items, path)
+            }
+            (Obj::Query, "location") => {
+                let id = self.arg(f, "id");
+                match id
+                    .as_str()
+                    .and_then(|g| parse_gid("Location", g))
+                    .and_then(|id| shop.locations.get(&id))
+                {
+                    Some(l) => self.set(Obj::Location(l), &f.selection_set, path),
+                    None => Value::Null,
+                }
+            }
+            (Obj::Query, "inventoryItem") => {
+                let id = self.arg(f, "id");
+                match id
+                    .as_str()
+                    .and_then(|g| parse_gid("InventoryItem", g))
+                    .and_then(|id| shop.variant_of(id))
+                {
+                    Some((_, v)) => self.set(Obj::InventoryItem(v), &f.selection_set, path),
+                    None => Value::Null,
+                }
+            }
+            (Obj::InventoryItem(v), "inventoryLevel") => {
+                let loc = self.arg(f, "locationId");
+                let level = loc.as_str().and_then(|g| parse_gid("Location", g)).and_then(|l| {
+                    Some((shop.locations.get(&l)?, shop.levels.get(&(v.inventory_item_id, l))?))
+                });
+                match level {
+                    Some((l, q)) => {
+                        self.set(Obj::Level(v.inventory_item_id, l, q), &f.selection_set, path)
+                    }
+                    None => Value::Null,
+                }
+            }
+            (Obj::Location(l), "id") => json!(gid("Location", l.id)),
+            (Obj::Location(l), "name") => json!(l.name),
+            (Obj::Location(l), "isActive") => json!(l.active),
+            (Obj::Level(item, l, _), "id") => {
+                json!(format!("{}?inventory_item_id={item}", gid("InventoryLevel", l.id)))
+            }
+            (Obj::Level(..), "isActive") => json!(true),
+            (Obj::Level(_, l, _), "location") => self.set(Obj::Location(l), &f.selection_set, path),
+            (Obj::Level(item, _, _), "item") => match shop.variant_of(item) {
+                Some((_, v)) => self.set(Obj::InventoryItem(v), &f.selection_set, path),
+                None => Value::Null,
+            },
+            (Obj::Level(_, _, q), "quantities") => {
+                let names = self.arg(f, "names");
+                let wanted: Vec<&'static str> = names
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .filter_map(|n| QUANTITY_NAMES.iter().copied().find(|k| *k == n))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Value::Array(
+                    wanted
+                        .into_iter()
+                        .map(|n| {
+                            self.set(
+                                Obj::Quantity(n, q.get(n).unwrap_or(0)),
+                                &f.selection_set,
+                                path,
+                            )
+                        })
+                        .collect(),
+                )
+            }
+            (Obj::Quantity(n, _), "name") => json!(n),
+            (Obj::Quantity(_, v), "quantity") => json!(v),
+            (Obj::Group(g), "id") => json!(gid("InventoryAdjustmentGroup", g.id)),
+            (Obj::Group(g), "reason") => json!(g.reason),
+            (Obj::Group(g), "referenceDocumentUri") => json!(g.reference_document_uri),
+            (Obj::Group(g), "createdAt") => json!(time(&g.created_at)),
+            (Obj::Group(g), "changes") => Value::Array(
+                g.changes
+                    .iter()
+                    .map(|c| self.set(Obj::Change(c), &f.selection_set, path))
+                    .collect(),
+            ),
+            (Obj::Change(c), "name") => json!(c.name),
+            (Obj::Change(c), "delta") => json!(c.delta),
+            (Obj::Change(c), "quantityAfterChange") => json!(c.quantity_after),
+            (Obj::Change(_), "ledgerDocumentUri") => Value::Null,
+            (Obj::Change(c), "item") => match shop.variant_of(c.item_id) {
+                Some((_, v)) => self.set(Obj::InventoryItem(v), &f.selection_set, path),
+                None => Value::Null,
+            },
+            (Obj::Change(c), "location") => match shop.locations.get(&c.location_id) {
+                Some(l) => self.set(Obj::Location(l), &f.selection_set, path),
+                None => Value::Null,
+            },
             (Obj::Bulk(b), "id") => json!(gid("BulkOperation", b.id)),
             (Obj::Bulk(b), "status") => {
                 json!(if self.now >= b.ready_at { "COMPLETED" } else { "RUNNING" })
@@ -353,6 +483,31 @@ impl<'a> Exec<'a> {
         match (obj, f.name.as_str()) {
             (Obj::Query, "products") => Some(self.products(f)),
             (Obj::Query, "customers") => Some(self.customers(f)),
+            (Obj::Query, "locations") => Some(
+                self.shop
+                    .locations
+                    .values()
+                    .map(|l| Item {
+                        obj: Obj::Location(l),
+                        sort: format!("{:020}", l.id),
+                        id: l.id,
+                    })
+                    .collect(),
+            ),
+            (Obj::InventoryItem(v), "inventoryLevels") => Some(
+                self.shop
+                    .locations
+                    .values()
+                    .filter_map(|l| {
+                        let q = self.shop.levels.get(&(v.inventory_item_id, l.id))?;
+                        Some(Item {
+                            obj: Obj::Level(v.inventory_item_id, l, q),
+                            sort: format!("{:020}", l.id),
+                            id: l.id,
+                        })
+                    })
+                    .collect(),
+            ),
             (Obj::Product(p), "variants") => Some(
                 p.variants
                     .iter()

@@ -16,6 +16,7 @@ pub mod clock;
 pub mod cost;
 mod exec;
 mod gql;
+mod inventory;
 pub mod schema;
 pub mod search;
 pub mod store;
@@ -346,6 +347,19 @@ fn mutate(
                 let (id, errs) = customer_create(shop, &input);
                 (id.map(exec::PayloadObject::Customer), errs)
             }
+            "inventorySetQuantities" => {
+                let input = arg(shop, "input");
+                let key = exec::Exec { doc, variables, shop, errors: Vec::new(), now }
+                    .directive_argument(f, "idempotent", "key");
+                match inventory::set_quantities(shop, &input, key) {
+                    Ok((group, errs)) => (group.map(exec::PayloadObject::Group), errs),
+                    Err(top) => {
+                        errors.push(json!({ "message": top.0, "path": [key_of(f)], "extensions": { "code": top.1 } }));
+                        data.insert(key_of(f), Value::Null);
+                        continue;
+                    }
+                }
+            }
             "bulkOperationRunQuery" => {
                 let query = arg(shop, "query");
                 let (id, errs) = bulk_run_query(sim, shop, query.as_str().unwrap_or(""), base_url);
@@ -466,6 +480,10 @@ async fn bulk_file(
         Some(b) => ([(header::CONTENT_TYPE, "application/jsonl")], b.jsonl.clone()).into_response(),
         None => not_found(),
     }
+}
+
+fn key_of(f: &apollo_compiler::executable::Field) -> String {
+    f.response_key().to_string()
 }
 
 fn customer_create(shop: &mut Shop, input: &Value) -> (Option<u64>, Vec<Value>) {

@@ -47,6 +47,77 @@ pub struct Customer {
     pub updated_at: DateTime<Utc>,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Location {
+    pub id: u64,
+    pub name: String,
+    pub active: bool,
+}
+
+/// The named quantities of one item at one location. `on_hand` is derived: available plus
+/// committed plus the unavailable states.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Quantities {
+    pub available: i64,
+    pub committed: i64,
+    pub reserved: i64,
+    pub damaged: i64,
+    pub quality_control: i64,
+    pub safety_stock: i64,
+    pub incoming: i64,
+}
+
+impl Quantities {
+    pub fn on_hand(&self) -> i64 {
+        self.available
+            + self.committed
+            + self.reserved
+            + self.damaged
+            + self.quality_control
+            + self.safety_stock
+    }
+
+    pub fn get(&self, name: &str) -> Option<i64> {
+        Some(match name {
+            "available" => self.available,
+            "on_hand" => self.on_hand(),
+            "committed" => self.committed,
+            "reserved" => self.reserved,
+            "damaged" => self.damaged,
+            "quality_control" => self.quality_control,
+            "safety_stock" => self.safety_stock,
+            "incoming" => self.incoming,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Change {
+    pub name: String,
+    pub delta: i64,
+    pub quantity_after: i64,
+    pub item_id: u64,
+    pub location_id: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdjustmentGroup {
+    pub id: u64,
+    pub reason: String,
+    pub reference_document_uri: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub changes: Vec<Change>,
+}
+
+/// What an `@idempotent` mutation answered, to replay it for the same key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdempotentOutcome {
+    pub fingerprint: String,
+    pub group: Option<u64>,
+    pub user_errors: Vec<serde_json::Value>,
+}
+
 /// A bulk query: its JSONL result is produced when it is created and becomes visible when the
 /// simulated run time has passed (status RUNNING until then, COMPLETED after).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -74,6 +145,15 @@ pub struct Shop {
     pub customers: BTreeMap<u64, Customer>,
     #[serde(default)]
     pub bulk_ops: BTreeMap<u64, BulkOp>,
+    #[serde(default)]
+    pub locations: BTreeMap<u64, Location>,
+    /// (inventory item, location) -> quantities.
+    #[serde(default, with = "pairs")]
+    pub levels: BTreeMap<(u64, u64), Quantities>,
+    #[serde(default)]
+    pub adjustments: BTreeMap<u64, AdjustmentGroup>,
+    #[serde(default)]
+    pub idempotency: BTreeMap<String, IdempotentOutcome>,
     pub next_id: u64,
     /// Last `updatedAt` handed out: writes get strictly increasing timestamps.
     pub last_write: DateTime<Utc>,
@@ -91,6 +171,10 @@ impl Shop {
             products: BTreeMap::new(),
             customers: BTreeMap::new(),
             bulk_ops: BTreeMap::new(),
+            locations: BTreeMap::new(),
+            levels: BTreeMap::new(),
+            adjustments: BTreeMap::new(),
+            idempotency: BTreeMap::new(),
             next_id: 1_000_000_000,
             last_write: DateTime::<Utc>::UNIX_EPOCH,
             bucket: None,
@@ -121,6 +205,13 @@ impl Shop {
     /// Add generated data with a fixed seed: the same seed gives the same shop.
     pub fn seed(&mut self, seed: u64, products: usize, customers: usize) {
         let mut rng = StdRng::seed_from_u64(seed);
+        if self.locations.is_empty() {
+            for name in ["Main warehouse", "Copenhagen store"] {
+                let id = self.next_id();
+                self.locations.insert(id, Location { id, name: name.into(), active: true });
+            }
+        }
+        let location_ids: Vec<u64> = self.locations.keys().copied().collect();
         const VENDORS: [&str; 4] = ["Nordic Goods", "Acme", "Hafnia Supply", "Bike Works"];
         const KINDS: [&str; 5] = ["Chair", "Lamp", "Table", "Bicycle", "Mug"];
         const COLOURS: [&str; 4] = ["Red", "Blue", "Oak", "Black"];
@@ -146,6 +237,10 @@ impl Shop {
                     tracked: true,
                     position: v + 1,
                 });
+                for l in &location_ids {
+                    let q = Quantities { available: rng.random_range(0..50), ..Default::default() };
+                    self.levels.insert((inv, *l), q);
+                }
             }
             let at = self.stamp();
             self.products.insert(
@@ -180,6 +275,35 @@ impl Shop {
                 },
             );
         }
+    }
+}
+
+/// JSON object keys must be strings: levels are saved as a list of pairs.
+mod pairs {
+    use super::Quantities;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<S: Serializer>(
+        m: &BTreeMap<(u64, u64), Quantities>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        m.iter().collect::<Vec<_>>().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<(u64, u64), Quantities>, D::Error> {
+        Ok(Vec::<((u64, u64), Quantities)>::deserialize(d)?.into_iter().collect())
+    }
+}
+
+impl Shop {
+    /// The variant that owns an inventory item.
+    pub fn variant_of(&self, item: u64) -> Option<(&Product, &Variant)> {
+        self.products
+            .values()
+            .find_map(|p| p.variants.iter().find(|v| v.inventory_item_id == item).map(|v| (p, v)))
     }
 }
 

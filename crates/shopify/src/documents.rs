@@ -33,6 +33,8 @@ document!(
     10
 );
 
+document!(INVENTORY_LEVEL, "InventoryLevel", "inventory_level.graphql", false, 3);
+document!(LOCATIONS, "Locations", "locations.graphql", false, 10);
 document!(BULK_RUN_QUERY, "BulkRunQuery", "bulk_run_query.graphql", true, 10);
 document!(BULK_OPERATION, "BulkOperation", "bulk_operation.graphql", false, 1);
 
@@ -42,6 +44,8 @@ pub const ALL: &[Document] = &[
     PRODUCTS_PAGE,
     CUSTOMERS_PAGE,
     INVENTORY_SET_QUANTITIES,
+    INVENTORY_LEVEL,
+    LOCATIONS,
     BULK_RUN_QUERY,
     BULK_OPERATION,
 ];

@@ -239,3 +239,81 @@ async fn a_bulk_query_streams_its_jsonl_with_children_after_their_parents() -> R
     assert_eq!(errors[0].code.as_deref(), Some("INVALID"));
     Ok(())
 }
+
+#[tokio::test]
+async fn inventory_set_quantities_is_compare_and_set_and_idempotent() -> Result<()> {
+    use shopsync_shopify::documents::{INVENTORY_LEVEL, INVENTORY_SET_QUANTITIES, LOCATIONS};
+    let sim = start(SimConfig::default(), 2).await?;
+    let c = client(&sim.url);
+    let products = c.execute(&PRODUCTS_PAGE, json!({ "first": 1 })).await?;
+    let item = products.data["products"]["nodes"][0]["variants"]["nodes"][0]["inventoryItem"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let locations = c.execute(&LOCATIONS, json!({ "first": 10 })).await?;
+    let location = locations.data["locations"]["nodes"][0]["id"].as_str().unwrap().to_owned();
+    let available = |r: &shopsync_shopify::GqlResponse| {
+        r.data["inventoryItem"]["inventoryLevel"]["quantities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["name"] == "available")
+            .unwrap()["quantity"]
+            .as_i64()
+            .unwrap()
+    };
+    let level_vars = json!({ "item": item, "location": location });
+    let level = || c.execute(&INVENTORY_LEVEL, level_vars.clone());
+    let before = available(&level().await?);
+
+    let input = |to: i64, from: Value| {
+        json!({ "name": "available", "reason": "correction",
+                "quantities": [{ "inventoryItemId": item, "locationId": location, "quantity": to, "changeFromQuantity": from }] })
+    };
+    let key = "6f1c0a2e-7d7a-4b1e-9d7e-1f2a3b4c5d6e";
+    let set = |input: Value, key: &str| {
+        c.mutate(
+            &INVENTORY_SET_QUANTITIES,
+            json!({ "input": input, "key": key }),
+            "inventorySetQuantities",
+        )
+    };
+    let first = set(input(before + 5, json!(before)), key).await?;
+    assert_eq!(first["inventoryAdjustmentGroup"]["changes"][0]["delta"], 5);
+    assert_eq!(available(&level().await?), before + 5);
+
+    // The same key and input again (a blind retry): the first outcome, applied once.
+    let again = set(input(before + 5, json!(before)), key).await?;
+    assert_eq!(again["inventoryAdjustmentGroup"]["id"], first["inventoryAdjustmentGroup"]["id"]);
+    assert_eq!(available(&level().await?), before + 5);
+
+    // The same key with other input.
+    let e = set(input(before + 9, json!(before + 5)), key).await.unwrap_err();
+    let ShopifyError::UserErrors { errors, .. } = e else { panic!("{e}") };
+    assert_eq!(errors[0].code.as_deref(), Some("IDEMPOTENCY_KEY_PARAMETER_MISMATCH"));
+
+    // A stale compare-and-set: nothing changes.
+    let e = set(input(0, json!(before)), "0b8f5f7c-1111-4c1e-8d7e-000000000002").await.unwrap_err();
+    let ShopifyError::UserErrors { errors, .. } = e else { panic!("{e}") };
+    assert_eq!(errors[0].code.as_deref(), Some("CHANGE_FROM_QUANTITY_STALE"));
+    assert_eq!(available(&level().await?), before + 5);
+
+    // changeFromQuantity left out entirely is refused; null opts out of the check.
+    let mut missing = input(1, Value::Null);
+    missing["quantities"][0].as_object_mut().unwrap().remove("changeFromQuantity");
+    assert!(set(missing, "0b8f5f7c-1111-4c1e-8d7e-000000000003").await.is_err());
+    set(input(1, Value::Null), "0b8f5f7c-1111-4c1e-8d7e-000000000004").await?;
+    assert_eq!(available(&level().await?), 1);
+
+    // Without @idempotent the mutation is refused outright.
+    let (_, body) = raw(
+        &sim.url,
+        TOKEN,
+        json!({ "query": "mutation($i: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $i) { userErrors { code } } }",
+                "variables": { "i": input(2, Value::Null) } }),
+    )
+    .await?;
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("@idempotent"), "{body}");
+    assert_eq!(available(&level().await?), 1);
+    Ok(())
+}

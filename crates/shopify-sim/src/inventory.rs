@@ -1,0 +1,233 @@
+//! `inventorySetQuantities` as Shopify enforces it in 2026-10: only `available` or `on_hand`,
+//! `changeFromQuantity` in every element (compare-and-swap; null opts out), a required
+//! `@idempotent` key (same key and input: the first outcome replayed; same key, other input:
+//! IDEMPOTENCY_KEY_PARAMETER_MISMATCH), at most 250 quantities, all or nothing.
+
+use crate::store::{AdjustmentGroup, Change, IdempotentOutcome, Shop, parse_gid};
+use serde_json::{Value, json};
+
+const REASONS: [&str; 10] = [
+    "correction",
+    "cycle_count_available",
+    "damaged",
+    "other",
+    "promotion",
+    "received",
+    "restock",
+    "shrinkage",
+    "safety_stock",
+    "quality_control",
+];
+const MAX_INPUT: usize = 250;
+const MAX_QUANTITY: i64 = 1_000_000_000;
+
+/// A top-level error: (message, code).
+pub type TopError = (String, &'static str);
+
+fn user_error(field: Value, message: impl Into<String>, code: &str) -> Value {
+    json!({ "field": field, "message": message.into(), "code": code })
+}
+
+/// Returns the adjustment group (on success) and the user errors, or a top-level error.
+pub fn set_quantities(
+    shop: &mut Shop,
+    input: &Value,
+    key: Option<Value>,
+) -> Result<(Option<u64>, Vec<Value>), TopError> {
+    let key = match key {
+        Some(Value::String(k)) if !k.trim().is_empty() => k,
+        Some(_) => {
+            return Err((
+                "The idempotency key cannot be an empty string or whitespace only.".into(),
+                "BAD_REQUEST",
+            ));
+        }
+        None => {
+            return Err((
+                "The @idempotent directive is required for inventorySetQuantities in this API version.".into(),
+                "BAD_REQUEST",
+            ));
+        }
+    };
+    let quantities = input.get("quantities").and_then(Value::as_array).cloned().unwrap_or_default();
+    if quantities.len() > MAX_INPUT {
+        return Err((
+            format!(
+                "The input array size of {} is greater than the maximum allowed of {MAX_INPUT}.",
+                quantities.len()
+            ),
+            "MAX_INPUT_SIZE_EXCEEDED",
+        ));
+    }
+    let fingerprint = input.to_string();
+    if let Some(prev) = shop.idempotency.get(&key) {
+        if prev.fingerprint != fingerprint {
+            return Ok((
+                None,
+                vec![user_error(
+                    Value::Null,
+                    "The same idempotency key was used with different parameters.",
+                    "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
+                )],
+            ));
+        }
+        if !prev.user_errors.is_empty() {
+            return Ok((
+                None,
+                vec![user_error(
+                    Value::Null,
+                    "The previous attempt with this idempotency key failed; use a new key.",
+                    "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED",
+                )],
+            ));
+        }
+        return Ok((prev.group, Vec::new()));
+    }
+    let outcome = apply(shop, input, &quantities);
+    let (group, errors) = match outcome {
+        Ok(g) => (Some(g), Vec::new()),
+        Err(e) => (None, e),
+    };
+    shop.idempotency
+        .insert(key, IdempotentOutcome { fingerprint, group, user_errors: errors.clone() });
+    Ok((group, errors))
+}
+
+fn apply(shop: &mut Shop, input: &Value, quantities: &[Value]) -> Result<u64, Vec<Value>> {
+    let name = input.get("name").and_then(Value::as_str).unwrap_or("");
+    let reason = input.get("reason").and_then(Value::as_str).unwrap_or("");
+    let mut errors = Vec::new();
+    if name != "available" && name != "on_hand" {
+        errors.push(user_error(
+            json!(["input", "name"]),
+            "The quantity name must be either 'available' or 'on_hand'.",
+            "INVALID_NAME",
+        ));
+    }
+    if !REASONS.contains(&reason) {
+        errors.push(user_error(
+            json!(["input", "reason"]),
+            format!("The reason '{reason}' is not valid."),
+            "INVALID_REASON",
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut planned = Vec::new();
+    for (i, q) in quantities.iter().enumerate() {
+        let at = |k: &str| json!(["input", "quantities", i.to_string(), k]);
+        let item = q
+            .get("inventoryItemId")
+            .and_then(Value::as_str)
+            .and_then(|g| parse_gid("InventoryItem", g));
+        let loc =
+            q.get("locationId").and_then(Value::as_str).and_then(|g| parse_gid("Location", g));
+        let quantity = q.get("quantity").and_then(Value::as_i64).unwrap_or(0);
+        let Some(item) = item.filter(|i| shop.variant_of(*i).is_some()) else {
+            errors.push(user_error(
+                at("inventoryItemId"),
+                "The specified inventory item could not be found.",
+                "INVALID_INVENTORY_ITEM",
+            ));
+            continue;
+        };
+        let Some(loc) = loc.filter(|l| shop.locations.contains_key(l)) else {
+            errors.push(user_error(
+                at("locationId"),
+                "The specified location could not be found.",
+                "INVALID_LOCATION",
+            ));
+            continue;
+        };
+        if !seen.insert((item, loc)) {
+            errors.push(user_error(
+                at("inventoryItemId"),
+                "The combination of inventoryItemId and locationId must be unique.",
+                "NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR",
+            ));
+            continue;
+        }
+        if quantity < 0 && name == "on_hand" {
+            errors.push(user_error(
+                at("quantity"),
+                "The quantity can't be negative.",
+                "INVALID_QUANTITY_NEGATIVE",
+            ));
+        }
+        if quantity > MAX_QUANTITY {
+            errors.push(user_error(
+                at("quantity"),
+                "The quantity can't be higher than 1,000,000,000.",
+                "INVALID_QUANTITY_TOO_HIGH",
+            ));
+        }
+        if quantity < -MAX_QUANTITY {
+            errors.push(user_error(
+                at("quantity"),
+                "The quantity can't be lower than -1,000,000,000.",
+                "INVALID_QUANTITY_TOO_LOW",
+            ));
+        }
+        let current = shop.levels.get(&(item, loc)).cloned().unwrap_or_default();
+        let now = current.get(name).unwrap_or(0);
+        match q.get("changeFromQuantity") {
+            None => errors.push(user_error(
+                at("changeFromQuantity"),
+                "changeFromQuantity must be provided: the current quantity, or null to skip the check.",
+                "CHANGE_FROM_QUANTITY_STALE",
+            )),
+            Some(Value::Null) => {}
+            Some(v) => {
+                if v.as_i64() != Some(now) {
+                    errors.push(user_error(
+                        at("changeFromQuantity"),
+                        format!("The quantity changed from {} to {now} since you read it.", v),
+                        "CHANGE_FROM_QUANTITY_STALE",
+                    ));
+                }
+            }
+        }
+        planned.push((item, loc, quantity, current));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut changes = Vec::new();
+    for (item, loc, quantity, mut q) in planned {
+        let before_avail = q.available;
+        let before_on_hand = q.on_hand();
+        let delta =
+            if name == "available" { quantity - q.available } else { quantity - q.on_hand() };
+        q.available += delta;
+        changes.push(Change {
+            name: "available".into(),
+            delta: q.available - before_avail,
+            quantity_after: q.available,
+            item_id: item,
+            location_id: loc,
+        });
+        changes.push(Change {
+            name: "on_hand".into(),
+            delta: q.on_hand() - before_on_hand,
+            quantity_after: q.on_hand(),
+            item_id: item,
+            location_id: loc,
+        });
+        shop.levels.insert((item, loc), q);
+    }
+    let id = shop.next_id();
+    let created_at = shop.stamp();
+    shop.adjustments.insert(
+        id,
+        AdjustmentGroup {
+            id,
+            reason: reason.to_owned(),
+            reference_document_uri: input
+                .get("referenceDocumentUri")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            created_at,
+            changes,
+        },
+    );
+    Ok(id)
+}
