@@ -49,11 +49,28 @@ impl Default for SimConfig {
     }
 }
 
+/// Faults injected into one shop's Admin API answers (tests and demos of resilience).
+#[derive(Debug, Clone, Default, serde::Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Share of requests answered HTTP 503.
+    pub error_rate: f64,
+    /// Share answered HTTP 429 with `Retry-After: 1`.
+    pub rate_limit_rate: f64,
+    /// Share answered with a body that is not JSON.
+    pub malformed_rate: f64,
+    /// Added to every answer.
+    pub latency_ms: u64,
+    /// Seed of the fault dice (the same seed, the same sequence).
+    pub seed: u64,
+}
+
 /// The simulator's state: its shops (each behind its own lock) and clock.
 pub struct Sim {
     pub config: SimConfig,
     pub clock: Clock,
     shops: Mutex<HashMap<String, Arc<Mutex<Shop>>>>,
+    faults: Mutex<HashMap<String, (Faults, rand::rngs::StdRng)>>,
 }
 
 pub type SharedSim = Arc<Sim>;
@@ -73,11 +90,72 @@ pub enum SimError {
 impl Sim {
     pub fn new(config: SimConfig) -> SharedSim {
         let clock = Clock::real(config.time_scale);
-        Arc::new(Self { config, clock, shops: Mutex::new(HashMap::new()) })
+        Arc::new(Self {
+            config,
+            clock,
+            shops: Mutex::new(HashMap::new()),
+            faults: Mutex::new(HashMap::new()),
+        })
     }
 
     pub fn with_clock(config: SimConfig, clock: Clock) -> SharedSim {
-        Arc::new(Self { config, clock, shops: Mutex::new(HashMap::new()) })
+        Arc::new(Self {
+            config,
+            clock,
+            shops: Mutex::new(HashMap::new()),
+            faults: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Write every shop (data, tokens, limits) to a JSON file, atomically.
+    pub fn save(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        let shops: Vec<Arc<Mutex<Shop>>> =
+            self.shops.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        let guards: Vec<_> =
+            shops.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner())).collect();
+        let all: Vec<&Shop> = guards.iter().map(|g| &**g).collect();
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_vec(&all)?)?;
+        std::fs::rename(&tmp, path)?;
+        Ok(())
+    }
+
+    /// Add the shops saved in a file (a shop of the same name is replaced).
+    pub fn load(&self, path: &std::path::Path) -> anyhow::Result<usize> {
+        let shops: Vec<Shop> = serde_json::from_slice(&std::fs::read(path)?)?;
+        let n = shops.len();
+        let mut map = self.shops.lock().unwrap_or_else(|e| e.into_inner());
+        for s in shops {
+            map.insert(s.name.clone(), Arc::new(Mutex::new(s)));
+        }
+        Ok(n)
+    }
+
+    pub fn set_faults(&self, shop: &str, faults: Faults) {
+        use rand::SeedableRng;
+        let rng = rand::rngs::StdRng::seed_from_u64(faults.seed);
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(shop.to_owned(), (faults, rng));
+    }
+
+    /// Roll the dice for one request: which fault, if any, and the added latency.
+    fn fault(&self, shop: &str) -> (Option<&'static str>, u64) {
+        use rand::Rng;
+        let mut all = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((f, rng)) = all.get_mut(shop) else { return (None, 0) };
+        let x: f64 = rng.random();
+        let kind = if x < f.error_rate {
+            Some("error")
+        } else if x < f.error_rate + f.rate_limit_rate {
+            Some("rate_limit")
+        } else if x < f.error_rate + f.rate_limit_rate + f.malformed_rate {
+            Some("malformed")
+        } else {
+            None
+        };
+        (kind, f.latency_ms)
     }
 
     pub fn add_shop(&self, name: &str, token: &str, plan: &str) -> Result<(), SimError> {
@@ -138,6 +216,7 @@ pub fn router(sim: SharedSim) -> Router {
         .route("/sim/shops/{shop}", get(shop_summary))
         .route("/sim/shops/{shop}/seed", post(seed_shop))
         .route("/sim/bulk/{shop}/{file}", get(bulk_file))
+        .route("/sim/shops/{shop}/faults", post(set_faults))
         .with_state(sim)
 }
 
@@ -190,6 +269,36 @@ async fn graphql(
     let Some(shop) = sim.shop_by_token(token, host) else {
         return json_response(StatusCode::UNAUTHORIZED, json!({ "errors": INVALID_TOKEN }));
     };
+    let shop_name = shop.lock().unwrap_or_else(|e| e.into_inner()).name.clone();
+    let (fault, latency) = sim.fault(&shop_name);
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
+    match fault {
+        Some("error") => {
+            return json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "errors": "Service Unavailable" }),
+            );
+        }
+        Some("rate_limit") => {
+            let mut r = json_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({ "errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service." }),
+            );
+            r.headers_mut().insert("retry-after", HeaderValue::from_static("1.0"));
+            return r;
+        }
+        Some(_) => {
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                "{\"data\": {\"shop\": ",
+            )
+                .into_response();
+        }
+        None => {}
+    }
     let body: GraphqlBody = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(e) => {
@@ -607,6 +716,32 @@ async fn seed_shop(
     shop.seed(req.seed, req.products, req.customers);
     Json(json!({ "products": shop.products.len(), "customers": shop.customers.len() }))
         .into_response()
+}
+
+async fn set_faults(
+    State(sim): State<SharedSim>,
+    Path(name): Path<String>,
+    body: Result<Json<Faults>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(f) = match body {
+        Ok(b) => b,
+        Err(e) => return bad_request(e.body_text()),
+    };
+    let rates = [f.error_rate, f.rate_limit_rate, f.malformed_rate];
+    if rates.iter().any(|r| !(0.0..=1.0).contains(r)) || rates.iter().sum::<f64>() > 1.0 {
+        return bad_request(
+            "error_rate, rate_limit_rate and malformed_rate must be within 0..1 and sum to at most 1",
+        );
+    }
+    if f.latency_ms > 60_000 {
+        return bad_request("latency_ms must be at most 60000");
+    }
+    if sim.shop(&name).is_none() {
+        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no shop {name:?}") })))
+            .into_response();
+    }
+    sim.set_faults(&name, f.clone());
+    Json(json!({ "shop": name, "faults": f })).into_response()
 }
 
 async fn shop_summary(State(sim): State<SharedSim>, Path(name): Path<String>) -> Response {

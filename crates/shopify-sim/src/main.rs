@@ -24,6 +24,9 @@ struct Args {
     /// Simulated seconds per real second for the leaky bucket's refill.
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
+    /// Load the shops from this file at start (if it exists) and save them to it on shutdown.
+    #[arg(long, env = "SHOPIFY_SIM_STATE")]
+    state: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -45,6 +48,15 @@ async fn main() -> ExitCode {
         return ExitCode::from(64);
     }
     let sim = Sim::new(SimConfig { cost_model, time_scale: args.time_scale });
+    if let Some(path) = args.state.as_ref().filter(|p| p.exists()) {
+        match sim.load(path) {
+            Ok(n) => tracing::info!(shops = n, path = %path.display(), "state loaded"),
+            Err(e) => {
+                eprintln!("invalid configuration: --state {}: {e:#}", path.display());
+                return ExitCode::from(64);
+            }
+        }
+    }
     for spec in &args.shops {
         let mut parts = spec.splitn(3, ':');
         let (Some(name), Some(token)) = (parts.next(), parts.next()) else {
@@ -52,6 +64,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(64);
         };
         let plan = parts.next().unwrap_or("standard");
+        if sim.shop(name).is_some() {
+            continue; // loaded from --state
+        }
         if let Err(e) = sim.add_shop(name, token, plan) {
             eprintln!("invalid configuration: --shop {name:?}: {e}");
             return ExitCode::from(64);
@@ -61,8 +76,16 @@ async fn main() -> ExitCode {
             shop.seed(42, args.seed_products, args.seed_customers);
         }
     }
-    match run(sim, &args.listen).await {
-        Ok(()) => ExitCode::SUCCESS,
+    match run(sim.clone(), &args.listen).await {
+        Ok(()) => {
+            if let Some(path) = &args.state
+                && let Err(e) = sim.save(path)
+            {
+                eprintln!("shopify-sim: saving {}: {e:#}", path.display());
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("shopify-sim failed: {e:#}");
             ExitCode::FAILURE
@@ -77,7 +100,12 @@ async fn run(sim: shopsync_shopify_sim::SharedSim, listen: &str) -> anyhow::Resu
     let stop = tokio_util::sync::CancellationToken::new();
     let s = stop.clone();
     tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+        }
         s.cancel();
     });
     // Load the schema before the first request.

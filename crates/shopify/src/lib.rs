@@ -253,8 +253,17 @@ impl ShopifyClient {
             let v: Value = match serde_json::from_str(&text) {
                 Ok(v) => v,
                 Err(source) => {
+                    // A cut-off or garbled body: the answer was lost on the way, like a timeout.
                     self.budget.settle(reservation, None);
-                    return Err(ShopifyError::Decode { operation: op, source });
+                    attempts += 1;
+                    if attempts >= self.config.max_attempts {
+                        return Err(ShopifyError::Decode { operation: op, source });
+                    }
+                    tracing::debug!(operation = op, error = %source, "unreadable answer, retrying");
+                    self.bump(|s| s.retried += 1);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    continue;
                 }
             };
             let throttle = throttle_status(&v);

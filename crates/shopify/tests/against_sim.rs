@@ -317,3 +317,57 @@ async fn inventory_set_quantities_is_compare_and_set_and_idempotent() -> Result<
     assert_eq!(available(&level().await?), 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn the_client_rides_out_injected_faults() -> Result<()> {
+    let sim = Sim::new(SimConfig::default());
+    sim.add_shop("demo", TOKEN, "standard")?;
+    sim.shop("demo").unwrap().lock().unwrap().seed(7, 30, 0);
+    sim.set_faults(
+        "demo",
+        shopsync_shopify_sim::Faults {
+            error_rate: 0.3,
+            rate_limit_rate: 0.05,
+            malformed_rate: 0.1,
+            latency_ms: 5,
+            seed: 11,
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(shopsync_shopify_sim::serve(sim, listener, stop.clone()));
+    let mut config = ClientConfig::new(&url, SecretString::from(TOKEN.to_owned()));
+    config.backoff = std::time::Duration::from_millis(10);
+    config.max_attempts = 10;
+    let c = ShopifyClient::new(config, Arc::new(Budget::default()))?;
+    for _ in 0..20 {
+        let r = c.execute(&SHOP, json!({})).await?;
+        assert_eq!(r.data["shop"]["name"], "demo");
+    }
+    let stats = c.stats();
+    assert!(stats.retried > 0, "with 45 % faults some requests were retried: {stats:?}");
+    stop.cancel();
+    Ok(())
+}
+
+#[tokio::test]
+async fn shops_survive_a_save_and_a_load() -> Result<()> {
+    let sim = Sim::new(SimConfig::default());
+    sim.add_shop("demo", TOKEN, "plus")?;
+    sim.shop("demo").unwrap().lock().unwrap().seed(5, 10, 4);
+    let dir = std::env::temp_dir().join(format!("shopify-sim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("state.json");
+    sim.save(&path)?;
+    let again = Sim::new(SimConfig::default());
+    assert_eq!(again.load(&path)?, 1);
+    let (a, b) = (sim.shop("demo").unwrap(), again.shop("demo").unwrap());
+    let (a, b) = (a.lock().unwrap(), b.lock().unwrap());
+    assert_eq!(serde_json::to_value(&*a)?, serde_json::to_value(&*b)?);
+    assert_eq!(b.products.len(), 10);
+    assert_eq!(b.customers.len(), 4);
+    assert_eq!(b.limits, shopsync_shopify_sim::bucket::Limits::PLUS);
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
