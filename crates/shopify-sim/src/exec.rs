@@ -41,6 +41,7 @@ pub enum PayloadObject {
     Customer(u64),
     Bulk(u64),
     Group(u64),
+    Subscription(u64),
 }
 
 #[derive(Clone, Copy)]
@@ -58,6 +59,7 @@ enum Obj<'a> {
     Quantity(&'static str, i64),
     Group(&'a AdjustmentGroup),
     Change(&'a Change),
+    Subscription(&'a crate::store::Subscription),
 }
 
 impl Obj<'_> {
@@ -76,6 +78,7 @@ impl Obj<'_> {
             Obj::Quantity(..) => "InventoryQuantity",
             Obj::Group(_) => "InventoryAdjustmentGroup",
             Obj::Change(_) => "InventoryChange",
+            Obj::Subscription(_) => "WebhookSubscription",
         }
     }
 }
@@ -120,7 +123,10 @@ impl<'a> Exec<'a> {
             let key = pf.response_key().to_string();
             let v = match pf.name.as_str() {
                 "__typename" => json!(f.definition.ty.inner_named_type().as_str()),
-                "customer" | "bulkOperation" | "inventoryAdjustmentGroup" => {
+                "customer"
+                | "bulkOperation"
+                | "inventoryAdjustmentGroup"
+                | "webhookSubscription" => {
                     let shop = self.shop;
                     let obj = match object {
                         Some(PayloadObject::Customer(id)) => {
@@ -128,6 +134,9 @@ impl<'a> Exec<'a> {
                         }
                         Some(PayloadObject::Bulk(id)) => shop.bulk_ops.get(&id).map(Obj::Bulk),
                         Some(PayloadObject::Group(id)) => shop.adjustments.get(&id).map(Obj::Group),
+                        Some(PayloadObject::Subscription(id)) => {
+                            shop.subscriptions.get(&id).map(Obj::Subscription)
+                        }
                         None => None,
                     };
                     match obj {
@@ -280,6 +289,15 @@ impl<'a> Exec<'a> {
                     Some(b) => self.set(Obj::Bulk(b), &f.selection_set, path),
                     None => Value::Null,
                 }
+            }
+            (Obj::Subscription(w), "id") => json!(gid("WebhookSubscription", w.id)),
+            (Obj::Subscription(w), "topic") => json!(w.topic),
+            (Obj::Subscription(w), "uri") => json!(w.uri),
+            (Obj::Subscription(_), "format") => json!("JSON"),
+            (Obj::Subscription(w), "createdAt" | "updatedAt") => json!(time(&w.created_at)),
+            (Obj::Query, "webhookSubscriptions") => {
+                let items = self.items(obj, f).unwrap_or_default();
+                self.connection(f, items, path)
             }
             (Obj::Query, "locations") | (Obj::InventoryItem(_), "inventoryLevels") => {
                 let items = self.items(obj, f).unwrap_or_default();
@@ -483,6 +501,17 @@ impl<'a> Exec<'a> {
         match (obj, f.name.as_str()) {
             (Obj::Query, "products") => Some(self.products(f)),
             (Obj::Query, "customers") => Some(self.customers(f)),
+            (Obj::Query, "webhookSubscriptions") => Some(
+                self.shop
+                    .subscriptions
+                    .values()
+                    .map(|w| Item {
+                        obj: Obj::Subscription(w),
+                        sort: format!("{:020}", w.id),
+                        id: w.id,
+                    })
+                    .collect(),
+            ),
             (Obj::Query, "locations") => Some(
                 self.shop
                     .locations

@@ -20,6 +20,7 @@ mod inventory;
 pub mod schema;
 pub mod search;
 pub mod store;
+pub mod webhooks;
 
 use axum::Json;
 use axum::Router;
@@ -41,11 +42,17 @@ pub struct SimConfig {
     pub cost_model: CostModel,
     /// Simulated seconds per real second (bucket refill).
     pub time_scale: f64,
+    /// First back-off of a failed webhook delivery (doubles, 8 retries).
+    pub webhook_retry: std::time::Duration,
 }
 
 impl Default for SimConfig {
     fn default() -> Self {
-        Self { cost_model: CostModel::Fitted, time_scale: 1.0 }
+        Self {
+            cost_model: CostModel::Fitted,
+            time_scale: 1.0,
+            webhook_retry: std::time::Duration::from_secs(1),
+        }
     }
 }
 
@@ -89,6 +96,8 @@ pub enum SimError {
 
 impl Sim {
     pub fn new(config: SimConfig) -> SharedSim {
+        // Webhook deliveries use reqwest; its TLS needs a crypto provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let clock = Clock::real(config.time_scale);
         Arc::new(Self {
             config,
@@ -444,6 +453,7 @@ fn mutate(
     let now = sim.clock.now_secs();
     let mut data = Map::new();
     let mut errors = Vec::new();
+    let mut events: Vec<(&'static str, Value)> = Vec::new();
     for sel in &set.selections {
         let apollo_compiler::executable::Selection::Field(f) = sel else { continue };
         let key = f.response_key().to_string();
@@ -454,14 +464,51 @@ fn mutate(
             "customerCreate" => {
                 let input = arg(shop, "input");
                 let (id, errs) = customer_create(shop, &input);
+                if let Some(c) = id.and_then(|id| shop.customers.get(&id)) {
+                    events.push((
+                        "CUSTOMERS_CREATE",
+                        json!({
+                            "id": c.id,
+                            "email": c.email,
+                            "first_name": c.first_name,
+                            "last_name": c.last_name,
+                            "tags": c.tags.join(", "),
+                            "created_at": c.created_at.to_rfc3339(),
+                            "updated_at": c.updated_at.to_rfc3339(),
+                            "admin_graphql_api_id": store::gid("Customer", c.id),
+                        }),
+                    ));
+                }
                 (id.map(exec::PayloadObject::Customer), errs)
+            }
+            "webhookSubscriptionCreate" => {
+                let topic = arg(shop, "topic");
+                let input = arg(shop, "webhookSubscription");
+                let (id, errs) = subscription_create(shop, topic.as_str().unwrap_or(""), &input);
+                (id.map(exec::PayloadObject::Subscription), errs)
             }
             "inventorySetQuantities" => {
                 let input = arg(shop, "input");
                 let key = exec::Exec { doc, variables, shop, errors: Vec::new(), now }
                     .directive_argument(f, "idempotent", "key");
                 match inventory::set_quantities(shop, &input, key) {
-                    Ok((group, errs)) => (group.map(exec::PayloadObject::Group), errs),
+                    Ok((group, errs)) => {
+                        if let Some(g) = group.and_then(|g| shop.adjustments.get(&g)) {
+                            for c in g.changes.iter().filter(|c| c.name == "available") {
+                                events.push((
+                                    "INVENTORY_LEVELS_UPDATE",
+                                    json!({
+                                        "inventory_item_id": c.item_id,
+                                        "location_id": c.location_id,
+                                        "available": c.quantity_after,
+                                        "updated_at": g.created_at.to_rfc3339(),
+                                        "admin_graphql_api_id": format!("{}?inventory_item_id={}", store::gid("InventoryLevel", c.location_id), c.item_id),
+                                    }),
+                                ));
+                            }
+                        }
+                        (group.map(exec::PayloadObject::Group), errs)
+                    }
                     Err(top) => {
                         errors.push(json!({ "message": top.0, "path": [key_of(f)], "extensions": { "code": top.1 } }));
                         data.insert(key_of(f), Value::Null);
@@ -489,7 +536,57 @@ fn mutate(
         errors.extend(e.errors);
         data.insert(key, payload);
     }
+    trigger(sim, shop, events);
     (Value::Object(data), errors)
+}
+
+/// Queue a delivery of each event to every subscription of its topic.
+fn trigger(sim: &Sim, shop: &Shop, events: Vec<(&'static str, Value)>) {
+    for (topic, body) in events {
+        let event_id = uuid::Uuid::new_v4().to_string();
+        let body = webhooks::payload(&body);
+        for sub in shop.subscriptions.values().filter(|s| s.topic == topic) {
+            webhooks::spawn(
+                webhooks::Delivery {
+                    uri: sub.uri.clone(),
+                    topic: webhooks::slash_topic(topic),
+                    shop_domain: shop.domain(),
+                    secret: shop.client_secret.clone(),
+                    body: body.clone(),
+                    webhook_id: uuid::Uuid::new_v4().to_string(),
+                    event_id: event_id.clone(),
+                    triggered_at: chrono::Utc::now().to_rfc3339(),
+                },
+                sim.config.webhook_retry,
+            );
+        }
+    }
+}
+
+fn subscription_create(shop: &mut Shop, topic: &str, input: &Value) -> (Option<u64>, Vec<Value>) {
+    let uri = input.get("uri").and_then(Value::as_str).unwrap_or("").trim().to_owned();
+    let ok = uri.starts_with("https://") || uri.starts_with("http://");
+    if !ok {
+        return (
+            None,
+            vec![
+                json!({ "field": ["webhookSubscription", "uri"], "message": "Address is invalid" }),
+            ],
+        );
+    }
+    if shop.subscriptions.values().any(|s| s.topic == topic && s.uri == uri) {
+        return (
+            None,
+            vec![
+                json!({ "field": ["webhookSubscription", "uri"], "message": "Address for this topic has already been taken" }),
+            ],
+        );
+    }
+    let id = shop.next_id();
+    let created_at = shop.stamp();
+    shop.subscriptions
+        .insert(id, store::Subscription { id, topic: topic.to_owned(), uri, created_at });
+    (Some(id), Vec::new())
 }
 
 /// Simulated seconds a bulk query runs before it completes.
@@ -655,6 +752,9 @@ struct CreateShop {
     access_token: String,
     #[serde(default = "standard")]
     plan: String,
+    /// The app's client secret webhooks are signed with (default `shpss_{name}_secret`).
+    #[serde(default)]
+    client_secret: Option<String>,
 }
 
 fn standard() -> String {
@@ -673,12 +773,17 @@ async fn create_shop(
         Ok(b) => b,
         Err(e) => return bad_request(e.body_text()),
     };
+    if req.client_secret.as_deref().is_some_and(|s| s.len() < 8) {
+        return bad_request("client_secret must be at least 8 characters");
+    }
     match sim.add_shop(&req.name, &req.access_token, &req.plan) {
-        Ok(()) => (
-            StatusCode::CREATED,
-            Json(json!({ "name": req.name, "domain": format!("{}.myshopify.com", req.name) })),
-        )
-            .into_response(),
+        Ok(()) => {
+            if let (Some(secret), Some(shop)) = (&req.client_secret, sim.shop(&req.name)) {
+                shop.lock().unwrap_or_else(|e| e.into_inner()).client_secret = secret.clone();
+            }
+            let body = json!({ "name": req.name, "domain": format!("{}.myshopify.com", req.name) });
+            (StatusCode::CREATED, Json(body)).into_response()
+        }
         Err(e @ SimError::ShopExists(_)) => {
             (StatusCode::CONFLICT, Json(json!({ "error": e.to_string() }))).into_response()
         }

@@ -47,7 +47,8 @@ async fn main() -> ExitCode {
         eprintln!("invalid configuration: --time-scale must be positive");
         return ExitCode::from(64);
     }
-    let sim = Sim::new(SimConfig { cost_model, time_scale: args.time_scale });
+    let sim =
+        Sim::new(SimConfig { cost_model, time_scale: args.time_scale, ..SimConfig::default() });
     if let Some(path) = args.state.as_ref().filter(|p| p.exists()) {
         match sim.load(path) {
             Ok(n) => tracing::info!(shops = n, path = %path.display(), "state loaded"),

@@ -118,6 +118,15 @@ pub struct IdempotentOutcome {
     pub user_errors: Vec<serde_json::Value>,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Subscription {
+    pub id: u64,
+    /// Enum form, e.g. `CUSTOMERS_CREATE`.
+    pub topic: String,
+    pub uri: String,
+    pub created_at: DateTime<Utc>,
+}
+
 /// A bulk query: its JSONL result is produced when it is created and becomes visible when the
 /// simulated run time has passed (status RUNNING until then, COMPLETED after).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -154,6 +163,11 @@ pub struct Shop {
     pub adjustments: BTreeMap<u64, AdjustmentGroup>,
     #[serde(default)]
     pub idempotency: BTreeMap<String, IdempotentOutcome>,
+    #[serde(default)]
+    pub subscriptions: BTreeMap<u64, Subscription>,
+    /// The app's client secret: webhook deliveries are signed with it.
+    #[serde(default)]
+    pub client_secret: String,
     pub next_id: u64,
     /// Last `updatedAt` handed out: writes get strictly increasing timestamps.
     pub last_write: DateTime<Utc>,
@@ -175,6 +189,8 @@ impl Shop {
             levels: BTreeMap::new(),
             adjustments: BTreeMap::new(),
             idempotency: BTreeMap::new(),
+            subscriptions: BTreeMap::new(),
+            client_secret: format!("shpss_{name}_secret"),
             next_id: 1_000_000_000,
             last_write: DateTime::<Utc>::UNIX_EPOCH,
             bucket: None,

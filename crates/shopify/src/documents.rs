@@ -35,6 +35,13 @@ document!(
 
 document!(INVENTORY_LEVEL, "InventoryLevel", "inventory_level.graphql", false, 3);
 document!(LOCATIONS, "Locations", "locations.graphql", false, 10);
+document!(
+    WEBHOOK_SUBSCRIPTION_CREATE,
+    "WebhookSubscriptionCreate",
+    "webhook_subscription_create.graphql",
+    true,
+    10
+);
 document!(BULK_RUN_QUERY, "BulkRunQuery", "bulk_run_query.graphql", true, 10);
 document!(BULK_OPERATION, "BulkOperation", "bulk_operation.graphql", false, 1);
 
@@ -46,6 +53,7 @@ pub const ALL: &[Document] = &[
     INVENTORY_SET_QUANTITIES,
     INVENTORY_LEVEL,
     LOCATIONS,
+    WEBHOOK_SUBSCRIPTION_CREATE,
     BULK_RUN_QUERY,
     BULK_OPERATION,
 ];

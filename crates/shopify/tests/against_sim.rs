@@ -371,3 +371,92 @@ async fn shops_survive_a_save_and_a_load() -> Result<()> {
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
+
+/// A webhook endpoint of ours: verifies each delivery, refuses the first one (to see the
+/// retry), records the verified ones.
+#[derive(Clone, Default)]
+struct Receiver {
+    seen: Arc<std::sync::Mutex<Vec<(shopsync_shopify::webhook::WebhookMeta, Value)>>>,
+    calls: Arc<std::sync::atomic::AtomicU32>,
+}
+
+async fn receive(
+    axum::extract::State(r): axum::extract::State<Receiver>,
+    headers: reqwest::header::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::http::StatusCode {
+    let secret = SecretString::from("shpss_demo_secret".to_owned());
+    let Ok(meta) = shopsync_shopify::webhook::verify(&secret, &headers, &body) else {
+        return axum::http::StatusCode::UNAUTHORIZED;
+    };
+    if r.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+        return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    r.seen.lock().unwrap().push((meta, serde_json::from_slice(&body).unwrap()));
+    axum::http::StatusCode::OK
+}
+
+#[tokio::test]
+async fn webhooks_arrive_signed_and_are_retried_and_a_forged_one_is_rejected() -> Result<()> {
+    use shopsync_shopify::documents::WEBHOOK_SUBSCRIPTION_CREATE;
+    let receiver = Receiver::default();
+    let app = axum::Router::new()
+        .route("/hooks", axum::routing::post(receive))
+        .with_state(receiver.clone());
+    let hook_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let hook_url = format!("http://{}/hooks", hook_listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(hook_listener, app).await });
+
+    let sim = start(
+        SimConfig { webhook_retry: std::time::Duration::from_millis(50), ..SimConfig::default() },
+        0,
+    )
+    .await?;
+    let c = client(&sim.url);
+    let sub = c
+        .mutate(
+            &WEBHOOK_SUBSCRIPTION_CREATE,
+            json!({ "topic": "CUSTOMERS_CREATE", "subscription": { "uri": hook_url, "format": "JSON" } }),
+            "webhookSubscriptionCreate",
+        )
+        .await?;
+    assert_eq!(sub["webhookSubscription"]["topic"], "CUSTOMERS_CREATE");
+
+    let (_, body) = raw(
+        &sim.url,
+        TOKEN,
+        json!({ "query": "mutation { customerCreate(input: { firstName: \"Grace\", email: \"grace@example.com\" }) { customer { id } userErrors { message } } }" }),
+    )
+    .await?;
+    let customer = body["data"]["customerCreate"]["customer"]["id"].as_str().unwrap().to_owned();
+
+    let start = std::time::Instant::now();
+    while receiver.seen.lock().unwrap().is_empty() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "no verified delivery");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (meta, payload) = receiver.seen.lock().unwrap()[0].clone();
+    assert_eq!(meta.topic, "customers/create");
+    assert_eq!(meta.shop_domain, "demo.myshopify.com");
+    assert_eq!(payload["admin_graphql_api_id"], customer);
+    assert_eq!(payload["email"], "grace@example.com");
+    assert_eq!(
+        receiver.calls.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "refused once, then retried"
+    );
+
+    // A delivery forged without the secret never gets past verification.
+    let forged = reqwest::Client::new()
+        .post(&hook_url)
+        .header("X-Shopify-Topic", "customers/create")
+        .header("X-Shopify-Shop-Domain", "demo.myshopify.com")
+        .header("X-Shopify-Webhook-Id", "forged")
+        .header("X-Shopify-Hmac-Sha256", "bm90IGEgc2lnbmF0dXJl")
+        .body(r#"{"email":"mallory@example.com"}"#)
+        .send()
+        .await?;
+    assert_eq!(forged.status().as_u16(), 401);
+    assert_eq!(receiver.seen.lock().unwrap().len(), 1);
+    Ok(())
+}
