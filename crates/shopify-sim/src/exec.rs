@@ -4,8 +4,8 @@
 
 use crate::search::{self, FieldValue};
 use crate::store::{
-    AdjustmentGroup, BulkOp, Change, Customer, Location, Product, Quantities, Shop, Variant, gid,
-    parse_gid,
+    AdjustmentGroup, BulkOp, Change, Customer, FoLine, Fulfillment, FulfillmentOrder, LineItem,
+    Location, Order, Product, Quantities, Shop, Variant, gid, parse_gid,
 };
 
 const QUANTITY_NAMES: [&str; 8] = [
@@ -42,6 +42,7 @@ pub enum PayloadObject {
     Bulk(u64),
     Group(u64),
     Subscription(u64),
+    Fulfillment(u64, u64),
 }
 
 #[derive(Clone, Copy)]
@@ -60,6 +61,15 @@ enum Obj<'a> {
     Group(&'a AdjustmentGroup),
     Change(&'a Change),
     Subscription(&'a crate::store::Subscription),
+    Order(&'a Order),
+    LineItem(&'a LineItem),
+    /// A MoneyBag or MoneyV2: amount and currency.
+    Money(&'a str),
+    Fo(&'a Order, &'a FulfillmentOrder),
+    FoLine(&'a Order, &'a FoLine),
+    Assigned(u64),
+    Fulfillment(&'a Order, &'a Fulfillment),
+    Tracking(&'a Fulfillment),
 }
 
 impl Obj<'_> {
@@ -79,6 +89,14 @@ impl Obj<'_> {
             Obj::Group(_) => "InventoryAdjustmentGroup",
             Obj::Change(_) => "InventoryChange",
             Obj::Subscription(_) => "WebhookSubscription",
+            Obj::Order(_) => "Order",
+            Obj::LineItem(_) => "LineItem",
+            Obj::Money(_) => "MoneyV2",
+            Obj::Fo(..) => "FulfillmentOrder",
+            Obj::FoLine(..) => "FulfillmentOrderLineItem",
+            Obj::Assigned(_) => "FulfillmentOrderAssignedLocation",
+            Obj::Fulfillment(..) => "Fulfillment",
+            Obj::Tracking(_) => "FulfillmentTrackingInfo",
         }
     }
 }
@@ -126,7 +144,8 @@ impl<'a> Exec<'a> {
                 "customer"
                 | "bulkOperation"
                 | "inventoryAdjustmentGroup"
-                | "webhookSubscription" => {
+                | "webhookSubscription"
+                | "fulfillment" => {
                     let shop = self.shop;
                     let obj = match object {
                         Some(PayloadObject::Customer(id)) => {
@@ -136,6 +155,14 @@ impl<'a> Exec<'a> {
                         Some(PayloadObject::Group(id)) => shop.adjustments.get(&id).map(Obj::Group),
                         Some(PayloadObject::Subscription(id)) => {
                             shop.subscriptions.get(&id).map(Obj::Subscription)
+                        }
+                        Some(PayloadObject::Fulfillment(order, id)) => {
+                            shop.orders.get(&order).and_then(|o| {
+                                o.fulfillments
+                                    .iter()
+                                    .find(|f| f.id == id)
+                                    .map(|f| Obj::Fulfillment(o, f))
+                            })
                         }
                         None => None,
                     };
@@ -290,6 +317,138 @@ impl<'a> Exec<'a> {
                     None => Value::Null,
                 }
             }
+            (Obj::Query, "orders")
+            | (Obj::Order(_), "lineItems" | "fulfillmentOrders")
+            | (Obj::Fo(..), "lineItems") => {
+                let items = self.items(obj, f).unwrap_or_default();
+                self.connection(f, items, path)
+            }
+            (Obj::Query, "order") => {
+                let id = self.arg(f, "id");
+                match id
+                    .as_str()
+                    .and_then(|g| parse_gid("Order", g))
+                    .and_then(|id| shop.orders.get(&id))
+                {
+                    Some(o) => self.set(Obj::Order(o), &f.selection_set, path),
+                    None => Value::Null,
+                }
+            }
+            (Obj::Query, "fulfillmentOrder") => {
+                let id = self.arg(f, "id");
+                let found =
+                    id.as_str().and_then(|g| parse_gid("FulfillmentOrder", g)).and_then(|id| {
+                        shop.orders.values().find_map(|o| {
+                            o.fulfillment_orders.iter().find(|fo| fo.id == id).map(|fo| (o, fo))
+                        })
+                    });
+                match found {
+                    Some((o, fo)) => self.set(Obj::Fo(o, fo), &f.selection_set, path),
+                    None => Value::Null,
+                }
+            }
+            (Obj::Order(o), "id") => json!(gid("Order", o.id)),
+            (Obj::Order(o), "legacyResourceId") => json!(o.id.to_string()),
+            (Obj::Order(o), "name") => json!(o.name()),
+            (Obj::Order(o), "email") => json!(o.email),
+            (Obj::Order(o), "createdAt" | "processedAt") => json!(time(&o.created_at)),
+            (Obj::Order(o), "updatedAt") => json!(time(&o.updated_at)),
+            (Obj::Order(o), "displayFinancialStatus") => json!(o.financial_status),
+            (Obj::Order(o), "displayFulfillmentStatus") => json!(o.fulfillment_status()),
+            (Obj::Order(o), "fullyPaid") => json!(o.financial_status == "PAID"),
+            (Obj::Order(_), "currencyCode" | "presentmentCurrencyCode") => json!(shop.currency),
+            (Obj::Order(o), "tags") => json!(o.tags),
+            (Obj::Order(o), "closed") => json!(o.closed),
+            (Obj::Order(o), "cancelledAt") => {
+                if o.cancelled {
+                    json!(time(&o.updated_at))
+                } else {
+                    Value::Null
+                }
+            }
+            (Obj::Order(_), "test") => json!(false),
+            (Obj::Order(o), "customer") => match o.customer_id.and_then(|c| shop.customers.get(&c))
+            {
+                Some(c) => self.set(Obj::Customer(c), &f.selection_set, path),
+                None => Value::Null,
+            },
+            (Obj::Order(o), "totalPriceSet" | "currentTotalPriceSet" | "subtotalPriceSet") => {
+                self.set(Obj::Money(&o.total), &f.selection_set, path)
+            }
+            (Obj::Order(o), "fulfillments") => Value::Array(
+                o.fulfillments
+                    .iter()
+                    .map(|fu| self.set(Obj::Fulfillment(o, fu), &f.selection_set, path))
+                    .collect(),
+            ),
+            (Obj::Money(a), "shopMoney" | "presentmentMoney") => {
+                self.set(Obj::Money(a), &f.selection_set, path)
+            }
+            (Obj::Money(a), "amount") => json!(a),
+            (Obj::Money(_), "currencyCode") => json!(shop.currency),
+            (Obj::LineItem(l), "id") => json!(gid("LineItem", l.id)),
+            (Obj::LineItem(l), "sku") => json!(l.sku),
+            (Obj::LineItem(l), "title" | "name") => json!(l.title),
+            (Obj::LineItem(l), "quantity" | "currentQuantity") => json!(l.quantity),
+            (Obj::LineItem(l), "originalUnitPriceSet" | "discountedUnitPriceSet") => {
+                self.set(Obj::Money(&l.price), &f.selection_set, path)
+            }
+            (Obj::LineItem(l), "variant") => {
+                match l.variant_id.and_then(|v| {
+                    shop.products
+                        .values()
+                        .find_map(|p| p.variants.iter().find(|x| x.id == v).map(|x| (p, x)))
+                }) {
+                    Some((p, v)) => self.set(Obj::Variant(p, v), &f.selection_set, path),
+                    None => Value::Null,
+                }
+            }
+            (Obj::Fo(_, fo), "id") => json!(gid("FulfillmentOrder", fo.id)),
+            (Obj::Fo(_, fo), "status") => json!(fo.status),
+            (Obj::Fo(o, _), "orderId") => json!(gid("Order", o.id)),
+            (Obj::Fo(o, _), "orderName") => json!(o.name()),
+            (Obj::Fo(o, _), "order") => self.set(Obj::Order(o), &f.selection_set, path),
+            (Obj::Fo(_, fo), "assignedLocation") => {
+                self.set(Obj::Assigned(fo.location_id), &f.selection_set, path)
+            }
+            (Obj::Assigned(l), "location") => match shop.locations.get(&l) {
+                Some(l) => self.set(Obj::Location(l), &f.selection_set, path),
+                None => Value::Null,
+            },
+            (Obj::Assigned(l), "name") => json!(shop.locations.get(&l).map(|l| l.name.clone())),
+            (Obj::FoLine(_, l), "id") => json!(gid("FulfillmentOrderLineItem", l.id)),
+            (Obj::FoLine(_, l), "totalQuantity") => json!(l.total),
+            (Obj::FoLine(_, l), "remainingQuantity") => json!(l.remaining),
+            (Obj::FoLine(o, l), "lineItem") => {
+                match o.line_items.iter().find(|li| li.id == l.line_item_id) {
+                    Some(li) => self.set(Obj::LineItem(li), &f.selection_set, path),
+                    None => Value::Null,
+                }
+            }
+            (Obj::FoLine(o, l), "sku") => json!(
+                o.line_items.iter().find(|li| li.id == l.line_item_id).map(|li| li.sku.clone())
+            ),
+            (Obj::Fulfillment(_, fu), "id") => json!(gid("Fulfillment", fu.id)),
+            (Obj::Fulfillment(_, fu), "name") => json!(fu.name),
+            (Obj::Fulfillment(_, fu), "status") => json!(fu.status),
+            (Obj::Fulfillment(_, fu), "createdAt" | "updatedAt") => json!(time(&fu.created_at)),
+            (Obj::Fulfillment(_, fu), "totalQuantity") => {
+                json!(fu.lines.iter().map(|l| l.1).sum::<i64>())
+            }
+            (Obj::Fulfillment(o, _), "order") => self.set(Obj::Order(o), &f.selection_set, path),
+            (Obj::Fulfillment(_, fu), "location") => match shop.locations.get(&fu.location_id) {
+                Some(l) => self.set(Obj::Location(l), &f.selection_set, path),
+                None => Value::Null,
+            },
+            (Obj::Fulfillment(_, fu), "trackingInfo") => Value::Array(
+                fu.tracking
+                    .iter()
+                    .map(|_| self.set(Obj::Tracking(fu), &f.selection_set, path))
+                    .collect(),
+            ),
+            (Obj::Tracking(fu), "number") => json!(fu.tracking.as_ref().map(|t| t.0.clone())),
+            (Obj::Tracking(fu), "company") => json!(fu.tracking.as_ref().map(|t| t.1.clone())),
+            (Obj::Tracking(fu), "url") => json!(fu.tracking.as_ref().map(|t| t.2.clone())),
             (Obj::Subscription(w), "id") => json!(gid("WebhookSubscription", w.id)),
             (Obj::Subscription(w), "topic") => json!(w.topic),
             (Obj::Subscription(w), "uri") => json!(w.uri),
@@ -501,6 +660,37 @@ impl<'a> Exec<'a> {
         match (obj, f.name.as_str()) {
             (Obj::Query, "products") => Some(self.products(f)),
             (Obj::Query, "customers") => Some(self.customers(f)),
+            (Obj::Query, "orders") => Some(self.orders(f)),
+            (Obj::Order(o), "lineItems") => Some(
+                o.line_items
+                    .iter()
+                    .map(|l| Item {
+                        obj: Obj::LineItem(l),
+                        sort: format!("{:020}", l.id),
+                        id: l.id,
+                    })
+                    .collect(),
+            ),
+            (Obj::Order(o), "fulfillmentOrders") => Some(
+                o.fulfillment_orders
+                    .iter()
+                    .map(|fo| Item {
+                        obj: Obj::Fo(o, fo),
+                        sort: format!("{:020}", fo.id),
+                        id: fo.id,
+                    })
+                    .collect(),
+            ),
+            (Obj::Fo(o, fo), "lineItems") => Some(
+                fo.lines
+                    .iter()
+                    .map(|l| Item {
+                        obj: Obj::FoLine(o, l),
+                        sort: format!("{:020}", l.id),
+                        id: l.id,
+                    })
+                    .collect(),
+            ),
             (Obj::Query, "webhookSubscriptions") => Some(
                 self.shop
                     .subscriptions
@@ -556,6 +746,8 @@ impl<'a> Exec<'a> {
             Obj::Product(p) => Some(gid("Product", p.id)),
             Obj::Variant(_, v) => Some(gid("ProductVariant", v.id)),
             Obj::Customer(c) => Some(gid("Customer", c.id)),
+            Obj::Order(o) => Some(gid("Order", o.id)),
+            Obj::LineItem(l) => Some(gid("LineItem", l.id)),
             _ => None,
         }
     }
@@ -697,6 +889,69 @@ impl<'a> Exec<'a> {
                     _ => format!("{:020}", p.id),
                 },
                 id: p.id,
+            })
+            .collect()
+    }
+
+    fn orders(&mut self, f: &Field) -> Vec<Item<'a>> {
+        let filter = self.search_filter(f);
+        let key = self.sort_key(f);
+        let shop = self.shop;
+        shop.orders
+            .values()
+            .filter(|o| {
+                filter.as_ref().is_none_or(|e| {
+                    search::matches(e, &|field| match field {
+                        None | Some("name") => Some(FieldValue::Text(o.name())),
+                        Some("id") => Some(FieldValue::Number(o.id)),
+                        Some("updated_at") => Some(FieldValue::Time(o.updated_at)),
+                        Some("created_at" | "processed_at") => Some(FieldValue::Time(o.created_at)),
+                        Some("email") => Some(FieldValue::Text(o.email.clone())),
+                        Some("tag") => Some(FieldValue::Texts(o.tags.clone())),
+                        Some("sku") => Some(FieldValue::Texts(
+                            o.line_items.iter().map(|l| l.sku.clone()).collect(),
+                        )),
+                        Some("financial_status") => {
+                            Some(FieldValue::Text(o.financial_status.clone()))
+                        }
+                        Some("fulfillment_status") => Some(FieldValue::Text(
+                            match o.fulfillment_status() {
+                                "FULFILLED" => "shipped",
+                                "PARTIALLY_FULFILLED" => "partial",
+                                _ => "unshipped",
+                            }
+                            .into(),
+                        )),
+                        Some("status") => Some(FieldValue::Texts(vec![
+                            if o.cancelled {
+                                "cancelled"
+                            } else if o.closed {
+                                "closed"
+                            } else {
+                                "open"
+                            }
+                            .into(),
+                            if o.closed { "closed" } else { "not_closed" }.into(),
+                        ])),
+                        Some("test") => Some(FieldValue::Bool(false)),
+                        _ => None,
+                    })
+                })
+            })
+            .map(|o| Item {
+                obj: Obj::Order(o),
+                sort: match key.as_str() {
+                    "UPDATED_AT" => {
+                        time(&o.updated_at)
+                            + &format!("{:?}", o.updated_at.timestamp_subsec_micros())
+                    }
+                    "ID" | "ORDER_NUMBER" => format!("{:020}", o.id),
+                    _ => {
+                        time(&o.created_at)
+                            + &format!("{:?}", o.created_at.timestamp_subsec_micros())
+                    }
+                },
+                id: o.id,
             })
             .collect()
     }

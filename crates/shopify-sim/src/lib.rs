@@ -17,6 +17,7 @@ pub mod cost;
 mod exec;
 mod gql;
 mod inventory;
+mod orders;
 pub mod schema;
 pub mod search;
 pub mod store;
@@ -226,6 +227,7 @@ pub fn router(sim: SharedSim) -> Router {
         .route("/sim/shops/{shop}/seed", post(seed_shop))
         .route("/sim/bulk/{shop}/{file}", get(bulk_file))
         .route("/sim/shops/{shop}/faults", post(set_faults))
+        .route("/sim/shops/{shop}/orders", post(place_order))
         .with_state(sim)
 }
 
@@ -480,6 +482,15 @@ fn mutate(
                     ));
                 }
                 (id.map(exec::PayloadObject::Customer), errs)
+            }
+            "fulfillmentCreate" => {
+                let input = arg(shop, "fulfillment");
+                match orders::fulfillment_create(shop, &input) {
+                    Ok((order, id)) => {
+                        (Some(exec::PayloadObject::Fulfillment(order, id)), Vec::new())
+                    }
+                    Err(errs) => (None, errs),
+                }
             }
             "webhookSubscriptionCreate" => {
                 let topic = arg(shop, "topic");
@@ -799,6 +810,8 @@ struct Seed {
     products: usize,
     #[serde(default)]
     customers: usize,
+    #[serde(default)]
+    orders: usize,
 }
 
 async fn seed_shop(
@@ -810,8 +823,8 @@ async fn seed_shop(
         Ok(b) => b,
         Err(e) => return bad_request(e.body_text()),
     };
-    if req.products > 100_000 || req.customers > 100_000 {
-        return bad_request("at most 100000 products and 100000 customers per call");
+    if req.products > 100_000 || req.customers > 100_000 || req.orders > 100_000 {
+        return bad_request("at most 100000 products, customers and orders per call");
     }
     let Some(shop) = sim.shop(&name) else {
         return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no shop {name:?}") })))
@@ -819,8 +832,13 @@ async fn seed_shop(
     };
     let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
     shop.seed(req.seed, req.products, req.customers);
-    Json(json!({ "products": shop.products.len(), "customers": shop.customers.len() }))
-        .into_response()
+    shop.seed_orders(req.seed, req.orders.min(100_000));
+    let counts = json!({
+        "products": shop.products.len(),
+        "customers": shop.customers.len(),
+        "orders": shop.orders.len(),
+    });
+    Json(counts).into_response()
 }
 
 async fn set_faults(
@@ -847,6 +865,64 @@ async fn set_faults(
     }
     sim.set_faults(&name, f.clone());
     Json(json!({ "shop": name, "faults": f })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlaceOrder {
+    #[serde(default)]
+    customer_email: Option<String>,
+    lines: Vec<PlaceLine>,
+    #[serde(default = "paid")]
+    financial_status: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlaceLine {
+    sku: String,
+    quantity: i64,
+}
+
+fn paid() -> String {
+    "PAID".into()
+}
+
+/// Place an order as a customer would (tests and the demo).
+async fn place_order(
+    State(sim): State<SharedSim>,
+    Path(name): Path<String>,
+    body: Result<Json<PlaceOrder>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => return bad_request(e.body_text()),
+    };
+    let Some(shop) = sim.shop(&name) else {
+        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no shop {name:?}") })))
+            .into_response();
+    };
+    let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lines = Vec::new();
+    for l in &req.lines {
+        let v =
+            shop.products.values().flat_map(|p| &p.variants).find(|v| v.sku == l.sku).map(|v| v.id);
+        match v {
+            Some(v) => lines.push((v, l.quantity)),
+            None => return bad_request(format!("no variant with sku {:?}", l.sku)),
+        }
+    }
+    let customer = req.customer_email.as_deref().and_then(|e| {
+        shop.customers.values().find(|c| c.email.eq_ignore_ascii_case(e)).map(|c| c.id)
+    });
+    match shop.place_order(customer, &lines, &req.financial_status.to_ascii_uppercase()) {
+        Ok(id) => {
+            let o = &shop.orders[&id];
+            (StatusCode::CREATED, Json(json!({ "id": store::gid("Order", id), "name": o.name() })))
+                .into_response()
+        }
+        Err(e) => bad_request(e),
+    }
 }
 
 async fn shop_summary(State(sim): State<SharedSim>, Path(name): Path<String>) -> Response {

@@ -119,6 +119,84 @@ pub struct IdempotentOutcome {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LineItem {
+    pub id: u64,
+    pub variant_id: Option<u64>,
+    pub sku: String,
+    pub title: String,
+    pub quantity: i64,
+    pub price: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FoLine {
+    pub id: u64,
+    pub line_item_id: u64,
+    pub total: i64,
+    pub remaining: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FulfillmentOrder {
+    pub id: u64,
+    pub location_id: u64,
+    /// OPEN, IN_PROGRESS or CLOSED.
+    pub status: String,
+    pub lines: Vec<FoLine>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Fulfillment {
+    pub id: u64,
+    pub name: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub location_id: u64,
+    pub tracking: Option<(String, String, String)>,
+    /// (fulfillment order line, quantity).
+    pub lines: Vec<(u64, i64)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Order {
+    pub id: u64,
+    pub number: u64,
+    pub email: String,
+    pub customer_id: Option<u64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// PAID, PENDING, AUTHORIZED, PARTIALLY_REFUNDED, REFUNDED, …
+    pub financial_status: String,
+    pub tags: Vec<String>,
+    pub line_items: Vec<LineItem>,
+    pub total: String,
+    pub fulfillment_orders: Vec<FulfillmentOrder>,
+    pub fulfillments: Vec<Fulfillment>,
+    pub closed: bool,
+    pub cancelled: bool,
+}
+
+impl Order {
+    pub fn name(&self) -> String {
+        format!("#{}", self.number)
+    }
+
+    pub fn fulfillment_status(&self) -> &'static str {
+        let total: i64 =
+            self.fulfillment_orders.iter().flat_map(|f| &f.lines).map(|l| l.total).sum();
+        let left: i64 =
+            self.fulfillment_orders.iter().flat_map(|f| &f.lines).map(|l| l.remaining).sum();
+        if left == total {
+            "UNFULFILLED"
+        } else if left == 0 {
+            "FULFILLED"
+        } else {
+            "PARTIALLY_FULFILLED"
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Subscription {
     pub id: u64,
     /// Enum form, e.g. `CUSTOMERS_CREATE`.
@@ -165,6 +243,10 @@ pub struct Shop {
     pub idempotency: BTreeMap<String, IdempotentOutcome>,
     #[serde(default)]
     pub subscriptions: BTreeMap<u64, Subscription>,
+    #[serde(default)]
+    pub orders: BTreeMap<u64, Order>,
+    #[serde(default)]
+    pub next_order_number: u64,
     /// The app's client secret: webhook deliveries are signed with it.
     #[serde(default)]
     pub client_secret: String,
@@ -190,6 +272,8 @@ impl Shop {
             adjustments: BTreeMap::new(),
             idempotency: BTreeMap::new(),
             subscriptions: BTreeMap::new(),
+            orders: BTreeMap::new(),
+            next_order_number: 1000,
             client_secret: format!("shpss_{name}_secret"),
             next_id: 1_000_000_000,
             last_write: DateTime::<Utc>::UNIX_EPOCH,
@@ -315,6 +399,125 @@ mod pairs {
 }
 
 impl Shop {
+    /// Place an order as a customer would: it commits stock at the first location and gets
+    /// one open fulfillment order there.
+    pub fn place_order(
+        &mut self,
+        customer_id: Option<u64>,
+        lines: &[(u64, i64)],
+        financial_status: &str,
+    ) -> Result<u64, String> {
+        if lines.is_empty() {
+            return Err("an order needs at least one line".into());
+        }
+        let location = *self.locations.keys().next().ok_or("the shop has no location")?;
+        let mut items = Vec::new();
+        let mut total = 0.0;
+        for (variant_id, qty) in lines {
+            if *qty <= 0 {
+                return Err(format!("quantity {qty} must be positive"));
+            }
+            let (p, v) = self
+                .products
+                .values()
+                .find_map(|p| p.variants.iter().find(|v| v.id == *variant_id).map(|v| (p, v)))
+                .ok_or_else(|| format!("no variant {variant_id}"))?;
+            total += v.price.parse::<f64>().unwrap_or(0.0) * *qty as f64;
+            items.push((
+                v.inventory_item_id,
+                LineItem {
+                    id: 0,
+                    variant_id: Some(v.id),
+                    sku: v.sku.clone(),
+                    title: p.title.clone(),
+                    quantity: *qty,
+                    price: v.price.clone(),
+                },
+            ));
+        }
+        let mut fo_lines = Vec::new();
+        let mut line_items = Vec::new();
+        for (inv, mut li) in items {
+            li.id = self.next_id();
+            let q = self.levels.entry((inv, location)).or_default();
+            q.available -= li.quantity;
+            q.committed += li.quantity;
+            let fo_line = self.next_id();
+            fo_lines.push(FoLine {
+                id: fo_line,
+                line_item_id: li.id,
+                total: li.quantity,
+                remaining: li.quantity,
+            });
+            line_items.push(li);
+        }
+        let id = self.next_id();
+        let fo = self.next_id();
+        let at = self.stamp();
+        self.next_order_number = self.next_order_number.max(1000) + 1;
+        let email = customer_id
+            .and_then(|c| self.customers.get(&c))
+            .map(|c| c.email.clone())
+            .unwrap_or_default();
+        self.orders.insert(
+            id,
+            Order {
+                id,
+                number: self.next_order_number,
+                email,
+                customer_id,
+                created_at: at,
+                updated_at: at,
+                financial_status: financial_status.to_owned(),
+                tags: Vec::new(),
+                line_items,
+                total: format!("{total:.2}"),
+                fulfillment_orders: vec![FulfillmentOrder {
+                    id: fo,
+                    location_id: location,
+                    status: "OPEN".into(),
+                    lines: fo_lines,
+                }],
+                fulfillments: Vec::new(),
+                closed: false,
+                cancelled: false,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Generated orders in a realistic mix of payment states, from the seeded catalogue.
+    pub fn seed_orders(&mut self, seed: u64, n: usize) {
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+        let variants: Vec<u64> =
+            self.products.values().flat_map(|p| p.variants.iter().map(|v| v.id)).collect();
+        let customers: Vec<u64> = self.customers.keys().copied().collect();
+        if variants.is_empty() {
+            return;
+        }
+        for _ in 0..n {
+            let k = rng.random_range(1..=3usize);
+            let lines: Vec<(u64, i64)> = (0..k)
+                .map(|_| (variants[rng.random_range(0..variants.len())], rng.random_range(1..=3)))
+                .collect();
+            let mut lines_unique: Vec<(u64, i64)> = Vec::new();
+            for (v, q) in lines {
+                if !lines_unique.iter().any(|(u, _)| *u == v) {
+                    lines_unique.push((v, q));
+                }
+            }
+            let status = match rng.random_range(0..100) {
+                0..70 => "PAID",
+                70..85 => "PENDING",
+                85..95 => "PARTIALLY_REFUNDED",
+                _ => "AUTHORIZED",
+            };
+            let customer =
+                (!customers.is_empty()).then(|| customers[rng.random_range(0..customers.len())]);
+            let _ = self.place_order(customer, &lines_unique, status);
+        }
+    }
+
     /// The variant that owns an inventory item.
     pub fn variant_of(&self, item: u64) -> Option<(&Product, &Variant)> {
         self.products

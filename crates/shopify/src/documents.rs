@@ -33,6 +33,15 @@ document!(
     10
 );
 
+document!(ORDERS_PAGE, "OrdersPage", "orders_page.graphql", false, 150);
+document!(
+    ORDER_FULFILLMENT_ORDERS,
+    "OrderFulfillmentOrders",
+    "order_fulfillment_orders.graphql",
+    false,
+    60
+);
+document!(FULFILLMENT_CREATE, "FulfillmentCreate", "fulfillment_create.graphql", true, 10);
 document!(INVENTORY_LEVEL, "InventoryLevel", "inventory_level.graphql", false, 3);
 document!(LOCATIONS, "Locations", "locations.graphql", false, 10);
 document!(
@@ -51,6 +60,9 @@ pub const ALL: &[Document] = &[
     PRODUCTS_PAGE,
     CUSTOMERS_PAGE,
     INVENTORY_SET_QUANTITIES,
+    ORDERS_PAGE,
+    ORDER_FULFILLMENT_ORDERS,
+    FULFILLMENT_CREATE,
     INVENTORY_LEVEL,
     LOCATIONS,
     WEBHOOK_SUBSCRIPTION_CREATE,

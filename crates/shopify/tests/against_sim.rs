@@ -460,3 +460,105 @@ async fn webhooks_arrive_signed_and_are_retried_and_a_forged_one_is_rejected() -
     assert_eq!(receiver.seen.lock().unwrap().len(), 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn orders_commit_stock_and_fulfilments_follow_shopifys_rules() -> Result<()> {
+    use shopsync_shopify::documents::{FULFILLMENT_CREATE, ORDER_FULFILLMENT_ORDERS, ORDERS_PAGE};
+    let sim = start(SimConfig::default(), 3).await?;
+    let c = client(&sim.url);
+    let http = reqwest::Client::new();
+    // The seeded mix: 30 orders, most of them paid.
+    let seeded: Value = http
+        .post(format!("{}/sim/shops/demo/seed", sim.url))
+        .json(&json!({ "seed": 9, "customers": 5, "orders": 30 }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(seeded["orders"], 30);
+    let all: Vec<Value> =
+        c.paginate(&ORDERS_PAGE, json!({ "first": 7 }), "orders").try_collect().await?;
+    assert_eq!(all.len(), 30);
+    let paid: Vec<Value> = c
+        .paginate(&ORDERS_PAGE, json!({ "first": 50, "query": "financial_status:paid" }), "orders")
+        .try_collect()
+        .await?;
+    assert!(!paid.is_empty() && paid.len() < 30, "a mix of payment states: {} paid", paid.len());
+    assert!(paid.iter().all(|o| o["displayFinancialStatus"] == "PAID"));
+
+    // A customer orders 2 of one SKU: the stock is committed at the location.
+    let product = c.execute(&PRODUCTS_PAGE, json!({ "first": 1 })).await?;
+    let variant = &product.data["products"]["nodes"][0]["variants"]["nodes"][0];
+    let sku = variant["sku"].as_str().unwrap().to_owned();
+    let item = variant["inventoryItem"]["id"].as_str().unwrap().to_owned();
+    let placed: Value = http
+        .post(format!("{}/sim/shops/demo/orders", sim.url))
+        .json(&json!({ "lines": [{ "sku": sku, "quantity": 2 }] }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let order = placed["id"].as_str().unwrap().to_owned();
+    let fos = c.execute(&ORDER_FULFILLMENT_ORDERS, json!({ "id": order })).await?;
+    let fo = &fos.data["order"]["fulfillmentOrders"]["nodes"][0];
+    assert_eq!(fo["status"], "OPEN");
+    let fo_id = fo["id"].as_str().unwrap().to_owned();
+    let line = fo["lineItems"]["nodes"][0]["id"].as_str().unwrap().to_owned();
+    let location = fo["assignedLocation"]["location"]["id"].as_str().unwrap().to_owned();
+    let stock = || async {
+        let (_, b) = raw(
+            &sim.url,
+            TOKEN,
+            json!({ "query": "query($i: ID!, $l: ID!) { inventoryItem(id: $i) { inventoryLevel(locationId: $l) { quantities(names: [\"available\", \"committed\", \"on_hand\"]) { name quantity } } } }",
+                    "variables": { "i": item, "l": location } }),
+        )
+        .await
+        .unwrap();
+        let q = |n: &str| {
+            b["data"]["inventoryItem"]["inventoryLevel"]["quantities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|q| q["name"] == n)
+                .unwrap()["quantity"]
+                .as_i64()
+                .unwrap()
+        };
+        (q("available"), q("committed"), q("on_hand"))
+    };
+    let (avail, committed, on_hand) = stock().await;
+    assert!(committed >= 2, "the order committed its units");
+    assert_eq!(on_hand, avail + committed);
+
+    let ship = |qty: i64| {
+        c.mutate(
+            &FULFILLMENT_CREATE,
+            json!({ "fulfillment": {
+                "lineItemsByFulfillmentOrder": [{ "fulfillmentOrderId": fo_id, "fulfillmentOrderLineItems": [{ "id": line, "quantity": qty }] }],
+                "trackingInfo": { "number": "1Z999", "company": "UPS", "url": "https://ups.example/1Z999" } } }),
+            "fulfillmentCreate",
+        )
+    };
+    // More than remains is refused; nothing changes.
+    let e = ship(3).await.unwrap_err();
+    assert!(e.to_string().contains("Invalid fulfillment order line item quantity"), "{e}");
+    // One of two: in progress, partially fulfilled, one unit leaves the shelf.
+    let first = ship(1).await?;
+    assert_eq!(first["fulfillment"]["totalQuantity"], 1);
+    assert_eq!(first["fulfillment"]["trackingInfo"][0]["number"], "1Z999");
+    let fos = c.execute(&ORDER_FULFILLMENT_ORDERS, json!({ "id": order })).await?;
+    assert_eq!(fos.data["order"]["displayFulfillmentStatus"], "PARTIALLY_FULFILLED");
+    assert_eq!(fos.data["order"]["fulfillmentOrders"]["nodes"][0]["status"], "IN_PROGRESS");
+    assert_eq!(stock().await, (avail, committed - 1, on_hand - 1));
+    // A blind retry of the same request ships the last unit again: a second fulfilment.
+    let retry = ship(1).await?;
+    assert_ne!(retry["fulfillment"]["id"], first["fulfillment"]["id"]);
+    let fos = c.execute(&ORDER_FULFILLMENT_ORDERS, json!({ "id": order })).await?;
+    assert_eq!(fos.data["order"]["displayFulfillmentStatus"], "FULFILLED");
+    assert_eq!(fos.data["order"]["fulfillmentOrders"]["nodes"][0]["status"], "CLOSED");
+    // A closed fulfillment order takes no more.
+    let e = ship(1).await.unwrap_err();
+    assert!(e.to_string().contains("unfulfillable status"), "{e}");
+    assert_eq!(stock().await, (avail, committed - 2, on_hand - 2));
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! `fulfillmentCreate` with Shopify's rules: only OPEN or IN_PROGRESS fulfillment orders of one
+//! order and one location, quantities within what remains; no idempotency key, so a blind
+//! retry of a partial fulfilment creates a second one, as on Shopify. Fulfilling consumes the
+//! committed stock at the fulfillment order's location.
+
+use crate::store::{Fulfillment, Shop, parse_gid};
+use serde_json::{Value, json};
+
+/// One fulfillment order of the request: its order, its index there, and (line index,
+/// quantity) pairs to ship.
+struct Step {
+    order: u64,
+    fo: usize,
+    lines: Vec<(usize, i64)>,
+}
+
+fn err(message: &str) -> Vec<Value> {
+    vec![json!({ "field": ["fulfillment"], "message": message })]
+}
+
+/// Returns (order, fulfillment) on success, or the user errors.
+pub fn fulfillment_create(shop: &mut Shop, input: &Value) -> Result<(u64, u64), Vec<Value>> {
+    let groups = input
+        .get("lineItemsByFulfillmentOrder")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if groups.is_empty() {
+        return Err(err("Line items by fulfillment order must be present."));
+    }
+    // Resolve every fulfillment order first: all or nothing.
+    let mut plan: Vec<Step> = Vec::new();
+    let mut order_id = None;
+    let mut location = None;
+    for g in &groups {
+        let Some(fo_id) = g
+            .get("fulfillmentOrderId")
+            .and_then(Value::as_str)
+            .and_then(|s| parse_gid("FulfillmentOrder", s))
+        else {
+            return Err(err("Fulfillment order does not exist."));
+        };
+        let Some((oid, idx)) = shop.orders.values().find_map(|o| {
+            o.fulfillment_orders.iter().position(|fo| fo.id == fo_id).map(|i| (o.id, i))
+        }) else {
+            return Err(err("Fulfillment order does not exist."));
+        };
+        if *order_id.get_or_insert(oid) != oid {
+            return Err(err("All fulfillment orders must belong to the same order."));
+        }
+        let fo = &shop.orders[&oid].fulfillment_orders[idx];
+        if *location.get_or_insert(fo.location_id) != fo.location_id {
+            return Err(err("All fulfillment orders must be assigned to the same location."));
+        }
+        if fo.status != "OPEN" && fo.status != "IN_PROGRESS" {
+            return Err(err(&format!(
+                "Fulfillment order {fo_id} has an unfulfillable status= {}.",
+                fo.status.to_ascii_lowercase()
+            )));
+        }
+        let mut lines = Vec::new();
+        match g.get("fulfillmentOrderLineItems").and_then(Value::as_array) {
+            None => {
+                for (i, l) in fo.lines.iter().enumerate() {
+                    if l.remaining > 0 {
+                        lines.push((i, l.remaining));
+                    }
+                }
+            }
+            Some(items) => {
+                for it in items {
+                    let line_id = it
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .and_then(|s| parse_gid("FulfillmentOrderLineItem", s));
+                    let Some(i) = line_id.and_then(|id| fo.lines.iter().position(|l| l.id == id))
+                    else {
+                        return Err(err("Fulfillment order line item does not exist."));
+                    };
+                    let q = it.get("quantity").and_then(Value::as_i64).unwrap_or(0);
+                    if q <= 0 || q > fo.lines[i].remaining {
+                        return Err(err("Invalid fulfillment order line item quantity requested."));
+                    }
+                    lines.push((i, q));
+                }
+            }
+        }
+        if lines.is_empty() {
+            return Err(err("Invalid fulfillment order line item quantity requested."));
+        }
+        plan.push(Step { order: oid, fo: idx, lines });
+    }
+    let (Some(oid), Some(loc)) = (order_id, location) else {
+        return Err(err("Fulfillment order does not exist."));
+    };
+    let tracking = input.get("trackingInfo").filter(|t| t.is_object()).map(|t| {
+        let s = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        (s("number"), s("company"), s("url"))
+    });
+    let fid = shop.next_id();
+    let at = shop.stamp();
+    let mut consumed = Vec::new();
+    let mut fulfilled = Vec::new();
+    {
+        let order =
+            shop.orders.get_mut(&oid).ok_or_else(|| err("Fulfillment order does not exist."))?;
+        for step in &plan {
+            debug_assert_eq!(step.order, oid);
+            let fo = &mut order.fulfillment_orders[step.fo];
+            for (i, q) in &step.lines {
+                let l = &mut fo.lines[*i];
+                l.remaining -= q;
+                fulfilled.push((l.id, *q));
+                consumed.push((l.line_item_id, *q));
+            }
+            fo.status =
+                if fo.lines.iter().all(|l| l.remaining == 0) { "CLOSED" } else { "IN_PROGRESS" }
+                    .into();
+        }
+        let n = order.fulfillments.len() + 1;
+        order.fulfillments.push(Fulfillment {
+            id: fid,
+            name: format!("{}-F{n}", order.name()),
+            status: "SUCCESS".into(),
+            created_at: at,
+            location_id: loc,
+            tracking,
+            lines: fulfilled,
+        });
+        order.updated_at = at;
+    }
+    // Fulfilled units leave the committed stock (and so on-hand) at the location.
+    for (line_item, q) in consumed {
+        let variant = shop.orders[&oid]
+            .line_items
+            .iter()
+            .find(|l| l.id == line_item)
+            .and_then(|l| l.variant_id);
+        let inv = variant.and_then(|v| {
+            shop.products
+                .values()
+                .find_map(|p| p.variants.iter().find(|x| x.id == v).map(|x| x.inventory_item_id))
+        });
+        if let Some(inv) = inv {
+            let level = shop.levels.entry((inv, loc)).or_default();
+            level.committed -= q;
+        }
+    }
+    Ok((oid, fid))
+}
