@@ -3,6 +3,7 @@
 //! it, so a gap is visible instead of silently wrong.
 
 use crate::search::{self, FieldValue};
+use crate::store::{Address, Refund, Transaction};
 use crate::store::{
     AdjustmentGroup, BulkOp, Change, Customer, FoLine, Fulfillment, FulfillmentOrder, LineItem,
     Location, Order, Product, Quantities, Shop, Variant, gid, parse_gid,
@@ -70,6 +71,11 @@ enum Obj<'a> {
     Assigned(u64),
     Fulfillment(&'a Order, &'a Fulfillment),
     Tracking(&'a Fulfillment),
+    Transaction(&'a Transaction),
+    Refund(&'a Refund),
+    Address(&'a Address),
+    ShippingLine(&'a Order),
+    TaxLine(&'a (String, f64, String)),
 }
 
 impl Obj<'_> {
@@ -97,6 +103,11 @@ impl Obj<'_> {
             Obj::Assigned(_) => "FulfillmentOrderAssignedLocation",
             Obj::Fulfillment(..) => "Fulfillment",
             Obj::Tracking(_) => "FulfillmentTrackingInfo",
+            Obj::Transaction(_) => "OrderTransaction",
+            Obj::Refund(_) => "Refund",
+            Obj::Address(_) => "MailingAddress",
+            Obj::ShippingLine(_) => "ShippingLine",
+            Obj::TaxLine(_) => "TaxLine",
         }
     }
 }
@@ -372,8 +383,78 @@ impl<'a> Exec<'a> {
                 Some(c) => self.set(Obj::Customer(c), &f.selection_set, path),
                 None => Value::Null,
             },
-            (Obj::Order(o), "totalPriceSet" | "currentTotalPriceSet" | "subtotalPriceSet") => {
+            (Obj::Order(o), "totalPriceSet" | "currentTotalPriceSet") => {
                 self.set(Obj::Money(&o.total), &f.selection_set, path)
+            }
+            (Obj::Order(o), "subtotalPriceSet" | "currentSubtotalPriceSet") => {
+                self.set(Obj::Money(&o.subtotal), &f.selection_set, path)
+            }
+            (Obj::Order(o), "totalTaxSet" | "currentTotalTaxSet") => {
+                self.set(Obj::Money(&o.total_tax), &f.selection_set, path)
+            }
+            (Obj::Order(o), "totalShippingPriceSet") => {
+                self.set(Obj::Money(&o.shipping), &f.selection_set, path)
+            }
+            (Obj::Order(o), "shippingLines") => {
+                let items = self.items(obj, f).unwrap_or_default();
+                let _ = o;
+                self.connection(f, items, path)
+            }
+            (Obj::Order(o), "taxLines") => Value::Array(
+                o.tax_lines
+                    .iter()
+                    .map(|t| self.set(Obj::TaxLine(t), &f.selection_set, path))
+                    .collect(),
+            ),
+            (Obj::Order(o), "transactions") => Value::Array(
+                o.transactions
+                    .iter()
+                    .map(|t| self.set(Obj::Transaction(t), &f.selection_set, path))
+                    .collect(),
+            ),
+            (Obj::Order(o), "refunds") => Value::Array(
+                o.refunds
+                    .iter()
+                    .map(|r| self.set(Obj::Refund(r), &f.selection_set, path))
+                    .collect(),
+            ),
+            (Obj::Order(o), "shippingAddress" | "billingAddress") => match &o.address {
+                Some(a) => self.set(Obj::Address(a), &f.selection_set, path),
+                None => Value::Null,
+            },
+            (Obj::ShippingLine(_), "title") => json!("Standard"),
+            (Obj::ShippingLine(_), "code") => json!("STANDARD"),
+            (Obj::ShippingLine(o), "id") => json!(gid("ShippingLine", o.id)),
+            (Obj::ShippingLine(o), "originalPriceSet" | "discountedPriceSet") => {
+                self.set(Obj::Money(&o.shipping), &f.selection_set, path)
+            }
+            (Obj::TaxLine(t), "title") => json!(t.0),
+            (Obj::TaxLine(t), "rate") => json!(t.1),
+            (Obj::TaxLine(t), "ratePercentage") => json!(t.1 * 100.0),
+            (Obj::TaxLine(t), "priceSet") => self.set(Obj::Money(&t.2), &f.selection_set, path),
+            (Obj::Transaction(t), "id") => json!(gid("OrderTransaction", t.id)),
+            (Obj::Transaction(t), "kind") => json!(t.kind),
+            (Obj::Transaction(t), "status") => json!(t.status),
+            (Obj::Transaction(t), "gateway") => json!(t.gateway),
+            (Obj::Transaction(t), "paymentId") => json!(format!("pay_{}", t.id)),
+            (Obj::Transaction(t), "createdAt" | "processedAt") => json!(time(&t.created_at)),
+            (Obj::Transaction(t), "amountSet") => {
+                self.set(Obj::Money(&t.amount), &f.selection_set, path)
+            }
+            (Obj::Refund(r), "id") => json!(gid("Refund", r.id)),
+            (Obj::Refund(r), "createdAt") => json!(time(&r.created_at)),
+            (Obj::Refund(r), "totalRefundedSet") => {
+                self.set(Obj::Money(&r.amount), &f.selection_set, path)
+            }
+            (Obj::Address(a), "firstName") => json!(a.first_name),
+            (Obj::Address(a), "lastName") => json!(a.last_name),
+            (Obj::Address(a), "name") => json!(format!("{} {}", a.first_name, a.last_name)),
+            (Obj::Address(a), "address1") => json!(a.address1),
+            (Obj::Address(a), "city") => json!(a.city),
+            (Obj::Address(a), "zip") => json!(a.zip),
+            (Obj::Address(a), "countryCodeV2") => json!(a.country_code),
+            (Obj::Address(_), "company" | "address2" | "province" | "provinceCode" | "phone") => {
+                Value::Null
             }
             (Obj::Order(o), "fulfillments") => Value::Array(
                 o.fulfillments
@@ -671,6 +752,11 @@ impl<'a> Exec<'a> {
                     })
                     .collect(),
             ),
+            (Obj::Order(o), "shippingLines") => Some(vec![Item {
+                obj: Obj::ShippingLine(o),
+                sort: format!("{:020}", o.id),
+                id: o.id,
+            }]),
             (Obj::Order(o), "fulfillmentOrders") => Some(
                 o.fulfillment_orders
                     .iter()

@@ -158,6 +158,35 @@ pub struct Fulfillment {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Transaction {
+    pub id: u64,
+    /// SALE, AUTHORIZATION, CAPTURE, REFUND, VOID.
+    pub kind: String,
+    /// SUCCESS, PENDING, FAILURE.
+    pub status: String,
+    pub gateway: String,
+    pub amount: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Refund {
+    pub id: u64,
+    pub amount: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Address {
+    pub first_name: String,
+    pub last_name: String,
+    pub address1: String,
+    pub city: String,
+    pub zip: String,
+    pub country_code: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Order {
     pub id: u64,
     pub number: u64,
@@ -169,7 +198,15 @@ pub struct Order {
     pub financial_status: String,
     pub tags: Vec<String>,
     pub line_items: Vec<LineItem>,
+    pub subtotal: String,
+    pub shipping: String,
+    /// (title, rate, amount).
+    pub tax_lines: Vec<(String, f64, String)>,
+    pub total_tax: String,
     pub total: String,
+    pub transactions: Vec<Transaction>,
+    pub refunds: Vec<Refund>,
+    pub address: Option<Address>,
     pub fulfillment_orders: Vec<FulfillmentOrder>,
     pub fulfillments: Vec<Fulfillment>,
     pub closed: bool,
@@ -455,10 +492,49 @@ impl Shop {
         let fo = self.next_id();
         let at = self.stamp();
         self.next_order_number = self.next_order_number.max(1000) + 1;
-        let email = customer_id
-            .and_then(|c| self.customers.get(&c))
-            .map(|c| c.email.clone())
-            .unwrap_or_default();
+        let customer = customer_id.and_then(|c| self.customers.get(&c)).cloned();
+        let email = customer.as_ref().map(|c| c.email.clone()).unwrap_or_default();
+        let address = customer.as_ref().map(|c| Address {
+            first_name: c.first_name.clone(),
+            last_name: c.last_name.clone(),
+            address1: format!("Nørregade {}", c.id % 90 + 1),
+            city: "Copenhagen".into(),
+            zip: "1165".into(),
+            country_code: "DK".into(),
+        });
+        // Prices exclude tax here: 25 % VAT on goods and shipping, shipping 4.95.
+        let shipping = 4.95;
+        let tax = (total + shipping) * 0.25;
+        let grand = total + shipping + tax;
+        let money = |x: f64| format!("{x:.2}");
+        let mut transactions = Vec::new();
+        let mut refunds = Vec::new();
+        let tx = |kind: &str, status: &str, amount: f64, id: u64| Transaction {
+            id,
+            kind: kind.into(),
+            status: status.into(),
+            gateway: "shopify_payments".into(),
+            amount: money(amount),
+            created_at: at,
+        };
+        let base = self.next_id;
+        match financial_status {
+            "PAID" => transactions.push(tx("SALE", "SUCCESS", grand, base + 1)),
+            "AUTHORIZED" => transactions.push(tx("AUTHORIZATION", "SUCCESS", grand, base + 1)),
+            "PENDING" => transactions.push(tx("SALE", "PENDING", grand, base + 1)),
+            "PARTIALLY_REFUNDED" | "REFUNDED" => {
+                let back = if financial_status == "REFUNDED" {
+                    grand
+                } else {
+                    (grand / 3.0 * 100.0).round() / 100.0
+                };
+                transactions.push(tx("SALE", "SUCCESS", grand, base + 1));
+                transactions.push(tx("REFUND", "SUCCESS", back, base + 2));
+                refunds.push(Refund { id: base + 3, amount: money(back), created_at: at });
+            }
+            _ => {}
+        }
+        self.next_id += 3;
         self.orders.insert(
             id,
             Order {
@@ -471,7 +547,14 @@ impl Shop {
                 financial_status: financial_status.to_owned(),
                 tags: Vec::new(),
                 line_items,
-                total: format!("{total:.2}"),
+                subtotal: money(total),
+                shipping: money(shipping),
+                tax_lines: vec![("VAT".into(), 0.25, money(tax))],
+                total_tax: money(tax),
+                total: money(grand),
+                transactions,
+                refunds,
+                address,
                 fulfillment_orders: vec![FulfillmentOrder {
                     id: fo,
                     location_id: location,

@@ -485,6 +485,33 @@ async fn orders_commit_stock_and_fulfilments_follow_shopifys_rules() -> Result<(
         .await?;
     assert!(!paid.is_empty() && paid.len() < 30, "a mix of payment states: {} paid", paid.len());
     assert!(paid.iter().all(|o| o["displayFinancialStatus"] == "PAID"));
+    for o in &paid {
+        let sale = &o["transactions"][0];
+        assert_eq!(
+            (sale["kind"].as_str(), sale["status"].as_str()),
+            (Some("SALE"), Some("SUCCESS"))
+        );
+        assert_eq!(
+            sale["amountSet"]["shopMoney"]["amount"],
+            o["totalPriceSet"]["shopMoney"]["amount"]
+        );
+        let cents =
+            |v: &Value| (v.as_str().unwrap().parse::<f64>().unwrap() * 100.0).round() as i64;
+        let sum = cents(&o["subtotalPriceSet"]["shopMoney"]["amount"])
+            + cents(&o["totalShippingPriceSet"]["shopMoney"]["amount"])
+            + cents(&o["totalTaxSet"]["shopMoney"]["amount"]);
+        assert!((sum - cents(&o["totalPriceSet"]["shopMoney"]["amount"])).abs() <= 1, "{o}");
+        assert_eq!(o["shippingAddress"]["countryCodeV2"], "DK");
+    }
+    let refunded: Vec<Value> = c
+        .paginate(
+            &ORDERS_PAGE,
+            json!({ "first": 50, "query": "financial_status:partially_refunded" }),
+            "orders",
+        )
+        .try_collect()
+        .await?;
+    assert!(refunded.iter().all(|o| o["refunds"].as_array().is_some_and(|r| r.len() == 1)));
 
     // A customer orders 2 of one SKU: the stock is committed at the location.
     let product = c.execute(&PRODUCTS_PAGE, json!({ "first": 1 })).await?;
