@@ -3,7 +3,7 @@
 //! it, so a gap is visible instead of silently wrong.
 
 use crate::search::{self, FieldValue};
-use crate::store::{Address, Refund, Transaction};
+use crate::store::{Address, BalanceTx, Payout, Refund, Transaction};
 use crate::store::{
     AdjustmentGroup, BulkOp, Change, Customer, FoLine, Fulfillment, FulfillmentOrder, LineItem,
     Location, Order, Product, Quantities, Shop, Variant, gid, parse_gid,
@@ -76,6 +76,11 @@ enum Obj<'a> {
     Address(&'a Address),
     ShippingLine(&'a Order),
     TaxLine(&'a (String, f64, String)),
+    Payments,
+    BalanceTx(&'a BalanceTx),
+    Payout(&'a Payout),
+    AssocOrder(&'a Order),
+    AssocPayout(Option<&'a Payout>),
 }
 
 impl Obj<'_> {
@@ -108,6 +113,11 @@ impl Obj<'_> {
             Obj::Address(_) => "MailingAddress",
             Obj::ShippingLine(_) => "ShippingLine",
             Obj::TaxLine(_) => "TaxLine",
+            Obj::Payments => "ShopifyPaymentsAccount",
+            Obj::BalanceTx(_) => "ShopifyPaymentsBalanceTransaction",
+            Obj::Payout(_) => "ShopifyPaymentsPayout",
+            Obj::AssocOrder(_) => "ShopifyPaymentsAssociatedOrder",
+            Obj::AssocPayout(_) => "ShopifyPaymentsBalanceTransactionAssociatedPayout",
         }
     }
 }
@@ -422,6 +432,45 @@ impl<'a> Exec<'a> {
                 Some(a) => self.set(Obj::Address(a), &f.selection_set, path),
                 None => Value::Null,
             },
+            (Obj::Query, "shopifyPaymentsAccount") => {
+                self.set(Obj::Payments, &f.selection_set, path)
+            }
+            (Obj::Payments, "id") => json!(gid("ShopifyPaymentsAccount", 1)),
+            (Obj::Payments, "balanceTransactions" | "payouts") => {
+                let items = self.items(obj, f).unwrap_or_default();
+                self.connection(f, items, path)
+            }
+            (Obj::BalanceTx(b), "id") => json!(gid("ShopifyPaymentsBalanceTransaction", b.id)),
+            (Obj::BalanceTx(b), "type" | "sourceType") => json!(b.kind),
+            (Obj::BalanceTx(b), "amount") => {
+                self.set(Obj::Money(&b.amount), &f.selection_set, path)
+            }
+            (Obj::BalanceTx(b), "fee") => self.set(Obj::Money(&b.fee), &f.selection_set, path),
+            (Obj::BalanceTx(b), "net") => self.set(Obj::Money(&b.net), &f.selection_set, path),
+            (Obj::BalanceTx(b), "transactionDate") => json!(time(&b.at)),
+            (Obj::BalanceTx(_), "test") => json!(false),
+            (Obj::BalanceTx(b), "sourceOrderTransactionId" | "sourceId") => json!(b.id.to_string()),
+            (Obj::BalanceTx(b), "associatedOrder") => match shop.orders.get(&b.order_id) {
+                Some(o) => self.set(Obj::AssocOrder(o), &f.selection_set, path),
+                None => Value::Null,
+            },
+            (Obj::BalanceTx(b), "associatedPayout") => {
+                let p = b.payout.and_then(|p| shop.payouts.get(&p));
+                self.set(Obj::AssocPayout(p), &f.selection_set, path)
+            }
+            (Obj::BalanceTx(_), "adjustmentsOrders") => json!([]),
+            (Obj::BalanceTx(_), "adjustmentReason") => Value::Null,
+            (Obj::AssocOrder(o), "id") => json!(gid("Order", o.id)),
+            (Obj::AssocOrder(o), "name") => json!(o.name()),
+            (Obj::AssocPayout(p), "id") => json!(p.map(|p| gid("ShopifyPaymentsPayout", p.id))),
+            (Obj::AssocPayout(p), "status") => json!(p.map_or("PENDING", |p| p.status.as_str())),
+            (Obj::Payout(p), "id") => json!(gid("ShopifyPaymentsPayout", p.id)),
+            (Obj::Payout(p), "legacyResourceId") => json!(p.id.to_string()),
+            (Obj::Payout(p), "issuedAt") => json!(time(&p.issued_at)),
+            (Obj::Payout(p), "net") => self.set(Obj::Money(&p.net), &f.selection_set, path),
+            (Obj::Payout(p), "status") => json!(p.status),
+            (Obj::Payout(_), "transactionType") => json!("DEPOSIT"),
+            (Obj::Payout(_), "externalTraceId") => Value::Null,
             (Obj::ShippingLine(_), "title") => json!("Standard"),
             (Obj::ShippingLine(_), "code") => json!("STANDARD"),
             (Obj::ShippingLine(o), "id") => json!(gid("ShippingLine", o.id)),
@@ -777,6 +826,56 @@ impl<'a> Exec<'a> {
                     })
                     .collect(),
             ),
+            (Obj::Payments, "balanceTransactions") => {
+                let filter = self.search_filter(f);
+                Some(
+                    self.shop
+                        .balance_txs
+                        .values()
+                        .filter(|b| {
+                            filter.as_ref().is_none_or(|e| {
+                                search::matches(e, &|field| match field {
+                                    Some("id") => Some(FieldValue::Number(b.id)),
+                                    Some("processed_at") => Some(FieldValue::Time(b.at)),
+                                    Some("payout_status") => Some(FieldValue::Text(
+                                        if b.payout.is_some() { "paid" } else { "pending" }.into(),
+                                    )),
+                                    _ => None,
+                                })
+                            })
+                        })
+                        .map(|b| Item {
+                            obj: Obj::BalanceTx(b),
+                            sort: format!("{:020}", b.id),
+                            id: b.id,
+                        })
+                        .collect(),
+                )
+            }
+            (Obj::Payments, "payouts") => {
+                let filter = self.search_filter(f);
+                Some(
+                    self.shop
+                        .payouts
+                        .values()
+                        .filter(|p| {
+                            filter.as_ref().is_none_or(|e| {
+                                search::matches(e, &|field| match field {
+                                    Some("id") => Some(FieldValue::Number(p.id)),
+                                    Some("issued_at") => Some(FieldValue::Time(p.issued_at)),
+                                    Some("status") => Some(FieldValue::Text(p.status.clone())),
+                                    _ => None,
+                                })
+                            })
+                        })
+                        .map(|p| Item {
+                            obj: Obj::Payout(p),
+                            sort: format!("{:020}", p.id),
+                            id: p.id,
+                        })
+                        .collect(),
+                )
+            }
             (Obj::Query, "webhookSubscriptions") => Some(
                 self.shop
                     .subscriptions

@@ -169,6 +169,28 @@ pub struct Transaction {
     pub created_at: DateTime<Utc>,
 }
 
+/// A Shopify Payments balance transaction: a charge or refund of an order, with its fee.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BalanceTx {
+    pub id: u64,
+    pub order_id: u64,
+    /// CHARGE or REFUND.
+    pub kind: String,
+    pub amount: String,
+    pub fee: String,
+    pub net: String,
+    pub at: DateTime<Utc>,
+    pub payout: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Payout {
+    pub id: u64,
+    pub status: String,
+    pub issued_at: DateTime<Utc>,
+    pub net: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Refund {
     pub id: u64,
@@ -284,6 +306,10 @@ pub struct Shop {
     pub orders: BTreeMap<u64, Order>,
     #[serde(default)]
     pub next_order_number: u64,
+    #[serde(default)]
+    pub balance_txs: BTreeMap<u64, BalanceTx>,
+    #[serde(default)]
+    pub payouts: BTreeMap<u64, Payout>,
     /// The app's client secret: webhook deliveries are signed with it.
     #[serde(default)]
     pub client_secret: String,
@@ -311,6 +337,8 @@ impl Shop {
             subscriptions: BTreeMap::new(),
             orders: BTreeMap::new(),
             next_order_number: 1000,
+            balance_txs: BTreeMap::new(),
+            payouts: BTreeMap::new(),
             client_secret: format!("shpss_{name}_secret"),
             next_id: 1_000_000_000,
             last_write: DateTime::<Utc>::UNIX_EPOCH,
@@ -566,7 +594,58 @@ impl Shop {
                 cancelled: false,
             },
         );
+        // Settled card payments and refunds become Shopify Payments balance transactions.
+        let settled: Vec<(u64, String, f64)> = self.orders[&id]
+            .transactions
+            .iter()
+            .filter(|t| t.status == "SUCCESS" && (t.kind == "SALE" || t.kind == "REFUND"))
+            .map(|t| (t.id, t.kind.clone(), t.amount.parse::<f64>().unwrap_or(0.0)))
+            .collect();
+        for (tx_id, kind, amount) in settled {
+            let (kind, amount, fee) = if kind == "SALE" {
+                ("CHARGE", amount, (amount * 0.029 + 0.25) * 100.0)
+            } else {
+                ("REFUND", -amount, 0.0)
+            };
+            let fee = fee.round() / 100.0;
+            self.balance_txs.insert(
+                tx_id,
+                BalanceTx {
+                    id: tx_id,
+                    order_id: id,
+                    kind: kind.into(),
+                    amount: format!("{amount:.2}"),
+                    fee: format!("{fee:.2}"),
+                    net: format!("{:.2}", amount - fee),
+                    at,
+                    payout: None,
+                },
+            );
+        }
         Ok(id)
+    }
+
+    /// Pay out every balance transaction not paid out yet, as one payout.
+    pub fn pay_out(&mut self) -> Option<u64> {
+        let open: Vec<u64> =
+            self.balance_txs.values().filter(|b| b.payout.is_none()).map(|b| b.id).collect();
+        if open.is_empty() {
+            return None;
+        }
+        let id = self.next_id();
+        let at = self.stamp();
+        let mut net = 0.0;
+        for b in &open {
+            if let Some(tx) = self.balance_txs.get_mut(b) {
+                tx.payout = Some(id);
+                net += tx.net.parse::<f64>().unwrap_or(0.0);
+            }
+        }
+        self.payouts.insert(
+            id,
+            Payout { id, status: "PAID".into(), issued_at: at, net: format!("{net:.2}") },
+        );
+        Some(id)
     }
 
     /// Generated orders in a realistic mix of payment states, from the seeded catalogue.
@@ -599,6 +678,7 @@ impl Shop {
                 (!customers.is_empty()).then(|| customers[rng.random_range(0..customers.len())]);
             let _ = self.place_order(customer, &lines_unique, status);
         }
+        self.pay_out();
     }
 
     /// The variant that owns an inventory item.

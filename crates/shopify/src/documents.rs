@@ -42,6 +42,8 @@ document!(
     60
 );
 document!(FULFILLMENT_CREATE, "FulfillmentCreate", "fulfillment_create.graphql", true, 10);
+document!(BALANCE_TRANSACTIONS, "BalanceTransactions", "balance_transactions.graphql", false, 50);
+document!(PAYOUTS, "Payouts", "payouts.graphql", false, 20);
 document!(INVENTORY_LEVEL, "InventoryLevel", "inventory_level.graphql", false, 3);
 document!(LOCATIONS, "Locations", "locations.graphql", false, 10);
 document!(
@@ -63,6 +65,8 @@ pub const ALL: &[Document] = &[
     ORDERS_PAGE,
     ORDER_FULFILLMENT_ORDERS,
     FULFILLMENT_CREATE,
+    BALANCE_TRANSACTIONS,
+    PAYOUTS,
     INVENTORY_LEVEL,
     LOCATIONS,
     WEBHOOK_SUBSCRIPTION_CREATE,

@@ -589,3 +589,67 @@ async fn orders_commit_stock_and_fulfilments_follow_shopifys_rules() -> Result<(
     assert_eq!(stock().await, (avail, committed - 2, on_hand - 2));
     Ok(())
 }
+
+#[tokio::test]
+async fn payments_balance_transactions_follow_the_orders_and_their_payout() -> Result<()> {
+    use shopsync_shopify::documents::{BALANCE_TRANSACTIONS, PAYOUTS};
+    let sim = start(SimConfig::default(), 5).await?;
+    let seeded: Value = reqwest::Client::new()
+        .post(format!("{}/sim/shops/demo/seed", sim.url))
+        .json(&json!({ "seed": 4, "customers": 3, "orders": 25 }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(seeded["orders"], 25);
+    let c = client(&sim.url);
+    // The account is nested: page through it with a raw loop over the client.
+    let mut txs = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let r = c.execute(&BALANCE_TRANSACTIONS, json!({ "first": 10, "after": after })).await?;
+        let conn = &r.data["shopifyPaymentsAccount"]["balanceTransactions"];
+        txs.extend(conn["nodes"].as_array().unwrap().iter().cloned());
+        if conn["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = conn["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    }
+    assert!(!txs.is_empty());
+    let cents = |v: &Value| (v.as_str().unwrap().parse::<f64>().unwrap() * 100.0).round() as i64;
+    for t in &txs {
+        assert!(t["type"] == "CHARGE" || t["type"] == "REFUND", "{t}");
+        assert_eq!(
+            cents(&t["amount"]["amount"]) - cents(&t["fee"]["amount"]),
+            cents(&t["net"]["amount"])
+        );
+        assert!(t["associatedOrder"]["name"].as_str().unwrap().starts_with('#'));
+        assert_eq!(t["associatedPayout"]["status"], "PAID");
+    }
+    // Incremental: only what came after a known id.
+    let last_but_two =
+        txs[txs.len() - 3]["id"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let newer = c
+        .execute(
+            &BALANCE_TRANSACTIONS,
+            json!({ "first": 50, "query": format!("id:>{last_but_two}") }),
+        )
+        .await?;
+    assert_eq!(
+        newer.data["shopifyPaymentsAccount"]["balanceTransactions"]["nodes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // The payout adds up its transactions.
+    let payouts = c.execute(&PAYOUTS, json!({ "first": 10 })).await?;
+    let p = &payouts.data["shopifyPaymentsAccount"]["payouts"]["nodes"][0];
+    assert_eq!(p["status"], "PAID");
+    let total: i64 = txs.iter().map(|t| cents(&t["net"]["amount"])).sum();
+    assert!(
+        (cents(&p["net"]["amount"]) - total).abs() <= txs.len() as i64,
+        "payout {p} vs {total}"
+    );
+    Ok(())
+}
