@@ -3,7 +3,10 @@
 //! it, so a gap is visible instead of silently wrong.
 
 use crate::search::{self, FieldValue};
-use crate::store::{Address, BalanceTx, Payout, Refund, Transaction};
+use crate::store::{
+    Address, BalanceTx, Catalog, Company, CompanyLocation, Contact, Payout, PriceList, Refund,
+    Transaction,
+};
 use crate::store::{
     AdjustmentGroup, BulkOp, Change, Customer, FoLine, Fulfillment, FulfillmentOrder, LineItem,
     Location, Order, Product, Quantities, Shop, Variant, gid, parse_gid,
@@ -37,8 +40,10 @@ pub struct Exec<'a> {
 }
 
 /// The object a mutation's payload returns.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum PayloadObject {
+    /// Fixed prices just set: the price list and the variants.
+    Prices(u64, Vec<u64>),
     Customer(u64),
     Bulk(u64),
     Group(u64),
@@ -81,6 +86,12 @@ enum Obj<'a> {
     Payout(&'a Payout),
     AssocOrder(&'a Order),
     AssocPayout(Option<&'a Payout>),
+    Company(&'a Company),
+    CompanyLocation(&'a Company, &'a CompanyLocation),
+    Contact(&'a Company, &'a Contact),
+    Catalog(&'a Catalog),
+    PriceList(&'a PriceList),
+    Price(u64, &'a str),
 }
 
 impl Obj<'_> {
@@ -118,6 +129,12 @@ impl Obj<'_> {
             Obj::Payout(_) => "ShopifyPaymentsPayout",
             Obj::AssocOrder(_) => "ShopifyPaymentsAssociatedOrder",
             Obj::AssocPayout(_) => "ShopifyPaymentsBalanceTransactionAssociatedPayout",
+            Obj::Company(_) => "Company",
+            Obj::CompanyLocation(..) => "CompanyLocation",
+            Obj::Contact(..) => "CompanyContact",
+            Obj::Catalog(_) => "CompanyLocationCatalog",
+            Obj::PriceList(_) => "PriceList",
+            Obj::Price(..) => "PriceListPrice",
         }
     }
 }
@@ -168,7 +185,7 @@ impl<'a> Exec<'a> {
                 | "webhookSubscription"
                 | "fulfillment" => {
                     let shop = self.shop;
-                    let obj = match object {
+                    let obj = match object.clone() {
                         Some(PayloadObject::Customer(id)) => {
                             shop.customers.get(&id).map(Obj::Customer)
                         }
@@ -185,7 +202,7 @@ impl<'a> Exec<'a> {
                                     .map(|f| Obj::Fulfillment(o, f))
                             })
                         }
-                        None => None,
+                        Some(PayloadObject::Prices(..)) | None => None,
                     };
                     match obj {
                         Some(o) => {
@@ -197,6 +214,23 @@ impl<'a> Exec<'a> {
                         None => Value::Null,
                     }
                 }
+                "prices" => match &object {
+                    Some(PayloadObject::Prices(list, variants)) => {
+                        match self.shop.price_lists.get(list) {
+                            Some(pl) => Value::Array(
+                                variants
+                                    .iter()
+                                    .filter_map(|v| pl.prices.get(v).map(|p| (v, p)))
+                                    .map(|(v, p)| {
+                                        self.set(Obj::Price(*v, p), &pf.selection_set, &mut path)
+                                    })
+                                    .collect(),
+                            ),
+                            None => Value::Null,
+                        }
+                    }
+                    _ => Value::Null,
+                },
                 "userErrors" => Value::Array(
                     user_errors
                         .iter()
@@ -432,6 +466,102 @@ impl<'a> Exec<'a> {
                 Some(a) => self.set(Obj::Address(a), &f.selection_set, path),
                 None => Value::Null,
             },
+            (Obj::Query, "companies" | "catalogs")
+            | (Obj::Company(_), "locations" | "contacts")
+            | (Obj::CompanyLocation(..), "catalogs")
+            | (Obj::Catalog(_), "companyLocations")
+            | (Obj::PriceList(_), "prices") => {
+                let items = self.items(obj, f).unwrap_or_default();
+                self.connection(f, items, path)
+            }
+            (Obj::Query, "company") => {
+                let id = self.arg(f, "id");
+                match id
+                    .as_str()
+                    .and_then(|g| parse_gid("Company", g))
+                    .and_then(|id| shop.companies.get(&id))
+                {
+                    Some(c) => self.set(Obj::Company(c), &f.selection_set, path),
+                    None => Value::Null,
+                }
+            }
+            (Obj::Query, "catalog") => {
+                let id = self.arg(f, "id");
+                match id
+                    .as_str()
+                    .and_then(|g| {
+                        parse_gid("CompanyLocationCatalog", g).or_else(|| parse_gid("Catalog", g))
+                    })
+                    .and_then(|id| shop.catalogs.get(&id))
+                {
+                    Some(c) => self.set(Obj::Catalog(c), &f.selection_set, path),
+                    None => Value::Null,
+                }
+            }
+            (Obj::Query, "priceList") => {
+                let id = self.arg(f, "id");
+                match id
+                    .as_str()
+                    .and_then(|g| parse_gid("PriceList", g))
+                    .and_then(|id| shop.price_lists.get(&id))
+                {
+                    Some(p) => self.set(Obj::PriceList(p), &f.selection_set, path),
+                    None => Value::Null,
+                }
+            }
+            (Obj::Company(c), "id") => json!(gid("Company", c.id)),
+            (Obj::Company(c), "name") => json!(c.name),
+            (Obj::Company(c), "externalId") => json!(c.external_id),
+            (Obj::Company(_), "note") => Value::Null,
+            (Obj::Company(c), "createdAt") => json!(time(&c.created_at)),
+            (Obj::Company(c), "updatedAt") => json!(time(&c.updated_at)),
+            (Obj::Company(c), "mainContact") => match c.contacts.iter().find(|k| k.main) {
+                Some(k) => self.set(Obj::Contact(c, k), &f.selection_set, path),
+                None => Value::Null,
+            },
+            (Obj::CompanyLocation(_, l), "id") => json!(gid("CompanyLocation", l.id)),
+            (Obj::CompanyLocation(_, l), "name") => json!(l.name),
+            (Obj::CompanyLocation(_, l), "externalId") => json!(l.external_id),
+            (Obj::CompanyLocation(_, _), "currency") => json!(shop.currency),
+            (Obj::CompanyLocation(c, _), "company") => {
+                self.set(Obj::Company(c), &f.selection_set, path)
+            }
+            (Obj::CompanyLocation(c, _), "updatedAt") => json!(time(&c.updated_at)),
+            (Obj::Contact(_, k), "id") => json!(gid("CompanyContact", k.id)),
+            (Obj::Contact(_, k), "isMainContact") => json!(k.main),
+            (Obj::Contact(c, _), "company") => self.set(Obj::Company(c), &f.selection_set, path),
+            (Obj::Contact(_, k), "customer") => match shop.customers.get(&k.customer_id) {
+                Some(cu) => self.set(Obj::Customer(cu), &f.selection_set, path),
+                None => Value::Null,
+            },
+            (Obj::Catalog(c), "id") => json!(gid("CompanyLocationCatalog", c.id)),
+            (Obj::Catalog(c), "title") => json!(c.title),
+            (Obj::Catalog(c), "status") => json!(c.status),
+            (Obj::Catalog(c), "priceList") => {
+                match c.price_list.and_then(|p| shop.price_lists.get(&p)) {
+                    Some(p) => self.set(Obj::PriceList(p), &f.selection_set, path),
+                    None => Value::Null,
+                }
+            }
+            (Obj::PriceList(p), "id") => json!(gid("PriceList", p.id)),
+            (Obj::PriceList(p), "name") => json!(p.name),
+            (Obj::PriceList(p), "currency") => json!(p.currency),
+            (Obj::PriceList(p), "fixedPricesCount") => json!(p.prices.len()),
+            (Obj::Price(_, amount), "price") => {
+                self.set(Obj::Money(amount), &f.selection_set, path)
+            }
+            (Obj::Price(..), "compareAtPrice") => Value::Null,
+            (Obj::Price(..), "originType") => json!("FIXED"),
+            (Obj::Price(v, _), "variant") => {
+                match shop
+                    .products
+                    .values()
+                    .find_map(|p| p.variants.iter().find(|x| x.id == v).map(|x| (p, x)))
+                {
+                    Some((p, x)) => self.set(Obj::Variant(p, x), &f.selection_set, path),
+                    None => Value::Null,
+                }
+            }
             (Obj::Query, "shopifyPaymentsAccount") => {
                 self.set(Obj::Payments, &f.selection_set, path)
             }
@@ -876,6 +1006,110 @@ impl<'a> Exec<'a> {
                         .collect(),
                 )
             }
+            (Obj::Query, "companies") => {
+                let filter = self.search_filter(f);
+                let shop = self.shop;
+                Some(
+                    shop.companies
+                        .values()
+                        .filter(|c| {
+                            filter.as_ref().is_none_or(|e| {
+                                search::matches(e, &|field| match field {
+                                    None | Some("name") => Some(FieldValue::Text(c.name.clone())),
+                                    Some("id") => Some(FieldValue::Number(c.id)),
+                                    Some("external_id") => {
+                                        c.external_id.clone().map(FieldValue::Text)
+                                    }
+                                    Some("updated_at") => Some(FieldValue::Time(c.updated_at)),
+                                    _ => None,
+                                })
+                            })
+                        })
+                        .map(|c| Item {
+                            obj: Obj::Company(c),
+                            sort: format!("{:020}", c.id),
+                            id: c.id,
+                        })
+                        .collect(),
+                )
+            }
+            (Obj::Query, "catalogs") => {
+                let filter = self.search_filter(f);
+                let shop = self.shop;
+                Some(
+                    shop.catalogs
+                        .values()
+                        .filter(|c| {
+                            filter.as_ref().is_none_or(|e| {
+                                search::matches(e, &|field| match field {
+                                    None | Some("title") => Some(FieldValue::Text(c.title.clone())),
+                                    Some("id") => Some(FieldValue::Number(c.id)),
+                                    Some("status") => Some(FieldValue::Text(c.status.clone())),
+                                    Some("company_id") => Some(FieldValue::Texts(
+                                        c.locations.iter().map(|l| l.0.to_string()).collect(),
+                                    )),
+                                    Some("company_location_id") => Some(FieldValue::Texts(
+                                        c.locations.iter().map(|l| l.1.to_string()).collect(),
+                                    )),
+                                    _ => None,
+                                })
+                            })
+                        })
+                        .map(|c| Item {
+                            obj: Obj::Catalog(c),
+                            sort: format!("{:020}", c.id),
+                            id: c.id,
+                        })
+                        .collect(),
+                )
+            }
+            (Obj::Company(c), "locations") => Some(
+                c.locations
+                    .iter()
+                    .map(|l| Item {
+                        obj: Obj::CompanyLocation(c, l),
+                        sort: format!("{:020}", l.id),
+                        id: l.id,
+                    })
+                    .collect(),
+            ),
+            (Obj::Company(c), "contacts") => Some(
+                c.contacts
+                    .iter()
+                    .map(|k| Item {
+                        obj: Obj::Contact(c, k),
+                        sort: format!("{:020}", k.id),
+                        id: k.id,
+                    })
+                    .collect(),
+            ),
+            (Obj::CompanyLocation(_, l), "catalogs") => Some(
+                l.catalogs
+                    .iter()
+                    .filter_map(|id| self.shop.catalogs.get(id))
+                    .map(|c| Item { obj: Obj::Catalog(c), sort: format!("{:020}", c.id), id: c.id })
+                    .collect(),
+            ),
+            (Obj::Catalog(c), "companyLocations") => Some(
+                c.locations
+                    .iter()
+                    .filter_map(|(co, lo)| {
+                        let company = self.shop.companies.get(co)?;
+                        let l = company.locations.iter().find(|l| l.id == *lo)?;
+                        Some(Item {
+                            obj: Obj::CompanyLocation(company, l),
+                            sort: format!("{:020}", l.id),
+                            id: l.id,
+                        })
+                    })
+                    .collect(),
+            ),
+            (Obj::PriceList(pl), "prices") => Some(
+                pl.prices
+                    .iter()
+                    .map(|(v, p)| Item { obj: Obj::Price(*v, p), sort: format!("{v:020}"), id: *v })
+                    .collect(),
+            ),
             (Obj::Query, "webhookSubscriptions") => Some(
                 self.shop
                     .subscriptions
@@ -932,6 +1166,8 @@ impl<'a> Exec<'a> {
             Obj::Variant(_, v) => Some(gid("ProductVariant", v.id)),
             Obj::Customer(c) => Some(gid("Customer", c.id)),
             Obj::Order(o) => Some(gid("Order", o.id)),
+            Obj::Company(c) => Some(gid("Company", c.id)),
+            Obj::CompanyLocation(_, l) => Some(gid("CompanyLocation", l.id)),
             Obj::LineItem(l) => Some(gid("LineItem", l.id)),
             _ => None,
         }

@@ -12,6 +12,7 @@
 //! - `/sim/…`: the admin API for tests and the demo (create and seed shops, read counts).
 
 pub mod bucket;
+mod catalogs;
 pub mod clock;
 pub mod cost;
 mod exec;
@@ -483,6 +484,21 @@ fn mutate(
                 }
                 (id.map(exec::PayloadObject::Customer), errs)
             }
+            "priceListFixedPricesAdd" => {
+                let list = arg(shop, "priceListId");
+                let prices = arg(shop, "prices");
+                match catalogs::fixed_prices_add(shop, list.as_str().unwrap_or(""), &prices) {
+                    Ok((list, variants)) => {
+                        (Some(exec::PayloadObject::Prices(list, variants)), Vec::new())
+                    }
+                    Err(Ok(errs)) => (None, errs),
+                    Err(Err(top)) => {
+                        errors.push(json!({ "message": top.0, "path": [key_of(f)], "extensions": { "code": top.1 } }));
+                        data.insert(key_of(f), Value::Null);
+                        continue;
+                    }
+                }
+            }
             "fulfillmentCreate" => {
                 let input = arg(shop, "fulfillment");
                 match orders::fulfillment_create(shop, &input) {
@@ -812,6 +828,8 @@ struct Seed {
     customers: usize,
     #[serde(default)]
     orders: usize,
+    #[serde(default)]
+    companies: usize,
 }
 
 async fn seed_shop(
@@ -833,10 +851,12 @@ async fn seed_shop(
     let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
     shop.seed(req.seed, req.products, req.customers);
     shop.seed_orders(req.seed, req.orders.min(100_000));
+    shop.seed_b2b(req.seed, req.companies.min(10_000));
     let counts = json!({
         "products": shop.products.len(),
         "customers": shop.customers.len(),
         "orders": shop.orders.len(),
+        "companies": shop.companies.len(),
     });
     Json(counts).into_response()
 }

@@ -169,6 +169,51 @@ pub struct Transaction {
     pub created_at: DateTime<Utc>,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CompanyLocation {
+    pub id: u64,
+    pub name: String,
+    pub external_id: Option<String>,
+    pub catalogs: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Contact {
+    pub id: u64,
+    pub customer_id: u64,
+    pub main: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Company {
+    pub id: u64,
+    pub name: String,
+    pub external_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub locations: Vec<CompanyLocation>,
+    pub contacts: Vec<Contact>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Catalog {
+    pub id: u64,
+    pub title: String,
+    pub status: String,
+    pub price_list: Option<u64>,
+    /// (company, company location).
+    pub locations: Vec<(u64, u64)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PriceList {
+    pub id: u64,
+    pub name: String,
+    pub currency: String,
+    /// Fixed prices by variant.
+    pub prices: BTreeMap<u64, String>,
+}
+
 /// A Shopify Payments balance transaction: a charge or refund of an order, with its fee.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BalanceTx {
@@ -307,6 +352,12 @@ pub struct Shop {
     #[serde(default)]
     pub next_order_number: u64,
     #[serde(default)]
+    pub companies: BTreeMap<u64, Company>,
+    #[serde(default)]
+    pub catalogs: BTreeMap<u64, Catalog>,
+    #[serde(default)]
+    pub price_lists: BTreeMap<u64, PriceList>,
+    #[serde(default)]
     pub balance_txs: BTreeMap<u64, BalanceTx>,
     #[serde(default)]
     pub payouts: BTreeMap<u64, Payout>,
@@ -337,6 +388,9 @@ impl Shop {
             subscriptions: BTreeMap::new(),
             orders: BTreeMap::new(),
             next_order_number: 1000,
+            companies: BTreeMap::new(),
+            catalogs: BTreeMap::new(),
+            price_lists: BTreeMap::new(),
             balance_txs: BTreeMap::new(),
             payouts: BTreeMap::new(),
             client_secret: format!("shpss_{name}_secret"),
@@ -623,6 +677,89 @@ impl Shop {
             );
         }
         Ok(id)
+    }
+
+    /// B2B: companies with one or two locations and a main contact, each with a catalog whose
+    /// price list fixes lower prices for about half of the variants.
+    pub fn seed_b2b(&mut self, seed: u64, n: usize) {
+        let mut rng = StdRng::seed_from_u64(seed ^ 0xb2b);
+        let variants: Vec<(u64, f64)> = self
+            .products
+            .values()
+            .flat_map(|p| p.variants.iter().map(|v| (v.id, v.price.parse::<f64>().unwrap_or(0.0))))
+            .collect();
+        for i in 0..n {
+            let id = self.next_id();
+            let at = self.stamp();
+            let mut locations = Vec::new();
+            for l in 0..rng.random_range(1..=2) {
+                let lid = self.next_id();
+                locations.push(CompanyLocation {
+                    id: lid,
+                    name: format!("Site {}", l + 1),
+                    external_id: Some(format!("C{:04}-{}", i + 1, l + 1)),
+                    catalogs: Vec::new(),
+                });
+            }
+            let customer = self.next_id();
+            let cat = self.stamp();
+            self.customers.insert(
+                customer,
+                Customer {
+                    id: customer,
+                    first_name: format!("Buyer{}", i + 1),
+                    last_name: "B2B".into(),
+                    email: format!("buyer{}@company{}.example", i + 1, i + 1),
+                    tags: vec!["b2b".into()],
+                    created_at: cat,
+                    updated_at: cat,
+                },
+            );
+            let contact = self.next_id();
+            let list = self.next_id();
+            let mut prices = BTreeMap::new();
+            for (v, price) in &variants {
+                if rng.random_bool(0.5) {
+                    prices.insert(*v, format!("{:.2}", price * 0.9));
+                }
+            }
+            let name = format!("Company {}", i + 1);
+            self.price_lists.insert(
+                list,
+                PriceList {
+                    id: list,
+                    name: format!("{name} prices"),
+                    currency: self.currency.clone(),
+                    prices,
+                },
+            );
+            let catalog = self.next_id();
+            for l in &mut locations {
+                l.catalogs.push(catalog);
+            }
+            self.catalogs.insert(
+                catalog,
+                Catalog {
+                    id: catalog,
+                    title: format!("{name} catalog"),
+                    status: "ACTIVE".into(),
+                    price_list: Some(list),
+                    locations: locations.iter().map(|l| (id, l.id)).collect(),
+                },
+            );
+            self.companies.insert(
+                id,
+                Company {
+                    id,
+                    name,
+                    external_id: Some(format!("C{:04}", i + 1)),
+                    created_at: at,
+                    updated_at: at,
+                    locations,
+                    contacts: vec![Contact { id: contact, customer_id: customer, main: true }],
+                },
+            );
+        }
     }
 
     /// Pay out every balance transaction not paid out yet, as one payout.

@@ -44,6 +44,15 @@ document!(
 document!(FULFILLMENT_CREATE, "FulfillmentCreate", "fulfillment_create.graphql", true, 10);
 document!(BALANCE_TRANSACTIONS, "BalanceTransactions", "balance_transactions.graphql", false, 50);
 document!(PAYOUTS, "Payouts", "payouts.graphql", false, 20);
+document!(COMPANIES_PAGE, "CompaniesPage", "companies_page.graphql", false, 100);
+document!(CATALOGS_PAGE, "CatalogsPage", "catalogs_page.graphql", false, 60);
+document!(
+    PRICE_LIST_FIXED_PRICES_ADD,
+    "PriceListFixedPricesAdd",
+    "price_list_fixed_prices_add.graphql",
+    true,
+    11
+);
 document!(INVENTORY_LEVEL, "InventoryLevel", "inventory_level.graphql", false, 3);
 document!(LOCATIONS, "Locations", "locations.graphql", false, 10);
 document!(
@@ -67,6 +76,9 @@ pub const ALL: &[Document] = &[
     FULFILLMENT_CREATE,
     BALANCE_TRANSACTIONS,
     PAYOUTS,
+    COMPANIES_PAGE,
+    CATALOGS_PAGE,
+    PRICE_LIST_FIXED_PRICES_ADD,
     INVENTORY_LEVEL,
     LOCATIONS,
     WEBHOOK_SUBSCRIPTION_CREATE,

@@ -653,3 +653,92 @@ async fn payments_balance_transactions_follow_the_orders_and_their_payout() -> R
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn b2b_companies_catalogs_and_fixed_prices() -> Result<()> {
+    use shopsync_shopify::documents::{CATALOGS_PAGE, COMPANIES_PAGE, PRICE_LIST_FIXED_PRICES_ADD};
+    let sim = start(SimConfig::default(), 6).await?;
+    reqwest::Client::new()
+        .post(format!("{}/sim/shops/demo/seed", sim.url))
+        .json(&json!({ "seed": 2, "companies": 4 }))
+        .send()
+        .await?
+        .error_for_status()?;
+    let c = client(&sim.url);
+    let companies: Vec<Value> =
+        c.paginate(&COMPANIES_PAGE, json!({ "first": 3 }), "companies").try_collect().await?;
+    assert_eq!(companies.len(), 4);
+    for co in &companies {
+        assert!(
+            co["mainContact"]["customer"]["defaultEmailAddress"]["emailAddress"]
+                .as_str()
+                .unwrap()
+                .contains('@')
+        );
+        assert!(!co["locations"]["nodes"].as_array().unwrap().is_empty());
+    }
+    let one =
+        c.execute(&COMPANIES_PAGE, json!({ "first": 5, "query": "external_id:C0002" })).await?;
+    assert_eq!(one.data["companies"]["nodes"].as_array().unwrap().len(), 1);
+
+    let catalogs: Vec<Value> =
+        c.paginate(&CATALOGS_PAGE, json!({ "first": 10 }), "catalogs").try_collect().await?;
+    assert_eq!(catalogs.len(), 4);
+    let list = catalogs[0]["priceList"]["id"].as_str().unwrap().to_owned();
+    let before = catalogs[0]["priceList"]["fixedPricesCount"].as_i64().unwrap();
+
+    let product = c.execute(&PRODUCTS_PAGE, json!({ "first": 6 })).await?;
+    let variants: Vec<String> = product.data["products"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| {
+            p["variants"]["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["id"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let set = |prices: Value| {
+        c.mutate(
+            &PRICE_LIST_FIXED_PRICES_ADD,
+            json!({ "priceListId": list, "prices": prices }),
+            "priceListFixedPricesAdd",
+        )
+    };
+    // Wrong currency: refused, all or nothing.
+    let e = set(json!([
+        { "variantId": variants[0], "price": { "amount": "10.00", "currencyCode": "EUR" } },
+        { "variantId": variants[1], "price": { "amount": "10.00", "currencyCode": "USD" } },
+    ]))
+    .await
+    .unwrap_err();
+    let ShopifyError::UserErrors { errors, .. } = e else { panic!("{e}") };
+    assert_eq!(errors[0].code.as_deref(), Some("PRICE_LIST_CURRENCY_MISMATCH"));
+    let ok =
+        set(json!(variants
+        .iter()
+        .map(|v| json!({ "variantId": v, "price": { "amount": "9.99", "currencyCode": "EUR" } }))
+        .collect::<Vec<_>>()))
+        .await?;
+    assert_eq!(ok["prices"].as_array().unwrap().len(), variants.len());
+    assert_eq!(ok["prices"][0]["price"]["amount"], "9.99");
+    let after: Vec<Value> =
+        c.paginate(&CATALOGS_PAGE, json!({ "first": 10 }), "catalogs").try_collect().await?;
+    let count = after.iter().find(|k| k["priceList"]["id"] == list.as_str()).unwrap()["priceList"]
+        ["fixedPricesCount"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        count >= before
+            && count <= before + variants.len() as i64
+            && count >= variants.len() as i64
+    );
+    let e = set(json!([{ "variantId": "gid://shopify/ProductVariant/1", "price": { "amount": "1.00", "currencyCode": "EUR" } }]))
+        .await
+        .unwrap_err();
+    let ShopifyError::UserErrors { errors, .. } = e else { panic!("{e}") };
+    assert_eq!(errors[0].code.as_deref(), Some("VARIANT_NOT_FOUND"));
+    Ok(())
+}
