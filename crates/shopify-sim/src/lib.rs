@@ -68,6 +68,10 @@ pub struct Faults {
     pub rate_limit_rate: f64,
     /// Share answered with a body that is not JSON.
     pub malformed_rate: f64,
+    /// Share never answered in time (the answer comes after `timeout_ms`).
+    pub timeout_rate: f64,
+    /// How long a timed-out request hangs before answering 504.
+    pub timeout_ms: u64,
     /// Added to every answer.
     pub latency_ms: u64,
     /// Seed of the fault dice (the same seed, the same sequence).
@@ -163,10 +167,14 @@ impl Sim {
             Some("rate_limit")
         } else if x < f.error_rate + f.rate_limit_rate + f.malformed_rate {
             Some("malformed")
+        } else if x < f.error_rate + f.rate_limit_rate + f.malformed_rate + f.timeout_rate {
+            Some("timeout")
         } else {
             None
         };
-        (kind, f.latency_ms)
+        let latency =
+            if kind == Some("timeout") { f.latency_ms + f.timeout_ms.max(1) } else { f.latency_ms };
+        (kind, latency)
     }
 
     pub fn add_shop(&self, name: &str, token: &str, plan: &str) -> Result<(), SimError> {
@@ -229,6 +237,7 @@ pub fn router(sim: SharedSim) -> Router {
         .route("/sim/bulk/{shop}/{file}", get(bulk_file))
         .route("/sim/shops/{shop}/faults", post(set_faults))
         .route("/sim/shops/{shop}/orders", post(place_order))
+        .route("/sim/shops/{shop}/export", get(export_shop))
         .with_state(sim)
 }
 
@@ -870,14 +879,14 @@ async fn set_faults(
         Ok(b) => b,
         Err(e) => return bad_request(e.body_text()),
     };
-    let rates = [f.error_rate, f.rate_limit_rate, f.malformed_rate];
+    let rates = [f.error_rate, f.rate_limit_rate, f.malformed_rate, f.timeout_rate];
     if rates.iter().any(|r| !(0.0..=1.0).contains(r)) || rates.iter().sum::<f64>() > 1.0 {
         return bad_request(
             "error_rate, rate_limit_rate and malformed_rate must be within 0..1 and sum to at most 1",
         );
     }
-    if f.latency_ms > 60_000 {
-        return bad_request("latency_ms must be at most 60000");
+    if f.latency_ms > 60_000 || f.timeout_ms > 600_000 {
+        return bad_request("latency_ms must be at most 60000 and timeout_ms at most 600000");
     }
     if sim.shop(&name).is_none() {
         return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no shop {name:?}") })))
@@ -942,6 +951,26 @@ async fn place_order(
                 .into_response()
         }
         Err(e) => bad_request(e),
+    }
+}
+
+/// Everything a shop holds, in the save format: to read back what a client wrote.
+async fn export_shop(State(sim): State<SharedSim>, Path(name): Path<String>) -> Response {
+    let Some(shop) = sim.shop(&name) else {
+        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no shop {name:?}") })))
+            .into_response();
+    };
+    let shop = shop.lock().unwrap_or_else(|e| e.into_inner());
+    match serde_json::to_value(&*shop) {
+        Ok(mut v) => {
+            // The access token is a credential; the export leaves it out.
+            if let Some(o) = v.as_object_mut() {
+                o.remove("access_token");
+                o.remove("client_secret");
+            }
+            Json(v).into_response()
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
 
