@@ -88,6 +88,13 @@ impl std::fmt::Debug for ShopifyClient {
     }
 }
 
+/// What one JSON answer means for the request.
+enum Answer {
+    Done(Result<GqlResponse, ShopifyError>),
+    /// THROTTLED: wait for the bucket and send again.
+    Throttled,
+}
+
 static CRYPTO: Once = Once::new();
 
 /// Install the TLS crypto provider (ring) once per process; [`ShopifyClient::new`] does it,
@@ -164,7 +171,7 @@ impl ShopifyClient {
         let body = json!({ "query": doc.text, "variables": variables, "operationName": op });
         let mut attempts = 0u32;
         let mut backoff = self.config.backoff;
-        loop {
+        'request: loop {
             let reservation = self.budget.acquire(self.expected_cost(doc)).await;
             self.bump(|s| s.requests += 1);
             let sent = self
@@ -175,140 +182,118 @@ impl ShopifyClient {
                 .json(&body)
                 .send()
                 .await;
-            let (status, headers, text) = match sent {
-                Ok(r) => {
-                    let status = r.status();
-                    let headers = r.headers().clone();
-                    match r.text().await {
-                        Ok(t) => (status, headers, t),
-                        Err(e) => {
-                            self.budget.settle(reservation, None);
-                            attempts += 1;
-                            if attempts >= self.config.max_attempts {
-                                return Err(ShopifyError::GaveUp {
-                                    operation: op,
-                                    attempts,
-                                    last: e.to_string(),
-                                });
-                            }
-                            self.bump(|s| s.retried += 1);
-                            tokio::time::sleep(backoff).await;
-                            backoff = (backoff * 2).min(Duration::from_secs(30));
-                            continue;
-                        }
-                    }
-                }
-                Err(e) => {
-                    self.budget.settle(reservation, None);
-                    attempts += 1;
-                    if attempts >= self.config.max_attempts {
-                        return Err(ShopifyError::GaveUp {
-                            operation: op,
-                            attempts,
-                            last: e.to_string(),
-                        });
-                    }
-                    tracing::debug!(operation = op, error = %e, attempts, "request failed, retrying");
-                    self.bump(|s| s.retried += 1);
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                    continue;
-                }
-            };
-            if status.as_u16() == 401 {
-                self.budget.settle(reservation, None);
-                return Err(ShopifyError::Unauthorized { operation: op });
-            }
-            if status.as_u16() == 429 || status.is_server_error() {
-                self.budget.settle(reservation, None);
-                attempts += 1;
-                if attempts >= self.config.max_attempts {
-                    return Err(ShopifyError::GaveUp {
-                        operation: op,
-                        attempts,
-                        last: format!("HTTP {status}"),
-                    });
-                }
-                let wait = headers
+            // Anything below that fails before a usable answer is retried with back-off (or
+            // the server's Retry-After) until the attempts are used up.
+            let failure: (String, Option<Duration>) = 'answer: {
+                let r = match sent {
+                    Ok(r) => r,
+                    Err(e) => break 'answer (e.to_string(), None),
+                };
+                let status = r.status();
+                let retry_after = r
+                    .headers()
                     .get("retry-after")
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.trim().parse::<f64>().ok())
-                    .map(Duration::from_secs_f64)
-                    .unwrap_or(if status.as_u16() == 429 {
-                        Duration::from_secs(1)
-                    } else {
-                        backoff
-                    });
-                tracing::debug!(operation = op, %status, wait_ms = wait.as_millis() as u64, "retrying");
-                self.bump(|s| s.retried += 1);
-                tokio::time::sleep(wait).await;
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-                continue;
-            }
-            if !status.is_success() {
-                self.budget.settle(reservation, None);
-                let body: String = text.chars().take(500).collect();
-                return Err(ShopifyError::Http { operation: op, status: status.as_u16(), body });
-            }
-            let v: Value = match serde_json::from_str(&text) {
-                Ok(v) => v,
-                Err(source) => {
-                    // A cut-off or garbled body: the answer was lost on the way, like a timeout.
+                    .map(Duration::from_secs_f64);
+                let text = match r.text().await {
+                    Ok(t) => t,
+                    Err(e) => break 'answer (e.to_string(), None),
+                };
+                if status.as_u16() == 401 {
                     self.budget.settle(reservation, None);
-                    attempts += 1;
-                    if attempts >= self.config.max_attempts {
-                        return Err(ShopifyError::Decode { operation: op, source });
+                    return Err(ShopifyError::Unauthorized { operation: op });
+                }
+                if status.as_u16() == 429 {
+                    break 'answer (
+                        format!("HTTP {status}"),
+                        retry_after.or(Some(Duration::from_secs(1))),
+                    );
+                }
+                if status.is_server_error() {
+                    break 'answer (format!("HTTP {status}"), retry_after);
+                }
+                if !status.is_success() {
+                    self.budget.settle(reservation, None);
+                    let body: String = text.chars().take(500).collect();
+                    return Err(ShopifyError::Http {
+                        operation: op,
+                        status: status.as_u16(),
+                        body,
+                    });
+                }
+                // A cut-off or garbled body: the answer was lost on the way, like a timeout.
+                match serde_json::from_str::<Value>(&text) {
+                    Ok(v) => {
+                        let outcome = self.answer(op, v, reservation);
+                        match outcome {
+                            Answer::Done(r) => return r,
+                            Answer::Throttled => continue 'request,
+                        }
                     }
-                    tracing::debug!(operation = op, error = %source, "unreadable answer, retrying");
-                    self.bump(|s| s.retried += 1);
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                    continue;
+                    Err(e) => break 'answer (format!("unreadable answer: {e}"), None),
                 }
             };
-            let throttle = throttle_status(&v);
-            self.budget.settle(reservation, throttle);
-            let requested =
-                v.pointer("/extensions/cost/requestedQueryCost").and_then(Value::as_f64);
-            let actual = v.pointer("/extensions/cost/actualQueryCost").and_then(Value::as_f64);
-            if let Some(c) = requested {
-                self.learned.lock().unwrap_or_else(|e| e.into_inner()).insert(op, c);
+            self.budget.settle(reservation, None);
+            attempts += 1;
+            if attempts >= self.config.max_attempts {
+                return Err(ShopifyError::GaveUp { operation: op, attempts, last: failure.0 });
             }
-            let errors: Vec<GraphQlError> = match v.get("errors") {
-                Some(e @ Value::Array(_)) => serde_json::from_value(e.clone())
-                    .map_err(|source| ShopifyError::Decode { operation: op, source })?,
-                _ => Vec::new(),
-            };
-            if errors.iter().any(|e| e.code() == Some("THROTTLED")) {
-                // Our estimate was off (another client shares the shop); the bucket state just
-                // arrived with the answer, so the next acquire waits the right time.
-                self.bump(|s| s.throttled += 1);
-                tracing::debug!(operation = op, "throttled by the shop, waiting for the bucket");
-                continue;
-            }
-            if let Some(e) = errors.iter().find(|e| e.code() == Some("MAX_COST_EXCEEDED")) {
-                let cost = e
-                    .extensions
-                    .as_ref()
-                    .and_then(|x| x.get("cost"))
-                    .and_then(Value::as_f64)
-                    .unwrap_or(0.0);
-                return Err(ShopifyError::MaxCostExceeded { operation: op, cost });
-            }
-            if !errors.is_empty() {
-                return Err(ShopifyError::GraphQl { operation: op, errors });
-            }
-            if let Some(a) = actual {
-                self.bump(|s| s.actual_cost += a);
-            }
-            let data = v.get("data").cloned().unwrap_or(Value::Null);
-            return Ok(GqlResponse {
-                data,
-                requested_cost: requested,
-                actual_cost: actual,
-                throttle,
-            });
+            let wait = failure.1.unwrap_or(backoff);
+            tracing::debug!(operation = op, error = %failure.0, attempts, wait_ms = wait.as_millis() as u64, "retrying");
+            self.bump(|s| s.retried += 1);
+            tokio::time::sleep(wait).await;
+            backoff = (backoff * 2).min(Duration::from_secs(30));
         }
+    }
+
+    /// Read a JSON answer: settle the budget, learn the cost, and sort out the errors.
+    fn answer(&self, op: &'static str, v: Value, reservation: budget::Reservation) -> Answer {
+        let throttle = throttle_status(&v);
+        self.budget.settle(reservation, throttle);
+        let requested = v.pointer("/extensions/cost/requestedQueryCost").and_then(Value::as_f64);
+        let actual = v.pointer("/extensions/cost/actualQueryCost").and_then(Value::as_f64);
+        if let Some(c) = requested {
+            self.learned.lock().unwrap_or_else(|e| e.into_inner()).insert(op, c);
+        }
+        let errors: Vec<GraphQlError> = match v.get("errors") {
+            Some(e @ Value::Array(_)) => match serde_json::from_value(e.clone()) {
+                Ok(errors) => errors,
+                Err(source) => {
+                    return Answer::Done(Err(ShopifyError::Decode { operation: op, source }));
+                }
+            },
+            _ => Vec::new(),
+        };
+        if errors.iter().any(|e| e.code() == Some("THROTTLED")) {
+            // Our estimate was off (another client shares the shop); the bucket state just
+            // arrived with the answer, so the next acquire waits the right time.
+            self.bump(|s| s.throttled += 1);
+            tracing::debug!(operation = op, "throttled by the shop, waiting for the bucket");
+            return Answer::Throttled;
+        }
+        if let Some(e) = errors.iter().find(|e| e.code() == Some("MAX_COST_EXCEEDED")) {
+            let cost = e
+                .extensions
+                .as_ref()
+                .and_then(|x| x.get("cost"))
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0);
+            return Answer::Done(Err(ShopifyError::MaxCostExceeded { operation: op, cost }));
+        }
+        if !errors.is_empty() {
+            return Answer::Done(Err(ShopifyError::GraphQl { operation: op, errors }));
+        }
+        if let Some(a) = actual {
+            self.bump(|s| s.actual_cost += a);
+        }
+        let data = v.get("data").cloned().unwrap_or(Value::Null);
+        Answer::Done(Ok(GqlResponse {
+            data,
+            requested_cost: requested,
+            actual_cost: actual,
+            throttle,
+        }))
     }
 
     /// Run a mutation and turn its payload's `userErrors` into an error.
