@@ -44,6 +44,9 @@ pub struct Exec<'a> {
 pub enum PayloadObject {
     /// Fixed prices just set: the price list and the variants.
     Prices(u64, Vec<u64>),
+    Product(u64),
+    /// A product and the variants just updated.
+    Variants(u64, Vec<u64>),
     Customer(u64),
     Bulk(u64),
     Group(u64),
@@ -183,7 +186,8 @@ impl<'a> Exec<'a> {
                 | "bulkOperation"
                 | "inventoryAdjustmentGroup"
                 | "webhookSubscription"
-                | "fulfillment" => {
+                | "fulfillment"
+                | "product" => {
                     let shop = self.shop;
                     let obj = match object.clone() {
                         Some(PayloadObject::Customer(id)) => {
@@ -202,6 +206,9 @@ impl<'a> Exec<'a> {
                                     .map(|f| Obj::Fulfillment(o, f))
                             })
                         }
+                        Some(PayloadObject::Product(id) | PayloadObject::Variants(id, _)) => {
+                            shop.products.get(&id).map(Obj::Product)
+                        }
                         Some(PayloadObject::Prices(..)) | None => None,
                     };
                     match obj {
@@ -214,6 +221,20 @@ impl<'a> Exec<'a> {
                         None => Value::Null,
                     }
                 }
+                "productVariants" => match &object {
+                    Some(PayloadObject::Variants(pid, ids)) => match self.shop.products.get(pid) {
+                        Some(p) => Value::Array(
+                            p.variants
+                                .iter()
+                                .filter(|v| ids.contains(&v.id))
+                                .map(|v| self.set(Obj::Variant(p, v), &pf.selection_set, &mut path))
+                                .collect(),
+                        ),
+                        None => Value::Null,
+                    },
+                    _ => Value::Null,
+                },
+                "productSetOperation" => Value::Null,
                 "prices" => match &object {
                     Some(PayloadObject::Prices(list, variants)) => {
                         match self.shop.price_lists.get(list) {

@@ -19,6 +19,7 @@ mod exec;
 mod gql;
 mod inventory;
 mod orders;
+mod products;
 pub mod schema;
 pub mod search;
 pub mod store;
@@ -506,6 +507,26 @@ fn mutate(
                         data.insert(key_of(f), Value::Null);
                         continue;
                     }
+                }
+            }
+            "productSet" => {
+                let identifier = arg(shop, "identifier");
+                let input = arg(shop, "input");
+                match products::product_set(shop, &identifier, &input) {
+                    Ok(id) => (Some(exec::PayloadObject::Product(id)), Vec::new()),
+                    Err(errs) => (None, errs),
+                }
+            }
+            "productVariantsBulkUpdate" => {
+                let product = arg(shop, "productId");
+                let variants = arg(shop, "variants");
+                match products::variants_bulk_update(
+                    shop,
+                    product.as_str().unwrap_or(""),
+                    &variants,
+                ) {
+                    Ok((p, ids)) => (Some(exec::PayloadObject::Variants(p, ids)), Vec::new()),
+                    Err(errs) => (None, errs),
                 }
             }
             "fulfillmentCreate" => {

@@ -53,6 +53,8 @@ document!(
     true,
     11
 );
+document!(PRODUCT_SET, "ProductSet", "product_set.graphql", true, 10);
+document!(VARIANT_PRICES_UPDATE, "VariantPricesUpdate", "variant_prices_update.graphql", true, 10);
 document!(INVENTORY_LEVEL, "InventoryLevel", "inventory_level.graphql", false, 3);
 document!(LOCATIONS, "Locations", "locations.graphql", false, 10);
 document!(
@@ -79,6 +81,8 @@ pub const ALL: &[Document] = &[
     COMPANIES_PAGE,
     CATALOGS_PAGE,
     PRICE_LIST_FIXED_PRICES_ADD,
+    PRODUCT_SET,
+    VARIANT_PRICES_UPDATE,
     INVENTORY_LEVEL,
     LOCATIONS,
     WEBHOOK_SUBSCRIPTION_CREATE,

@@ -757,3 +757,70 @@ async fn b2b_companies_catalogs_and_fixed_prices() -> Result<()> {
     assert_eq!(errors[0].code.as_deref(), Some("VARIANT_NOT_FOUND"));
     Ok(())
 }
+
+#[tokio::test]
+async fn product_set_upserts_by_handle_and_replaces_variants_then_prices_update() -> Result<()> {
+    use shopsync_shopify::documents::{PRODUCT_SET, VARIANT_PRICES_UPDATE};
+    let sim = start(SimConfig::default(), 1).await?;
+    let c = client(&sim.url);
+    let set = |input: Value| {
+        c.mutate(&PRODUCT_SET, json!({ "handle": "erp-item-1000", "input": input }), "productSet")
+    };
+    let variant = |size: &str, sku: &str, price: &str| json!({ "optionValues": [{ "optionName": "Size", "name": size }], "price": price, "inventoryItem": { "sku": sku, "tracked": true } });
+    let created = set(json!({
+        "title": "Oak chair", "status": "ACTIVE", "vendor": "Nordic Goods",
+        "productOptions": [{ "name": "Size", "values": [{ "name": "S" }, { "name": "M" }] }],
+        "variants": [variant("S", "1000-S", "49.00"), variant("M", "1000-M", "59.00")],
+    }))
+    .await?;
+    let id = created["product"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["product"]["handle"], "erp-item-1000");
+    assert_eq!(created["product"]["variants"]["nodes"].as_array().unwrap().len(), 2);
+    let m_id = created["product"]["variants"]["nodes"][1]["id"].clone();
+    // The same handle again: the same product; M kept (same id), S dropped, L added.
+    let updated = set(json!({ "title": "Oak chair", "variants": [variant("M", "1000-M", "55.00"), variant("L", "1000-L", "69.00")] })).await?;
+    assert_eq!(updated["product"]["id"], id.as_str());
+    let nodes = updated["product"]["variants"]["nodes"].as_array().unwrap();
+    assert_eq!(
+        nodes.iter().map(|n| n["sku"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["1000-M", "1000-L"]
+    );
+    assert_eq!(nodes[0]["id"], m_id);
+    assert_eq!(nodes[0]["price"], "55.00");
+    // A product without variants gets Shopify's default variant.
+    let plain = c
+        .mutate(
+            &PRODUCT_SET,
+            json!({ "handle": "erp-item-2000", "input": { "title": "Lamp" } }),
+            "productSet",
+        )
+        .await?;
+    assert_eq!(plain["product"]["variants"]["nodes"].as_array().unwrap().len(), 1);
+    // A title is needed to create.
+    let e = c
+        .mutate(
+            &PRODUCT_SET,
+            json!({ "handle": "erp-item-3000", "input": { "vendor": "x" } }),
+            "productSet",
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("Title can't be blank"), "{e}");
+
+    // Prices of existing variants; an unknown variant fails the whole call.
+    let upd = |variants: Value| {
+        c.mutate(
+            &VARIANT_PRICES_UPDATE,
+            json!({ "productId": id, "variants": variants }),
+            "productVariantsBulkUpdate",
+        )
+    };
+    let e = upd(json!([{ "id": m_id, "price": "1.00" }, { "id": "gid://shopify/ProductVariant/1", "price": "2.00" }]))
+        .await
+        .unwrap_err();
+    let ShopifyError::UserErrors { errors, .. } = e else { panic!("{e}") };
+    assert_eq!(errors[0].code.as_deref(), Some("PRODUCT_VARIANT_DOES_NOT_EXIST"));
+    let ok = upd(json!([{ "id": m_id, "price": "52.50" }])).await?;
+    assert_eq!(ok["productVariants"][0]["price"], "52.50");
+    Ok(())
+}

@@ -1,0 +1,241 @@
+//! Product writes: `productSet` (create or update in one call; the lists it is given replace
+//! what is there, so variants left out are deleted; a product created without variants gets
+//! Shopify's default variant) and `productVariantsBulkUpdate` (prices and SKUs of existing
+//! variants, all or nothing).
+
+use crate::store::{Product, Shop, Variant, parse_gid};
+use serde_json::{Value, json};
+
+fn err(field: Value, message: &str, code: &str) -> Vec<Value> {
+    vec![json!({ "field": field, "message": message, "code": code })]
+}
+
+fn text(v: &Value, k: &str) -> Option<String> {
+    v.get(k).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn money(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => s.parse::<f64>().ok().map(|x| format!("{x:.2}")),
+        Value::Number(n) => n.as_f64().map(|x| format!("{x:.2}")),
+        _ => None,
+    }
+}
+
+fn sku_of(v: &Value) -> Option<String> {
+    v.pointer("/inventoryItem/sku")
+        .and_then(Value::as_str)
+        .or_else(|| v.get("sku").and_then(Value::as_str))
+        .map(str::to_owned)
+}
+
+fn option_title(v: &Value) -> Option<String> {
+    let names: Vec<&str> = v
+        .get("optionValues")?
+        .as_array()?
+        .iter()
+        .filter_map(|o| o.get("name").and_then(Value::as_str))
+        .collect();
+    (!names.is_empty()).then(|| names.join(" / "))
+}
+
+/// Ok: the product id. Err: user errors.
+pub fn product_set(shop: &mut Shop, identifier: &Value, input: &Value) -> Result<u64, Vec<Value>> {
+    let existing = if let Some(id) = identifier.get("id").and_then(Value::as_str) {
+        match parse_gid("Product", id).filter(|id| shop.products.contains_key(id)) {
+            Some(id) => Some(id),
+            None => {
+                return Err(err(
+                    json!(["identifier", "id"]),
+                    "Product does not exist",
+                    "PRODUCT_DOES_NOT_EXIST",
+                ));
+            }
+        }
+    } else if let Some(h) = identifier.get("handle").and_then(Value::as_str) {
+        shop.products.values().find(|p| p.handle == h).map(|p| p.id)
+    } else {
+        None
+    };
+    if existing.is_none() && text(input, "title").is_none_or(|t| t.trim().is_empty()) {
+        return Err(err(json!(["input", "title"]), "Title can't be blank", "INVALID_PRODUCT"));
+    }
+    if let Some(vs) = input.get("variants").and_then(Value::as_array)
+        && vs.len() > 2048
+    {
+        return Err(err(
+            json!(["input", "variants"]),
+            "A product can have at most 2048 variants",
+            "INVALID_INPUT",
+        ));
+    }
+    let at = shop.stamp();
+    let id = match existing {
+        Some(id) => id,
+        None => {
+            let id = shop.next_id();
+            let title = text(input, "title").unwrap_or_default();
+            let handle = identifier
+                .get("handle")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .or_else(|| text(input, "handle"))
+                .unwrap_or_else(|| title.to_lowercase().replace(' ', "-"));
+            shop.products.insert(
+                id,
+                Product {
+                    id,
+                    title,
+                    handle,
+                    status: "ACTIVE".into(),
+                    vendor: String::new(),
+                    product_type: String::new(),
+                    tags: Vec::new(),
+                    created_at: at,
+                    updated_at: at,
+                    variants: Vec::new(),
+                },
+            );
+            id
+        }
+    };
+    // New variants need ids and inventory items: take them before borrowing the product.
+    let wanted: Vec<Value> =
+        input.get("variants").and_then(Value::as_array).cloned().unwrap_or_default();
+    let fresh: Vec<(u64, u64)> =
+        (0..wanted.len().max(1)).map(|_| (shop.next_id(), shop.next_id())).collect();
+    let locations: Vec<u64> = shop.locations.keys().copied().collect();
+    let mut new_items = Vec::new();
+    let Some(p) = shop.products.get_mut(&id) else {
+        return Err(err(json!(["input"]), "Product does not exist", "PRODUCT_DOES_NOT_EXIST"));
+    };
+    if let Some(t) = text(input, "title") {
+        p.title = t;
+    }
+    if let Some(h) = text(input, "handle") {
+        p.handle = h;
+    }
+    if let Some(s) = text(input, "status") {
+        p.status = s;
+    }
+    if let Some(v) = text(input, "vendor") {
+        p.vendor = v;
+    }
+    if let Some(t) = text(input, "productType") {
+        p.product_type = t;
+    }
+    if let Some(tags) = input.get("tags").and_then(Value::as_array) {
+        p.tags = tags.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+    }
+    if input.get("variants").is_some() || p.variants.is_empty() {
+        let old = std::mem::take(&mut p.variants);
+        let mut next = Vec::new();
+        for (i, v) in wanted.iter().enumerate() {
+            let by_id =
+                v.get("id").and_then(Value::as_str).and_then(|g| parse_gid("ProductVariant", g));
+            let title = option_title(v).unwrap_or_else(|| "Default Title".into());
+            let mut variant = match by_id
+                .and_then(|id| old.iter().find(|o| o.id == id))
+                .or_else(|| old.iter().find(|o| o.title == title))
+            {
+                Some(o) => o.clone(),
+                None => {
+                    let (vid, inv) = fresh[i];
+                    new_items.push(inv);
+                    Variant {
+                        id: vid,
+                        title: title.clone(),
+                        sku: String::new(),
+                        price: "0.00".into(),
+                        inventory_item_id: inv,
+                        tracked: true,
+                        position: 0,
+                    }
+                }
+            };
+            variant.title = title;
+            if let Some(p) = v.get("price").and_then(money) {
+                variant.price = p;
+            }
+            if let Some(s) = sku_of(v) {
+                variant.sku = s;
+            }
+            if let Some(t) = v.pointer("/inventoryItem/tracked").and_then(Value::as_bool) {
+                variant.tracked = t;
+            }
+            variant.position = i as u32 + 1;
+            next.push(variant);
+        }
+        if next.is_empty() {
+            // Shopify's default variant.
+            let (vid, inv) = fresh[0];
+            new_items.push(inv);
+            next.push(Variant {
+                id: vid,
+                title: "Default Title".into(),
+                sku: String::new(),
+                price: "0.00".into(),
+                inventory_item_id: inv,
+                tracked: true,
+                position: 1,
+            });
+        }
+        p.variants = next;
+    }
+    p.updated_at = at;
+    for inv in new_items {
+        for l in &locations {
+            shop.levels.entry((inv, *l)).or_default();
+        }
+    }
+    Ok(id)
+}
+
+/// Ok: (product, variants updated). Err: user errors.
+pub fn variants_bulk_update(
+    shop: &mut Shop,
+    product: &str,
+    variants: &Value,
+) -> Result<(u64, Vec<u64>), Vec<Value>> {
+    let Some(pid) = parse_gid("Product", product).filter(|id| shop.products.contains_key(id))
+    else {
+        return Err(err(json!(["productId"]), "Product does not exist", "PRODUCT_DOES_NOT_EXIST"));
+    };
+    let items = variants.as_array().cloned().unwrap_or_default();
+    let at = shop.stamp();
+    let Some(p) = shop.products.get_mut(&pid) else {
+        return Err(err(json!(["productId"]), "Product does not exist", "PRODUCT_DOES_NOT_EXIST"));
+    };
+    let mut plan = Vec::new();
+    for (i, v) in items.iter().enumerate() {
+        let id = v.get("id").and_then(Value::as_str).and_then(|g| parse_gid("ProductVariant", g));
+        let Some(idx) = id.and_then(|id| p.variants.iter().position(|x| x.id == id)) else {
+            return Err(err(
+                json!(["variants", i.to_string(), "id"]),
+                "Product variant does not exist",
+                "PRODUCT_VARIANT_DOES_NOT_EXIST",
+            ));
+        };
+        if v.get("price").is_some() && v.get("price").and_then(money).is_none() {
+            return Err(err(
+                json!(["variants", i.to_string(), "price"]),
+                "Price is invalid",
+                "INVALID_INPUT",
+            ));
+        }
+        plan.push((idx, v));
+    }
+    let mut ids = Vec::new();
+    for (idx, v) in plan {
+        let x = &mut p.variants[idx];
+        if let Some(price) = v.get("price").and_then(money) {
+            x.price = price;
+        }
+        if let Some(s) = v.pointer("/inventoryItem/sku").and_then(Value::as_str) {
+            x.sku = s.to_owned();
+        }
+        ids.push(x.id);
+    }
+    p.updated_at = at;
+    Ok((pid, ids))
+}
