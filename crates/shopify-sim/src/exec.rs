@@ -45,6 +45,9 @@ pub enum PayloadObject {
     /// Fixed prices just set: the price list and the variants.
     Prices(u64, Vec<u64>),
     Product(u64),
+    Order(u64),
+    /// An asynchronous job (already done in the simulator).
+    Job(u64),
     /// A product and the variants just updated.
     Variants(u64, Vec<u64>),
     Customer(u64),
@@ -187,7 +190,8 @@ impl<'a> Exec<'a> {
                 | "inventoryAdjustmentGroup"
                 | "webhookSubscription"
                 | "fulfillment"
-                | "product" => {
+                | "product"
+                | "order" => {
                     let shop = self.shop;
                     let obj = match object.clone() {
                         Some(PayloadObject::Customer(id)) => {
@@ -209,7 +213,8 @@ impl<'a> Exec<'a> {
                         Some(PayloadObject::Product(id) | PayloadObject::Variants(id, _)) => {
                             shop.products.get(&id).map(Obj::Product)
                         }
-                        Some(PayloadObject::Prices(..)) | None => None,
+                        Some(PayloadObject::Order(id)) => shop.orders.get(&id).map(Obj::Order),
+                        Some(PayloadObject::Prices(..) | PayloadObject::Job(_)) | None => None,
                     };
                     match obj {
                         Some(o) => {
@@ -235,6 +240,24 @@ impl<'a> Exec<'a> {
                     _ => Value::Null,
                 },
                 "productSetOperation" => Value::Null,
+                "job" => match &object {
+                    Some(PayloadObject::Job(id)) => {
+                        let mut m = Map::new();
+                        for js in &pf.selection_set.selections {
+                            if let Selection::Field(jf) = js {
+                                let v = match jf.name.as_str() {
+                                    "id" => json!(gid("Job", *id)),
+                                    "done" => json!(true),
+                                    "__typename" => json!("Job"),
+                                    _ => Value::Null,
+                                };
+                                m.insert(jf.response_key().to_string(), v);
+                            }
+                        }
+                        Value::Object(m)
+                    }
+                    _ => Value::Null,
+                },
                 "prices" => match &object {
                     Some(PayloadObject::Prices(list, variants)) => {
                         match self.shop.price_lists.get(list) {
@@ -252,7 +275,7 @@ impl<'a> Exec<'a> {
                     }
                     _ => Value::Null,
                 },
-                "userErrors" => Value::Array(
+                "userErrors" | "orderCancelUserErrors" => Value::Array(
                     user_errors
                         .iter()
                         .map(|e| {

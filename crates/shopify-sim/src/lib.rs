@@ -509,6 +509,29 @@ fn mutate(
                     }
                 }
             }
+            "orderClose" | "orderMarkAsPaid" => {
+                let input = arg(shop, "input");
+                let r = if f.name == "orderClose" {
+                    orders::close(shop, &input)
+                } else {
+                    orders::mark_as_paid(shop, &input)
+                };
+                match r {
+                    Ok(id) => (Some(exec::PayloadObject::Order(id)), Vec::new()),
+                    Err(errs) => (None, errs),
+                }
+            }
+            "orderCancel" => {
+                let order = arg(shop, "orderId");
+                let restock = arg(shop, "restock").as_bool().unwrap_or(false);
+                match orders::cancel(shop, order.as_str().unwrap_or(""), restock) {
+                    Ok(_) => {
+                        let job = shop.next_id();
+                        (Some(exec::PayloadObject::Job(job)), Vec::new())
+                    }
+                    Err(errs) => (None, errs),
+                }
+            }
             "productSet" => {
                 let identifier = arg(shop, "identifier");
                 let input = arg(shop, "input");

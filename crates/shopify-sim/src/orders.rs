@@ -148,3 +148,108 @@ pub fn fulfillment_create(shop: &mut Shop, input: &Value) -> Result<(u64, u64), 
     }
     Ok((oid, fid))
 }
+
+fn order_id(shop: &Shop, gid: &str) -> Option<u64> {
+    parse_gid("Order", gid).filter(|id| shop.orders.contains_key(id))
+}
+
+/// `orderClose`: archive the order (closing twice is harmless).
+pub fn close(shop: &mut Shop, input: &Value) -> Result<u64, Vec<Value>> {
+    let Some(id) = input.get("id").and_then(Value::as_str).and_then(|g| order_id(shop, g)) else {
+        return Err(vec![json!({ "field": ["id"], "message": "Order does not exist" })]);
+    };
+    let at = shop.stamp();
+    if let Some(o) = shop.orders.get_mut(&id) {
+        o.closed = true;
+        o.updated_at = at;
+    }
+    Ok(id)
+}
+
+/// `orderMarkAsPaid`: a pending or authorized order gets a successful sale for its total.
+pub fn mark_as_paid(shop: &mut Shop, input: &Value) -> Result<u64, Vec<Value>> {
+    let Some(id) = input.get("id").and_then(Value::as_str).and_then(|g| order_id(shop, g)) else {
+        return Err(vec![json!({ "field": ["id"], "message": "Order does not exist" })]);
+    };
+    let status = shop.orders[&id].financial_status.clone();
+    if status != "PENDING" && status != "AUTHORIZED" {
+        return Err(vec![json!({ "field": ["id"], "message": "Order cannot be marked as paid." })]);
+    }
+    let tx = shop.next_id();
+    let at = shop.stamp();
+    if let Some(o) = shop.orders.get_mut(&id) {
+        o.financial_status = "PAID".into();
+        o.updated_at = at;
+        for t in &mut o.transactions {
+            if t.status == "PENDING" {
+                t.status = "FAILURE".into();
+            }
+        }
+        o.transactions.push(crate::store::Transaction {
+            id: tx,
+            kind: "SALE".into(),
+            status: "SUCCESS".into(),
+            gateway: "manual".into(),
+            amount: o.total.clone(),
+            created_at: at,
+        });
+    }
+    Ok(id)
+}
+
+/// `orderCancel`: an order without fulfilments is cancelled and closed; its fulfillment orders
+/// close; with `restock`, what was committed goes back to available.
+pub fn cancel(shop: &mut Shop, order: &str, restock: bool) -> Result<u64, Vec<Value>> {
+    let Some(id) = order_id(shop, order) else {
+        return Err(vec![
+            json!({ "field": ["orderId"], "message": "Order does not exist", "code": "NOT_FOUND" }),
+        ]);
+    };
+    let o = &shop.orders[&id];
+    if o.cancelled {
+        return Err(vec![
+            json!({ "field": ["orderId"], "message": "Order has already been cancelled", "code": "INVALID" }),
+        ]);
+    }
+    if !o.fulfillments.is_empty() {
+        return Err(vec![
+            json!({ "field": ["orderId"], "message": "Cannot cancel an order that has fulfillments", "code": "INVALID" }),
+        ]);
+    }
+    // (inventory item, location, quantity) still committed.
+    let mut release = Vec::new();
+    for fo in &o.fulfillment_orders {
+        for l in &fo.lines {
+            let variant =
+                o.line_items.iter().find(|li| li.id == l.line_item_id).and_then(|li| li.variant_id);
+            let inv = variant.and_then(|v| {
+                shop.products.values().find_map(|p| {
+                    p.variants.iter().find(|x| x.id == v).map(|x| x.inventory_item_id)
+                })
+            });
+            if let Some(inv) = inv {
+                release.push((inv, fo.location_id, l.remaining));
+            }
+        }
+    }
+    for (inv, loc, q) in release {
+        let level = shop.levels.entry((inv, loc)).or_default();
+        level.committed -= q;
+        if restock {
+            level.available += q;
+        }
+    }
+    let at = shop.stamp();
+    if let Some(o) = shop.orders.get_mut(&id) {
+        o.cancelled = true;
+        o.closed = true;
+        o.updated_at = at;
+        for fo in &mut o.fulfillment_orders {
+            fo.status = "CANCELLED".into();
+            for l in &mut fo.lines {
+                l.remaining = 0;
+            }
+        }
+    }
+    Ok(id)
+}

@@ -55,6 +55,9 @@ document!(
 );
 document!(PRODUCT_SET, "ProductSet", "product_set.graphql", true, 10);
 document!(VARIANT_PRICES_UPDATE, "VariantPricesUpdate", "variant_prices_update.graphql", true, 10);
+document!(ORDER_MARK_AS_PAID, "OrderMarkAsPaid", "order_mark_as_paid.graphql", true, 10);
+document!(ORDER_CLOSE, "OrderClose", "order_close.graphql", true, 10);
+document!(ORDER_CANCEL, "OrderCancel", "order_cancel.graphql", true, 10);
 document!(INVENTORY_LEVEL, "InventoryLevel", "inventory_level.graphql", false, 3);
 document!(LOCATIONS, "Locations", "locations.graphql", false, 10);
 document!(
@@ -83,6 +86,9 @@ pub const ALL: &[Document] = &[
     PRICE_LIST_FIXED_PRICES_ADD,
     PRODUCT_SET,
     VARIANT_PRICES_UPDATE,
+    ORDER_MARK_AS_PAID,
+    ORDER_CLOSE,
+    ORDER_CANCEL,
     INVENTORY_LEVEL,
     LOCATIONS,
     WEBHOOK_SUBSCRIPTION_CREATE,

@@ -296,7 +296,7 @@ impl ShopifyClient {
         }))
     }
 
-    /// Run a mutation and turn its payload's `userErrors` into an error.
+    /// Run a mutation and turn its payload's user errors into an error.
     pub async fn mutate(
         &self,
         doc: &Document,
@@ -305,9 +305,12 @@ impl ShopifyClient {
     ) -> Result<Value, ShopifyError> {
         let r = self.execute(doc, variables).await?;
         let p = r.data.get(payload).cloned().unwrap_or(Value::Null);
-        if let Some(errs) =
-            p.get("userErrors").filter(|e| e.as_array().is_some_and(|a| !a.is_empty()))
-        {
+        // Most payloads call them `userErrors`; `orderCancel` has its own list.
+        let errs = ["userErrors", "orderCancelUserErrors"]
+            .iter()
+            .filter_map(|k| p.get(*k))
+            .find(|e| e.as_array().is_some_and(|a| !a.is_empty()));
+        if let Some(errs) = errs {
             let errors: Vec<UserError> = serde_json::from_value(errs.clone())
                 .map_err(|source| ShopifyError::Decode { operation: doc.name, source })?;
             return Err(ShopifyError::UserErrors { operation: doc.name, errors });

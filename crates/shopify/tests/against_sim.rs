@@ -824,3 +824,68 @@ async fn product_set_upserts_by_handle_and_replaces_variants_then_prices_update(
     assert_eq!(ok["productVariants"][0]["price"], "52.50");
     Ok(())
 }
+
+#[tokio::test]
+async fn order_write_backs_mark_paid_cancel_with_restock_and_close() -> Result<()> {
+    use shopsync_shopify::documents::{ORDER_CANCEL, ORDER_CLOSE, ORDER_MARK_AS_PAID};
+    let sim = start(SimConfig::default(), 1).await?;
+    let c = client(&sim.url);
+    let product = c.execute(&PRODUCTS_PAGE, json!({ "first": 1 })).await?;
+    let sku = product.data["products"]["nodes"][0]["variants"]["nodes"][0]["sku"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let http = reqwest::Client::new();
+    let place = |status: &str| {
+        http.post(format!("{}/sim/shops/demo/orders", sim.url))
+            .json(&json!({ "lines": [{ "sku": sku, "quantity": 3 }], "financial_status": status }))
+            .send()
+    };
+    let export = || async {
+        let v: Value = http
+            .get(format!("{}/sim/shops/demo/export", sim.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v
+    };
+    let committed_and_available = |v: &Value| {
+        v["levels"].as_array().unwrap().iter().fold((0, 0), |acc, l| {
+            (
+                acc.0 + l[1]["committed"].as_i64().unwrap(),
+                acc.1 + l[1]["available"].as_i64().unwrap(),
+            )
+        })
+    };
+    let before = committed_and_available(&export().await);
+    let pending: Value = place("pending").await?.json().await?;
+    let id = pending["id"].as_str().unwrap().to_owned();
+    let paid = c.mutate(&ORDER_MARK_AS_PAID, json!({ "id": id }), "orderMarkAsPaid").await?;
+    assert_eq!(paid["order"]["displayFinancialStatus"], "PAID");
+    let e =
+        c.mutate(&ORDER_MARK_AS_PAID, json!({ "id": id }), "orderMarkAsPaid").await.unwrap_err();
+    assert!(e.to_string().contains("cannot be marked as paid"), "{e}");
+
+    assert_eq!(committed_and_available(&export().await), (before.0 + 3, before.1 - 3));
+    let cancel = |restock: bool| {
+        c.mutate(
+            &ORDER_CANCEL,
+            json!({ "orderId": id, "reason": "CUSTOMER", "restock": restock }),
+            "orderCancel",
+        )
+    };
+    let done = cancel(true).await?;
+    assert_eq!(done["job"]["done"], true);
+    assert_eq!(committed_and_available(&export().await), before, "restocked");
+    let e = cancel(true).await.unwrap_err();
+    let ShopifyError::UserErrors { errors, .. } = e else { panic!("{e}") };
+    assert_eq!(errors[0].code.as_deref(), Some("INVALID"));
+
+    let other: Value = place("paid").await?.json().await?;
+    let closed = c.mutate(&ORDER_CLOSE, json!({ "id": other["id"] }), "orderClose").await?;
+    assert_eq!(closed["order"]["closed"], true);
+    Ok(())
+}
