@@ -73,6 +73,12 @@ pub struct Faults {
     pub timeout_rate: f64,
     /// How long a timed-out request hangs before answering 504.
     pub timeout_ms: u64,
+    /// Share of webhook deliveries sent twice (same webhook id and event id), as Shopify's
+    /// at-least-once delivery does.
+    pub webhook_duplicate_rate: f64,
+    /// Each webhook delivery waits up to this long before it is sent, so deliveries can
+    /// arrive out of order.
+    pub webhook_jitter_ms: u64,
     /// Added to every answer.
     pub latency_ms: u64,
     /// Seed of the fault dice (the same seed, the same sequence).
@@ -176,6 +182,17 @@ impl Sim {
         let latency =
             if kind == Some("timeout") { f.latency_ms + f.timeout_ms.max(1) } else { f.latency_ms };
         (kind, latency)
+    }
+
+    /// For one webhook delivery: send it twice? and how long to hold it first.
+    fn webhook_dice(&self, shop: &str) -> (bool, std::time::Duration) {
+        use rand::Rng;
+        let mut all = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((f, rng)) = all.get_mut(shop) else { return (false, std::time::Duration::ZERO) };
+        let dup = rng.random::<f64>() < f.webhook_duplicate_rate;
+        let jitter =
+            if f.webhook_jitter_ms > 0 { rng.random_range(0..=f.webhook_jitter_ms) } else { 0 };
+        (dup, std::time::Duration::from_millis(jitter))
     }
 
     pub fn add_shop(&self, name: &str, token: &str, plan: &str) -> Result<(), SimError> {
@@ -626,19 +643,22 @@ fn trigger(sim: &Sim, shop: &Shop, events: Vec<(&'static str, Value)>) {
         let event_id = uuid::Uuid::new_v4().to_string();
         let body = webhooks::payload(&body);
         for sub in shop.subscriptions.values().filter(|s| s.topic == topic) {
-            webhooks::spawn(
-                webhooks::Delivery {
-                    uri: sub.uri.clone(),
-                    topic: webhooks::slash_topic(topic),
-                    shop_domain: shop.domain(),
-                    secret: shop.client_secret.clone(),
-                    body: body.clone(),
-                    webhook_id: uuid::Uuid::new_v4().to_string(),
-                    event_id: event_id.clone(),
-                    triggered_at: chrono::Utc::now().to_rfc3339(),
-                },
-                sim.config.webhook_retry,
-            );
+            let (dup, delay) = sim.webhook_dice(&shop.name);
+            let d = webhooks::Delivery {
+                uri: sub.uri.clone(),
+                topic: webhooks::slash_topic(topic),
+                shop_domain: shop.domain(),
+                secret: shop.client_secret.clone(),
+                body: body.clone(),
+                webhook_id: uuid::Uuid::new_v4().to_string(),
+                event_id: event_id.clone(),
+                triggered_at: chrono::Utc::now().to_rfc3339(),
+                delay,
+            };
+            if dup {
+                webhooks::spawn(d.clone(), sim.config.webhook_retry);
+            }
+            webhooks::spawn(d, sim.config.webhook_retry);
         }
     }
 }
@@ -924,6 +944,11 @@ async fn set_faults(
         Err(e) => return bad_request(e.body_text()),
     };
     let rates = [f.error_rate, f.rate_limit_rate, f.malformed_rate, f.timeout_rate];
+    if !(0.0..=1.0).contains(&f.webhook_duplicate_rate) || f.webhook_jitter_ms > 600_000 {
+        return bad_request(
+            "webhook_duplicate_rate must be within 0..1 and webhook_jitter_ms at most 600000",
+        );
+    }
     if rates.iter().any(|r| !(0.0..=1.0).contains(r)) || rates.iter().sum::<f64>() > 1.0 {
         return bad_request(
             "error_rate, rate_limit_rate and malformed_rate must be within 0..1 and sum to at most 1",

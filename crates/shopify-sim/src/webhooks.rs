@@ -22,6 +22,8 @@ pub struct Delivery {
     pub webhook_id: String,
     pub event_id: String,
     pub triggered_at: String,
+    /// Held this long before the first attempt (fault injection: reordering).
+    pub delay: Duration,
 }
 
 pub const RETRIES: u32 = 8;
@@ -60,6 +62,7 @@ pub fn spawn(d: Delivery, first_retry: Duration) {
                 return;
             }
         };
+        tokio::time::sleep(d.delay).await;
         let signature = sign(&d.secret, &d.body);
         let mut wait = first_retry;
         for attempt in 0..=RETRIES {

@@ -333,6 +333,7 @@ async fn the_client_rides_out_injected_faults() -> Result<()> {
             timeout_ms: 300,
             latency_ms: 5,
             seed: 11,
+            ..Default::default()
         },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -393,6 +394,7 @@ async fn shops_survive_a_save_and_a_load() -> Result<()> {
 struct Receiver {
     seen: Arc<std::sync::Mutex<Vec<(shopsync_shopify::webhook::WebhookMeta, Value)>>>,
     calls: Arc<std::sync::atomic::AtomicU32>,
+    accept_first: bool,
 }
 
 async fn receive(
@@ -404,7 +406,7 @@ async fn receive(
     let Ok(meta) = shopsync_shopify::webhook::verify(&secret, &headers, &body) else {
         return axum::http::StatusCode::UNAUTHORIZED;
     };
-    if r.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+    if r.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 && !r.accept_first {
         return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
     }
     r.seen.lock().unwrap().push((meta, serde_json::from_slice(&body).unwrap()));
@@ -887,5 +889,54 @@ async fn order_write_backs_mark_paid_cancel_with_restock_and_close() -> Result<(
     let other: Value = place("paid").await?.json().await?;
     let closed = c.mutate(&ORDER_CLOSE, json!({ "id": other["id"] }), "orderClose").await?;
     assert_eq!(closed["order"]["closed"], true);
+    Ok(())
+}
+
+#[tokio::test]
+async fn injected_duplicate_webhooks_share_their_webhook_id() -> Result<()> {
+    use shopsync_shopify::documents::WEBHOOK_SUBSCRIPTION_CREATE;
+    let receiver = Receiver { accept_first: true, ..Receiver::default() };
+    let app = axum::Router::new()
+        .route("/hooks", axum::routing::post(receive))
+        .with_state(receiver.clone());
+    let hook_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let hook_url = format!("http://{}/hooks", hook_listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(hook_listener, app).await });
+    let sim = start(SimConfig::default(), 0).await?;
+    let http = reqwest::Client::new();
+    http.post(format!("{}/sim/shops/demo/faults", sim.url))
+        .json(&json!({ "webhook_duplicate_rate": 1.0, "webhook_jitter_ms": 30, "seed": 3 }))
+        .send()
+        .await?
+        .error_for_status()?;
+    let c = client(&sim.url);
+    c.mutate(
+        &WEBHOOK_SUBSCRIPTION_CREATE,
+        json!({ "topic": "CUSTOMERS_CREATE", "subscription": { "uri": hook_url, "format": "JSON" } }),
+        "webhookSubscriptionCreate",
+    )
+    .await?;
+    for i in 0..3 {
+        raw(
+            &sim.url,
+            TOKEN,
+            json!({ "query": format!("mutation {{ customerCreate(input: {{ email: \"dup{i}@example.com\" }}) {{ userErrors {{ message }} }} }}") }),
+        )
+        .await?;
+    }
+    let start = std::time::Instant::now();
+    while receiver.seen.lock().unwrap().len() < 6 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "expected 6 deliveries");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let seen = receiver.seen.lock().unwrap().clone();
+    let ids: HashSet<String> = seen.iter().map(|(m, _)| m.webhook_id.clone()).collect();
+    assert_eq!(
+        ids.len(),
+        3,
+        "each delivery came twice with the same webhook id: de-duplicate on it"
+    );
+    let events: HashSet<Option<String>> = seen.iter().map(|(m, _)| m.event_id.clone()).collect();
+    assert_eq!(events.len(), 3);
     Ok(())
 }
