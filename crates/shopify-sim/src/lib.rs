@@ -534,7 +534,10 @@ fn mutate(
                     orders::mark_as_paid(shop, &input)
                 };
                 match r {
-                    Ok(id) => (Some(exec::PayloadObject::Order(id)), Vec::new()),
+                    Ok(id) => {
+                        events.push(("ORDERS_UPDATED", order_payload(shop, id)));
+                        (Some(exec::PayloadObject::Order(id)), Vec::new())
+                    }
                     Err(errs) => (None, errs),
                 }
             }
@@ -542,7 +545,8 @@ fn mutate(
                 let order = arg(shop, "orderId");
                 let restock = arg(shop, "restock").as_bool().unwrap_or(false);
                 match orders::cancel(shop, order.as_str().unwrap_or(""), restock) {
-                    Ok(_) => {
+                    Ok(id) => {
+                        events.push(("ORDERS_CANCELLED", order_payload(shop, id)));
                         let job = shop.next_id();
                         (Some(exec::PayloadObject::Job(job)), Vec::new())
                     }
@@ -553,7 +557,27 @@ fn mutate(
                 let identifier = arg(shop, "identifier");
                 let input = arg(shop, "input");
                 match products::product_set(shop, &identifier, &input) {
-                    Ok(id) => (Some(exec::PayloadObject::Product(id)), Vec::new()),
+                    Ok(id) => {
+                        let p = &shop.products[&id];
+                        let topic = if p.created_at == p.updated_at {
+                            "PRODUCTS_CREATE"
+                        } else {
+                            "PRODUCTS_UPDATE"
+                        };
+                        events.push((
+                            topic,
+                            json!({
+                                "id": p.id,
+                                "title": p.title,
+                                "handle": p.handle,
+                                "status": p.status.to_lowercase(),
+                                "updated_at": p.updated_at.to_rfc3339(),
+                                "variants": p.variants.iter().map(|v| json!({ "id": v.id, "sku": v.sku, "price": v.price })).collect::<Vec<_>>(),
+                                "admin_graphql_api_id": store::gid("Product", p.id),
+                            }),
+                        ));
+                        (Some(exec::PayloadObject::Product(id)), Vec::new())
+                    }
                     Err(errs) => (None, errs),
                 }
             }
@@ -573,6 +597,12 @@ fn mutate(
                 let input = arg(shop, "fulfillment");
                 match orders::fulfillment_create(shop, &input) {
                     Ok((order, id)) => {
+                        let mut body = order_payload(shop, order);
+                        if let Some(o) = body.as_object_mut() {
+                            o.insert("fulfillment_id".into(), json!(id));
+                        }
+                        events.push(("FULFILLMENTS_CREATE", body));
+                        events.push(("ORDERS_UPDATED", order_payload(shop, order)));
                         (Some(exec::PayloadObject::Fulfillment(order, id)), Vec::new())
                     }
                     Err(errs) => (None, errs),
@@ -635,6 +665,32 @@ fn mutate(
     }
     trigger(sim, shop, events);
     (Value::Object(data), errors)
+}
+
+/// An order as webhooks carry it (REST-shaped, snake_case, numeric ids).
+fn order_payload(shop: &Shop, id: u64) -> Value {
+    let Some(o) = shop.orders.get(&id) else { return Value::Null };
+    json!({
+        "id": o.id,
+        "name": o.name(),
+        "email": o.email,
+        "financial_status": o.financial_status.to_lowercase(),
+        "fulfillment_status": match o.fulfillment_status() {
+            "FULFILLED" => Value::from("fulfilled"),
+            "PARTIALLY_FULFILLED" => Value::from("partial"),
+            _ => Value::Null,
+        },
+        "cancelled_at": if o.cancelled { Value::from(o.updated_at.to_rfc3339()) } else { Value::Null },
+        "closed_at": if o.closed { Value::from(o.updated_at.to_rfc3339()) } else { Value::Null },
+        "total_price": o.total,
+        "currency": shop.currency,
+        "created_at": o.created_at.to_rfc3339(),
+        "updated_at": o.updated_at.to_rfc3339(),
+        "line_items": o.line_items.iter().map(|l| json!({
+            "id": l.id, "variant_id": l.variant_id, "sku": l.sku, "quantity": l.quantity, "price": l.price,
+        })).collect::<Vec<_>>(),
+        "admin_graphql_api_id": store::gid("Order", o.id),
+    })
 }
 
 /// Queue a delivery of each event to every subscription of its topic.
@@ -1015,6 +1071,7 @@ async fn place_order(
     });
     match shop.place_order(customer, &lines, &req.financial_status.to_ascii_uppercase()) {
         Ok(id) => {
+            trigger(&sim, &shop, vec![("ORDERS_CREATE", order_payload(&shop, id))]);
             let o = &shop.orders[&id];
             (StatusCode::CREATED, Json(json!({ "id": store::gid("Order", id), "name": o.name() })))
                 .into_response()

@@ -940,3 +940,68 @@ async fn injected_duplicate_webhooks_share_their_webhook_id() -> Result<()> {
     assert_eq!(events.len(), 3);
     Ok(())
 }
+
+#[tokio::test]
+async fn order_and_fulfilment_webhooks_arrive_for_their_topics() -> Result<()> {
+    use shopsync_shopify::documents::{
+        FULFILLMENT_CREATE, ORDER_FULFILLMENT_ORDERS, WEBHOOK_SUBSCRIPTION_CREATE,
+    };
+    let receiver = Receiver { accept_first: true, ..Receiver::default() };
+    let app = axum::Router::new()
+        .route("/hooks", axum::routing::post(receive))
+        .with_state(receiver.clone());
+    let hook_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let hook_url = format!("http://{}/hooks", hook_listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(hook_listener, app).await });
+    let sim = start(SimConfig::default(), 1).await?;
+    let c = client(&sim.url);
+    for topic in ["ORDERS_CREATE", "ORDERS_UPDATED", "FULFILLMENTS_CREATE"] {
+        c.mutate(
+            &WEBHOOK_SUBSCRIPTION_CREATE,
+            json!({ "topic": topic, "subscription": { "uri": hook_url, "format": "JSON" } }),
+            "webhookSubscriptionCreate",
+        )
+        .await?;
+    }
+    let product = c.execute(&PRODUCTS_PAGE, json!({ "first": 1 })).await?;
+    let sku = product.data["products"]["nodes"][0]["variants"]["nodes"][0]["sku"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let placed: Value = reqwest::Client::new()
+        .post(format!("{}/sim/shops/demo/orders", sim.url))
+        .json(&json!({ "lines": [{ "sku": sku, "quantity": 1 }] }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let order = placed["id"].as_str().unwrap().to_owned();
+    let fos = c.execute(&ORDER_FULFILLMENT_ORDERS, json!({ "id": order })).await?;
+    let fo = fos.data["order"]["fulfillmentOrders"]["nodes"][0]["id"].as_str().unwrap().to_owned();
+    c.mutate(
+        &FULFILLMENT_CREATE,
+        json!({ "fulfillment": { "lineItemsByFulfillmentOrder": [{ "fulfillmentOrderId": fo }] } }),
+        "fulfillmentCreate",
+    )
+    .await?;
+    let start = std::time::Instant::now();
+    loop {
+        let topics: HashSet<String> =
+            receiver.seen.lock().unwrap().iter().map(|(m, _)| m.topic.clone()).collect();
+        if topics.len() == 3 {
+            assert!(
+                topics.contains("orders/create")
+                    && topics.contains("orders/updated")
+                    && topics.contains("fulfillments/create")
+            );
+            break;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "topics seen: {topics:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let seen = receiver.seen.lock().unwrap().clone();
+    let updated = seen.iter().find(|(m, _)| m.topic == "orders/updated").unwrap();
+    assert_eq!(updated.1["admin_graphql_api_id"], order.as_str());
+    assert_eq!(updated.1["fulfillment_status"], "fulfilled");
+    Ok(())
+}
