@@ -28,11 +28,36 @@ fn user_error(field: Value, message: impl Into<String>, code: &str) -> Value {
     json!({ "field": field, "message": message.into(), "code": code })
 }
 
-/// Returns the adjustment group (on success) and the user errors, or a top-level error.
+/// `inventorySetQuantities`: the adjustment group (on success) and the user errors, or a
+/// top-level error.
 pub fn set_quantities(
     shop: &mut Shop,
     input: &Value,
     key: Option<Value>,
+) -> Result<(Option<u64>, Vec<Value>), TopError> {
+    idempotent(shop, "inventorySetQuantities", input, key, "quantities", apply)
+}
+
+/// `inventoryAdjustQuantities`: deltas rather than absolute quantities, same guards.
+pub fn adjust_quantities(
+    shop: &mut Shop,
+    input: &Value,
+    key: Option<Value>,
+) -> Result<(Option<u64>, Vec<Value>), TopError> {
+    idempotent(shop, "inventoryAdjustQuantities", input, key, "changes", apply_adjust)
+}
+
+type Apply = fn(&mut Shop, &Value, &[Value]) -> Result<u64, Vec<Value>>;
+
+/// The `@idempotent` contract around an inventory mutation: a key is required; the same key
+/// with the same input replays the first outcome; with other input it is refused.
+fn idempotent(
+    shop: &mut Shop,
+    mutation: &str,
+    input: &Value,
+    key: Option<Value>,
+    list: &str,
+    apply: Apply,
 ) -> Result<(Option<u64>, Vec<Value>), TopError> {
     let key = match key {
         Some(Value::String(k)) if !k.trim().is_empty() => k,
@@ -44,12 +69,14 @@ pub fn set_quantities(
         }
         None => {
             return Err((
-                "The @idempotent directive is required for inventorySetQuantities in this API version.".into(),
+                format!(
+                    "The @idempotent directive is required for {mutation} in this API version."
+                ),
                 "BAD_REQUEST",
             ));
         }
     };
-    let quantities = input.get("quantities").and_then(Value::as_array).cloned().unwrap_or_default();
+    let quantities = input.get(list).and_then(Value::as_array).cloned().unwrap_or_default();
     if quantities.len() > MAX_INPUT {
         return Err((
             format!(
@@ -59,7 +86,7 @@ pub fn set_quantities(
             "MAX_INPUT_SIZE_EXCEEDED",
         ));
     }
-    let fingerprint = input.to_string();
+    let fingerprint = format!("{mutation}:{input}");
     if let Some(prev) = shop.idempotency.get(&key) {
         if prev.fingerprint != fingerprint {
             return Ok((
@@ -227,6 +254,138 @@ fn apply(shop: &mut Shop, input: &Value, quantities: &[Value]) -> Result<u64, Ve
                 .map(str::to_owned),
             created_at,
             changes,
+        },
+    );
+    Ok(id)
+}
+
+const ADJUSTABLE: [&str; 6] =
+    ["available", "damaged", "quality_control", "reserved", "safety_stock", "incoming"];
+
+fn apply_adjust(shop: &mut Shop, input: &Value, changes: &[Value]) -> Result<u64, Vec<Value>> {
+    let name = input.get("name").and_then(Value::as_str).unwrap_or("");
+    let reason = input.get("reason").and_then(Value::as_str).unwrap_or("");
+    let mut errors = Vec::new();
+    if !ADJUSTABLE.contains(&name) {
+        errors.push(user_error(
+            json!(["input", "name"]),
+            format!("The quantity name '{name}' cannot be adjusted."),
+            "INVALID_QUANTITY_NAME",
+        ));
+    }
+    if !REASONS.contains(&reason) {
+        errors.push(user_error(
+            json!(["input", "reason"]),
+            format!("The reason '{reason}' is not valid."),
+            "INVALID_REASON",
+        ));
+    }
+    let mut planned = Vec::new();
+    for (i, c) in changes.iter().enumerate() {
+        let at = |k: &str| json!(["input", "changes", i.to_string(), k]);
+        let item = c
+            .get("inventoryItemId")
+            .and_then(Value::as_str)
+            .and_then(|g| parse_gid("InventoryItem", g));
+        let loc =
+            c.get("locationId").and_then(Value::as_str).and_then(|g| parse_gid("Location", g));
+        let delta = c.get("delta").and_then(Value::as_i64).unwrap_or(0);
+        let Some(item) = item.filter(|i| shop.variant_of(*i).is_some()) else {
+            errors.push(user_error(
+                at("inventoryItemId"),
+                "The specified inventory item could not be found.",
+                "INVALID_INVENTORY_ITEM",
+            ));
+            continue;
+        };
+        let Some(loc) = loc.filter(|l| shop.locations.contains_key(l)) else {
+            errors.push(user_error(
+                at("locationId"),
+                "The specified location could not be found.",
+                "INVALID_LOCATION",
+            ));
+            continue;
+        };
+        let ledger = c.get("ledgerDocumentUri").and_then(Value::as_str);
+        match (name, ledger) {
+            ("available", _) => {}
+            (_, None) => errors.push(user_error(
+                at("ledgerDocumentUri"),
+                "A ledger document URI is required for this quantity name.",
+                "INVALID_LEDGER_DOCUMENT",
+            )),
+            (_, Some(u)) if u.starts_with("gid://shopify/") => errors.push(user_error(
+                at("ledgerDocumentUri"),
+                "The ledger document URI cannot be a Shopify resource.",
+                "INTERNAL_LEDGER_DOCUMENT",
+            )),
+            _ => {}
+        }
+        let current = shop.levels.get(&(item, loc)).cloned().unwrap_or_default();
+        let now = current.get(name).unwrap_or(0);
+        if let Some(v) = c.get("changeFromQuantity").filter(|v| !v.is_null())
+            && v.as_i64() != Some(now)
+        {
+            errors.push(user_error(
+                at("changeFromQuantity"),
+                format!("The quantity changed from {v} to {now} since you read it."),
+                "CHANGE_FROM_QUANTITY_STALE",
+            ));
+        }
+        if (now + delta).abs() > MAX_QUANTITY {
+            errors.push(user_error(
+                at("delta"),
+                "The quantity would be out of range.",
+                "INVALID_QUANTITY_TOO_HIGH",
+            ));
+        }
+        planned.push((item, loc, delta, current));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut out = Vec::new();
+    for (item, loc, delta, mut q) in planned {
+        let before_on_hand = q.on_hand();
+        match name {
+            "available" => q.available += delta,
+            "damaged" => q.damaged += delta,
+            "quality_control" => q.quality_control += delta,
+            "reserved" => q.reserved += delta,
+            "safety_stock" => q.safety_stock += delta,
+            _ => q.incoming += delta,
+        }
+        out.push(Change {
+            name: name.into(),
+            delta,
+            quantity_after: q.get(name).unwrap_or(0),
+            item_id: item,
+            location_id: loc,
+        });
+        if q.on_hand() != before_on_hand {
+            out.push(Change {
+                name: "on_hand".into(),
+                delta: q.on_hand() - before_on_hand,
+                quantity_after: q.on_hand(),
+                item_id: item,
+                location_id: loc,
+            });
+        }
+        shop.levels.insert((item, loc), q);
+    }
+    let id = shop.next_id();
+    let created_at = shop.stamp();
+    shop.adjustments.insert(
+        id,
+        AdjustmentGroup {
+            id,
+            reason: reason.to_owned(),
+            reference_document_uri: input
+                .get("referenceDocumentUri")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            created_at,
+            changes: out,
         },
     );
     Ok(id)

@@ -614,11 +614,15 @@ fn mutate(
                 let (id, errs) = subscription_create(shop, topic.as_str().unwrap_or(""), &input);
                 (id.map(exec::PayloadObject::Subscription), errs)
             }
-            "inventorySetQuantities" => {
+            "inventorySetQuantities" | "inventoryAdjustQuantities" => {
                 let input = arg(shop, "input");
                 let key = exec::Exec { doc, variables, shop, errors: Vec::new(), now }
                     .directive_argument(f, "idempotent", "key");
-                match inventory::set_quantities(shop, &input, key) {
+                match if f.name == "inventorySetQuantities" {
+                    inventory::set_quantities(shop, &input, key)
+                } else {
+                    inventory::adjust_quantities(shop, &input, key)
+                } {
                     Ok((group, errs)) => {
                         if let Some(g) = group.and_then(|g| shop.adjustments.get(&g)) {
                             for c in g.changes.iter().filter(|c| c.name == "available") {

@@ -58,6 +58,13 @@ document!(VARIANT_PRICES_UPDATE, "VariantPricesUpdate", "variant_prices_update.g
 document!(ORDER_MARK_AS_PAID, "OrderMarkAsPaid", "order_mark_as_paid.graphql", true, 10);
 document!(ORDER_CLOSE, "OrderClose", "order_close.graphql", true, 10);
 document!(ORDER_CANCEL, "OrderCancel", "order_cancel.graphql", true, 10);
+document!(
+    INVENTORY_ADJUST_QUANTITIES,
+    "InventoryAdjustQuantities",
+    "inventory_adjust_quantities.graphql",
+    true,
+    10
+);
 document!(INVENTORY_LEVEL, "InventoryLevel", "inventory_level.graphql", false, 3);
 document!(LOCATIONS, "Locations", "locations.graphql", false, 10);
 document!(
@@ -89,6 +96,7 @@ pub const ALL: &[Document] = &[
     ORDER_MARK_AS_PAID,
     ORDER_CLOSE,
     ORDER_CANCEL,
+    INVENTORY_ADJUST_QUANTITIES,
     INVENTORY_LEVEL,
     LOCATIONS,
     WEBHOOK_SUBSCRIPTION_CREATE,

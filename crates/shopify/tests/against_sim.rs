@@ -1005,3 +1005,46 @@ async fn order_and_fulfilment_webhooks_arrive_for_their_topics() -> Result<()> {
     assert_eq!(updated.1["fulfillment_status"], "fulfilled");
     Ok(())
 }
+
+#[tokio::test]
+async fn inventory_adjust_quantities_moves_by_deltas_with_ledger_rules() -> Result<()> {
+    use shopsync_shopify::documents::{INVENTORY_ADJUST_QUANTITIES, LOCATIONS};
+    let sim = start(SimConfig::default(), 1).await?;
+    let c = client(&sim.url);
+    let products = c.execute(&PRODUCTS_PAGE, json!({ "first": 1 })).await?;
+    let item = products.data["products"]["nodes"][0]["variants"]["nodes"][0]["inventoryItem"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let locations = c.execute(&LOCATIONS, json!({ "first": 1 })).await?;
+    let location = locations.data["locations"]["nodes"][0]["id"].as_str().unwrap().to_owned();
+    let adjust = |name: &str, delta: i64, ledger: Value, key: &str| {
+        c.mutate(
+            &INVENTORY_ADJUST_QUANTITIES,
+            json!({ "key": key, "input": { "name": name, "reason": "correction",
+                "changes": [{ "inventoryItemId": item, "locationId": location, "delta": delta, "changeFromQuantity": null, "ledgerDocumentUri": ledger }] } }),
+            "inventoryAdjustQuantities",
+        )
+    };
+    let r = adjust("available", 4, Value::Null, "a1").await?;
+    let changes = r["inventoryAdjustmentGroup"]["changes"].as_array().unwrap();
+    assert_eq!(changes[0]["name"], "available");
+    assert_eq!(changes[0]["delta"], 4);
+    assert_eq!(changes[1]["name"], "on_hand");
+    assert_eq!(changes[1]["delta"], 4);
+    // The same key and input: replayed, not applied twice.
+    let again = adjust("available", 4, Value::Null, "a1").await?;
+    assert_eq!(again["inventoryAdjustmentGroup"]["id"], r["inventoryAdjustmentGroup"]["id"]);
+    // Other names need a ledger document, and not a Shopify one.
+    let e = adjust("damaged", 1, Value::Null, "a2").await.unwrap_err();
+    let ShopifyError::UserErrors { errors, .. } = e else { panic!("{e}") };
+    assert_eq!(errors[0].code.as_deref(), Some("INVALID_LEDGER_DOCUMENT"));
+    let e = adjust("damaged", 1, json!("gid://shopify/Order/1"), "a3").await.unwrap_err();
+    let ShopifyError::UserErrors { errors, .. } = e else { panic!("{e}") };
+    assert_eq!(errors[0].code.as_deref(), Some("INTERNAL_LEDGER_DOCUMENT"));
+    let ok = adjust("damaged", 2, json!("erp://returns/R-17"), "a4").await?;
+    assert_eq!(ok["inventoryAdjustmentGroup"]["changes"][0]["quantityAfterChange"], 2);
+    let e = adjust("on_hand", 1, json!("erp://x"), "a5").await.unwrap_err();
+    assert!(e.to_string().contains("INVALID_QUANTITY_NAME"), "{e}");
+    Ok(())
+}
