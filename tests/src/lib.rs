@@ -228,13 +228,18 @@ pub fn secret() -> SecretString {
     SecretString::from(TOKEN.to_owned())
 }
 
-pub async fn start_worker(test: &str, service: Service) -> Result<Proc> {
+/// A worker service. Every one gets the database; the posting service needs it (it owns
+/// the `posting` schema), the others ignore it until their tasks do.
+pub async fn start_worker(test: &str, service: Service, db: &TestDb) -> Result<Proc> {
     let binary = format!("shopsync-{}", service.as_str().replace('_', "-"));
     spawn(Spawn {
         binary: &binary,
         name: &binary,
         test,
-        env: vec![("SHOPSYNC_SERVICE_TOKEN".into(), TOKEN.into())],
+        env: vec![
+            ("SHOPSYNC_SERVICE_TOKEN".into(), TOKEN.into()),
+            ("SHOPSYNC_DATABASE_URL".into(), db.url.clone()),
+        ],
     })
     .await
 }
@@ -245,10 +250,10 @@ pub struct Workers {
 }
 
 impl Workers {
-    pub async fn start(test: &str) -> Result<Self> {
+    pub async fn start(test: &str, db: &TestDb) -> Result<Self> {
         let mut procs = Vec::new();
         for s in Service::ALL {
-            procs.push((s, start_worker(test, s).await?));
+            procs.push((s, start_worker(test, s, db).await?));
         }
         Ok(Self { procs })
     }
@@ -360,4 +365,14 @@ pub fn time(
     t: &Option<shopsync_proto::prost_types::Timestamp>,
 ) -> Option<chrono::DateTime<chrono::Utc>> {
     t.as_ref().and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos as u32))
+}
+
+pub type ErpClient = pb::erp_client::ErpClient<AuthedChannel>;
+pub type PostingClient = pb::posting_client::PostingClient<AuthedChannel>;
+
+/// Clients of the posting service's `Erp` and `Posting` APIs.
+pub async fn erp_clients(p: &Proc) -> Result<(ErpClient, PostingClient)> {
+    let auth = ClientAuth::new(Some(&secret())).map_err(anyhow::Error::msg)?;
+    let ch = shopsync_runtime::client::connect(&p.url(), auth).await?;
+    Ok((pb::erp_client::ErpClient::new(ch.clone()), pb::posting_client::PostingClient::new(ch)))
 }

@@ -21,7 +21,7 @@ fn text(o: &Output) -> String {
 async fn jobs_create_list_run_now_wait_and_log() -> Result<()> {
     let test = "cli";
     let db = TestDb::create().await?;
-    let workers = Workers::start(test).await?;
+    let workers = Workers::start(test, &db).await?;
     let s = start_scheduler(test, "sched-a", &db, &workers, &[]).await?;
     let url = s.url();
 
@@ -78,7 +78,7 @@ async fn jobs_create_list_run_now_wait_and_log() -> Result<()> {
 async fn clear_errors_for_bad_arguments_and_an_unreachable_server() -> Result<()> {
     let test = "cli_errors";
     let db = TestDb::create().await?;
-    let workers = Workers::start(test).await?;
+    let workers = Workers::start(test, &db).await?;
     let s = start_scheduler(test, "sched-a", &db, &workers, &[]).await?;
     let o = cli(
         &s.url(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 async fn setup(test: &str) -> Result<(TestDb, Workers, Proc, Queue)> {
     let db = TestDb::create().await?;
-    let workers = Workers::start(test).await?;
+    let workers = Workers::start(test, &db).await?;
     let s = start_scheduler(test, "sched-a", &db, &workers, &[]).await?;
     let q = queue(&s).await?;
     Ok((db, workers, s, q))
@@ -468,7 +468,7 @@ async fn a_stalled_worker_is_failed_and_retried_within_15s() -> Result<()> {
 async fn a_worker_killed_mid_job_gets_its_attempt_retried() -> Result<()> {
     let test = "worker_killed";
     let db = TestDb::create().await?;
-    let mut workers = Workers::start(test).await?;
+    let mut workers = Workers::start(test, &db).await?;
     let s = start_scheduler(test, "sched-a", &db, &workers, &[]).await?;
     let mut q = queue(&s).await?;
     let mut spec = test_spec(Service::InventorySync, 20, 100);

@@ -43,7 +43,7 @@ async fn wait_finished(q: &Queue, ids: &[String], within: Duration) -> Result<Ve
 async fn one_entry_per_category_runs_at_a_time_across_two_schedulers() -> Result<()> {
     let test = "category";
     let db = TestDb::create().await?;
-    let workers = Workers::start(test).await?;
+    let workers = Workers::start(test, &db).await?;
     let a = start_scheduler(test, "sched-a", &db, &workers, &[]).await?;
     let b = start_scheduler(test, "sched-b", &db, &workers, &[]).await?;
     let mut qa = queue(&a).await?;
@@ -126,7 +126,7 @@ fn writes(service: Service, shop: &str, w: &[&str], steps: u32) -> pb::JobSpec {
 async fn conflicting_tasks_of_a_shop_never_overlap_but_others_run_in_parallel() -> Result<()> {
     let test = "conflicts";
     let db = TestDb::create().await?;
-    let workers = Workers::start(test).await?;
+    let workers = Workers::start(test, &db).await?;
     let a = start_scheduler(test, "sched-a", &db, &workers, &[]).await?;
     let b = start_scheduler(test, "sched-b", &db, &workers, &[]).await?;
     let mut q = queue(&a).await?;
@@ -156,7 +156,7 @@ async fn conflicting_tasks_of_a_shop_never_overlap_but_others_run_in_parallel() 
 async fn two_replicas_fire_one_second_entries_exactly_once_for_30_seconds() -> Result<()> {
     let test = "fires";
     let db = TestDb::create().await?;
-    let workers = Workers::start(test).await?;
+    let workers = Workers::start(test, &db).await?;
     let mut a = start_scheduler(test, "sched-a", &db, &workers, &[]).await?;
     let b = start_scheduler(test, "sched-b", &db, &workers, &[]).await?;
     let mut q = queue(&b).await?;
@@ -227,7 +227,7 @@ async fn two_replicas_fire_one_second_entries_exactly_once_for_30_seconds() -> R
 async fn a_crashed_scheduler_loses_nothing_its_attempt_is_reaped_and_retried() -> Result<()> {
     let test = "scheduler_crash";
     let db = TestDb::create().await?;
-    let workers = Workers::start(test).await?;
+    let workers = Workers::start(test, &db).await?;
     let mut a = start_scheduler(test, "sched-a", &db, &workers, &[]).await?;
     let mut q = queue(&a).await?;
     let mut spec = test_spec(Service::Posting, 10, 200);

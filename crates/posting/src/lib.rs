@@ -1,14 +1,57 @@
-//! shopsync-posting: the posting service. Serves gRPC `Worker` for its tasks
-//! (BatchPostSalesOrders, BatchPostSalesInvoices) and the built-in test task.
-//! The real tasks arrive with their issues; until then they fail with a clear,
-//! non-retryable "not implemented yet" error instead of pretending to run.
+//! shopsync-posting: the posting service, the ERP side of shopsync. Owns the `posting`
+//! schema and serves gRPC `Erp` (items, customers, locations, sales prices, the item ledger,
+//! sales documents) and `Posting` (posting documents, posted documents, the change feeds the
+//! sync services read), plus the `Worker` protocol for its job queue tasks
+//! (BatchPostSalesOrders, BatchPostSalesInvoices).
 
+pub mod batch;
+pub mod docs;
+pub mod error;
+pub mod grpc;
+pub mod master;
+pub mod post;
+pub mod util;
+
+use anyhow::Context;
 use shopsync_common::Service;
-use shopsync_runtime::worker::NoTasks;
+use shopsync_proto::pb;
+use shopsync_runtime::worker::WorkerConfig;
+use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 
 pub const SERVICE: Service = Service::Posting;
 
-/// This service's task runner.
-pub fn runner() -> NoTasks {
-    NoTasks(SERVICE)
+/// Connect (and migrate) the database, then serve `Worker`, `Erp` and `Posting` until
+/// `shutdown`.
+pub async fn serve(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    if cfg.database_url.trim().is_empty() {
+        anyhow::bail!("database_url is required (SHOPSYNC_DATABASE_URL or DATABASE_URL)");
+    }
+    let pool =
+        shopsync_store::connect(&cfg.database_url, cfg.db_max_connections, "shopsync-posting")
+            .await
+            .context("posting database")?;
+    let erp = grpc::ErpService { pool: pool.clone() };
+    let posting = grpc::PostingService { pool: pool.clone() };
+    let runner = batch::PostingTasks { pool: pool.clone() };
+    let r = shopsync_runtime::worker::serve_worker_with(
+        &cfg,
+        SERVICE,
+        runner,
+        shutdown,
+        |router, auth| {
+            router
+                .add_service(InterceptedService::new(
+                    pb::erp_server::ErpServer::new(erp),
+                    auth.clone(),
+                ))
+                .add_service(InterceptedService::new(
+                    pb::posting_server::PostingServer::new(posting),
+                    auth,
+                ))
+        },
+    )
+    .await;
+    pool.close().await;
+    r
 }

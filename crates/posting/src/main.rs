@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    shopsync_runtime::worker::service_main(shopsync_posting::SERVICE, shopsync_posting::runner)
+    shopsync_runtime::worker::service_main_with(shopsync_posting::SERVICE, shopsync_posting::serve)
 }

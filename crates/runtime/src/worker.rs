@@ -325,6 +325,9 @@ pub struct WorkerConfig {
     pub service_token: Option<secrecy::SecretString>,
     pub insecure_no_auth: bool,
     pub drain_secs: u64,
+    /// The service's database (services that own a schema: posting).
+    pub database_url: String,
+    pub db_max_connections: u32,
 }
 
 impl Default for WorkerConfig {
@@ -334,6 +337,8 @@ impl Default for WorkerConfig {
             service_token: None,
             insecure_no_auth: false,
             drain_secs: 30,
+            database_url: String::new(),
+            db_max_connections: 16,
         }
     }
 }
@@ -357,6 +362,21 @@ pub async fn serve_worker<R: TaskRunner>(
     runner: R,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    serve_worker_with(cfg, service, runner, shutdown, |router, _| router).await
+}
+
+/// [`serve_worker`] plus the service's own gRPC services: `extra` adds them to the router,
+/// wrapping each in the given authentication interceptor.
+pub async fn serve_worker_with<R: TaskRunner>(
+    cfg: &WorkerConfig,
+    service: Service,
+    runner: R,
+    shutdown: CancellationToken,
+    extra: impl FnOnce(
+        tonic::transport::server::Router,
+        crate::ServerAuth,
+    ) -> tonic::transport::server::Router,
+) -> anyhow::Result<()> {
     use anyhow::Context;
     let token = if cfg.insecure_no_auth { None } else { cfg.service_token.as_ref() };
     if token.is_none() {
@@ -372,6 +392,7 @@ pub async fn serve_worker<R: TaskRunner>(
             worker,
             crate::ServerAuth::new(token),
         ));
+    let router = extra(router, crate::ServerAuth::new(token));
     let listener =
         crate::server::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
     tracing::info!(%service, addr = %listener.local_addr()?, "worker listening");
@@ -395,6 +416,18 @@ pub fn service_main<R: TaskRunner>(
     service: Service,
     runner: impl FnOnce() -> R,
 ) -> std::process::ExitCode {
+    service_main_with(service, |cfg, shutdown| async move {
+        serve_worker(&cfg, service, runner(), shutdown).await
+    })
+}
+
+/// `main` of a worker service that sets up more than the worker (a database, its own gRPC
+/// services): `serve` gets the checked configuration and the shutdown token.
+pub fn service_main_with<F, Fut>(service: Service, serve: F) -> std::process::ExitCode
+where
+    F: FnOnce(WorkerConfig, CancellationToken) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
     use std::process::ExitCode;
     let cfg: WorkerConfig =
         match crate::load_config().and_then(|c: WorkerConfig| c.check().map(|_| c)) {
@@ -421,7 +454,7 @@ pub fn service_main<R: TaskRunner>(
             }
         };
         let shutdown = crate::shutdown_on_signals();
-        match serve_worker(&cfg, service, runner(), shutdown).await {
+        match serve(cfg, shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 tracing::error!(error = ?e, "service failed");

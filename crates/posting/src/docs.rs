@@ -1,0 +1,699 @@
+//! Sales documents (orders and invoices): create (idempotent per Shopify order), release,
+//! reopen, delete, read, list, and everything made for one Shopify order.
+
+use crate::error::{ErpError, Result, is_unique_violation};
+use crate::master::{LEDGER_COLS, LedgerRow, Uom, Variant};
+use crate::util::*;
+use shopsync_proto::pb;
+use sqlx::PgPool;
+use std::collections::HashMap;
+
+pub fn doc_type_str(t: i32, field: &str) -> Result<&'static str> {
+    match pb::DocumentType::try_from(t) {
+        Ok(pb::DocumentType::Order) => Ok("order"),
+        Ok(pb::DocumentType::Invoice) => Ok("invoice"),
+        _ => Err(ErpError::invalid(field, "must be ORDER or INVOICE")),
+    }
+}
+
+fn doc_type_pb(s: &str) -> pb::DocumentType {
+    if s == "invoice" { pb::DocumentType::Invoice } else { pb::DocumentType::Order }
+}
+
+pub fn status_pb(s: &str) -> pb::DocumentStatus {
+    match s {
+        "open" => pb::DocumentStatus::Open,
+        "released" => pb::DocumentStatus::Released,
+        "posted" => pb::DocumentStatus::Posted,
+        _ => pb::DocumentStatus::Unspecified,
+    }
+}
+
+fn status_str(s: i32) -> Option<&'static str> {
+    match pb::DocumentStatus::try_from(s) {
+        Ok(pb::DocumentStatus::Open) => Some("open"),
+        Ok(pb::DocumentStatus::Released) => Some("released"),
+        Ok(pb::DocumentStatus::Posted) => Some("posted"),
+        _ => None,
+    }
+}
+
+/// Line amount: quantity x unit price - discount, checked.
+fn line_amount(qty: i64, price: i64, discount: i64, field: &str) -> Result<i64> {
+    let gross = i128::from(qty) * i128::from(price);
+    let net = gross - i128::from(discount);
+    if net < 0 {
+        return Err(ErpError::invalid(
+            format!("{field}.line_discount_minor"),
+            "is larger than quantity x unit price",
+        ));
+    }
+    i64::try_from(net)
+        .map_err(|_| ErpError::invalid(format!("{field}.quantity"), "amount overflows"))
+}
+
+#[derive(sqlx::FromRow)]
+struct ItemForSale {
+    no: String,
+    description: String,
+    blocked: bool,
+    currency: String,
+    unit_price_minor: i64,
+    base_uom: String,
+    uoms: sqlx::types::Json<Vec<Uom>>,
+    variants: sqlx::types::Json<Vec<Variant>>,
+    /// Sales prices usable for this customer and currency: [(variant, min qty, price)].
+    prices: sqlx::types::Json<Vec<(String, i64, i64)>>,
+}
+
+/// The best (lowest) applicable price per unit of measure: the item's list price (same
+/// currency) and the sales prices for every customer or the customer's price group, for the
+/// line's variant or all variants, from their minimum quantity up.
+fn best_price(
+    item: &ItemForSale,
+    variant: &str,
+    qty_base: i64,
+    qty_per_uom: i64,
+    currency: &str,
+) -> Option<i64> {
+    let list = (item.currency == currency).then_some(item.unit_price_minor);
+    item.prices
+        .0
+        .iter()
+        .filter(|(v, min, _)| (v.is_empty() || v == variant) && *min <= qty_base)
+        .map(|(_, _, p)| *p)
+        .chain(list)
+        .min()
+        .map(|p| p.saturating_mul(qty_per_uom))
+}
+
+pub async fn create(
+    pool: &PgPool,
+    r: &pb::CreateSalesDocumentRequest,
+) -> Result<(pb::SalesDocument, bool)> {
+    let d = r.document.as_ref().ok_or_else(|| ErpError::invalid("document", "required"))?;
+    let dtype = doc_type_str(d.r#type, "document.type")?;
+    if !d.no.is_empty() {
+        check_code(&d.no, "document.no", 50)?;
+    }
+    check_len(&d.shop, "document.shop", 255)?;
+    if d.shopify_order_id < 0 {
+        return Err(ErpError::invalid("document.shopify_order_id", "must be positive"));
+    }
+    if d.shopify_order_id > 0 && d.shop.is_empty() {
+        return Err(ErpError::invalid("document.shop", "required with a Shopify order id"));
+    }
+    check_len(&d.shopify_order_no, "document.shopify_order_no", 50)?;
+    check_len(&d.external_document_no, "document.external_document_no", 50)?;
+    check_code(&d.sell_to_customer_no, "document.sell_to_customer_no", 50)?;
+    if d.lines.is_empty() {
+        return Err(ErpError::invalid("document.lines", "at least one line is required"));
+    }
+    if d.lines.len() > 1000 {
+        return Err(ErpError::invalid("document.lines", "at most 1000 lines"));
+    }
+    let order_date = parse_date(&d.order_date, "document.order_date")?.unwrap_or_else(today);
+    let posting_date = parse_date(&d.posting_date, "document.posting_date")?.unwrap_or(order_date);
+    let bill_to = if d.bill_to_customer_no.is_empty() {
+        d.sell_to_customer_no.clone()
+    } else {
+        d.bill_to_customer_no.clone()
+    };
+
+    // Customers (sell-to, bill-to) and the lines' locations in one round trip.
+    let mut loc_codes: Vec<String> = d.lines.iter().map(|l| l.location_code.clone()).collect();
+    loc_codes.sort();
+    loc_codes.dedup();
+    let customers: Vec<(String, bool, String, String, serde_json::Value, Vec<String>)> =
+        sqlx::query_as(
+            "SELECT no, blocked, currency, price_group, ship_to, \
+                ARRAY(SELECT code FROM posting.locations WHERE code = ANY($2)) \
+         FROM posting.customers WHERE no = ANY(ARRAY[$1, $3])",
+        )
+        .bind(&d.sell_to_customer_no)
+        .bind(&loc_codes)
+        .bind(&bill_to)
+        .fetch_all(pool)
+        .await?;
+    let sell = customers.iter().find(|c| c.0 == d.sell_to_customer_no).ok_or_else(|| {
+        ErpError::invalid(
+            "document.sell_to_customer_no",
+            format!("customer {:?} does not exist", d.sell_to_customer_no),
+        )
+    })?;
+    let bill = customers.iter().find(|c| c.0 == bill_to).ok_or_else(|| {
+        ErpError::invalid(
+            "document.bill_to_customer_no",
+            format!("customer {bill_to:?} does not exist"),
+        )
+    })?;
+    for c in [sell, bill] {
+        if c.1 {
+            return Err(ErpError::Precondition(format!("customer {} is blocked", c.0)));
+        }
+    }
+    let currency = if d.currency.is_empty() {
+        bill.2.clone()
+    } else {
+        check_currency(&d.currency, "document.currency")?
+    };
+    let price_group = bill.3.clone();
+    let known_locations = &sell.5;
+    let ship_to = match &d.ship_to {
+        Some(a) => address_to_json(Some(a), "document.ship_to")?,
+        None => sell.4.clone(),
+    };
+
+    let mut item_nos: Vec<String> = d.lines.iter().map(|l| l.item_no.clone()).collect();
+    item_nos.sort();
+    item_nos.dedup();
+    let items: Vec<ItemForSale> = sqlx::query_as(
+        "SELECT i.no, i.description, i.blocked, i.currency, i.unit_price_minor, i.base_uom, i.uoms, \
+                i.variants, \
+                COALESCE((SELECT jsonb_agg(jsonb_build_array(p.variant_code, p.minimum_quantity, p.unit_price_minor)) \
+                   FROM posting.sales_prices p WHERE p.item_no = i.no AND p.currency = $2 \
+                    AND p.price_group IN ('', $3)), '[]') AS prices \
+         FROM posting.items i WHERE i.no = ANY($1)",
+    )
+    .bind(&item_nos)
+    .bind(&currency)
+    .bind(&price_group)
+    .fetch_all(pool)
+    .await?;
+    let items: HashMap<&str, &ItemForSale> = items.iter().map(|i| (i.no.as_str(), i)).collect();
+
+    let n = d.lines.len();
+    let mut out_lines = Vec::with_capacity(n);
+    let (mut line_no, mut item_no, mut variant, mut location, mut descr, mut qty, mut uom) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut per_uom, mut price, mut disc, mut amount, mut sol_id, mut sol_no) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut total: i64 = 0;
+    for (i, l) in d.lines.iter().enumerate() {
+        let f = format!("document.lines[{i}]");
+        let item = items.get(l.item_no.as_str()).ok_or_else(|| {
+            ErpError::invalid(
+                format!("{f}.item_no"),
+                format!("item {:?} does not exist", l.item_no),
+            )
+        })?;
+        if item.blocked {
+            return Err(ErpError::Precondition(format!("{f}: item {} is blocked", item.no)));
+        }
+        if !l.variant_code.is_empty() && !item.variants.0.iter().any(|v| v.code == l.variant_code) {
+            return Err(ErpError::invalid(
+                format!("{f}.variant_code"),
+                format!("item {} has no variant {:?}", item.no, l.variant_code),
+            ));
+        }
+        if l.location_code.is_empty() {
+            return Err(ErpError::invalid(format!("{f}.location_code"), "required"));
+        }
+        if !known_locations.contains(&l.location_code) {
+            return Err(ErpError::invalid(
+                format!("{f}.location_code"),
+                format!("location {:?} does not exist", l.location_code),
+            ));
+        }
+        if l.quantity <= 0 {
+            return Err(ErpError::invalid(format!("{f}.quantity"), "must be positive"));
+        }
+        if l.line_discount_minor < 0 {
+            return Err(ErpError::invalid(
+                format!("{f}.line_discount_minor"),
+                "must not be negative",
+            ));
+        }
+        if l.shopify_order_line_id < 0 {
+            return Err(ErpError::invalid(
+                format!("{f}.shopify_order_line_id"),
+                "must be positive",
+            ));
+        }
+        let u = if l.unit_of_measure.is_empty() {
+            item.base_uom.as_str()
+        } else {
+            l.unit_of_measure.as_str()
+        };
+        let q_per = item.uoms.0.iter().find(|x| x.code == u).map(|x| i64::from(x.qty_per_unit));
+        let q_per = match q_per {
+            Some(q) => q,
+            None if u == item.base_uom => 1,
+            None => {
+                return Err(ErpError::invalid(
+                    format!("{f}.unit_of_measure"),
+                    format!("item {} has no unit {u:?}", item.no),
+                ));
+            }
+        };
+        let qty_base = l
+            .quantity
+            .checked_mul(q_per)
+            .ok_or_else(|| ErpError::invalid(format!("{f}.quantity"), "too large"))?;
+        let unit_price = match l.unit_price_minor {
+            Some(p) if p < 0 => {
+                return Err(ErpError::invalid(
+                    format!("{f}.unit_price_minor"),
+                    "must not be negative",
+                ));
+            }
+            Some(p) => p,
+            None => {
+                best_price(item, &l.variant_code, qty_base, q_per, &currency).ok_or_else(|| {
+                    ErpError::invalid(
+                        format!("{f}.unit_price_minor"),
+                        format!("no sales price for item {} in {currency}; give one", item.no),
+                    )
+                })?
+            }
+        };
+        let amt = line_amount(l.quantity, unit_price, l.line_discount_minor, &f)?;
+        total = total
+            .checked_add(amt)
+            .ok_or_else(|| ErpError::invalid("document.lines", "amount overflows"))?;
+        let description =
+            if l.description.is_empty() { item.description.clone() } else { l.description.clone() };
+        check_len(&description, &format!("{f}.description"), 250)?;
+        let ln = (i as u32 + 1) * 10000;
+        let shopify_no = if l.shopify_order_no.is_empty() {
+            d.shopify_order_no.clone()
+        } else {
+            l.shopify_order_no.clone()
+        };
+        out_lines.push(pb::SalesLine {
+            line_no: ln,
+            item_no: item.no.clone(),
+            variant_code: l.variant_code.clone(),
+            location_code: l.location_code.clone(),
+            description: description.clone(),
+            quantity: l.quantity,
+            unit_of_measure: u.to_owned(),
+            unit_price_minor: Some(unit_price),
+            line_discount_minor: l.line_discount_minor,
+            amount_minor: amt,
+            quantity_shipped: 0,
+            quantity_invoiced: 0,
+            shopify_order_line_id: l.shopify_order_line_id,
+            shopify_order_no: shopify_no.clone(),
+        });
+        line_no.push(ln as i32);
+        item_no.push(item.no.clone());
+        variant.push(l.variant_code.clone());
+        location.push(l.location_code.clone());
+        descr.push(description);
+        qty.push(l.quantity);
+        uom.push(u.to_owned());
+        per_uom.push(q_per as i32);
+        price.push(unit_price);
+        disc.push(l.line_discount_minor);
+        amount.push(amt);
+        sol_id.push((l.shopify_order_line_id > 0).then_some(l.shopify_order_line_id));
+        sol_no.push(shopify_no);
+    }
+
+    let status = if r.release { "released" } else { "open" };
+    let shopify_id = (d.shopify_order_id > 0).then_some(d.shopify_order_id);
+    // Header and lines in one statement: atomic without a transaction round trip. A racing
+    // create of the same Shopify order waits on the unique index and then does nothing.
+    let inserted: std::result::Result<
+        Option<(String, chrono::DateTime<chrono::Utc>)>,
+        sqlx::Error,
+    > = sqlx::query_as(
+        "WITH h AS ( \
+           INSERT INTO posting.sales_headers (document_type, no, shop, shopify_order_id, \
+             shopify_order_no, external_document_no, sell_to_customer_no, bill_to_customer_no, \
+             ship_to, currency, status, order_date, posting_date, amount_minor) \
+           VALUES ($1, COALESCE(NULLIF($2, ''), CASE WHEN $1 = 'order' \
+                     THEN posting.next_no('SO', 'posting.sales_order_nos') \
+                     ELSE posting.next_no('SI', 'posting.sales_invoice_nos') END), \
+                   $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+           ON CONFLICT ON CONSTRAINT sales_headers_shopify_order DO NOTHING \
+           RETURNING id, no, created_at), \
+         l AS ( \
+           INSERT INTO posting.sales_lines (header_id, line_no, item_no, variant_code, \
+             location_code, description, quantity, uom, qty_per_uom, unit_price_minor, \
+             line_discount_minor, amount_minor, shopify_order_line_id, shopify_order_no) \
+           SELECT h.id, x.* FROM h, unnest($15::int[], $16::text[], $17::text[], $18::text[], \
+             $19::text[], $20::bigint[], $21::text[], $22::int[], $23::bigint[], $24::bigint[], \
+             $25::bigint[], $26::bigint[], $27::text[]) AS x) \
+         SELECT no, created_at FROM h",
+    )
+    .bind(dtype)
+    .bind(&d.no)
+    .bind(&d.shop)
+    .bind(shopify_id)
+    .bind(&d.shopify_order_no)
+    .bind(&d.external_document_no)
+    .bind(&d.sell_to_customer_no)
+    .bind(&bill_to)
+    .bind(&ship_to)
+    .bind(&currency)
+    .bind(status)
+    .bind(order_date)
+    .bind(posting_date)
+    .bind(total)
+    .bind(&line_no)
+    .bind(&item_no)
+    .bind(&variant)
+    .bind(&location)
+    .bind(&descr)
+    .bind(&qty)
+    .bind(&uom)
+    .bind(&per_uom)
+    .bind(&price)
+    .bind(&disc)
+    .bind(&amount)
+    .bind(&sol_id)
+    .bind(&sol_no)
+    .fetch_optional(pool)
+    .await;
+    let inserted = match inserted {
+        Err(e) if is_unique_violation(&e, "sales_headers_no_key") => {
+            return Err(ErpError::AlreadyExists(format!("sales document {} already exists", d.no)));
+        }
+        r => r?,
+    };
+    let Some((no, created_at)) = inserted else {
+        // The Shopify order already has its document.
+        let existing: String = sqlx::query_scalar(
+            "SELECT no FROM posting.sales_headers WHERE shop = $1 AND shopify_order_id = $2",
+        )
+        .bind(&d.shop)
+        .bind(d.shopify_order_id)
+        .fetch_one(pool)
+        .await?;
+        return Ok((get(pool, &existing).await?, false));
+    };
+    Ok((
+        pb::SalesDocument {
+            r#type: doc_type_pb(dtype) as i32,
+            no,
+            shop: d.shop.clone(),
+            shopify_order_id: d.shopify_order_id,
+            shopify_order_no: d.shopify_order_no.clone(),
+            external_document_no: d.external_document_no.clone(),
+            sell_to_customer_no: d.sell_to_customer_no.clone(),
+            bill_to_customer_no: bill_to,
+            ship_to: address_from_json(&ship_to),
+            currency,
+            status: status_pb(status) as i32,
+            order_date: fmt_date(order_date),
+            posting_date: fmt_date(posting_date),
+            lines: out_lines,
+            amount_minor: total,
+            version: 1,
+            created_at: Some(timestamp(created_at)),
+        },
+        true,
+    ))
+}
+
+#[derive(sqlx::FromRow)]
+pub struct HeaderRow {
+    pub id: i64,
+    pub document_type: String,
+    pub no: String,
+    pub shop: String,
+    pub shopify_order_id: Option<i64>,
+    pub shopify_order_no: String,
+    pub external_document_no: String,
+    pub sell_to_customer_no: String,
+    pub bill_to_customer_no: String,
+    pub ship_to: serde_json::Value,
+    pub currency: String,
+    pub status: String,
+    pub order_date: chrono::NaiveDate,
+    pub posting_date: chrono::NaiveDate,
+    pub amount_minor: i64,
+    pub version: i64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub const HEADER_COLS: &str = "id, document_type, no, shop, shopify_order_id, shopify_order_no, \
+    external_document_no, sell_to_customer_no, bill_to_customer_no, ship_to, currency, status, \
+    order_date, posting_date, amount_minor, version, created_at";
+
+#[derive(sqlx::FromRow)]
+struct LineRow {
+    header_id: i64,
+    line_no: i32,
+    item_no: String,
+    variant_code: String,
+    location_code: String,
+    description: String,
+    quantity: i64,
+    uom: String,
+    unit_price_minor: i64,
+    line_discount_minor: i64,
+    amount_minor: i64,
+    quantity_shipped: i64,
+    quantity_invoiced: i64,
+    shopify_order_line_id: Option<i64>,
+    shopify_order_no: String,
+}
+
+impl From<LineRow> for pb::SalesLine {
+    fn from(l: LineRow) -> Self {
+        pb::SalesLine {
+            line_no: l.line_no as u32,
+            item_no: l.item_no,
+            variant_code: l.variant_code,
+            location_code: l.location_code,
+            description: l.description,
+            quantity: l.quantity,
+            unit_of_measure: l.uom,
+            unit_price_minor: Some(l.unit_price_minor),
+            line_discount_minor: l.line_discount_minor,
+            amount_minor: l.amount_minor,
+            quantity_shipped: l.quantity_shipped,
+            quantity_invoiced: l.quantity_invoiced,
+            shopify_order_line_id: l.shopify_order_line_id.unwrap_or(0),
+            shopify_order_no: l.shopify_order_no,
+        }
+    }
+}
+
+fn header_pb(h: HeaderRow, lines: Vec<pb::SalesLine>) -> pb::SalesDocument {
+    pb::SalesDocument {
+        r#type: doc_type_pb(&h.document_type) as i32,
+        no: h.no,
+        shop: h.shop,
+        shopify_order_id: h.shopify_order_id.unwrap_or(0),
+        shopify_order_no: h.shopify_order_no,
+        external_document_no: h.external_document_no,
+        sell_to_customer_no: h.sell_to_customer_no,
+        bill_to_customer_no: h.bill_to_customer_no,
+        ship_to: address_from_json(&h.ship_to),
+        currency: h.currency,
+        status: status_pb(&h.status) as i32,
+        order_date: fmt_date(h.order_date),
+        posting_date: fmt_date(h.posting_date),
+        lines,
+        amount_minor: h.amount_minor,
+        version: h.version,
+        created_at: Some(timestamp(h.created_at)),
+    }
+}
+
+async fn with_lines(pool: &PgPool, headers: Vec<HeaderRow>) -> Result<Vec<pb::SalesDocument>> {
+    let ids: Vec<i64> = headers.iter().map(|h| h.id).collect();
+    let lines: Vec<LineRow> = sqlx::query_as(
+        "SELECT header_id, line_no, item_no, variant_code, location_code, description, quantity, \
+         uom, unit_price_minor, line_discount_minor, amount_minor, quantity_shipped, \
+         quantity_invoiced, shopify_order_line_id, shopify_order_no \
+         FROM posting.sales_lines WHERE header_id = ANY($1) ORDER BY header_id, line_no",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?;
+    let mut by: HashMap<i64, Vec<pb::SalesLine>> = HashMap::new();
+    for l in lines {
+        by.entry(l.header_id).or_default().push(l.into());
+    }
+    Ok(headers
+        .into_iter()
+        .map(|h| {
+            let lines = by.remove(&h.id).unwrap_or_default();
+            header_pb(h, lines)
+        })
+        .collect())
+}
+
+pub async fn get(pool: &PgPool, no: &str) -> Result<pb::SalesDocument> {
+    let h: Option<HeaderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {HEADER_COLS} FROM posting.sales_headers WHERE no = $1"
+    )))
+    .bind(no)
+    .fetch_optional(pool)
+    .await?;
+    let h = h.ok_or_else(|| ErpError::NotFound(format!("sales document {no:?} not found")))?;
+    Ok(with_lines(pool, vec![h]).await?.remove(0))
+}
+
+pub async fn list(
+    pool: &PgPool,
+    r: &pb::ListSalesDocumentsRequest,
+) -> Result<(Vec<pb::SalesDocument>, String)> {
+    let dtype = if r.r#type == 0 { None } else { Some(doc_type_str(r.r#type, "type")?) };
+    let status = if r.status == 0 {
+        None
+    } else {
+        Some(status_str(r.status).ok_or_else(|| ErpError::invalid("status", "unknown status"))?)
+    };
+    let limit = page_size(r.page_size);
+    let rows: Vec<HeaderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {HEADER_COLS} FROM posting.sales_headers \
+         WHERE no > $1 AND ($2::text IS NULL OR document_type = $2) \
+           AND ($3::text IS NULL OR status = $3) AND ($4 = '' OR shop = $4) \
+           AND ($5 = '' OR sell_to_customer_no = $5) AND (NOT $6 OR shopify_order_no <> '') \
+         ORDER BY no LIMIT $7"
+    )))
+    .bind(&r.page_token)
+    .bind(dtype)
+    .bind(status)
+    .bind(&r.shop)
+    .bind(&r.customer_no)
+    .bind(r.shopify_only)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let next = if rows.len() as i64 == limit { rows.last().map(|r| r.no.clone()) } else { None };
+    Ok((with_lines(pool, rows).await?, next.unwrap_or_default()))
+}
+
+/// Move a document between open and released.
+pub async fn set_status(
+    pool: &PgPool,
+    r: &pb::DocumentRef,
+    release: bool,
+) -> Result<pb::SalesDocument> {
+    check_code(&r.no, "no", 50)?;
+    let cur = get(pool, &r.no).await?;
+    let (from, to) = if release { ("open", "released") } else { ("released", "open") };
+    if r.expected_version != 0 && r.expected_version != cur.version {
+        return Err(ErpError::Stale(format!(
+            "sales document {} is at version {}, not {}",
+            r.no, cur.version, r.expected_version
+        )));
+    }
+    if cur.status == status_pb(to) as i32 {
+        return Ok(cur);
+    }
+    if cur.status == pb::DocumentStatus::Posted as i32 {
+        return Err(ErpError::Precondition(format!("sales document {} is fully posted", r.no)));
+    }
+    let n = sqlx::query(
+        "UPDATE posting.sales_headers SET status = $2, version = version + 1, updated_at = now() \
+         WHERE no = $1 AND status = $3 AND version = $4",
+    )
+    .bind(&r.no)
+    .bind(to)
+    .bind(from)
+    .bind(cur.version)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(ErpError::Stale(format!("sales document {} changed meanwhile; retry", r.no)));
+    }
+    get(pool, &r.no).await
+}
+
+pub async fn delete(pool: &PgPool, r: &pb::DocumentRef) -> Result<()> {
+    check_code(&r.no, "no", 50)?;
+    let cur = get(pool, &r.no).await?;
+    if cur.status != pb::DocumentStatus::Open as i32 {
+        return Err(ErpError::Precondition(format!(
+            "sales document {} is {}; only open documents can be deleted (reopen it first)",
+            r.no,
+            if cur.status == pb::DocumentStatus::Posted as i32 { "posted" } else { "released" }
+        )));
+    }
+    let n = sqlx::query(
+        "DELETE FROM posting.sales_headers h WHERE no = $1 AND status = 'open' \
+           AND ($2 = 0 OR version = $2) \
+           AND NOT EXISTS (SELECT 1 FROM posting.sales_lines l WHERE l.header_id = h.id \
+                           AND (l.quantity_shipped > 0 OR l.quantity_invoiced > 0))",
+    )
+    .bind(&r.no)
+    .bind(r.expected_version)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(ErpError::Precondition(format!(
+            "sales document {} has posted lines or changed meanwhile",
+            r.no
+        )));
+    }
+    Ok(())
+}
+
+type CleRow = (i64, String, chrono::NaiveDate, String, String, String, i64, i64, bool, String);
+
+pub async fn by_shopify_order(
+    pool: &PgPool,
+    r: &pb::ShopifyOrderRef,
+) -> Result<pb::ShopifyOrderDocuments> {
+    if r.shop.is_empty() {
+        return Err(ErpError::invalid("shop", "required"));
+    }
+    if r.shopify_order_id <= 0 {
+        return Err(ErpError::invalid("shopify_order_id", "must be positive"));
+    }
+    let headers: Vec<HeaderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {HEADER_COLS} FROM posting.sales_headers WHERE shop = $1 AND shopify_order_id = $2"
+    )))
+    .bind(&r.shop)
+    .bind(r.shopify_order_id)
+    .fetch_all(pool)
+    .await?;
+    let documents = with_lines(pool, headers).await?;
+    let list = pb::ListPostedRequest {
+        shop: r.shop.clone(),
+        shopify_order_id: r.shopify_order_id,
+        page_size: 1000,
+        ..Default::default()
+    };
+    let (shipments, _) = crate::post::list_shipments(pool, &list).await?;
+    let (invoices, _) = crate::post::list_invoices(pool, &list).await?;
+    let cle: Vec<CleRow> = sqlx::query_as(
+        "SELECT entry_no, customer_no, posting_date, document_type, document_no, currency, \
+             amount_minor, remaining_amount_minor, open, shopify_order_no \
+             FROM posting.customer_ledger_entries WHERE shop = $1 AND shopify_order_id = $2 \
+             ORDER BY entry_no",
+    )
+    .bind(&r.shop)
+    .bind(r.shopify_order_id)
+    .fetch_all(pool)
+    .await?;
+    let ile: Vec<LedgerRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {LEDGER_COLS} FROM posting.item_ledger_entries \
+         WHERE shop = $1 AND shopify_order_id = $2 ORDER BY entry_no"
+    )))
+    .bind(&r.shop)
+    .bind(r.shopify_order_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(pb::ShopifyOrderDocuments {
+        documents,
+        shipments,
+        invoices,
+        customer_ledger: cle
+            .into_iter()
+            .map(|c| pb::CustomerLedgerEntry {
+                entry_no: c.0,
+                customer_no: c.1,
+                posting_date: fmt_date(c.2),
+                document_type: c.3,
+                document_no: c.4,
+                currency: c.5,
+                amount_minor: c.6,
+                remaining_amount_minor: c.7,
+                open: c.8,
+                shopify_order_no: c.9,
+            })
+            .collect(),
+        item_ledger: ile.into_iter().map(Into::into).collect(),
+    })
+}

@@ -1,0 +1,291 @@
+//! gRPC `Erp` and `Posting`: request checks and the mapping to the repository functions.
+
+use crate::error::ErpError;
+use crate::post::PostOptions;
+use crate::util::parse_date;
+use crate::{docs, master, post};
+use shopsync_proto::pb;
+use shopsync_proto::pb::erp_server::Erp;
+use shopsync_proto::pb::posting_server::Posting;
+use sqlx::PgPool;
+use std::future::Future;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+#[derive(Clone)]
+pub struct ErpService {
+    pub pool: PgPool,
+}
+
+type R<T> = Result<Response<T>, Status>;
+
+fn ok<T>(r: Result<T, ErpError>) -> R<T> {
+    r.map(Response::new).map_err(Status::from)
+}
+
+#[tonic::async_trait]
+impl Erp for ErpService {
+    async fn create_item(&self, r: Request<pb::Item>) -> R<pb::Item> {
+        ok(master::create_item(&self.pool, r.get_ref()).await)
+    }
+    async fn update_item(&self, r: Request<pb::UpdateItemRequest>) -> R<pb::Item> {
+        let r = r.into_inner();
+        let item = r.item.ok_or_else(|| Status::invalid_argument("item: required"))?;
+        ok(master::update_item(&self.pool, &item, r.expected_version).await)
+    }
+    async fn get_item(&self, r: Request<pb::GetRequest>) -> R<pb::Item> {
+        ok(master::get_item(&self.pool, &r.get_ref().no).await)
+    }
+    async fn list_items(&self, r: Request<pb::ListRequest>) -> R<pb::ListItemsResponse> {
+        ok(master::list_items(&self.pool, r.get_ref())
+            .await
+            .map(|(items, next_page_token)| pb::ListItemsResponse { items, next_page_token }))
+    }
+    async fn create_customer(&self, r: Request<pb::Customer>) -> R<pb::Customer> {
+        ok(master::create_customer(&self.pool, r.get_ref()).await)
+    }
+    async fn update_customer(&self, r: Request<pb::UpdateCustomerRequest>) -> R<pb::Customer> {
+        let r = r.into_inner();
+        let c = r.customer.ok_or_else(|| Status::invalid_argument("customer: required"))?;
+        ok(master::update_customer(&self.pool, &c, r.expected_version).await)
+    }
+    async fn get_customer(&self, r: Request<pb::GetRequest>) -> R<pb::Customer> {
+        ok(master::get_customer(&self.pool, &r.get_ref().no).await)
+    }
+    async fn list_customers(&self, r: Request<pb::ListRequest>) -> R<pb::ListCustomersResponse> {
+        ok(master::list_customers(&self.pool, r.get_ref()).await.map(
+            |(customers, next_page_token)| pb::ListCustomersResponse { customers, next_page_token },
+        ))
+    }
+    async fn create_location(&self, r: Request<pb::Location>) -> R<pb::Location> {
+        ok(master::create_location(&self.pool, r.get_ref()).await)
+    }
+    async fn update_location(&self, r: Request<pb::UpdateLocationRequest>) -> R<pb::Location> {
+        let r = r.into_inner();
+        let l = r.location.ok_or_else(|| Status::invalid_argument("location: required"))?;
+        ok(master::update_location(&self.pool, &l, r.expected_version).await)
+    }
+    async fn get_location(&self, r: Request<pb::GetRequest>) -> R<pb::Location> {
+        ok(master::get_location(&self.pool, &r.get_ref().no).await)
+    }
+    async fn list_locations(&self, r: Request<pb::ListRequest>) -> R<pb::ListLocationsResponse> {
+        ok(master::list_locations(&self.pool, r.get_ref()).await.map(
+            |(locations, next_page_token)| pb::ListLocationsResponse { locations, next_page_token },
+        ))
+    }
+    async fn put_sales_price(&self, r: Request<pb::SalesPrice>) -> R<pb::SalesPrice> {
+        ok(master::put_sales_price(&self.pool, r.get_ref()).await)
+    }
+    async fn post_stock_adjustment(
+        &self,
+        r: Request<pb::StockAdjustmentRequest>,
+    ) -> R<pb::StockAdjustmentResponse> {
+        ok(master::post_stock_adjustment(&self.pool, r.get_ref())
+            .await
+            .map(|(entries, posted)| pb::StockAdjustmentResponse { entries, posted }))
+    }
+    async fn get_stock(&self, r: Request<pb::GetStockRequest>) -> R<pb::GetStockResponse> {
+        ok(master::get_stock(&self.pool, r.get_ref())
+            .await
+            .map(|levels| pb::GetStockResponse { levels }))
+    }
+    async fn create_sales_document(
+        &self,
+        r: Request<pb::CreateSalesDocumentRequest>,
+    ) -> R<pb::CreateSalesDocumentResponse> {
+        ok(docs::create(&self.pool, r.get_ref())
+            .await
+            .map(|(d, created)| pb::CreateSalesDocumentResponse { document: Some(d), created }))
+    }
+    async fn release_sales_document(&self, r: Request<pb::DocumentRef>) -> R<pb::SalesDocument> {
+        ok(docs::set_status(&self.pool, r.get_ref(), true).await)
+    }
+    async fn reopen_sales_document(&self, r: Request<pb::DocumentRef>) -> R<pb::SalesDocument> {
+        ok(docs::set_status(&self.pool, r.get_ref(), false).await)
+    }
+    async fn delete_sales_document(
+        &self,
+        r: Request<pb::DocumentRef>,
+    ) -> R<pb::DeleteSalesDocumentResponse> {
+        ok(docs::delete(&self.pool, r.get_ref()).await.map(|()| pb::DeleteSalesDocumentResponse {}))
+    }
+    async fn get_sales_document(&self, r: Request<pb::DocumentRef>) -> R<pb::SalesDocument> {
+        ok(docs::get(&self.pool, &r.get_ref().no).await)
+    }
+    async fn list_sales_documents(
+        &self,
+        r: Request<pb::ListSalesDocumentsRequest>,
+    ) -> R<pb::ListSalesDocumentsResponse> {
+        ok(docs::list(&self.pool, r.get_ref()).await.map(|(documents, next_page_token)| {
+            pb::ListSalesDocumentsResponse { documents, next_page_token }
+        }))
+    }
+    async fn get_documents_by_shopify_order(
+        &self,
+        r: Request<pb::ShopifyOrderRef>,
+    ) -> R<pb::ShopifyOrderDocuments> {
+        ok(docs::by_shopify_order(&self.pool, r.get_ref()).await)
+    }
+}
+
+#[derive(Clone)]
+pub struct PostingService {
+    pub pool: PgPool,
+}
+
+/// Page through a feed into a server stream: `page(cursor, n)` returns up to n messages with
+/// their cursors; stops when a page comes back short or `limit` messages were sent.
+fn feed<T, F, Fut>(limit: u32, start: String, page: F) -> ReceiverStream<Result<T, Status>>
+where
+    T: Send + 'static,
+    F: Fn(String, i64) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Vec<(T, String)>, ErpError>> + Send,
+{
+    const PAGE: i64 = 500;
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        let mut cursor = start;
+        let mut left = if limit == 0 { u64::MAX } else { u64::from(limit) };
+        loop {
+            let n = PAGE.min(i64::try_from(left).unwrap_or(PAGE));
+            let batch = match page(cursor.clone(), n).await {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = tx.send(Err(Status::from(e))).await;
+                    return;
+                }
+            };
+            let got = batch.len() as i64;
+            for (msg, c) in batch {
+                cursor = c;
+                if tx.send(Ok(msg)).await.is_err() {
+                    return; // the caller hung up
+                }
+            }
+            left = left.saturating_sub(got as u64);
+            if got < n || left == 0 {
+                return;
+            }
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+#[tonic::async_trait]
+impl Posting for PostingService {
+    async fn post_sales_document(
+        &self,
+        r: Request<pb::PostSalesDocumentRequest>,
+    ) -> R<pb::PostSalesDocumentResponse> {
+        let r = r.into_inner();
+        let opts = PostOptions {
+            ship: r.ship,
+            invoice: r.invoice,
+            posting_date: parse_date(&r.posting_date, "posting_date")?,
+        };
+        let posted = post::post_document(&self.pool, &r.no, opts).await?;
+        let document = docs::get(&self.pool, &r.no).await?;
+        Ok(Response::new(pb::PostSalesDocumentResponse {
+            shipment_no: posted.shipment_no.unwrap_or_default(),
+            invoice_no: posted.invoice_no.unwrap_or_default(),
+            document: Some(document),
+        }))
+    }
+    async fn list_posted_shipments(
+        &self,
+        r: Request<pb::ListPostedRequest>,
+    ) -> R<pb::ListPostedShipmentsResponse> {
+        ok(post::list_shipments(&self.pool, r.get_ref()).await.map(
+            |(shipments, next_page_token)| pb::ListPostedShipmentsResponse {
+                shipments,
+                next_page_token,
+            },
+        ))
+    }
+    async fn list_posted_invoices(
+        &self,
+        r: Request<pb::ListPostedRequest>,
+    ) -> R<pb::ListPostedInvoicesResponse> {
+        ok(post::list_invoices(&self.pool, r.get_ref()).await.map(|(invoices, next_page_token)| {
+            pb::ListPostedInvoicesResponse { invoices, next_page_token }
+        }))
+    }
+
+    type StreamItemChangesStream = ReceiverStream<Result<pb::ItemChange, Status>>;
+    async fn stream_item_changes(
+        &self,
+        r: Request<pb::StreamRequest>,
+    ) -> R<Self::StreamItemChangesStream> {
+        let r = r.into_inner();
+        crate::util::parse_cursor(&r.cursor)?;
+        let pool = self.pool.clone();
+        Ok(Response::new(feed(r.limit, r.cursor, move |c, n| {
+            let pool = pool.clone();
+            async move {
+                Ok(master::item_changes(&pool, &c, n)
+                    .await?
+                    .into_iter()
+                    .map(|(item, cursor)| {
+                        (pb::ItemChange { item: Some(item), cursor: cursor.clone() }, cursor)
+                    })
+                    .collect())
+            }
+        })))
+    }
+
+    type StreamStockChangesStream = ReceiverStream<Result<pb::StockChange, Status>>;
+    async fn stream_stock_changes(
+        &self,
+        r: Request<pb::StreamRequest>,
+    ) -> R<Self::StreamStockChangesStream> {
+        let r = r.into_inner();
+        crate::util::parse_cursor(&r.cursor)?;
+        let pool = self.pool.clone();
+        Ok(Response::new(feed(r.limit, r.cursor, move |c, n| {
+            let pool = pool.clone();
+            async move {
+                Ok(master::stock_changes(&pool, &c, n)
+                    .await?
+                    .into_iter()
+                    .map(|(level, cursor)| {
+                        (pb::StockChange { level: Some(level), cursor: cursor.clone() }, cursor)
+                    })
+                    .collect())
+            }
+        })))
+    }
+
+    type StreamShipmentsAwaitingFulfillmentStream =
+        ReceiverStream<Result<pb::PostedShipment, Status>>;
+    async fn stream_shipments_awaiting_fulfillment(
+        &self,
+        r: Request<pb::StreamRequest>,
+    ) -> R<Self::StreamShipmentsAwaitingFulfillmentStream> {
+        let r = r.into_inner();
+        crate::util::parse_cursor(&r.cursor)?;
+        let pool = self.pool.clone();
+        let (shop, failed) = (r.shop, r.include_failed);
+        Ok(Response::new(feed(r.limit, r.cursor, move |c, n| {
+            let pool = pool.clone();
+            let shop = shop.clone();
+            async move {
+                Ok(post::awaiting_fulfillment(&pool, &c, &shop, failed, n)
+                    .await?
+                    .into_iter()
+                    .map(|s| {
+                        let c = s.cursor.clone();
+                        (s, c)
+                    })
+                    .collect())
+            }
+        })))
+    }
+
+    async fn record_fulfillment_result(
+        &self,
+        r: Request<pb::FulfillmentResultRequest>,
+    ) -> R<pb::PostedShipment> {
+        ok(post::record_fulfillment(&self.pool, r.get_ref()).await)
+    }
+}
