@@ -7,6 +7,7 @@
 //! (c) pickup latency (entry committed -> attempt started) at a fixed offered rate of
 //!     creates through gRPC.
 
+mod erp;
 mod shopify;
 
 use anyhow::{Context, Result, bail};
@@ -48,13 +49,21 @@ struct Args {
     river_bin: Option<PathBuf>,
     #[arg(long)]
     skip_river: bool,
-    /// Only these scenarios (a, b, c: the job queue; s: Shopify pacing).
-    #[arg(long, value_delimiter = ',', default_value = "a,b,c,s")]
+    /// Only these scenarios (a, b, c: the job queue; s: Shopify pacing; e: ERP documents).
+    #[arg(long, value_delimiter = ',', default_value = "a,b,c,s,e")]
     only: Vec<String>,
     #[arg(long, default_value = "bench/results/queue.json")]
     out: PathBuf,
     #[arg(long, default_value = "bench/results/shopify.json")]
     shopify_out: PathBuf,
+    #[arg(long, default_value = "bench/results/erp.json")]
+    erp_out: PathBuf,
+    /// Sales orders created and batch-posted (e).
+    #[arg(long, default_value_t = 10_000)]
+    erp_orders: usize,
+    /// Create calls in flight (e).
+    #[arg(long, default_value_t = 64)]
+    erp_concurrency: usize,
     /// Simulated seconds of the Shopify workload (s).
     #[arg(long, default_value_t = 300.0)]
     shopify_secs: f64,
@@ -435,6 +444,8 @@ async fn main() -> Result<()> {
     } else {
         None
     };
+    let erp =
+        if has("e") { Some(erp::run(args.erp_orders, args.erp_concurrency).await?) } else { None };
     let r = serde_json::Value::Object(results);
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY);
@@ -502,6 +513,22 @@ async fn main() -> Result<()> {
             (ratio >= 0.9 && s["errors_reaching_caller"] == 0).to_string(),
         ]);
     }
+    if let Some(e) = &erp {
+        let created = f(e, "orders_created_per_sec");
+        let posted = f(e, "documents_posted_per_sec");
+        t.add_row([
+            format!("(e) create {} sales orders of 3 lines via gRPC", e["orders"]),
+            format!("{created:.0} orders/s"),
+            "≥ 2,000 orders/s".into(),
+            (created >= 2000.0).to_string(),
+        ]);
+        t.add_row([
+            "    batch-post them as one job (ship + invoice)".into(),
+            format!("{posted:.0} documents/s"),
+            "≥ 1,000 documents/s".into(),
+            (posted >= 1000.0).to_string(),
+        ]);
+    }
     println!("{t}");
     let write = |path: &std::path::Path, v: &serde_json::Value| -> Result<()> {
         if let Some(dir) = path.parent() {
@@ -513,6 +540,13 @@ async fn main() -> Result<()> {
     };
     if queue_ran {
         write(&args.out, &r)?;
+    }
+    if let Some(mut e) = erp {
+        if let Some(o) = e.as_object_mut() {
+            o.insert("host".into(), host());
+            o.insert("date".into(), json!(chrono::Utc::now().to_rfc3339()));
+        }
+        write(&args.erp_out, &e)?;
     }
     if let Some(mut s) = shopify {
         if let Some(o) = s.as_object_mut() {

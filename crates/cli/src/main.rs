@@ -1,4 +1,7 @@
-//! `shopsync`: the command line. Talks gRPC to the scheduler (and, later, the other services).
+//! `shopsync`: the command line. Talks gRPC to the scheduler (`jobs`) and to the posting
+//! service (`items`, `customers`, `orders`, `post`).
+
+mod erp;
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
@@ -29,7 +32,15 @@ struct Cli {
     /// Service token (shared secret of the internal gRPC APIs).
     #[arg(long, global = true, env = "SHOPSYNC_SERVICE_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// Print JSON instead of tables.
+    /// Posting service gRPC address (items, customers, orders, post).
+    #[arg(
+        long,
+        global = true,
+        env = "SHOPSYNC_POSTING_URL",
+        default_value = "http://127.0.0.1:50054"
+    )]
+    posting: String,
+    /// Print the raw records instead of tables.
     #[arg(long, global = true)]
     json: bool,
     #[command(subcommand)]
@@ -37,10 +48,42 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 enum Cmd {
     /// Job queue entries and their runs.
     #[command(subcommand)]
     Jobs(Jobs),
+    /// Items: list, show (with prices and stock), create, adjust stock.
+    #[command(subcommand)]
+    Items(erp::Items),
+    /// Customers: list, show, create.
+    #[command(subcommand)]
+    Customers(erp::Customers),
+    /// Sales orders and invoices: list, show, release, reopen, delete.
+    #[command(subcommand)]
+    Orders(erp::Orders),
+    /// Post a sales order (ship and/or invoice) or a sales invoice.
+    Post {
+        no: String,
+        #[arg(long)]
+        ship: bool,
+        #[arg(long)]
+        invoice: bool,
+        /// YYYY-MM-DD; defaults to the document's posting date.
+        #[arg(long, default_value = "")]
+        posting_date: String,
+    },
+}
+
+async fn connect_posting(cli: &Cli) -> Result<AuthedChannel> {
+    let token = cli.token.clone().map(SecretString::from);
+    let auth = ClientAuth::new(token.as_ref()).map_err(anyhow::Error::msg)?;
+    shopsync_runtime::client::connect(&cli.posting, auth).await.with_context(|| {
+        format!(
+            "cannot reach the posting service at {} (is it running? --posting / SHOPSYNC_POSTING_URL)",
+            cli.posting
+        )
+    })
 }
 
 #[derive(Subcommand)]
@@ -312,9 +355,10 @@ fn rpc(e: tonic::Status) -> anyhow::Error {
         FailedPrecondition => anyhow!("not possible now: {}", e.message()),
         Aborted => anyhow!("conflict: {}", e.message()),
         Unauthenticated => {
-            anyhow!("the scheduler refused the service token (--token / SHOPSYNC_SERVICE_TOKEN)")
+            anyhow!("the server refused the service token (--token / SHOPSYNC_SERVICE_TOKEN)")
         }
-        Unavailable => anyhow!("the scheduler is unavailable: {}", e.message()),
+        Unavailable => anyhow!("the server is unavailable: {}", e.message()),
+        AlreadyExists => anyhow!("{}", e.message()),
         _ => anyhow!("{:?}: {}", e.code(), e.message()),
     }
 }
@@ -493,7 +537,29 @@ async fn watch(client: &mut Client, id: &str, json: bool) -> Result<bool> {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
-    let Cmd::Jobs(cmd) = &cli.cmd;
+    let cmd = match &cli.cmd {
+        Cmd::Jobs(cmd) => cmd,
+        Cmd::Items(cmd) => {
+            let mut c = pb::erp_client::ErpClient::new(connect_posting(&cli).await?);
+            erp::items(&mut c, cmd, cli.json).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Customers(cmd) => {
+            let mut c = pb::erp_client::ErpClient::new(connect_posting(&cli).await?);
+            erp::customers(&mut c, cmd, cli.json).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Orders(cmd) => {
+            let mut c = pb::erp_client::ErpClient::new(connect_posting(&cli).await?);
+            erp::orders(&mut c, cmd, cli.json).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Post { no, ship, invoice, posting_date } => {
+            let mut c = pb::posting_client::PostingClient::new(connect_posting(&cli).await?);
+            erp::post(&mut c, no, *ship, *invoice, posting_date, cli.json).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let mut c = connect(&cli).await?;
     match cmd {
         Jobs::List { status, shop, task, category, limit } => {

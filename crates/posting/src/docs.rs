@@ -64,7 +64,12 @@ struct ItemForSale {
     variants: sqlx::types::Json<Vec<Variant>>,
     /// Sales prices usable for this customer and currency: [(variant, min qty, price)].
     prices: sqlx::types::Json<Vec<(String, i64, i64)>>,
+    customers: sqlx::types::Json<Vec<CustomerForSale>>,
+    locations: Vec<String>,
 }
+
+/// (no, blocked, currency, price group, ship-to)
+type CustomerForSale = (String, bool, String, String, serde_json::Value);
 
 /// The best (lowest) applicable price per unit of measure: the item's list price (same
 /// currency) and the sales prices for every customer or the customer's price group, for the
@@ -120,21 +125,61 @@ pub async fn create(
         d.bill_to_customer_no.clone()
     };
 
-    // Customers (sell-to, bill-to) and the lines' locations in one round trip.
+    let doc_currency = if d.currency.is_empty() {
+        String::new()
+    } else {
+        check_currency(&d.currency, "document.currency")?
+    };
     let mut loc_codes: Vec<String> = d.lines.iter().map(|l| l.location_code.clone()).collect();
     loc_codes.sort();
     loc_codes.dedup();
-    let customers: Vec<(String, bool, String, String, serde_json::Value, Vec<String>)> =
-        sqlx::query_as(
-            "SELECT no, blocked, currency, price_group, ship_to, \
-                ARRAY(SELECT code FROM posting.locations WHERE code = ANY($2)) \
-         FROM posting.customers WHERE no = ANY(ARRAY[$1, $3])",
-        )
-        .bind(&d.sell_to_customer_no)
-        .bind(&loc_codes)
-        .bind(&bill_to)
-        .fetch_all(pool)
-        .await?;
+    let mut item_nos: Vec<String> = d.lines.iter().map(|l| l.item_no.clone()).collect();
+    item_nos.sort();
+    item_nos.dedup();
+    // One round trip: the items with the sales prices that apply (bill-to customer's price
+    // group, document currency), the customers and which of the lines' locations exist.
+    let items: Vec<ItemForSale> = sqlx::query_as(
+        "WITH c AS (SELECT no, blocked, currency, price_group, ship_to FROM posting.customers \
+                    WHERE no = ANY(ARRAY[$1, $2])), \
+              b AS (SELECT COALESCE(NULLIF($3, ''), currency) AS currency, price_group FROM c \
+                    WHERE no = $2) \
+         SELECT i.no, i.description, i.blocked, i.currency, i.unit_price_minor, i.base_uom, \
+                i.uoms, i.variants, \
+                COALESCE((SELECT jsonb_agg(jsonb_build_array(p.variant_code, p.minimum_quantity, \
+                            p.unit_price_minor)) \
+                   FROM posting.sales_prices p, b WHERE p.item_no = i.no \
+                    AND p.currency = b.currency AND p.price_group IN ('', b.price_group)), \
+                  '[]') AS prices, \
+                (SELECT COALESCE(jsonb_agg(jsonb_build_array(no, blocked, currency, price_group, \
+                   ship_to)), '[]') FROM c) AS customers, \
+                ARRAY(SELECT code FROM posting.locations WHERE code = ANY($4)) AS locations \
+         FROM posting.items i WHERE i.no = ANY($5)",
+    )
+    .bind(&d.sell_to_customer_no)
+    .bind(&bill_to)
+    .bind(&doc_currency)
+    .bind(&loc_codes)
+    .bind(&item_nos)
+    .fetch_all(pool)
+    .await?;
+    let (customers, known_locations): (Vec<CustomerForSale>, Vec<String>) = match items.first() {
+        Some(i) => (i.customers.0.clone(), i.locations.clone()),
+        // No item exists: read the rest on its own so the first bad field is reported.
+        None => {
+            let c: (sqlx::types::Json<Vec<CustomerForSale>>, Vec<String>) = sqlx::query_as(
+                "SELECT (SELECT COALESCE(jsonb_agg(jsonb_build_array(no, blocked, currency, \
+                           price_group, ship_to)), '[]') \
+                         FROM posting.customers WHERE no = ANY(ARRAY[$1, $2])), \
+                        ARRAY(SELECT code FROM posting.locations WHERE code = ANY($3))",
+            )
+            .bind(&d.sell_to_customer_no)
+            .bind(&bill_to)
+            .bind(&loc_codes)
+            .fetch_one(pool)
+            .await?;
+            (c.0.0, c.1)
+        }
+    };
     let sell = customers.iter().find(|c| c.0 == d.sell_to_customer_no).ok_or_else(|| {
         ErpError::invalid(
             "document.sell_to_customer_no",
@@ -152,34 +197,11 @@ pub async fn create(
             return Err(ErpError::Precondition(format!("customer {} is blocked", c.0)));
         }
     }
-    let currency = if d.currency.is_empty() {
-        bill.2.clone()
-    } else {
-        check_currency(&d.currency, "document.currency")?
-    };
-    let price_group = bill.3.clone();
-    let known_locations = &sell.5;
+    let currency = if doc_currency.is_empty() { bill.2.clone() } else { doc_currency };
     let ship_to = match &d.ship_to {
         Some(a) => address_to_json(Some(a), "document.ship_to")?,
         None => sell.4.clone(),
     };
-
-    let mut item_nos: Vec<String> = d.lines.iter().map(|l| l.item_no.clone()).collect();
-    item_nos.sort();
-    item_nos.dedup();
-    let items: Vec<ItemForSale> = sqlx::query_as(
-        "SELECT i.no, i.description, i.blocked, i.currency, i.unit_price_minor, i.base_uom, i.uoms, \
-                i.variants, \
-                COALESCE((SELECT jsonb_agg(jsonb_build_array(p.variant_code, p.minimum_quantity, p.unit_price_minor)) \
-                   FROM posting.sales_prices p WHERE p.item_no = i.no AND p.currency = $2 \
-                    AND p.price_group IN ('', $3)), '[]') AS prices \
-         FROM posting.items i WHERE i.no = ANY($1)",
-    )
-    .bind(&item_nos)
-    .bind(&currency)
-    .bind(&price_group)
-    .fetch_all(pool)
-    .await?;
     let items: HashMap<&str, &ItemForSale> = items.iter().map(|i| (i.no.as_str(), i)).collect();
 
     let n = d.lines.len();
@@ -427,6 +449,9 @@ pub struct HeaderRow {
     pub amount_minor: i64,
     pub version: i64,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Only read when posting.
+    #[sqlx(default)]
+    pub customer_blocked: bool,
 }
 
 pub const HEADER_COLS: &str = "id, document_type, no, shop, shopify_order_id, shopify_order_no, \

@@ -680,6 +680,18 @@ pub async fn check_stock(
     if prevent != Some(true) || delta >= 0 {
         return Ok(());
     }
+    lock_and_check_stock(tx, item, variant, location, delta, field).await
+}
+
+/// [`check_stock`] for a location known to prevent negative stock.
+pub async fn lock_and_check_stock(
+    tx: &mut Transaction<'_, Postgres>,
+    item: &str,
+    variant: &str,
+    location: &str,
+    delta: i64,
+    field: &str,
+) -> Result<()> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
         .bind(format!("{item}\u{1f}{variant}\u{1f}{location}"))
         .execute(&mut **tx)

@@ -46,6 +46,8 @@ struct PostLine {
     shopify_order_line_id: Option<i64>,
     blocked: bool,
     unit_cost_minor: i64,
+    /// The line's location refuses negative stock.
+    guarded: bool,
 }
 
 /// The part of a line's amount that belongs to quantities `from..to` (cumulative shares,
@@ -56,11 +58,36 @@ fn share(amount: i64, quantity: i64, from: i64, to: i64) -> i64 {
     ((a * i128::from(to)) / q - (a * i128::from(from)) / q) as i64
 }
 
+/// Per-line arrays for the posting statement.
+#[derive(Default)]
+struct Cols {
+    line_no: Vec<i32>,
+    item: Vec<String>,
+    variant: Vec<String>,
+    location: Vec<String>,
+    sol: Vec<Option<i64>>,
+    price: Vec<i64>,
+    /// Added to quantity_shipped / quantity_invoiced (line unit of measure).
+    ship_inc: Vec<i64>,
+    inv_inc: Vec<i64>,
+    /// Shipped now, for the shipment lines (orders only).
+    shipped: Vec<i64>,
+    inv_amount: Vec<i64>,
+    /// Base units leaving stock, their cost and sales amount.
+    out_qty: Vec<i64>,
+    out_cost: Vec<i64>,
+    sales: Vec<i64>,
+}
+
 pub async fn post_document(pool: &PgPool, no: &str, opts: PostOptions) -> Result<Posted> {
     check_code(no, "no", 50)?;
     let mut tx = pool.begin().await?;
+    // The header, locked without waiting: a second poster is refused at once.
     let h: Option<HeaderRow> = match sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {HEADER_COLS} FROM posting.sales_headers WHERE no = $1 FOR UPDATE NOWAIT"
+        "SELECT {}, c.blocked AS customer_blocked FROM posting.sales_headers h \
+         JOIN posting.customers c ON c.no = h.bill_to_customer_no \
+         WHERE h.no = $1 FOR UPDATE OF h NOWAIT",
+        HEADER_COLS.split(", ").map(|c| format!("h.{c}")).collect::<Vec<_>>().join(", ")
     )))
     .bind(no)
     .fetch_optional(&mut *tx)
@@ -84,11 +111,7 @@ pub async fn post_document(pool: &PgPool, no: &str, opts: PostOptions) -> Result
             "sales document {no} is fully posted; nothing to post"
         )));
     }
-    let blocked: bool = sqlx::query_scalar("SELECT blocked FROM posting.customers WHERE no = $1")
-        .bind(&h.bill_to_customer_no)
-        .fetch_one(&mut *tx)
-        .await?;
-    if blocked {
+    if h.customer_blocked {
         return Err(ErpError::Precondition(format!(
             "sales document {no}: customer {} is blocked",
             h.bill_to_customer_no
@@ -97,8 +120,10 @@ pub async fn post_document(pool: &PgPool, no: &str, opts: PostOptions) -> Result
     let lines: Vec<PostLine> = sqlx::query_as(
         "SELECT l.line_no, l.item_no, l.variant_code, l.location_code, l.quantity, l.qty_per_uom, \
                 l.unit_price_minor, l.amount_minor, l.quantity_shipped, l.quantity_invoiced, \
-                l.shopify_order_line_id, i.blocked, i.unit_cost_minor \
+                l.shopify_order_line_id, i.blocked, i.unit_cost_minor, \
+                lo.prevent_negative_stock AS guarded \
          FROM posting.sales_lines l JOIN posting.items i ON i.no = l.item_no \
+         JOIN posting.locations lo ON lo.code = l.location_code \
          WHERE l.header_id = $1 ORDER BY l.line_no",
     )
     .bind(h.id)
@@ -106,22 +131,61 @@ pub async fn post_document(pool: &PgPool, no: &str, opts: PostOptions) -> Result
     .await?;
     let posting_date = opts.posting_date.unwrap_or(h.posting_date);
 
-    // What each line ships (to_ship) and invoices (to_invoice) now.
-    let plan: Vec<(i64, i64)> = lines
-        .iter()
-        .map(|l| {
-            let to_ship = if ship { l.quantity - l.quantity_shipped } else { 0 };
-            let to_invoice = if !invoice {
-                0
-            } else if is_order {
-                l.quantity_shipped + to_ship - l.quantity_invoiced
-            } else {
-                l.quantity - l.quantity_invoiced
-            };
-            (to_ship, to_invoice)
-        })
-        .collect();
-    if plan.iter().all(|(s, i)| *s == 0 && *i == 0) {
+    // What each line ships and invoices now.
+    let mut c = Cols::default();
+    let mut need: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+    let mut done = true;
+    for l in &lines {
+        let to_ship = if ship { l.quantity - l.quantity_shipped } else { 0 };
+        let to_invoice = if !invoice {
+            0
+        } else if is_order {
+            l.quantity_shipped + to_ship - l.quantity_invoiced
+        } else {
+            l.quantity - l.quantity_invoiced
+        };
+        // Stock leaves when shipped (orders) or when invoiced (invoices ship on posting).
+        let (out, from) = if is_order {
+            (to_ship, l.quantity_shipped)
+        } else {
+            (to_invoice, l.quantity_invoiced)
+        };
+        if (out > 0 || to_invoice > 0) && l.blocked {
+            return Err(ErpError::Precondition(format!(
+                "sales document {no} line {}: item {} is blocked",
+                l.line_no, l.item_no
+            )));
+        }
+        let out_base = out * i64::from(l.qty_per_uom);
+        if out_base > 0 && l.guarded {
+            *need
+                .entry((l.item_no.clone(), l.variant_code.clone(), l.location_code.clone()))
+                .or_default() += out_base;
+        }
+        done &= l.quantity_shipped + out == l.quantity
+            && l.quantity_invoiced + to_invoice == l.quantity;
+        c.line_no.push(l.line_no);
+        c.item.push(l.item_no.clone());
+        c.variant.push(l.variant_code.clone());
+        c.location.push(l.location_code.clone());
+        c.sol.push(l.shopify_order_line_id);
+        c.price.push(l.unit_price_minor);
+        c.ship_inc.push(out);
+        c.inv_inc.push(to_invoice);
+        c.shipped.push(if is_order { to_ship } else { 0 });
+        c.inv_amount.push(share(
+            l.amount_minor,
+            l.quantity,
+            l.quantity_invoiced,
+            l.quantity_invoiced + to_invoice,
+        ));
+        c.out_qty.push(out_base);
+        c.out_cost.push(out_base * l.unit_cost_minor);
+        c.sales.push(share(l.amount_minor, l.quantity, from, from + out));
+    }
+    let any_ship = is_order && c.shipped.iter().any(|q| *q > 0);
+    let any_invoice = c.inv_inc.iter().any(|q| *q > 0);
+    if !any_ship && !any_invoice {
         return Err(ErpError::Precondition(format!(
             "sales document {no}: nothing to {}",
             match (ship, invoice) {
@@ -131,224 +195,104 @@ pub async fn post_document(pool: &PgPool, no: &str, opts: PostOptions) -> Result
             }
         )));
     }
-    for (l, (s, i)) in lines.iter().zip(&plan) {
-        if (*s > 0 || *i > 0) && l.blocked {
-            return Err(ErpError::Precondition(format!(
-                "sales document {no} line {}: item {} is blocked",
-                l.line_no, l.item_no
-            )));
-        }
-    }
-
-    // Stock leaves when shipped (orders) or when invoiced (invoices, which ship on posting).
-    let out_qty: Vec<i64> = lines
-        .iter()
-        .zip(&plan)
-        .map(|(l, (s, i))| if is_order { *s } else { *i } * i64::from(l.qty_per_uom))
-        .collect();
-    let mut need: BTreeMap<(String, String, String), i64> = BTreeMap::new();
-    for (l, q) in lines.iter().zip(&out_qty) {
-        if *q > 0 {
-            *need
-                .entry((l.item_no.clone(), l.variant_code.clone(), l.location_code.clone()))
-                .or_default() += q;
-        }
-    }
-    if !need.is_empty() {
-        let locs: Vec<String> = need.keys().map(|k| k.2.clone()).collect();
-        let guarded: Vec<String> = sqlx::query_scalar(
-            "SELECT code FROM posting.locations WHERE code = ANY($1) AND prevent_negative_stock",
+    // BTreeMap order: every poster takes the advisory locks in the same order.
+    for ((item, variant, loc), q) in &need {
+        crate::master::lock_and_check_stock(
+            &mut tx,
+            item,
+            variant,
+            loc,
+            -q,
+            &format!("sales document {no}"),
         )
-        .bind(&locs)
-        .fetch_all(&mut *tx)
         .await?;
-        // BTreeMap order: every poster takes the advisory locks in the same order.
-        for ((item, variant, loc), q) in &need {
-            if guarded.contains(loc) {
-                crate::master::check_stock(
-                    &mut tx,
-                    item,
-                    variant,
-                    loc,
-                    -q,
-                    &format!("sales document {no}"),
-                )
-                .await?;
-            }
-        }
     }
+    let linked = h.shopify_order_id.is_some()
+        && lines.iter().zip(&c.shipped).any(|(l, s)| *s > 0 && l.shopify_order_line_id.is_some());
+    let amount_invoiced: i64 = c.inv_amount.iter().sum();
 
-    let any_ship = is_order && plan.iter().any(|(s, _)| *s > 0);
-    let any_invoice = plan.iter().any(|(_, i)| *i > 0);
+    // Every write in one statement: posted shipment and its lines, posted invoice, its
+    // lines and the customer ledger entry, the item ledger, line quantities, the header.
     let (shipment_no, invoice_no): (Option<String>, Option<String>) = sqlx::query_as(
-        "SELECT CASE WHEN $1 THEN posting.next_no('SSH', 'posting.posted_shipment_nos') END, \
-                CASE WHEN $2 THEN posting.next_no('SINV', 'posting.posted_invoice_nos') END",
+        "WITH x AS ( \
+           SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bigint[], \
+             $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], \
+             $11::bigint[], $12::bigint[], $13::bigint[]) \
+           AS t(line_no, item, variant, loc, sol, price, ship_inc, inv_inc, shipped, \
+                inv_amount, out_qty, out_cost, sales)), \
+         s AS ( \
+           INSERT INTO posting.posted_shipments (no, order_no, shop, shopify_order_id, \
+             shopify_order_no, customer_no, posting_date, fulfillment_state) \
+           SELECT posting.next_no('SSH', 'posting.posted_shipment_nos'), $14, $15, $16, $17, \
+             $18, $19, $20 WHERE $21 \
+           RETURNING id, no), \
+         sl AS ( \
+           INSERT INTO posting.posted_shipment_lines (shipment_id, line_no, item_no, \
+             variant_code, location_code, quantity, shopify_order_line_id) \
+           SELECT s.id, x.line_no, x.item, x.variant, x.loc, x.shipped, x.sol \
+           FROM s, x WHERE x.shipped > 0), \
+         i AS ( \
+           INSERT INTO posting.posted_invoices (no, order_no, shop, shopify_order_id, \
+             shopify_order_no, customer_no, posting_date, currency, amount_minor) \
+           SELECT posting.next_no('SINV', 'posting.posted_invoice_nos'), $14, $15, $16, $17, \
+             $22, $19, $23, $24 WHERE $25 \
+           RETURNING id, no), \
+         il AS ( \
+           INSERT INTO posting.posted_invoice_lines (invoice_id, line_no, item_no, \
+             variant_code, quantity, unit_price_minor, amount_minor, shopify_order_line_id) \
+           SELECT i.id, x.line_no, x.item, x.variant, x.inv_inc, x.price, x.inv_amount, x.sol \
+           FROM i, x WHERE x.inv_inc > 0), \
+         cle AS ( \
+           INSERT INTO posting.customer_ledger_entries (customer_no, posting_date, \
+             document_type, document_no, currency, amount_minor, remaining_amount_minor, shop, \
+             shopify_order_id, shopify_order_no) \
+           SELECT $22, $19, 'invoice', i.no, $23, $24, $24, $15, $16, $17 FROM i), \
+         le AS ( \
+           INSERT INTO posting.item_ledger_entries (entry_type, item_no, variant_code, \
+             location_code, posting_date, quantity, cost_amount_minor, sales_amount_minor, \
+             currency, document_type, document_no, shop, shopify_order_id, shopify_order_no) \
+           SELECT 'sale', x.item, x.variant, x.loc, $19, -x.out_qty, -x.out_cost, x.sales, $23, \
+             CASE WHEN $26 THEN 'shipment' ELSE 'invoice' END, \
+             CASE WHEN $26 THEN (SELECT no FROM s) ELSE (SELECT no FROM i) END, $15, $16, $17 \
+           FROM x WHERE x.out_qty > 0), \
+         u AS ( \
+           UPDATE posting.sales_lines l SET quantity_shipped = l.quantity_shipped + x.ship_inc, \
+             quantity_invoiced = l.quantity_invoiced + x.inv_inc \
+           FROM x WHERE l.header_id = $27 AND l.line_no = x.line_no \
+             AND (x.ship_inc > 0 OR x.inv_inc > 0)) \
+         UPDATE posting.sales_headers SET status = CASE WHEN $28 THEN 'posted' ELSE status END, \
+           posting_date = $19, version = version + 1, updated_at = now() WHERE id = $27 \
+         RETURNING (SELECT no FROM s), (SELECT no FROM i)",
     )
-    .bind(any_ship)
-    .bind(any_invoice)
-    .fetch_one(&mut *tx)
-    .await?;
-
-    // Item ledger: one sale entry per line that moves stock.
-    let ledger_doc = if is_order { shipment_no.clone() } else { invoice_no.clone() };
-    let mut le = (vec![], vec![], vec![], vec![], vec![], vec![]);
-    for ((l, (s, i)), q) in lines.iter().zip(&plan).zip(&out_qty) {
-        if *q == 0 {
-            continue;
-        }
-        let (from, to) = if is_order {
-            (l.quantity_shipped, l.quantity_shipped + s)
-        } else {
-            (l.quantity_invoiced, l.quantity_invoiced + i)
-        };
-        le.0.push(l.item_no.clone());
-        le.1.push(l.variant_code.clone());
-        le.2.push(l.location_code.clone());
-        le.3.push(-q);
-        le.4.push(-(q * l.unit_cost_minor));
-        le.5.push(share(l.amount_minor, l.quantity, from, to));
-    }
-    if !le.0.is_empty() {
-        sqlx::query(
-            "INSERT INTO posting.item_ledger_entries (entry_type, item_no, variant_code, \
-               location_code, posting_date, quantity, cost_amount_minor, sales_amount_minor, \
-               currency, document_type, document_no, shop, shopify_order_id, shopify_order_no) \
-             SELECT 'sale', x.item, x.variant, x.loc, $7, x.qty, x.cost, x.sales, $8, $9, $10, \
-               $11, $12, $13 \
-             FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) \
-               AS x(item, variant, loc, qty, cost, sales)",
-        )
-        .bind(&le.0)
-        .bind(&le.1)
-        .bind(&le.2)
-        .bind(&le.3)
-        .bind(&le.4)
-        .bind(&le.5)
-        .bind(posting_date)
-        .bind(&h.currency)
-        .bind(if is_order { "shipment" } else { "invoice" })
-        .bind(ledger_doc.as_deref().unwrap_or(""))
-        .bind(&h.shop)
-        .bind(h.shopify_order_id)
-        .bind(&h.shopify_order_no)
-        .execute(&mut *tx)
-        .await?;
-    }
-
-    if let Some(sno) = &shipment_no {
-        let shipped: Vec<(&PostLine, i64)> = lines
-            .iter()
-            .zip(&plan)
-            .filter(|(_, (s, _))| *s > 0)
-            .map(|(l, (s, _))| (l, *s))
-            .collect();
-        let linked = h.shopify_order_id.is_some()
-            && shipped.iter().any(|(l, _)| l.shopify_order_line_id.is_some());
-        sqlx::query(
-            "WITH s AS ( \
-               INSERT INTO posting.posted_shipments (no, order_no, shop, shopify_order_id, \
-                 shopify_order_no, customer_no, posting_date, fulfillment_state) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id) \
-             INSERT INTO posting.posted_shipment_lines (shipment_id, line_no, item_no, \
-               variant_code, location_code, quantity, shopify_order_line_id) \
-             SELECT s.id, x.* FROM s, unnest($9::int[], $10::text[], $11::text[], $12::text[], \
-               $13::bigint[], $14::bigint[]) AS x",
-        )
-        .bind(sno)
-        .bind(&h.no)
-        .bind(&h.shop)
-        .bind(h.shopify_order_id)
-        .bind(&h.shopify_order_no)
-        .bind(&h.sell_to_customer_no)
-        .bind(posting_date)
-        .bind(if linked { "pending" } else { "nothing_to_send" })
-        .bind(shipped.iter().map(|(l, _)| l.line_no).collect::<Vec<_>>())
-        .bind(shipped.iter().map(|(l, _)| l.item_no.clone()).collect::<Vec<_>>())
-        .bind(shipped.iter().map(|(l, _)| l.variant_code.clone()).collect::<Vec<_>>())
-        .bind(shipped.iter().map(|(l, _)| l.location_code.clone()).collect::<Vec<_>>())
-        .bind(shipped.iter().map(|(_, s)| *s).collect::<Vec<_>>())
-        .bind(shipped.iter().map(|(l, _)| l.shopify_order_line_id).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?;
-    }
-
-    let mut amount_invoiced = 0i64;
-    if let Some(ino) = &invoice_no {
-        let inv: Vec<(&PostLine, i64, i64)> = lines
-            .iter()
-            .zip(&plan)
-            .filter(|(_, (_, i))| *i > 0)
-            .map(|(l, (_, i))| {
-                (
-                    l,
-                    *i,
-                    share(l.amount_minor, l.quantity, l.quantity_invoiced, l.quantity_invoiced + i),
-                )
-            })
-            .collect();
-        amount_invoiced = inv.iter().map(|(_, _, a)| a).sum();
-        sqlx::query(
-            "WITH i AS ( \
-               INSERT INTO posting.posted_invoices (no, order_no, shop, shopify_order_id, \
-                 shopify_order_no, customer_no, posting_date, currency, amount_minor) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id), \
-             l AS ( \
-               INSERT INTO posting.posted_invoice_lines (invoice_id, line_no, item_no, \
-                 variant_code, quantity, unit_price_minor, amount_minor, shopify_order_line_id) \
-               SELECT i.id, x.* FROM i, unnest($10::int[], $11::text[], $12::text[], \
-                 $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[]) AS x) \
-             INSERT INTO posting.customer_ledger_entries (customer_no, posting_date, \
-               document_type, document_no, currency, amount_minor, remaining_amount_minor, shop, \
-               shopify_order_id, shopify_order_no) \
-             VALUES ($6, $7, 'invoice', $1, $8, $9, $9, $3, $4, $5)",
-        )
-        .bind(ino)
-        .bind(&h.no)
-        .bind(&h.shop)
-        .bind(h.shopify_order_id)
-        .bind(&h.shopify_order_no)
-        .bind(&h.bill_to_customer_no)
-        .bind(posting_date)
-        .bind(&h.currency)
-        .bind(amount_invoiced)
-        .bind(inv.iter().map(|(l, _, _)| l.line_no).collect::<Vec<_>>())
-        .bind(inv.iter().map(|(l, _, _)| l.item_no.clone()).collect::<Vec<_>>())
-        .bind(inv.iter().map(|(l, _, _)| l.variant_code.clone()).collect::<Vec<_>>())
-        .bind(inv.iter().map(|(_, q, _)| *q).collect::<Vec<_>>())
-        .bind(inv.iter().map(|(l, _, _)| l.unit_price_minor).collect::<Vec<_>>())
-        .bind(inv.iter().map(|(_, _, a)| *a).collect::<Vec<_>>())
-        .bind(inv.iter().map(|(l, _, _)| l.shopify_order_line_id).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?;
-    }
-
-    // Line quantities, then the header: posted once every line is shipped and invoiced.
-    let done = lines.iter().zip(&plan).all(|(l, (s, i))| {
-        let shipped = if is_order { l.quantity_shipped + s } else { l.quantity_invoiced + i };
-        shipped == l.quantity && l.quantity_invoiced + i == l.quantity
-    });
-    sqlx::query(
-        "WITH u AS ( \
-           UPDATE posting.sales_lines l SET \
-             quantity_shipped = l.quantity_shipped + x.s, quantity_invoiced = l.quantity_invoiced + x.i \
-           FROM unnest($2::int[], $3::bigint[], $4::bigint[]) AS x(line_no, s, i) \
-           WHERE l.header_id = $1 AND l.line_no = x.line_no) \
-         UPDATE posting.sales_headers SET status = CASE WHEN $5 THEN 'posted' ELSE status END, \
-           posting_date = $6, version = version + 1, updated_at = now() WHERE id = $1",
-    )
-    .bind(h.id)
-    .bind(lines.iter().map(|l| l.line_no).collect::<Vec<_>>())
-    .bind(
-        lines
-            .iter()
-            .zip(&plan)
-            .map(|(_, (s, i))| if is_order { *s } else { *i })
-            .collect::<Vec<_>>(),
-    )
-    .bind(plan.iter().map(|(_, i)| *i).collect::<Vec<_>>())
-    .bind(done)
+    .bind(&c.line_no)
+    .bind(&c.item)
+    .bind(&c.variant)
+    .bind(&c.location)
+    .bind(&c.sol)
+    .bind(&c.price)
+    .bind(&c.ship_inc)
+    .bind(&c.inv_inc)
+    .bind(&c.shipped)
+    .bind(&c.inv_amount)
+    .bind(&c.out_qty)
+    .bind(&c.out_cost)
+    .bind(&c.sales)
+    .bind(&h.no)
+    .bind(&h.shop)
+    .bind(h.shopify_order_id)
+    .bind(&h.shopify_order_no)
+    .bind(&h.sell_to_customer_no)
     .bind(posting_date)
-    .execute(&mut *tx)
+    .bind(if linked { "pending" } else { "nothing_to_send" })
+    .bind(any_ship)
+    .bind(&h.bill_to_customer_no)
+    .bind(&h.currency)
+    .bind(amount_invoiced)
+    .bind(any_invoice)
+    .bind(is_order)
+    .bind(h.id)
+    .bind(done)
+    .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(Posted { shipment_no, invoice_no, amount_invoiced })

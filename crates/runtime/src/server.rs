@@ -82,7 +82,15 @@ where
     <L::Service as tower::Service<http::Request<tonic::body::Body>>>::Error:
         Into<Box<dyn std::error::Error + Send + Sync>> + Send,
 {
-    let incoming = TcpListenerStream::new(listener);
+    // The builder's tcp_nodelay only applies to listeners tonic binds itself: set it on
+    // every accepted connection, or Nagle holds a response's last frame (the trailers)
+    // until the peer's delayed ACK, 40 ms later.
+    let incoming = tokio_stream::StreamExt::map(TcpListenerStream::new(listener), |conn| {
+        conn.and_then(|s| {
+            s.set_nodelay(true)?;
+            Ok(s)
+        })
+    });
     let stop = shutdown.clone();
     let serve =
         router.serve_with_incoming_shutdown(incoming, async move { stop.cancelled().await });

@@ -41,6 +41,11 @@ pub async fn pool(
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
+        // sqlx pings every connection it hands out by default: one more round trip per
+        // query. A connection that died is noticed on use instead (its error is returned
+        // and the connection dropped), and idle ones are recycled below.
+        .test_before_acquire(false)
+        .idle_timeout(Duration::from_secs(300))
         .connect_with(opts)
         .await
         .map_err(StoreError::Connect)

@@ -1,0 +1,468 @@
+//! `shopsync items|customers|orders|post`: the everyday ERP cases, against the posting
+//! service's `Erp` and `Posting` APIs.
+
+use crate::{print_json, rpc};
+use anyhow::{Context, Result, bail};
+use clap::{Subcommand, ValueEnum};
+use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
+use shopsync_proto::pb;
+use shopsync_runtime::client::AuthedChannel;
+
+pub type ErpClient = pb::erp_client::ErpClient<AuthedChannel>;
+pub type PostingClient = pb::posting_client::PostingClient<AuthedChannel>;
+
+#[derive(Subcommand)]
+pub enum Items {
+    /// List items (blocked ones with --all).
+    List {
+        #[arg(long, default_value = "")]
+        search: String,
+        #[arg(long)]
+        all: bool,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// An item with its variants, units, prices and stock.
+    Show { no: String },
+    Create {
+        no: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// List price per base unit, in minor units (cents).
+        #[arg(long)]
+        price: i64,
+        /// Unit cost, in minor units.
+        #[arg(long, default_value_t = 0)]
+        cost: i64,
+        #[arg(long)]
+        currency: String,
+        #[arg(long, default_value = "")]
+        sku: String,
+    },
+    /// Post a stock adjustment (positive adds, negative removes).
+    Adjust {
+        no: String,
+        #[arg(long)]
+        location: String,
+        #[arg(long, allow_hyphen_values = true)]
+        qty: i64,
+        #[arg(long, default_value = "")]
+        variant: String,
+        /// Makes a repeated call a no-op.
+        #[arg(long, default_value = "")]
+        key: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum Customers {
+    List {
+        #[arg(long, default_value = "")]
+        search: String,
+        #[arg(long)]
+        all: bool,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    Show {
+        no: String,
+    },
+    Create {
+        no: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        email: String,
+        #[arg(long)]
+        currency: String,
+        #[arg(long, default_value = "")]
+        price_group: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum DocStatus {
+    Open,
+    Released,
+    Posted,
+}
+
+#[derive(Subcommand)]
+pub enum Orders {
+    /// Sales orders and invoices.
+    List {
+        #[arg(long, value_enum)]
+        status: Option<DocStatus>,
+        #[arg(long, default_value = "")]
+        customer: String,
+        #[arg(long, default_value = "")]
+        shop: String,
+        /// Only documents of Shopify orders.
+        #[arg(long)]
+        shopify: bool,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    Show {
+        no: String,
+    },
+    Release {
+        no: String,
+    },
+    Reopen {
+        no: String,
+    },
+    Delete {
+        no: String,
+    },
+}
+
+fn list_req(search: &str, all: bool, limit: u32) -> pb::ListRequest {
+    pb::ListRequest {
+        search: search.to_owned(),
+        include_blocked: all,
+        page_size: limit,
+        page_token: String::new(),
+    }
+}
+
+fn money(minor: i64, currency: &str) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02} {currency}", minor.abs() / 100, minor.abs() % 100)
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_BORDERS_ONLY);
+    t.set_header(header.to_vec());
+    t
+}
+
+fn doc_status(v: i32) -> String {
+    pb::DocumentStatus::try_from(v)
+        .map(|s| s.as_str_name().trim_start_matches("DOCUMENT_STATUS_").to_lowercase())
+        .unwrap_or_default()
+}
+
+fn doc_type(v: i32) -> String {
+    pb::DocumentType::try_from(v)
+        .map(|s| s.as_str_name().trim_start_matches("DOCUMENT_TYPE_").to_lowercase())
+        .unwrap_or_default()
+}
+
+pub async fn items(c: &mut ErpClient, cmd: &Items, json: bool) -> Result<()> {
+    match cmd {
+        Items::List { search, all, limit } => {
+            let r = c.list_items(list_req(search, *all, *limit)).await.map_err(rpc)?.into_inner();
+            if json {
+                print_json(&r.items);
+                return Ok(());
+            }
+            let mut t = table(&["no.", "description", "price", "cost", "sku", "blocked"]);
+            for i in &r.items {
+                t.add_row(vec![
+                    i.no.clone(),
+                    i.description.clone(),
+                    money(i.unit_price_minor, &i.currency),
+                    money(i.unit_cost_minor, &i.currency),
+                    i.sku.clone(),
+                    if i.blocked { "yes".into() } else { String::new() },
+                ]);
+            }
+            println!("{t}");
+        }
+        Items::Show { no } => {
+            let i = c.get_item(pb::GetRequest { no: no.clone() }).await.map_err(rpc)?.into_inner();
+            let stock = c
+                .get_stock(pb::GetStockRequest {
+                    item_no: no.clone(),
+                    location_code: String::new(),
+                })
+                .await
+                .map_err(rpc)?
+                .into_inner();
+            if json {
+                print_json(&i);
+                print_json(&stock.levels);
+                return Ok(());
+            }
+            let mut t = table(&["field", "value"]);
+            t.add_row(vec!["no.".into(), i.no.clone()]);
+            t.add_row(vec!["description".into(), i.description.clone()]);
+            t.add_row(vec!["list price".into(), money(i.unit_price_minor, &i.currency)]);
+            t.add_row(vec!["unit cost".into(), money(i.unit_cost_minor, &i.currency)]);
+            t.add_row(vec!["base unit".into(), i.base_unit_of_measure.clone()]);
+            let uoms: Vec<String> = i
+                .units_of_measure
+                .iter()
+                .map(|u| format!("{} ({})", u.code, u.qty_per_unit))
+                .collect();
+            t.add_row(vec!["units".into(), uoms.join(", ")]);
+            let variants: Vec<String> = i.variants.iter().map(|v| v.code.clone()).collect();
+            t.add_row(vec!["variants".into(), variants.join(", ")]);
+            t.add_row(vec!["blocked".into(), i.blocked.to_string()]);
+            t.add_row(vec!["version".into(), i.version.to_string()]);
+            println!("{t}");
+            if !i.sales_prices.is_empty() {
+                let mut p = table(&["price group", "variant", "from qty", "price"]);
+                for s in &i.sales_prices {
+                    p.add_row(vec![
+                        if s.customer_price_group.is_empty() {
+                            "(all)".into()
+                        } else {
+                            s.customer_price_group.clone()
+                        },
+                        s.variant_code.clone(),
+                        s.minimum_quantity.to_string(),
+                        money(s.unit_price_minor, &s.currency),
+                    ]);
+                }
+                println!("{p}");
+            }
+            let mut s = table(&["variant", "location", "on hand"]);
+            for l in &stock.levels {
+                s.add_row(vec![
+                    l.variant_code.clone(),
+                    l.location_code.clone(),
+                    l.quantity_on_hand.to_string(),
+                ]);
+            }
+            println!("{s}");
+        }
+        Items::Create { no, description, price, cost, currency, sku } => {
+            let i = c
+                .create_item(pb::Item {
+                    no: no.clone(),
+                    description: description.clone(),
+                    unit_price_minor: *price,
+                    unit_cost_minor: *cost,
+                    currency: currency.clone(),
+                    sku: sku.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map_err(rpc)?
+                .into_inner();
+            if json { print_json(&i) } else { println!("created item {}", i.no) }
+        }
+        Items::Adjust { no, location, qty, variant, key } => {
+            let r = c
+                .post_stock_adjustment(pb::StockAdjustmentRequest {
+                    lines: vec![pb::StockAdjustmentLine {
+                        item_no: no.clone(),
+                        variant_code: variant.clone(),
+                        location_code: location.clone(),
+                        quantity: *qty,
+                        unit_cost_minor: None,
+                    }],
+                    idempotency_key: key.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map_err(rpc)?
+                .into_inner();
+            if json {
+                print_json(&r);
+                return Ok(());
+            }
+            let nos: Vec<String> = r.entries.iter().map(|e| e.entry_no.to_string()).collect();
+            if r.posted {
+                println!("posted item ledger entry {}", nos.join(", "));
+            } else {
+                println!("already posted with this key: entry {}", nos.join(", "));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn customers(c: &mut ErpClient, cmd: &Customers, json: bool) -> Result<()> {
+    match cmd {
+        Customers::List { search, all, limit } => {
+            let r =
+                c.list_customers(list_req(search, *all, *limit)).await.map_err(rpc)?.into_inner();
+            if json {
+                print_json(&r.customers);
+                return Ok(());
+            }
+            let mut t = table(&["no.", "name", "email", "price group", "currency", "blocked"]);
+            for x in &r.customers {
+                t.add_row(vec![
+                    x.no.clone(),
+                    x.name.clone(),
+                    x.email.clone(),
+                    x.customer_price_group.clone(),
+                    x.currency.clone(),
+                    if x.blocked { "yes".into() } else { String::new() },
+                ]);
+            }
+            println!("{t}");
+        }
+        Customers::Show { no } => {
+            let x =
+                c.get_customer(pb::GetRequest { no: no.clone() }).await.map_err(rpc)?.into_inner();
+            print_json(&x);
+        }
+        Customers::Create { no, name, email, currency, price_group } => {
+            let x = c
+                .create_customer(pb::Customer {
+                    no: no.clone(),
+                    name: name.clone(),
+                    email: email.clone(),
+                    currency: currency.clone(),
+                    customer_price_group: price_group.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map_err(rpc)?
+                .into_inner();
+            if json { print_json(&x) } else { println!("created customer {}", x.no) }
+        }
+    }
+    Ok(())
+}
+
+fn docs_table(docs: &[pb::SalesDocument]) -> Table {
+    let mut t = table(&[
+        "no.",
+        "type",
+        "status",
+        "customer",
+        "shop",
+        "Shopify order",
+        "posting date",
+        "amount",
+    ]);
+    for d in docs {
+        t.add_row(vec![
+            d.no.clone(),
+            doc_type(d.r#type),
+            doc_status(d.status),
+            d.sell_to_customer_no.clone(),
+            d.shop.clone(),
+            d.shopify_order_no.clone(),
+            d.posting_date.clone(),
+            money(d.amount_minor, &d.currency),
+        ]);
+    }
+    t
+}
+
+fn show_doc(d: &pb::SalesDocument) {
+    println!("{}", docs_table(std::slice::from_ref(d)));
+    let mut t = table(&[
+        "line",
+        "item",
+        "variant",
+        "location",
+        "qty",
+        "unit",
+        "price",
+        "amount",
+        "shipped",
+        "invoiced",
+        "Shopify line",
+    ]);
+    for l in &d.lines {
+        t.add_row(vec![
+            l.line_no.to_string(),
+            l.item_no.clone(),
+            l.variant_code.clone(),
+            l.location_code.clone(),
+            l.quantity.to_string(),
+            l.unit_of_measure.clone(),
+            money(l.unit_price_minor.unwrap_or(0), &d.currency),
+            money(l.amount_minor, &d.currency),
+            l.quantity_shipped.to_string(),
+            l.quantity_invoiced.to_string(),
+            if l.shopify_order_line_id == 0 {
+                String::new()
+            } else {
+                l.shopify_order_line_id.to_string()
+            },
+        ]);
+    }
+    println!("{t}");
+}
+
+pub async fn orders(c: &mut ErpClient, cmd: &Orders, json: bool) -> Result<()> {
+    let doc_ref = |no: &str| pb::DocumentRef { no: no.to_owned(), expected_version: 0 };
+    match cmd {
+        Orders::List { status, customer, shop, shopify, limit } => {
+            let status = match status {
+                None => 0,
+                Some(DocStatus::Open) => pb::DocumentStatus::Open as i32,
+                Some(DocStatus::Released) => pb::DocumentStatus::Released as i32,
+                Some(DocStatus::Posted) => pb::DocumentStatus::Posted as i32,
+            };
+            let r = c
+                .list_sales_documents(pb::ListSalesDocumentsRequest {
+                    status,
+                    customer_no: customer.clone(),
+                    shop: shop.clone(),
+                    shopify_only: *shopify,
+                    page_size: *limit,
+                    ..Default::default()
+                })
+                .await
+                .map_err(rpc)?
+                .into_inner();
+            if json { print_json(&r.documents) } else { println!("{}", docs_table(&r.documents)) }
+        }
+        Orders::Show { no } => {
+            let d = c.get_sales_document(doc_ref(no)).await.map_err(rpc)?.into_inner();
+            if json { print_json(&d) } else { show_doc(&d) }
+        }
+        Orders::Release { no } => {
+            let d = c.release_sales_document(doc_ref(no)).await.map_err(rpc)?.into_inner();
+            println!("{} is {}", d.no, doc_status(d.status));
+        }
+        Orders::Reopen { no } => {
+            let d = c.reopen_sales_document(doc_ref(no)).await.map_err(rpc)?.into_inner();
+            println!("{} is {}", d.no, doc_status(d.status));
+        }
+        Orders::Delete { no } => {
+            c.delete_sales_document(doc_ref(no)).await.map_err(rpc)?;
+            println!("deleted {no}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn post(
+    c: &mut PostingClient,
+    no: &str,
+    ship: bool,
+    invoice: bool,
+    posting_date: &str,
+    json: bool,
+) -> Result<()> {
+    if !ship && !invoice {
+        bail!("choose --ship, --invoice or both");
+    }
+    let r = c
+        .post_sales_document(pb::PostSalesDocumentRequest {
+            no: no.to_owned(),
+            ship,
+            invoice,
+            posting_date: posting_date.to_owned(),
+        })
+        .await
+        .map_err(rpc)
+        .with_context(|| format!("posting {no}"))?
+        .into_inner();
+    if json {
+        print_json(&r);
+        return Ok(());
+    }
+    if !r.shipment_no.is_empty() {
+        println!("posted shipment {}", r.shipment_no);
+    }
+    if !r.invoice_no.is_empty() {
+        println!("posted invoice {}", r.invoice_no);
+    }
+    if let Some(d) = &r.document {
+        println!("{} is {}", d.no, doc_status(d.status));
+    }
+    Ok(())
+}
