@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: all five services on loopback, a few job queue entries shown running live, then
-# the run log. Needs DATABASE_URL (scripts/with-pg.sh provides a throwaway cluster).
+# the run log; then the ERP side: items, stock, sales orders of Shopify orders, and a batch
+# posting job. Needs DATABASE_URL (scripts/with-pg.sh provides a throwaway cluster).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -84,5 +85,34 @@ ss jobs log --limit 20
 
 say "set the recurring entry on hold"
 ss jobs hold "$REC"
+
+export SHOPSYNC_POSTING_URL=${URL[posting]}
+say "the ERP side (posting service at $SHOPSYNC_POSTING_URL): master data and stock"
+ss locations create MAIN --name "Main warehouse" --prevent-negative-stock
+ss items create MUG-1 --description "Stoneware mug" --price 1250 --cost 400 --currency EUR
+ss items create TEE-1 --description "Organic tee" --price 2400 --cost 900 --currency EUR
+ss items adjust MUG-1 --location MAIN --qty 40 --key demo-receipt-1
+ss items adjust TEE-1 --location MAIN --qty 2 --key demo-receipt-2
+ss customers create C1 --name "Ada Lovelace" --email ada@example.com --currency EUR
+ss items list
+
+say "sales orders of three Shopify orders (#1002 asks for more tees than there are)"
+ss orders create --customer C1 --shop demo-shop --release --shopify-order-id 1001 \
+  --shopify-order-no '#1001' --line MUG-1:2 --line TEE-1:1 >/dev/null
+ss orders create --customer C1 --shop demo-shop --release --shopify-order-id 1002 \
+  --shopify-order-no '#1002' --line TEE-1:5 >/dev/null
+ss orders create --customer C1 --shop demo-shop --release --shopify-order-id 1003 \
+  --shopify-order-no '#1003' --line MUG-1:6:MAIN:1000 >/dev/null
+echo "the same Shopify order again gives the same document:"
+ss orders create --customer C1 --shop demo-shop --shopify-order-id 1001 --line MUG-1:1
+ss orders list
+
+say "batch-post them as a job: the order short of stock is reported, the others post"
+POST=$(ss jobs create --task batch-post-sales-orders --shop demo-shop --description "post Shopify orders" \
+  --params '{"ship":true,"invoice":true,"released_only":true,"shopify_order_no_not_blank":true}' | id_of)
+ss jobs watch "$POST"
+ss jobs show "$POST"
+ss orders list
+ss items show TEE-1
 echo
 echo "Demo done. Services stop now (SIGTERM drains them)."

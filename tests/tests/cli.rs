@@ -144,10 +144,7 @@ async fn items_customers_orders_and_post() -> Result<()> {
         ],
     )
     .await?);
-    // The location comes through the API (the CLI covers the everyday cases).
-    let (mut erp, _) = erp_clients(&p).await?;
-    erp.create_location(shopsync_proto::pb::Location { code: "MAIN".into(), ..Default::default() })
-        .await?;
+    ok(&erp_cli(&url, &["locations", "create", "MAIN", "--name", "Main warehouse"]).await?);
     ok(&erp_cli(
         &url,
         &["items", "adjust", "SKU-1", "--location", "MAIN", "--qty", "5", "--key", "k1"],
@@ -179,42 +176,48 @@ async fn items_customers_orders_and_post() -> Result<()> {
     let o = erp_cli(&url, &["customers", "list"]).await?;
     assert!(text(&o).contains("ada@example.com"), "{}", text(&o));
 
-    let doc = erp
-        .create_sales_document(shopsync_proto::pb::CreateSalesDocumentRequest {
-            document: Some(shopsync_proto::pb::SalesDocument {
-                r#type: shopsync_proto::pb::DocumentType::Order as i32,
-                shop: "shop-1".into(),
-                shopify_order_id: 1001,
-                shopify_order_no: "#1001".into(),
-                sell_to_customer_no: "C1".into(),
-                lines: vec![shopsync_proto::pb::SalesLine {
-                    item_no: "SKU-1".into(),
-                    location_code: "MAIN".into(),
-                    quantity: 2,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-            release: false,
-        })
-        .await?
-        .into_inner()
-        .document
-        .unwrap_or_default();
+    let o = erp_cli(
+        &url,
+        &[
+            "orders",
+            "create",
+            "--customer",
+            "C1",
+            "--shop",
+            "shop-1",
+            "--line",
+            "SKU-1:2",
+            "--shopify-order-id",
+            "1001",
+            "--shopify-order-no",
+            "#1001",
+            "--json",
+        ],
+    )
+    .await?;
+    ok(&o);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let no =
+        out.split("no: \"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default().to_owned();
+    assert!(no.starts_with("SO"), "{out}");
+    let bad =
+        erp_cli(&url, &["orders", "create", "--customer", "C1", "--shop", "s", "--line", "SKU-1"])
+            .await?;
+    assert!(!bad.status.success() && text(&bad).contains("ITEM:QTY"), "{}", text(&bad));
     let o = erp_cli(&url, &["orders", "list", "--status", "open"]).await?;
     assert!(
-        text(&o).contains(&doc.no) && text(&o).contains("#1001") && text(&o).contains("25.00 EUR"),
+        text(&o).contains(&no) && text(&o).contains("#1001") && text(&o).contains("25.00 EUR"),
         "{}",
         text(&o)
     );
-    ok(&erp_cli(&url, &["orders", "release", &doc.no]).await?);
-    let o = erp_cli(&url, &["post", &doc.no, "--ship", "--invoice"]).await?;
+    ok(&erp_cli(&url, &["orders", "release", &no]).await?);
+    let o = erp_cli(&url, &["post", &no, "--ship", "--invoice"]).await?;
     assert!(
         text(&o).contains("posted shipment") && text(&o).contains("posted invoice"),
         "{}",
         text(&o)
     );
-    let o = erp_cli(&url, &["post", &doc.no, "--ship"]).await?;
+    let o = erp_cli(&url, &["post", &no, "--ship"]).await?;
     assert!(!o.status.success() && text(&o).contains("nothing to post"), "{}", text(&o));
     let o = erp_cli(&url, &["items", "create", "X", "--price", "1", "--currency", "euro"]).await?;
     assert!(
@@ -222,7 +225,7 @@ async fn items_customers_orders_and_post() -> Result<()> {
         "{}",
         text(&o)
     );
-    let o = erp_cli(&url, &["orders", "show", &doc.no]).await?;
+    let o = erp_cli(&url, &["orders", "show", &no]).await?;
     assert!(text(&o).contains("posted") && text(&o).contains("SKU-1"), "{}", text(&o));
     Ok(())
 }

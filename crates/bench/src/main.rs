@@ -270,6 +270,13 @@ async fn wait_healthy(port: u16) -> Result<()> {
     }
 }
 
+/// Where a started service's log goes: target/bench-logs/<name>.log.
+fn bench_log(name: &str) -> Result<Stdio> {
+    let dir = std::env::current_exe()?.parent().context("no exe dir")?.join("../bench-logs");
+    std::fs::create_dir_all(&dir)?;
+    Ok(std::fs::File::create(dir.join(format!("{name}.log")))?.into())
+}
+
 /// Start the release scheduler and order-sync worker binaries.
 async fn start_stack(db: &str, dispatch: bool) -> Result<(Procs, u16)> {
     let dir = std::env::current_exe()?.parent().context("no exe dir")?.to_path_buf();
@@ -295,7 +302,7 @@ async fn start_stack(db: &str, dispatch: bool) -> Result<(Procs, u16)> {
         .env("SHOPSYNC_DB_MAX_CONNECTIONS", "16")
         .env("SHOPSYNC_DISPATCH", dispatch.to_string())
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .stdout(bench_log("scheduler")?)
         .kill_on_drop(true)
         .spawn()
         .context("starting shopsync-scheduler")?;
@@ -352,6 +359,9 @@ async fn latency(rate: u32, warmup: u64, measured: u64) -> Result<serde_json::Va
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut inflight = tokio::task::JoinSet::new();
     let mut offered = 0u64;
+    // An open-loop load test reports the creates the server refused (overload) instead of
+    // stopping at the first one.
+    let mut failed = 0u64;
     while start.elapsed() < Duration::from_secs(secs) {
         tick.tick().await;
         let mut c = client.clone();
@@ -365,13 +375,14 @@ async fn latency(rate: u32, warmup: u64, measured: u64) -> Result<serde_json::Va
         });
         offered += 1;
         while let Some(r) = inflight.try_join_next() {
-            r??;
+            failed += u64::from(r?.is_err());
         }
     }
-    while let Some(r) = inflight.join_next().await {
-        r??;
-    }
+    // The offered rate is over the offering loop, not the wait for stragglers.
     let offer_secs = start.elapsed().as_secs_f64();
+    while let Some(r) = inflight.join_next().await {
+        failed += u64::from(r?.is_err());
+    }
     // Let the last ones finish.
     let t = Instant::now();
     while db_span(&pool).await?.0 < offered as i64 && t.elapsed() < Duration::from_secs(30) {
@@ -395,6 +406,8 @@ async fn latency(rate: u32, warmup: u64, measured: u64) -> Result<serde_json::Va
     }
     Ok(json!({
         "offered_per_sec": offered as f64 / offer_secs,
+        "creates_offered": offered,
+        "creates_failed": failed,
         "warmup_secs": warmup,
         "measured_secs": measured,
         "jobs": n,
@@ -491,9 +504,14 @@ async fn main() -> Result<()> {
         let p99 = f(c, "p99_ms");
         t.add_row([
             format!("(c) pickup latency at {:.0} jobs/s offered", f(c, "offered_per_sec")),
-            format!("p50 {:.1} ms, p99 {:.1} ms", f(c, "p50_ms"), p99),
+            format!(
+                "p50 {:.1} ms, p99 {:.1} ms, {} creates refused",
+                f(c, "p50_ms"),
+                p99,
+                c["creates_failed"]
+            ),
             "p99 ≤ 15 ms".into(),
-            (p99 <= 15.0).to_string(),
+            (p99 <= 15.0 && c["creates_failed"] == 0).to_string(),
         ]);
     }
     if let Some(s) = &shopify {

@@ -106,6 +106,27 @@ pub enum Orders {
     Show {
         no: String,
     },
+    /// Create a sales order (or --invoice) from lines ITEM:QTY[:LOCATION[:PRICE]].
+    Create {
+        #[arg(long)]
+        customer: String,
+        /// The shop (sales channel) the document belongs to; batch posting jobs select by it.
+        #[arg(long)]
+        shop: String,
+        #[arg(long = "line", required = true)]
+        lines: Vec<String>,
+        #[arg(long, default_value = "MAIN")]
+        location: String,
+        #[arg(long, default_value_t = 0)]
+        shopify_order_id: i64,
+        #[arg(long, default_value = "")]
+        shopify_order_no: String,
+        /// A sales invoice instead of an order.
+        #[arg(long)]
+        invoice: bool,
+        #[arg(long)]
+        release: bool,
+    },
     Release {
         no: String,
     },
@@ -115,6 +136,75 @@ pub enum Orders {
     Delete {
         no: String,
     },
+}
+
+/// `ITEM:QTY[:LOCATION[:PRICE]]`, price in minor units.
+fn parse_line(s: &str, default_location: &str) -> Result<pb::SalesLine> {
+    let parts: Vec<&str> = s.split(':').collect();
+    if parts.len() < 2 || parts.len() > 4 || parts[0].is_empty() {
+        bail!("{s:?} is not ITEM:QTY[:LOCATION[:PRICE]]");
+    }
+    let quantity: i64 = parts[1].parse().with_context(|| format!("quantity {:?}", parts[1]))?;
+    let location = parts.get(2).filter(|l| !l.is_empty()).copied().unwrap_or(default_location);
+    let unit_price_minor = match parts.get(3) {
+        Some(p) => Some(p.parse::<i64>().with_context(|| format!("price {p:?}"))?),
+        None => None,
+    };
+    Ok(pb::SalesLine {
+        item_no: parts[0].to_owned(),
+        location_code: location.to_owned(),
+        quantity,
+        unit_price_minor,
+        ..Default::default()
+    })
+}
+
+#[derive(Subcommand)]
+pub enum Locations {
+    List,
+    Create {
+        code: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Refuse postings that would take stock below zero here.
+        #[arg(long)]
+        prevent_negative_stock: bool,
+    },
+}
+
+pub async fn locations(c: &mut ErpClient, cmd: &Locations, json: bool) -> Result<()> {
+    match cmd {
+        Locations::List => {
+            let r = c.list_locations(list_req("", true, 1000)).await.map_err(rpc)?.into_inner();
+            if json {
+                print_json(&r.locations);
+                return Ok(());
+            }
+            let mut t = table(&["code", "name", "negative stock"]);
+            for l in &r.locations {
+                t.add_row(vec![
+                    l.code.clone(),
+                    l.name.clone(),
+                    if l.prevent_negative_stock { "refused".into() } else { "allowed".into() },
+                ]);
+            }
+            println!("{t}");
+        }
+        Locations::Create { code, name, prevent_negative_stock } => {
+            let l = c
+                .create_location(pb::Location {
+                    code: code.clone(),
+                    name: name.clone(),
+                    prevent_negative_stock: *prevent_negative_stock,
+                    ..Default::default()
+                })
+                .await
+                .map_err(rpc)?
+                .into_inner();
+            if json { print_json(&l) } else { println!("created location {}", l.code) }
+        }
+    }
+    Ok(())
 }
 
 fn list_req(search: &str, all: bool, limit: u32) -> pb::ListRequest {
@@ -412,6 +502,51 @@ pub async fn orders(c: &mut ErpClient, cmd: &Orders, json: bool) -> Result<()> {
         Orders::Show { no } => {
             let d = c.get_sales_document(doc_ref(no)).await.map_err(rpc)?.into_inner();
             if json { print_json(&d) } else { show_doc(&d) }
+        }
+        Orders::Create {
+            customer,
+            shop,
+            lines,
+            location,
+            shopify_order_id,
+            shopify_order_no,
+            invoice,
+            release,
+        } => {
+            let lines = lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| parse_line(l, location).with_context(|| format!("--line #{}", i + 1)))
+                .collect::<Result<Vec<_>>>()?;
+            let r = c
+                .create_sales_document(pb::CreateSalesDocumentRequest {
+                    document: Some(pb::SalesDocument {
+                        r#type: if *invoice {
+                            pb::DocumentType::Invoice as i32
+                        } else {
+                            pb::DocumentType::Order as i32
+                        },
+                        shop: shop.clone(),
+                        shopify_order_id: *shopify_order_id,
+                        shopify_order_no: shopify_order_no.clone(),
+                        sell_to_customer_no: customer.clone(),
+                        lines,
+                        ..Default::default()
+                    }),
+                    release: *release,
+                })
+                .await
+                .map_err(rpc)?
+                .into_inner();
+            let d = r.document.unwrap_or_default();
+            if json {
+                print_json(&d);
+            } else {
+                if !r.created {
+                    println!("the Shopify order already has a document:");
+                }
+                show_doc(&d);
+            }
         }
         Orders::Release { no } => {
             let d = c.release_sales_document(doc_ref(no)).await.map_err(rpc)?.into_inner();

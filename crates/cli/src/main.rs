@@ -59,7 +59,10 @@ enum Cmd {
     /// Customers: list, show, create.
     #[command(subcommand)]
     Customers(erp::Customers),
-    /// Sales orders and invoices: list, show, release, reopen, delete.
+    /// Locations: list, create.
+    #[command(subcommand)]
+    Locations(erp::Locations),
+    /// Sales orders and invoices: list, show, create, release, reopen, delete.
     #[command(subcommand)]
     Orders(erp::Orders),
     /// Post a sales order (ship and/or invoice) or a sales invoice.
@@ -549,6 +552,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             erp::customers(&mut c, cmd, cli.json).await?;
             return Ok(ExitCode::SUCCESS);
         }
+        Cmd::Locations(cmd) => {
+            let mut c = pb::erp_client::ErpClient::new(connect_posting(&cli).await?);
+            erp::locations(&mut c, cmd, cli.json).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Cmd::Orders(cmd) => {
             let mut c = pb::erp_client::ErpClient::new(connect_posting(&cli).await?);
             erp::orders(&mut c, cmd, cli.json).await?;
@@ -617,6 +625,20 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     println!("locks:       {}", e.lock_keys.join(", "));
                 }
                 println!("{}", runs_table(&runs.runs));
+                if let Some(r) = runs.runs.first() {
+                    if let Some(c) = r.counters.as_ref().filter(|c| !c.values.is_empty()) {
+                        let mut kv: Vec<_> = c.values.iter().collect();
+                        kv.sort();
+                        let kv: Vec<String> = kv.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        println!("latest run counters: {}", kv.join(" "));
+                    }
+                    if r.record_errors > 0 {
+                        println!("latest run: {} record(s) not processed:", r.record_errors);
+                        for e in &r.errors {
+                            println!("  {}: {}", e.record, e.message);
+                        }
+                    }
+                }
             }
         }
         Jobs::Create { task, shop, params, on_hold, request_id, opts } => {
