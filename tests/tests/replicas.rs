@@ -51,7 +51,9 @@ async fn one_entry_per_category_runs_at_a_time_across_two_schedulers() -> Result
 
     // A blocker holds the category while 19 more arrive with mixed priorities, through
     // both replicas.
-    let mut blocker = test_spec(Service::OrderSync, 10, 150);
+    // Long enough that all 19 are queued before it ends, on a slow, loaded machine too
+    // (checked below: otherwise the order would say nothing).
+    let mut blocker = test_spec(Service::OrderSync, 40, 150);
     blocker.category = "shpfy".into();
     let blocker = create(&mut qa, blocker).await?;
     eventually(Duration::from_secs(10), || {
@@ -78,6 +80,10 @@ async fn one_entry_per_category_runs_at_a_time_across_two_schedulers() -> Result
         prio_of.insert(e.id.clone(), priorities[i % 3]);
         ids.push(e.id);
     }
+    ensure!(
+        status(&entry(&mut qa, &blocker.id).await?) == pb::JobStatus::InProcess,
+        "the blocker finished before the 19 entries were queued; the order below would not test priorities"
+    );
     // While the blocker runs the others wait.
     eventually(Duration::from_secs(5), || {
         let mut q = qb.clone();
