@@ -403,6 +403,59 @@ async fn change_feeds_resume_from_their_cursors() -> Result<()> {
 }
 
 #[tokio::test]
+async fn batch_creation_is_all_or_nothing_and_idempotent_per_shopify_order() -> Result<()> {
+    let (db, _p, mut erp, _posting) = posting_service("erp_batch_create").await?;
+    master_data(&mut erp).await?;
+    let first = create(&mut erp, order("C1", "shop-1", 9001, vec![line("A", 1, 1)])).await?;
+    // One bad document: the call fails naming it, and nothing of the others is written.
+    let bad = erp
+        .create_sales_documents(pb::CreateSalesDocumentsRequest {
+            documents: vec![
+                order("C1", "shop-1", 9002, vec![line("A", 1, 1)]),
+                order("C2", "shop-1", 9003, vec![line("A", 0, 1)]),
+            ],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(
+        bad.message().starts_with("documents[1].document.lines[0].quantity:"),
+        "{}",
+        bad.message()
+    );
+    let pool = db.pool().await?;
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM posting.sales_headers").fetch_one(&pool).await?;
+    assert_eq!(n, 1);
+    // Two new orders and a replay of the first: the replay returns the existing document.
+    let r = erp
+        .create_sales_documents(pb::CreateSalesDocumentsRequest {
+            documents: vec![
+                order("C1", "shop-1", 9002, vec![line("A", 2, 1), line("B", 1, 2)]),
+                order("C1", "shop-1", 9001, vec![line("A", 5, 1)]),
+                order("C2", "shop-1", 9003, vec![line("B", 1, 1)]),
+            ],
+        })
+        .await?
+        .into_inner()
+        .results;
+    assert_eq!(r.iter().map(|x| x.created).collect::<Vec<_>>(), vec![true, false, true]);
+    let replay = r[1].document.as_ref().unwrap();
+    assert_eq!(
+        (replay.no.as_str(), replay.lines.len(), replay.lines[0].quantity),
+        (first.no.as_str(), 1, 1)
+    );
+    assert_eq!(r[0].document.as_ref().unwrap().amount_minor, 2 * 900 + 2500, "VIP price applies");
+    let (h, l): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM posting.sales_headers), (SELECT count(*) FROM posting.sales_lines)",
+    )
+    .fetch_one(&pool)
+    .await?;
+    assert_eq!((h, l), (3, 4));
+    Ok(())
+}
+
+#[tokio::test]
 async fn concurrent_double_posting_is_refused() -> Result<()> {
     let (db, _p, mut erp, posting) = posting_service("erp_double").await?;
     master_data(&mut erp).await?;

@@ -89,32 +89,6 @@ pub async fn run(orders: usize, concurrency: usize) -> Result<Value> {
         .await?;
     }
 
-    if std::env::var_os("BENCH_PROBE").is_some() {
-        for k in 0..10 {
-            let t = Instant::now();
-            erp.get_location(pb::GetRequest { no: "MAIN".into() }).await?;
-            let a = t.elapsed();
-            let t = Instant::now();
-            erp.create_sales_document(pb::CreateSalesDocumentRequest {
-                document: Some(pb::SalesDocument {
-                    r#type: pb::DocumentType::Order as i32,
-                    shop: "probe".into(),
-                    shopify_order_id: 1 + k,
-                    sell_to_customer_no: "CUST-0001".into(),
-                    lines: vec![pb::SalesLine {
-                        item_no: "ITEM-0001".into(),
-                        location_code: "MAIN".into(),
-                        quantity: 1,
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }),
-                release: true,
-            })
-            .await?;
-            eprintln!("probe: get_location {a:?}, create {:?}", t.elapsed());
-        }
-    }
     eprintln!("(e) creating {orders} sales orders of 3 lines, {concurrency} calls in flight…");
     let start = Instant::now();
     let mut inflight = tokio::task::JoinSet::new();
@@ -126,28 +100,7 @@ pub async fn run(orders: usize, concurrency: usize) -> Result<Value> {
             created += usize::from(r??);
         }
         let mut c = erp.clone();
-        let id = 1_000_000 + n as i64;
-        let lines = (0..3)
-            .map(|k| pb::SalesLine {
-                item_no: format!("ITEM-{:04}", (n * 3 + k) % ITEMS),
-                location_code: "MAIN".into(),
-                quantity: 1 + (k as i64),
-                shopify_order_line_id: id * 10 + k as i64,
-                ..Default::default()
-            })
-            .collect();
-        let req = pb::CreateSalesDocumentRequest {
-            document: Some(pb::SalesDocument {
-                r#type: pb::DocumentType::Order as i32,
-                shop: "bench-shop".into(),
-                shopify_order_id: id,
-                shopify_order_no: format!("#{id}"),
-                sell_to_customer_no: format!("CUST-{:04}", n % CUSTOMERS),
-                lines,
-                ..Default::default()
-            }),
-            release: true,
-        };
+        let req = order_request(n, "bench-shop");
         inflight.spawn(async move {
             anyhow::Ok(c.create_sales_document(req).await?.into_inner().created)
         });
@@ -158,7 +111,38 @@ pub async fn run(orders: usize, concurrency: usize) -> Result<Value> {
     let create_secs = start.elapsed().as_secs_f64();
     ensure!(created == orders, "{created} of {orders} orders created");
 
-    eprintln!("(e) batch-posting them as one BatchPostSalesOrders job…");
+    // The same again through the batch RPC (an order import's way), into another shop so
+    // the posting job below still posts the first 10,000.
+    const BATCH: usize = 100;
+    eprintln!(
+        "(e) creating {orders} more through CreateSalesDocuments, {BATCH} per call, 4 calls in flight…"
+    );
+    let start = Instant::now();
+    let mut inflight = tokio::task::JoinSet::new();
+    let mut batch_created = 0usize;
+    for chunk in (0..orders).collect::<Vec<_>>().chunks(BATCH) {
+        if inflight.len() >= 4
+            && let Some(r) = inflight.join_next().await
+        {
+            batch_created += r??;
+        }
+        let documents = chunk.iter().map(|&n| order_request(n, "bench-batch")).collect();
+        let mut c = erp.clone();
+        inflight.spawn(async move {
+            let r = c
+                .create_sales_documents(pb::CreateSalesDocumentsRequest { documents })
+                .await?
+                .into_inner();
+            anyhow::Ok(r.results.iter().filter(|r| r.created).count())
+        });
+    }
+    while let Some(r) = inflight.join_next().await {
+        batch_created += r??;
+    }
+    let batch_secs = start.elapsed().as_secs_f64();
+    ensure!(batch_created == orders, "{batch_created} of {orders} orders created in batches");
+
+    eprintln!("(e) batch-posting the first {orders} as one BatchPostSalesOrders job…");
     let spec = pb::JobSpec {
         shop: "bench-shop".into(),
         params: Some(pb::TaskParams {
@@ -220,6 +204,9 @@ pub async fn run(orders: usize, concurrency: usize) -> Result<Value> {
         "create_concurrency": concurrency,
         "create_seconds": create_secs,
         "orders_created_per_sec": orders as f64 / create_secs,
+        "batch_size": BATCH,
+        "batch_create_seconds": batch_secs,
+        "orders_created_per_sec_batched": orders as f64 / batch_secs,
         "post_seconds": post_secs,
         "documents_posted_per_sec": posted as f64 / post_secs,
         "posting_concurrency": shopsync_posting_concurrency(),
@@ -230,4 +217,30 @@ pub async fn run(orders: usize, concurrency: usize) -> Result<Value> {
 /// Documents the posting service posts at once (its batch::CONCURRENCY).
 fn shopsync_posting_concurrency() -> usize {
     4
+}
+
+/// Sales order `n` of 3 lines for a Shopify order of `shop`, released.
+fn order_request(n: usize, shop: &str) -> pb::CreateSalesDocumentRequest {
+    let id = 1_000_000 + n as i64;
+    let lines = (0..3)
+        .map(|k| pb::SalesLine {
+            item_no: format!("ITEM-{:04}", (n * 3 + k) % ITEMS),
+            location_code: "MAIN".into(),
+            quantity: 1 + (k as i64),
+            shopify_order_line_id: id * 10 + k as i64,
+            ..Default::default()
+        })
+        .collect();
+    pb::CreateSalesDocumentRequest {
+        document: Some(pb::SalesDocument {
+            r#type: pb::DocumentType::Order as i32,
+            shop: shop.into(),
+            shopify_order_id: id,
+            shopify_order_no: format!("#{id}"),
+            sell_to_customer_no: format!("CUST-{:04}", n % CUSTOMERS),
+            lines,
+            ..Default::default()
+        }),
+        release: true,
+    }
 }

@@ -52,7 +52,7 @@ fn line_amount(qty: i64, price: i64, discount: i64, field: &str) -> Result<i64> 
         .map_err(|_| ErpError::invalid(format!("{field}.quantity"), "amount overflows"))
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(serde::Deserialize, Clone)]
 struct ItemForSale {
     no: String,
     description: String,
@@ -60,135 +60,173 @@ struct ItemForSale {
     currency: String,
     unit_price_minor: i64,
     base_uom: String,
-    uoms: sqlx::types::Json<Vec<Uom>>,
-    variants: sqlx::types::Json<Vec<Variant>>,
-    /// Sales prices usable for this customer and currency: [(variant, min qty, price)].
-    prices: sqlx::types::Json<Vec<(String, i64, i64)>>,
-    customers: sqlx::types::Json<Vec<CustomerForSale>>,
-    locations: Vec<String>,
+    uoms: Vec<Uom>,
+    variants: Vec<Variant>,
+    /// Every sales price of the item: [(variant, price group, currency, min qty, price)].
+    prices: Vec<(String, String, String, i64, i64)>,
 }
 
 /// (no, blocked, currency, price group, ship-to)
 type CustomerForSale = (String, bool, String, String, serde_json::Value);
 
 /// The best (lowest) applicable price per unit of measure: the item's list price (same
-/// currency) and the sales prices for every customer or the customer's price group, for the
-/// line's variant or all variants, from their minimum quantity up.
+/// currency) and the sales prices in the currency for every customer or the customer's price
+/// group, for the line's variant or all variants, from their minimum quantity up.
 fn best_price(
     item: &ItemForSale,
     variant: &str,
+    price_group: &str,
     qty_base: i64,
     qty_per_uom: i64,
     currency: &str,
 ) -> Option<i64> {
     let list = (item.currency == currency).then_some(item.unit_price_minor);
     item.prices
-        .0
         .iter()
-        .filter(|(v, min, _)| (v.is_empty() || v == variant) && *min <= qty_base)
-        .map(|(_, _, p)| *p)
+        .filter(|(v, g, c, min, _)| {
+            (v.is_empty() || v == variant)
+                && (g.is_empty() || g == price_group)
+                && c == currency
+                && *min <= qty_base
+        })
+        .map(|(_, _, _, _, p)| *p)
         .chain(list)
         .min()
         .map(|p| p.saturating_mul(qty_per_uom))
 }
 
-pub async fn create(
-    pool: &PgPool,
-    r: &pb::CreateSalesDocumentRequest,
-) -> Result<(pb::SalesDocument, bool)> {
-    let d = r.document.as_ref().ok_or_else(|| ErpError::invalid("document", "required"))?;
-    let dtype = doc_type_str(d.r#type, "document.type")?;
-    if !d.no.is_empty() {
-        check_code(&d.no, "document.no", 50)?;
+/// What the documents of one call refer to, read in one round trip; plus document numbers
+/// drawn for them (unused ones leave gaps, see ARCHITECTURE.md).
+struct Refs {
+    customers: HashMap<String, CustomerForSale>,
+    items: HashMap<String, ItemForSale>,
+    locations: std::collections::HashSet<String>,
+    order_nos: Vec<String>,
+    invoice_nos: Vec<String>,
+}
+
+async fn load_refs(pool: &PgPool, docs: &[&pb::SalesDocument]) -> Result<Refs> {
+    let mut customers: Vec<String> = Vec::new();
+    let mut items: Vec<String> = Vec::new();
+    let mut locations: Vec<String> = Vec::new();
+    let (mut orders, mut invoices) = (0i32, 0i32);
+    for d in docs {
+        customers.push(d.sell_to_customer_no.clone());
+        customers.push(d.bill_to_customer_no.clone());
+        for l in &d.lines {
+            items.push(l.item_no.clone());
+            locations.push(l.location_code.clone());
+        }
+        if d.no.is_empty() {
+            if d.r#type == pb::DocumentType::Invoice as i32 {
+                invoices += 1;
+            } else {
+                orders += 1;
+            }
+        }
     }
-    check_len(&d.shop, "document.shop", 255)?;
+    for v in [&mut customers, &mut items, &mut locations] {
+        v.sort();
+        v.dedup();
+    }
+    type Row = (
+        sqlx::types::Json<Vec<CustomerForSale>>,
+        sqlx::types::Json<Vec<ItemForSale>>,
+        Vec<String>,
+        Vec<String>,
+        Vec<String>,
+    );
+    let (c, i, l, o, n): Row = sqlx::query_as(
+        "SELECT \
+           (SELECT COALESCE(jsonb_agg(jsonb_build_array(no, blocked, currency, price_group, \
+              ship_to)), '[]') FROM posting.customers WHERE no = ANY($1)), \
+           (SELECT COALESCE(jsonb_agg(jsonb_build_object('no', i.no, 'description', \
+              i.description, 'blocked', i.blocked, 'currency', i.currency, 'unit_price_minor', \
+              i.unit_price_minor, 'base_uom', i.base_uom, 'uoms', i.uoms, 'variants', \
+              i.variants, 'prices', COALESCE((SELECT jsonb_agg(jsonb_build_array( \
+                p.variant_code, p.price_group, p.currency, p.minimum_quantity, \
+                p.unit_price_minor)) FROM posting.sales_prices p WHERE p.item_no = i.no), \
+              '[]'))), '[]') FROM posting.items i WHERE i.no = ANY($2)), \
+           ARRAY(SELECT code FROM posting.locations WHERE code = ANY($3)), \
+           ARRAY(SELECT posting.next_no('SO', 'posting.sales_order_nos') \
+                 FROM generate_series(1, $4)), \
+           ARRAY(SELECT posting.next_no('SI', 'posting.sales_invoice_nos') \
+                 FROM generate_series(1, $5))",
+    )
+    .bind(&customers)
+    .bind(&items)
+    .bind(&locations)
+    .bind(orders)
+    .bind(invoices)
+    .fetch_one(pool)
+    .await?;
+    Ok(Refs {
+        customers: c.0.into_iter().map(|c| (c.0.clone(), c)).collect(),
+        items: i.0.into_iter().map(|i| (i.no.clone(), i)).collect(),
+        locations: l.into_iter().collect(),
+        order_nos: o,
+        invoice_nos: n,
+    })
+}
+
+/// A validated document, ready to insert.
+struct Built {
+    doc: pb::SalesDocument,
+    status: &'static str,
+    dtype: &'static str,
+    ship_to: serde_json::Value,
+    order_date: chrono::NaiveDate,
+    posting_date: chrono::NaiveDate,
+}
+
+fn build(r: &pb::CreateSalesDocumentRequest, refs: &mut Refs, f0: &str) -> Result<Built> {
+    let d = r
+        .document
+        .as_ref()
+        .ok_or_else(|| ErpError::invalid(format!("{f0}document"), "required"))?;
+    let fd = format!("{f0}document");
+    let dtype = doc_type_str(d.r#type, &format!("{fd}.type"))?;
+    if !d.no.is_empty() {
+        check_code(&d.no, &format!("{fd}.no"), 50)?;
+    }
+    check_len(&d.shop, &format!("{fd}.shop"), 255)?;
     if d.shopify_order_id < 0 {
-        return Err(ErpError::invalid("document.shopify_order_id", "must be positive"));
+        return Err(ErpError::invalid(format!("{fd}.shopify_order_id"), "must be positive"));
     }
     if d.shopify_order_id > 0 && d.shop.is_empty() {
-        return Err(ErpError::invalid("document.shop", "required with a Shopify order id"));
+        return Err(ErpError::invalid(format!("{fd}.shop"), "required with a Shopify order id"));
     }
-    check_len(&d.shopify_order_no, "document.shopify_order_no", 50)?;
-    check_len(&d.external_document_no, "document.external_document_no", 50)?;
-    check_code(&d.sell_to_customer_no, "document.sell_to_customer_no", 50)?;
+    check_len(&d.shopify_order_no, &format!("{fd}.shopify_order_no"), 50)?;
+    check_len(&d.external_document_no, &format!("{fd}.external_document_no"), 50)?;
+    check_code(&d.sell_to_customer_no, &format!("{fd}.sell_to_customer_no"), 50)?;
     if d.lines.is_empty() {
-        return Err(ErpError::invalid("document.lines", "at least one line is required"));
+        return Err(ErpError::invalid(format!("{fd}.lines"), "at least one line is required"));
     }
     if d.lines.len() > 1000 {
-        return Err(ErpError::invalid("document.lines", "at most 1000 lines"));
+        return Err(ErpError::invalid(format!("{fd}.lines"), "at most 1000 lines"));
     }
-    let order_date = parse_date(&d.order_date, "document.order_date")?.unwrap_or_else(today);
-    let posting_date = parse_date(&d.posting_date, "document.posting_date")?.unwrap_or(order_date);
+    let order_date = parse_date(&d.order_date, &format!("{fd}.order_date"))?.unwrap_or_else(today);
+    let posting_date =
+        parse_date(&d.posting_date, &format!("{fd}.posting_date"))?.unwrap_or(order_date);
     let bill_to = if d.bill_to_customer_no.is_empty() {
         d.sell_to_customer_no.clone()
     } else {
         d.bill_to_customer_no.clone()
     };
-
     let doc_currency = if d.currency.is_empty() {
         String::new()
     } else {
-        check_currency(&d.currency, "document.currency")?
+        check_currency(&d.currency, &format!("{fd}.currency"))?
     };
-    let mut loc_codes: Vec<String> = d.lines.iter().map(|l| l.location_code.clone()).collect();
-    loc_codes.sort();
-    loc_codes.dedup();
-    let mut item_nos: Vec<String> = d.lines.iter().map(|l| l.item_no.clone()).collect();
-    item_nos.sort();
-    item_nos.dedup();
-    // One round trip: the items with the sales prices that apply (bill-to customer's price
-    // group, document currency), the customers and which of the lines' locations exist.
-    let items: Vec<ItemForSale> = sqlx::query_as(
-        "WITH c AS (SELECT no, blocked, currency, price_group, ship_to FROM posting.customers \
-                    WHERE no = ANY(ARRAY[$1, $2])), \
-              b AS (SELECT COALESCE(NULLIF($3, ''), currency) AS currency, price_group FROM c \
-                    WHERE no = $2) \
-         SELECT i.no, i.description, i.blocked, i.currency, i.unit_price_minor, i.base_uom, \
-                i.uoms, i.variants, \
-                COALESCE((SELECT jsonb_agg(jsonb_build_array(p.variant_code, p.minimum_quantity, \
-                            p.unit_price_minor)) \
-                   FROM posting.sales_prices p, b WHERE p.item_no = i.no \
-                    AND p.currency = b.currency AND p.price_group IN ('', b.price_group)), \
-                  '[]') AS prices, \
-                (SELECT COALESCE(jsonb_agg(jsonb_build_array(no, blocked, currency, price_group, \
-                   ship_to)), '[]') FROM c) AS customers, \
-                ARRAY(SELECT code FROM posting.locations WHERE code = ANY($4)) AS locations \
-         FROM posting.items i WHERE i.no = ANY($5)",
-    )
-    .bind(&d.sell_to_customer_no)
-    .bind(&bill_to)
-    .bind(&doc_currency)
-    .bind(&loc_codes)
-    .bind(&item_nos)
-    .fetch_all(pool)
-    .await?;
-    let (customers, known_locations): (Vec<CustomerForSale>, Vec<String>) = match items.first() {
-        Some(i) => (i.customers.0.clone(), i.locations.clone()),
-        // No item exists: read the rest on its own so the first bad field is reported.
-        None => {
-            let c: (sqlx::types::Json<Vec<CustomerForSale>>, Vec<String>) = sqlx::query_as(
-                "SELECT (SELECT COALESCE(jsonb_agg(jsonb_build_array(no, blocked, currency, \
-                           price_group, ship_to)), '[]') \
-                         FROM posting.customers WHERE no = ANY(ARRAY[$1, $2])), \
-                        ARRAY(SELECT code FROM posting.locations WHERE code = ANY($3))",
-            )
-            .bind(&d.sell_to_customer_no)
-            .bind(&bill_to)
-            .bind(&loc_codes)
-            .fetch_one(pool)
-            .await?;
-            (c.0.0, c.1)
-        }
-    };
-    let sell = customers.iter().find(|c| c.0 == d.sell_to_customer_no).ok_or_else(|| {
+    let sell = refs.customers.get(&d.sell_to_customer_no).ok_or_else(|| {
         ErpError::invalid(
-            "document.sell_to_customer_no",
+            format!("{fd}.sell_to_customer_no"),
             format!("customer {:?} does not exist", d.sell_to_customer_no),
         )
     })?;
-    let bill = customers.iter().find(|c| c.0 == bill_to).ok_or_else(|| {
+    let bill = refs.customers.get(&bill_to).ok_or_else(|| {
         ErpError::invalid(
-            "document.bill_to_customer_no",
+            format!("{fd}.bill_to_customer_no"),
             format!("customer {bill_to:?} does not exist"),
         )
     })?;
@@ -198,22 +236,17 @@ pub async fn create(
         }
     }
     let currency = if doc_currency.is_empty() { bill.2.clone() } else { doc_currency };
+    let price_group = bill.3.clone();
     let ship_to = match &d.ship_to {
-        Some(a) => address_to_json(Some(a), "document.ship_to")?,
+        Some(a) => address_to_json(Some(a), &format!("{fd}.ship_to"))?,
         None => sell.4.clone(),
     };
-    let items: HashMap<&str, &ItemForSale> = items.iter().map(|i| (i.no.as_str(), i)).collect();
 
-    let n = d.lines.len();
-    let mut out_lines = Vec::with_capacity(n);
-    let (mut line_no, mut item_no, mut variant, mut location, mut descr, mut qty, mut uom) =
-        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-    let (mut per_uom, mut price, mut disc, mut amount, mut sol_id, mut sol_no) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut lines = Vec::with_capacity(d.lines.len());
     let mut total: i64 = 0;
     for (i, l) in d.lines.iter().enumerate() {
-        let f = format!("document.lines[{i}]");
-        let item = items.get(l.item_no.as_str()).ok_or_else(|| {
+        let f = format!("{fd}.lines[{i}]");
+        let item = refs.items.get(&l.item_no).ok_or_else(|| {
             ErpError::invalid(
                 format!("{f}.item_no"),
                 format!("item {:?} does not exist", l.item_no),
@@ -222,7 +255,7 @@ pub async fn create(
         if item.blocked {
             return Err(ErpError::Precondition(format!("{f}: item {} is blocked", item.no)));
         }
-        if !l.variant_code.is_empty() && !item.variants.0.iter().any(|v| v.code == l.variant_code) {
+        if !l.variant_code.is_empty() && !item.variants.iter().any(|v| v.code == l.variant_code) {
             return Err(ErpError::invalid(
                 format!("{f}.variant_code"),
                 format!("item {} has no variant {:?}", item.no, l.variant_code),
@@ -231,7 +264,7 @@ pub async fn create(
         if l.location_code.is_empty() {
             return Err(ErpError::invalid(format!("{f}.location_code"), "required"));
         }
-        if !known_locations.contains(&l.location_code) {
+        if !refs.locations.contains(&l.location_code) {
             return Err(ErpError::invalid(
                 format!("{f}.location_code"),
                 format!("location {:?} does not exist", l.location_code),
@@ -257,9 +290,8 @@ pub async fn create(
         } else {
             l.unit_of_measure.as_str()
         };
-        let q_per = item.uoms.0.iter().find(|x| x.code == u).map(|x| i64::from(x.qty_per_unit));
-        let q_per = match q_per {
-            Some(q) => q,
+        let q_per = match item.uoms.iter().find(|x| x.code == u) {
+            Some(x) => i64::from(x.qty_per_unit),
             None if u == item.base_uom => 1,
             None => {
                 return Err(ErpError::invalid(
@@ -280,34 +312,27 @@ pub async fn create(
                 ));
             }
             Some(p) => p,
-            None => {
-                best_price(item, &l.variant_code, qty_base, q_per, &currency).ok_or_else(|| {
+            None => best_price(item, &l.variant_code, &price_group, qty_base, q_per, &currency)
+                .ok_or_else(|| {
                     ErpError::invalid(
                         format!("{f}.unit_price_minor"),
                         format!("no sales price for item {} in {currency}; give one", item.no),
                     )
-                })?
-            }
+                })?,
         };
         let amt = line_amount(l.quantity, unit_price, l.line_discount_minor, &f)?;
         total = total
             .checked_add(amt)
-            .ok_or_else(|| ErpError::invalid("document.lines", "amount overflows"))?;
+            .ok_or_else(|| ErpError::invalid(format!("{fd}.lines"), "amount overflows"))?;
         let description =
             if l.description.is_empty() { item.description.clone() } else { l.description.clone() };
         check_len(&description, &format!("{f}.description"), 250)?;
-        let ln = (i as u32 + 1) * 10000;
-        let shopify_no = if l.shopify_order_no.is_empty() {
-            d.shopify_order_no.clone()
-        } else {
-            l.shopify_order_no.clone()
-        };
-        out_lines.push(pb::SalesLine {
-            line_no: ln,
+        lines.push(pb::SalesLine {
+            line_no: (i as u32 + 1) * 10000,
             item_no: item.no.clone(),
             variant_code: l.variant_code.clone(),
             location_code: l.location_code.clone(),
-            description: description.clone(),
+            description,
             quantity: l.quantity,
             unit_of_measure: u.to_owned(),
             unit_price_minor: Some(unit_price),
@@ -316,98 +341,23 @@ pub async fn create(
             quantity_shipped: 0,
             quantity_invoiced: 0,
             shopify_order_line_id: l.shopify_order_line_id,
-            shopify_order_no: shopify_no.clone(),
+            shopify_order_no: if l.shopify_order_no.is_empty() {
+                d.shopify_order_no.clone()
+            } else {
+                l.shopify_order_no.clone()
+            },
         });
-        line_no.push(ln as i32);
-        item_no.push(item.no.clone());
-        variant.push(l.variant_code.clone());
-        location.push(l.location_code.clone());
-        descr.push(description);
-        qty.push(l.quantity);
-        uom.push(u.to_owned());
-        per_uom.push(q_per as i32);
-        price.push(unit_price);
-        disc.push(l.line_discount_minor);
-        amount.push(amt);
-        sol_id.push((l.shopify_order_line_id > 0).then_some(l.shopify_order_line_id));
-        sol_no.push(shopify_no);
     }
-
+    let no = if !d.no.is_empty() {
+        d.no.clone()
+    } else if dtype == "order" {
+        refs.order_nos.pop().unwrap_or_default()
+    } else {
+        refs.invoice_nos.pop().unwrap_or_default()
+    };
     let status = if r.release { "released" } else { "open" };
-    let shopify_id = (d.shopify_order_id > 0).then_some(d.shopify_order_id);
-    // Header and lines in one statement: atomic without a transaction round trip. A racing
-    // create of the same Shopify order waits on the unique index and then does nothing.
-    let inserted: std::result::Result<
-        Option<(String, chrono::DateTime<chrono::Utc>)>,
-        sqlx::Error,
-    > = sqlx::query_as(
-        "WITH h AS ( \
-           INSERT INTO posting.sales_headers (document_type, no, shop, shopify_order_id, \
-             shopify_order_no, external_document_no, sell_to_customer_no, bill_to_customer_no, \
-             ship_to, currency, status, order_date, posting_date, amount_minor) \
-           VALUES ($1, COALESCE(NULLIF($2, ''), CASE WHEN $1 = 'order' \
-                     THEN posting.next_no('SO', 'posting.sales_order_nos') \
-                     ELSE posting.next_no('SI', 'posting.sales_invoice_nos') END), \
-                   $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-           ON CONFLICT ON CONSTRAINT sales_headers_shopify_order DO NOTHING \
-           RETURNING id, no, created_at), \
-         l AS ( \
-           INSERT INTO posting.sales_lines (header_id, line_no, item_no, variant_code, \
-             location_code, description, quantity, uom, qty_per_uom, unit_price_minor, \
-             line_discount_minor, amount_minor, shopify_order_line_id, shopify_order_no) \
-           SELECT h.id, x.* FROM h, unnest($15::int[], $16::text[], $17::text[], $18::text[], \
-             $19::text[], $20::bigint[], $21::text[], $22::int[], $23::bigint[], $24::bigint[], \
-             $25::bigint[], $26::bigint[], $27::text[]) AS x) \
-         SELECT no, created_at FROM h",
-    )
-    .bind(dtype)
-    .bind(&d.no)
-    .bind(&d.shop)
-    .bind(shopify_id)
-    .bind(&d.shopify_order_no)
-    .bind(&d.external_document_no)
-    .bind(&d.sell_to_customer_no)
-    .bind(&bill_to)
-    .bind(&ship_to)
-    .bind(&currency)
-    .bind(status)
-    .bind(order_date)
-    .bind(posting_date)
-    .bind(total)
-    .bind(&line_no)
-    .bind(&item_no)
-    .bind(&variant)
-    .bind(&location)
-    .bind(&descr)
-    .bind(&qty)
-    .bind(&uom)
-    .bind(&per_uom)
-    .bind(&price)
-    .bind(&disc)
-    .bind(&amount)
-    .bind(&sol_id)
-    .bind(&sol_no)
-    .fetch_optional(pool)
-    .await;
-    let inserted = match inserted {
-        Err(e) if is_unique_violation(&e, "sales_headers_no_key") => {
-            return Err(ErpError::AlreadyExists(format!("sales document {} already exists", d.no)));
-        }
-        r => r?,
-    };
-    let Some((no, created_at)) = inserted else {
-        // The Shopify order already has its document.
-        let existing: String = sqlx::query_scalar(
-            "SELECT no FROM posting.sales_headers WHERE shop = $1 AND shopify_order_id = $2",
-        )
-        .bind(&d.shop)
-        .bind(d.shopify_order_id)
-        .fetch_one(pool)
-        .await?;
-        return Ok((get(pool, &existing).await?, false));
-    };
-    Ok((
-        pb::SalesDocument {
+    Ok(Built {
+        doc: pb::SalesDocument {
             r#type: doc_type_pb(dtype) as i32,
             no,
             shop: d.shop.clone(),
@@ -421,13 +371,223 @@ pub async fn create(
             status: status_pb(status) as i32,
             order_date: fmt_date(order_date),
             posting_date: fmt_date(posting_date),
-            lines: out_lines,
+            lines,
             amount_minor: total,
             version: 1,
-            created_at: Some(timestamp(created_at)),
+            created_at: None,
         },
-        true,
-    ))
+        status,
+        dtype,
+        ship_to,
+        order_date,
+        posting_date,
+    })
+}
+
+/// Create one document (see [`create_many`]).
+pub async fn create(
+    pool: &PgPool,
+    r: &pb::CreateSalesDocumentRequest,
+) -> Result<(pb::SalesDocument, bool)> {
+    let mut out = create_many(pool, std::slice::from_ref(r), "").await?;
+    Ok(out.remove(0))
+}
+
+/// Create documents: one read of everything they refer to, validation of all (the first bad
+/// field fails the call and nothing is written), then one statement inserting every header
+/// and line. A document of a Shopify order that already has one is not created again: its
+/// existing document comes back with `created` false, also when callers race.
+pub async fn create_many(
+    pool: &PgPool,
+    reqs: &[pb::CreateSalesDocumentRequest],
+    prefix: &str,
+) -> Result<Vec<(pb::SalesDocument, bool)>> {
+    let docs: Vec<&pb::SalesDocument> = reqs.iter().filter_map(|r| r.document.as_ref()).collect();
+    let mut refs = load_refs(pool, &docs).await?;
+    let mut built = Vec::with_capacity(reqs.len());
+    for (i, r) in reqs.iter().enumerate() {
+        let f = if prefix.is_empty() { String::new() } else { format!("{prefix}[{i}].") };
+        built.push(build(r, &mut refs, &f)?);
+    }
+    // The same Shopify order twice in one call: the first one counts.
+    let mut seen = std::collections::HashSet::new();
+    for (i, b) in built.iter().enumerate() {
+        let d = &b.doc;
+        if d.shopify_order_id > 0 && !seen.insert((d.shop.clone(), d.shopify_order_id)) {
+            let f = if prefix.is_empty() { String::new() } else { format!("{prefix}[{i}].") };
+            return Err(ErpError::invalid(
+                format!("{f}document.shopify_order_id"),
+                "the same Shopify order is in this call twice",
+            ));
+        }
+    }
+
+    let mut h = HeaderCols::default();
+    let mut l = LineCols::default();
+    for b in &built {
+        let d = &b.doc;
+        h.dtype.push(b.dtype.to_owned());
+        h.no.push(d.no.clone());
+        h.shop.push(d.shop.clone());
+        h.sid.push((d.shopify_order_id > 0).then_some(d.shopify_order_id));
+        h.sno.push(d.shopify_order_no.clone());
+        h.ext.push(d.external_document_no.clone());
+        h.sell.push(d.sell_to_customer_no.clone());
+        h.bill.push(d.bill_to_customer_no.clone());
+        h.ship_to.push(b.ship_to.clone());
+        h.currency.push(d.currency.clone());
+        h.status.push(b.status.to_owned());
+        h.order_date.push(b.order_date);
+        h.posting_date.push(b.posting_date);
+        h.amount.push(d.amount_minor);
+        for x in &d.lines {
+            let item = &refs.items[&x.item_no];
+            let q_per = item
+                .uoms
+                .iter()
+                .find(|u| u.code == x.unit_of_measure)
+                .map_or(1, |u| u.qty_per_unit as i32);
+            l.hno.push(d.no.clone());
+            l.line_no.push(x.line_no as i32);
+            l.item.push(x.item_no.clone());
+            l.variant.push(x.variant_code.clone());
+            l.location.push(x.location_code.clone());
+            l.descr.push(x.description.clone());
+            l.qty.push(x.quantity);
+            l.uom.push(x.unit_of_measure.clone());
+            l.per_uom.push(q_per);
+            l.price.push(x.unit_price_minor.unwrap_or(0));
+            l.disc.push(x.line_discount_minor);
+            l.amount.push(x.amount_minor);
+            l.sol_id.push((x.shopify_order_line_id > 0).then_some(x.shopify_order_line_id));
+            l.sol_no.push(x.shopify_order_no.clone());
+        }
+    }
+    // Headers and lines in one statement: atomic without a transaction round trip. A racing
+    // create of the same Shopify order waits on the unique index and then does nothing.
+    let inserted: std::result::Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, sqlx::Error> =
+        sqlx::query_as(
+            "WITH h AS ( \
+               INSERT INTO posting.sales_headers (document_type, no, shop, shopify_order_id, \
+                 shopify_order_no, external_document_no, sell_to_customer_no, \
+                 bill_to_customer_no, ship_to, currency, status, order_date, posting_date, \
+                 amount_minor) \
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], \
+                 $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], \
+                 $11::text[], $12::date[], $13::date[], $14::bigint[]) \
+               ON CONFLICT ON CONSTRAINT sales_headers_shopify_order DO NOTHING \
+               RETURNING id, no, created_at), \
+             l AS ( \
+               INSERT INTO posting.sales_lines (header_id, line_no, item_no, variant_code, \
+                 location_code, description, quantity, uom, qty_per_uom, unit_price_minor, \
+                 line_discount_minor, amount_minor, shopify_order_line_id, shopify_order_no) \
+               SELECT h.id, x.line_no, x.item, x.variant, x.loc, x.descr, x.qty, x.uom, \
+                 x.per_uom, x.price, x.disc, x.amount, x.sol_id, x.sol_no \
+               FROM unnest($15::text[], $16::int[], $17::text[], $18::text[], $19::text[], \
+                 $20::text[], $21::bigint[], $22::text[], $23::int[], $24::bigint[], \
+                 $25::bigint[], $26::bigint[], $27::bigint[], $28::text[]) \
+                 AS x(hno, line_no, item, variant, loc, descr, qty, uom, per_uom, price, disc, \
+                      amount, sol_id, sol_no) \
+               JOIN h ON h.no = x.hno) \
+             SELECT no, created_at FROM h",
+        )
+        .bind(&h.dtype)
+        .bind(&h.no)
+        .bind(&h.shop)
+        .bind(&h.sid)
+        .bind(&h.sno)
+        .bind(&h.ext)
+        .bind(&h.sell)
+        .bind(&h.bill)
+        .bind(&h.ship_to)
+        .bind(&h.currency)
+        .bind(&h.status)
+        .bind(&h.order_date)
+        .bind(&h.posting_date)
+        .bind(&h.amount)
+        .bind(&l.hno)
+        .bind(&l.line_no)
+        .bind(&l.item)
+        .bind(&l.variant)
+        .bind(&l.location)
+        .bind(&l.descr)
+        .bind(&l.qty)
+        .bind(&l.uom)
+        .bind(&l.per_uom)
+        .bind(&l.price)
+        .bind(&l.disc)
+        .bind(&l.amount)
+        .bind(&l.sol_id)
+        .bind(&l.sol_no)
+        .fetch_all(pool)
+        .await;
+    let inserted = match inserted {
+        Err(e) if is_unique_violation(&e, "sales_headers_no_key") => {
+            return Err(ErpError::AlreadyExists(
+                "a sales document with one of these numbers already exists".to_owned(),
+            ));
+        }
+        r => r?,
+    };
+    let created: HashMap<String, chrono::DateTime<chrono::Utc>> = inserted.into_iter().collect();
+    let mut out = Vec::with_capacity(built.len());
+    for b in built {
+        match created.get(&b.doc.no) {
+            Some(at) => {
+                let mut d = b.doc;
+                d.created_at = Some(timestamp(*at));
+                out.push((d, true));
+            }
+            None => {
+                // The Shopify order already has its document.
+                let existing: String = sqlx::query_scalar(
+                    "SELECT no FROM posting.sales_headers WHERE shop = $1 AND shopify_order_id = $2",
+                )
+                .bind(&b.doc.shop)
+                .bind(b.doc.shopify_order_id)
+                .fetch_one(pool)
+                .await?;
+                out.push((get(pool, &existing).await?, false));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Default)]
+struct HeaderCols {
+    dtype: Vec<String>,
+    no: Vec<String>,
+    shop: Vec<String>,
+    sid: Vec<Option<i64>>,
+    sno: Vec<String>,
+    ext: Vec<String>,
+    sell: Vec<String>,
+    bill: Vec<String>,
+    ship_to: Vec<serde_json::Value>,
+    currency: Vec<String>,
+    status: Vec<String>,
+    order_date: Vec<chrono::NaiveDate>,
+    posting_date: Vec<chrono::NaiveDate>,
+    amount: Vec<i64>,
+}
+
+#[derive(Default)]
+struct LineCols {
+    hno: Vec<String>,
+    line_no: Vec<i32>,
+    item: Vec<String>,
+    variant: Vec<String>,
+    location: Vec<String>,
+    descr: Vec<String>,
+    qty: Vec<i64>,
+    uom: Vec<String>,
+    per_uom: Vec<i32>,
+    price: Vec<i64>,
+    disc: Vec<i64>,
+    amount: Vec<i64>,
+    sol_id: Vec<Option<i64>>,
+    sol_no: Vec<String>,
 }
 
 #[derive(sqlx::FromRow)]

@@ -98,6 +98,29 @@ impl Erp for ErpService {
             .await
             .map(|(d, created)| pb::CreateSalesDocumentResponse { document: Some(d), created }))
     }
+    async fn create_sales_documents(
+        &self,
+        r: Request<pb::CreateSalesDocumentsRequest>,
+    ) -> R<pb::CreateSalesDocumentsResponse> {
+        let r = r.into_inner();
+        if r.documents.is_empty() {
+            return Err(Status::invalid_argument("documents: at least one is required"));
+        }
+        if r.documents.len() > 500 {
+            return Err(Status::invalid_argument("documents: at most 500 per call"));
+        }
+        ok(docs::create_many(&self.pool, &r.documents, "documents").await.map(|v| {
+            pb::CreateSalesDocumentsResponse {
+                results: v
+                    .into_iter()
+                    .map(|(d, created)| pb::CreateSalesDocumentResponse {
+                        document: Some(d),
+                        created,
+                    })
+                    .collect(),
+            }
+        }))
+    }
     async fn release_sales_document(&self, r: Request<pb::DocumentRef>) -> R<pb::SalesDocument> {
         ok(docs::set_status(&self.pool, r.get_ref(), true).await)
     }
