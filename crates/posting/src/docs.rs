@@ -590,7 +590,7 @@ struct LineCols {
     sol_no: Vec<String>,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, Clone)]
 pub struct HeaderRow {
     pub id: i64,
     pub document_type: String,

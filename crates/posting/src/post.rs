@@ -32,6 +32,14 @@ pub struct Posted {
 }
 
 #[derive(sqlx::FromRow)]
+struct HeaderAndLine {
+    #[sqlx(flatten)]
+    header: HeaderRow,
+    #[sqlx(flatten)]
+    line: PostLine,
+}
+
+#[derive(sqlx::FromRow)]
 struct PostLine {
     line_no: i32,
     item_no: String,
@@ -40,6 +48,7 @@ struct PostLine {
     quantity: i64,
     qty_per_uom: i32,
     unit_price_minor: i64,
+    #[sqlx(rename = "line_amount_minor")]
     amount_minor: i64,
     quantity_shipped: i64,
     quantity_invoiced: i64,
@@ -82,15 +91,24 @@ struct Cols {
 pub async fn post_document(pool: &PgPool, no: &str, opts: PostOptions) -> Result<Posted> {
     check_code(no, "no", 50)?;
     let mut tx = pool.begin().await?;
-    // The header, locked without waiting: a second poster is refused at once.
-    let h: Option<HeaderRow> = match sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {}, c.blocked AS customer_blocked FROM posting.sales_headers h \
+    // The header with its lines in one query, the header locked without waiting: a second
+    // poster is refused at once.
+    let rows: Vec<HeaderAndLine> = match sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {}, c.blocked AS customer_blocked, \
+                l.line_no, l.item_no, l.variant_code, l.location_code, l.quantity, l.qty_per_uom, \
+                l.unit_price_minor, l.amount_minor AS line_amount_minor, l.quantity_shipped, \
+                l.quantity_invoiced, l.shopify_order_line_id, i.blocked, i.unit_cost_minor, \
+                lo.prevent_negative_stock AS guarded \
+         FROM posting.sales_headers h \
          JOIN posting.customers c ON c.no = h.bill_to_customer_no \
-         WHERE h.no = $1 FOR UPDATE OF h NOWAIT",
+         JOIN posting.sales_lines l ON l.header_id = h.id \
+         JOIN posting.items i ON i.no = l.item_no \
+         JOIN posting.locations lo ON lo.code = l.location_code \
+         WHERE h.no = $1 ORDER BY l.line_no FOR UPDATE OF h NOWAIT",
         HEADER_COLS.split(", ").map(|c| format!("h.{c}")).collect::<Vec<_>>().join(", ")
     )))
     .bind(no)
-    .fetch_optional(&mut *tx)
+    .fetch_all(&mut *tx)
     .await
     {
         Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("55P03") => {
@@ -100,7 +118,11 @@ pub async fn post_document(pool: &PgPool, no: &str, opts: PostOptions) -> Result
         }
         r => r?,
     };
-    let h = h.ok_or_else(|| ErpError::NotFound(format!("sales document {no:?} not found")))?;
+    let Some(first) = rows.first() else {
+        return Err(ErpError::NotFound(format!("sales document {no:?} not found")));
+    };
+    let h = first.header.clone();
+    let lines: Vec<PostLine> = rows.into_iter().map(|r| r.line).collect();
     let is_order = h.document_type == "order";
     let (ship, invoice) = if is_order { (opts.ship, opts.invoice) } else { (true, true) };
     if !ship && !invoice {
@@ -117,18 +139,6 @@ pub async fn post_document(pool: &PgPool, no: &str, opts: PostOptions) -> Result
             h.bill_to_customer_no
         )));
     }
-    let lines: Vec<PostLine> = sqlx::query_as(
-        "SELECT l.line_no, l.item_no, l.variant_code, l.location_code, l.quantity, l.qty_per_uom, \
-                l.unit_price_minor, l.amount_minor, l.quantity_shipped, l.quantity_invoiced, \
-                l.shopify_order_line_id, i.blocked, i.unit_cost_minor, \
-                lo.prevent_negative_stock AS guarded \
-         FROM posting.sales_lines l JOIN posting.items i ON i.no = l.item_no \
-         JOIN posting.locations lo ON lo.code = l.location_code \
-         WHERE l.header_id = $1 ORDER BY l.line_no",
-    )
-    .bind(h.id)
-    .fetch_all(&mut *tx)
-    .await?;
     let posting_date = opts.posting_date.unwrap_or(h.posting_date);
 
     // What each line ships and invoices now.
