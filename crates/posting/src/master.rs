@@ -198,15 +198,8 @@ pub async fn create_item(pool: &PgPool, i: &pb::Item) -> Result<pb::Item> {
     .bind(&v.vendor)
     .execute(pool)
     .await;
-    match r {
-        Err(e) if is_unique_violation(&e, "items_pkey") => {
-            Err(ErpError::AlreadyExists(format!("item {} already exists", v.no)))
-        }
-        r => {
-            r?;
-            get_item(pool, &v.no).await
-        }
-    }
+    created(r, "items_pkey", || format!("item {}", v.no))?;
+    get_item(pool, &v.no).await
 }
 
 pub async fn update_item(pool: &PgPool, i: &pb::Item, expected_version: i64) -> Result<pb::Item> {
@@ -399,6 +392,21 @@ pub async fn put_sales_price(pool: &PgPool, p: &pb::SalesPrice) -> Result<pb::Sa
     Ok(pb::SalesPrice { currency, ..p.clone() })
 }
 
+/// The outcome of an INSERT of a record with a unique key: a duplicate is ALREADY_EXISTS
+/// naming the record.
+fn created(
+    r: std::result::Result<sqlx::postgres::PgQueryResult, sqlx::Error>,
+    key: &str,
+    what: impl FnOnce() -> String,
+) -> Result<()> {
+    match r {
+        Err(e) if is_unique_violation(&e, key) => {
+            Err(ErpError::AlreadyExists(format!("{} already exists", what())))
+        }
+        r => r.map(|_| ()).map_err(ErpError::from),
+    }
+}
+
 // ---- customers ----
 
 #[derive(sqlx::FromRow)]
@@ -485,15 +493,8 @@ pub async fn create_customer(pool: &PgPool, c: &pb::Customer) -> Result<pb::Cust
     .bind(&v.currency)
     .execute(pool)
     .await;
-    match r {
-        Err(e) if is_unique_violation(&e, "customers_pkey") => {
-            Err(ErpError::AlreadyExists(format!("customer {} already exists", c.no)))
-        }
-        r => {
-            r?;
-            get_customer(pool, &c.no).await
-        }
-    }
+    created(r, "customers_pkey", || format!("customer {}", c.no))?;
+    get_customer(pool, &c.no).await
 }
 
 pub async fn update_customer(
@@ -590,15 +591,8 @@ pub async fn create_location(pool: &PgPool, l: &pb::Location) -> Result<pb::Loca
     .bind(l.prevent_negative_stock)
     .execute(pool)
     .await;
-    match r {
-        Err(e) if is_unique_violation(&e, "locations_pkey") => {
-            Err(ErpError::AlreadyExists(format!("location {} already exists", l.code)))
-        }
-        r => {
-            r?;
-            get_location(pool, &l.code).await
-        }
-    }
+    created(r, "locations_pkey", || format!("location {}", l.code))?;
+    get_location(pool, &l.code).await
 }
 
 pub async fn update_location(
