@@ -882,3 +882,52 @@ pub async fn by_shopify_order(
         item_ledger: ile.into_iter().map(Into::into).collect(),
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn item(prices: Vec<(&str, &str, &str, i64, i64)>) -> ItemForSale {
+        ItemForSale {
+            no: "A".into(),
+            description: String::new(),
+            blocked: false,
+            currency: "EUR".into(),
+            unit_price_minor: 1000,
+            base_uom: "PCS".into(),
+            uoms: vec![],
+            variants: vec![],
+            prices: prices
+                .into_iter()
+                .map(|(v, g, c, m, p)| (v.into(), g.into(), c.into(), m, p))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_lowest_applicable_price_wins() {
+        let i = item(vec![
+            ("", "VIP", "EUR", 2, 900),
+            ("RED", "", "EUR", 0, 950),
+            ("", "", "USD", 0, 100),
+        ]);
+        // List price only: not VIP, no variant, other currency's price ignored.
+        assert_eq!(best_price(&i, "", "", 1, 1, "EUR"), Some(1000));
+        // VIP from 2 pieces, not below.
+        assert_eq!(best_price(&i, "", "VIP", 1, 1, "EUR"), Some(1000));
+        assert_eq!(best_price(&i, "", "VIP", 2, 1, "EUR"), Some(900));
+        // The variant's own price; per box of 6.
+        assert_eq!(best_price(&i, "RED", "", 6, 6, "EUR"), Some(5700));
+        // No list price in another currency: only that currency's sales prices.
+        assert_eq!(best_price(&i, "", "", 1, 1, "USD"), Some(100));
+        assert_eq!(best_price(&i, "", "", 1, 1, "GBP"), None);
+    }
+
+    #[test]
+    fn line_amounts_refuse_a_discount_above_the_gross() {
+        assert_eq!(line_amount(3, 900, 100, "l").ok(), Some(2600));
+        let e = line_amount(1, 100, 101, "lines[0]").unwrap_err();
+        assert!(e.to_string().starts_with("lines[0].line_discount_minor:"), "{e}");
+    }
+}

@@ -569,3 +569,23 @@ pub async fn record_fulfillment(
     .await?;
     Ok(shipments_pb(pool, vec![row]).await?.remove(0))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::share;
+
+    #[test]
+    fn partial_shares_add_up_to_the_line_amount() {
+        // 7 units for 1000: posted as 3 + 1 + 3, the parts sum to the whole exactly.
+        let parts = [share(1000, 7, 0, 3), share(1000, 7, 3, 4), share(1000, 7, 4, 7)];
+        assert_eq!(parts, [428, 143, 429]);
+        assert_eq!(parts.iter().sum::<i64>(), 1000);
+        for amount in [0, 1, 99, 12_345, i64::MAX / 8] {
+            for q in 1..=9 {
+                let total: i64 = (0..q).map(|k| share(amount, q, k, k + 1)).sum();
+                assert_eq!(total, amount, "amount {amount} over {q} postings");
+            }
+        }
+    }
+}
