@@ -175,6 +175,10 @@ async fn items_customers_orders_and_post() -> Result<()> {
     .await?);
     let o = erp_cli(&url, &["customers", "list"]).await?;
     assert!(text(&o).contains("ada@example.com"), "{}", text(&o));
+    let o = erp_cli(&url, &["customers", "list", "--search", "nobody"]).await?;
+    assert!(!text(&o).contains("ada@example.com"), "{}", text(&o));
+    let o = erp_cli(&url, &["items", "list", "--search", "mug"]).await?;
+    assert!(text(&o).contains("SKU-1"), "{}", text(&o));
 
     let o = erp_cli(
         &url,

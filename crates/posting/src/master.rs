@@ -288,13 +288,36 @@ pub async fn get_item(pool: &PgPool, no: &str) -> Result<pb::Item> {
 }
 
 pub async fn list_items(pool: &PgPool, r: &pb::ListRequest) -> Result<(Vec<pb::Item>, String)> {
+    let (rows, next) = list_page::<ItemRow>(
+        pool,
+        "posting.items",
+        ITEM_COLS,
+        "no ILIKE '%' || $3 || '%' OR description ILIKE '%' || $3 || '%' \
+         OR sku ILIKE '%' || $3 || '%'",
+        r,
+        |i| i.no.clone(),
+    )
+    .await?;
+    Ok((items_with_prices(pool, rows).await?, next))
+}
+
+/// One page of master records keyed by `no`, blocked ones only when asked, filtered by a
+/// search condition on `$3`; the next page token is the last key of a full page.
+async fn list_page<R>(
+    pool: &PgPool,
+    table: &str,
+    cols: &str,
+    search: &str,
+    r: &pb::ListRequest,
+    key: impl Fn(&R) -> String,
+) -> Result<(Vec<R>, String)>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
     let limit = page_size(r.page_size);
-    let rows: Vec<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ITEM_COLS} FROM posting.items \
-         WHERE no > $1 AND ($2 OR NOT blocked) \
-           AND ($3 = '' OR no ILIKE '%' || $3 || '%' OR description ILIKE '%' || $3 || '%' \
-                OR sku ILIKE '%' || $3 || '%') \
-         ORDER BY no LIMIT $4"
+    let rows: Vec<R> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {cols} FROM {table} WHERE no > $1 AND ($2 OR NOT blocked) \
+           AND ($3 = '' OR {search}) ORDER BY no LIMIT $4"
     )))
     .bind(&r.page_token)
     .bind(r.include_blocked)
@@ -302,8 +325,8 @@ pub async fn list_items(pool: &PgPool, r: &pb::ListRequest) -> Result<(Vec<pb::I
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    let next = if rows.len() as i64 == limit { rows.last().map(|r| r.no.clone()) } else { None };
-    Ok((items_with_prices(pool, rows).await?, next.unwrap_or_default()))
+    let next = if rows.len() as i64 == limit { rows.last().map(&key) } else { None };
+    Ok((rows, next.unwrap_or_default()))
 }
 
 /// Items changed after the cursor, committed changes only (see the migration's note).
@@ -546,22 +569,17 @@ pub async fn list_customers(
     pool: &PgPool,
     r: &pb::ListRequest,
 ) -> Result<(Vec<pb::Customer>, String)> {
-    let limit = page_size(r.page_size);
-    let rows: Vec<CustomerRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {CUSTOMER_COLS} FROM posting.customers \
-         WHERE no > $1 AND ($2 OR NOT blocked) \
-           AND ($3 = '' OR no ILIKE '%' || $3 || '%' OR name ILIKE '%' || $3 || '%' \
-                OR email ILIKE '%' || $3 || '%') \
-         ORDER BY no LIMIT $4"
-    )))
-    .bind(&r.page_token)
-    .bind(r.include_blocked)
-    .bind(&r.search)
-    .bind(limit)
-    .fetch_all(pool)
+    let (rows, next) = list_page::<CustomerRow>(
+        pool,
+        "posting.customers",
+        CUSTOMER_COLS,
+        "no ILIKE '%' || $3 || '%' OR name ILIKE '%' || $3 || '%' \
+         OR email ILIKE '%' || $3 || '%'",
+        r,
+        |c| c.no.clone(),
+    )
     .await?;
-    let next = if rows.len() as i64 == limit { rows.last().map(|r| r.no.clone()) } else { None };
-    Ok((rows.into_iter().map(Into::into).collect(), next.unwrap_or_default()))
+    Ok((rows.into_iter().map(Into::into).collect(), next))
 }
 
 // ---- locations ----
