@@ -228,14 +228,7 @@ pub async fn update_item(pool: &PgPool, i: &pb::Item, expected_version: i64) -> 
     .execute(pool)
     .await?
     .rows_affected();
-    if n == 0 {
-        let cur = get_item(pool, &v.no).await?;
-        return Err(ErpError::Stale(format!(
-            "item {} is at version {}, not {expected_version}",
-            v.no, cur.version
-        )));
-    }
-    get_item(pool, &v.no).await
+    updated(n, "item", &v.no, expected_version, || get_item(pool, &v.no), |x| x.version).await
 }
 
 async fn prices_of(pool: &PgPool, nos: &[String]) -> Result<Vec<pb::SalesPrice>> {
@@ -415,6 +408,30 @@ pub async fn put_sales_price(pool: &PgPool, p: &pb::SalesPrice) -> Result<pb::Sa
     Ok(pb::SalesPrice { currency, ..p.clone() })
 }
 
+/// The record after an optimistic UPDATE that changed `n` rows: none means the version was
+/// stale (ABORTED with the current version) or the record is gone (NOT_FOUND).
+async fn updated<T, F, Fut>(
+    n: u64,
+    what: &str,
+    key: &str,
+    expected: i64,
+    get: F,
+    version: impl Fn(&T) -> i64,
+) -> Result<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let cur = get().await?;
+    if n == 0 {
+        return Err(ErpError::Stale(format!(
+            "{what} {key} is at version {}, not {expected}",
+            version(&cur)
+        )));
+    }
+    Ok(cur)
+}
+
 /// The outcome of an INSERT of a record with a unique key: a duplicate is ALREADY_EXISTS
 /// naming the record.
 fn created(
@@ -545,14 +562,8 @@ pub async fn update_customer(
     .execute(pool)
     .await?
     .rows_affected();
-    if n == 0 {
-        let cur = get_customer(pool, &c.no).await?;
-        return Err(ErpError::Stale(format!(
-            "customer {} is at version {}, not {expected_version}",
-            c.no, cur.version
-        )));
-    }
-    get_customer(pool, &c.no).await
+    updated(n, "customer", &c.no, expected_version, || get_customer(pool, &c.no), |x| x.version)
+        .await
 }
 
 pub async fn get_customer(pool: &PgPool, no: &str) -> Result<pb::Customer> {
@@ -633,14 +644,8 @@ pub async fn update_location(
     .execute(pool)
     .await?
     .rows_affected();
-    if n == 0 {
-        let cur = get_location(pool, &l.code).await?;
-        return Err(ErpError::Stale(format!(
-            "location {} is at version {}, not {expected_version}",
-            l.code, cur.version
-        )));
-    }
-    get_location(pool, &l.code).await
+    updated(n, "location", &l.code, expected_version, || get_location(pool, &l.code), |x| x.version)
+        .await
 }
 
 pub async fn get_location(pool: &PgPool, code: &str) -> Result<pb::Location> {
