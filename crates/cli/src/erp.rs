@@ -188,7 +188,7 @@ pub async fn locations(c: &mut ErpClient, cmd: &Locations, json: bool) -> Result
                     if l.prevent_negative_stock { "refused".into() } else { "allowed".into() },
                 ]);
             }
-            println!("{t}");
+            out!("{t}");
         }
         Locations::Create { code, name, prevent_negative_stock } => {
             let l = c
@@ -201,7 +201,7 @@ pub async fn locations(c: &mut ErpClient, cmd: &Locations, json: bool) -> Result
                 .await
                 .map_err(rpc)?
                 .into_inner();
-            if json { print_json(&l) } else { println!("created location {}", l.code) }
+            if json { print_json(&l) } else { out!("created location {}", l.code) }
         }
     }
     Ok(())
@@ -259,7 +259,7 @@ pub async fn items(c: &mut ErpClient, cmd: &Items, json: bool) -> Result<()> {
                     if i.blocked { "yes".into() } else { String::new() },
                 ]);
             }
-            println!("{t}");
+            out!("{t}");
         }
         Items::Show { no } => {
             let i = c.get_item(pb::GetRequest { no: no.clone() }).await.map_err(rpc)?.into_inner();
@@ -292,7 +292,7 @@ pub async fn items(c: &mut ErpClient, cmd: &Items, json: bool) -> Result<()> {
             t.add_row(vec!["variants".into(), variants.join(", ")]);
             t.add_row(vec!["blocked".into(), i.blocked.to_string()]);
             t.add_row(vec!["version".into(), i.version.to_string()]);
-            println!("{t}");
+            out!("{t}");
             if !i.sales_prices.is_empty() {
                 let mut p = table(&["price group", "variant", "from qty", "price"]);
                 for s in &i.sales_prices {
@@ -307,7 +307,7 @@ pub async fn items(c: &mut ErpClient, cmd: &Items, json: bool) -> Result<()> {
                         money(s.unit_price_minor, &s.currency),
                     ]);
                 }
-                println!("{p}");
+                out!("{p}");
             }
             let mut s = table(&["variant", "location", "on hand"]);
             for l in &stock.levels {
@@ -317,7 +317,7 @@ pub async fn items(c: &mut ErpClient, cmd: &Items, json: bool) -> Result<()> {
                     l.quantity_on_hand.to_string(),
                 ]);
             }
-            println!("{s}");
+            out!("{s}");
         }
         Items::Create { no, description, price, cost, currency, sku } => {
             let i = c
@@ -333,7 +333,7 @@ pub async fn items(c: &mut ErpClient, cmd: &Items, json: bool) -> Result<()> {
                 .await
                 .map_err(rpc)?
                 .into_inner();
-            if json { print_json(&i) } else { println!("created item {}", i.no) }
+            if json { print_json(&i) } else { out!("created item {}", i.no) }
         }
         Items::Adjust { no, location, qty, variant, key } => {
             let r = c
@@ -357,9 +357,9 @@ pub async fn items(c: &mut ErpClient, cmd: &Items, json: bool) -> Result<()> {
             }
             let nos: Vec<String> = r.entries.iter().map(|e| e.entry_no.to_string()).collect();
             if r.posted {
-                println!("posted item ledger entry {}", nos.join(", "));
+                out!("posted item ledger entry {}", nos.join(", "));
             } else {
-                println!("already posted with this key: entry {}", nos.join(", "));
+                out!("already posted with this key: entry {}", nos.join(", "));
             }
         }
     }
@@ -386,7 +386,7 @@ pub async fn customers(c: &mut ErpClient, cmd: &Customers, json: bool) -> Result
                     if x.blocked { "yes".into() } else { String::new() },
                 ]);
             }
-            println!("{t}");
+            out!("{t}");
         }
         Customers::Show { no } => {
             let x =
@@ -406,7 +406,7 @@ pub async fn customers(c: &mut ErpClient, cmd: &Customers, json: bool) -> Result
                 .await
                 .map_err(rpc)?
                 .into_inner();
-            if json { print_json(&x) } else { println!("created customer {}", x.no) }
+            if json { print_json(&x) } else { out!("created customer {}", x.no) }
         }
     }
     Ok(())
@@ -439,7 +439,7 @@ fn docs_table(docs: &[pb::SalesDocument]) -> Table {
 }
 
 fn show_doc(d: &pb::SalesDocument) {
-    println!("{}", docs_table(std::slice::from_ref(d)));
+    out!("{}", docs_table(std::slice::from_ref(d)));
     let mut t = table(&[
         "line",
         "item",
@@ -472,7 +472,7 @@ fn show_doc(d: &pb::SalesDocument) {
             },
         ]);
     }
-    println!("{t}");
+    out!("{t}");
 }
 
 pub async fn orders(c: &mut ErpClient, cmd: &Orders, json: bool) -> Result<()> {
@@ -497,7 +497,7 @@ pub async fn orders(c: &mut ErpClient, cmd: &Orders, json: bool) -> Result<()> {
                 .await
                 .map_err(rpc)?
                 .into_inner();
-            if json { print_json(&r.documents) } else { println!("{}", docs_table(&r.documents)) }
+            if json { print_json(&r.documents) } else { out!("{}", docs_table(&r.documents)) }
         }
         Orders::Show { no } => {
             let d = c.get_sales_document(doc_ref(no)).await.map_err(rpc)?.into_inner();
@@ -543,22 +543,22 @@ pub async fn orders(c: &mut ErpClient, cmd: &Orders, json: bool) -> Result<()> {
                 print_json(&d);
             } else {
                 if !r.created {
-                    println!("the Shopify order already has a document:");
+                    out!("the Shopify order already has a document:");
                 }
                 show_doc(&d);
             }
         }
         Orders::Release { no } => {
             let d = c.release_sales_document(doc_ref(no)).await.map_err(rpc)?.into_inner();
-            println!("{} is {}", d.no, doc_status(d.status));
+            out!("{} is {}", d.no, doc_status(d.status));
         }
         Orders::Reopen { no } => {
             let d = c.reopen_sales_document(doc_ref(no)).await.map_err(rpc)?.into_inner();
-            println!("{} is {}", d.no, doc_status(d.status));
+            out!("{} is {}", d.no, doc_status(d.status));
         }
         Orders::Delete { no } => {
             c.delete_sales_document(doc_ref(no)).await.map_err(rpc)?;
-            println!("deleted {no}");
+            out!("deleted {no}");
         }
     }
     Ok(())
@@ -591,13 +591,13 @@ pub async fn post(
         return Ok(());
     }
     if !r.shipment_no.is_empty() {
-        println!("posted shipment {}", r.shipment_no);
+        out!("posted shipment {}", r.shipment_no);
     }
     if !r.invoice_no.is_empty() {
-        println!("posted invoice {}", r.invoice_no);
+        out!("posted invoice {}", r.invoice_no);
     }
     if let Some(d) = &r.document {
-        println!("{} is {}", d.no, doc_status(d.status));
+        out!("{} is {}", d.no, doc_status(d.status));
     }
     Ok(())
 }

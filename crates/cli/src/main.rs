@@ -1,6 +1,21 @@
 //! `shopsync`: the command line. Talks gRPC to the scheduler (`jobs`) and to the posting
 //! service (`items`, `customers`, `orders`, `post`).
 
+/// `println!` for a command line: when the reader went away (`shopsync … | head`), stop
+/// quietly with success instead of panicking on the broken pipe.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($t)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("error: writing the output: {e}");
+            std::process::exit(1);
+        }
+    }};
+}
+
 mod erp;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -493,7 +508,7 @@ fn runs_table(runs: &[pb::JobRun]) -> Table {
 
 fn print_json<T: std::fmt::Debug>(v: &T) {
     // prost types have no serde; Debug is a faithful, readable dump.
-    println!("{v:#?}");
+    out!("{v:#?}");
 }
 
 async fn watch(client: &mut Client, id: &str, json: bool) -> Result<bool> {
@@ -534,7 +549,7 @@ async fn watch(client: &mut Client, id: &str, json: bool) -> Result<bool> {
     let Some(last) = last else { return Ok(false) };
     let ok = last.run.as_ref().is_some_and(|r| r.status == pb::RunStatus::Succeeded as i32);
     if let Some(r) = &last.run {
-        println!("{}", runs_table(std::slice::from_ref(r)));
+        out!("{}", runs_table(std::slice::from_ref(r)));
     }
     Ok(ok)
 }
@@ -594,7 +609,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             if cli.json {
                 print_json(&r.entries);
             } else {
-                println!("{}", entries_table(&r.entries));
+                out!("{}", entries_table(&r.entries));
             }
         }
         Jobs::Show { id } => {
@@ -615,27 +630,29 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             if cli.json {
                 print_json(&(e, runs.runs));
             } else {
-                println!("{}", entries_table(std::slice::from_ref(&e)));
+                out!("{}", entries_table(std::slice::from_ref(&e)));
                 if let Some(s) = &e.spec {
-                    println!("description: {}", s.description);
-                    println!(
+                    out!("description: {}", s.description);
+                    out!(
                         "time zone:   {}   created by: {}   version: {}",
-                        s.time_zone, s.created_by, e.version
+                        s.time_zone,
+                        s.created_by,
+                        e.version
                     );
-                    println!("locks:       {}", e.lock_keys.join(", "));
+                    out!("locks:       {}", e.lock_keys.join(", "));
                 }
-                println!("{}", runs_table(&runs.runs));
+                out!("{}", runs_table(&runs.runs));
                 if let Some(r) = runs.runs.first() {
                     if let Some(c) = r.counters.as_ref().filter(|c| !c.values.is_empty()) {
                         let mut kv: Vec<_> = c.values.iter().collect();
                         kv.sort();
                         let kv: Vec<String> = kv.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                        println!("latest run counters: {}", kv.join(" "));
+                        out!("latest run counters: {}", kv.join(" "));
                     }
                     if r.record_errors > 0 {
-                        println!("latest run: {} record(s) not processed:", r.record_errors);
+                        out!("latest run: {} record(s) not processed:", r.record_errors);
                         for e in &r.errors {
-                            println!("  {}: {}", e.record, e.message);
+                            out!("  {}: {}", e.record, e.message);
                         }
                     }
                 }
@@ -654,7 +671,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .await
                 .map_err(rpc)?
                 .into_inner();
-            if cli.json { print_json(&e) } else { println!("{}", entries_table(&[e])) }
+            if cli.json { print_json(&e) } else { out!("{}", entries_table(&[e])) }
         }
         Jobs::Update { id, params, no_recurrence, opts } => {
             let e = c
@@ -680,7 +697,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .await
                 .map_err(rpc)?
                 .into_inner();
-            if cli.json { print_json(&e) } else { println!("{}", entries_table(&[e])) }
+            if cli.json { print_json(&e) } else { out!("{}", entries_table(&[e])) }
         }
         Jobs::Hold { id } | Jobs::Ready { id } | Jobs::Cancel { id } => {
             let r = pb::EntryRef {
@@ -694,7 +711,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             .map_err(rpc)?
             .into_inner();
-            if cli.json { print_json(&e) } else { println!("{}", entries_table(&[e])) }
+            if cli.json { print_json(&e) } else { out!("{}", entries_table(&[e])) }
         }
         Jobs::RunNow { id, wait } => {
             let e = c
@@ -706,11 +723,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 let ok = watch(&mut c, id, cli.json).await?;
                 return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
             }
-            if cli.json { print_json(&e) } else { println!("{}", entries_table(&[e])) }
+            if cli.json { print_json(&e) } else { out!("{}", entries_table(&[e])) }
         }
         Jobs::Delete { id } => {
             c.delete_entry(pb::DeleteEntryRequest { id: id.clone() }).await.map_err(rpc)?;
-            println!("deleted {id}");
+            out!("deleted {id}");
         }
         Jobs::Log { id, status, shop, limit } => {
             let statuses = status
@@ -732,7 +749,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .await
                 .map_err(rpc)?
                 .into_inner();
-            if cli.json { print_json(&r.runs) } else { println!("{}", runs_table(&r.runs)) }
+            if cli.json { print_json(&r.runs) } else { out!("{}", runs_table(&r.runs)) }
         }
         Jobs::Watch { id } => {
             watch(&mut c, id, cli.json).await?;
