@@ -209,14 +209,9 @@ pub async fn run(orders: usize, concurrency: usize) -> Result<Value> {
         "orders_created_per_sec_batched": orders as f64 / batch_secs,
         "post_seconds": post_secs,
         "documents_posted_per_sec": posted as f64 / post_secs,
-        "posting_concurrency": shopsync_posting_concurrency(),
+        "posting_concurrency": shopsync_posting::batch::CONCURRENCY,
         "counters": counters,
     }))
-}
-
-/// Documents the posting service posts at once (its batch::CONCURRENCY).
-fn shopsync_posting_concurrency() -> usize {
-    4
 }
 
 /// Sales order `n` of 3 lines for a Shopify order of `shop`, released.
