@@ -161,11 +161,41 @@ impl Coster<'_> {
         if op.operation_type == OperationType::Mutation {
             let mut total = 0.0;
             for f in self.fields(&op.selection_set) {
-                total += mutation_cost(f.name.as_str());
+                total += self.field_mutation_cost(f);
             }
             return Ok(total);
         }
         self.set_requested(&op.selection_set, &mut Vec::new())
+    }
+
+    /// A mutation field's cost. `productCreate`/`productUpdate` are dynamic, as Shopify
+    /// documents them: 10 + 0.4 × metafields + 1.9 × media.
+    fn field_mutation_cost(&self, f: &Field) -> f64 {
+        let base = mutation_cost(f.name.as_str());
+        if f.name != "productCreate" && f.name != "productUpdate" {
+            return base;
+        }
+        let len = |v: Option<Value>| v.and_then(|v| v.as_array().map(Vec::len)).unwrap_or(0);
+        let media = len(self.arg_json(f, "media"));
+        let metafields =
+            len(self.arg_json(f, "product").and_then(|p| p.get("metafields").cloned()));
+        base + 0.4 * metafields as f64 + 1.9 * media as f64
+    }
+
+    /// An argument as JSON, variables substituted.
+    fn arg_json(&self, f: &Field, name: &str) -> Option<Value> {
+        fn to_json(v: &apollo_compiler::ast::Value, vars: &Map<String, Value>) -> Value {
+            use apollo_compiler::ast::Value as A;
+            match v {
+                A::Variable(n) => vars.get(n.as_str()).cloned().unwrap_or(Value::Null),
+                A::List(l) => Value::Array(l.iter().map(|x| to_json(x, vars)).collect()),
+                A::Object(o) => Value::Object(
+                    o.iter().map(|(k, x)| (k.to_string(), to_json(x, vars))).collect(),
+                ),
+                _ => Value::Bool(true),
+            }
+        }
+        f.specified_argument_by_name(name).map(|v| to_json(v, self.variables))
     }
 
     fn set_requested(&self, set: &SelectionSet, path: &mut Vec<String>) -> Result<f64, ArgError> {
@@ -227,7 +257,7 @@ impl Coster<'_> {
             return self
                 .fields(&op.selection_set)
                 .iter()
-                .map(|f| mutation_cost(f.name.as_str()))
+                .map(|f| self.field_mutation_cost(f))
                 .sum();
         }
         self.set_actual(&op.selection_set, data)
@@ -357,5 +387,12 @@ mod tests {
             ),
             10.0
         );
+    }
+
+    /// productCreate/productUpdate: 10 + 0.4 × metafields + 1.9 × media.
+    #[test]
+    fn product_writes_cost_by_their_media_and_metafields() {
+        let q = r#"mutation { productUpdate(product: { id: "gid://shopify/Product/1", metafields: [{ namespace: "a", key: "b", value: "c", type: "single_line_text_field" }] }, media: [{ originalSource: "https://x/a.jpg", mediaContentType: IMAGE }, { originalSource: "https://x/b.jpg", mediaContentType: IMAGE }]) { product { id } } }"#;
+        assert!((cost(CostModel::Fitted, q) - (10.0 + 0.4 + 3.8)).abs() < 1e-9);
     }
 }

@@ -55,6 +55,8 @@ pub enum PayloadObject {
     Group(u64),
     Subscription(u64),
     Fulfillment(u64, u64),
+    /// `stagedUploadsCreate` targets, already shaped as the schema's objects.
+    StagedTargets(Vec<Value>),
 }
 
 #[derive(Clone, Copy)]
@@ -98,6 +100,10 @@ enum Obj<'a> {
     Catalog(&'a Catalog),
     PriceList(&'a PriceList),
     Price(u64, &'a str),
+    Media(&'a crate::store::Media),
+    Image(&'a crate::store::Media),
+    MediaError(&'a (String, String)),
+    Count(usize),
 }
 
 impl Obj<'_> {
@@ -141,6 +147,10 @@ impl Obj<'_> {
             Obj::Catalog(_) => "CompanyLocationCatalog",
             Obj::PriceList(_) => "PriceList",
             Obj::Price(..) => "PriceListPrice",
+            Obj::Media(_) => "MediaImage",
+            Obj::Image(_) => "Image",
+            Obj::MediaError(_) => "MediaError",
+            Obj::Count(_) => "Count",
         }
     }
 }
@@ -214,7 +224,12 @@ impl<'a> Exec<'a> {
                             shop.products.get(&id).map(Obj::Product)
                         }
                         Some(PayloadObject::Order(id)) => shop.orders.get(&id).map(Obj::Order),
-                        Some(PayloadObject::Prices(..) | PayloadObject::Job(_)) | None => None,
+                        Some(
+                            PayloadObject::Prices(..)
+                            | PayloadObject::Job(_)
+                            | PayloadObject::StagedTargets(_),
+                        )
+                        | None => None,
                     };
                     match obj {
                         Some(o) => {
@@ -240,6 +255,12 @@ impl<'a> Exec<'a> {
                     _ => Value::Null,
                 },
                 "productSetOperation" => Value::Null,
+                "stagedTargets" => match &object {
+                    Some(PayloadObject::StagedTargets(targets)) => Value::Array(
+                        targets.iter().map(|t| project(t, &pf.selection_set, self.doc)).collect(),
+                    ),
+                    _ => Value::Null,
+                },
                 "job" => match &object {
                     Some(PayloadObject::Job(id)) => {
                         let mut m = Map::new();
@@ -342,7 +363,12 @@ impl<'a> Exec<'a> {
     fn applies(&self, cond: Option<&apollo_compiler::Name>, obj: &Obj) -> bool {
         match cond {
             None => true,
-            Some(t) => t.as_str() == obj.type_name() || t.as_str() == "Node",
+            Some(t) => {
+                t.as_str() == obj.type_name()
+                    || crate::schema::schema()
+                        .get_object(obj.type_name())
+                        .is_some_and(|o| o.implements_interfaces.iter().any(|i| i.name == *t))
+            }
         }
     }
 
@@ -401,7 +427,7 @@ impl<'a> Exec<'a> {
         let shop = self.shop;
         match (obj, name) {
             (Obj::Query, "shop") => self.set(Obj::Shop, &f.selection_set, path),
-            (Obj::Query, "products" | "customers") | (Obj::Product(_), "variants") => {
+            (Obj::Query, "products" | "customers") | (Obj::Product(_), "variants" | "media") => {
                 let items = self.items(obj, f).unwrap_or_default();
                 self.connection(f, items, path)
             }
@@ -428,6 +454,7 @@ impl<'a> Exec<'a> {
                     .as_str()
                     .and_then(|g| parse_gid("Order", g))
                     .and_then(|id| shop.orders.get(&id))
+                    .filter(|o| shop.order_visible(o))
                 {
                     Some(o) => self.set(Obj::Order(o), &f.selection_set, path),
                     None => Value::Null,
@@ -861,10 +888,16 @@ impl<'a> Exec<'a> {
                 None => Value::Null,
             },
             (Obj::Bulk(b), "id") => json!(gid("BulkOperation", b.id)),
-            (Obj::Bulk(b), "status") => {
-                json!(if self.now >= b.ready_at { "COMPLETED" } else { "RUNNING" })
-            }
-            (Obj::Bulk(_), "errorCode" | "partialDataUrl") => Value::Null,
+            (Obj::Bulk(b), "status") => json!(match (self.now >= b.ready_at, &b.error_code) {
+                (false, _) => "RUNNING",
+                (true, None) => "COMPLETED",
+                (true, Some(_)) => "FAILED",
+            }),
+            (Obj::Bulk(b), "errorCode") => match &b.error_code {
+                Some(code) if self.now >= b.ready_at => json!(code),
+                _ => Value::Null,
+            },
+            (Obj::Bulk(_), "partialDataUrl") => Value::Null,
             (Obj::Bulk(_), "type") => json!("QUERY"),
             (Obj::Bulk(b), "query") => json!(b.query),
             (Obj::Bulk(b), "createdAt") => json!(time(&b.created_at)),
@@ -890,7 +923,7 @@ impl<'a> Exec<'a> {
                 }
             }
             (Obj::Bulk(b), "url") => {
-                if self.now >= b.ready_at {
+                if self.now >= b.ready_at && b.error_code.is_none() {
                     json!(b.url)
                 } else {
                     Value::Null
@@ -932,6 +965,81 @@ impl<'a> Exec<'a> {
             (Obj::Product(p), "tags") => json!(p.tags),
             (Obj::Product(p), "createdAt") => json!(time(&p.created_at)),
             (Obj::Product(p), "updatedAt") => json!(time(&p.updated_at)),
+            (Obj::Product(p), "mediaCount") => {
+                self.set(Obj::Count(p.media.len()), &f.selection_set, path)
+            }
+            (Obj::Product(p), "featuredMedia") => match p.media.first() {
+                Some(m) => self.set(Obj::Media(m), &f.selection_set, path),
+                None => Value::Null,
+            },
+            (Obj::Count(n), "count") => json!(n),
+            (Obj::Count(_), "precision") => json!("EXACT"),
+            (Obj::Media(m), "id") => json!(gid("MediaImage", m.id)),
+            (Obj::Media(m), "alt") => json!(m.alt),
+            (Obj::Media(_), "mediaContentType") => json!("IMAGE"),
+            (Obj::Media(m), "status" | "fileStatus") => json!(m.status(self.now)),
+            (Obj::Media(m), "mediaErrors" | "fileErrors") => {
+                let failed = m.status(self.now) == "FAILED";
+                Value::Array(
+                    m.error
+                        .iter()
+                        .filter(|_| failed)
+                        .map(|e| self.set(Obj::MediaError(e), &f.selection_set, path))
+                        .collect(),
+                )
+            }
+            (Obj::Media(_), "mediaWarnings") => json!([]),
+            (Obj::Media(m), "mimeType") => json!(mime_of(&m.source)),
+            (Obj::Media(m), "createdAt" | "updatedAt") => json!(time(&m.created_at)),
+            (Obj::Media(m), "image") => {
+                if m.status(self.now) == "READY" {
+                    self.set(Obj::Image(m), &f.selection_set, path)
+                } else {
+                    Value::Null
+                }
+            }
+            (Obj::Media(m), "preview") => {
+                let ready = m.status(self.now) == "READY";
+                let mut out = Map::new();
+                for s in &f.selection_set.selections {
+                    if let Selection::Field(pf) = s {
+                        let v = match pf.name.as_str() {
+                            "status" => json!(m.status(self.now)),
+                            "image" if ready => self.set(Obj::Image(m), &pf.selection_set, path),
+                            "__typename" => json!("MediaPreviewImage"),
+                            _ => Value::Null,
+                        };
+                        out.insert(pf.response_key().to_string(), v);
+                    }
+                }
+                Value::Object(out)
+            }
+            (Obj::Media(m), "originalSource") => {
+                let mut out = Map::new();
+                for s in &f.selection_set.selections {
+                    if let Selection::Field(pf) = s {
+                        let v = match pf.name.as_str() {
+                            "url" => json!(m.source),
+                            "__typename" => json!("MediaImageOriginalSource"),
+                            _ => Value::Null,
+                        };
+                        out.insert(pf.response_key().to_string(), v);
+                    }
+                }
+                Value::Object(out)
+            }
+            (Obj::MediaError(e), "code") => json!(e.0),
+            (Obj::MediaError(e), "message") => json!(e.1),
+            (Obj::MediaError(_), "details") => Value::Null,
+            (Obj::Image(m), "id") => json!(gid("ImageSource", m.id)),
+            (Obj::Image(m), "altText") => json!(m.alt),
+            (Obj::Image(m), "url" | "src" | "originalSrc" | "transformedSrc") => json!(format!(
+                "https://cdn.shopify.com/s/files/1/sim/media/{}/{}",
+                m.id,
+                file_name(&m.source)
+            )),
+            (Obj::Image(_), "width" | "height") => json!(1024),
+            (Obj::Image(_), "thumbhash") => Value::Null,
             (Obj::Variant(_, v), "id") => json!(gid("ProductVariant", v.id)),
             (Obj::Variant(_, v), "title") => json!(v.title),
             (Obj::Variant(_, v), "sku") => json!(v.sku),
@@ -1190,6 +1298,13 @@ impl<'a> Exec<'a> {
                     })
                     .collect(),
             ),
+            (Obj::Product(p), "media") => Some(
+                p.media
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| Item { obj: Obj::Media(m), sort: format!("{i:020}"), id: m.id })
+                    .collect(),
+            ),
             (Obj::Product(p), "variants") => Some(
                 p.variants
                     .iter()
@@ -1213,6 +1328,7 @@ impl<'a> Exec<'a> {
             Obj::Company(c) => Some(gid("Company", c.id)),
             Obj::CompanyLocation(_, l) => Some(gid("CompanyLocation", l.id)),
             Obj::LineItem(l) => Some(gid("LineItem", l.id)),
+            Obj::Media(m) => Some(gid("MediaImage", m.id)),
             _ => None,
         }
     }
@@ -1364,6 +1480,7 @@ impl<'a> Exec<'a> {
         let shop = self.shop;
         shop.orders
             .values()
+            .filter(|o| shop.order_visible(o))
             .filter(|o| {
                 filter.as_ref().is_none_or(|e| {
                     search::matches(e, &|field| match field {
@@ -1559,5 +1676,63 @@ impl<'a> Exec<'a> {
             out.insert(key, v);
         }
         Value::Object(out)
+    }
+}
+
+/// The file name at the end of a URL (without query or fragment).
+fn file_name(source: &str) -> &str {
+    let path = source.split(['?', '#']).next().unwrap_or("");
+    path.rsplit('/').next().unwrap_or("image")
+}
+
+/// The MIME type an image URL's extension stands for.
+fn mime_of(source: &str) -> &'static str {
+    let name = file_name(source).to_ascii_lowercase();
+    match name.rsplit('.').next().unwrap_or("") {
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "avif" => "image/avif",
+        "heic" => "image/heic",
+        _ => "image/jpeg",
+    }
+}
+
+/// A plain JSON object answered through a selection set (aliases, `__typename`, nested lists).
+fn project(v: &Value, set: &SelectionSet, doc: &Valid<ExecutableDocument>) -> Value {
+    match v {
+        Value::Array(items) => Value::Array(items.iter().map(|i| project(i, set, doc)).collect()),
+        Value::Object(o) => {
+            let mut out = Map::new();
+            for s in &set.selections {
+                match s {
+                    Selection::Field(f) => {
+                        let v = match o.get(f.name.as_str()) {
+                            Some(inner) if !f.selection_set.selections.is_empty() => {
+                                project(inner, &f.selection_set, doc)
+                            }
+                            Some(inner) => inner.clone(),
+                            None if f.name == "__typename" => json!(set.ty.as_str()),
+                            None => Value::Null,
+                        };
+                        out.insert(f.response_key().to_string(), v);
+                    }
+                    Selection::InlineFragment(i) => {
+                        if let Value::Object(m) = project(v, &i.selection_set, doc) {
+                            out.extend(m);
+                        }
+                    }
+                    Selection::FragmentSpread(sp) => {
+                        if let Some(fr) = doc.fragments.get(&sp.fragment_name)
+                            && let Value::Object(m) = project(v, &fr.selection_set, doc)
+                        {
+                            out.extend(m);
+                        }
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
     }
 }

@@ -18,9 +18,11 @@ pub mod cost;
 mod exec;
 mod gql;
 mod inventory;
+mod media;
 mod orders;
 mod products;
 pub mod schema;
+mod scopes;
 pub mod search;
 pub mod store;
 pub mod webhooks;
@@ -253,8 +255,15 @@ pub fn router(sim: SharedSim) -> Router {
         .route("/sim/shops/{shop}", get(shop_summary))
         .route("/sim/shops/{shop}/seed", post(seed_shop))
         .route("/sim/bulk/{shop}/{file}", get(bulk_file))
+        .route(
+            "/sim/uploads/{shop}/{key}",
+            axum::routing::put(upload).post(upload).layer(axum::extract::DefaultBodyLimit::max(
+                media::MAX_IMAGE_BYTES as usize + 64 * 1024,
+            )),
+        )
         .route("/sim/shops/{shop}/faults", post(set_faults))
         .route("/sim/shops/{shop}/orders", post(place_order))
+        .route("/sim/shops/{shop}/orders/{order}", axum::routing::patch(edit_order))
         .route("/sim/shops/{shop}/export", get(export_shop))
         .with_state(sim)
 }
@@ -449,15 +458,24 @@ fn run(
             }),
         );
     }
-    let (data, errors) = if op.operation_type == apollo_compiler::executable::OperationType::Query {
+    let is_query = op.operation_type == apollo_compiler::executable::OperationType::Query;
+    let root_type = if is_query { "QueryRoot" } else { "Mutation" };
+    let denied = scopes::denied(&doc, root_type, &op.selection_set, shop.scopes.as_deref());
+    let (mut data, mut errors) = if is_query {
         let now = sim.clock.now_secs();
         let mut exec =
             exec::Exec { doc: &doc, variables: &variables, shop: &shop, errors: Vec::new(), now };
         let data = exec.run(&op.selection_set);
         (data, exec.errors)
     } else {
-        mutate(sim, &doc, &variables, &mut shop, &op.selection_set, base_url)
+        mutate(sim, &doc, &variables, &mut shop, &op.selection_set, base_url, &denied)
     };
+    for (key, error) in denied {
+        if let Some(o) = data.as_object_mut() {
+            o.insert(key, Value::Null);
+        }
+        errors.push(error);
+    }
     let actual = coster.actual(op, &data).min(requested);
     shop.bucket(&sim.clock).refund(requested - actual, &sim.clock);
     let status = shop.bucket(&sim.clock).status(&sim.clock);
@@ -479,6 +497,7 @@ fn mutate(
     shop: &mut Shop,
     set: &apollo_compiler::executable::SelectionSet,
     base_url: &str,
+    denied: &std::collections::BTreeMap<String, Value>,
 ) -> (Value, Vec<Value>) {
     let now = sim.clock.now_secs();
     let mut data = Map::new();
@@ -487,6 +506,10 @@ fn mutate(
     for sel in &set.selections {
         let apollo_compiler::executable::Selection::Field(f) = sel else { continue };
         let key = f.response_key().to_string();
+        if denied.contains_key(&key) {
+            // Not executed: the caller answers null with ACCESS_DENIED.
+            continue;
+        }
         let arg = |shop: &Shop, name: &str| {
             exec::Exec { doc, variables, shop, errors: Vec::new(), now }.argument(f, name)
         };
@@ -556,7 +579,17 @@ fn mutate(
             "productSet" => {
                 let identifier = arg(shop, "identifier");
                 let input = arg(shop, "input");
-                match products::product_set(shop, &identifier, &input) {
+                let files = input.get("files").cloned().unwrap_or(Value::Null);
+                let target = identifier
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .and_then(|g| store::parse_gid("Product", g));
+                let errs = media::check_files(shop, target, &files);
+                match if errs.is_empty() {
+                    products::product_set(shop, &identifier, &input)
+                } else {
+                    Err(errs)
+                } {
                     Ok(id) => {
                         let p = &shop.products[&id];
                         let topic = if p.created_at == p.updated_at {
@@ -564,20 +597,82 @@ fn mutate(
                         } else {
                             "PRODUCTS_UPDATE"
                         };
-                        events.push((
-                            topic,
-                            json!({
-                                "id": p.id,
-                                "title": p.title,
-                                "handle": p.handle,
-                                "status": p.status.to_lowercase(),
-                                "updated_at": p.updated_at.to_rfc3339(),
-                                "variants": p.variants.iter().map(|v| json!({ "id": v.id, "sku": v.sku, "price": v.price })).collect::<Vec<_>>(),
-                                "admin_graphql_api_id": store::gid("Product", p.id),
-                            }),
-                        ));
+                        media::set_files(shop, id, &files, now);
+                        events.push((topic, product_payload(&shop.products[&id])));
                         (Some(exec::PayloadObject::Product(id)), Vec::new())
                     }
+                    Err(errs) => (None, errs),
+                }
+            }
+            "productCreate" | "productUpdate" => 'arm: {
+                let input = arg(shop, "product");
+                let media_arg = arg(shop, "media");
+                let existing = if f.name == "productUpdate" {
+                    let identifier = arg(shop, "identifier");
+                    let id = input
+                        .get("id")
+                        .or_else(|| identifier.get("id"))
+                        .and_then(Value::as_str)
+                        .and_then(|g| store::parse_gid("Product", g))
+                        .filter(|id| shop.products.contains_key(id));
+                    if id.is_none() {
+                        let e = json!({ "field": ["product", "id"], "message": "Product does not exist" });
+                        break 'arm (None, vec![e]);
+                    }
+                    id
+                } else {
+                    None
+                };
+                let mut errs = media::check(shop, existing, &media_arg, "media");
+                if existing.is_none()
+                    && input
+                        .get("title")
+                        .and_then(Value::as_str)
+                        .is_none_or(|t| t.trim().is_empty())
+                {
+                    errs.push(
+                        json!({ "field": ["product", "title"], "message": "Title can't be blank" }),
+                    );
+                }
+                if !errs.is_empty() {
+                    break 'arm (None, errs);
+                }
+                let mut fields = input.clone();
+                if let Some(o) = fields.as_object_mut() {
+                    o.remove("id");
+                }
+                let identifier = match existing {
+                    Some(id) => json!({ "id": store::gid("Product", id) }),
+                    None => json!({}),
+                };
+                match products::product_set(shop, &identifier, &fields) {
+                    Ok(id) => {
+                        media::attach(shop, id, &media_arg, now);
+                        let topic = if f.name == "productCreate" {
+                            "PRODUCTS_CREATE"
+                        } else {
+                            "PRODUCTS_UPDATE"
+                        };
+                        events.push((topic, product_payload(&shop.products[&id])));
+                        (Some(exec::PayloadObject::Product(id)), Vec::new())
+                    }
+                    Err(errs) => (
+                        None,
+                        errs.into_iter()
+                            .map(|mut e| {
+                                if let Some(o) = e.as_object_mut() {
+                                    o.remove("code");
+                                }
+                                e
+                            })
+                            .collect(),
+                    ),
+                }
+            }
+            "stagedUploadsCreate" => {
+                let input = arg(shop, "input");
+                match media::staged_uploads_create(shop, &input, base_url) {
+                    Ok(targets) => (Some(exec::PayloadObject::StagedTargets(targets)), Vec::new()),
                     Err(errs) => (None, errs),
                 }
             }
@@ -669,6 +764,20 @@ fn mutate(
     }
     trigger(sim, shop, events);
     (Value::Object(data), errors)
+}
+
+/// A product as webhooks carry it (REST-shaped, snake_case, numeric ids).
+fn product_payload(p: &store::Product) -> Value {
+    json!({
+        "id": p.id,
+        "title": p.title,
+        "handle": p.handle,
+        "status": p.status.to_lowercase(),
+        "updated_at": p.updated_at.to_rfc3339(),
+        "variants": p.variants.iter().map(|v| json!({ "id": v.id, "sku": v.sku, "price": v.price })).collect::<Vec<_>>(),
+        "images": p.media.iter().map(|m| json!({ "id": m.id, "alt": m.alt, "src": m.source })).collect::<Vec<_>>(),
+        "admin_graphql_api_id": store::gid("Product", p.id),
+    })
 }
 
 /// An order as webhooks carry it (REST-shaped, snake_case, numeric ids).
@@ -799,8 +908,13 @@ fn bulk_run_query(
             ],
         );
     }
+    // A bulk query the app lacks a scope for is accepted, then fails with ACCESS_DENIED.
+    let denied =
+        !scopes::denied(&inner, "QueryRoot", &op.selection_set, shop.scopes.as_deref()).is_empty();
     let vars = Map::new();
-    let lines = {
+    let lines = if denied {
+        Ok((Vec::new(), 0))
+    } else {
         let mut e = exec::Exec { doc: &inner, variables: &vars, shop, errors: Vec::new(), now };
         e.bulk_lines(&op.selection_set)
     };
@@ -827,9 +941,29 @@ fn bulk_run_query(
         root_object_count: roots,
         url: format!("{base_url}/sim/bulk/{}/{id}.jsonl", shop.name),
         jsonl,
+        error_code: denied.then(|| "ACCESS_DENIED".to_owned()),
     };
     shop.bulk_ops.insert(id, op);
     (Some(id), Vec::new())
+}
+
+/// A staged upload target: the bytes of a file, PUT raw or POSTed as a form. Like the signed
+/// URLs Shopify hands out, it needs no access token: the key is the credential.
+async fn upload(
+    State(sim): State<SharedSim>,
+    Path((name, key)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(shop) = sim.shop(&name) else {
+        return (StatusCode::NOT_FOUND, "no such staged upload target").into_response();
+    };
+    let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
+    match media::receive(&mut shop, &key, body.len() as u64) {
+        Ok(()) => StatusCode::CREATED.into_response(),
+        Err((code, reason)) => {
+            (StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST), reason).into_response()
+        }
+    }
 }
 
 async fn bulk_file(
@@ -915,6 +1049,10 @@ struct CreateShop {
     /// The app's client secret webhooks are signed with (default `shpss_{name}_secret`).
     #[serde(default)]
     client_secret: Option<String>,
+    /// The access scopes the app was granted (default: all). Without `read_all_orders`, orders
+    /// older than 60 days are invisible, as in Shopify.
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
 }
 
 fn standard() -> String {
@@ -936,10 +1074,20 @@ async fn create_shop(
     if req.client_secret.as_deref().is_some_and(|s| s.len() < 8) {
         return bad_request("client_secret must be at least 8 characters");
     }
+    if let Some(bad) = req.scopes.iter().flatten().find(|s| {
+        !(s.starts_with("read_") || s.starts_with("write_") || s.starts_with("unauthenticated_"))
+            || !s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    }) {
+        return bad_request(format!("scopes: {bad:?} is not an access scope (read_… or write_…)"));
+    }
     match sim.add_shop(&req.name, &req.access_token, &req.plan) {
         Ok(()) => {
-            if let (Some(secret), Some(shop)) = (&req.client_secret, sim.shop(&req.name)) {
-                shop.lock().unwrap_or_else(|e| e.into_inner()).client_secret = secret.clone();
+            if let Some(shop) = sim.shop(&req.name) {
+                let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(secret) = &req.client_secret {
+                    shop.client_secret = secret.clone();
+                }
+                shop.scopes = req.scopes.clone();
             }
             let body = json!({ "name": req.name, "domain": format!("{}.myshopify.com", req.name) });
             (StatusCode::CREATED, Json(body)).into_response()
@@ -1033,6 +1181,9 @@ struct PlaceOrder {
     lines: Vec<PlaceLine>,
     #[serde(default = "paid")]
     financial_status: String,
+    /// Backdate the order (e.g. to test the 60-day window of apps without `read_all_orders`).
+    #[serde(default)]
+    placed_days_ago: u32,
 }
 
 #[derive(Deserialize)]
@@ -1073,8 +1224,14 @@ async fn place_order(
     let customer = req.customer_email.as_deref().and_then(|e| {
         shop.customers.values().find(|c| c.email.eq_ignore_ascii_case(e)).map(|c| c.id)
     });
+    if req.placed_days_ago > 3650 {
+        return bad_request("placed_days_ago: at most 3650");
+    }
     match shop.place_order(customer, &lines, &req.financial_status.to_ascii_uppercase()) {
         Ok(id) => {
+            if let Some(o) = shop.orders.get_mut(&id) {
+                o.created_at -= chrono::TimeDelta::days(i64::from(req.placed_days_ago));
+            }
             trigger(&sim, &shop, vec![("ORDERS_CREATE", order_payload(&shop, id))]);
             let o = &shop.orders[&id];
             (StatusCode::CREATED, Json(json!({ "id": store::gid("Order", id), "name": o.name() })))
@@ -1082,6 +1239,163 @@ async fn place_order(
         }
         Err(e) => bad_request(e),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EditOrder {
+    /// Replaces the order's tags.
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    shipping_address: Option<store::Address>,
+    /// Record the payment of a pending or authorized order.
+    #[serde(default)]
+    mark_paid: bool,
+    /// Refund this amount (a decimal string in the shop's currency) to the original gateway.
+    #[serde(default)]
+    refund: Option<String>,
+    /// Cancel the order (only without fulfillments); `restock` returns committed stock.
+    #[serde(default)]
+    cancel: Option<CancelOrder>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelOrder {
+    #[serde(default)]
+    restock: bool,
+}
+
+/// Edit an order as a merchant or customer would in Shopify's admin: tags, email, shipping
+/// address, a payment, a refund, a cancellation. Everything is checked before anything changes;
+/// each edit bumps `updatedAt` and sends the webhooks Shopify would (orders/updated,
+/// orders/paid, refunds/create, orders/cancelled).
+async fn edit_order(
+    State(sim): State<SharedSim>,
+    Path((name, order)): Path<(String, String)>,
+    body: Result<Json<EditOrder>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => return bad_request(e.body_text()),
+    };
+    let Some(shop) = sim.shop(&name) else {
+        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no shop {name:?}") })))
+            .into_response();
+    };
+    let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
+    let id = order.parse::<u64>().ok().or_else(|| store::parse_gid("Order", &order));
+    let Some(o) = id.and_then(|id| shop.orders.get(&id)) else {
+        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no order {order:?}") })))
+            .into_response();
+    };
+    let id = o.id;
+    let gid = store::gid("Order", id);
+    if req.mark_paid && !matches!(o.financial_status.as_str(), "PENDING" | "AUTHORIZED") {
+        return bad_request(format!("mark_paid: the order is {}", o.financial_status));
+    }
+    if req.cancel.is_some() && o.cancelled {
+        return bad_request("cancel: the order is already cancelled");
+    }
+    if req.cancel.is_some() && !o.fulfillments.is_empty() {
+        return bad_request("cancel: the order has fulfillments");
+    }
+    if req.email.as_deref().is_some_and(|e| !e.contains('@')) {
+        return bad_request("email: not an email address");
+    }
+    if req.tags.as_ref().is_some_and(|t| t.len() > 250 || t.iter().any(|t| t.len() > 255)) {
+        return bad_request("tags: at most 250 tags of at most 255 characters");
+    }
+    let refund = match req.refund.as_deref().map(parse_cents) {
+        None => None,
+        Some(None) => return bad_request("refund: expected a positive amount like \"12.50\""),
+        Some(Some(cents)) => {
+            let refundable = if req.mark_paid {
+                parse_cents(&o.total).unwrap_or(0)
+            } else {
+                orders::refundable_cents(o)
+            };
+            if cents > refundable {
+                return bad_request(format!(
+                    "refund: {} exceeds what can be refunded ({}.{:02})",
+                    req.refund.as_deref().unwrap_or_default(),
+                    refundable / 100,
+                    refundable % 100
+                ));
+            }
+            Some(cents)
+        }
+    };
+    let mut events: Vec<(&'static str, Value)> = Vec::new();
+    if req.tags.is_some() || req.email.is_some() || req.shipping_address.is_some() {
+        let at = shop.stamp();
+        if let Some(o) = shop.orders.get_mut(&id) {
+            if let Some(tags) = req.tags {
+                o.tags = tags;
+            }
+            if let Some(email) = req.email {
+                o.email = email;
+            }
+            if let Some(a) = req.shipping_address {
+                o.address = Some(a);
+            }
+            o.updated_at = at;
+        }
+    }
+    if req.mark_paid {
+        // Checked above: the order is pending or authorized.
+        let _ = orders::mark_as_paid(&mut shop, &json!({ "id": gid }));
+        events.push(("ORDERS_PAID", order_payload(&shop, id)));
+    }
+    if let Some(cents) = refund {
+        orders::refund(&mut shop, id, cents);
+        if let Some(r) = shop.orders[&id].refunds.last() {
+            events.push((
+                "REFUNDS_CREATE",
+                json!({
+                    "id": r.id,
+                    "order_id": id,
+                    "created_at": r.created_at.to_rfc3339(),
+                    "transactions": [{ "kind": "refund", "status": "success", "amount": r.amount }],
+                    "admin_graphql_api_id": store::gid("Refund", r.id),
+                }),
+            ));
+        }
+    }
+    if let Some(c) = req.cancel {
+        // Checked above: not cancelled, no fulfillments.
+        let _ = orders::cancel(&mut shop, &gid, c.restock);
+        events.push(("ORDERS_CANCELLED", order_payload(&shop, id)));
+    }
+    events.push(("ORDERS_UPDATED", order_payload(&shop, id)));
+    trigger(&sim, &shop, events);
+    let o = &shop.orders[&id];
+    Json(json!({
+        "id": gid,
+        "name": o.name(),
+        "financial_status": o.financial_status,
+        "cancelled": o.cancelled,
+        "tags": o.tags,
+        "updated_at": o.updated_at.to_rfc3339(),
+    }))
+    .into_response()
+}
+
+/// "12.50" → 1250; None unless a positive amount with at most two decimals.
+fn parse_cents(s: &str) -> Option<i64> {
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty()
+        || frac.len() > 2
+        || !whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let cents =
+        whole.parse::<i64>().ok()?.checked_mul(100)? + format!("{frac:0<2}").parse::<i64>().ok()?;
+    (cents > 0).then_some(cents)
 }
 
 /// Everything a shop holds, in the save format: to read back what a client wrote.

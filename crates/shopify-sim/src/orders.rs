@@ -253,3 +253,58 @@ pub fn cancel(shop: &mut Shop, order: &str, restock: bool) -> Result<u64, Vec<Va
     }
     Ok(id)
 }
+
+/// What a paid order can still give back: successful sales and captures minus refunds.
+pub fn refundable_cents(o: &crate::store::Order) -> i64 {
+    let cents = |t: &crate::store::Transaction| {
+        t.amount.parse::<f64>().map(|a| (a * 100.0).round() as i64).unwrap_or(0)
+    };
+    let ok = o.transactions.iter().filter(|t| t.status == "SUCCESS");
+    let paid: i64 = ok.clone().filter(|t| t.kind == "SALE" || t.kind == "CAPTURE").map(cents).sum();
+    let back: i64 = ok.filter(|t| t.kind == "REFUND").map(cents).sum();
+    paid - back
+}
+
+/// A refund of `cents` to the original gateway: a REFUND transaction, a refund record, the
+/// financial status (PARTIALLY_REFUNDED or REFUNDED) and, for Shopify Payments, a balance
+/// transaction. The caller has checked `cents <= refundable_cents`.
+pub fn refund(shop: &mut Shop, id: u64, cents: i64) {
+    let tx = shop.next_id();
+    let refund = shop.next_id();
+    let at = shop.stamp();
+    let amount = format!("{}.{:02}", cents / 100, cents % 100);
+    let Some(o) = shop.orders.get_mut(&id) else { return };
+    let gateway = o
+        .transactions
+        .iter()
+        .find(|t| t.status == "SUCCESS" && (t.kind == "SALE" || t.kind == "CAPTURE"))
+        .map(|t| t.gateway.clone())
+        .unwrap_or_else(|| "manual".into());
+    o.transactions.push(crate::store::Transaction {
+        id: tx,
+        kind: "REFUND".into(),
+        status: "SUCCESS".into(),
+        gateway: gateway.clone(),
+        amount: amount.clone(),
+        created_at: at,
+    });
+    o.refunds.push(crate::store::Refund { id: refund, amount: amount.clone(), created_at: at });
+    o.financial_status =
+        if refundable_cents(o) == 0 { "REFUNDED" } else { "PARTIALLY_REFUNDED" }.into();
+    o.updated_at = at;
+    if gateway == "shopify_payments" {
+        shop.balance_txs.insert(
+            tx,
+            crate::store::BalanceTx {
+                id: tx,
+                order_id: id,
+                kind: "REFUND".into(),
+                amount: format!("-{amount}"),
+                fee: "0.00".into(),
+                net: format!("-{amount}"),
+                at,
+                payout: None,
+            },
+        );
+    }
+}

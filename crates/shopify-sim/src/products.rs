@@ -94,6 +94,7 @@ pub fn product_set(shop: &mut Shop, identifier: &Value, input: &Value) -> Result
                     created_at: at,
                     updated_at: at,
                     variants: Vec::new(),
+                    media: Vec::new(),
                 },
             );
             id

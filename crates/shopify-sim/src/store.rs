@@ -34,6 +34,50 @@ pub struct Product {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub variants: Vec<Variant>,
+    #[serde(default)]
+    pub media: Vec<Media>,
+}
+
+/// A product image. Processing is asynchronous, as in Shopify: UPLOADED when attached,
+/// PROCESSING a moment later, then READY, or FAILED (with its media error) when the source
+/// could not be fetched.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Media {
+    pub id: u64,
+    pub alt: String,
+    /// Where the image came from (`originalSource`).
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+    /// Simulated second at which processing starts, and at which it ends.
+    pub processing_at: f64,
+    pub ready_at: f64,
+    /// (MediaErrorCode, message) when processing fails.
+    #[serde(default)]
+    pub error: Option<(String, String)>,
+}
+
+impl Media {
+    /// MediaStatus at simulated second `now`.
+    pub fn status(&self, now: f64) -> &'static str {
+        if now < self.processing_at {
+            "UPLOADED"
+        } else if now < self.ready_at {
+            "PROCESSING"
+        } else if self.error.is_some() {
+            "FAILED"
+        } else {
+            "READY"
+        }
+    }
+}
+
+/// A staged upload target handed out by `stagedUploadsCreate`; `bytes` once the file arrived.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StagedUpload {
+    pub resource: String,
+    pub filename: String,
+    pub mime_type: String,
+    pub bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -322,6 +366,9 @@ pub struct BulkOp {
     pub object_count: u64,
     pub root_object_count: u64,
     pub url: String,
+    /// Set when the run fails (e.g. `ACCESS_DENIED`): status FAILED once it has run.
+    #[serde(default)]
+    pub error_code: Option<String>,
 }
 
 /// One shop: its identity, token, plan limits and data.
@@ -364,6 +411,12 @@ pub struct Shop {
     /// The app's client secret: webhook deliveries are signed with it.
     #[serde(default)]
     pub client_secret: String,
+    /// The access scopes the app was granted; `None` grants all of them.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// Staged uploads by key (the last path segment of their URL).
+    #[serde(default)]
+    pub staged_uploads: BTreeMap<String, StagedUpload>,
     pub next_id: u64,
     /// Last `updatedAt` handed out: writes get strictly increasing timestamps.
     pub last_write: DateTime<Utc>,
@@ -394,6 +447,8 @@ impl Shop {
             balance_txs: BTreeMap::new(),
             payouts: BTreeMap::new(),
             client_secret: format!("shpss_{name}_secret"),
+            scopes: None,
+            staged_uploads: BTreeMap::new(),
             next_id: 1_000_000_000,
             last_write: DateTime::<Utc>::UNIX_EPOCH,
             bucket: None,
@@ -407,6 +462,12 @@ impl Shop {
     pub fn bucket(&mut self, clock: &Clock) -> &mut Bucket {
         let limits = self.limits;
         self.bucket.get_or_insert_with(|| Bucket::new(limits, clock))
+    }
+
+    /// Whether the app may read this order: without `read_all_orders`, only the last 60 days.
+    pub fn order_visible(&self, o: &Order) -> bool {
+        crate::scopes::has(self.scopes.as_deref(), "read_all_orders")
+            || o.created_at >= Utc::now() - TimeDelta::seconds(crate::scopes::ORDER_WINDOW_SECS)
     }
 
     pub fn next_id(&mut self) -> u64 {
@@ -462,11 +523,24 @@ impl Shop {
                 }
             }
             let at = self.stamp();
+            let handle = title.to_lowercase().replace(' ', "-");
+            // One to three images each, already processed.
+            let media = (0..rng.random_range(1..=3u32))
+                .map(|n| Media {
+                    id: self.next_id(),
+                    alt: format!("{title}, view {}", n + 1),
+                    source: format!("https://cdn.shopify.com/s/files/1/sim/{handle}-{}.jpg", n + 1),
+                    created_at: at,
+                    processing_at: 0.0,
+                    ready_at: 0.0,
+                    error: None,
+                })
+                .collect();
             self.products.insert(
                 id,
                 Product {
                     id,
-                    handle: title.to_lowercase().replace(' ', "-"),
+                    handle,
                     title,
                     status: if rng.random_bool(0.9) { "ACTIVE" } else { "DRAFT" }.into(),
                     vendor: VENDORS[rng.random_range(0..VENDORS.len())].into(),
@@ -475,6 +549,7 @@ impl Shop {
                     created_at: at,
                     updated_at: at,
                     variants,
+                    media,
                 },
             );
         }

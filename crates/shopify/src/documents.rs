@@ -76,6 +76,9 @@ document!(
 );
 document!(BULK_RUN_QUERY, "BulkRunQuery", "bulk_run_query.graphql", true, 10);
 document!(BULK_OPERATION, "BulkOperation", "bulk_operation.graphql", false, 1);
+document!(STAGED_UPLOADS_CREATE, "StagedUploadsCreate", "staged_uploads_create.graphql", true, 11);
+document!(PRODUCT_ATTACH_MEDIA, "ProductAttachMedia", "product_attach_media.graphql", true, 12);
+document!(PRODUCT_MEDIA, "ProductMedia", "product_media.graphql", false, 10);
 
 /// All documents (the schema test walks `graphql/` and checks it matches this list).
 pub const ALL: &[Document] = &[
@@ -102,4 +105,7 @@ pub const ALL: &[Document] = &[
     WEBHOOK_SUBSCRIPTION_CREATE,
     BULK_RUN_QUERY,
     BULK_OPERATION,
+    STAGED_UPLOADS_CREATE,
+    PRODUCT_ATTACH_MEDIA,
+    PRODUCT_MEDIA,
 ];

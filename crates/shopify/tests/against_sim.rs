@@ -1048,3 +1048,332 @@ async fn inventory_adjust_quantities_moves_by_deltas_with_ledger_rules() -> Resu
     assert!(e.to_string().contains("INVALID_QUANTITY_NAME"), "{e}");
     Ok(())
 }
+
+/// A simulator whose clock the test moves by hand, with one seeded shop.
+async fn start_manual(products: usize) -> Result<(Running, shopsync_shopify_sim::SharedSim)> {
+    let sim = Sim::with_clock(SimConfig::default(), shopsync_shopify_sim::clock::Clock::manual());
+    sim.add_shop("demo", TOKEN, "standard")?;
+    sim.shop("demo").unwrap().lock().unwrap().seed(7, products, 0);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(shopsync_shopify_sim::serve(sim.clone(), listener, stop.clone()));
+    Ok((Running { url, stop }, sim))
+}
+
+#[tokio::test]
+async fn product_images_are_staged_uploaded_attached_and_processed_asynchronously() -> Result<()> {
+    use shopsync_shopify::documents::{PRODUCT_ATTACH_MEDIA, PRODUCT_MEDIA, STAGED_UPLOADS_CREATE};
+    let (sim, handle) = start_manual(2).await?;
+    let c = client(&sim.url);
+    let page = c.execute(&PRODUCTS_PAGE, json!({ "first": 1 })).await?;
+    let product = page.data["products"]["nodes"][0]["id"].as_str().unwrap().to_owned();
+
+    // Seeded products come with processed images.
+    let media = c.execute(&PRODUCT_MEDIA, json!({ "id": product, "first": 10 })).await?;
+    let seeded = media.data["product"]["media"]["nodes"].as_array().unwrap().clone();
+    assert!(!seeded.is_empty());
+    assert_eq!(media.data["product"]["mediaCount"]["count"], json!(seeded.len()));
+    assert!(seeded.iter().all(|m| m["status"] == "READY" && m["mediaContentType"] == "IMAGE"));
+    assert!(seeded[0]["image"]["url"].as_str().unwrap().starts_with("https://"));
+
+    // Bad staged upload input: user errors naming the field, no targets.
+    let bad = c
+        .mutate(
+            &STAGED_UPLOADS_CREATE,
+            json!({ "input": [{ "resource": "IMAGE", "filename": "x.txt", "mimeType": "text/plain", "httpMethod": "PUT" }] }),
+            "stagedUploadsCreate",
+        )
+        .await;
+    let Err(ShopifyError::UserErrors { errors, .. }) = bad else { panic!("{bad:?}") };
+    let field = |p: &[&str]| Some(p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+    assert_eq!(errors[0].field, field(&["input", "0", "mimeType"]), "{errors:?}");
+
+    let staged = c
+        .mutate(
+            &STAGED_UPLOADS_CREATE,
+            json!({ "input": [
+                { "resource": "IMAGE", "filename": "front.png", "mimeType": "image/png", "httpMethod": "PUT", "fileSize": "4" },
+                { "resource": "IMAGE", "filename": "never.png", "mimeType": "image/png" },
+            ] }),
+            "stagedUploadsCreate",
+        )
+        .await?;
+    let targets = staged["stagedTargets"].as_array().unwrap().clone();
+    assert_eq!(targets.len(), 2);
+    assert!(
+        targets[0]["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "content_type")
+    );
+    let http = reqwest::Client::new();
+    let put = http
+        .put(targets[0]["url"].as_str().unwrap())
+        .header("content-type", "image/png")
+        .body(vec![0x89, b'P', b'N', b'G'])
+        .send()
+        .await?;
+    assert_eq!(put.status().as_u16(), 201);
+    let unknown = http.put(format!("{}/sim/uploads/demo/nope", sim.url)).body("x").send().await?;
+    assert_eq!(unknown.status().as_u16(), 404);
+
+    let attach = |media: Value| {
+        c.mutate(
+            &PRODUCT_ATTACH_MEDIA,
+            json!({ "product": { "id": product }, "media": media }),
+            "productUpdate",
+        )
+    };
+    let attached = attach(json!([
+        { "originalSource": targets[0]["resourceUrl"], "mediaContentType": "IMAGE", "alt": "Front" },
+        { "originalSource": targets[1]["resourceUrl"], "mediaContentType": "IMAGE" },
+        { "originalSource": "https://example.com/spec-sheet.pdf", "mediaContentType": "IMAGE" },
+    ]))
+    .await?;
+    let nodes = attached["product"]["media"]["nodes"].as_array().unwrap().clone();
+    assert_eq!(nodes.len(), seeded.len() + 3);
+    let fresh: Vec<&Value> = nodes[seeded.len()..].iter().collect();
+    assert!(fresh.iter().all(|m| m["status"] == "UPLOADED"), "{fresh:?}");
+
+    // Invalid media input is refused whole, with the field named.
+    let refused =
+        attach(json!([{ "originalSource": "ftp://x/y.png", "mediaContentType": "IMAGE" }])).await;
+    let Err(ShopifyError::UserErrors { errors, .. }) = refused else { panic!("{refused:?}") };
+    assert_eq!(errors[0].field, field(&["media", "0", "originalSource"]));
+    let missing = c
+        .mutate(
+            &PRODUCT_ATTACH_MEDIA,
+            json!({ "product": { "id": "gid://shopify/Product/1" }, "media": [] }),
+            "productUpdate",
+        )
+        .await;
+    assert!(matches!(missing, Err(ShopifyError::UserErrors { .. })), "{missing:?}");
+
+    handle.clock.advance(1.0);
+    let processing = c.execute(&PRODUCT_MEDIA, json!({ "id": product, "first": 10 })).await?;
+    let statuses: Vec<&str> = processing.data["product"]["media"]["nodes"].as_array().unwrap()
+        [seeded.len()..]
+        .iter()
+        .map(|m| m["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["PROCESSING"; 3]);
+    assert!(processing.data["product"]["media"]["nodes"][seeded.len()]["image"].is_null());
+
+    handle.clock.advance(2.0);
+    let done = c.execute(&PRODUCT_MEDIA, json!({ "id": product, "first": 10 })).await?;
+    let fresh = &done.data["product"]["media"]["nodes"].as_array().unwrap()[seeded.len()..];
+    assert_eq!(fresh[0]["status"], "READY");
+    assert_eq!(fresh[0]["alt"], "Front");
+    assert!(fresh[0]["image"]["url"].as_str().unwrap().ends_with(".png"));
+    assert_eq!(fresh[1]["status"], "FAILED");
+    assert_eq!(fresh[1]["mediaErrors"][0]["code"], "IMAGE_DOWNLOAD_FAILURE");
+    assert_eq!(fresh[2]["status"], "FAILED");
+    assert_eq!(fresh[2]["mediaErrors"][0]["code"], "UNSUPPORTED_IMAGE_FILE_TYPE");
+
+    // productSet replaces the list: only the named image stays, a new one is added.
+    let keep = fresh[0]["id"].as_str().unwrap();
+    let (_, set) = raw(
+        &sim.url,
+        TOKEN,
+        json!({
+            "query": "mutation($id: ID!, $input: ProductSetInput!) { productSet(identifier: { id: $id }, input: $input) { product { media(first: 10) { nodes { id status } } } userErrors { field message } } }",
+            "variables": { "id": product, "input": { "files": [
+                { "id": keep },
+                { "originalSource": "https://cdn.example.com/back.jpg", "contentType": "IMAGE" },
+            ] } },
+        }),
+    )
+    .await?;
+    let after = set["data"]["productSet"]["product"]["media"]["nodes"].as_array().unwrap();
+    assert_eq!(after.len(), 2, "{set}");
+    assert_eq!(after[0]["id"], keep);
+    assert_eq!(after[1]["status"], "UPLOADED");
+    Ok(())
+}
+
+#[tokio::test]
+async fn access_scopes_deny_fields_and_hide_orders_older_than_60_days() -> Result<()> {
+    let sim = start(SimConfig::default(), 0).await?;
+    let http = reqwest::Client::new();
+    let token = "shpat_scoped_0123456789";
+    let created = http
+        .post(format!("{}/sim/shops", sim.url))
+        .json(&json!({ "name": "scoped", "access_token": token, "scopes": ["read_products", "write_orders"] }))
+        .send()
+        .await?;
+    assert_eq!(created.status().as_u16(), 201);
+    let bad = http
+        .post(format!("{}/sim/shops", sim.url))
+        .json(&json!({ "name": "bad", "access_token": token, "scopes": ["everything"] }))
+        .send()
+        .await?;
+    assert_eq!(bad.status().as_u16(), 400);
+    assert!(bad.text().await?.contains("scopes"));
+    http.post(format!("{}/sim/shops/scoped/seed", sim.url))
+        .json(&json!({ "seed": 3, "products": 2, "customers": 2 }))
+        .send()
+        .await?
+        .error_for_status()?;
+    let (_, products) = raw(&sim.url, token, json!({ "query": "{ products(first: 5) { nodes { id variants(first: 1) { nodes { sku } } } } }" })).await?;
+    let sku = products["data"]["products"]["nodes"][0]["variants"]["nodes"][0]["sku"].clone();
+    let mut ids = Vec::new();
+    for days in [0, 90] {
+        let placed: Value = http
+            .post(format!("{}/sim/shops/scoped/orders", sim.url))
+            .json(&json!({ "lines": [{ "sku": sku, "quantity": 1 }], "placed_days_ago": days }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        ids.push(placed["id"].as_str().unwrap().to_owned());
+    }
+
+    // write_orders grants read_orders; without read_all_orders only the last 60 days show.
+    let (_, orders) =
+        raw(&sim.url, token, json!({ "query": "{ orders(first: 10) { nodes { id } } }" })).await?;
+    assert_eq!(orders["data"]["orders"]["nodes"], json!([{ "id": ids[0] }]), "{orders}");
+    let (_, old) = raw(
+        &sim.url,
+        token,
+        json!({ "query": "query($id: ID!) { order(id: $id) { id } }", "variables": { "id": ids[1] } }),
+    )
+    .await?;
+    assert!(old["data"]["order"].is_null(), "{old}");
+
+    // A field the app has no scope for: null, ACCESS_DENIED naming the access, the rest answered.
+    let (status, denied) = raw(
+        &sim.url,
+        token,
+        json!({ "query": "{ shop { name } customers(first: 1) { nodes { id } } }" }),
+    )
+    .await?;
+    assert_eq!(status, 200);
+    assert!(denied["data"]["customers"].is_null(), "{denied}");
+    assert!(denied["data"]["shop"]["name"].is_string(), "{denied}");
+    let e = &denied["errors"][0];
+    assert_eq!(e["extensions"]["code"], "ACCESS_DENIED");
+    assert_eq!(e["path"], json!(["customers"]));
+    assert!(e["message"].as_str().unwrap().contains("read_customers"), "{e}");
+    assert!(denied["extensions"]["cost"]["actualQueryCost"].is_number());
+
+    // A nested field whose type needs a scope denies its root field, the path names it.
+    let (_, nested) = raw(
+        &sim.url,
+        token,
+        json!({ "query": "{ orders(first: 1) { nodes { id customer { id } } } }" }),
+    )
+    .await?;
+    assert_eq!(nested["errors"][0]["path"], json!(["orders", "nodes", "customer"]), "{nested}");
+
+    // A mutation without its scope is not executed.
+    let level = |v: &Value| v["levels"].clone();
+    let before: Value =
+        http.get(format!("{}/sim/shops/scoped/export", sim.url)).send().await?.json().await?;
+    let (_, m) = raw(
+        &sim.url,
+        token,
+        json!({ "query": "mutation { inventoryAdjustQuantities(input: { name: \"available\", reason: \"correction\", changes: [] }) { userErrors { field message } } }" }),
+    )
+    .await?;
+    assert_eq!(m["errors"][0]["extensions"]["code"], "ACCESS_DENIED", "{m}");
+    assert!(m["data"]["inventoryAdjustQuantities"].is_null());
+    let after: Value =
+        http.get(format!("{}/sim/shops/scoped/export", sim.url)).send().await?.json().await?;
+    assert_eq!(level(&before), level(&after));
+
+    // A bulk query the app lacks a scope for is accepted and then fails with ACCESS_DENIED.
+    let (_, bulk) = raw(
+        &sim.url,
+        token,
+        json!({ "query": "mutation { bulkOperationRunQuery(query: \"{ customers { edges { node { id } } } }\") { bulkOperation { id } userErrors { message } } }" }),
+    )
+    .await?;
+    let bulk_id = bulk["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"].clone();
+    let status = loop {
+        let (_, b) = raw(
+            &sim.url,
+            token,
+            json!({ "query": "query($id: ID!) { bulkOperation(id: $id) { status errorCode url } }", "variables": { "id": bulk_id } }),
+        )
+        .await?;
+        if b["data"]["bulkOperation"]["status"] != "RUNNING" {
+            break b;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(status["data"]["bulkOperation"]["status"], "FAILED", "{status}");
+    assert_eq!(status["data"]["bulkOperation"]["errorCode"], "ACCESS_DENIED");
+    assert!(status["data"]["bulkOperation"]["url"].is_null());
+
+    // The default shop (all scopes) sees old orders.
+    let placed: Value = http
+        .post(format!("{}/sim/shops/demo/orders", sim.url))
+        .json(&json!({ "lines": [{ "sku": "nope", "quantity": 1 }], "placed_days_ago": 90 }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert!(placed["error"].as_str().unwrap().contains("sku"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_admin_api_edits_orders_like_a_merchant_and_checks_before_it_writes() -> Result<()> {
+    let sim = start(SimConfig::default(), 1).await?;
+    let c = client(&sim.url);
+    let product = c.execute(&PRODUCTS_PAGE, json!({ "first": 1 })).await?;
+    let sku = product.data["products"]["nodes"][0]["variants"]["nodes"][0]["sku"].clone();
+    let http = reqwest::Client::new();
+    let placed: Value = http
+        .post(format!("{}/sim/shops/demo/orders", sim.url))
+        .json(&json!({ "lines": [{ "sku": sku, "quantity": 2 }], "financial_status": "PENDING" }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let order = placed["id"].as_str().unwrap().to_owned();
+    let numeric = order.rsplit('/').next().unwrap().to_owned();
+    let read = || async {
+        let (_, v) = raw(
+            &sim.url,
+            TOKEN,
+            json!({ "query": "query($id: ID!) { order(id: $id) { updatedAt tags displayFinancialStatus cancelledAt refunds { totalRefundedSet { shopMoney { amount } } } totalPriceSet { shopMoney { amount } } } }", "variables": { "id": order } }),
+        )
+        .await
+        .unwrap();
+        v["data"]["order"].clone()
+    };
+    let edit = |body: Value| {
+        http.patch(format!("{}/sim/shops/demo/orders/{numeric}", sim.url)).json(&body).send()
+    };
+    let first = read().await;
+    let total: f64 = first["totalPriceSet"]["shopMoney"]["amount"].as_str().unwrap().parse()?;
+
+    // Refunding more than was paid, or an unknown field: 400 with the reason, nothing changed.
+    let r = edit(
+        json!({ "tags": ["vip"], "mark_paid": true, "refund": format!("{:.2}", total + 1.0) }),
+    )
+    .await?;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await?.contains("refund"));
+    let r = edit(json!({ "colour": "red" })).await?;
+    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(read().await, first);
+    let r =
+        http.patch(format!("{}/sim/shops/demo/orders/42", sim.url)).json(&json!({})).send().await?;
+    assert_eq!(r.status().as_u16(), 404);
+
+    let r = edit(json!({ "tags": ["vip", "gift"], "mark_paid": true, "refund": "10.00" })).await?;
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await?);
+    let now = read().await;
+    assert_eq!(now["tags"], json!(["vip", "gift"]));
+    assert_eq!(now["displayFinancialStatus"], "PARTIALLY_REFUNDED");
+    assert_eq!(now["refunds"][0]["totalRefundedSet"]["shopMoney"]["amount"], "10.00");
+    assert!(now["updatedAt"].as_str().unwrap() >= first["updatedAt"].as_str().unwrap());
+
+    let r = edit(json!({ "cancel": { "restock": true } })).await?;
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(read().await["cancelledAt"].is_string());
+    let r = edit(json!({ "cancel": {} })).await?;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await?.contains("already cancelled"));
+    Ok(())
+}
