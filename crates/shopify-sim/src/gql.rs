@@ -81,8 +81,91 @@ fn argument_at(
     })
 }
 
+/// graphql-ruby's `path` for a validation error at `(line, column)`: the operation
+/// (`"query Name"`, or `"query"` when anonymous) or fragment (`"fragment Name"`), then the
+/// fields (and `"... on Type"` fragments) down to the offending field, and the argument when
+/// the error is in one. Walks the syntax tree, which keeps the fields validation rejected.
+fn path_at(source: &str, line: usize, column: usize) -> Vec<String> {
+    use apollo_compiler::ast::{Definition, Document, Selection as S};
+    let Ok(ast) = Document::parse(source, "query") else { return Vec::new() };
+    let starts = |loc: Option<apollo_compiler::parser::SourceSpan>| {
+        loc.and_then(|l| l.line_column_range(&ast.sources))
+            .is_some_and(|r| r.start.line == line && r.start.column == column)
+    };
+    fn walk(
+        set: &[S],
+        path: &mut Vec<String>,
+        starts: &dyn Fn(Option<apollo_compiler::parser::SourceSpan>) -> bool,
+    ) -> bool {
+        for s in set {
+            match s {
+                S::Field(f) => {
+                    path.push(f.alias.as_ref().unwrap_or(&f.name).to_string());
+                    if starts(f.location()) {
+                        return true;
+                    }
+                    for a in &f.arguments {
+                        if starts(a.location()) || starts(a.value.location()) {
+                            path.push(a.name.to_string());
+                            return true;
+                        }
+                    }
+                    if walk(&f.selection_set, path, starts) {
+                        return true;
+                    }
+                    path.pop();
+                }
+                S::InlineFragment(i) => {
+                    path.push(match &i.type_condition {
+                        Some(t) => format!("... on {t}"),
+                        None => "...".to_owned(),
+                    });
+                    if starts(i.location()) || walk(&i.selection_set, path, starts) {
+                        return true;
+                    }
+                    path.pop();
+                }
+                S::FragmentSpread(sp) => {
+                    if starts(sp.location()) {
+                        path.push(format!("... {}", sp.fragment_name));
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+    let mut first = None;
+    for d in &ast.definitions {
+        let (label, set) = match d {
+            Definition::OperationDefinition(op) => (
+                match &op.name {
+                    Some(n) => format!("{} {n}", op.operation_type),
+                    None => op.operation_type.to_string(),
+                },
+                &op.selection_set,
+            ),
+            Definition::FragmentDefinition(fr) => {
+                (format!("fragment {}", fr.name), &fr.selection_set)
+            }
+            _ => continue,
+        };
+        let mut path = vec![label.clone()];
+        if walk(set, &mut path, &starts) {
+            return path;
+        }
+        first.get_or_insert(label);
+    }
+    // Variable and operation-level errors: the operation itself.
+    first.into_iter().collect()
+}
+
 /// Validation diagnostics as Shopify's `errors` array.
-pub fn validation_errors(doc: &ExecutableDocument, list: &DiagnosticList) -> Vec<Value> {
+pub fn validation_errors(
+    doc: &ExecutableDocument,
+    list: &DiagnosticList,
+    source: &str,
+) -> Vec<Value> {
     let op_label = operation_label(doc);
     // graphql-ruby does not add "must have a selection" for a field whose only subfields were
     // unknown: report the unknown fields alone.
@@ -132,11 +215,13 @@ pub fn validation_errors(doc: &ExecutableDocument, list: &DiagnosticList) -> Vec
                 }
                 Some(other) => (compat.clone(), json!({ "code": lower_first(other) })),
                 None => {
-                    // Syntax errors: graphql-ruby's "Parse error on …" wording.
-                    (format!("Parse error: {}", d.error), json!({ "code": "parseError" }))
+                    // Syntax errors: graphql-ruby's "Parse error on …" wording, and no path.
+                    let message = format!("Parse error: {}", d.error);
+                    return json!({ "message": message, "locations": locations, "extensions": { "code": "parseError" } });
                 }
             };
-            json!({ "message": message, "locations": locations, "extensions": extensions })
+            let path = path_at(source, line, column);
+            json!({ "message": message, "locations": locations, "path": path, "extensions": extensions })
         })
         .collect()
 }

@@ -393,7 +393,7 @@ fn run(
         Err(e) => {
             return (
                 StatusCode::OK,
-                json!({ "errors": gql::validation_errors(&e.partial, &e.errors) }),
+                json!({ "errors": gql::validation_errors(&e.partial, &e.errors, query) }),
             );
         }
     };
@@ -885,7 +885,7 @@ fn bulk_run_query(
         match apollo_compiler::ExecutableDocument::parse_and_validate(&schema, query, "bulk") {
             Ok(d) => d,
             Err(e) => {
-                let errs = gql::validation_errors(&e.partial, &e.errors)
+                let errs = gql::validation_errors(&e.partial, &e.errors, query)
                 .into_iter()
                 .map(|v| json!({ "field": ["query"], "message": v["message"], "code": "INVALID" }))
                 .collect();

@@ -87,6 +87,11 @@ async fn invalid_documents_are_refused_the_way_shopify_does() -> Result<()> {
     assert_eq!(body["errors"][0]["message"], "Field 'nmae' doesn't exist on type 'Shop'");
     assert_eq!(body["errors"][0]["extensions"]["code"], "undefinedField");
     assert_eq!(body["errors"][0]["locations"][0], json!({ "line": 1, "column": 10 }));
+    assert_eq!(body["errors"][0]["path"], json!(["query", "shop", "nmae"]));
+    let (_, body) =
+        raw(&sim.url, TOKEN, json!({ "query": "query Q { shop { ... on Shop { nmae } } }" }))
+            .await?;
+    assert_eq!(body["errors"][0]["path"], json!(["query Q", "shop", "... on Shop", "nmae"]));
     // Wrong argument type.
     let (_, body) =
         raw(&sim.url, TOKEN, json!({ "query": "{ products(first: \"ten\") { nodes { id } } }" }))
@@ -97,6 +102,7 @@ async fn invalid_documents_are_refused_the_way_shopify_does() -> Result<()> {
         "Argument 'first' on Field 'products' has an invalid value (\"ten\"). Expected type 'Int'."
     );
     assert_eq!(body["errors"][0]["extensions"]["code"], "argumentLiteralsIncompatible");
+    assert_eq!(body["errors"][0]["path"], json!(["query", "products", "first"]));
     // A required variable without a value.
     let (_, body) = raw(
         &sim.url,
