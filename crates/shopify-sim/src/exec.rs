@@ -57,6 +57,11 @@ pub enum PayloadObject {
     Fulfillment(u64, u64),
     /// `stagedUploadsCreate` targets, already shaped as the schema's objects.
     StagedTargets(Vec<Value>),
+    Company(u64),
+    /// (company, location).
+    CompanyLocation(u64, u64),
+    /// (company, contact).
+    Contact(u64, u64),
 }
 
 #[derive(Clone, Copy)]
@@ -196,6 +201,9 @@ impl<'a> Exec<'a> {
             let v = match pf.name.as_str() {
                 "__typename" => json!(f.definition.ty.inner_named_type().as_str()),
                 "customer"
+                | "company"
+                | "companyLocation"
+                | "companyContact"
                 | "bulkOperation"
                 | "inventoryAdjustmentGroup"
                 | "webhookSubscription"
@@ -224,6 +232,22 @@ impl<'a> Exec<'a> {
                             shop.products.get(&id).map(Obj::Product)
                         }
                         Some(PayloadObject::Order(id)) => shop.orders.get(&id).map(Obj::Order),
+                        Some(PayloadObject::Company(id)) => {
+                            shop.companies.get(&id).map(Obj::Company)
+                        }
+                        Some(PayloadObject::CompanyLocation(c, l)) => {
+                            shop.companies.get(&c).and_then(|c| {
+                                c.locations
+                                    .iter()
+                                    .find(|x| x.id == l)
+                                    .map(|l| Obj::CompanyLocation(c, l))
+                            })
+                        }
+                        Some(PayloadObject::Contact(c, k)) => {
+                            shop.companies.get(&c).and_then(|c| {
+                                c.contacts.iter().find(|x| x.id == k).map(|k| Obj::Contact(c, k))
+                            })
+                        }
                         Some(
                             PayloadObject::Prices(..)
                             | PayloadObject::Job(_)
@@ -583,7 +607,13 @@ impl<'a> Exec<'a> {
             (Obj::Company(c), "id") => json!(gid("Company", c.id)),
             (Obj::Company(c), "name") => json!(c.name),
             (Obj::Company(c), "externalId") => json!(c.external_id),
-            (Obj::Company(_), "note") => Value::Null,
+            (Obj::Company(c), "note") => {
+                if c.note.is_empty() {
+                    Value::Null
+                } else {
+                    json!(c.note)
+                }
+            }
             (Obj::Company(c), "createdAt") => json!(time(&c.created_at)),
             (Obj::Company(c), "updatedAt") => json!(time(&c.updated_at)),
             (Obj::Company(c), "mainContact") => match c.contacts.iter().find(|k| k.main) {
@@ -1063,6 +1093,51 @@ impl<'a> Exec<'a> {
                 self.set(Obj::Email(c), &f.selection_set, path)
             }
             (Obj::Email(c), "emailAddress") => json!(c.email),
+            (Obj::Email(_), "marketingState") => json!("NOT_SUBSCRIBED"),
+            (Obj::Customer(c), "email") => json!(c.email),
+            (Obj::Customer(c), "phone") => {
+                if c.phone.is_empty() {
+                    Value::Null
+                } else {
+                    json!(c.phone)
+                }
+            }
+            (Obj::Customer(c), "note") => {
+                if c.note.is_empty() {
+                    Value::Null
+                } else {
+                    json!(c.note)
+                }
+            }
+            (Obj::Customer(c), "defaultPhoneNumber") => {
+                if c.phone.is_empty() {
+                    Value::Null
+                } else {
+                    let mut out = Map::new();
+                    for s in &f.selection_set.selections {
+                        if let Selection::Field(pf) = s {
+                            let v = match pf.name.as_str() {
+                                "phoneNumber" => json!(c.phone),
+                                "marketingState" => json!("NOT_SUBSCRIBED"),
+                                "__typename" => json!("CustomerPhoneNumber"),
+                                _ => Value::Null,
+                            };
+                            out.insert(pf.response_key().to_string(), v);
+                        }
+                    }
+                    Value::Object(out)
+                }
+            }
+            (Obj::Customer(c), "defaultAddress") => match c.addresses.first() {
+                Some(a) => self.set(Obj::Address(a), &f.selection_set, path),
+                None => Value::Null,
+            },
+            (Obj::Customer(c), "addresses") => Value::Array(
+                c.addresses
+                    .iter()
+                    .map(|a| self.set(Obj::Address(a), &f.selection_set, path))
+                    .collect(),
+            ),
             _ => self.not_simulated(&obj, f, path),
         }
     }

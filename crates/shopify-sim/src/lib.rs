@@ -20,6 +20,7 @@ mod gql;
 mod inventory;
 mod media;
 mod orders;
+mod parties;
 mod products;
 pub mod schema;
 mod scopes;
@@ -518,21 +519,75 @@ fn mutate(
                 let input = arg(shop, "input");
                 let (id, errs) = customer_create(shop, &input);
                 if let Some(c) = id.and_then(|id| shop.customers.get(&id)) {
-                    events.push((
-                        "CUSTOMERS_CREATE",
-                        json!({
-                            "id": c.id,
-                            "email": c.email,
-                            "first_name": c.first_name,
-                            "last_name": c.last_name,
-                            "tags": c.tags.join(", "),
-                            "created_at": c.created_at.to_rfc3339(),
-                            "updated_at": c.updated_at.to_rfc3339(),
-                            "admin_graphql_api_id": store::gid("Customer", c.id),
-                        }),
-                    ));
+                    events.push(("CUSTOMERS_CREATE", customer_payload(c)));
                 }
                 (id.map(exec::PayloadObject::Customer), errs)
+            }
+            "customerUpdate" | "customerSet" => {
+                let input = arg(shop, "input");
+                let r = if f.name == "customerUpdate" {
+                    parties::customer_update(shop, &input).map(|id| (id, false))
+                } else {
+                    parties::customer_set(shop, &arg(shop, "identifier"), &input)
+                };
+                match r {
+                    Ok((id, created)) => {
+                        let c = &shop.customers[&id];
+                        events.push((
+                            if created { "CUSTOMERS_CREATE" } else { "CUSTOMERS_UPDATE" },
+                            customer_payload(c),
+                        ));
+                        (Some(exec::PayloadObject::Customer(id)), Vec::new())
+                    }
+                    Err(errs) => (None, errs),
+                }
+            }
+            "companyCreate" | "companyUpdate" => {
+                let input = arg(shop, "input");
+                let r = if f.name == "companyCreate" {
+                    parties::company_create(shop, &input)
+                } else {
+                    let company = arg(shop, "companyId");
+                    parties::company_update(shop, company.as_str().unwrap_or(""), &input)
+                };
+                match r {
+                    Ok(id) => {
+                        let topic = if f.name == "companyCreate" {
+                            "COMPANIES_CREATE"
+                        } else {
+                            "COMPANIES_UPDATE"
+                        };
+                        events.push((topic, company_payload(&shop.companies[&id])));
+                        (Some(exec::PayloadObject::Company(id)), Vec::new())
+                    }
+                    Err(errs) => (None, errs),
+                }
+            }
+            "companyLocationUpdate" => {
+                let location = arg(shop, "companyLocationId");
+                let input = arg(shop, "input");
+                match parties::location_update(shop, location.as_str().unwrap_or(""), &input) {
+                    Ok((c, l)) => {
+                        events.push((
+                            "COMPANY_LOCATIONS_UPDATE",
+                            json!({ "id": l, "company_id": c }),
+                        ));
+                        (Some(exec::PayloadObject::CompanyLocation(c, l)), Vec::new())
+                    }
+                    Err(errs) => (None, errs),
+                }
+            }
+            "companyAssignCustomerAsContact" => {
+                let company = arg(shop, "companyId");
+                let customer = arg(shop, "customerId");
+                match parties::assign_contact(
+                    shop,
+                    company.as_str().unwrap_or(""),
+                    customer.as_str().unwrap_or(""),
+                ) {
+                    Ok((c, k)) => (Some(exec::PayloadObject::Contact(c, k)), Vec::new()),
+                    Err(errs) => (None, errs),
+                }
             }
             "priceListFixedPricesAdd" => {
                 let list = arg(shop, "priceListId");
@@ -764,6 +819,34 @@ fn mutate(
     }
     trigger(sim, shop, events);
     (Value::Object(data), errors)
+}
+
+/// A customer as webhooks carry it (REST-shaped, snake_case, numeric ids).
+fn customer_payload(c: &store::Customer) -> Value {
+    json!({
+        "id": c.id,
+        "email": c.email,
+        "phone": (!c.phone.is_empty()).then_some(&c.phone),
+        "first_name": c.first_name,
+        "last_name": c.last_name,
+        "note": (!c.note.is_empty()).then_some(&c.note),
+        "tags": c.tags.join(", "),
+        "created_at": c.created_at.to_rfc3339(),
+        "updated_at": c.updated_at.to_rfc3339(),
+        "admin_graphql_api_id": store::gid("Customer", c.id),
+    })
+}
+
+fn company_payload(c: &store::Company) -> Value {
+    json!({
+        "id": c.id,
+        "name": c.name,
+        "external_id": c.external_id,
+        "note": (!c.note.is_empty()).then_some(&c.note),
+        "created_at": c.created_at.to_rfc3339(),
+        "updated_at": c.updated_at.to_rfc3339(),
+        "admin_graphql_api_id": store::gid("Company", c.id),
+    })
 }
 
 /// A product as webhooks carry it (REST-shaped, snake_case, numeric ids).
@@ -1021,6 +1104,9 @@ fn customer_create(shop: &mut Shop, input: &Value) -> (Option<u64>, Vec<Value>) 
             tags,
             created_at: at,
             updated_at: at,
+            phone: text("phone"),
+            note: text("note"),
+            addresses: Vec::new(),
         },
     );
     (Some(id), Vec::new())

@@ -80,7 +80,7 @@ pub struct StagedUpload {
     pub bytes: Option<u64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Customer {
     pub id: u64,
     pub first_name: String,
@@ -89,6 +89,13 @@ pub struct Customer {
     pub tags: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub note: String,
+    /// The default address first.
+    #[serde(default)]
+    pub addresses: Vec<Address>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -228,10 +235,12 @@ pub struct Contact {
     pub main: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Company {
     pub id: u64,
     pub name: String,
+    #[serde(default)]
+    pub note: String,
     pub external_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -287,7 +296,7 @@ pub struct Refund {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Address {
     pub first_name: String,
     pub last_name: String,
@@ -566,6 +575,7 @@ impl Shop {
                     tags: if rng.random_bool(0.1) { vec!["b2b".into()] } else { vec![] },
                     created_at: at,
                     updated_at: at,
+                    ..Default::default()
                 },
             );
         }
@@ -788,6 +798,7 @@ impl Shop {
                     tags: vec!["b2b".into()],
                     created_at: cat,
                     updated_at: cat,
+                    ..Default::default()
                 },
             );
             let contact = self.next_id();
@@ -832,6 +843,7 @@ impl Shop {
                     updated_at: at,
                     locations,
                     contacts: vec![Contact { id: contact, customer_id: customer, main: true }],
+                    ..Default::default()
                 },
             );
         }

@@ -79,6 +79,10 @@ document!(BULK_OPERATION, "BulkOperation", "bulk_operation.graphql", false, 1);
 document!(STAGED_UPLOADS_CREATE, "StagedUploadsCreate", "staged_uploads_create.graphql", true, 11);
 document!(PRODUCT_ATTACH_MEDIA, "ProductAttachMedia", "product_attach_media.graphql", true, 12);
 document!(PRODUCT_MEDIA, "ProductMedia", "product_media.graphql", false, 10);
+document!(CUSTOMER_SET, "CustomerSet", "customer_set.graphql", true, 10);
+document!(CUSTOMER_UPDATE, "CustomerUpdate", "customer_update.graphql", true, 10);
+document!(COMPANY_CREATE, "CompanyCreate", "company_create.graphql", true, 10);
+document!(COMPANY_UPDATE, "CompanyUpdate", "company_update.graphql", true, 10);
 
 /// All documents (the schema test walks `graphql/` and checks it matches this list).
 pub const ALL: &[Document] = &[
@@ -108,4 +112,8 @@ pub const ALL: &[Document] = &[
     STAGED_UPLOADS_CREATE,
     PRODUCT_ATTACH_MEDIA,
     PRODUCT_MEDIA,
+    CUSTOMER_SET,
+    CUSTOMER_UPDATE,
+    COMPANY_CREATE,
+    COMPANY_UPDATE,
 ];

@@ -1383,3 +1383,120 @@ async fn the_admin_api_edits_orders_like_a_merchant_and_checks_before_it_writes(
     assert!(r.text().await?.contains("already cancelled"));
     Ok(())
 }
+
+#[tokio::test]
+async fn customers_and_companies_are_upserted_and_updated_with_shopifys_user_errors() -> Result<()>
+{
+    use shopsync_shopify::documents::{
+        COMPANY_CREATE, COMPANY_UPDATE, CUSTOMER_SET, CUSTOMER_UPDATE,
+    };
+    let sim = start(SimConfig::default(), 0).await?;
+    let c = client(&sim.url);
+    let codes = |r: &Result<Value, ShopifyError>| match r {
+        Err(ShopifyError::UserErrors { errors, .. }) => errors
+            .iter()
+            .map(|e| (e.field.clone().unwrap_or_default().join("."), e.code.clone()))
+            .collect::<Vec<_>>(),
+        other => panic!("expected user errors, got {other:?}"),
+    };
+
+    // customerSet by email creates, then updates the same customer.
+    let set = |email: &str, input: Value| {
+        c.mutate(&CUSTOMER_SET, json!({ "email": email, "input": input }), "customerSet")
+    };
+    let created = set(
+        "ada@example.com",
+        json!({ "firstName": "Ada", "lastName": "Lovelace", "phone": "+4512345678" }),
+    )
+    .await?;
+    let id = created["customer"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["customer"]["defaultEmailAddress"]["emailAddress"], "ada@example.com");
+    assert_eq!(created["customer"]["defaultPhoneNumber"]["phoneNumber"], "+4512345678");
+    let updated = set("ADA@example.com", json!({ "lastName": "King" })).await?;
+    assert_eq!(updated["customer"]["id"], id.as_str());
+    assert_eq!(updated["customer"]["lastName"], "King");
+    assert_eq!(updated["customer"]["firstName"], "Ada");
+    // Bad input: the schema's codes, the field under `input`, nothing written.
+    let taken = set("bob@example.com", json!({ "firstName": "Bob", "phone": "+4512345678" })).await;
+    assert_eq!(codes(&taken), [("input.phone".to_owned(), Some("TAKEN".to_owned()))]);
+    let mismatch = set("bob@example.com", json!({ "email": "carl@example.com" })).await;
+    assert_eq!(codes(&mismatch), [("input.email".to_owned(), Some("INPUT_MISMATCH".to_owned()))]);
+    let (_, count) =
+        raw(&sim.url, TOKEN, json!({ "query": "{ customers(first: 10) { nodes { id } } }" }))
+            .await?;
+    assert_eq!(count["data"]["customers"]["nodes"].as_array().unwrap().len(), 1);
+
+    // customerUpdate by id: a taken email is refused, a note is kept.
+    let second = set("bob@example.com", json!({ "firstName": "Bob" })).await?;
+    let bob = second["customer"]["id"].as_str().unwrap().to_owned();
+    let clash = c
+        .mutate(
+            &CUSTOMER_UPDATE,
+            json!({ "input": { "id": bob, "email": "ada@example.com" } }),
+            "customerUpdate",
+        )
+        .await;
+    assert_eq!(codes(&clash), [("email".to_owned(), None)]);
+    c.mutate(
+        &CUSTOMER_UPDATE,
+        json!({ "input": { "id": bob, "note": "ERP C-0002" } }),
+        "customerUpdate",
+    )
+    .await?;
+    let (_, b) = raw(
+        &sim.url,
+        TOKEN,
+        json!({ "query": "query($id: ID!) { customer(id: $id) { note defaultEmailAddress { emailAddress } } }", "variables": { "id": bob } }),
+    )
+    .await?;
+    assert_eq!(b["data"]["customer"]["note"], "ERP C-0002", "{b}");
+    assert_eq!(b["data"]["customer"]["defaultEmailAddress"]["emailAddress"], "bob@example.com");
+
+    // companyCreate: the contact's email finds the existing customer; the location gets its id.
+    let company = c
+        .mutate(
+            &COMPANY_CREATE,
+            json!({ "input": {
+                "company": { "name": "Acme A/S", "externalId": "C-0100" },
+                "companyContact": { "email": "ada@example.com" },
+                "companyLocation": { "name": "Acme HQ", "externalId": "C-0100-1" },
+            } }),
+            "companyCreate",
+        )
+        .await?;
+    let co = &company["company"];
+    assert_eq!(co["mainContact"]["customer"]["id"], id.as_str());
+    assert_eq!(co["locations"]["nodes"][0]["externalId"], "C-0100-1");
+    let dup = c
+        .mutate(
+            &COMPANY_CREATE,
+            json!({ "input": { "company": { "name": "", "externalId": "C-0100" } } }),
+            "companyCreate",
+        )
+        .await;
+    assert_eq!(
+        codes(&dup),
+        [
+            ("input.company.name".to_owned(), Some("BLANK".to_owned())),
+            ("input.company.externalId".to_owned(), Some("TAKEN".to_owned())),
+        ]
+    );
+    let renamed = c
+        .mutate(
+            &COMPANY_UPDATE,
+            json!({ "companyId": co["id"], "input": { "name": "Acme Holding A/S" } }),
+            "companyUpdate",
+        )
+        .await?;
+    assert_eq!(renamed["company"]["name"], "Acme Holding A/S");
+    assert_eq!(renamed["company"]["externalId"], "C-0100");
+    let missing = c
+        .mutate(
+            &COMPANY_UPDATE,
+            json!({ "companyId": "gid://shopify/Company/1", "input": { "name": "X" } }),
+            "companyUpdate",
+        )
+        .await;
+    assert_eq!(codes(&missing), [("companyId".to_owned(), Some("RESOURCE_NOT_FOUND".to_owned()))]);
+    Ok(())
+}
