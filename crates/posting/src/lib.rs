@@ -27,10 +27,14 @@ pub async fn serve(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Re
     if cfg.database_url.trim().is_empty() {
         anyhow::bail!("database_url is required (SHOPSYNC_DATABASE_URL or DATABASE_URL)");
     }
-    let pool =
-        shopsync_store::connect(&cfg.database_url, cfg.db_max_connections, "shopsync-posting")
-            .await
-            .context("posting database")?;
+    let pool = shopsync_store::connect_with(
+        &cfg.database_url,
+        cfg.db_max_connections,
+        "shopsync-posting",
+        shopsync_store::Plans::Generic,
+    )
+    .await
+    .context("posting database")?;
     let erp = grpc::ErpService { pool: pool.clone() };
     let posting = grpc::PostingService { pool: pool.clone() };
     let runner = batch::PostingTasks { pool: pool.clone() };
