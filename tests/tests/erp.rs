@@ -955,3 +955,78 @@ async fn batch_posting_jobs_post_what_the_filters_select_and_report_failures() -
 async fn create_entry(q: &mut Queue, spec: pb::JobSpec) -> Result<pb::JobEntry> {
     shopsync_e2e::create(q, spec).await
 }
+
+/// The posting service caches master data for creating documents; every change to it must be
+/// seen by the next create: blocking, unblocking, a new price, a new location. A second service
+/// process (its own cache) sees the change too.
+#[tokio::test]
+async fn created_documents_never_use_stale_master_data() -> Result<()> {
+    let (db, _p, mut erp, _posting) = posting_service("erp_cache").await?;
+    master_data(&mut erp).await?;
+    let second = start_worker("erp_cache_2", Service::Posting, &db).await?;
+    let (mut erp2, _) = erp_clients(&second).await?;
+    let amount = |d: &pb::SalesDocument| d.lines[0].amount_minor;
+    // Warm both caches: A at its list price 10.00 for C2.
+    let d = create(&mut erp, order("C2", "s", 0, vec![line("A", 1, 0)])).await?;
+    assert_eq!(amount(&d), 1000);
+    let d = create(&mut erp2, order("C2", "s", 0, vec![line("A", 1, 0)])).await?;
+    assert_eq!(amount(&d), 1000);
+
+    // A new list price, through the first process: both see it at once.
+    let mut item = erp.get_item(pb::GetRequest { no: "A".into() }).await?.into_inner();
+    let version = item.version;
+    item.unit_price_minor = 1100;
+    let item = erp
+        .update_item(pb::UpdateItemRequest { item: Some(item), expected_version: version })
+        .await?
+        .into_inner();
+    for e in [&mut erp, &mut erp2] {
+        let d = create(e, order("C2", "s", 0, vec![line("A", 1, 0)])).await?;
+        assert_eq!(amount(&d), 1100);
+    }
+
+    // Blocked: refused by both; unblocked again: accepted by both.
+    let mut blocked = item.clone();
+    blocked.blocked = true;
+    let blocked = erp
+        .update_item(pb::UpdateItemRequest { item: Some(blocked), expected_version: item.version })
+        .await?
+        .into_inner();
+    for e in [&mut erp, &mut erp2] {
+        let err = e.create_sales_document(order("C2", "s", 0, vec![line("A", 1, 0)])).await;
+        let status = err.expect_err("a blocked item must be refused");
+        assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+        assert!(status.message().contains("item A is blocked"), "{status:?}");
+    }
+    let mut open = blocked.clone();
+    open.blocked = false;
+    erp2.update_item(pb::UpdateItemRequest { item: Some(open), expected_version: blocked.version })
+        .await?;
+    for e in [&mut erp, &mut erp2] {
+        create(e, order("C2", "s", 0, vec![line("A", 1, 0)])).await?;
+    }
+
+    // A group price for C1 (VIP) from 1 piece, and a location created after the caches filled.
+    erp2.put_sales_price(pb::SalesPrice {
+        item_no: "A".into(),
+        customer_price_group: "VIP".into(),
+        currency: "EUR".into(),
+        unit_price_minor: 700,
+        minimum_quantity: 1,
+        ..Default::default()
+    })
+    .await?;
+    erp2.create_location(pb::Location {
+        code: "WEST".into(),
+        name: "West".into(),
+        ..Default::default()
+    })
+    .await?;
+    let mut west = line("A", 1, 0);
+    west.location_code = "WEST".into();
+    for e in [&mut erp, &mut erp2] {
+        let d = create(e, order("C1", "s", 0, vec![line("A", 1, 0), west.clone()])).await?;
+        assert_eq!(amount(&d), 700);
+    }
+    Ok(())
+}

@@ -2,11 +2,10 @@
 //! flight, then batch-post all of them as one BatchPostSalesOrders job run by the scheduler
 //! on the posting service. Documents per second for each; written to bench/results/erp.json.
 
-use crate::{Procs, TOKEN, drop_db, free_port, fresh_db, wait_healthy};
+use crate::{Procs, TOKEN, bench_log, drop_db, free_port, fresh_db, wait_healthy};
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
 use shopsync_proto::pb;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::process::Command;
 
@@ -27,7 +26,7 @@ pub async fn run(orders: usize, concurrency: usize) -> Result<Value> {
         )
         .env("SHOPSYNC_DB_MAX_CONNECTIONS", "16")
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .stdout(bench_log("erp-posting")?)
         .kill_on_drop(true)
         .spawn()
         .context("starting shopsync-posting (make bench builds it)")?;
@@ -39,7 +38,7 @@ pub async fn run(orders: usize, concurrency: usize) -> Result<Value> {
         .env("SHOPSYNC_DATABASE_URL", &url)
         .env("SHOPSYNC_WORKERS__POSTING", format!("http://127.0.0.1:{pport}"))
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .stdout(bench_log("erp-scheduler")?)
         .kill_on_drop(true)
         .spawn()
         .context("starting shopsync-scheduler")?;

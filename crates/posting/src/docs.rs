@@ -95,48 +95,118 @@ fn best_price(
         .map(|p| p.saturating_mul(qty_per_uom))
 }
 
-/// What the documents of one call refer to, read in one round trip; plus document numbers
-/// drawn for them (unused ones leave gaps, see ARCHITECTURE.md).
+/// What the documents of one call refer to, and the master epoch (see the migration
+/// `posting_master_epoch`) it is valid for.
 struct Refs {
     customers: HashMap<String, CustomerForSale>,
     items: HashMap<String, ItemForSale>,
     locations: std::collections::HashSet<String>,
-    order_nos: Vec<String>,
-    invoice_nos: Vec<String>,
+    epoch: i64,
 }
 
-async fn load_refs(pool: &PgPool, docs: &[&pb::SalesDocument]) -> Result<Refs> {
-    let mut customers: Vec<String> = Vec::new();
-    let mut items: Vec<String> = Vec::new();
-    let mut locations: Vec<String> = Vec::new();
-    let (mut orders, mut invoices) = (0i32, 0i32);
-    for d in docs {
-        customers.push(d.sell_to_customer_no.clone());
-        customers.push(d.bill_to_customer_no.clone());
-        for l in &d.lines {
-            items.push(l.item_no.clone());
-            locations.push(l.location_code.clone());
-        }
-        if d.no.is_empty() {
-            if d.r#type == pb::DocumentType::Invoice as i32 {
-                invoices += 1;
-            } else {
-                orders += 1;
+/// The master data keys the documents of one call refer to (sorted, distinct, no blanks).
+struct Keys {
+    customers: Vec<String>,
+    items: Vec<String>,
+    locations: Vec<String>,
+}
+
+impl Keys {
+    fn of(docs: &[&pb::SalesDocument]) -> Keys {
+        let mut k = Keys { customers: Vec::new(), items: Vec::new(), locations: Vec::new() };
+        for d in docs {
+            k.customers.push(d.sell_to_customer_no.clone());
+            k.customers.push(d.bill_to_customer_no.clone());
+            for l in &d.lines {
+                k.items.push(l.item_no.clone());
+                k.locations.push(l.location_code.clone());
             }
         }
+        for v in [&mut k.customers, &mut k.items, &mut k.locations] {
+            v.retain(|x| !x.is_empty());
+            v.sort();
+            v.dedup();
+        }
+        k
     }
-    for v in [&mut customers, &mut items, &mut locations] {
-        v.sort();
-        v.dedup();
+}
+
+/// Master data for building sales documents, cached in the process. Entries are valid for one
+/// master epoch; a document built from them is written only if the epoch is unchanged (checked
+/// in the same statement), otherwise the cache is dropped and the document is built again from
+/// a fresh read. Only what exists is cached: an unknown key always goes to the database.
+#[derive(Default)]
+pub struct RefCache(std::sync::Mutex<Cached>);
+
+#[derive(Default)]
+struct Cached {
+    epoch: i64,
+    customers: HashMap<String, CustomerForSale>,
+    items: HashMap<String, ItemForSale>,
+    locations: std::collections::HashSet<String>,
+}
+
+/// Entries kept before the cache starts over (items, customers and locations together).
+const CACHE_MAX: usize = 100_000;
+
+impl RefCache {
+    fn state(&self) -> std::sync::MutexGuard<'_, Cached> {
+        // Plain data: a panic elsewhere cannot leave it half-updated in a harmful way.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Everything `keys` names, if all of it is cached.
+    fn lookup(&self, keys: &Keys) -> Option<Refs> {
+        let c = self.state();
+        if c.epoch == 0 {
+            return None;
+        }
+        let mut refs = Refs {
+            customers: HashMap::with_capacity(keys.customers.len()),
+            items: HashMap::with_capacity(keys.items.len()),
+            locations: std::collections::HashSet::with_capacity(keys.locations.len()),
+            epoch: c.epoch,
+        };
+        for k in &keys.customers {
+            refs.customers.insert(k.clone(), c.customers.get(k)?.clone());
+        }
+        for k in &keys.items {
+            refs.items.insert(k.clone(), c.items.get(k)?.clone());
+        }
+        for k in &keys.locations {
+            if !c.locations.contains(k) {
+                return None;
+            }
+            refs.locations.insert(k.clone());
+        }
+        Some(refs)
+    }
+
+    fn store(&self, refs: &Refs) {
+        let mut c = self.state();
+        let size = c.customers.len() + c.items.len() + c.locations.len();
+        if refs.epoch != c.epoch || size > CACHE_MAX {
+            *c = Cached { epoch: refs.epoch, ..Cached::default() };
+        }
+        c.customers.extend(refs.customers.iter().map(|(k, v)| (k.clone(), v.clone())));
+        c.items.extend(refs.items.iter().map(|(k, v)| (k.clone(), v.clone())));
+        c.locations.extend(refs.locations.iter().cloned());
+    }
+
+    fn clear(&self) {
+        *self.state() = Cached::default();
+    }
+}
+
+/// Read what `keys` names, with the current master epoch, in one round trip.
+async fn load_refs(pool: &PgPool, keys: &Keys) -> Result<Refs> {
     type Row = (
         sqlx::types::Json<Vec<CustomerForSale>>,
         sqlx::types::Json<Vec<ItemForSale>>,
         Vec<String>,
-        Vec<String>,
-        Vec<String>,
+        i64,
     );
-    let (c, i, l, o, n): Row = sqlx::query_as(
+    let (c, i, l, epoch): Row = sqlx::query_as(
         "SELECT \
            (SELECT COALESCE(jsonb_agg(jsonb_build_array(no, blocked, currency, price_group, \
               ship_to)), '[]') FROM posting.customers WHERE no = ANY($1)), \
@@ -148,24 +218,18 @@ async fn load_refs(pool: &PgPool, docs: &[&pb::SalesDocument]) -> Result<Refs> {
                 p.unit_price_minor)) FROM posting.sales_prices p WHERE p.item_no = i.no), \
               '[]'))), '[]') FROM posting.items i WHERE i.no = ANY($2)), \
            ARRAY(SELECT code FROM posting.locations WHERE code = ANY($3)), \
-           ARRAY(SELECT posting.next_no('SO', 'posting.sales_order_nos') \
-                 FROM generate_series(1, $4)), \
-           ARRAY(SELECT posting.next_no('SI', 'posting.sales_invoice_nos') \
-                 FROM generate_series(1, $5))",
+           (SELECT n FROM posting.master_epoch)",
     )
-    .bind(&customers)
-    .bind(&items)
-    .bind(&locations)
-    .bind(orders)
-    .bind(invoices)
+    .bind(&keys.customers)
+    .bind(&keys.items)
+    .bind(&keys.locations)
     .fetch_one(pool)
     .await?;
     Ok(Refs {
         customers: c.0.into_iter().map(|c| (c.0.clone(), c)).collect(),
         items: i.0.into_iter().map(|i| (i.no.clone(), i)).collect(),
         locations: l.into_iter().collect(),
-        order_nos: o,
-        invoice_nos: n,
+        epoch,
     })
 }
 
@@ -177,9 +241,11 @@ struct Built {
     ship_to: serde_json::Value,
     order_date: chrono::NaiveDate,
     posting_date: chrono::NaiveDate,
+    /// Per line: base units per unit of measure.
+    qty_per_uom: Vec<i32>,
 }
 
-fn build(r: &pb::CreateSalesDocumentRequest, refs: &mut Refs, f0: &str) -> Result<Built> {
+fn build(r: &pb::CreateSalesDocumentRequest, refs: &Refs, f0: &str) -> Result<Built> {
     let d = r
         .document
         .as_ref()
@@ -243,6 +309,7 @@ fn build(r: &pb::CreateSalesDocumentRequest, refs: &mut Refs, f0: &str) -> Resul
     };
 
     let mut lines = Vec::with_capacity(d.lines.len());
+    let mut qty_per_uom = Vec::with_capacity(d.lines.len());
     let mut total: i64 = 0;
     for (i, l) in d.lines.iter().enumerate() {
         let f = format!("{fd}.lines[{i}]");
@@ -327,6 +394,10 @@ fn build(r: &pb::CreateSalesDocumentRequest, refs: &mut Refs, f0: &str) -> Resul
         let description =
             if l.description.is_empty() { item.description.clone() } else { l.description.clone() };
         check_len(&description, &format!("{f}.description"), 250)?;
+        qty_per_uom.push(
+            i32::try_from(q_per)
+                .map_err(|_| ErpError::invalid(format!("{f}.unit_of_measure"), "too large"))?,
+        );
         lines.push(pb::SalesLine {
             line_no: (i as u32 + 1) * 10000,
             item_no: item.no.clone(),
@@ -348,13 +419,8 @@ fn build(r: &pb::CreateSalesDocumentRequest, refs: &mut Refs, f0: &str) -> Resul
             },
         });
     }
-    let no = if !d.no.is_empty() {
-        d.no.clone()
-    } else if dtype == "order" {
-        refs.order_nos.pop().unwrap_or_default()
-    } else {
-        refs.invoice_nos.pop().unwrap_or_default()
-    };
+    // Blank: numbered from the document type's series when it is written.
+    let no = d.no.clone();
     let status = if r.release { "released" } else { "open" };
     Ok(Built {
         doc: pb::SalesDocument {
@@ -381,50 +447,96 @@ fn build(r: &pb::CreateSalesDocumentRequest, refs: &mut Refs, f0: &str) -> Resul
         ship_to,
         order_date,
         posting_date,
+        qty_per_uom,
     })
 }
 
 /// Create one document (see [`create_many`]).
 pub async fn create(
     pool: &PgPool,
+    cache: &RefCache,
     r: &pb::CreateSalesDocumentRequest,
 ) -> Result<(pb::SalesDocument, bool)> {
-    let mut out = create_many(pool, std::slice::from_ref(r), "").await?;
+    let mut out = create_many(pool, cache, std::slice::from_ref(r), "").await?;
     Ok(out.remove(0))
 }
 
-/// Create documents: one read of everything they refer to, validation of all (the first bad
-/// field fails the call and nothing is written), then one statement inserting every header
-/// and line. A document of a Shopify order that already has one is not created again: its
-/// existing document comes back with `created` false, also when callers race.
-pub async fn create_many(
-    pool: &PgPool,
+/// Build every document of a call from `refs`; the first bad field fails the call.
+fn build_all(
     reqs: &[pb::CreateSalesDocumentRequest],
+    refs: &Refs,
     prefix: &str,
-) -> Result<Vec<(pb::SalesDocument, bool)>> {
-    let docs: Vec<&pb::SalesDocument> = reqs.iter().filter_map(|r| r.document.as_ref()).collect();
-    let mut refs = load_refs(pool, &docs).await?;
+) -> Result<Vec<Built>> {
+    let field =
+        |i: usize| if prefix.is_empty() { String::new() } else { format!("{prefix}[{i}].") };
     let mut built = Vec::with_capacity(reqs.len());
     for (i, r) in reqs.iter().enumerate() {
-        let f = if prefix.is_empty() { String::new() } else { format!("{prefix}[{i}].") };
-        built.push(build(r, &mut refs, &f)?);
+        built.push(build(r, refs, &field(i))?);
     }
     // The same Shopify order twice in one call: the first one counts.
     let mut seen = std::collections::HashSet::new();
     for (i, b) in built.iter().enumerate() {
         let d = &b.doc;
         if d.shopify_order_id > 0 && !seen.insert((d.shop.clone(), d.shopify_order_id)) {
-            let f = if prefix.is_empty() { String::new() } else { format!("{prefix}[{i}].") };
             return Err(ErpError::invalid(
-                format!("{f}document.shopify_order_id"),
+                format!("{}document.shopify_order_id", field(i)),
                 "the same Shopify order is in this call twice",
             ));
         }
     }
+    Ok(built)
+}
 
+/// Create documents: validation of all of them against the master data they refer to (the
+/// first bad field fails the call and nothing is written), then one statement numbering and
+/// inserting every header and line. The master data comes from the process cache when it has
+/// all of it, and the statement then writes only if the master epoch is unchanged; otherwise
+/// (or when a cached build fails, to never refuse on stale data) it is read in one round trip.
+/// A document of a Shopify order that already has one is not created again: its existing
+/// document comes back with `created` false, also when callers race.
+pub async fn create_many(
+    pool: &PgPool,
+    cache: &RefCache,
+    reqs: &[pb::CreateSalesDocumentRequest],
+    prefix: &str,
+) -> Result<Vec<(pb::SalesDocument, bool)>> {
+    let docs: Vec<&pb::SalesDocument> = reqs.iter().filter_map(|r| r.document.as_ref()).collect();
+    let keys = Keys::of(&docs);
+    let mut cached = cache.lookup(&keys);
+    loop {
+        let (built, guard) = match cached.take() {
+            Some(refs) => match build_all(reqs, &refs, prefix) {
+                Ok(b) => (b, Some(refs.epoch)),
+                // Confirm the refusal against the database.
+                Err(_) => continue,
+            },
+            None => {
+                let refs = load_refs(pool, &keys).await?;
+                cache.store(&refs);
+                (build_all(reqs, &refs, prefix)?, None)
+            }
+        };
+        match insert(pool, &built, guard).await? {
+            Some(rows) => return finish(pool, built, rows).await,
+            // The master data changed since it was cached: build again from a fresh read.
+            None => cache.clear(),
+        }
+    }
+}
+
+/// (batch position from 1, number, created at: None when the Shopify order had a document).
+type InsertedRow = (i64, String, Option<chrono::DateTime<chrono::Utc>>);
+
+/// Number and insert the built documents in one statement. With `guard`, nothing is written
+/// (and None returned) unless the master epoch still has that value.
+async fn insert(
+    pool: &PgPool,
+    built: &[Built],
+    guard: Option<i64>,
+) -> Result<Option<Vec<InsertedRow>>> {
     let mut h = HeaderCols::default();
     let mut l = LineCols::default();
-    for b in &built {
+    for (ord, b) in (1i64..).zip(built) {
         let d = &b.doc;
         h.dtype.push(b.dtype.to_owned());
         h.no.push(d.no.clone());
@@ -440,14 +552,8 @@ pub async fn create_many(
         h.order_date.push(b.order_date);
         h.posting_date.push(b.posting_date);
         h.amount.push(d.amount_minor);
-        for x in &d.lines {
-            let item = &refs.items[&x.item_no];
-            let q_per = item
-                .uoms
-                .iter()
-                .find(|u| u.code == x.unit_of_measure)
-                .map_or(1, |u| u.qty_per_unit as i32);
-            l.hno.push(d.no.clone());
+        for (x, per_uom) in d.lines.iter().zip(&b.qty_per_uom) {
+            l.hord.push(ord);
             l.line_no.push(x.line_no as i32);
             l.item.push(x.item_no.clone());
             l.variant.push(x.variant_code.clone());
@@ -455,7 +561,7 @@ pub async fn create_many(
             l.descr.push(x.description.clone());
             l.qty.push(x.quantity);
             l.uom.push(x.unit_of_measure.clone());
-            l.per_uom.push(q_per);
+            l.per_uom.push(*per_uom);
             l.price.push(x.unit_price_minor.unwrap_or(0));
             l.disc.push(x.line_discount_minor);
             l.amount.push(x.amount_minor);
@@ -463,65 +569,82 @@ pub async fn create_many(
             l.sol_no.push(x.shopify_order_no.clone());
         }
     }
-    // Headers and lines in one statement: atomic without a transaction round trip. A racing
-    // create of the same Shopify order waits on the unique index and then does nothing.
-    let inserted: std::result::Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, sqlx::Error> =
-        sqlx::query_as(
-            "WITH h AS ( \
-               INSERT INTO posting.sales_headers (document_type, no, shop, shopify_order_id, \
-                 shopify_order_no, external_document_no, sell_to_customer_no, \
-                 bill_to_customer_no, ship_to, currency, status, order_date, posting_date, \
-                 amount_minor) \
-               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], \
+    // Headers and lines in one statement: atomic without a transaction round trip. Blank
+    // numbers are drawn here, in batch order. A racing create of the same Shopify order waits
+    // on the unique index and then does nothing.
+    type Row = (bool, Option<i64>, Option<String>, Option<chrono::DateTime<chrono::Utc>>);
+    let rows: std::result::Result<Vec<Row>, sqlx::Error> = sqlx::query_as(
+        "WITH g AS (SELECT $29::bigint IS NULL \
+                      OR $29 = (SELECT n FROM posting.master_epoch) AS ok), \
+         x AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], \
                  $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], \
-                 $11::text[], $12::date[], $13::date[], $14::bigint[]) \
-               ON CONFLICT ON CONSTRAINT sales_headers_shopify_order DO NOTHING \
-               RETURNING id, no, created_at), \
-             l AS ( \
-               INSERT INTO posting.sales_lines (header_id, line_no, item_no, variant_code, \
-                 location_code, description, quantity, uom, qty_per_uom, unit_price_minor, \
-                 line_discount_minor, amount_minor, shopify_order_line_id, shopify_order_no) \
-               SELECT h.id, x.line_no, x.item, x.variant, x.loc, x.descr, x.qty, x.uom, \
-                 x.per_uom, x.price, x.disc, x.amount, x.sol_id, x.sol_no \
-               FROM unnest($15::text[], $16::int[], $17::text[], $18::text[], $19::text[], \
-                 $20::text[], $21::bigint[], $22::text[], $23::int[], $24::bigint[], \
-                 $25::bigint[], $26::bigint[], $27::bigint[], $28::text[]) \
-                 AS x(hno, line_no, item, variant, loc, descr, qty, uom, per_uom, price, disc, \
-                      amount, sol_id, sol_no) \
-               JOIN h ON h.no = x.hno) \
-             SELECT no, created_at FROM h",
-        )
-        .bind(&h.dtype)
-        .bind(&h.no)
-        .bind(&h.shop)
-        .bind(&h.sid)
-        .bind(&h.sno)
-        .bind(&h.ext)
-        .bind(&h.sell)
-        .bind(&h.bill)
-        .bind(&h.ship_to)
-        .bind(&h.currency)
-        .bind(&h.status)
-        .bind(&h.order_date)
-        .bind(&h.posting_date)
-        .bind(&h.amount)
-        .bind(&l.hno)
-        .bind(&l.line_no)
-        .bind(&l.item)
-        .bind(&l.variant)
-        .bind(&l.location)
-        .bind(&l.descr)
-        .bind(&l.qty)
-        .bind(&l.uom)
-        .bind(&l.per_uom)
-        .bind(&l.price)
-        .bind(&l.disc)
-        .bind(&l.amount)
-        .bind(&l.sol_id)
-        .bind(&l.sol_no)
-        .fetch_all(pool)
-        .await;
-    let inserted = match inserted {
+                 $11::text[], $12::date[], $13::date[], $14::bigint[]) WITH ORDINALITY \
+                 AS x(dtype, no, shop, sid, sno, ext, sell, bill, ship_to, currency, status, \
+                      od, pd, amount, ord) \
+               WHERE (SELECT ok FROM g)), \
+         n AS MATERIALIZED ( \
+           SELECT ord, CASE WHEN no <> '' THEN no \
+                            WHEN dtype = 'invoice' \
+                              THEN posting.next_no('SI', 'posting.sales_invoice_nos') \
+                            ELSE posting.next_no('SO', 'posting.sales_order_nos') END AS no \
+           FROM x ORDER BY ord), \
+         h AS ( \
+           INSERT INTO posting.sales_headers (document_type, no, shop, shopify_order_id, \
+             shopify_order_no, external_document_no, sell_to_customer_no, \
+             bill_to_customer_no, ship_to, currency, status, order_date, posting_date, \
+             amount_minor) \
+           SELECT x.dtype, n.no, x.shop, x.sid, x.sno, x.ext, x.sell, x.bill, x.ship_to, \
+             x.currency, x.status, x.od, x.pd, x.amount \
+           FROM x JOIN n USING (ord) \
+           ON CONFLICT ON CONSTRAINT sales_headers_shopify_order DO NOTHING \
+           RETURNING id, no, created_at), \
+         l AS ( \
+           INSERT INTO posting.sales_lines (header_id, line_no, item_no, variant_code, \
+             location_code, description, quantity, uom, qty_per_uom, unit_price_minor, \
+             line_discount_minor, amount_minor, shopify_order_line_id, shopify_order_no) \
+           SELECT h.id, y.line_no, y.item, y.variant, y.loc, y.descr, y.qty, y.uom, \
+             y.per_uom, y.price, y.disc, y.amount, y.sol_id, y.sol_no \
+           FROM unnest($15::bigint[], $16::int[], $17::text[], $18::text[], $19::text[], \
+             $20::text[], $21::bigint[], $22::text[], $23::int[], $24::bigint[], \
+             $25::bigint[], $26::bigint[], $27::bigint[], $28::text[]) \
+             AS y(hord, line_no, item, variant, loc, descr, qty, uom, per_uom, price, disc, \
+                  amount, sol_id, sol_no) \
+           JOIN n ON n.ord = y.hord JOIN h ON h.no = n.no) \
+         SELECT g.ok, n.ord, n.no, h.created_at \
+         FROM g LEFT JOIN n ON true LEFT JOIN h ON h.no = n.no",
+    )
+    .bind(&h.dtype)
+    .bind(&h.no)
+    .bind(&h.shop)
+    .bind(&h.sid)
+    .bind(&h.sno)
+    .bind(&h.ext)
+    .bind(&h.sell)
+    .bind(&h.bill)
+    .bind(&h.ship_to)
+    .bind(&h.currency)
+    .bind(&h.status)
+    .bind(&h.order_date)
+    .bind(&h.posting_date)
+    .bind(&h.amount)
+    .bind(&l.hord)
+    .bind(&l.line_no)
+    .bind(&l.item)
+    .bind(&l.variant)
+    .bind(&l.location)
+    .bind(&l.descr)
+    .bind(&l.qty)
+    .bind(&l.uom)
+    .bind(&l.per_uom)
+    .bind(&l.price)
+    .bind(&l.disc)
+    .bind(&l.amount)
+    .bind(&l.sol_id)
+    .bind(&l.sol_no)
+    .bind(guard)
+    .fetch_all(pool)
+    .await;
+    let rows = match rows {
         Err(e) if is_unique_violation(&e, "sales_headers_no_key") => {
             return Err(ErpError::AlreadyExists(
                 "a sales document with one of these numbers already exists".to_owned(),
@@ -529,16 +652,30 @@ pub async fn create_many(
         }
         r => r?,
     };
-    let created: HashMap<String, chrono::DateTime<chrono::Utc>> = inserted.into_iter().collect();
+    if rows.first().is_some_and(|r| !r.0) {
+        return Ok(None);
+    }
+    Ok(Some(rows.into_iter().filter_map(|(_, ord, no, at)| Some((ord?, no?, at))).collect()))
+}
+
+/// The documents as created, or the existing document of a Shopify order that had one.
+async fn finish(
+    pool: &PgPool,
+    built: Vec<Built>,
+    rows: Vec<InsertedRow>,
+) -> Result<Vec<(pb::SalesDocument, bool)>> {
+    let rows: HashMap<i64, (String, Option<chrono::DateTime<chrono::Utc>>)> =
+        rows.into_iter().map(|(ord, no, at)| (ord, (no, at))).collect();
     let mut out = Vec::with_capacity(built.len());
-    for b in built {
-        match created.get(&b.doc.no) {
-            Some(at) => {
+    for (ord, b) in (1i64..).zip(built) {
+        match rows.get(&ord) {
+            Some((no, Some(at))) => {
                 let mut d = b.doc;
+                d.no = no.clone();
                 d.created_at = Some(timestamp(*at));
                 out.push((d, true));
             }
-            None => {
+            _ => {
                 // The Shopify order already has its document.
                 let existing: String = sqlx::query_scalar(
                     "SELECT no FROM posting.sales_headers WHERE shop = $1 AND shopify_order_id = $2",
@@ -574,7 +711,7 @@ struct HeaderCols {
 
 #[derive(Default)]
 struct LineCols {
-    hno: Vec<String>,
+    hord: Vec<i64>,
     line_no: Vec<i32>,
     item: Vec<String>,
     variant: Vec<String>,

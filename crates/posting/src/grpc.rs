@@ -16,6 +16,8 @@ use tonic::{Request, Response, Status};
 #[derive(Clone)]
 pub struct ErpService {
     pub pool: PgPool,
+    /// Master data for creating sales documents (see [`docs::RefCache`]).
+    pub refs: std::sync::Arc<docs::RefCache>,
 }
 
 type R<T> = Result<Response<T>, Status>;
@@ -94,7 +96,7 @@ impl Erp for ErpService {
         &self,
         r: Request<pb::CreateSalesDocumentRequest>,
     ) -> R<pb::CreateSalesDocumentResponse> {
-        ok(docs::create(&self.pool, r.get_ref())
+        ok(docs::create(&self.pool, &self.refs, r.get_ref())
             .await
             .map(|(d, created)| pb::CreateSalesDocumentResponse { document: Some(d), created }))
     }
@@ -109,7 +111,7 @@ impl Erp for ErpService {
         if r.documents.len() > 500 {
             return Err(Status::invalid_argument("documents: at most 500 per call"));
         }
-        ok(docs::create_many(&self.pool, &r.documents, "documents").await.map(|v| {
+        ok(docs::create_many(&self.pool, &self.refs, &r.documents, "documents").await.map(|v| {
             pb::CreateSalesDocumentsResponse {
                 results: v
                     .into_iter()

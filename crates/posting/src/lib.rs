@@ -35,7 +35,7 @@ pub async fn serve(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Re
     )
     .await
     .context("posting database")?;
-    let erp = grpc::ErpService { pool: pool.clone() };
+    let erp = grpc::ErpService { pool: pool.clone(), refs: Default::default() };
     let posting = grpc::PostingService { pool: pool.clone() };
     let runner = batch::PostingTasks { pool: pool.clone() };
     let r = shopsync_runtime::worker::serve_worker_with(

@@ -50,8 +50,17 @@ pub async fn connect_with(
     plans: Plans,
 ) -> Result<PgPool, StoreError> {
     let pool = pool_with(url, max_connections, application, plans).await?;
-    MIGRATOR.run(&pool).await.map_err(StoreError::Migrate)?;
+    startup_migrator().run(&pool).await.map_err(StoreError::Migrate)?;
     Ok(pool)
+}
+
+/// The migrations as services apply them at start-up. One a newer release already applied is
+/// tolerated (`ignore_missing`): during a rolling deploy the replicas of the older release must
+/// keep starting, and migrations only ever add what older code can ignore (ARCHITECTURE.md).
+fn startup_migrator() -> sqlx::migrate::Migrator {
+    let mut m = sqlx::migrate!("./migrations");
+    m.set_ignore_missing(true);
+    m
 }
 
 /// A pool without running migrations (a second pool of a service that already migrated).
