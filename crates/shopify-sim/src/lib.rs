@@ -1145,6 +1145,10 @@ fn standard() -> String {
     "standard".into()
 }
 
+fn not_found(reason: String) -> Response {
+    (StatusCode::NOT_FOUND, Json(json!({ "error": reason }))).into_response()
+}
+
 fn bad_request(reason: impl ToString) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "error": reason.to_string() }))).into_response()
 }
@@ -1212,8 +1216,7 @@ async fn seed_shop(
         return bad_request("at most 100000 products, customers and orders per call");
     }
     let Some(shop) = sim.shop(&name) else {
-        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no shop {name:?}") })))
-            .into_response();
+        return not_found(format!("no shop {name:?}"));
     };
     let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
     shop.seed(req.seed, req.products, req.customers);
@@ -1252,8 +1255,7 @@ async fn set_faults(
         return bad_request("latency_ms must be at most 60000 and timeout_ms at most 600000");
     }
     if sim.shop(&name).is_none() {
-        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no shop {name:?}") })))
-            .into_response();
+        return not_found(format!("no shop {name:?}"));
     }
     sim.set_faults(&name, f.clone());
     Json(json!({ "shop": name, "faults": f })).into_response()
@@ -1294,8 +1296,7 @@ async fn place_order(
         Err(e) => return bad_request(e.body_text()),
     };
     let Some(shop) = sim.shop(&name) else {
-        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no shop {name:?}") })))
-            .into_response();
+        return not_found(format!("no shop {name:?}"));
     };
     let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
     let mut lines = Vec::new();
@@ -1369,14 +1370,12 @@ async fn edit_order(
         Err(e) => return bad_request(e.body_text()),
     };
     let Some(shop) = sim.shop(&name) else {
-        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no shop {name:?}") })))
-            .into_response();
+        return not_found(format!("no shop {name:?}"));
     };
     let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
     let id = order.parse::<u64>().ok().or_else(|| store::parse_gid("Order", &order));
     let Some(o) = id.and_then(|id| shop.orders.get(&id)) else {
-        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no order {order:?}") })))
-            .into_response();
+        return not_found(format!("no order {order:?}"));
     };
     let id = o.id;
     let gid = store::gid("Order", id);
@@ -1487,8 +1486,7 @@ fn parse_cents(s: &str) -> Option<i64> {
 /// Everything a shop holds, in the save format: to read back what a client wrote.
 async fn export_shop(State(sim): State<SharedSim>, Path(name): Path<String>) -> Response {
     let Some(shop) = sim.shop(&name) else {
-        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no shop {name:?}") })))
-            .into_response();
+        return not_found(format!("no shop {name:?}"));
     };
     let shop = shop.lock().unwrap_or_else(|e| e.into_inner());
     match serde_json::to_value(&*shop) {
@@ -1506,8 +1504,7 @@ async fn export_shop(State(sim): State<SharedSim>, Path(name): Path<String>) -> 
 
 async fn shop_summary(State(sim): State<SharedSim>, Path(name): Path<String>) -> Response {
     let Some(shop) = sim.shop(&name) else {
-        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no shop {name:?}") })))
-            .into_response();
+        return not_found(format!("no shop {name:?}"));
     };
     let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
     let status = shop.bucket(&sim.clock).status(&sim.clock);

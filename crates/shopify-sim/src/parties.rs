@@ -18,6 +18,11 @@ fn err(field: Value, message: &str, code: Option<&str>) -> Value {
     }
 }
 
+/// The user error for an id argument naming nothing.
+fn missing(arg: &str) -> Value {
+    err(json!([arg]), "Resource requested does not exist.", Some("RESOURCE_NOT_FOUND"))
+}
+
 fn email_ok(e: &str) -> bool {
     let mut parts = e.split('@');
     matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(b), None) if !a.is_empty() && b.contains('.'))
@@ -308,11 +313,7 @@ pub fn company_create(shop: &mut Shop, input: &Value) -> Result<u64, Vec<Value>>
 pub fn company_update(shop: &mut Shop, company: &str, input: &Value) -> Result<u64, Vec<Value>> {
     let Some(id) = parse_gid("Company", company).filter(|id| shop.companies.contains_key(id))
     else {
-        return Err(vec![err(
-            json!(["companyId"]),
-            "Resource requested does not exist.",
-            Some("RESOURCE_NOT_FOUND"),
-        )]);
+        return Err(vec![missing("companyId")]);
     };
     let errs = company_checks(shop, input, Some(id), &["input"]);
     if !errs.is_empty() {
@@ -344,11 +345,7 @@ pub fn location_update(
     let Some(cid) = lid.and_then(|lid| {
         shop.companies.values().find(|c| c.locations.iter().any(|l| l.id == lid)).map(|c| c.id)
     }) else {
-        return Err(vec![err(
-            json!(["companyLocationId"]),
-            "Resource requested does not exist.",
-            Some("RESOURCE_NOT_FOUND"),
-        )]);
+        return Err(vec![missing("companyLocationId")]);
     };
     let lid = lid.unwrap_or_default();
     if text(input, "name").is_some_and(|n| n.is_empty()) {
@@ -390,19 +387,11 @@ pub fn assign_contact(
 ) -> Result<(u64, u64), Vec<Value>> {
     let Some(cid) = parse_gid("Company", company).filter(|id| shop.companies.contains_key(id))
     else {
-        return Err(vec![err(
-            json!(["companyId"]),
-            "Resource requested does not exist.",
-            Some("RESOURCE_NOT_FOUND"),
-        )]);
+        return Err(vec![missing("companyId")]);
     };
     let Some(cust) = parse_gid("Customer", customer).filter(|id| shop.customers.contains_key(id))
     else {
-        return Err(vec![err(
-            json!(["customerId"]),
-            "Resource requested does not exist.",
-            Some("RESOURCE_NOT_FOUND"),
-        )]);
+        return Err(vec![missing("customerId")]);
     };
     if shop.companies[&cid].contacts.iter().any(|k| k.customer_id == cust) {
         return Err(vec![err(
