@@ -13,6 +13,7 @@
 //!   worker stream, which cancels the task in the worker.
 
 use crate::repo::{CANCEL_CHANNEL, ClaimedRun, Completion, Repo, RepoError, WAKE_CHANNEL};
+use crate::wakeup::Wakeup;
 use chrono::Utc;
 use serde_json::{Value, json};
 use shopsync_common::{FinishedRun, RunOutcome, after_run};
@@ -21,7 +22,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
@@ -166,7 +167,7 @@ struct Inner<E> {
     repo: Repo,
     executor: E,
     active: Mutex<HashMap<Uuid, Arc<RunHandle>>>,
-    wake: Notify,
+    wake: Arc<Wakeup>,
     slots: Arc<Semaphore>,
     completions: mpsc::Sender<Job>,
     stats: Arc<Stats>,
@@ -179,6 +180,11 @@ pub struct Dispatcher<E> {
 
 impl<E: Executor> Dispatcher<E> {
     pub fn new(cfg: DispatcherConfig, repo: Repo, executor: E) -> Self {
+        Self::with_wakeup(cfg, repo, executor, Arc::new(Wakeup::default()))
+    }
+
+    /// A dispatcher that also wakes when this process's API makes work due.
+    pub fn with_wakeup(cfg: DispatcherConfig, repo: Repo, executor: E, wake: Arc<Wakeup>) -> Self {
         let (tx, rx) = mpsc::channel(cfg.max_concurrency.max(16) * 2);
         let slots = Arc::new(Semaphore::new(cfg.max_concurrency));
         let inner = Arc::new(Inner {
@@ -186,7 +192,7 @@ impl<E: Executor> Dispatcher<E> {
             repo,
             executor,
             active: Mutex::new(HashMap::new()),
-            wake: Notify::new(),
+            wake,
             slots,
             completions: tx,
             stats: Arc::new(Stats::default()),
@@ -294,7 +300,7 @@ async fn claim_loop<E: Executor>(
             _ => cfg.poll_interval,
         };
         tokio::select! {
-            _ = inner.wake.notified() => {}
+            _ = inner.wake.local.notified() => {}
             _ = tokio::time::sleep(sleep_for) => {}
             _ = shutdown.cancelled() => return Ok(()),
         }
@@ -476,7 +482,7 @@ async fn completer<E: Executor>(inner: Arc<Inner<E>>, mut rx: mpsc::Receiver<Job
         }
         drop(now); // frees the slots
         if let Some(inner) = weak.upgrade() {
-            inner.wake.notify_one();
+            inner.wake.local.notify_one();
         }
     }
 }
@@ -596,7 +602,7 @@ async fn listener<E: Executor>(inner: Arc<Inner<E>>, stop: CancellationToken) {
         }
         failures = 0;
         // Anything that happened while we were not listening.
-        inner.wake.notify_one();
+        inner.wake.local.notify_one();
         loop {
             let n = tokio::select! {
                 n = l.recv() => n,
@@ -613,7 +619,7 @@ async fn listener<E: Executor>(inner: Arc<Inner<E>>, stop: CancellationToken) {
                         }
                     }
                 }
-                Ok(_) => inner.wake.notify_one(),
+                Ok(_) => inner.wake.local.notify_one(),
                 Err(e) => {
                     tracing::warn!(error = ?e, "LISTEN connection lost, reconnecting");
                     break;

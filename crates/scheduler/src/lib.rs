@@ -7,6 +7,7 @@ pub mod executor;
 pub mod grpc;
 pub mod repo;
 pub mod service;
+pub mod wakeup;
 
 use anyhow::Context;
 use secrecy::SecretString;
@@ -168,7 +169,12 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     }
     let executor =
         executor::GrpcExecutor::new(workers, Duration::from_millis(cfg.worker_heartbeat_ms));
-    let queue = Arc::new(service::JobQueue::new(repo.clone()));
+    // Creates wake this process's dispatcher directly and the other replicas by one coalesced
+    // NOTIFY (see wakeup.rs).
+    let wake = Arc::new(wakeup::Wakeup::default());
+    let wake_stop = CancellationToken::new();
+    let broadcaster = tokio::spawn(wake.clone().broadcast(pool.clone(), wake_stop.clone()));
+    let queue = Arc::new(service::JobQueue::with_wakeup(repo.clone(), wake.clone()));
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<shopsync_proto::pb::job_queue_server::JobQueueServer<grpc::JobQueueService>>(
@@ -194,7 +200,12 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         )
         .await
         .context("opening the dispatcher's database connections")?;
-        Some(dispatch::Dispatcher::new(cfg.dispatcher(), repo::Repo::new(pool), executor))
+        Some(dispatch::Dispatcher::with_wakeup(
+            cfg.dispatcher(),
+            repo::Repo::new(pool),
+            executor,
+            wake.clone(),
+        ))
     } else {
         None
     };
@@ -212,6 +223,8 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     health.set_not_serving::<shopsync_proto::pb::job_queue_server::JobQueueServer<grpc::JobQueueService>>().await;
     serve_stop.cancel();
     server.await.context("server task")?.context("gRPC server")?;
+    wake_stop.cancel();
+    let _ = broadcaster.await;
     pool.close().await;
     tracing::info!("scheduler stopped");
     dispatched

@@ -268,16 +268,19 @@ impl Repo {
 
     // ---- entries ----------------------------------------------------------------------
 
-    /// Insert an entry. With a `request_id` already used, returns the existing entry.
+    /// Insert an entry. With a `request_id` already used, returns the existing entry. With
+    /// `notify`, an entry that is due also sends the wake-up NOTIFY in its transaction (callers
+    /// without a [`crate::wakeup::Wakeup`]).
     pub async fn insert_entry(
         &self,
         spec: &EntrySpec,
         state: &EntryState,
         request_id: Option<&str>,
+        notify: bool,
     ) -> Result<(Entry, bool), RepoError> {
         let d = derive(spec);
-        // One statement (one round trip, autocommit): the insert and, for an entry that is
-        // due, the wake-up notification, delivered when it commits.
+        // One statement (one round trip, autocommit): the insert and, if asked, the wake-up
+        // notification, delivered when it commits.
         let row: Option<EntryRow> = sqlx::query_as(AssertSqlSafe(format!(
             "WITH ins AS ( \
                INSERT INTO scheduler.entries (task, shop, spec, description, category, priority, \
@@ -287,7 +290,8 @@ impl Repo {
                ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING \
                RETURNING {ENTRY_COLS} \
              ), woke AS ( \
-               SELECT pg_notify('{WAKE_CHANNEL}', 'new') FROM ins WHERE ins.next_run_at IS NOT NULL \
+               SELECT pg_notify('{WAKE_CHANNEL}', 'new') FROM ins \
+               WHERE $19 AND ins.next_run_at IS NOT NULL \
              ) \
              SELECT ins.*, (SELECT count(*) FROM woke) AS woke FROM ins"
         )))
@@ -309,6 +313,7 @@ impl Repo {
         .bind(state.manual_pending)
         .bind(state.attempts)
         .bind(&state.last_error)
+        .bind(notify)
         .fetch_optional(&self.pool)
         .await?;
         let (row, created) = match row {
@@ -902,6 +907,12 @@ impl Repo {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// A wake-up for every scheduler listening, outside any transaction.
+pub async fn notify_wake(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, 'new')").bind(WAKE_CHANNEL).execute(pool).await?;
+    Ok(())
 }
 
 async fn notify(

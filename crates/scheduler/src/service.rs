@@ -3,12 +3,16 @@
 
 use crate::error::ServiceError;
 use crate::repo::{Entry, EntryFilter, EntryState, Repo, RepoError, RunFilter, RunRow};
+use crate::wakeup::Wakeup;
 use chrono::{DateTime, Utc};
 use shopsync_common::{EntrySpec, JobStatus, ValidationError};
+use std::sync::Arc;
 use uuid::Uuid;
 
 pub struct JobQueue {
     repo: Repo,
+    /// How creates wake the claimers; None: a NOTIFY in the create's transaction.
+    wakeup: Option<Arc<Wakeup>>,
 }
 
 fn not_found(id: Uuid) -> impl FnOnce(RepoError) -> ServiceError {
@@ -33,7 +37,12 @@ fn first_run(spec: &EntrySpec, now: DateTime<Utc>) -> Result<NextRun, ServiceErr
 
 impl JobQueue {
     pub fn new(repo: Repo) -> Self {
-        Self { repo }
+        Self { repo, wakeup: None }
+    }
+
+    /// A queue whose creates wake claimers through `wakeup` (whose broadcaster must run).
+    pub fn with_wakeup(repo: Repo, wakeup: Arc<Wakeup>) -> Self {
+        Self { repo, wakeup: Some(wakeup) }
     }
 
     pub fn repo(&self) -> &Repo {
@@ -63,7 +72,14 @@ impl JobQueue {
         {
             return Err(ValidationError::new("request_id", "must be 1-200 characters").into());
         }
-        let (entry, created) = self.repo.insert_entry(&spec, &state, request_id).await?;
+        let (entry, created) =
+            self.repo.insert_entry(&spec, &state, request_id, self.wakeup.is_none()).await?;
+        if let Some(w) = &self.wakeup
+            && created
+            && entry.state.next_run_at.is_some()
+        {
+            w.due();
+        }
         if created {
             tracing::info!(entry = %entry.id, task = %spec.task(), shop = %spec.shop, "entry created");
         }
