@@ -15,6 +15,8 @@ use uuid::Uuid;
 
 pub const WAKE_CHANNEL: &str = "shopsync_scheduler";
 pub const CANCEL_CHANNEL: &str = "shopsync_cancel";
+/// Advisory lock key serialising `claim_locked` across replicas ("shpsync1" in ASCII).
+const CLAIM_LOCKED_LOCK: i64 = 0x7368_7073_796e_6331;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
@@ -543,6 +545,13 @@ impl Repo {
             return Ok(Vec::new());
         }
         let mut tx = self.pool.begin().await?;
+        // One replica at a time claims lock-bound work. With SKIP LOCKED alone, a replica
+        // whose candidates (the high-priority ones) are row-locked by another replica's claim
+        // would take the next ones and could win the category lock with a lower priority.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CLAIM_LOCKED_LOCK)
+            .execute(&mut *tx)
+            .await?;
         let candidates: Vec<(Uuid, Vec<String>, String)> = sqlx::query_as(
             "SELECT id, lock_keys, status FROM scheduler.entries \
              WHERE next_run_at <= now() AND needs_locks \
