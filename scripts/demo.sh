@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: all five services on loopback, a few job queue entries shown running live, then
 # the run log; then the ERP side: items, stock, sales orders of Shopify orders, and a batch
-# posting job. Needs DATABASE_URL (scripts/with-pg.sh provides a throwaway cluster).
+# posting job; then the Shopify sandbox (shopify-sim): a seeded shop, queries, an order and a
+# merchant's refund. Needs DATABASE_URL (scripts/with-pg.sh provides a throwaway cluster).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,9 +52,12 @@ say "five services up (logs in target/demo/): scheduler at $SHOPSYNC_SCHEDULER_U
 id_of() { grep -oE '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}' | head -n 1; }
 
 say "a recurring entry: every 10 s on weekdays and weekends, Copenhagen time"
-REC=$(ss jobs create --task test --shop demo-shop --description "heartbeat sync every 10 s" \
+# (Output is captured, then printed: `tee /dev/stderr` would truncate a redirected log.)
+OUT=$(ss jobs create --task test --shop demo-shop --description "heartbeat sync every 10 s" \
   --params '{"service":"inventory_sync","steps":4,"step_ms":150}' \
-  --every 10s --tz Europe/Copenhagen | tee /dev/stderr | id_of)
+  --every 10s --tz Europe/Copenhagen)
+echo "$OUT"
+REC=$(echo "$OUT" | id_of)
 
 say "a busy category: two posting jobs in category POSTING, only one runs at a time"
 A=$(ss jobs create --task test --shop demo-shop --description "post batch A" --category POSTING \
@@ -114,5 +118,32 @@ ss jobs watch "$POST"
 ss jobs show "$POST"
 ss orders list
 ss items show TEE-1
+
+say "the Shopify sandbox: shopify-sim with a seeded shop, answering Shopify's Admin API"
+SIM=127.0.0.1:$(free_port)
+SIM_TOKEN=shpat_demo_$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
+"$BIN/shopify-sim" --listen "$SIM" >"$LOGS/shopify-sim.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do rc=0; curl -s -o /dev/null "http://$SIM/sim/shops/none" || rc=$?; [ "$rc" -ne 7 ] && break; sleep 0.1; done
+curl -sf "http://$SIM/sim/shops" -H 'Content-Type: application/json' \
+  -d "{\"name\":\"demo-shop\",\"access_token\":\"$SIM_TOKEN\"}" >/dev/null
+curl -sf "http://$SIM/sim/shops/demo-shop/seed" -H 'Content-Type: application/json' \
+  -d '{"seed":7,"products":20,"customers":10,"orders":30,"companies":2}'; echo
+gql() {
+  curl -s "http://$SIM/admin/api/2026-10/graphql.json" -H "X-Shopify-Access-Token: $SIM_TOKEN" \
+    -H 'Content-Type: application/json' -d "$1"; echo
+}
+echo "a query, with its cost and the shop's bucket:"
+gql '{"query":"{ products(first: 2, sortKey: TITLE) { nodes { title variants(first: 1) { nodes { sku price } } media(first: 1) { nodes { status } } } } }"}'
+echo "a document with an unknown field is refused as Shopify refuses it:"
+gql '{"query":"{ shop { nmae } }"}'
+SKU=$(gql '{"query":"{ products(first: 1) { nodes { variants(first: 1) { nodes { sku } } } } }"}' | grep -oE '"sku":"[^"]+"' | head -n 1 | cut -d'"' -f4)
+echo "a customer places an order for $SKU, then the merchant refunds part of it:"
+OUT=$(curl -sf "http://$SIM/sim/shops/demo-shop/orders" -H 'Content-Type: application/json' \
+  -d "{\"lines\":[{\"sku\":\"$SKU\",\"quantity\":2}]}")
+echo "$OUT"
+ORDER=$(echo "$OUT" | grep -oE 'Order/[0-9]+' | cut -d/ -f2)
+curl -sf -X PATCH "http://$SIM/sim/shops/demo-shop/orders/$ORDER" -H 'Content-Type: application/json' \
+  -d '{"tags":["gift"],"refund":"5.00"}'; echo
 echo
 echo "Demo done. Services stop now (SIGTERM drains them)."

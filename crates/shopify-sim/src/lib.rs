@@ -1112,13 +1112,15 @@ fn customer_create(shop: &mut Shop, input: &Value) -> (Option<u64>, Vec<Value>) 
     (Some(id), Vec::new())
 }
 
+/// `extensions.cost` as Shopify writes it: costs and the available points as integers, the
+/// bucket size and restore rate as floats (`2000.0`, `100.0`).
 fn cost_json(requested: f64, actual: Option<f64>, s: bucket::ThrottleStatus) -> Value {
     json!({
-        "requestedQueryCost": requested,
-        "actualQueryCost": actual,
+        "requestedQueryCost": requested.ceil() as i64,
+        "actualQueryCost": actual.map(|a| a.ceil() as i64),
         "throttleStatus": {
             "maximumAvailable": s.maximum_available,
-            "currentlyAvailable": s.currently_available,
+            "currentlyAvailable": s.currently_available.floor() as i64,
             "restoreRate": s.restore_rate,
         },
     })
