@@ -3,7 +3,14 @@
 //! response, adds what has been restored since, subtracts what requests in flight have
 //! reserved, and makes a caller wait until its request's cost fits, so the server never has
 //! to answer THROTTLED.
+//!
+//! Several processes on one shop (replicas of a sync service) share the bucket through
+//! PostgreSQL with [`Budget::shared`]: the same arithmetic on one row per shop
+//! (`shopify.rate_budget`), where the row lock of one `UPDATE` orders the reservations of all
+//! processes. If the database cannot be reached, the process falls back to its own view and
+//! relies on THROTTLED retries until it can.
 
+use sqlx::PgPool;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -27,13 +34,27 @@ struct State {
 #[derive(Debug)]
 pub struct Budget {
     state: Mutex<State>,
+    shared: Option<Shared>,
 }
+
+/// The row of one shop in `shopify.rate_budget`.
+#[derive(Debug)]
+struct Shared {
+    pool: PgPool,
+    shop: String,
+}
+
+/// How long reservations of a process that died can hold points: after this long without a
+/// new reservation, the row's reservations are forgotten.
+const RESERVATION_LEASE_SECS: f64 = 30.0;
 
 /// Cost held for a request in flight; give it back with [`Budget::settle`].
 #[derive(Debug)]
 #[must_use]
 pub struct Reservation {
     pub cost: f64,
+    /// Held in the shared row (else in this process).
+    shared: bool,
 }
 
 impl Default for Budget {
@@ -53,7 +74,94 @@ impl Budget {
                 restore_rate,
                 reserved: 0.0,
             }),
+            shared: None,
         }
+    }
+
+    /// The budget of `shop` shared by every process using the same database (the
+    /// `shopify.rate_budget` table, created by the migrations).
+    pub fn shared(pool: PgPool, shop: impl Into<String>) -> Self {
+        Self { shared: Some(Shared { pool, shop: shop.into() }), ..Self::default() }
+    }
+
+    /// Reserve `cost` in the shared row: Ok(None) when granted, Ok(Some(wait)) when it does not
+    /// fit yet.
+    async fn reserve_shared(sh: &Shared, cost: f64) -> Result<Option<Duration>, sqlx::Error> {
+        // Refill, forget the reservations of a dead process, and grant if the cost fits, all
+        // on the latest row version (the UPDATE locks it, so reservations are serialised).
+        const REFILLED: &str = "LEAST(maximum, available + \
+            extract(epoch FROM clock_timestamp() - at) * restore_rate)";
+        const HELD: &str = "CASE WHEN clock_timestamp() > reserved_until THEN 0 ELSE reserved END";
+        let fits = format!("({REFILLED}) - ({HELD}) >= LEAST($2, maximum)");
+        let sql = format!(
+            "UPDATE shopify.rate_budget SET \
+               available = {REFILLED}, at = clock_timestamp(), \
+               reserved = ({HELD}) + CASE WHEN {fits} THEN $2 ELSE 0 END, \
+               reserved_until = CASE WHEN {fits} \
+                 THEN clock_timestamp() + $3 * interval '1 second' ELSE reserved_until END, \
+               granted = {fits} \
+             WHERE shop = $1 \
+             RETURNING granted, available - reserved, restore_rate, maximum"
+        );
+        loop {
+            let row: Option<(bool, f64, f64, f64)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                    .bind(&sh.shop)
+                    .bind(cost)
+                    .bind(RESERVATION_LEASE_SECS)
+                    .fetch_optional(&sh.pool)
+                    .await?;
+            match row {
+                Some((true, ..)) => return Ok(None),
+                Some((false, have, rate, max)) => {
+                    let need = cost.min(max);
+                    return Ok(Some(Duration::from_secs_f64(
+                        ((need - have) / rate.max(0.001)).clamp(0.001, 60.0),
+                    )));
+                }
+                None => {
+                    // First use of this shop: a full Standard bucket until the shop answers.
+                    sqlx::query(
+                        "INSERT INTO shopify.rate_budget \
+                           (shop, available, at, maximum, restore_rate, reserved_until) \
+                         VALUES ($1, 2000, clock_timestamp(), 2000, 100, clock_timestamp()) \
+                         ON CONFLICT (shop) DO NOTHING",
+                    )
+                    .bind(&sh.shop)
+                    .execute(&sh.pool)
+                    .await?;
+                }
+            }
+        }
+    }
+
+    async fn settle_shared(
+        sh: &Shared,
+        cost: f64,
+        status: Option<ThrottleStatus>,
+    ) -> Result<(), sqlx::Error> {
+        // The bucket after this request: what the server said, but never more than the row's
+        // own refilled level minus this cost. Answers reach the row in any order, and an older
+        // answer's level (before later requests were charged) must not raise it.
+        sqlx::query(
+            "UPDATE shopify.rate_budget SET reserved = GREATEST(reserved - $2, 0), \
+               available = CASE WHEN $3 IS NULL \
+                 THEN LEAST(maximum, available + \
+                   extract(epoch FROM clock_timestamp() - at) * restore_rate) \
+                 ELSE LEAST($3, LEAST(maximum, available + \
+                   extract(epoch FROM clock_timestamp() - at) * restore_rate) - $2) END, \
+               at = clock_timestamp(), \
+               maximum = COALESCE($4, maximum), restore_rate = COALESCE($5, restore_rate) \
+             WHERE shop = $1",
+        )
+        .bind(&sh.shop)
+        .bind(cost)
+        .bind(status.map(|t| t.currently_available))
+        .bind(status.map(|t| t.maximum_available.max(1.0)))
+        .bind(status.map(|t| t.restore_rate.max(0.001)))
+        .execute(&sh.pool)
+        .await?;
+        Ok(())
     }
 
     fn estimate(s: &State, now: Instant) -> f64 {
@@ -63,6 +171,18 @@ impl Budget {
 
     /// Wait until `cost` fits in the bucket, then reserve it.
     pub async fn acquire(&self, cost: f64) -> Reservation {
+        if let Some(sh) = &self.shared {
+            loop {
+                match Self::reserve_shared(sh, cost).await {
+                    Ok(None) => return Reservation { cost, shared: true },
+                    Ok(Some(wait)) => tokio::time::sleep(wait).await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, shop = %sh.shop, "shared Shopify budget unavailable; pacing on this process's view");
+                        break;
+                    }
+                }
+            }
+        }
         loop {
             let wait = {
                 let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -72,7 +192,7 @@ impl Budget {
                 let have = Self::estimate(&s, Instant::now());
                 if have >= need {
                     s.reserved += cost;
-                    return Reservation { cost };
+                    return Reservation { cost, shared: false };
                 }
                 Duration::from_secs_f64(((need - have) / s.restore_rate.max(0.001)).min(60.0))
             };
@@ -81,9 +201,20 @@ impl Budget {
     }
 
     /// A request ended: release its reservation and take the server's view of the bucket.
-    pub fn settle(&self, r: Reservation, status: Option<ThrottleStatus>) {
+    pub async fn settle(&self, r: Reservation, status: Option<ThrottleStatus>) {
+        if let (true, Some(sh)) = (r.shared, &self.shared) {
+            if let Err(e) = Self::settle_shared(sh, r.cost, status).await {
+                // The reservation lapses with its lease.
+                tracing::warn!(error = %e, shop = %sh.shop, "could not settle a shared Shopify budget reservation");
+            }
+            if status.is_none() {
+                return;
+            }
+        }
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        s.reserved = (s.reserved - r.cost).max(0.0);
+        if !r.shared {
+            s.reserved = (s.reserved - r.cost).max(0.0);
+        }
         if let Some(t) = status {
             s.available = t.currently_available;
             s.at = Instant::now();

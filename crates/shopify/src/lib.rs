@@ -201,7 +201,7 @@ impl ShopifyClient {
                     Err(e) => break 'answer (e.to_string(), None),
                 };
                 if status.as_u16() == 401 {
-                    self.budget.settle(reservation, None);
+                    self.budget.settle(reservation, None).await;
                     return Err(ShopifyError::Unauthorized { operation: op });
                 }
                 if status.as_u16() == 429 {
@@ -214,7 +214,7 @@ impl ShopifyClient {
                     break 'answer (format!("HTTP {status}"), retry_after);
                 }
                 if !status.is_success() {
-                    self.budget.settle(reservation, None);
+                    self.budget.settle(reservation, None).await;
                     let body: String = text.chars().take(500).collect();
                     return Err(ShopifyError::Http {
                         operation: op,
@@ -225,7 +225,7 @@ impl ShopifyClient {
                 // A cut-off or garbled body: the answer was lost on the way, like a timeout.
                 match serde_json::from_str::<Value>(&text) {
                     Ok(v) => {
-                        let outcome = self.answer(op, v, reservation);
+                        let outcome = self.answer(op, v, reservation).await;
                         match outcome {
                             Answer::Done(r) => return r,
                             Answer::Throttled => continue 'request,
@@ -234,7 +234,7 @@ impl ShopifyClient {
                     Err(e) => break 'answer (format!("unreadable answer: {e}"), None),
                 }
             };
-            self.budget.settle(reservation, None);
+            self.budget.settle(reservation, None).await;
             attempts += 1;
             if attempts >= self.config.max_attempts {
                 return Err(ShopifyError::GaveUp { operation: op, attempts, last: failure.0 });
@@ -248,9 +248,9 @@ impl ShopifyClient {
     }
 
     /// Read a JSON answer: settle the budget, learn the cost, and sort out the errors.
-    fn answer(&self, op: &'static str, v: Value, reservation: budget::Reservation) -> Answer {
+    async fn answer(&self, op: &'static str, v: Value, reservation: budget::Reservation) -> Answer {
         let throttle = throttle_status(&v);
-        self.budget.settle(reservation, throttle);
+        self.budget.settle(reservation, throttle).await;
         let requested = v.pointer("/extensions/cost/requestedQueryCost").and_then(Value::as_f64);
         let actual = v.pointer("/extensions/cost/actualQueryCost").and_then(Value::as_f64);
         if let Some(c) = requested {

@@ -1500,3 +1500,48 @@ async fn customers_and_companies_are_upserted_and_updated_with_shopifys_user_err
     assert_eq!(codes(&missing), [("companyId".to_owned(), Some("RESOURCE_NOT_FOUND".to_owned()))]);
     Ok(())
 }
+
+/// 16 expensive queries, alternately from `a` and `b`, all at once.
+async fn burst(a: &ShopifyClient, b: &ShopifyClient) -> Result<usize> {
+    let all = (0..16).map(|i| if i % 2 == 0 { a } else { b }.execute(&EXPENSIVE, json!({})));
+    Ok(futures::future::try_join_all(all).await?.len())
+}
+
+/// Two processes on one shop, each with its own client: on their own they overdraw Shopify's
+/// bucket and get THROTTLED; sharing the shop's budget through PostgreSQL, they never do.
+#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+async fn replicas_sharing_the_shops_budget_in_postgres_are_never_throttled(
+    pool: sqlx::PgPool,
+) -> Result<()> {
+    let linear =
+        SimConfig { cost_model: CostModel::Linear, time_scale: 10.0, ..SimConfig::default() };
+    let config = |url: &str| ClientConfig::new(url, SecretString::from(TOKEN.to_owned()));
+
+    // Each with its own view of the bucket: together they overdraw it.
+    let sim = start(linear.clone(), 250).await?;
+    let (a, b) = (
+        ShopifyClient::new(config(&sim.url), Arc::new(Budget::default()))?,
+        ShopifyClient::new(config(&sim.url), Arc::new(Budget::default()))?,
+    );
+    burst(&a, &b).await?;
+    assert!(
+        a.stats().throttled + b.stats().throttled > 0,
+        "two unshared budgets should have overdrawn the bucket"
+    );
+
+    // One budget row per shop in PostgreSQL, read and written by both.
+    let sim = start(linear, 250).await?;
+    let (a, b) = (
+        ShopifyClient::new(config(&sim.url), Arc::new(Budget::shared(pool.clone(), "demo")))?,
+        ShopifyClient::new(config(&sim.url), Arc::new(Budget::shared(pool.clone(), "demo")))?,
+    );
+    assert_eq!(burst(&a, &b).await?, 16);
+    assert_eq!(a.stats().throttled + b.stats().throttled, 0, "the shared budget paced both");
+    let (reserved, available): (f64, f64) =
+        sqlx::query_as("SELECT reserved, available FROM shopify.rate_budget WHERE shop = 'demo'")
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(reserved, 0.0, "every reservation was settled");
+    assert!(available < 2000.0, "the row follows the server's throttleStatus");
+    Ok(())
+}
