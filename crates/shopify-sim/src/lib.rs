@@ -1147,6 +1147,18 @@ fn standard() -> String {
     "standard".into()
 }
 
+/// A JSON request body, or the 400 answer naming what is wrong with it.
+fn json_body<T>(
+    b: Result<Json<T>, axum::extract::rejection::JsonRejection>,
+) -> Result<T, Response> {
+    b.map(|Json(t)| t).map_err(|e| bad_request(e.body_text()))
+}
+
+/// The shop of an admin API path, or its 404 answer.
+fn shop_named(sim: &Sim, name: &str) -> Result<Arc<Mutex<Shop>>, Response> {
+    sim.shop(name).ok_or_else(|| not_found(format!("no shop {name:?}")))
+}
+
 fn not_found(reason: String) -> Response {
     (StatusCode::NOT_FOUND, Json(json!({ "error": reason }))).into_response()
 }
@@ -1159,9 +1171,9 @@ async fn create_shop(
     State(sim): State<SharedSim>,
     body: Result<Json<CreateShop>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let Json(req) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_request(e.body_text()),
+    let req = match json_body(body) {
+        Ok(r) => r,
+        Err(r) => return r,
     };
     if req.client_secret.as_deref().is_some_and(|s| s.len() < 8) {
         return bad_request("client_secret must be at least 8 characters");
@@ -1210,15 +1222,16 @@ async fn seed_shop(
     Path(name): Path<String>,
     body: Result<Json<Seed>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let Json(req) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_request(e.body_text()),
+    let req = match json_body(body) {
+        Ok(r) => r,
+        Err(r) => return r,
     };
     if req.products > 100_000 || req.customers > 100_000 || req.orders > 100_000 {
         return bad_request("at most 100000 products, customers and orders per call");
     }
-    let Some(shop) = sim.shop(&name) else {
-        return not_found(format!("no shop {name:?}"));
+    let shop = match shop_named(&sim, &name) {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
     shop.seed(req.seed, req.products, req.customers);
@@ -1293,12 +1306,13 @@ async fn place_order(
     Path(name): Path<String>,
     body: Result<Json<PlaceOrder>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let Json(req) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_request(e.body_text()),
+    let req = match json_body(body) {
+        Ok(r) => r,
+        Err(r) => return r,
     };
-    let Some(shop) = sim.shop(&name) else {
-        return not_found(format!("no shop {name:?}"));
+    let shop = match shop_named(&sim, &name) {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
     let mut lines = Vec::new();
@@ -1367,12 +1381,13 @@ async fn edit_order(
     Path((name, order)): Path<(String, String)>,
     body: Result<Json<EditOrder>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let Json(req) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_request(e.body_text()),
+    let req = match json_body(body) {
+        Ok(r) => r,
+        Err(r) => return r,
     };
-    let Some(shop) = sim.shop(&name) else {
-        return not_found(format!("no shop {name:?}"));
+    let shop = match shop_named(&sim, &name) {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
     let id = order.parse::<u64>().ok().or_else(|| store::parse_gid("Order", &order));
@@ -1487,8 +1502,9 @@ fn parse_cents(s: &str) -> Option<i64> {
 
 /// Everything a shop holds, in the save format: to read back what a client wrote.
 async fn export_shop(State(sim): State<SharedSim>, Path(name): Path<String>) -> Response {
-    let Some(shop) = sim.shop(&name) else {
-        return not_found(format!("no shop {name:?}"));
+    let shop = match shop_named(&sim, &name) {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     let shop = shop.lock().unwrap_or_else(|e| e.into_inner());
     match serde_json::to_value(&*shop) {
@@ -1505,8 +1521,9 @@ async fn export_shop(State(sim): State<SharedSim>, Path(name): Path<String>) -> 
 }
 
 async fn shop_summary(State(sim): State<SharedSim>, Path(name): Path<String>) -> Response {
-    let Some(shop) = sim.shop(&name) else {
-        return not_found(format!("no shop {name:?}"));
+    let shop = match shop_named(&sim, &name) {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
     let status = shop.bucket(&sim.clock).status(&sim.clock);
