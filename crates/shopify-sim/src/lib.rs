@@ -1148,6 +1148,7 @@ fn standard() -> String {
 }
 
 /// A JSON request body, or the 400 answer naming what is wrong with it.
+#[allow(clippy::result_large_err)] // the error is the handler's answer, built once, on the error path
 fn json_body<T>(
     b: Result<Json<T>, axum::extract::rejection::JsonRejection>,
 ) -> Result<T, Response> {
@@ -1155,6 +1156,7 @@ fn json_body<T>(
 }
 
 /// The shop of an admin API path, or its 404 answer.
+#[allow(clippy::result_large_err)] // the error is the handler's answer, built once, on the error path
 fn shop_named(sim: &Sim, name: &str) -> Result<Arc<Mutex<Shop>>, Response> {
     sim.shop(name).ok_or_else(|| not_found(format!("no shop {name:?}")))
 }
