@@ -11,7 +11,7 @@
 //! relies on THROTTLED retries until it can.
 
 use sqlx::PgPool;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 /// What a response said about the bucket.
@@ -47,6 +47,42 @@ struct Shared {
 /// How long reservations of a process that died can hold points: after this long without a
 /// new reservation, the row's reservations are forgotten.
 const RESERVATION_LEASE_SECS: f64 = 30.0;
+
+/// The row's level now: its last level plus the refill since, up to the maximum.
+const REFILLED: &str =
+    "LEAST(maximum, available + extract(epoch FROM clock_timestamp() - at) * restore_rate)";
+/// What requests in flight hold, unless nothing was reserved for the lease (a dead process).
+const HELD: &str = "CASE WHEN clock_timestamp() > reserved_until THEN 0 ELSE reserved END";
+
+/// Refill, forget the reservations of a dead process, and grant `$2` if it fits, all on the
+/// latest row version (the UPDATE locks it, so the reservations of all processes are ordered).
+static RESERVE_SQL: LazyLock<String> = LazyLock::new(|| {
+    let fits = format!("({REFILLED}) - ({HELD}) >= LEAST($2, maximum)");
+    format!(
+        "UPDATE shopify.rate_budget SET \
+           available = {REFILLED}, at = clock_timestamp(), \
+           reserved = ({HELD}) + CASE WHEN {fits} THEN $2 ELSE 0 END, \
+           reserved_until = CASE WHEN {fits} \
+             THEN clock_timestamp() + $3 * interval '1 second' ELSE reserved_until END, \
+           granted = {fits} \
+         WHERE shop = $1 \
+         RETURNING granted, available - reserved, restore_rate, maximum"
+    )
+});
+
+/// Release `$2` and take the server's level `$3`, never above the row's own refilled level
+/// minus this cost: answers reach the row in any order, and an older answer's level (before
+/// later requests were charged) must not raise it.
+static SETTLE_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE shopify.rate_budget SET reserved = GREATEST(reserved - $2, 0), \
+           available = CASE WHEN $3 IS NULL THEN {REFILLED} \
+                            ELSE LEAST($3, {REFILLED} - $2) END, \
+           at = clock_timestamp(), \
+           maximum = COALESCE($4, maximum), restore_rate = COALESCE($5, restore_rate) \
+         WHERE shop = $1"
+    )
+});
 
 /// Cost held for a request in flight; give it back with [`Budget::settle`].
 #[derive(Debug)]
@@ -87,25 +123,9 @@ impl Budget {
     /// Reserve `cost` in the shared row: Ok(None) when granted, Ok(Some(wait)) when it does not
     /// fit yet.
     async fn reserve_shared(sh: &Shared, cost: f64) -> Result<Option<Duration>, sqlx::Error> {
-        // Refill, forget the reservations of a dead process, and grant if the cost fits, all
-        // on the latest row version (the UPDATE locks it, so reservations are serialised).
-        const REFILLED: &str = "LEAST(maximum, available + \
-            extract(epoch FROM clock_timestamp() - at) * restore_rate)";
-        const HELD: &str = "CASE WHEN clock_timestamp() > reserved_until THEN 0 ELSE reserved END";
-        let fits = format!("({REFILLED}) - ({HELD}) >= LEAST($2, maximum)");
-        let sql = format!(
-            "UPDATE shopify.rate_budget SET \
-               available = {REFILLED}, at = clock_timestamp(), \
-               reserved = ({HELD}) + CASE WHEN {fits} THEN $2 ELSE 0 END, \
-               reserved_until = CASE WHEN {fits} \
-                 THEN clock_timestamp() + $3 * interval '1 second' ELSE reserved_until END, \
-               granted = {fits} \
-             WHERE shop = $1 \
-             RETURNING granted, available - reserved, restore_rate, maximum"
-        );
         loop {
             let row: Option<(bool, f64, f64, f64)> =
-                sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                sqlx::query_as(sqlx::AssertSqlSafe(RESERVE_SQL.as_str()))
                     .bind(&sh.shop)
                     .bind(cost)
                     .bind(RESERVATION_LEASE_SECS)
@@ -140,27 +160,14 @@ impl Budget {
         cost: f64,
         status: Option<ThrottleStatus>,
     ) -> Result<(), sqlx::Error> {
-        // The bucket after this request: what the server said, but never more than the row's
-        // own refilled level minus this cost. Answers reach the row in any order, and an older
-        // answer's level (before later requests were charged) must not raise it.
-        sqlx::query(
-            "UPDATE shopify.rate_budget SET reserved = GREATEST(reserved - $2, 0), \
-               available = CASE WHEN $3 IS NULL \
-                 THEN LEAST(maximum, available + \
-                   extract(epoch FROM clock_timestamp() - at) * restore_rate) \
-                 ELSE LEAST($3, LEAST(maximum, available + \
-                   extract(epoch FROM clock_timestamp() - at) * restore_rate) - $2) END, \
-               at = clock_timestamp(), \
-               maximum = COALESCE($4, maximum), restore_rate = COALESCE($5, restore_rate) \
-             WHERE shop = $1",
-        )
-        .bind(&sh.shop)
-        .bind(cost)
-        .bind(status.map(|t| t.currently_available))
-        .bind(status.map(|t| t.maximum_available.max(1.0)))
-        .bind(status.map(|t| t.restore_rate.max(0.001)))
-        .execute(&sh.pool)
-        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(SETTLE_SQL.as_str()))
+            .bind(&sh.shop)
+            .bind(cost)
+            .bind(status.map(|t| t.currently_available))
+            .bind(status.map(|t| t.maximum_available.max(1.0)))
+            .bind(status.map(|t| t.restore_rate.max(0.001)))
+            .execute(&sh.pool)
+            .await?;
         Ok(())
     }
 
