@@ -7,6 +7,7 @@ use crate::util::*;
 use shopsync_proto::pb;
 use sqlx::PgPool;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 pub fn doc_type_str(t: i32, field: &str) -> Result<&'static str> {
     match pb::DocumentType::try_from(t) {
@@ -98,8 +99,8 @@ fn best_price(
 /// What the documents of one call refer to, and the master epoch (see the migration
 /// `posting_master_epoch`) it is valid for.
 struct Refs {
-    customers: HashMap<String, CustomerForSale>,
-    items: HashMap<String, ItemForSale>,
+    customers: HashMap<String, Arc<CustomerForSale>>,
+    items: HashMap<String, Arc<ItemForSale>>,
     locations: std::collections::HashSet<String>,
     epoch: i64,
 }
@@ -135,14 +136,15 @@ impl Keys {
 /// master epoch; a document built from them is written only if the epoch is unchanged (checked
 /// in the same statement), otherwise the cache is dropped and the document is built again from
 /// a fresh read. Only what exists is cached: an unknown key always goes to the database.
+/// Entries are shared (`Arc`), so a cached create copies no master data.
 #[derive(Default)]
 pub struct RefCache(std::sync::Mutex<Cached>);
 
 #[derive(Default)]
 struct Cached {
     epoch: i64,
-    customers: HashMap<String, CustomerForSale>,
-    items: HashMap<String, ItemForSale>,
+    customers: HashMap<String, Arc<CustomerForSale>>,
+    items: HashMap<String, Arc<ItemForSale>>,
     locations: std::collections::HashSet<String>,
 }
 
@@ -226,8 +228,8 @@ async fn load_refs(pool: &PgPool, keys: &Keys) -> Result<Refs> {
     .fetch_one(pool)
     .await?;
     Ok(Refs {
-        customers: c.0.into_iter().map(|c| (c.0.clone(), c)).collect(),
-        items: i.0.into_iter().map(|i| (i.no.clone(), i)).collect(),
+        customers: c.0.into_iter().map(|c| (c.0.clone(), Arc::new(c))).collect(),
+        items: i.0.into_iter().map(|i| (i.no.clone(), Arc::new(i))).collect(),
         locations: l.into_iter().collect(),
         epoch,
     })
