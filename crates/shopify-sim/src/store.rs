@@ -297,6 +297,7 @@ pub struct Refund {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Address {
     pub first_name: String,
     pub last_name: String,

@@ -1362,6 +1362,9 @@ async fn the_admin_api_edits_orders_like_a_merchant_and_checks_before_it_writes(
     assert!(r.text().await?.contains("refund"));
     let r = edit(json!({ "colour": "red" })).await?;
     assert_eq!(r.status().as_u16(), 400);
+    let r = edit(json!({ "shipping_address": { "street": "Main St 1" } })).await?;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await?.contains("street"));
     assert_eq!(read().await, first);
     let r =
         http.patch(format!("{}/sim/shops/demo/orders/42", sim.url)).json(&json!({})).send().await?;
