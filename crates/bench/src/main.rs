@@ -122,7 +122,7 @@ async fn load(repo: &Repo, n: usize) -> Result<()> {
         repo.insert_ready_batch(&spec, k).await?;
         left -= k;
     }
-    sqlx::query("VACUUM ANALYZE scheduler.entries").execute(repo.pool()).await?;
+    sqlx::query("VACUUM ANALYZE scheduler.entries, scheduler.due").execute(repo.pool()).await?;
     Ok(())
 }
 

@@ -1,9 +1,11 @@
 //! The scheduler's SQL: the only module that touches the `scheduler` schema.
 //!
-//! Invariant kept by every statement here: `entries.next_run_at IS NOT NULL` exactly when an
-//! entry may be claimed. Claiming is one statement (free entries) or one short transaction
-//! (entries that need category/resource locks); completion is one statement per batch,
-//! fenced by the attempt's token so a stale attempt can never overwrite a newer one.
+//! Invariants kept by every statement here: `entries.next_run_at IS NOT NULL` exactly when an
+//! entry may be claimed, and exactly then the entry has a row in `scheduler.due` (the narrow
+//! queue the claims read, so that claims and completions update entries in place, HOT).
+//! Claiming is one statement (free entries) or one short transaction (entries that need
+//! category/resource locks); completion is one statement per batch, fenced by the attempt's
+//! token so a stale attempt can never overwrite a newer one.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -82,9 +84,21 @@ struct EntryRow {
     updated_at: DateTime<Utc>,
 }
 
-const ENTRY_COLS: &str = "id, entry_no, spec, lock_keys, status, next_run_at, next_fire_time, \
-    manual_pending, attempts, active_runs, hold_requested, reschedule_pending, last_error, \
-    version, created_at, updated_at";
+/// An entry's columns without its spec, which lives in `scheduler.entry_specs`.
+macro_rules! entry_base_cols {
+    () => {
+        "id, entry_no, lock_keys, status, next_run_at, next_fire_time, manual_pending, attempts, \
+         active_runs, hold_requested, reschedule_pending, last_error, version, created_at, \
+         updated_at"
+    };
+}
+const ENTRY_BASE_COLS: &str = entry_base_cols!();
+/// An entry's columns with its spec, selecting from (or returning from) `scheduler.entries`
+/// without an alias.
+const ENTRY_COLS: &str = concat!(
+    entry_base_cols!(),
+    ", (SELECT s.spec FROM scheduler.entry_specs s WHERE s.entry_id = entries.id) AS spec"
+);
 
 impl TryFrom<EntryRow> for Entry {
     type Error = RepoError;
@@ -285,12 +299,18 @@ impl Repo {
         // notification, delivered when it commits.
         let row: Option<EntryRow> = sqlx::query_as(AssertSqlSafe(format!(
             "WITH ins AS ( \
-               INSERT INTO scheduler.entries (task, shop, spec, description, category, priority, \
+               INSERT INTO scheduler.entries (task, shop, description, category, priority, \
                  lock_keys, recurring, allow_overlap, expires_at, created_by, request_id, status, \
                  next_run_at, next_fire_time, manual_pending, attempts, last_error) \
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18) \
+               VALUES ($1,$2,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18) \
                ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING \
-               RETURNING {ENTRY_COLS} \
+               RETURNING {ENTRY_BASE_COLS}, $3::jsonb AS spec, needs_locks, priority, expires_at \
+             ), specs AS ( \
+               INSERT INTO scheduler.entry_specs (entry_id, spec) SELECT id, spec FROM ins \
+             ), queued AS ( \
+               INSERT INTO scheduler.due (entry_id, run_at, needs_locks, priority, entry_no, expires_at) \
+               SELECT id, next_run_at, needs_locks, priority, entry_no, expires_at FROM ins \
+               WHERE next_run_at IS NOT NULL \
              ), woke AS ( \
                SELECT pg_notify('{WAKE_CHANNEL}', 'new') FROM ins \
                WHERE $19 AND ins.next_run_at IS NOT NULL \
@@ -341,9 +361,17 @@ impl Repo {
     ) -> Result<u64, RepoError> {
         let d = derive(spec);
         let r = sqlx::query(
-            "INSERT INTO scheduler.entries (task, shop, spec, description, category, priority, \
-               lock_keys, recurring, allow_overlap, created_by, status, next_run_at) \
-             SELECT $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,'ready', clock_timestamp() FROM generate_series(1, $11)",
+            "WITH ins AS ( \
+               INSERT INTO scheduler.entries (task, shop, description, category, priority, \
+                 lock_keys, recurring, allow_overlap, created_by, status, next_run_at) \
+               SELECT $1,$2,$4,$5,$6,$7,$8,$9,$10,'ready', clock_timestamp() \
+               FROM generate_series(1, $11) \
+               RETURNING id, next_run_at, needs_locks, priority, entry_no, expires_at \
+             ), specs AS ( \
+               INSERT INTO scheduler.entry_specs (entry_id, spec) SELECT id, $3 FROM ins \
+             ) \
+             INSERT INTO scheduler.due (entry_id, run_at, needs_locks, priority, entry_no, expires_at) \
+             SELECT * FROM ins",
         )
         .bind(&d.task)
         .bind(&d.shop)
@@ -419,19 +447,25 @@ impl Repo {
             Err(e) => return Ok(Err(e)),
         };
         let d = derive(spec.as_ref().unwrap_or(&current.spec));
+        if spec.is_some() {
+            sqlx::query("UPDATE scheduler.entry_specs SET spec = $2 WHERE entry_id = $1")
+                .bind(id)
+                .bind(&d.spec)
+                .execute(&mut *tx)
+                .await?;
+        }
         let row: EntryRow = sqlx::query_as(AssertSqlSafe(format!(
-            "UPDATE scheduler.entries SET task = $2, shop = $3, spec = $4, description = $5, \
-               category = $6, priority = $7, lock_keys = $8, recurring = $9, allow_overlap = $10, \
-               expires_at = $11, status = $12, next_run_at = $13, next_fire_time = $14, \
-               manual_pending = $15, attempts = $16, hold_requested = $17, \
-               reschedule_pending = $18, last_error = $19, version = version + 1, \
+            "UPDATE scheduler.entries SET task = $2, shop = $3, description = $4, \
+               category = $5, priority = $6, lock_keys = $7, recurring = $8, allow_overlap = $9, \
+               expires_at = $10, status = $11, next_run_at = $12, next_fire_time = $13, \
+               manual_pending = $14, attempts = $15, hold_requested = $16, \
+               reschedule_pending = $17, last_error = $18, version = version + 1, \
                updated_at = clock_timestamp() \
              WHERE id = $1 RETURNING {ENTRY_COLS}"
         )))
         .bind(id)
         .bind(&d.task)
         .bind(&d.shop)
-        .bind(&d.spec)
         .bind(&d.description)
         .bind(&d.category)
         .bind(d.priority)
@@ -449,6 +483,7 @@ impl Repo {
         .bind(&state.last_error)
         .fetch_one(&mut *tx)
         .await?;
+        sync_due(&mut tx, &[id]).await?;
         if state.next_run_at.is_some() {
             notify(&mut tx, WAKE_CHANNEL, "changed").await?;
         }
@@ -458,21 +493,28 @@ impl Repo {
 
     /// Delete an entry that is not running. Returns false when it was running or missing.
     pub async fn delete_entry(&self, id: Uuid) -> Result<bool, RepoError> {
-        let r = sqlx::query(
-            "DELETE FROM scheduler.entries WHERE id = $1 AND active_runs = 0 AND status <> 'in_process'",
+        let gone: Option<Uuid> = sqlx::query_scalar(
+            "WITH gone AS ( \
+               DELETE FROM scheduler.entries WHERE id = $1 AND active_runs = 0 AND status <> 'in_process' \
+               RETURNING id \
+             ), unqueued AS ( \
+               DELETE FROM scheduler.due d WHERE d.entry_id = ANY (ARRAY(SELECT id FROM gone)) \
+             ), specs AS ( \
+               DELETE FROM scheduler.entry_specs s WHERE s.entry_id = ANY (ARRAY(SELECT id FROM gone)) \
+             ) \
+             SELECT id FROM gone",
         )
         .bind(id)
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        Ok(r.rows_affected() == 1)
+        Ok(gone.is_some())
     }
 
     /// Ask the replicas running this entry's attempts to cancel them.
     pub async fn request_cancel(&self, entry_id: Uuid, by: &str) -> Result<Vec<Uuid>, RepoError> {
         let mut tx = self.pool.begin().await?;
         let ids: Vec<Uuid> = sqlx::query_scalar(
-            "UPDATE scheduler.runs SET cancel_requested = $2 \
-             WHERE entry_id = $1 AND status = 'running' RETURNING id",
+            "UPDATE scheduler.attempts SET cancel_requested = $2 WHERE entry_id = $1 RETURNING id",
         )
         .bind(entry_id)
         .bind(by)
@@ -487,7 +529,7 @@ impl Repo {
 
     pub async fn cancel_requested_by(&self, run: Uuid) -> Result<Option<String>, RepoError> {
         Ok(sqlx::query_scalar::<_, Option<String>>(
-            "SELECT cancel_requested FROM scheduler.runs WHERE id = $1",
+            "SELECT cancel_requested FROM scheduler.attempts WHERE id = $1",
         )
         .bind(run)
         .fetch_optional(&self.pool)
@@ -504,12 +546,14 @@ impl Repo {
         scheduler: &str,
         lease: Duration,
     ) -> Result<Vec<ClaimedRun>, RepoError> {
-        let picked = "SELECT id, next_fire_time AS old_fire, manual_pending AS was_manual, \
+        // Both rows are locked without waiting: a claim never waits for anyone, so the
+        // writers that lock an entry and then its due row cannot deadlock with it.
+        let picked = "SELECT e.id, e.next_fire_time AS old_fire, e.manual_pending AS was_manual, \
                         NULL::uuid AS run_id \
-                      FROM scheduler.entries \
-                      WHERE next_run_at <= now() AND NOT needs_locks \
-                        AND (expires_at IS NULL OR expires_at > now()) \
-                      ORDER BY next_run_at LIMIT $1 FOR UPDATE SKIP LOCKED";
+                      FROM scheduler.due d JOIN scheduler.entries e ON e.id = d.entry_id \
+                      WHERE d.run_at <= now() AND NOT d.needs_locks \
+                        AND (d.expires_at IS NULL OR d.expires_at > now()) \
+                      ORDER BY d.run_at LIMIT $1 FOR UPDATE OF d, e SKIP LOCKED";
         let mut tx = self.pool.begin().await?;
         let rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(claim_sql(picked)))
             .bind(limit)
@@ -533,11 +577,18 @@ impl Repo {
         // Most of the time nothing lock-bound is due: find that out in one round trip
         // before opening a transaction.
         let any: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM scheduler.entries \
-               WHERE next_run_at <= now() AND needs_locks AND status <> 'waiting') \
-             OR EXISTS (SELECT 1 FROM scheduler.entries e WHERE e.needs_locks AND e.status = 'waiting' \
-               AND e.next_run_at <= now() \
-               AND NOT EXISTS (SELECT 1 FROM scheduler.locks l WHERE l.key = ANY (e.lock_keys)))",
+            // The first test reads only the partial index of lock-bound due rows (empty or
+            // nearly so on most installations) and decides without any join; the precise
+            // test (is anything not Waiting, or Waiting with its locks free?) runs only when
+            // lock-bound work is due at all. CASE evaluates its subqueries lazily.
+            "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM scheduler.due \
+                                         WHERE needs_locks AND run_at <= now()) THEN false \
+             ELSE EXISTS (SELECT 1 FROM scheduler.due d JOIN scheduler.entries e ON e.id = d.entry_id \
+                 WHERE d.run_at <= now() AND d.needs_locks AND e.status <> 'waiting') \
+               OR EXISTS (SELECT 1 FROM scheduler.due d JOIN scheduler.entries e ON e.id = d.entry_id \
+                 WHERE d.needs_locks AND e.status = 'waiting' AND d.run_at <= now() \
+                 AND NOT EXISTS (SELECT 1 FROM scheduler.locks l WHERE l.key = ANY (e.lock_keys))) \
+             END",
         )
         .fetch_one(&self.pool)
         .await?;
@@ -553,10 +604,11 @@ impl Repo {
             .execute(&mut *tx)
             .await?;
         let candidates: Vec<(Uuid, Vec<String>, String)> = sqlx::query_as(
-            "SELECT id, lock_keys, status FROM scheduler.entries \
-             WHERE next_run_at <= now() AND needs_locks \
-               AND (expires_at IS NULL OR expires_at > now()) \
-             ORDER BY priority, entry_no LIMIT $1 FOR UPDATE SKIP LOCKED",
+            "SELECT e.id, e.lock_keys, e.status \
+             FROM scheduler.due d JOIN scheduler.entries e ON e.id = d.entry_id \
+             WHERE d.run_at <= now() AND d.needs_locks \
+               AND (d.expires_at IS NULL OR d.expires_at > now()) \
+             ORDER BY d.priority, d.entry_no LIMIT $1 FOR UPDATE OF d, e SKIP LOCKED",
         )
         .bind(limit)
         .fetch_all(&mut *tx)
@@ -635,6 +687,7 @@ impl Repo {
         .bind(next)
         .execute(&mut *tx)
         .await?;
+        sync_due(&mut tx, &[entry_id]).await?;
         notify(&mut tx, WAKE_CHANNEL, "overlap").await?;
         tx.commit().await?;
         Ok(())
@@ -645,10 +698,9 @@ impl Repo {
         Ok(sqlx::query_scalar(
             // Two index-backed minimums (free and lock-bound entries have an index each).
             "SELECT LEAST( \
-               (SELECT min(next_run_at) FROM scheduler.entries \
-                 WHERE next_run_at > now() AND NOT needs_locks), \
-               (SELECT min(next_run_at) FROM scheduler.entries \
-                 WHERE next_run_at > now() AND needs_locks AND status <> 'waiting'))",
+               (SELECT min(run_at) FROM scheduler.due WHERE run_at > now() AND NOT needs_locks), \
+               (SELECT min(d.run_at) FROM scheduler.due d JOIN scheduler.entries e ON e.id = d.entry_id \
+                 WHERE d.run_at > now() AND d.needs_locks AND e.status <> 'waiting'))",
         )
         .fetch_one(&self.pool)
         .await?)
@@ -673,12 +725,12 @@ impl Repo {
         let total: Vec<i64> = beats.iter().map(|b| b.3).collect();
         let steps: Vec<String> = beats.iter().map(|b| b.4.clone()).collect();
         Ok(sqlx::query_as(
-            "UPDATE scheduler.runs r SET lease_expires_at = now() + $2 * interval '1 millisecond', \
+            "UPDATE scheduler.attempts a SET lease_expires_at = now() + $2 * interval '1 millisecond', \
                progress_done = u.done, progress_total = u.total, step = NULLIF(u.step, '') \
              FROM unnest($1::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[]) \
                AS u(id, token, done, total, step) \
-             WHERE r.id = u.id AND r.fencing_token = u.token AND r.status = 'running' \
-             RETURNING r.id, r.cancel_requested",
+             WHERE a.id = u.id AND a.fencing_token = u.token \
+             RETURNING a.id, a.cancel_requested",
         )
         .bind(&ids)
         .bind(ms(lease))
@@ -748,16 +800,26 @@ impl Repo {
                     e_status, next_run_at, next_fire, manual, attempts, last_error, \
                     p_done, p_total, p_step) \
              ), done AS ( \
-               UPDATE scheduler.runs r SET status = c.run_status, finished_at = clock_timestamp(), \
-                 worker = COALESCE(c.worker, r.worker), counters = c.counters, \
-                 record_errors = c.record_errors, errors = c.errors, error = c.error, \
-                 lease_expires_at = NULL, \
-                 progress_done = GREATEST(r.progress_done, c.p_done), \
-                 progress_total = GREATEST(r.progress_total, c.p_total), \
-                 step = COALESCE(NULLIF(c.p_step, ''), r.step) \
-               FROM c WHERE r.id = c.run_id AND r.fencing_token = c.token AND r.status = 'running' \
-               RETURNING r.id, r.entry_id, c.e_status, c.next_run_at, c.next_fire, c.manual, \
-                 c.attempts, c.last_error \
+               DELETE FROM scheduler.attempts a USING c \
+               WHERE a.id = c.run_id AND a.fencing_token = c.token \
+               RETURNING a.id, a.entry_id, a.task, a.shop, a.description, a.category, a.fire_time, \
+                 a.attempt, a.fencing_token, a.scheduler, COALESCE(c.worker, a.worker) AS worker, \
+                 a.params, a.started_at, a.cancel_requested, \
+                 GREATEST(a.progress_done, c.p_done) AS progress_done, \
+                 GREATEST(a.progress_total, c.p_total) AS progress_total, \
+                 COALESCE(NULLIF(c.p_step, ''), a.step) AS step, c.run_status, c.counters, \
+                 c.record_errors, c.errors, c.error, c.e_status, c.next_run_at, c.next_fire, \
+                 c.manual, c.attempts, c.last_error \
+             ), logged AS ( \
+               INSERT INTO scheduler.runs (id, entry_id, task, shop, description, category, \
+                 fire_time, attempt, status, fencing_token, scheduler, worker, params, started_at, \
+                 finished_at, cancel_requested, progress_done, progress_total, step, counters, \
+                 record_errors, errors, error) \
+               SELECT id, entry_id, task, shop, description, category, fire_time, attempt, \
+                 run_status, fencing_token, scheduler, worker, params, started_at, \
+                 clock_timestamp(), cancel_requested, progress_done, progress_total, step, \
+                 counters, record_errors, errors, error \
+               FROM done \
              ), released AS ( \
                DELETE FROM scheduler.locks l USING done WHERE l.run_id = done.id \
                RETURNING l.run_id, l.entry_id \
@@ -777,7 +839,16 @@ impl Repo {
                  last_error = d.last_error, \
                  version = e.version + 1, updated_at = clock_timestamp() \
                FROM done d WHERE e.id = d.entry_id \
-               RETURNING d.id AS run_id, e.id, e.reschedule_pending \
+               RETURNING d.id AS run_id, e.id, e.reschedule_pending, e.next_run_at, e.needs_locks, \
+                 e.priority, e.entry_no, e.expires_at \
+             ), requeued AS ( \
+               INSERT INTO scheduler.due (entry_id, run_at, needs_locks, priority, entry_no, expires_at) \
+               SELECT id, next_run_at, needs_locks, priority, entry_no, expires_at FROM ent \
+               WHERE next_run_at IS NOT NULL \
+               ON CONFLICT (entry_id) DO UPDATE SET run_at = EXCLUDED.run_at \
+             ), unqueued AS ( \
+               DELETE FROM scheduler.due q \
+               WHERE q.entry_id = ANY (ARRAY(SELECT id FROM ent WHERE next_run_at IS NULL)) \
              ) \
              SELECT 'd', id, entry_id FROM done \
              UNION ALL SELECT DISTINCT 'l', run_id, entry_id FROM released \
@@ -828,9 +899,10 @@ impl Repo {
     pub async fn expired_runs(&self, limit: i64) -> Result<Vec<ClaimedRun>, RepoError> {
         let rows: Vec<ClaimRow> = sqlx::query_as(
             "SELECT r.id AS run_id, r.entry_id, r.fencing_token, r.attempt, r.fire_time, \
-               e.next_fire_time AS pending_fire, e.spec, r.started_at AS claimed_at \
-             FROM scheduler.runs r JOIN scheduler.entries e ON e.id = r.entry_id \
-             WHERE r.status = 'running' AND r.lease_expires_at < now() \
+               e.next_fire_time AS pending_fire, s.spec, r.started_at AS claimed_at \
+             FROM scheduler.attempts r JOIN scheduler.entries e ON e.id = r.entry_id \
+               JOIN scheduler.entry_specs s ON s.entry_id = e.id \
+             WHERE r.lease_expires_at < now() \
              ORDER BY r.lease_expires_at LIMIT $1",
         )
         .bind(limit)
@@ -843,10 +915,14 @@ impl Repo {
     /// so the user can see why).
     pub async fn expire_entries(&self) -> Result<u64, RepoError> {
         Ok(sqlx::query(
-            "UPDATE scheduler.entries SET status = 'finished', next_run_at = NULL, \
-               last_error = 'expired before it could run', version = version + 1, \
-               updated_at = clock_timestamp() \
-             WHERE next_run_at IS NOT NULL AND expires_at <= now() AND active_runs = 0",
+            "WITH expired AS ( \
+               UPDATE scheduler.entries SET status = 'finished', next_run_at = NULL, \
+                 last_error = 'expired before it could run', version = version + 1, \
+                 updated_at = clock_timestamp() \
+               WHERE expires_at <= now() AND next_run_at IS NOT NULL AND active_runs = 0 \
+               RETURNING id \
+             ) \
+             DELETE FROM scheduler.due d WHERE d.entry_id = ANY (ARRAY(SELECT id FROM expired))",
         )
         .execute(&self.pool)
         .await?
@@ -864,9 +940,18 @@ impl Repo {
         .execute(&self.pool)
         .await?
         .rows_affected();
+        sqlx::query(
+            "DELETE FROM scheduler.fires WHERE fire_time < now() - $1 * interval '1 second'",
+        )
+        .bind(secs)
+        .execute(&self.pool)
+        .await?;
         let entries = sqlx::query(
-            "DELETE FROM scheduler.entries WHERE status = 'finished' AND NOT recurring \
-             AND updated_at < now() - $1 * interval '1 second'",
+            "WITH gone AS ( \
+               DELETE FROM scheduler.entries WHERE status = 'finished' AND NOT recurring \
+               AND updated_at < now() - $1 * interval '1 second' RETURNING id \
+             ) \
+             DELETE FROM scheduler.entry_specs s WHERE s.entry_id = ANY (ARRAY(SELECT id FROM gone))",
         )
         .bind(secs)
         .execute(&self.pool)
@@ -879,7 +964,7 @@ impl Repo {
 
     pub async fn get_run(&self, id: Uuid) -> Result<Option<RunRow>, RepoError> {
         Ok(sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {RUN_COLS} FROM scheduler.runs WHERE id = $1"
+            "SELECT {RUN_COLS} FROM scheduler.run_log WHERE id = $1"
         )))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -888,7 +973,7 @@ impl Repo {
 
     pub async fn latest_run(&self, entry_id: Uuid) -> Result<Option<RunRow>, RepoError> {
         Ok(sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {RUN_COLS} FROM scheduler.runs WHERE entry_id = $1 ORDER BY id DESC LIMIT 1"
+            "SELECT {RUN_COLS} FROM scheduler.run_log WHERE entry_id = $1 ORDER BY id DESC LIMIT 1"
         )))
         .bind(entry_id)
         .fetch_optional(&self.pool)
@@ -899,7 +984,7 @@ impl Repo {
     pub async fn list_runs(&self, f: &RunFilter) -> Result<Vec<RunRow>, RepoError> {
         let statuses: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
         Ok(sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {RUN_COLS} FROM scheduler.runs \
+            "SELECT {RUN_COLS} FROM scheduler.run_log \
              WHERE ($1::uuid IS NULL OR entry_id = $1) \
                AND (cardinality($2::text[]) = 0 OR status = ANY($2)) \
                AND ($3::text IS NULL OR shop = $3) \
@@ -933,26 +1018,39 @@ async fn notify(
     Ok(())
 }
 
+/// Make `scheduler.due` match the entries' `next_run_at` (see the migration's `sync_due`).
+async fn sync_due(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT scheduler.sync_due($1)").bind(ids).execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// The claim statement around a `picked` selection (id, old_fire, was_manual, run_id).
 fn claim_sql(picked: &str) -> String {
     format!(
         "WITH picked AS ({picked}), \
+         unqueued AS ( \
+           DELETE FROM scheduler.due d WHERE d.entry_id = ANY (ARRAY(SELECT id FROM picked)) \
+         ), \
          started AS ( \
            UPDATE scheduler.entries e SET status = 'in_process', attempts = e.attempts + 1, \
              active_runs = e.active_runs + 1, next_run_at = NULL, manual_pending = false, \
              version = e.version + 1, updated_at = clock_timestamp() \
            FROM picked WHERE e.id = picked.id \
-           RETURNING e.id, e.task, e.shop, e.description, e.category, e.spec, e.attempts, \
-             picked.old_fire, picked.was_manual, picked.run_id \
+           RETURNING e.id, e.task, e.shop, e.description, e.category, e.attempts, \
+             (SELECT sp.spec FROM scheduler.entry_specs sp WHERE sp.entry_id = e.id) AS spec, \
+             picked.old_fire, COALESCE(picked.run_id, scheduler.uuid_v7()) AS run_id, \
+             CASE WHEN picked.was_manual THEN NULL ELSE picked.old_fire END AS fire \
+         ), fired AS ( \
+           INSERT INTO scheduler.fires (entry_id, fire_time, attempt, run_id) \
+           SELECT id, fire, attempts, run_id FROM started WHERE fire IS NOT NULL \
+           ON CONFLICT DO NOTHING RETURNING entry_id \
          ), ins AS ( \
-           INSERT INTO scheduler.runs (id, entry_id, task, shop, description, category, fire_time, \
-             attempt, status, fencing_token, scheduler, params, lease_expires_at) \
-           SELECT COALESCE(s.run_id, scheduler.uuid_v7()), s.id, s.task, s.shop, s.description, \
-             s.category, CASE WHEN s.was_manual THEN NULL ELSE s.old_fire END, s.attempts, \
-             'running', nextval('scheduler.fencing_seq'), $2, s.spec -> 'params', \
+           INSERT INTO scheduler.attempts (id, entry_id, task, shop, description, category, \
+             fire_time, attempt, fencing_token, scheduler, params, lease_expires_at) \
+           SELECT s.run_id, s.id, s.task, s.shop, s.description, s.category, s.fire, s.attempts, \
+             nextval('scheduler.fencing_seq'), $2, s.spec -> 'params', \
              now() + $3 * interval '1 millisecond' \
-           FROM started s \
-           ON CONFLICT (entry_id, fire_time, attempt) WHERE fire_time IS NOT NULL DO NOTHING \
+           FROM started s WHERE s.fire IS NULL OR s.id IN (SELECT entry_id FROM fired) \
            RETURNING id, entry_id, fencing_token, fire_time, started_at \
          ) \
          SELECT ins.id AS run_id, s.id AS entry_id, ins.fencing_token, s.attempts AS attempt, \
@@ -993,11 +1091,12 @@ async fn finish_claim(
             Some(run) => runs.push(run),
             None => {
                 tracing::warn!(entry = %entry_id, fire = ?fire, "duplicate fire refused by the database");
-                let spec: Option<Value> =
-                    sqlx::query_scalar("SELECT spec FROM scheduler.entries WHERE id = $1")
-                        .bind(entry_id)
-                        .fetch_optional(&mut **tx)
-                        .await?;
+                let spec: Option<Value> = sqlx::query_scalar(
+                    "SELECT spec FROM scheduler.entry_specs WHERE entry_id = $1",
+                )
+                .bind(entry_id)
+                .fetch_optional(&mut **tx)
+                .await?;
                 let next = spec
                     .and_then(|s| serde_json::from_value::<EntrySpec>(s).ok())
                     .and_then(|s| s.recurrence.and_then(|r| r.compile(&s.time_zone).ok()))
@@ -1013,9 +1112,10 @@ async fn finish_claim(
                 .bind(next)
                 .execute(&mut **tx)
                 .await?;
+                sync_due(tx, &[entry_id]).await?;
                 sqlx::query(
                     "DELETE FROM scheduler.locks l WHERE l.entry_id = $1 \
-                     AND NOT EXISTS (SELECT 1 FROM scheduler.runs r WHERE r.id = l.run_id)",
+                     AND NOT EXISTS (SELECT 1 FROM scheduler.attempts a WHERE a.id = l.run_id)",
                 )
                 .bind(entry_id)
                 .execute(&mut **tx)

@@ -15,6 +15,22 @@ fn spec() -> EntrySpec {
 
 const LEASE: Duration = Duration::from_secs(10);
 
+/// The queue invariant: an entry has a `due` row exactly when its `next_run_at` is set, and
+/// the row carries the entry's claim keys.
+async fn due_matches_entries(pool: &PgPool) -> anyhow::Result<()> {
+    let bad: Vec<(Option<uuid::Uuid>, Option<uuid::Uuid>)> = sqlx::query_as(
+        "SELECT e.id, d.entry_id FROM (SELECT * FROM scheduler.entries WHERE next_run_at IS NOT NULL) e \
+         FULL JOIN scheduler.due d ON d.entry_id = e.id \
+         WHERE e.id IS NULL OR d.entry_id IS NULL OR d.run_at <> e.next_run_at \
+           OR d.needs_locks <> e.needs_locks OR d.priority <> e.priority \
+           OR d.entry_no <> e.entry_no OR d.expires_at IS DISTINCT FROM e.expires_at",
+    )
+    .fetch_all(pool)
+    .await?;
+    assert!(bad.is_empty(), "entries and due disagree: {bad:?}");
+    Ok(())
+}
+
 #[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
 async fn a_stale_result_is_refused(pool: PgPool) -> anyhow::Result<()> {
     let repo = Repo::new(pool.clone());
@@ -29,7 +45,7 @@ async fn a_stale_result_is_refused(pool: PgPool) -> anyhow::Result<()> {
     let r = repo.complete(&[forged]).await?;
     assert_eq!((r.accepted.len(), r.refused.len()), (0, 1));
     // The lease runs out; the reaper fails the attempt and the entry retries.
-    sqlx::query("UPDATE scheduler.runs SET lease_expires_at = now() - interval '1 second'")
+    sqlx::query("UPDATE scheduler.attempts SET lease_expires_at = now() - interval '1 second'")
         .execute(&pool)
         .await?;
     let expired = repo.expired_runs(10).await?;
@@ -55,6 +71,7 @@ async fn a_stale_result_is_refused(pool: PgPool) -> anyhow::Result<()> {
     assert_eq!(e.active_runs, 0);
     let row = repo.get_run(run.run_id).await?.unwrap();
     assert_eq!(row.status, RunStatus::Lost.as_str());
+    due_matches_entries(&pool).await?;
     Ok(())
 }
 
@@ -66,10 +83,10 @@ async fn the_database_refuses_a_second_run_of_the_same_fire(pool: PgPool) -> any
     s.recurrence = Some(Recurrence::every(60));
     let e = q.create(s, false, None).await?;
     let fire = e.state.next_fire_time.unwrap();
-    // Pretend another replica already ran this fire.
+    // Pretend another replica already started this fire.
     sqlx::query(
-        "INSERT INTO scheduler.runs (entry_id, task, shop, description, fire_time, attempt, status, \
-           fencing_token, scheduler, params) VALUES ($1, 'test', 'shop-1', 'x', $2, 1, 'succeeded', 0, 'other', '{}')",
+        "INSERT INTO scheduler.fires (entry_id, fire_time, attempt, run_id) \
+         VALUES ($1, $2, 1, gen_random_uuid())",
     )
     .bind(e.id)
     .bind(fire)
@@ -85,8 +102,10 @@ async fn the_database_refuses_a_second_run_of_the_same_fire(pool: PgPool) -> any
         "moved on to the next fire"
     );
     assert_eq!(e.active_runs, 0);
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM scheduler.runs").fetch_one(&pool).await?;
-    assert_eq!(n, 1);
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM scheduler.run_log").fetch_one(&pool).await?;
+    assert_eq!(n, 0, "no attempt was started");
+    due_matches_entries(&pool).await?;
     Ok(())
 }
 
@@ -140,6 +159,7 @@ async fn recurring_entries_store_their_next_fire_and_advance_on_completion(
     let e = repo.get_entry(e.id).await?.unwrap();
     assert_eq!(e.state.status, JobStatus::Error);
     assert_eq!(e.state.next_run_at, Some(fire + TimeDelta::seconds(5)));
+    due_matches_entries(&pool).await?;
     Ok(())
 }
 
@@ -162,6 +182,7 @@ async fn category_locks_admit_one_claim_and_park_the_rest_as_waiting(
             .fetch_one(&pool)
             .await?;
     assert_eq!(waiting, 4);
+    due_matches_entries(&pool).await?;
     Ok(())
 }
 
@@ -174,6 +195,9 @@ async fn expiry_and_pruning(pool: PgPool) -> anyhow::Result<()> {
     s.expires_at = Some(Utc::now() + TimeDelta::hours(2));
     let e = q.create(s, false, None).await?;
     sqlx::query("UPDATE scheduler.entries SET next_run_at = now() - interval '1 s', expires_at = now() - interval '1 s'")
+        .execute(&pool)
+        .await?;
+    sqlx::query("SELECT scheduler.sync_due(array(SELECT id FROM scheduler.entries))")
         .execute(&pool)
         .await?;
     assert!(repo.claim_free(10, "a", LEASE).await?.is_empty(), "an expired entry never runs");
@@ -194,5 +218,6 @@ async fn expiry_and_pruning(pool: PgPool) -> anyhow::Result<()> {
     }
     let (runs, _) = repo.prune(Duration::from_secs(30 * 86_400)).await?;
     assert_eq!(runs, 1);
+    due_matches_entries(&pool).await?;
     Ok(())
 }
