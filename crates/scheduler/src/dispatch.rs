@@ -241,6 +241,9 @@ async fn claim_loop<E: Executor>(
 ) -> Result<(), RepoError> {
     let cfg = &inner.cfg;
     let mut failures = 0u32;
+    // Whether lock-bound work was due when last looked (every free claim says); the first
+    // round looks anyway.
+    let mut locked_due = true;
     loop {
         if shutdown.is_cancelled() {
             return Ok(());
@@ -254,20 +257,30 @@ async fn claim_loop<E: Executor>(
             continue;
         }
         let want = free.min(cfg.claim_batch);
+        // Usually one round trip: the free claim also says when work is due next and whether
+        // lock-bound work is due, so the lock-bound claim (a transaction of its own) runs only
+        // then.
         let claimed = async {
-            let mut runs =
-                inner.repo.claim_locked(want.min(64) as i64, &cfg.name, cfg.lease).await?;
+            let mut runs = if locked_due {
+                inner.repo.claim_locked(want.min(64) as i64, &cfg.name, cfg.lease).await?
+            } else {
+                Vec::new()
+            };
             let free_want = want - runs.len();
-            let mut full = false;
-            if free_want > 0 {
-                let more = inner.repo.claim_free(free_want as i64, &cfg.name, cfg.lease).await?;
-                full = more.len() == free_want;
-                runs.extend(more);
+            if free_want == 0 {
+                return Ok::<_, RepoError>((runs, true, None));
             }
-            Ok::<_, RepoError>((runs, full))
+            let more =
+                inner.repo.claim_free_and_look(free_want as i64, &cfg.name, cfg.lease).await?;
+            let full = more.runs.len() == free_want;
+            // Lock-bound work that became due since: claim it next round, at once.
+            let look_again = more.locked_due && !locked_due;
+            locked_due = more.locked_due;
+            runs.extend(more.runs);
+            Ok((runs, full || look_again, more.next_due))
         }
         .await;
-        let (runs, full) = match claimed {
+        let (runs, again, next_due) = match claimed {
             Ok(v) => {
                 failures = 0;
                 v
@@ -292,12 +305,12 @@ async fn claim_loop<E: Executor>(
             };
             tracker.spawn(dispatch(inner.clone(), run, Some(permit)));
         }
-        if full {
+        if again {
             continue;
         }
-        let sleep_for = match inner.repo.next_due().await {
-            Ok(Some(t)) => (t - Utc::now()).to_std().unwrap_or_default().min(cfg.poll_interval),
-            _ => cfg.poll_interval,
+        let sleep_for = match next_due {
+            Some(t) => (t - Utc::now()).to_std().unwrap_or_default().min(cfg.poll_interval),
+            None => cfg.poll_interval,
         };
         tokio::select! {
             _ = inner.wake.local.notified() => {}

@@ -150,9 +150,62 @@ struct ClaimRow {
     attempt: i32,
     fire_time: Option<DateTime<Utc>>,
     pending_fire: Option<DateTime<Utc>>,
-    spec: Value,
-    claimed_at: DateTime<Utc>,
+    spec: Option<Value>,
+    claimed_at: Option<DateTime<Utc>>,
 }
+
+/// A row of the claim statement: a started run ('r'), a recurring fire that already has a
+/// run ('d'), or, for free claims, the state of the queue after the claim ('n').
+#[derive(FromRow)]
+struct ClaimOut {
+    kind: String,
+    #[sqlx(flatten)]
+    row: ClaimRowOpt,
+    next_due: Option<DateTime<Utc>>,
+    locked_due: Option<bool>,
+}
+
+#[derive(FromRow)]
+struct ClaimRowOpt {
+    run_id: Option<Uuid>,
+    entry_id: Option<Uuid>,
+    fencing_token: Option<i64>,
+    attempt: Option<i32>,
+    fire_time: Option<DateTime<Utc>>,
+    pending_fire: Option<DateTime<Utc>>,
+    spec: Option<Value>,
+    claimed_at: Option<DateTime<Utc>>,
+}
+
+/// What one free claim found.
+#[derive(Debug, Default)]
+pub struct FreeClaim {
+    pub runs: Vec<ClaimedRun>,
+    /// The earliest future run of an entry without locks, or of a lock-bound one that is not
+    /// Waiting.
+    pub next_due: Option<DateTime<Utc>>,
+    /// Lock-bound work is due now (for `claim_locked`).
+    pub locked_due: bool,
+}
+
+/// The earliest future run: two index-backed minimums (free and lock-bound due rows).
+const NEXT_DUE: &str = "LEAST( \
+    (SELECT min(run_at) FROM scheduler.due WHERE run_at > now() AND NOT needs_locks), \
+    (SELECT min(d.run_at) FROM scheduler.due d JOIN scheduler.entries e ON e.id = d.entry_id \
+      WHERE d.run_at > now() AND d.needs_locks AND e.status <> 'waiting'))";
+
+/// Is lock-bound work due? The first test reads only the partial index of lock-bound due rows
+/// (empty or nearly so on most installations) and decides without any join; the precise test
+/// (is anything not Waiting, or Waiting with its locks free?) runs only when lock-bound work
+/// is due at all. CASE evaluates its subqueries lazily.
+const LOCKED_DUE: &str = "CASE WHEN NOT EXISTS (SELECT 1 FROM scheduler.due \
+                                   WHERE needs_locks AND run_at <= now()) THEN false \
+    ELSE EXISTS (SELECT 1 FROM scheduler.due d JOIN scheduler.entries e ON e.id = d.entry_id \
+        WHERE d.run_at <= now() AND d.needs_locks AND e.status <> 'waiting') \
+      OR EXISTS (SELECT 1 FROM scheduler.due d JOIN scheduler.entries e ON e.id = d.entry_id \
+        WHERE d.needs_locks AND e.status = 'waiting' AND d.run_at <= now() \
+        AND NOT EXISTS (SELECT 1 FROM scheduler.locks l WHERE l.key = ANY (e.lock_keys))) \
+    END";
 
 /// How a run ended, ready to be written.
 #[derive(Debug, Clone)]
@@ -546,24 +599,52 @@ impl Repo {
         scheduler: &str,
         lease: Duration,
     ) -> Result<Vec<ClaimedRun>, RepoError> {
+        Ok(self.claim_free_and_look(limit, scheduler, lease).await?.runs)
+    }
+
+    /// Claim up to `limit` due entries that need no lock, and say when work is due next and
+    /// whether lock-bound work is due: one statement, one round trip, its own transaction.
+    /// A recurring fire that already has a run is not touched by the claim; it is moved on
+    /// afterwards, in a transaction of its own (if that is lost, the next claim finds the fire
+    /// again and moves it on then).
+    pub async fn claim_free_and_look(
+        &self,
+        limit: i64,
+        scheduler: &str,
+        lease: Duration,
+    ) -> Result<FreeClaim, RepoError> {
         // Both rows are locked without waiting: a claim never waits for anyone, so the
         // writers that lock an entry and then its due row cannot deadlock with it.
         let picked = "SELECT e.id, e.next_fire_time AS old_fire, e.manual_pending AS was_manual, \
-                        NULL::uuid AS run_id \
+                        NULL::uuid AS run_id, e.attempts \
                       FROM scheduler.due d JOIN scheduler.entries e ON e.id = d.entry_id \
                       WHERE d.run_at <= now() AND NOT d.needs_locks \
                         AND (d.expires_at IS NULL OR d.expires_at > now()) \
                       ORDER BY d.run_at LIMIT $1 FOR UPDATE OF d, e SKIP LOCKED";
-        let mut tx = self.pool.begin().await?;
-        let rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(claim_sql(picked)))
+        let rows: Vec<ClaimOut> = sqlx::query_as(AssertSqlSafe(claim_sql(picked, true)))
             .bind(limit)
             .bind(scheduler)
             .bind(ms(lease))
-            .fetch_all(&mut *tx)
+            .fetch_all(&self.pool)
             .await?;
-        let runs = finish_claim(&mut tx, rows).await?;
-        tx.commit().await?;
-        Ok(runs)
+        let mut out = FreeClaim::default();
+        let mut dups = Vec::new();
+        for r in rows {
+            match r.kind.as_str() {
+                "n" => {
+                    out.next_due = r.next_due;
+                    out.locked_due = r.locked_due.unwrap_or(false);
+                }
+                "d" => dups.extend(r.row.entry_id.map(|id| (id, r.row.pending_fire))),
+                _ => out.runs.extend(to_claimed(r.row.into_claim_row()?)?),
+            }
+        }
+        if !dups.is_empty() {
+            let mut tx = self.pool.begin().await?;
+            move_past_fires_that_ran(&mut tx, &dups).await?;
+            tx.commit().await?;
+        }
+        Ok(out)
     }
 
     /// Claim due entries that need category/resource locks: by priority, then FIFO. An entry
@@ -576,22 +657,9 @@ impl Repo {
     ) -> Result<Vec<ClaimedRun>, RepoError> {
         // Most of the time nothing lock-bound is due: find that out in one round trip
         // before opening a transaction.
-        let any: bool = sqlx::query_scalar(
-            // The first test reads only the partial index of lock-bound due rows (empty or
-            // nearly so on most installations) and decides without any join; the precise
-            // test (is anything not Waiting, or Waiting with its locks free?) runs only when
-            // lock-bound work is due at all. CASE evaluates its subqueries lazily.
-            "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM scheduler.due \
-                                         WHERE needs_locks AND run_at <= now()) THEN false \
-             ELSE EXISTS (SELECT 1 FROM scheduler.due d JOIN scheduler.entries e ON e.id = d.entry_id \
-                 WHERE d.run_at <= now() AND d.needs_locks AND e.status <> 'waiting') \
-               OR EXISTS (SELECT 1 FROM scheduler.due d JOIN scheduler.entries e ON e.id = d.entry_id \
-                 WHERE d.needs_locks AND e.status = 'waiting' AND d.run_at <= now() \
-                 AND NOT EXISTS (SELECT 1 FROM scheduler.locks l WHERE l.key = ANY (e.lock_keys))) \
-             END",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let any: bool = sqlx::query_scalar(AssertSqlSafe(format!("SELECT {LOCKED_DUE}")))
+            .fetch_one(&self.pool)
+            .await?;
         if !any {
             return Ok(Vec::new());
         }
@@ -654,11 +722,11 @@ impl Repo {
         if !granted.is_empty() {
             let (ids, run_ids): (Vec<Uuid>, Vec<Uuid>) = granted.into_iter().unzip();
             let picked = "SELECT e.id, e.next_fire_time AS old_fire, e.manual_pending AS was_manual, \
-                            g.run_id \
+                            g.run_id, e.attempts \
                           FROM scheduler.entries e \
                           JOIN unnest($4::uuid[], $5::uuid[]) AS g(id, run_id) ON g.id = e.id \
                           WHERE $1::bigint > 0";
-            let rows: Vec<ClaimRow> = sqlx::query_as(AssertSqlSafe(claim_sql(picked)))
+            let rows: Vec<ClaimOut> = sqlx::query_as(AssertSqlSafe(claim_sql(picked, false)))
                 .bind(ids.len() as i64)
                 .bind(scheduler)
                 .bind(ms(lease))
@@ -666,7 +734,25 @@ impl Repo {
                 .bind(&run_ids)
                 .fetch_all(&mut *tx)
                 .await?;
-            runs = finish_claim(&mut tx, rows).await?;
+            let mut dups = Vec::new();
+            for r in rows {
+                match r.kind.as_str() {
+                    "d" => dups.extend(r.row.entry_id.map(|id| (id, r.row.pending_fire))),
+                    _ => runs.extend(to_claimed(r.row.into_claim_row()?)?),
+                }
+            }
+            if !dups.is_empty() {
+                move_past_fires_that_ran(&mut tx, &dups).await?;
+                // The locks taken for them above are released with the transaction's work.
+                let ids: Vec<Uuid> = dups.iter().map(|d| d.0).collect();
+                sqlx::query(
+                    "DELETE FROM scheduler.locks l WHERE l.entry_id = ANY($1) \
+                     AND NOT EXISTS (SELECT 1 FROM scheduler.attempts a WHERE a.id = l.run_id)",
+                )
+                .bind(&ids)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         tx.commit().await?;
         Ok(runs)
@@ -695,15 +781,9 @@ impl Repo {
 
     /// The earliest future run, to sleep until it.
     pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, RepoError> {
-        Ok(sqlx::query_scalar(
-            // Two index-backed minimums (free and lock-bound entries have an index each).
-            "SELECT LEAST( \
-               (SELECT min(run_at) FROM scheduler.due WHERE run_at > now() AND NOT needs_locks), \
-               (SELECT min(d.run_at) FROM scheduler.due d JOIN scheduler.entries e ON e.id = d.entry_id \
-                 WHERE d.run_at > now() AND d.needs_locks AND e.status <> 'waiting'))",
-        )
-        .fetch_one(&self.pool)
-        .await?)
+        Ok(sqlx::query_scalar(AssertSqlSafe(format!("SELECT {NEXT_DUE}")))
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     // ---- running and completion -------------------------------------------------------
@@ -1024,45 +1104,84 @@ async fn sync_due(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> Result<()
     Ok(())
 }
 
-/// The claim statement around a `picked` selection (id, old_fire, was_manual, run_id).
-fn claim_sql(picked: &str) -> String {
+/// The claim statement around a `picked` selection (id, old_fire, was_manual, run_id,
+/// attempts). A recurring fire is started only if its key goes into `fires`; one that is
+/// there already comes back as a 'd' row and is left untouched. With `look`, a last row ('n')
+/// says when work is due next and whether lock-bound work is due.
+fn claim_sql(picked: &str, look: bool) -> String {
+    let look = if look {
+        format!(
+            " UNION ALL SELECT 'n', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+               {NEXT_DUE}, {LOCKED_DUE}"
+        )
+    } else {
+        String::new()
+    };
     format!(
         "WITH picked AS ({picked}), \
-         unqueued AS ( \
-           DELETE FROM scheduler.due d WHERE d.entry_id = ANY (ARRAY(SELECT id FROM picked)) \
-         ), \
-         started AS ( \
+         p AS ( \
+           SELECT id, old_fire, COALESCE(run_id, scheduler.uuid_v7()) AS run_id, \
+             attempts + 1 AS attempt, CASE WHEN was_manual THEN NULL ELSE old_fire END AS fire \
+           FROM picked \
+         ), fired AS ( \
+           INSERT INTO scheduler.fires (entry_id, fire_time, attempt, run_id) \
+           SELECT id, fire, attempt, run_id FROM p WHERE fire IS NOT NULL \
+           ON CONFLICT DO NOTHING RETURNING entry_id \
+         ), go AS ( \
+           SELECT * FROM p WHERE fire IS NULL OR id IN (SELECT entry_id FROM fired) \
+         ), unqueued AS ( \
+           DELETE FROM scheduler.due d WHERE d.entry_id = ANY (ARRAY(SELECT id FROM go)) \
+         ), started AS ( \
            UPDATE scheduler.entries e SET status = 'in_process', attempts = e.attempts + 1, \
              active_runs = e.active_runs + 1, next_run_at = NULL, manual_pending = false, \
              version = e.version + 1, updated_at = clock_timestamp() \
-           FROM picked WHERE e.id = picked.id \
+           FROM go WHERE e.id = go.id \
            RETURNING e.id, e.task, e.shop, e.description, e.category, e.attempts, \
              (SELECT sp.spec FROM scheduler.entry_specs sp WHERE sp.entry_id = e.id) AS spec, \
-             picked.old_fire, COALESCE(picked.run_id, scheduler.uuid_v7()) AS run_id, \
-             CASE WHEN picked.was_manual THEN NULL ELSE picked.old_fire END AS fire \
-         ), fired AS ( \
-           INSERT INTO scheduler.fires (entry_id, fire_time, attempt, run_id) \
-           SELECT id, fire, attempts, run_id FROM started WHERE fire IS NOT NULL \
-           ON CONFLICT DO NOTHING RETURNING entry_id \
+             go.old_fire, go.run_id, go.fire \
          ), ins AS ( \
            INSERT INTO scheduler.attempts (id, entry_id, task, shop, description, category, \
              fire_time, attempt, fencing_token, scheduler, params, lease_expires_at) \
            SELECT s.run_id, s.id, s.task, s.shop, s.description, s.category, s.fire, s.attempts, \
              nextval('scheduler.fencing_seq'), $2, s.spec -> 'params', \
              now() + $3 * interval '1 millisecond' \
-           FROM started s WHERE s.fire IS NULL OR s.id IN (SELECT entry_id FROM fired) \
+           FROM started s \
            RETURNING id, entry_id, fencing_token, fire_time, started_at \
          ) \
-         SELECT ins.id AS run_id, s.id AS entry_id, ins.fencing_token, s.attempts AS attempt, \
-           ins.fire_time, s.old_fire AS pending_fire, s.spec, \
-           COALESCE(ins.started_at, clock_timestamp()) AS claimed_at \
-         FROM started s LEFT JOIN ins ON ins.entry_id = s.id"
+         SELECT 'r' AS kind, ins.id AS run_id, s.id AS entry_id, ins.fencing_token, \
+           s.attempts AS attempt, ins.fire_time, s.old_fire AS pending_fire, s.spec, \
+           ins.started_at AS claimed_at, NULL::timestamptz AS next_due, NULL::bool AS locked_due \
+         FROM started s JOIN ins ON ins.entry_id = s.id \
+         UNION ALL \
+         SELECT 'd', NULL, p.id, NULL, p.attempt, NULL, p.old_fire, NULL, NULL, NULL, NULL \
+         FROM p WHERE p.fire IS NOT NULL AND p.id NOT IN (SELECT entry_id FROM fired)\
+         {look}"
     )
 }
 
+impl ClaimRowOpt {
+    fn into_claim_row(self) -> Result<ClaimRow, RepoError> {
+        let missing = || RepoError::Db(sqlx::Error::RowNotFound);
+        Ok(ClaimRow {
+            run_id: self.run_id,
+            entry_id: self.entry_id.ok_or_else(missing)?,
+            fencing_token: self.fencing_token,
+            attempt: self.attempt.unwrap_or(0),
+            fire_time: self.fire_time,
+            pending_fire: self.pending_fire,
+            spec: self.spec,
+            claimed_at: self.claimed_at,
+        })
+    }
+}
+
 fn to_claimed(r: ClaimRow) -> Result<Option<ClaimedRun>, RepoError> {
-    let (Some(run_id), Some(fencing_token)) = (r.run_id, r.fencing_token) else { return Ok(None) };
-    let spec: EntrySpec = serde_json::from_value(r.spec)
+    let (Some(run_id), Some(fencing_token), Some(spec), Some(claimed_at)) =
+        (r.run_id, r.fencing_token, r.spec, r.claimed_at)
+    else {
+        return Ok(None);
+    };
+    let spec: EntrySpec = serde_json::from_value(spec)
         .map_err(|source| RepoError::Corrupt { id: r.entry_id, source })?;
     Ok(Some(ClaimedRun {
         run_id,
@@ -1072,56 +1191,42 @@ fn to_claimed(r: ClaimRow) -> Result<Option<ClaimedRun>, RepoError> {
         fire_time: r.fire_time,
         pending_fire: r.pending_fire,
         spec,
-        claimed_at: r.claimed_at,
+        claimed_at,
     }))
 }
 
-/// Turn claim rows into runs. A row without a run means the database refused a second run
-/// for the same (entry, fire, attempt): that fire already ran, so the entry moves on to its
-/// next fire instead of running it twice.
-async fn finish_claim(
+/// Recurring fires that the database refused to start a second time (their key is in
+/// `fires`): that fire already ran, so each entry moves on to its next fire instead of running
+/// it twice. An entry that changed meanwhile (another replica moved it on) is left alone.
+async fn move_past_fires_that_ran(
     tx: &mut Transaction<'_, Postgres>,
-    rows: Vec<ClaimRow>,
-) -> Result<Vec<ClaimedRun>, RepoError> {
-    let mut runs = Vec::with_capacity(rows.len());
-    for r in rows {
-        let entry_id = r.entry_id;
-        let fire = r.pending_fire;
-        match to_claimed(r)? {
-            Some(run) => runs.push(run),
-            None => {
-                tracing::warn!(entry = %entry_id, fire = ?fire, "duplicate fire refused by the database");
-                let spec: Option<Value> = sqlx::query_scalar(
-                    "SELECT spec FROM scheduler.entry_specs WHERE entry_id = $1",
-                )
+    dups: &[(Uuid, Option<DateTime<Utc>>)],
+) -> Result<(), RepoError> {
+    for &(entry_id, fire) in dups {
+        tracing::warn!(entry = %entry_id, fire = ?fire, "duplicate fire refused by the database");
+        let spec: Option<Value> =
+            sqlx::query_scalar("SELECT spec FROM scheduler.entry_specs WHERE entry_id = $1")
                 .bind(entry_id)
                 .fetch_optional(&mut **tx)
                 .await?;
-                let next = spec
-                    .and_then(|s| serde_json::from_value::<EntrySpec>(s).ok())
-                    .and_then(|s| s.recurrence.and_then(|r| r.compile(&s.time_zone).ok()))
-                    .and_then(|sch| fire.and_then(|f| sch.plan_after(f, Utc::now())));
-                sqlx::query(
-                    "UPDATE scheduler.entries SET active_runs = active_runs - 1, attempts = 0, \
-                       status = CASE WHEN $2::timestamptz IS NULL THEN 'error' ELSE 'ready' END, \
-                       next_run_at = $2, next_fire_time = $2, \
-                       last_error = 'a run for this fire already exists; moved to the next fire' \
-                     WHERE id = $1",
-                )
-                .bind(entry_id)
-                .bind(next)
-                .execute(&mut **tx)
-                .await?;
-                sync_due(tx, &[entry_id]).await?;
-                sqlx::query(
-                    "DELETE FROM scheduler.locks l WHERE l.entry_id = $1 \
-                     AND NOT EXISTS (SELECT 1 FROM scheduler.attempts a WHERE a.id = l.run_id)",
-                )
-                .bind(entry_id)
-                .execute(&mut **tx)
-                .await?;
-            }
-        }
+        let next = spec
+            .and_then(|s| serde_json::from_value::<EntrySpec>(s).ok())
+            .and_then(|s| s.recurrence.and_then(|r| r.compile(&s.time_zone).ok()))
+            .and_then(|sch| fire.and_then(|f| sch.plan_after(f, Utc::now())));
+        sqlx::query(
+            "UPDATE scheduler.entries SET attempts = 0, \
+               status = CASE WHEN $2::timestamptz IS NULL THEN 'error' ELSE 'ready' END, \
+               next_run_at = $2, next_fire_time = $2, \
+               last_error = 'a run for this fire already exists; moved to the next fire', \
+               version = version + 1, updated_at = clock_timestamp() \
+             WHERE id = $1 AND next_fire_time IS NOT DISTINCT FROM $3 AND next_run_at IS NOT NULL",
+        )
+        .bind(entry_id)
+        .bind(next)
+        .bind(fire)
+        .execute(&mut **tx)
+        .await?;
+        sync_due(tx, &[entry_id]).await?;
     }
-    Ok(runs)
+    Ok(())
 }
