@@ -102,10 +102,17 @@ const ENTRY_COLS: &str = concat!(
 
 impl TryFrom<EntryRow> for Entry {
     type Error = RepoError;
-    fn try_from(r: EntryRow) -> Result<Self, RepoError> {
-        let spec: EntrySpec = serde_json::from_value(r.spec)
+    fn try_from(mut r: EntryRow) -> Result<Self, RepoError> {
+        let spec: EntrySpec = serde_json::from_value(r.spec.take())
             .map_err(|source| RepoError::Corrupt { id: r.id, source })?;
-        Ok(Entry {
+        Ok(Entry::with_spec(r, spec))
+    }
+}
+
+impl Entry {
+    /// An entry from its row and a spec the caller already has (the row's is not read).
+    fn with_spec(r: EntryRow, spec: EntrySpec) -> Self {
+        Entry {
             id: r.id,
             entry_no: r.entry_no,
             spec,
@@ -124,7 +131,7 @@ impl TryFrom<EntryRow> for Entry {
             version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
-        })
+        }
     }
 }
 
@@ -150,7 +157,8 @@ struct ClaimRow {
     attempt: i32,
     fire_time: Option<DateTime<Utc>>,
     pending_fire: Option<DateTime<Utc>>,
-    spec: Option<Value>,
+    /// The spec as JSON text, parsed straight into an `EntrySpec`.
+    spec: Option<String>,
     claimed_at: Option<DateTime<Utc>>,
 }
 
@@ -173,7 +181,7 @@ struct ClaimRowOpt {
     attempt: Option<i32>,
     fire_time: Option<DateTime<Utc>>,
     pending_fire: Option<DateTime<Utc>>,
-    spec: Option<Value>,
+    spec: Option<String>,
     claimed_at: Option<DateTime<Utc>>,
 }
 
@@ -357,9 +365,9 @@ impl Repo {
                  next_run_at, next_fire_time, manual_pending, attempts, last_error) \
                VALUES ($1,$2,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18) \
                ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING \
-               RETURNING {ENTRY_BASE_COLS}, $3::jsonb AS spec, needs_locks, priority, expires_at \
+               RETURNING {ENTRY_BASE_COLS}, 'null'::jsonb AS spec, needs_locks, priority, expires_at \
              ), specs AS ( \
-               INSERT INTO scheduler.entry_specs (entry_id, spec) SELECT id, spec FROM ins \
+               INSERT INTO scheduler.entry_specs (entry_id, spec) SELECT id, $3 FROM ins \
              ), queued AS ( \
                INSERT INTO scheduler.due (entry_id, run_at, needs_locks, priority, entry_no, expires_at) \
                SELECT id, next_run_at, needs_locks, priority, entry_no, expires_at FROM ins \
@@ -391,8 +399,9 @@ impl Repo {
         .bind(notify)
         .fetch_optional(&self.pool)
         .await?;
-        let (row, created) = match row {
-            Some(r) => (r, true),
+        match row {
+            // The spec is not sent back: this one is what was stored.
+            Some(r) => Ok((Entry::with_spec(r, spec.clone()), true)),
             None => {
                 let r: EntryRow = sqlx::query_as(AssertSqlSafe(format!(
                     "SELECT {ENTRY_COLS} FROM scheduler.entries WHERE request_id = $1"
@@ -400,10 +409,9 @@ impl Repo {
                 .bind(request_id)
                 .fetch_one(&self.pool)
                 .await?;
-                (r, false)
+                Ok((r.try_into()?, false))
             }
-        };
-        Ok((row.try_into()?, created))
+        }
     }
 
     /// Bulk insert of ready one-off entries (benchmarks and imports), in one statement.
@@ -979,7 +987,7 @@ impl Repo {
     pub async fn expired_runs(&self, limit: i64) -> Result<Vec<ClaimedRun>, RepoError> {
         let rows: Vec<ClaimRow> = sqlx::query_as(
             "SELECT r.id AS run_id, r.entry_id, r.fencing_token, r.attempt, r.fire_time, \
-               e.next_fire_time AS pending_fire, s.spec, r.started_at AS claimed_at \
+               e.next_fire_time AS pending_fire, s.spec::text AS spec, r.started_at AS claimed_at \
              FROM scheduler.attempts r JOIN scheduler.entries e ON e.id = r.entry_id \
                JOIN scheduler.entry_specs s ON s.entry_id = e.id \
              WHERE r.lease_expires_at < now() \
@@ -1149,7 +1157,7 @@ fn claim_sql(picked: &str, look: bool) -> String {
            RETURNING id, entry_id, fencing_token, fire_time, started_at \
          ) \
          SELECT 'r' AS kind, ins.id AS run_id, s.id AS entry_id, ins.fencing_token, \
-           s.attempts AS attempt, ins.fire_time, s.old_fire AS pending_fire, s.spec, \
+           s.attempts AS attempt, ins.fire_time, s.old_fire AS pending_fire, s.spec::text AS spec, \
            ins.started_at AS claimed_at, NULL::timestamptz AS next_due, NULL::bool AS locked_due \
          FROM started s JOIN ins ON ins.entry_id = s.id \
          UNION ALL \
@@ -1181,7 +1189,7 @@ fn to_claimed(r: ClaimRow) -> Result<Option<ClaimedRun>, RepoError> {
     else {
         return Ok(None);
     };
-    let spec: EntrySpec = serde_json::from_value(spec)
+    let spec: EntrySpec = serde_json::from_str(&spec)
         .map_err(|source| RepoError::Corrupt { id: r.entry_id, source })?;
     Ok(Some(ClaimedRun {
         run_id,
