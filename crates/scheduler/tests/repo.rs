@@ -187,6 +187,45 @@ async fn category_locks_admit_one_claim_and_park_the_rest_as_waiting(
 }
 
 #[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+async fn a_lock_bound_fire_that_ran_moves_on_and_frees_its_lock(
+    pool: PgPool,
+) -> anyhow::Result<()> {
+    let repo = Repo::new(pool.clone());
+    let q = JobQueue::new(repo.clone());
+    let mut s = spec();
+    s.category = Some("POST".into());
+    s.recurrence = Some(Recurrence::every(60));
+    let e = q.create(s, false, None).await?;
+    let fire = e.state.next_fire_time.unwrap();
+    // The free claim says lock-bound work is due, and leaves it to claim_locked.
+    let look = repo.claim_free_and_look(10, "a", LEASE).await?;
+    assert!(look.runs.is_empty() && look.locked_due);
+    // Another replica already started this fire.
+    sqlx::query(
+        "INSERT INTO scheduler.fires (entry_id, fire_time, attempt, run_id) \
+         VALUES ($1, $2, 1, gen_random_uuid())",
+    )
+    .bind(e.id)
+    .bind(fire)
+    .execute(&pool)
+    .await?;
+    assert!(repo.claim_locked(10, "a", LEASE).await?.is_empty(), "no second run for the fire");
+    let e = repo.get_entry(e.id).await?.unwrap();
+    assert_eq!(e.state.status, JobStatus::Ready);
+    assert_eq!(e.state.next_fire_time, Some(fire + TimeDelta::seconds(60)));
+    assert_eq!(e.active_runs, 0);
+    let locks: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM scheduler.locks").fetch_one(&pool).await?;
+    assert_eq!(locks, 0, "the category lock taken for the refused fire is released");
+    // Nothing lock-bound is due any more, and the next run is the next fire.
+    let look = repo.claim_free_and_look(10, "a", LEASE).await?;
+    assert!(!look.locked_due);
+    assert_eq!(look.next_due, Some(fire + TimeDelta::seconds(60)));
+    due_matches_entries(&pool).await?;
+    Ok(())
+}
+
+#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
 async fn expiry_and_pruning(pool: PgPool) -> anyhow::Result<()> {
     let repo = Repo::new(pool.clone());
     let q = JobQueue::new(repo.clone());
