@@ -75,6 +75,36 @@ async fn a_stale_result_is_refused(pool: PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Pretend another replica already started this fire (attempt 1).
+async fn plant_fire(
+    pool: &PgPool,
+    entry: uuid::Uuid,
+    fire: chrono::DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO scheduler.fires (entry_id, fire_time, attempt, run_id) \
+         VALUES ($1, $2, 1, gen_random_uuid())",
+    )
+    .bind(entry)
+    .bind(fire)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The entry skipped the fire that ran: Ready for `next`, nothing running.
+async fn moved_to_next_fire(
+    repo: &Repo,
+    entry: uuid::Uuid,
+    next: chrono::DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let e = repo.get_entry(entry).await?.ok_or_else(|| anyhow::anyhow!("entry {entry} is gone"))?;
+    assert_eq!(e.state.status, JobStatus::Ready);
+    assert_eq!(e.state.next_fire_time, Some(next), "moved on to the next fire");
+    assert_eq!(e.active_runs, 0);
+    Ok(())
+}
+
 #[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
 async fn the_database_refuses_a_second_run_of_the_same_fire(pool: PgPool) -> anyhow::Result<()> {
     let repo = Repo::new(pool.clone());
@@ -84,24 +114,10 @@ async fn the_database_refuses_a_second_run_of_the_same_fire(pool: PgPool) -> any
     let e = q.create(s, false, None).await?;
     let fire = e.state.next_fire_time.unwrap();
     // Pretend another replica already started this fire.
-    sqlx::query(
-        "INSERT INTO scheduler.fires (entry_id, fire_time, attempt, run_id) \
-         VALUES ($1, $2, 1, gen_random_uuid())",
-    )
-    .bind(e.id)
-    .bind(fire)
-    .execute(&pool)
-    .await?;
+    plant_fire(&pool, e.id, fire).await?;
     let claimed = repo.claim_free(10, "a", LEASE).await?;
     assert!(claimed.is_empty(), "no second run for the fire");
-    let e = repo.get_entry(e.id).await?.unwrap();
-    assert_eq!(e.state.status, JobStatus::Ready);
-    assert_eq!(
-        e.state.next_fire_time,
-        Some(fire + TimeDelta::seconds(60)),
-        "moved on to the next fire"
-    );
-    assert_eq!(e.active_runs, 0);
+    moved_to_next_fire(&repo, e.id, fire + TimeDelta::seconds(60)).await?;
     let n: i64 =
         sqlx::query_scalar("SELECT count(*) FROM scheduler.run_log").fetch_one(&pool).await?;
     assert_eq!(n, 0, "no attempt was started");
@@ -201,19 +217,9 @@ async fn a_lock_bound_fire_that_ran_moves_on_and_frees_its_lock(
     let look = repo.claim_free_and_look(10, "a", LEASE).await?;
     assert!(look.runs.is_empty() && look.locked_due);
     // Another replica already started this fire.
-    sqlx::query(
-        "INSERT INTO scheduler.fires (entry_id, fire_time, attempt, run_id) \
-         VALUES ($1, $2, 1, gen_random_uuid())",
-    )
-    .bind(e.id)
-    .bind(fire)
-    .execute(&pool)
-    .await?;
+    plant_fire(&pool, e.id, fire).await?;
     assert!(repo.claim_locked(10, "a", LEASE).await?.is_empty(), "no second run for the fire");
-    let e = repo.get_entry(e.id).await?.unwrap();
-    assert_eq!(e.state.status, JobStatus::Ready);
-    assert_eq!(e.state.next_fire_time, Some(fire + TimeDelta::seconds(60)));
-    assert_eq!(e.active_runs, 0);
+    moved_to_next_fire(&repo, e.id, fire + TimeDelta::seconds(60)).await?;
     let locks: i64 =
         sqlx::query_scalar("SELECT count(*) FROM scheduler.locks").fetch_one(&pool).await?;
     assert_eq!(locks, 0, "the category lock taken for the refused fire is released");
