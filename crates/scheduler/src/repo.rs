@@ -149,38 +149,28 @@ pub struct ClaimedRun {
     pub claimed_at: DateTime<Utc>,
 }
 
-#[derive(FromRow)]
-struct ClaimRow {
-    run_id: Option<Uuid>,
-    entry_id: Uuid,
-    fencing_token: Option<i64>,
-    attempt: i32,
-    fire_time: Option<DateTime<Utc>>,
-    pending_fire: Option<DateTime<Utc>>,
-    /// The spec as JSON text, parsed straight into an `EntrySpec`.
-    spec: Option<String>,
-    claimed_at: Option<DateTime<Utc>>,
-}
-
 /// A row of the claim statement: a started run ('r'), a recurring fire that already has a
 /// run ('d'), or, for free claims, the state of the queue after the claim ('n').
 #[derive(FromRow)]
 struct ClaimOut {
     kind: String,
     #[sqlx(flatten)]
-    row: ClaimRowOpt,
+    row: ClaimRow,
     next_due: Option<DateTime<Utc>>,
     locked_due: Option<bool>,
 }
 
+/// A claimed (or reaped) attempt as the database returns it; every column may be NULL in a
+/// claim statement's 'd' and 'n' rows.
 #[derive(FromRow)]
-struct ClaimRowOpt {
+struct ClaimRow {
     run_id: Option<Uuid>,
     entry_id: Option<Uuid>,
     fencing_token: Option<i64>,
     attempt: Option<i32>,
     fire_time: Option<DateTime<Utc>>,
     pending_fire: Option<DateTime<Utc>>,
+    /// The spec as JSON text, parsed straight into an `EntrySpec`.
     spec: Option<String>,
     claimed_at: Option<DateTime<Utc>>,
 }
@@ -644,7 +634,7 @@ impl Repo {
                     out.locked_due = r.locked_due.unwrap_or(false);
                 }
                 "d" => dups.extend(r.row.entry_id.map(|id| (id, r.row.pending_fire))),
-                _ => out.runs.extend(to_claimed(r.row.into_claim_row()?)?),
+                _ => out.runs.extend(to_claimed(r.row)?),
             }
         }
         if !dups.is_empty() {
@@ -746,7 +736,7 @@ impl Repo {
             for r in rows {
                 match r.kind.as_str() {
                     "d" => dups.extend(r.row.entry_id.map(|id| (id, r.row.pending_fire))),
-                    _ => runs.extend(to_claimed(r.row.into_claim_row()?)?),
+                    _ => runs.extend(to_claimed(r.row)?),
                 }
             }
             if !dups.is_empty() {
@@ -785,13 +775,6 @@ impl Repo {
         notify(&mut tx, WAKE_CHANNEL, "overlap").await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    /// The earliest future run, to sleep until it.
-    pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, RepoError> {
-        Ok(sqlx::query_scalar(AssertSqlSafe(format!("SELECT {NEXT_DUE}")))
-            .fetch_one(&self.pool)
-            .await?)
     }
 
     // ---- running and completion -------------------------------------------------------
@@ -1167,35 +1150,25 @@ fn claim_sql(picked: &str, look: bool) -> String {
     )
 }
 
-impl ClaimRowOpt {
-    fn into_claim_row(self) -> Result<ClaimRow, RepoError> {
-        let missing = || RepoError::Db(sqlx::Error::RowNotFound);
-        Ok(ClaimRow {
-            run_id: self.run_id,
-            entry_id: self.entry_id.ok_or_else(missing)?,
-            fencing_token: self.fencing_token,
-            attempt: self.attempt.unwrap_or(0),
-            fire_time: self.fire_time,
-            pending_fire: self.pending_fire,
-            spec: self.spec,
-            claimed_at: self.claimed_at,
-        })
-    }
-}
-
 fn to_claimed(r: ClaimRow) -> Result<Option<ClaimedRun>, RepoError> {
-    let (Some(run_id), Some(fencing_token), Some(spec), Some(claimed_at)) =
-        (r.run_id, r.fencing_token, r.spec, r.claimed_at)
+    let (
+        Some(run_id),
+        Some(entry_id),
+        Some(fencing_token),
+        Some(attempt),
+        Some(spec),
+        Some(claimed_at),
+    ) = (r.run_id, r.entry_id, r.fencing_token, r.attempt, r.spec, r.claimed_at)
     else {
         return Ok(None);
     };
     let spec: EntrySpec = serde_json::from_str(&spec)
-        .map_err(|source| RepoError::Corrupt { id: r.entry_id, source })?;
+        .map_err(|source| RepoError::Corrupt { id: entry_id, source })?;
     Ok(Some(ClaimedRun {
         run_id,
-        entry_id: r.entry_id,
+        entry_id,
         fencing_token,
-        attempt: r.attempt,
+        attempt,
         fire_time: r.fire_time,
         pending_fire: r.pending_fire,
         spec,
