@@ -7,6 +7,9 @@
 //! (c) pickup latency (entry committed -> attempt started) at a fixed offered rate of
 //!     creates through gRPC.
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod erp;
 mod shopify;
 
