@@ -230,6 +230,9 @@ pub struct CompleteResult {
     pub refused: Vec<Uuid>,
     /// Entries whose spec changed during the run: their schedule must be recomputed.
     pub reschedule: Vec<Uuid>,
+    /// The batch made work due (a retry, a next fire) or freed a lock: the claimers were
+    /// notified.
+    pub woke: bool,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -961,6 +964,7 @@ impl Repo {
         if wake {
             notify(&mut tx, WAKE_CHANNEL, "released").await?;
         }
+        result.woke = wake;
         tx.commit().await?;
         result.refused = run_ids.iter().filter(|id| !accepted.contains(id)).copied().collect();
         Ok(result)
