@@ -1,6 +1,7 @@
 //! shopsync-scheduler: the job queue service. Owns the `scheduler` schema; serves gRPC
 //! `JobQueue`; dispatches due work to the sync services' `Worker.Run`.
 
+pub mod creates;
 pub mod dispatch;
 pub mod error;
 pub mod executor;

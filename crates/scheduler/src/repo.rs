@@ -12,6 +12,7 @@ use serde_json::Value;
 use shopsync_common::{EntrySpec, JobStatus, RunStatus, Transition};
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, FromRow, PgPool, Postgres, Transaction};
+use std::collections::HashMap;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -30,6 +31,13 @@ pub enum RepoError {
         #[source]
         source: serde_json::Error,
     },
+}
+
+/// One entry of a batched create ([`Repo::insert_entries`]).
+pub struct NewEntry<'a> {
+    pub spec: &'a EntrySpec,
+    pub state: &'a EntryState,
+    pub request_id: Option<&'a str>,
 }
 
 /// The mutable state of an entry.
@@ -396,15 +404,152 @@ impl Repo {
             // The spec is not sent back: this one is what was stored.
             Some(r) => Ok((Entry::with_spec(r, spec.clone()), true)),
             None => {
-                let r: EntryRow = sqlx::query_as(AssertSqlSafe(format!(
-                    "SELECT {ENTRY_COLS} FROM scheduler.entries WHERE request_id = $1"
-                )))
-                .bind(request_id)
-                .fetch_one(&self.pool)
-                .await?;
-                Ok((r.try_into()?, false))
+                let rid = request_id.ok_or(RepoError::Db(sqlx::Error::RowNotFound))?;
+                Ok((self.entry_by_request_id(rid).await?, false))
             }
         }
+    }
+
+    async fn entry_by_request_id(&self, request_id: &str) -> Result<Entry, RepoError> {
+        let r: EntryRow = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {ENTRY_COLS} FROM scheduler.entries WHERE request_id = $1"
+        )))
+        .bind(request_id)
+        .fetch_one(&self.pool)
+        .await?;
+        r.try_into()
+    }
+
+    /// Insert several entries in one statement (the API's batched creates): one round trip,
+    /// one commit and one WAL flush for the lot. Answers, per input and in its order, the
+    /// entry and whether it was created; an entry whose `request_id` was used already (by an
+    /// earlier create or earlier in the same batch) is not inserted, and the one stored under
+    /// that id is answered instead.
+    pub async fn insert_entries(
+        &self,
+        new: &[NewEntry<'_>],
+    ) -> Result<Vec<(Entry, bool)>, RepoError> {
+        let n = new.len();
+        let mut ids = Vec::with_capacity(n);
+        let mut task = Vec::with_capacity(n);
+        let mut shop = Vec::with_capacity(n);
+        let mut spec = Vec::with_capacity(n);
+        let mut description = Vec::with_capacity(n);
+        let mut category = Vec::with_capacity(n);
+        let mut priority = Vec::with_capacity(n);
+        let mut lock_keys = Vec::with_capacity(n);
+        let mut recurring = Vec::with_capacity(n);
+        let mut allow_overlap = Vec::with_capacity(n);
+        let mut expires_at = Vec::with_capacity(n);
+        let mut created_by = Vec::with_capacity(n);
+        let mut request_id = Vec::with_capacity(n);
+        let mut status = Vec::with_capacity(n);
+        let mut next_run_at = Vec::with_capacity(n);
+        let mut next_fire_time = Vec::with_capacity(n);
+        let mut manual_pending = Vec::with_capacity(n);
+        let mut attempts = Vec::with_capacity(n);
+        let mut last_error = Vec::with_capacity(n);
+        for e in new {
+            let d = derive(e.spec);
+            // Time-ordered like the column default (scheduler.uuid_v7), and known before the
+            // insert so each returned row finds its request.
+            ids.push(Uuid::now_v7());
+            task.push(d.task);
+            shop.push(d.shop);
+            spec.push(Json(d.spec));
+            description.push(d.description);
+            category.push(d.category);
+            priority.push(d.priority);
+            lock_keys.push(Json(d.lock_keys));
+            recurring.push(d.recurring);
+            allow_overlap.push(d.allow_overlap);
+            expires_at.push(d.expires_at);
+            created_by.push(d.created_by);
+            request_id.push(e.request_id);
+            status.push(e.state.status.as_str());
+            next_run_at.push(e.state.next_run_at);
+            next_fire_time.push(e.state.next_fire_time);
+            manual_pending.push(e.state.manual_pending);
+            attempts.push(e.state.attempts);
+            last_error.push(e.state.last_error.clone());
+        }
+        let rows: Vec<EntryRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "WITH input AS ( \
+               SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::text[], \
+                 $6::text[], $7::int2[], $8::jsonb[], $9::bool[], $10::bool[], \
+                 $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::timestamptz[], \
+                 $16::timestamptz[], $17::bool[], $18::int4[], $19::text[]) WITH ORDINALITY \
+               AS i(id, task, shop, spec, description, category, priority, lock_keys, recurring, \
+                    allow_overlap, expires_at, created_by, request_id, status, next_run_at, \
+                    next_fire_time, manual_pending, attempts, last_error, ord) \
+             ), ins AS ( \
+               INSERT INTO scheduler.entries (id, task, shop, description, category, priority, \
+                 lock_keys, recurring, allow_overlap, expires_at, created_by, request_id, status, \
+                 next_run_at, next_fire_time, manual_pending, attempts, last_error) \
+               SELECT id, task, shop, description, category, priority, \
+                 ARRAY(SELECT jsonb_array_elements_text(lock_keys)), recurring, allow_overlap, \
+                 expires_at, created_by, request_id, status, next_run_at, next_fire_time, \
+                 manual_pending, attempts, last_error \
+               FROM input ORDER BY ord \
+               ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING \
+               RETURNING {ENTRY_BASE_COLS}, 'null'::jsonb AS spec, needs_locks, priority, expires_at \
+             ), specs AS ( \
+               INSERT INTO scheduler.entry_specs (entry_id, spec) \
+               SELECT ins.id, input.spec FROM ins JOIN input ON input.id = ins.id \
+             ), queued AS ( \
+               INSERT INTO scheduler.due (entry_id, run_at, needs_locks, priority, entry_no, expires_at) \
+               SELECT id, next_run_at, needs_locks, priority, entry_no, expires_at FROM ins \
+               WHERE next_run_at IS NOT NULL \
+             ) \
+             SELECT * FROM ins"
+        )))
+        .bind(&ids)
+        .bind(&task)
+        .bind(&shop)
+        .bind(&spec)
+        .bind(&description)
+        .bind(&category)
+        .bind(&priority)
+        .bind(&lock_keys)
+        .bind(&recurring)
+        .bind(&allow_overlap)
+        .bind(&expires_at)
+        .bind(&created_by)
+        .bind(&request_id)
+        .bind(&status)
+        .bind(&next_run_at)
+        .bind(&next_fire_time)
+        .bind(&manual_pending)
+        .bind(&attempts)
+        .bind(&last_error)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut created: HashMap<Uuid, EntryRow> = rows.into_iter().map(|r| (r.id, r)).collect();
+        // Requests whose request_id was taken: answer the stored entry.
+        let taken: Vec<&str> = new
+            .iter()
+            .zip(&ids)
+            .filter(|(_, id)| !created.contains_key(id))
+            .filter_map(|(e, _)| e.request_id)
+            .collect();
+        // Rare (a retried create): one lookup each.
+        let mut existing: HashMap<&str, Entry> = HashMap::new();
+        for rid in taken {
+            if !existing.contains_key(rid) {
+                existing.insert(rid, self.entry_by_request_id(rid).await?);
+            }
+        }
+        new.iter()
+            .zip(&ids)
+            .map(|(e, id)| match created.remove(id) {
+                Some(r) => Ok((Entry::with_spec(r, e.spec.clone()), true)),
+                None => e
+                    .request_id
+                    .and_then(|rid| existing.get(rid).cloned())
+                    .map(|entry| (entry, false))
+                    .ok_or(RepoError::Db(sqlx::Error::RowNotFound)),
+            })
+            .collect()
     }
 
     /// Bulk insert of ready one-off entries (benchmarks and imports), in one statement.

@@ -1,6 +1,7 @@
 //! Job queue operations: validation and status transitions of entries (reference 1.2, with
 //! its flaws fixed), on top of the repository.
 
+use crate::creates::CreateBatcher;
 use crate::error::ServiceError;
 use crate::repo::{Entry, EntryFilter, EntryState, Repo, RepoError, RunFilter, RunRow};
 use crate::wakeup::Wakeup;
@@ -13,6 +14,8 @@ pub struct JobQueue {
     repo: Repo,
     /// How creates wake the claimers; None: a NOTIFY in the create's transaction.
     wakeup: Option<Arc<Wakeup>>,
+    /// Concurrent creates share an insert (with a wakeup only: a batch sends no NOTIFY).
+    creates: Option<CreateBatcher>,
 }
 
 fn not_found(id: Uuid) -> impl FnOnce(RepoError) -> ServiceError {
@@ -37,12 +40,14 @@ fn first_run(spec: &EntrySpec, now: DateTime<Utc>) -> Result<NextRun, ServiceErr
 
 impl JobQueue {
     pub fn new(repo: Repo) -> Self {
-        Self { repo, wakeup: None }
+        Self { repo, wakeup: None, creates: None }
     }
 
-    /// A queue whose creates wake claimers through `wakeup` (whose broadcaster must run).
+    /// A queue whose creates wake claimers through `wakeup` (whose broadcaster must run),
+    /// and whose concurrent creates are inserted in batches. Needs a Tokio runtime.
     pub fn with_wakeup(repo: Repo, wakeup: Arc<Wakeup>) -> Self {
-        Self { repo, wakeup: Some(wakeup) }
+        let creates = Some(CreateBatcher::start(repo.clone()));
+        Self { repo, wakeup: Some(wakeup), creates }
     }
 
     pub fn repo(&self) -> &Repo {
@@ -72,8 +77,12 @@ impl JobQueue {
         {
             return Err(ValidationError::new("request_id", "must be 1-200 characters").into());
         }
-        let (entry, created) =
-            self.repo.insert_entry(&spec, &state, request_id, self.wakeup.is_none()).await?;
+        let (entry, created) = match &self.creates {
+            Some(batcher) => batcher.insert(spec, state, request_id).await?,
+            None => {
+                self.repo.insert_entry(&spec, &state, request_id, self.wakeup.is_none()).await?
+            }
+        };
         if let Some(w) = &self.wakeup
             && created
             && entry.state.next_run_at.is_some()
@@ -81,7 +90,7 @@ impl JobQueue {
             w.due();
         }
         if created {
-            tracing::info!(entry = %entry.id, task = %spec.task(), shop = %spec.shop, "entry created");
+            tracing::info!(entry = %entry.id, task = %entry.spec.task(), shop = %entry.spec.shop, "entry created");
         }
         Ok(entry)
     }

@@ -266,3 +266,100 @@ async fn expiry_and_pruning(pool: PgPool) -> anyhow::Result<()> {
     due_matches_entries(&pool).await?;
     Ok(())
 }
+
+/// Concurrent creates share one insert: each gets its own entry, in its own order; a
+/// request_id used before (or earlier in the same batch) answers the stored entry; each entry
+/// is queued and claimable.
+#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+async fn batched_creates_keep_each_answer_and_request_ids(pool: PgPool) -> anyhow::Result<()> {
+    use shopsync_scheduler::repo::{EntryState, NewEntry};
+    let repo = Repo::new(pool.clone());
+    let q = JobQueue::new(repo.clone());
+    let earlier = q.create(spec(), false, Some("req-earlier")).await?;
+    let now = Utc::now();
+    let ready = EntryState {
+        status: JobStatus::Ready,
+        next_run_at: Some(now),
+        next_fire_time: None,
+        manual_pending: false,
+        attempts: 0,
+        hold_requested: false,
+        reschedule_pending: false,
+        last_error: None,
+    };
+    let held = EntryState { status: JobStatus::OnHold, next_run_at: None, ..ready.clone() };
+    let specs: Vec<EntrySpec> = (0..5)
+        .map(|i| {
+            let mut s = spec();
+            s.description = Some(format!("batch {i}"));
+            s.category = (i == 4).then(|| "cat-a".to_owned());
+            s
+        })
+        .collect();
+    let new = [
+        NewEntry { spec: &specs[0], state: &ready, request_id: Some("req-new") },
+        NewEntry { spec: &specs[1], state: &ready, request_id: Some("req-earlier") },
+        NewEntry { spec: &specs[2], state: &ready, request_id: Some("req-new") },
+        NewEntry { spec: &specs[3], state: &held, request_id: None },
+        NewEntry { spec: &specs[4], state: &ready, request_id: None },
+    ];
+    let out = repo.insert_entries(&new).await?;
+    assert_eq!(out.len(), 5);
+    let created: Vec<bool> = out.iter().map(|(_, c)| *c).collect();
+    assert_eq!(created, [true, false, false, true, true]);
+    // The taken ids answer the stored entries, not the batch's specs.
+    assert_eq!(out[1].0.id, earlier.id);
+    assert_eq!(out[2].0.id, out[0].0.id);
+    assert_eq!(out[2].0.spec.description.as_deref(), Some("batch 0"));
+    assert_eq!(out[3].0.state.status, JobStatus::OnHold);
+    assert_eq!(out[4].0.lock_keys, ["category:CAT-A"]);
+    // Stored as answered: spec, lock keys, and the queue (only the ready ones are due).
+    for (e, _) in &out {
+        let stored = repo.get_entry(e.id).await?.expect("stored");
+        assert_eq!(stored.spec, e.spec);
+        assert_eq!(stored.lock_keys, e.lock_keys);
+        assert_eq!(stored.state.status, e.state.status);
+    }
+    due_matches_entries(&pool).await?;
+    let claimed = repo.claim_free(10, "a", LEASE).await?;
+    let mut ids: Vec<_> = claimed.iter().map(|r| r.entry_id).collect();
+    ids.sort();
+    let mut want = vec![earlier.id, out[0].0.id];
+    want.sort();
+    assert_eq!(ids, want, "the free ready entries are claimable (the category one is lock-bound)");
+    due_matches_entries(&pool).await?;
+    Ok(())
+}
+
+/// Through the API with batching on: many concurrent creates, each answered with its own
+/// entry, and a retried request_id answered with the first.
+#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+async fn concurrent_creates_through_the_batcher(pool: PgPool) -> anyhow::Result<()> {
+    let repo = Repo::new(pool.clone());
+    let wake = std::sync::Arc::new(shopsync_scheduler::wakeup::Wakeup::default());
+    let q = std::sync::Arc::new(JobQueue::with_wakeup(repo.clone(), wake));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..300 {
+        let q = q.clone();
+        tasks.spawn(async move {
+            let mut s = spec();
+            s.description = Some(format!("entry {i}"));
+            let rid = format!("req-{}", i % 250);
+            let e = q.create(s, false, Some(&rid)).await?;
+            anyhow::Ok((i, rid, e))
+        });
+    }
+    let mut by_rid: std::collections::HashMap<String, uuid::Uuid> = Default::default();
+    while let Some(r) = tasks.join_next().await {
+        let (i, rid, e) = r??;
+        // Fifty request ids are used twice: both calls get the same entry.
+        let first = *by_rid.entry(rid).or_insert(e.id);
+        assert_eq!(first, e.id, "create {i}");
+        assert_eq!(e.state.status, JobStatus::Ready);
+    }
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM scheduler.entries").fetch_one(&pool).await?;
+    assert_eq!(n, 250);
+    due_matches_entries(&pool).await?;
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! Batched creates: concurrent `CreateEntry` calls share one insert statement.
+//!
+//! Each create on its own is one autocommit statement (entries, entry_specs, due): at 2,000
+//! creates a second, PostgreSQL spent about 0.25 ms of CPU on each, most of it the fixed cost
+//! of a statement and a commit, and that left no CPU for claiming. Here creates queue up while
+//! up to [`WRITERS`] inserts are in flight, and each insert takes everything queued (up to
+//! [`MAX_BATCH`]): one round trip, one commit and one WAL flush for the lot. A lone create does
+//! not wait for company: it goes out at once when a writer is free.
+//!
+//! A create is answered only after its statement committed. If a batch fails, each of its
+//! creates is retried on its own, so one bad create cannot fail the others and each caller gets
+//! its own error.
+
+use crate::repo::{Entry, EntryState, NewEntry, Repo, RepoError};
+use shopsync_common::EntrySpec;
+use std::sync::Arc;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+/// Inserts in flight at once.
+pub const WRITERS: usize = 4;
+/// Creates in one insert.
+pub const MAX_BATCH: usize = 256;
+
+type Reply = oneshot::Sender<Result<(Entry, bool), RepoError>>;
+
+struct Pending {
+    spec: EntrySpec,
+    state: EntryState,
+    request_id: Option<String>,
+    reply: Reply,
+}
+
+/// The queue of creates; its writer task ends when the last handle is dropped.
+#[derive(Clone)]
+pub struct CreateBatcher {
+    tx: mpsc::Sender<Pending>,
+}
+
+impl CreateBatcher {
+    /// Start the writer task (needs a Tokio runtime).
+    pub fn start(repo: Repo) -> Self {
+        let (tx, rx) = mpsc::channel(MAX_BATCH * WRITERS);
+        tokio::spawn(run(repo, rx));
+        Self { tx }
+    }
+
+    /// Insert an entry: (the entry, whether it was created), as [`Repo::insert_entry`]
+    /// without the NOTIFY.
+    pub async fn insert(
+        &self,
+        spec: EntrySpec,
+        state: EntryState,
+        request_id: Option<&str>,
+    ) -> Result<(Entry, bool), RepoError> {
+        let (reply, answer) = oneshot::channel();
+        let p = Pending { spec, state, request_id: request_id.map(str::to_owned), reply };
+        let closed = || RepoError::Db(sqlx::Error::PoolClosed);
+        self.tx.send(p).await.map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+}
+
+async fn run(repo: Repo, mut rx: mpsc::Receiver<Pending>) {
+    let writers = Arc::new(Semaphore::new(WRITERS));
+    while let Some(first) = rx.recv().await {
+        // Wait for a free writer before taking the queue, so that creates arriving meanwhile
+        // join this batch.
+        let Ok(permit) = writers.clone().acquire_owned().await else { return };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let repo = repo.clone();
+        tokio::spawn(async move {
+            write(&repo, batch).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn write(repo: &Repo, batch: Vec<Pending>) {
+    let new: Vec<NewEntry<'_>> = batch
+        .iter()
+        .map(|p| NewEntry { spec: &p.spec, state: &p.state, request_id: p.request_id.as_deref() })
+        .collect();
+    let result = repo.insert_entries(&new).await;
+    drop(new);
+    match result {
+        Ok(rows) => {
+            for (p, r) in batch.into_iter().zip(rows) {
+                let _ = p.reply.send(Ok(r));
+            }
+        }
+        Err(e) if batch.len() == 1 => {
+            if let Some(p) = batch.into_iter().next() {
+                let _ = p.reply.send(Err(e));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = ?e, creates = batch.len(), "a batched create failed; inserting one by one");
+            for p in batch {
+                let r = repo.insert_entry(&p.spec, &p.state, p.request_id.as_deref(), false).await;
+                let _ = p.reply.send(r);
+            }
+        }
+    }
+}
