@@ -3,7 +3,7 @@
 //! Each create on its own is one autocommit statement (entries, entry_specs, due): at 2,000
 //! creates a second, PostgreSQL spent about 0.25 ms of CPU on each, most of it the fixed cost
 //! of a statement and a commit, and that left no CPU for claiming. Here creates queue up while
-//! up to [`WRITERS`] inserts are in flight, and each insert takes everything queued (up to
+//! up to [`WRITERS`] (by default) inserts are in flight, and each insert takes everything queued (up to
 //! [`MAX_BATCH`]): one round trip, one commit and one WAL flush for the lot. A lone create does
 //! not wait for company: it goes out at once when a writer is free.
 //!
@@ -16,7 +16,7 @@ use shopsync_common::EntrySpec;
 use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-/// Inserts in flight at once.
+/// Inserts in flight at once, by default (`SHOPSYNC_CREATE_WRITERS`).
 pub const WRITERS: usize = 4;
 /// Creates in one insert.
 pub const MAX_BATCH: usize = 256;
@@ -37,10 +37,11 @@ pub struct CreateBatcher {
 }
 
 impl CreateBatcher {
-    /// Start the writer task (needs a Tokio runtime).
-    pub fn start(repo: Repo) -> Self {
-        let (tx, rx) = mpsc::channel(MAX_BATCH * WRITERS);
-        tokio::spawn(run(repo, rx));
+    /// Start the writer task with up to `writers` inserts in flight (needs a Tokio runtime).
+    pub fn start(repo: Repo, writers: usize) -> Self {
+        let writers = writers.max(1);
+        let (tx, rx) = mpsc::channel(MAX_BATCH * writers);
+        tokio::spawn(run(repo, rx, writers));
         Self { tx }
     }
 
@@ -60,8 +61,8 @@ impl CreateBatcher {
     }
 }
 
-async fn run(repo: Repo, mut rx: mpsc::Receiver<Pending>) {
-    let writers = Arc::new(Semaphore::new(WRITERS));
+async fn run(repo: Repo, mut rx: mpsc::Receiver<Pending>, writers: usize) {
+    let writers = Arc::new(Semaphore::new(writers));
     while let Some(first) = rx.recv().await {
         // Wait for a free writer before taking the queue, so that creates arriving meanwhile
         // join this batch.

@@ -59,6 +59,8 @@ pub struct Config {
     pub retention_days: u64,
     pub watch_ms: u64,
     pub drain_secs: u64,
+    /// Batched create inserts in flight at once; 0: every create is its own statement.
+    pub create_writers: usize,
 }
 
 impl Default for Config {
@@ -84,6 +86,7 @@ impl Default for Config {
             retention_days: 30,
             watch_ms: 200,
             drain_secs: 30,
+            create_writers: creates::WRITERS,
         }
     }
 }
@@ -175,7 +178,8 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let wake = Arc::new(wakeup::Wakeup::default());
     let wake_stop = CancellationToken::new();
     let broadcaster = tokio::spawn(wake.clone().broadcast(pool.clone(), wake_stop.clone()));
-    let queue = Arc::new(service::JobQueue::with_wakeup(repo.clone(), wake.clone()));
+    let queue =
+        Arc::new(service::JobQueue::with_wakeup(repo.clone(), wake.clone(), cfg.create_writers));
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<shopsync_proto::pb::job_queue_server::JobQueueServer<grpc::JobQueueService>>(

@@ -44,9 +44,11 @@ impl JobQueue {
     }
 
     /// A queue whose creates wake claimers through `wakeup` (whose broadcaster must run),
-    /// and whose concurrent creates are inserted in batches. Needs a Tokio runtime.
-    pub fn with_wakeup(repo: Repo, wakeup: Arc<Wakeup>) -> Self {
-        let creates = Some(CreateBatcher::start(repo.clone()));
+    /// and whose concurrent creates are inserted in batches by up to `create_writers`
+    /// statements at once (0: each create is a statement of its own). Needs a Tokio runtime.
+    pub fn with_wakeup(repo: Repo, wakeup: Arc<Wakeup>, create_writers: usize) -> Self {
+        let creates =
+            (create_writers > 0).then(|| CreateBatcher::start(repo.clone(), create_writers));
         Self { repo, wakeup: Some(wakeup), creates }
     }
 

@@ -337,7 +337,7 @@ async fn batched_creates_keep_each_answer_and_request_ids(pool: PgPool) -> anyho
 async fn concurrent_creates_through_the_batcher(pool: PgPool) -> anyhow::Result<()> {
     let repo = Repo::new(pool.clone());
     let wake = std::sync::Arc::new(shopsync_scheduler::wakeup::Wakeup::default());
-    let q = std::sync::Arc::new(JobQueue::with_wakeup(repo.clone(), wake));
+    let q = std::sync::Arc::new(JobQueue::with_wakeup(repo.clone(), wake, 2));
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..300 {
         let q = q.clone();
