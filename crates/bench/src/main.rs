@@ -365,27 +365,45 @@ async fn latency(rate: u32, warmup: u64, measured: u64) -> Result<serde_json::Va
     // An open-loop load test reports the creates the server refused (overload) instead of
     // stopping at the first one.
     let mut failed = 0u64;
+    let mut create_ms: Vec<f64> = Vec::new();
     while start.elapsed() < Duration::from_secs(secs) {
         tick.tick().await;
         let mut c = client.clone();
         let spec = spec.clone();
+        let counted = start.elapsed() >= Duration::from_secs(warmup);
         inflight.spawn(async move {
-            c.create_entry(shopsync_proto::pb::CreateEntryRequest {
-                spec: Some(spec),
-                ..Default::default()
-            })
-            .await
+            let sent = Instant::now();
+            let r = c
+                .create_entry(shopsync_proto::pb::CreateEntryRequest {
+                    spec: Some(spec),
+                    ..Default::default()
+                })
+                .await;
+            // The create's round trip as the client sees it (it includes any wait for a batch).
+            (r, counted.then(|| sent.elapsed().as_secs_f64() * 1000.0))
         });
         offered += 1;
         while let Some(r) = inflight.try_join_next() {
-            failed += u64::from(r?.is_err());
+            let (r, ms) = r?;
+            failed += u64::from(r.is_err());
+            create_ms.extend(ms);
         }
     }
     // The offered rate is over the offering loop, not the wait for stragglers.
     let offer_secs = start.elapsed().as_secs_f64();
     while let Some(r) = inflight.join_next().await {
-        failed += u64::from(r?.is_err());
+        let (r, ms) = r?;
+        failed += u64::from(r.is_err());
+        create_ms.extend(ms);
     }
+    create_ms.sort_by(f64::total_cmp);
+    let pct = |q: f64| {
+        create_ms
+            .get(((create_ms.len() as f64 * q) as usize).min(create_ms.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let (create_p50, create_p99) = (pct(0.5), pct(0.99));
     // Let the last ones finish.
     let t = Instant::now();
     while db_span(&pool).await?.0 < offered as i64 && t.elapsed() < Duration::from_secs(30) {
@@ -417,6 +435,8 @@ async fn latency(rate: u32, warmup: u64, measured: u64) -> Result<serde_json::Va
         "p50_ms": p50,
         "p99_ms": p99,
         "max_ms": max,
+        "create_p50_ms": create_p50,
+        "create_p99_ms": create_p99,
     }))
 }
 
@@ -515,6 +535,12 @@ async fn main() -> Result<()> {
             ),
             "p99 ≤ 15 ms".into(),
             (p99 <= 15.0 && c["creates_failed"] == 0).to_string(),
+        ]);
+        t.add_row([
+            "    create call, client round trip".into(),
+            format!("p50 {:.1} ms, p99 {:.1} ms", f(c, "create_p50_ms"), f(c, "create_p99_ms")),
+            String::new(),
+            String::new(),
         ]);
     }
     if let Some(s) = &shopify {
