@@ -429,50 +429,15 @@ impl Repo {
         &self,
         new: &[NewEntry<'_>],
     ) -> Result<Vec<(Entry, bool)>, RepoError> {
-        let n = new.len();
-        let mut ids = Vec::with_capacity(n);
-        let mut task = Vec::with_capacity(n);
-        let mut shop = Vec::with_capacity(n);
-        let mut spec = Vec::with_capacity(n);
-        let mut description = Vec::with_capacity(n);
-        let mut category = Vec::with_capacity(n);
-        let mut priority = Vec::with_capacity(n);
-        let mut lock_keys = Vec::with_capacity(n);
-        let mut recurring = Vec::with_capacity(n);
-        let mut allow_overlap = Vec::with_capacity(n);
-        let mut expires_at = Vec::with_capacity(n);
-        let mut created_by = Vec::with_capacity(n);
-        let mut request_id = Vec::with_capacity(n);
-        let mut status = Vec::with_capacity(n);
-        let mut next_run_at = Vec::with_capacity(n);
-        let mut next_fire_time = Vec::with_capacity(n);
-        let mut manual_pending = Vec::with_capacity(n);
-        let mut attempts = Vec::with_capacity(n);
-        let mut last_error = Vec::with_capacity(n);
-        for e in new {
-            let d = derive(e.spec);
-            // Time-ordered like the column default (scheduler.uuid_v7), and known before the
-            // insert so each returned row finds its request.
-            ids.push(Uuid::now_v7());
-            task.push(d.task);
-            shop.push(d.shop);
-            spec.push(Json(d.spec));
-            description.push(d.description);
-            category.push(d.category);
-            priority.push(d.priority);
-            lock_keys.push(Json(d.lock_keys));
-            recurring.push(d.recurring);
-            allow_overlap.push(d.allow_overlap);
-            expires_at.push(d.expires_at);
-            created_by.push(d.created_by);
-            request_id.push(e.request_id);
-            status.push(e.state.status.as_str());
-            next_run_at.push(e.state.next_run_at);
-            next_fire_time.push(e.state.next_fire_time);
-            manual_pending.push(e.state.manual_pending);
-            attempts.push(e.state.attempts);
-            last_error.push(e.state.last_error.clone());
-        }
+        let derived: Vec<Derived> = new.iter().map(|e| derive(e.spec)).collect();
+        // Time-ordered like the column default (scheduler.uuid_v7), and known before the insert
+        // so each returned row finds its request.
+        let ids: Vec<Uuid> = new.iter().map(|_| Uuid::now_v7()).collect();
+        // One array per column, for unnest.
+        let d = |f: fn(&Derived) -> &str| derived.iter().map(f).collect::<Vec<_>>();
+        let s = |f: fn(&EntryState) -> Option<DateTime<Utc>>| {
+            new.iter().map(|e| f(e.state)).collect::<Vec<_>>()
+        };
         let rows: Vec<EntryRow> = sqlx::query_as(AssertSqlSafe(format!(
             "WITH input AS ( \
                SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::text[], \
@@ -504,24 +469,24 @@ impl Repo {
              SELECT * FROM ins"
         )))
         .bind(&ids)
-        .bind(&task)
-        .bind(&shop)
-        .bind(&spec)
-        .bind(&description)
-        .bind(&category)
-        .bind(&priority)
-        .bind(&lock_keys)
-        .bind(&recurring)
-        .bind(&allow_overlap)
-        .bind(&expires_at)
-        .bind(&created_by)
-        .bind(&request_id)
-        .bind(&status)
-        .bind(&next_run_at)
-        .bind(&next_fire_time)
-        .bind(&manual_pending)
-        .bind(&attempts)
-        .bind(&last_error)
+        .bind(d(|d| &d.task))
+        .bind(d(|d| &d.shop))
+        .bind(derived.iter().map(|d| Json(&d.spec)).collect::<Vec<_>>())
+        .bind(d(|d| &d.description))
+        .bind(derived.iter().map(|d| d.category.as_deref()).collect::<Vec<_>>())
+        .bind(derived.iter().map(|d| d.priority).collect::<Vec<_>>())
+        .bind(derived.iter().map(|d| Json(&d.lock_keys)).collect::<Vec<_>>())
+        .bind(derived.iter().map(|d| d.recurring).collect::<Vec<_>>())
+        .bind(derived.iter().map(|d| d.allow_overlap).collect::<Vec<_>>())
+        .bind(derived.iter().map(|d| d.expires_at).collect::<Vec<_>>())
+        .bind(d(|d| &d.created_by))
+        .bind(new.iter().map(|e| e.request_id).collect::<Vec<_>>())
+        .bind(new.iter().map(|e| e.state.status.as_str()).collect::<Vec<_>>())
+        .bind(s(|st| st.next_run_at))
+        .bind(s(|st| st.next_fire_time))
+        .bind(new.iter().map(|e| e.state.manual_pending).collect::<Vec<_>>())
+        .bind(new.iter().map(|e| e.state.attempts).collect::<Vec<_>>())
+        .bind(new.iter().map(|e| e.state.last_error.as_deref()).collect::<Vec<_>>())
         .fetch_all(&self.pool)
         .await?;
         let mut created: HashMap<Uuid, EntryRow> = rows.into_iter().map(|r| (r.id, r)).collect();
