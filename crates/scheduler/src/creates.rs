@@ -3,9 +3,9 @@
 //! Each create on its own is one autocommit statement (entries, entry_specs, due): at 2,000
 //! creates a second, PostgreSQL spent about 0.25 ms of CPU on each, most of it the fixed cost
 //! of a statement and a commit, and that left no CPU for claiming. Here creates queue up while
-//! up to [`WRITERS`] (by default) inserts are in flight, and each insert takes everything queued (up to
-//! [`MAX_BATCH`]): one round trip, one commit and one WAL flush for the lot. A lone create does
-//! not wait for company: it goes out at once when a writer is free.
+//! up to [`WRITERS`] (by default) inserts are in flight, and each insert takes everything
+//! queued (up to [`MAX_BATCH`]): one round trip, one commit and one WAL flush for the lot. A
+//! lone create does not wait for company: it goes out at once when a writer is free.
 //!
 //! A create is answered only after its statement committed. If a batch fails, each of its
 //! creates is retried on its own, so one bad create cannot fail the others and each caller gets
@@ -87,7 +87,7 @@ async fn write(repo: &Repo, batch: Vec<Pending>) {
         .iter()
         .map(|p| NewEntry { spec: &p.spec, state: &p.state, request_id: p.request_id.as_deref() })
         .collect();
-    let result = repo.insert_entries(&new).await;
+    let result = repo.insert_entries(&new, false).await;
     drop(new);
     match result {
         Ok(rows) => {

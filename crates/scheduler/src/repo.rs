@@ -348,7 +348,7 @@ impl Repo {
 
     /// Insert an entry. With a `request_id` already used, returns the existing entry. With
     /// `notify`, an entry that is due also sends the wake-up NOTIFY in its transaction (callers
-    /// without a [`crate::wakeup::Wakeup`]).
+    /// without a [`crate::wakeup::Wakeup`]). One statement, as [`Repo::insert_entries`].
     pub async fn insert_entry(
         &self,
         spec: &EntrySpec,
@@ -356,58 +356,8 @@ impl Repo {
         request_id: Option<&str>,
         notify: bool,
     ) -> Result<(Entry, bool), RepoError> {
-        let d = derive(spec);
-        // One statement (one round trip, autocommit): the insert and, if asked, the wake-up
-        // notification, delivered when it commits.
-        let row: Option<EntryRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "WITH ins AS ( \
-               INSERT INTO scheduler.entries (task, shop, description, category, priority, \
-                 lock_keys, recurring, allow_overlap, expires_at, created_by, request_id, status, \
-                 next_run_at, next_fire_time, manual_pending, attempts, last_error) \
-               VALUES ($1,$2,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18) \
-               ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING \
-               RETURNING {ENTRY_BASE_COLS}, 'null'::jsonb AS spec, needs_locks, priority, expires_at \
-             ), specs AS ( \
-               INSERT INTO scheduler.entry_specs (entry_id, spec) SELECT id, $3 FROM ins \
-             ), queued AS ( \
-               INSERT INTO scheduler.due (entry_id, run_at, needs_locks, priority, entry_no, expires_at) \
-               SELECT id, next_run_at, needs_locks, priority, entry_no, expires_at FROM ins \
-               WHERE next_run_at IS NOT NULL \
-             ), woke AS ( \
-               SELECT pg_notify('{WAKE_CHANNEL}', 'new') FROM ins \
-               WHERE $19 AND ins.next_run_at IS NOT NULL \
-             ) \
-             SELECT ins.*, (SELECT count(*) FROM woke) AS woke FROM ins"
-        )))
-        .bind(&d.task)
-        .bind(&d.shop)
-        .bind(&d.spec)
-        .bind(&d.description)
-        .bind(&d.category)
-        .bind(d.priority)
-        .bind(&d.lock_keys)
-        .bind(d.recurring)
-        .bind(d.allow_overlap)
-        .bind(d.expires_at)
-        .bind(&d.created_by)
-        .bind(request_id)
-        .bind(state.status.as_str())
-        .bind(state.next_run_at)
-        .bind(state.next_fire_time)
-        .bind(state.manual_pending)
-        .bind(state.attempts)
-        .bind(&state.last_error)
-        .bind(notify)
-        .fetch_optional(&self.pool)
-        .await?;
-        match row {
-            // The spec is not sent back: this one is what was stored.
-            Some(r) => Ok((Entry::with_spec(r, spec.clone()), true)),
-            None => {
-                let rid = request_id.ok_or(RepoError::Db(sqlx::Error::RowNotFound))?;
-                Ok((self.entry_by_request_id(rid).await?, false))
-            }
-        }
+        let mut out = self.insert_entries(&[NewEntry { spec, state, request_id }], notify).await?;
+        out.pop().ok_or(RepoError::Db(sqlx::Error::RowNotFound))
     }
 
     async fn entry_by_request_id(&self, request_id: &str) -> Result<Entry, RepoError> {
@@ -424,10 +374,12 @@ impl Repo {
     /// one commit and one WAL flush for the lot. Answers, per input and in its order, the
     /// entry and whether it was created; an entry whose `request_id` was used already (by an
     /// earlier create or earlier in the same batch) is not inserted, and the one stored under
-    /// that id is answered instead.
+    /// that id is answered instead. With `notify`, a due entry also sends the wake-up NOTIFY
+    /// (once) in the statement's transaction.
     pub async fn insert_entries(
         &self,
         new: &[NewEntry<'_>],
+        notify: bool,
     ) -> Result<Vec<(Entry, bool)>, RepoError> {
         let derived: Vec<Derived> = new.iter().map(|e| derive(e.spec)).collect();
         // Time-ordered like the column default (scheduler.uuid_v7), and known before the insert
@@ -465,8 +417,11 @@ impl Repo {
                INSERT INTO scheduler.due (entry_id, run_at, needs_locks, priority, entry_no, expires_at) \
                SELECT id, next_run_at, needs_locks, priority, entry_no, expires_at FROM ins \
                WHERE next_run_at IS NOT NULL \
+             ), woke AS ( \
+               SELECT pg_notify('{WAKE_CHANNEL}', 'new') FROM ins \
+               WHERE $20 AND ins.next_run_at IS NOT NULL LIMIT 1 \
              ) \
-             SELECT * FROM ins"
+             SELECT ins.*, (SELECT count(*) FROM woke) AS woke FROM ins"
         )))
         .bind(&ids)
         .bind(d(|d| &d.task))
@@ -487,6 +442,7 @@ impl Repo {
         .bind(new.iter().map(|e| e.state.manual_pending).collect::<Vec<_>>())
         .bind(new.iter().map(|e| e.state.attempts).collect::<Vec<_>>())
         .bind(new.iter().map(|e| e.state.last_error.as_deref()).collect::<Vec<_>>())
+        .bind(notify)
         .fetch_all(&self.pool)
         .await?;
         let mut created: HashMap<Uuid, EntryRow> = rows.into_iter().map(|r| (r.id, r)).collect();

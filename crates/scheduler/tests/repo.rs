@@ -303,7 +303,7 @@ async fn batched_creates_keep_each_answer_and_request_ids(pool: PgPool) -> anyho
         NewEntry { spec: &specs[3], state: &held, request_id: None },
         NewEntry { spec: &specs[4], state: &ready, request_id: None },
     ];
-    let out = repo.insert_entries(&new).await?;
+    let out = repo.insert_entries(&new, false).await?;
     assert_eq!(out.len(), 5);
     let created: Vec<bool> = out.iter().map(|(_, c)| *c).collect();
     assert_eq!(created, [true, false, false, true, true]);
@@ -361,5 +361,31 @@ async fn concurrent_creates_through_the_batcher(pool: PgPool) -> anyhow::Result<
         sqlx::query_scalar("SELECT count(*) FROM scheduler.entries").fetch_one(&pool).await?;
     assert_eq!(n, 250);
     due_matches_entries(&pool).await?;
+    Ok(())
+}
+
+/// A create without a wakeup (no batcher) wakes the claimers with a NOTIFY in its own
+/// transaction, once per statement and only for due entries; the batcher's inserts do not.
+#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+async fn creates_notify_the_claimers_only_when_asked_and_due(pool: PgPool) -> anyhow::Result<()> {
+    let repo = Repo::new(pool.clone());
+    let q = JobQueue::new(repo.clone());
+    let mut l = sqlx::postgres::PgListener::connect_with(&pool).await?;
+    l.listen(shopsync_scheduler::repo::WAKE_CHANNEL).await?;
+    let wait = Duration::from_millis(300);
+    q.create(spec(), false, None).await?;
+    let n = tokio::time::timeout(wait, l.recv()).await.expect("a due create notifies")?;
+    assert_eq!(n.payload(), "new");
+    q.create(spec(), true, None).await?;
+    assert!(
+        tokio::time::timeout(wait, l.recv()).await.is_err(),
+        "an entry created on hold is not due: no NOTIFY"
+    );
+    let wake = std::sync::Arc::new(shopsync_scheduler::wakeup::Wakeup::default());
+    JobQueue::with_wakeup(repo.clone(), wake, 2).create(spec(), false, None).await?;
+    assert!(
+        tokio::time::timeout(wait, l.recv()).await.is_err(),
+        "batched creates leave the wake-up to the Wakeup"
+    );
     Ok(())
 }
