@@ -3,9 +3,14 @@
 //! Each create on its own is one autocommit statement (entries, entry_specs, due): at 2,000
 //! creates a second, PostgreSQL spent about 0.25 ms of CPU on each, most of it the fixed cost
 //! of a statement and a commit, and that left no CPU for claiming. Here creates queue up while
-//! up to [`WRITERS`] (by default) inserts are in flight, and each insert takes everything
-//! queued (up to [`MAX_BATCH`]): one round trip, one commit and one WAL flush for the lot. A
-//! lone create does not wait for company: it goes out at once when a writer is free.
+//! an insert is in flight, and each insert takes everything queued (up to [`MAX_BATCH`]): one
+//! round trip, one commit and one WAL flush for the lot. A lone create does not wait for
+//! company: it goes out at once when no insert is in flight.
+//!
+//! One insert in flight makes the largest batches (the fewest statements), but a slow one
+//! (a WAL flush behind a checkpoint, a vacuum) would hold up every create behind it. So a
+//! further insert starts when the newest one has been out for [`STAGGER`], up to [`WRITERS`]
+//! (by default) at once: the queue never waits behind one stalled statement for long.
 //!
 //! A create is answered only after its statement committed. If a batch fails, each of its
 //! creates is retried on its own, so one bad create cannot fail the others and each caller gets
@@ -14,10 +19,14 @@
 use crate::repo::{Entry, EntryState, NewEntry, Repo, RepoError};
 use shopsync_common::EntrySpec;
 use std::sync::Arc;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, mpsc, oneshot};
 
-/// Inserts in flight at once, by default (`SHOPSYNC_CREATE_WRITERS`).
+/// Inserts in flight at once at most, by default (`SHOPSYNC_CREATE_WRITERS`).
 pub const WRITERS: usize = 4;
+/// How long the newest insert is out before another one may start beside it.
+pub const STAGGER: Duration = Duration::from_millis(2);
 /// Creates in one insert.
 pub const MAX_BATCH: usize = 256;
 
@@ -62,11 +71,32 @@ impl CreateBatcher {
 }
 
 async fn run(repo: Repo, mut rx: mpsc::Receiver<Pending>, writers: usize) {
-    let writers = Arc::new(Semaphore::new(writers));
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    // Signalled by every insert that ends (a permit is kept if nobody waits, so an end
+    // between the check and the wait is not missed).
+    let ended = Arc::new(Notify::new());
+    let mut newest = Instant::now();
     while let Some(first) = rx.recv().await {
-        // Wait for a free writer before taking the queue, so that creates arriving meanwhile
-        // join this batch.
-        let Ok(permit) = writers.clone().acquire_owned().await else { return };
+        // Wait until this insert may start before taking the queue, so that creates arriving
+        // meanwhile join the batch.
+        loop {
+            let n = in_flight.load(Ordering::Acquire);
+            if n == 0 {
+                break;
+            }
+            let out_for = newest.elapsed();
+            if n < writers && out_for >= STAGGER {
+                break;
+            }
+            if n < writers {
+                tokio::select! {
+                    _ = ended.notified() => {}
+                    _ = tokio::time::sleep(STAGGER - out_for) => {}
+                }
+            } else {
+                ended.notified().await;
+            }
+        }
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -75,10 +105,23 @@ async fn run(repo: Repo, mut rx: mpsc::Receiver<Pending>, writers: usize) {
             }
         }
         let repo = repo.clone();
+        in_flight.fetch_add(1, Ordering::AcqRel);
+        newest = Instant::now();
+        let done = Ended(in_flight.clone(), ended.clone());
         tokio::spawn(async move {
             write(&repo, batch).await;
-            drop(permit);
+            drop(done);
         });
+    }
+}
+
+/// Counts an insert as ended when dropped, even if its task panicked.
+struct Ended(Arc<AtomicUsize>, Arc<Notify>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.1.notify_one();
     }
 }
 

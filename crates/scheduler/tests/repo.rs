@@ -360,7 +360,45 @@ async fn concurrent_creates_through_the_batcher(pool: PgPool) -> anyhow::Result<
     let n: i64 =
         sqlx::query_scalar("SELECT count(*) FROM scheduler.entries").fetch_one(&pool).await?;
     assert_eq!(n, 250);
+    // Creates that queue while an insert is out share the next one: the rows of one insert
+    // share its transaction id. One create per statement would make 250 of them.
+    let inserts: i64 =
+        sqlx::query_scalar("SELECT count(DISTINCT xmin::text) FROM scheduler.entries")
+            .fetch_one(&pool)
+            .await?;
+    assert!(inserts <= 25, "{inserts} insert statements for 250 entries");
     due_matches_entries(&pool).await?;
+    Ok(())
+}
+
+/// The dispatcher's connections plan for the queue tables' indexes: generic plans, and no
+/// sequential scan where an index serves (a claim must not read `due` end to end).
+#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+async fn the_dispatch_pool_reads_the_queue_through_its_indexes(pool: PgPool) -> anyhow::Result<()> {
+    let opts = pool.connect_options();
+    let url = format!(
+        "postgres://{}@{}:{}/{}",
+        opts.get_username(),
+        opts.get_host(),
+        opts.get_port(),
+        opts.get_database().unwrap_or("postgres")
+    );
+    let dispatch = shopsync_scheduler::dispatch_pool(&url, 1).await?;
+    let (mode, seqscan): (String, String) = sqlx::query_as(
+        "SELECT current_setting('plan_cache_mode'), current_setting('enable_seqscan')",
+    )
+    .fetch_one(&dispatch)
+    .await?;
+    assert_eq!((mode.as_str(), seqscan.as_str()), ("force_generic_plan", "off"));
+    // With the setting, deleting claimed due rows probes the primary key even on a table
+    // the statistics call empty.
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN DELETE FROM scheduler.due WHERE entry_id = ANY ('{00000000-0000-0000-0000-000000000001}'::uuid[])",
+    )
+    .fetch_all(&dispatch)
+    .await?;
+    assert!(plan.iter().any(|l| l.contains("due_pkey")), "{plan:#?}");
+    dispatch.close().await;
     Ok(())
 }
 
