@@ -152,9 +152,7 @@ async fn drain(n: usize) -> Result<serde_json::Value> {
         claim_batch: 2000,
         ..Default::default()
     };
-    // The dispatcher on connections of its own, set up as the scheduler's.
-    let dispatch_pool = shopsync_scheduler::dispatch_pool(&url, 16).await?;
-    let d = Dispatcher::new(cfg, Repo::new(dispatch_pool.clone()), NoopExecutor);
+    let d = Dispatcher::new(cfg, repo.clone(), NoopExecutor);
     let stats = d.stats();
     let stop = CancellationToken::new();
     eprintln!("(a) draining…");
@@ -169,7 +167,6 @@ async fn drain(n: usize) -> Result<serde_json::Value> {
     let secs = start.elapsed().as_secs_f64();
     stop.cancel();
     task.await??;
-    dispatch_pool.close().await;
     let (done, db_secs) = db_span(&pool).await?;
     if done != n as i64 {
         bail!("{done} runs succeeded, expected {n}");

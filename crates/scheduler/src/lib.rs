@@ -143,21 +143,6 @@ impl Config {
     }
 }
 
-/// The dispatcher's own connections (claims, completions, heartbeats, the reaper): generic
-/// plans that read the queue tables through their indexes ([`shopsync_store::Plans::IndexDriven`]).
-pub async fn dispatch_pool(
-    url: &str,
-    max_connections: u32,
-) -> Result<sqlx::PgPool, shopsync_store::StoreError> {
-    shopsync_store::pool_planned(
-        url,
-        max_connections,
-        "shopsync-scheduler-dispatch",
-        shopsync_store::Plans::IndexDriven,
-    )
-    .await
-}
-
 /// Run the scheduler until `shutdown`: migrate, serve `JobQueue` (+ health, reflection),
 /// and dispatch.
 pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -213,9 +198,13 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     // The dispatcher has connections of its own: claims and completions never queue behind
     // a burst of API calls for a pooled connection.
     let dispatcher = if cfg.dispatch {
-        let pool = dispatch_pool(&cfg.database_url, cfg.db_dispatch_connections)
-            .await
-            .context("opening the dispatcher's database connections")?;
+        let pool = shopsync_store::pool(
+            &cfg.database_url,
+            cfg.db_dispatch_connections,
+            "shopsync-scheduler-dispatch",
+        )
+        .await
+        .context("opening the dispatcher's database connections")?;
         Some(dispatch::Dispatcher::with_wakeup(
             cfg.dispatcher(),
             repo::Repo::new(pool),

@@ -371,37 +371,6 @@ async fn concurrent_creates_through_the_batcher(pool: PgPool) -> anyhow::Result<
     Ok(())
 }
 
-/// The dispatcher's connections plan for the queue tables' indexes: generic plans, and no
-/// sequential scan where an index serves (a claim must not read `due` end to end).
-#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
-async fn the_dispatch_pool_reads_the_queue_through_its_indexes(pool: PgPool) -> anyhow::Result<()> {
-    let opts = pool.connect_options();
-    let url = format!(
-        "postgres://{}@{}:{}/{}",
-        opts.get_username(),
-        opts.get_host(),
-        opts.get_port(),
-        opts.get_database().unwrap_or("postgres")
-    );
-    let dispatch = shopsync_scheduler::dispatch_pool(&url, 1).await?;
-    let (mode, seqscan): (String, String) = sqlx::query_as(
-        "SELECT current_setting('plan_cache_mode'), current_setting('enable_seqscan')",
-    )
-    .fetch_one(&dispatch)
-    .await?;
-    assert_eq!((mode.as_str(), seqscan.as_str()), ("force_generic_plan", "off"));
-    // With the setting, deleting claimed due rows probes the primary key even on a table
-    // the statistics call empty.
-    let plan: Vec<String> = sqlx::query_scalar(
-        "EXPLAIN DELETE FROM scheduler.due WHERE entry_id = ANY ('{00000000-0000-0000-0000-000000000001}'::uuid[])",
-    )
-    .fetch_all(&dispatch)
-    .await?;
-    assert!(plan.iter().any(|l| l.contains("due_pkey")), "{plan:#?}");
-    dispatch.close().await;
-    Ok(())
-}
-
 /// A create without a wakeup (no batcher) wakes the claimers with a NOTIFY in its own
 /// transaction, once per statement and only for due entries; the batcher's inserts do not.
 #[sqlx::test(migrator = "shopsync_store::MIGRATOR")]

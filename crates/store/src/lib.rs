@@ -31,15 +31,6 @@ pub enum Plans {
     /// per created document). Its queries must not need a parameter's value to use a partial
     /// index.
     Generic,
-    /// The generic plan, and no sequential scan where an index can serve
-    /// (`enable_seqscan = off`). For the scheduler's dispatcher: its statements read queue
-    /// tables (`due`, `attempts`) through their indexes by design, and a queue table swings
-    /// between a handful of live rows and tens of thousands of dead ones between two vacuums,
-    /// so whatever the statistics said when a plan was made is wrong soon after. Measured in
-    /// the (c) benchmark: with PostgreSQL's default, a third of the claims were re-planned
-    /// (1.7 ms each, as long as running them), and the plans it kept scanned `due` from end
-    /// to end on every claim and every completion.
-    IndexDriven,
 }
 
 /// Connect a pool and bring the schema up to date.
@@ -81,16 +72,6 @@ pub async fn pool(
     pool_with(url, max_connections, application, Plans::Auto).await
 }
 
-/// [`pool`] with a plan cache mode.
-pub async fn pool_planned(
-    url: &str,
-    max_connections: u32,
-    application: &str,
-    plans: Plans,
-) -> Result<PgPool, StoreError> {
-    pool_with(url, max_connections, application, plans).await
-}
-
 async fn pool_with(
     url: &str,
     max_connections: u32,
@@ -99,13 +80,8 @@ async fn pool_with(
 ) -> Result<PgPool, StoreError> {
     let mut opts =
         PgConnectOptions::from_str(url).map_err(StoreError::Url)?.application_name(application);
-    match plans {
-        Plans::Auto => {}
-        Plans::Generic => opts = opts.options([("plan_cache_mode", "force_generic_plan")]),
-        Plans::IndexDriven => {
-            opts = opts
-                .options([("plan_cache_mode", "force_generic_plan"), ("enable_seqscan", "off")]);
-        }
+    if plans == Plans::Generic {
+        opts = opts.options([("plan_cache_mode", "force_generic_plan")]);
     }
     PgPoolOptions::new()
         .max_connections(max_connections)
