@@ -19,9 +19,8 @@
 use crate::repo::{Entry, EntryState, NewEntry, Repo, RepoError};
 use shopsync_common::EntrySpec;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// Inserts in flight at once at most, by default (`SHOPSYNC_CREATE_WRITERS`).
 pub const WRITERS: usize = 4;
@@ -71,32 +70,17 @@ impl CreateBatcher {
 }
 
 async fn run(repo: Repo, mut rx: mpsc::Receiver<Pending>, writers: usize) {
-    let in_flight = Arc::new(AtomicUsize::new(0));
-    // Signalled by every insert that ends (a permit is kept if nobody waits, so an end
-    // between the check and the wait is not missed).
-    let ended = Arc::new(Notify::new());
+    let slots = Arc::new(Semaphore::new(writers));
     let mut newest = Instant::now();
     while let Some(first) = rx.recv().await {
         // Wait until this insert may start before taking the queue, so that creates arriving
-        // meanwhile join the batch.
-        loop {
-            let n = in_flight.load(Ordering::Acquire);
-            if n == 0 {
-                break;
-            }
-            let out_for = newest.elapsed();
-            if n < writers && out_for >= STAGGER {
-                break;
-            }
-            if n < writers {
-                tokio::select! {
-                    _ = ended.notified() => {}
-                    _ = tokio::time::sleep(STAGGER - out_for) => {}
-                }
-            } else {
-                ended.notified().await;
-            }
+        // meanwhile join the batch: until no insert is out (all permits free), or the newest
+        // has been out for STAGGER; and then for a free slot.
+        if slots.available_permits() < writers {
+            let wait = STAGGER.saturating_sub(newest.elapsed());
+            let _ = tokio::time::timeout(wait, slots.acquire_many(writers as u32)).await;
         }
+        let Ok(permit) = slots.clone().acquire_owned().await else { return };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -105,23 +89,11 @@ async fn run(repo: Repo, mut rx: mpsc::Receiver<Pending>, writers: usize) {
             }
         }
         let repo = repo.clone();
-        in_flight.fetch_add(1, Ordering::AcqRel);
         newest = Instant::now();
-        let done = Ended(in_flight.clone(), ended.clone());
         tokio::spawn(async move {
             write(&repo, batch).await;
-            drop(done);
+            drop(permit);
         });
-    }
-}
-
-/// Counts an insert as ended when dropped, even if its task panicked.
-struct Ended(Arc<AtomicUsize>, Arc<Notify>);
-
-impl Drop for Ended {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-        self.1.notify_one();
     }
 }
 
