@@ -683,7 +683,7 @@ impl Repo {
         // Both rows are locked without waiting: a claim never waits for anyone, so the
         // writers that lock an entry and then its due row cannot deadlock with it.
         let picked = "SELECT e.id, e.next_fire_time AS old_fire, e.manual_pending AS was_manual, \
-                        NULL::uuid AS run_id, e.attempts \
+                        NULL::uuid AS run_id, e.attempts, d.ctid AS due_ctid \
                       FROM scheduler.due d JOIN scheduler.entries e ON e.id = d.entry_id \
                       WHERE d.run_at <= now() AND NOT d.needs_locks \
                         AND (d.expires_at IS NULL OR d.expires_at > now()) \
@@ -738,8 +738,8 @@ impl Repo {
             .bind(CLAIM_LOCKED_LOCK)
             .execute(&mut *tx)
             .await?;
-        let candidates: Vec<(Uuid, Vec<String>, String)> = sqlx::query_as(
-            "SELECT e.id, e.lock_keys, e.status \
+        let candidates: Vec<(Uuid, Vec<String>, String, String)> = sqlx::query_as(
+            "SELECT e.id, e.lock_keys, e.status, d.ctid::text \
              FROM scheduler.due d JOIN scheduler.entries e ON e.id = d.entry_id \
              WHERE d.run_at <= now() AND d.needs_locks \
                AND (d.expires_at IS NULL OR d.expires_at > now()) \
@@ -751,9 +751,9 @@ impl Repo {
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
-        let mut granted: Vec<(Uuid, Uuid)> = Vec::new();
+        let mut granted: Vec<(Uuid, Uuid, String)> = Vec::new();
         let mut blocked: Vec<Uuid> = Vec::new();
-        for (id, keys, status) in candidates {
+        for (id, keys, status, due_ctid) in candidates {
             let run_id = Uuid::now_v7();
             sqlx::query("SAVEPOINT lock_try").execute(&mut *tx).await?;
             let got = sqlx::query(
@@ -768,7 +768,7 @@ impl Repo {
             .rows_affected();
             if got as usize == keys.len() {
                 sqlx::query("RELEASE SAVEPOINT lock_try").execute(&mut *tx).await?;
-                granted.push((id, run_id));
+                granted.push((id, run_id, due_ctid));
             } else {
                 sqlx::query("ROLLBACK TO SAVEPOINT lock_try").execute(&mut *tx).await?;
                 if status != "waiting" {
@@ -787,11 +787,16 @@ impl Repo {
         }
         let mut runs = Vec::new();
         if !granted.is_empty() {
-            let (ids, run_ids): (Vec<Uuid>, Vec<Uuid>) = granted.into_iter().unzip();
+            let ids: Vec<Uuid> = granted.iter().map(|g| g.0).collect();
+            let run_ids: Vec<Uuid> = granted.iter().map(|g| g.1).collect();
+            let due_ctids: Vec<String> = granted.into_iter().map(|g| g.2).collect();
+            // The due rows are locked by this transaction since the candidates' query, so
+            // their row addresses still hold.
             let picked = "SELECT e.id, e.next_fire_time AS old_fire, e.manual_pending AS was_manual, \
-                            g.run_id, e.attempts \
+                            g.run_id, e.attempts, g.due_ctid::tid AS due_ctid \
                           FROM scheduler.entries e \
-                          JOIN unnest($4::uuid[], $5::uuid[]) AS g(id, run_id) ON g.id = e.id \
+                          JOIN unnest($4::uuid[], $5::uuid[], $6::text[]) AS g(id, run_id, due_ctid) \
+                            ON g.id = e.id \
                           WHERE $1::bigint > 0";
             let rows: Vec<ClaimOut> = sqlx::query_as(AssertSqlSafe(claim_sql(picked, false)))
                 .bind(ids.len() as i64)
@@ -799,6 +804,7 @@ impl Repo {
                 .bind(ms(lease))
                 .bind(&ids)
                 .bind(&run_ids)
+                .bind(&due_ctids)
                 .fetch_all(&mut *tx)
                 .await?;
             let mut dups = Vec::new();
@@ -927,10 +933,11 @@ impl Repo {
         }
         // Every join below is driven by the batch and probes a primary key or index, so the
         // statement stays linear in the batch whatever the planner guesses for unnest().
-        // The answer is one row per accepted run ('d'), per released lock holder ('l') and
-        // per entry whose spec changed during the run ('r').
-        let mut tx = self.pool.begin().await?;
-        let rows: Vec<(String, Uuid, Uuid)> = sqlx::query_as(
+        // The answer is one row per accepted run ('d'), per released lock holder ('l'), per
+        // entry whose spec changed during the run ('r'), and a 'w' row if it woke the claimers.
+        // One statement is one transaction: no BEGIN and COMMIT round trips, and the wake-up
+        // is sent when it commits.
+        let rows: Vec<(String, Option<Uuid>, Option<Uuid>)> = sqlx::query_as(
             "WITH c AS ( \
                SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], \
                  $6::bigint[], $7::jsonb[], $8::jsonb[], $9::text[], $10::timestamptz[], \
@@ -989,10 +996,16 @@ impl Repo {
              ), unqueued AS ( \
                DELETE FROM scheduler.due q \
                WHERE q.entry_id = ANY (ARRAY(SELECT id FROM ent WHERE next_run_at IS NULL)) \
+             ), woke AS MATERIALIZED ( \
+               SELECT pg_notify($18, 'released') \
+               WHERE EXISTS (SELECT 1 FROM released) \
+                  OR EXISTS (SELECT 1 FROM done WHERE next_run_at IS NOT NULL) \
              ) \
              SELECT 'd', id, entry_id FROM done \
              UNION ALL SELECT DISTINCT 'l', run_id, entry_id FROM released \
-             UNION ALL SELECT 'r', run_id, id FROM ent WHERE reschedule_pending",
+             UNION ALL SELECT 'r', run_id, id FROM ent WHERE reschedule_pending \
+             UNION ALL SELECT 'w', NULL, NULL FROM woke",
+
         )
         .bind(&run_ids)
         .bind(&tokens)
@@ -1011,27 +1024,21 @@ impl Repo {
         .bind(&p_done)
         .bind(&p_total)
         .bind(&p_step)
-        .fetch_all(&mut *tx)
+        .bind(WAKE_CHANNEL)
+        .fetch_all(&self.pool)
         .await?;
+        // A freed lock or an entry due again may let waiting work start: the statement woke
+        // the claimers ('w').
         let mut result = CompleteResult::default();
-        let mut wake = false;
         for (kind, run, entry) in rows {
-            match kind.as_str() {
-                "d" => result.accepted.push(run),
-                "r" => result.reschedule.push(entry),
-                _ => wake = true,
+            match (kind.as_str(), run, entry) {
+                ("d", Some(run), _) => result.accepted.push(run),
+                ("r", _, Some(entry)) => result.reschedule.push(entry),
+                ("w", _, _) => result.woke = true,
+                _ => {}
             }
         }
-        // A freed lock or an entry due again may let waiting work start: wake the claimers.
         let accepted: std::collections::HashSet<Uuid> = result.accepted.iter().copied().collect();
-        wake |= batch
-            .iter()
-            .any(|c| c.transition.next_run_at.is_some() && accepted.contains(&c.run_id));
-        if wake {
-            notify(&mut tx, WAKE_CHANNEL, "released").await?;
-        }
-        result.woke = wake;
-        tx.commit().await?;
         result.refused = run_ids.iter().filter(|id| !accepted.contains(id)).copied().collect();
         Ok(result)
     }
@@ -1166,9 +1173,12 @@ async fn sync_due(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> Result<()
 }
 
 /// The claim statement around a `picked` selection (id, old_fire, was_manual, run_id,
-/// attempts). A recurring fire is started only if its key goes into `fires`; one that is
+/// attempts, due_ctid: the address of the entry's due row, locked by the selection). A recurring fire is started only if its key goes into `fires`; one that is
 /// there already comes back as a 'd' row and is left untouched. With `look`, a last row ('n')
 /// says when work is due next and whether lock-bound work is due.
+///
+/// The claimed due rows are deleted by their address (a TID scan), never by a search of
+/// `due` that the planner could turn into a scan of the whole queue.
 fn claim_sql(picked: &str, look: bool) -> String {
     let look = if look {
         format!(
@@ -1182,7 +1192,8 @@ fn claim_sql(picked: &str, look: bool) -> String {
         "WITH picked AS ({picked}), \
          p AS ( \
            SELECT id, old_fire, COALESCE(run_id, scheduler.uuid_v7()) AS run_id, \
-             attempts + 1 AS attempt, CASE WHEN was_manual THEN NULL ELSE old_fire END AS fire \
+             attempts + 1 AS attempt, CASE WHEN was_manual THEN NULL ELSE old_fire END AS fire, \
+             due_ctid \
            FROM picked \
          ), fired AS ( \
            INSERT INTO scheduler.fires (entry_id, fire_time, attempt, run_id) \
@@ -1191,7 +1202,7 @@ fn claim_sql(picked: &str, look: bool) -> String {
          ), go AS ( \
            SELECT * FROM p WHERE fire IS NULL OR id IN (SELECT entry_id FROM fired) \
          ), unqueued AS ( \
-           DELETE FROM scheduler.due d WHERE d.entry_id = ANY (ARRAY(SELECT id FROM go)) \
+           DELETE FROM scheduler.due d WHERE d.ctid = ANY (ARRAY(SELECT due_ctid FROM go)) \
          ), started AS ( \
            UPDATE scheduler.entries e SET status = 'in_process', attempts = e.attempts + 1, \
              active_runs = e.active_runs + 1, next_run_at = NULL, manual_pending = false, \
