@@ -1005,7 +1005,6 @@ impl Repo {
              UNION ALL SELECT DISTINCT 'l', run_id, entry_id FROM released \
              UNION ALL SELECT 'r', run_id, id FROM ent WHERE reschedule_pending \
              UNION ALL SELECT 'w', NULL, NULL FROM woke",
-
         )
         .bind(&run_ids)
         .bind(&tokens)
@@ -1173,8 +1172,9 @@ async fn sync_due(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> Result<()
 }
 
 /// The claim statement around a `picked` selection (id, old_fire, was_manual, run_id,
-/// attempts, due_ctid: the address of the entry's due row, locked by the selection). A recurring fire is started only if its key goes into `fires`; one that is
-/// there already comes back as a 'd' row and is left untouched. With `look`, a last row ('n')
+/// attempts, due_ctid: the address of the entry's due row, locked by the selection). A
+/// recurring fire is started only if its key goes into `fires`; one that is there already
+/// comes back as a 'd' row and is left untouched. With `look`, a last row ('n')
 /// says when work is due next and whether lock-bound work is due.
 ///
 /// The claimed due rows are deleted by their address (a TID scan), never by a search of

@@ -396,3 +396,54 @@ async fn creates_notify_the_claimers_only_when_asked_and_due(pool: PgPool) -> an
     );
     Ok(())
 }
+
+/// A completion wakes the claimers (NOTIFY, sent when its statement commits, and `woke` in its
+/// result) only when it made work due again or freed a lock: not when a one-off finished.
+#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+async fn completions_notify_the_claimers_only_when_work_is_due_again(
+    pool: PgPool,
+) -> anyhow::Result<()> {
+    let repo = Repo::new(pool.clone());
+    let q = JobQueue::new(repo.clone());
+    let one_off = q.create(spec(), false, None).await?;
+    let mut s = spec();
+    s.recurrence = Some(Recurrence::every(5));
+    let recurring = q.create(s, false, None).await?;
+    let claimed = repo.claim_free(10, "a", LEASE).await?;
+    let run_of = |id| claimed.iter().find(|r| r.entry_id == id).unwrap();
+    let mut l = sqlx::postgres::PgListener::connect_with(&pool).await?;
+    l.listen(shopsync_scheduler::repo::WAKE_CHANNEL).await?;
+    let wait = Duration::from_millis(300);
+
+    let c =
+        completion_for(run_of(one_off.id), RunOutcome::Succeeded, true, None, None, 0, None, None);
+    let r = repo.complete(&[c]).await?;
+    assert_eq!(r.accepted.len(), 1);
+    assert!(!r.woke, "a finished one-off makes nothing due");
+    assert!(
+        tokio::time::timeout(wait, l.recv()).await.is_err(),
+        "no NOTIFY for a finished one-off"
+    );
+
+    let c = completion_for(
+        run_of(recurring.id),
+        RunOutcome::Succeeded,
+        true,
+        None,
+        None,
+        0,
+        None,
+        None,
+    );
+    let r = repo.complete(std::slice::from_ref(&c)).await?;
+    assert!(r.woke, "a recurring entry is due again");
+    let n = tokio::time::timeout(wait, l.recv()).await.expect("the completion notifies")?;
+    assert_eq!(n.payload(), "released");
+
+    // A stale result (the attempt is gone) is refused and wakes nobody.
+    let r = repo.complete(&[c]).await?;
+    assert_eq!(r.refused.len(), 1);
+    assert!(!r.woke);
+    assert!(tokio::time::timeout(wait, l.recv()).await.is_err(), "no NOTIFY for a refused result");
+    Ok(())
+}
