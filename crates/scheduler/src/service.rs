@@ -153,12 +153,14 @@ impl JobQueue {
     }
 
     /// On hold: no further runs. A running job is not interrupted; the entry goes On Hold
-    /// when it ends.
+    /// when it ends, and an entry that allows overlapping runs starts no other one meanwhile.
     pub async fn set_on_hold(&self, id: Uuid) -> Result<Entry, ServiceError> {
         self.modify(id, |e| {
             let mut s = e.state.clone();
             if e.state.status == JobStatus::InProcess {
                 s.hold_requested = true;
+                s.next_run_at = None;
+                s.manual_pending = false;
             } else {
                 s.status = JobStatus::OnHold;
                 s.next_run_at = None;

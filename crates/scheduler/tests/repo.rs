@@ -447,3 +447,32 @@ async fn completions_notify_the_claimers_only_when_work_is_due_again(
     assert!(tokio::time::timeout(wait, l.recv()).await.is_err(), "no NOTIFY for a refused result");
     Ok(())
 }
+
+/// An entry that allows overlapping runs, put on hold while a run goes, starts no other run
+/// and is On Hold when the run ends.
+#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+async fn an_overlapping_entry_put_on_hold_mid_run_starts_nothing_more(
+    pool: PgPool,
+) -> anyhow::Result<()> {
+    let repo = Repo::new(pool.clone());
+    let q = JobQueue::new(repo.clone());
+    let mut s = spec();
+    let mut r = Recurrence::every(60);
+    r.allow_overlap = true;
+    s.recurrence = Some(r);
+    let e = q.create(s, false, None).await?;
+    let run = repo.claim_free(10, "a", LEASE).await?.remove(0);
+    // The dispatcher moves an overlapping entry on as its run starts: due now, for the test.
+    repo.advance_overlapping(e.id, Some(Utc::now())).await?;
+    due_matches_entries(&pool).await?;
+    q.set_on_hold(e.id).await?;
+    due_matches_entries(&pool).await?;
+    assert!(repo.claim_free(10, "a", LEASE).await?.is_empty(), "no second run once on hold");
+    let c = completion_for(&run, RunOutcome::Succeeded, true, None, None, 0, None, None);
+    assert_eq!(repo.complete(&[c]).await?.accepted.len(), 1);
+    let e = repo.get_entry(e.id).await?.unwrap();
+    assert_eq!(e.state.status, JobStatus::OnHold);
+    assert_eq!(e.state.next_run_at, None);
+    due_matches_entries(&pool).await?;
+    Ok(())
+}
