@@ -448,6 +448,59 @@ async fn completions_notify_the_claimers_only_when_work_is_due_again(
     Ok(())
 }
 
+/// A completion cleans up after what changed the entry during its run: a due row made
+/// meanwhile goes when the run leaves the entry without a next run, and the run's locks go
+/// even when the entry no longer needs locks. (Completions of untouched entries skip both
+/// lookups; these are the touched ones.)
+#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+async fn a_completion_cleans_up_after_edits_made_during_its_run(
+    pool: PgPool,
+) -> anyhow::Result<()> {
+    let repo = Repo::new(pool.clone());
+    let q = JobQueue::new(repo.clone());
+
+    // A one-off made due again while it runs, then finished by its run.
+    let e = q.create(spec(), false, None).await?;
+    let run = repo.claim_free(10, "a", LEASE).await?.remove(0);
+    repo.modify_entry(e.id, |x| {
+        let mut s = x.state.clone();
+        s.next_run_at = Some(Utc::now());
+        Ok::<_, ()>((None, s))
+    })
+    .await?
+    .unwrap();
+    due_matches_entries(&pool).await?;
+    let c = completion_for(&run, RunOutcome::Succeeded, true, None, None, 0, None, None);
+    assert_eq!(c.transition.next_run_at, None);
+    assert_eq!(repo.complete(&[c]).await?.accepted.len(), 1);
+    let e = repo.get_entry(e.id).await?.unwrap();
+    assert_eq!(e.state.status, JobStatus::Finished);
+    due_matches_entries(&pool).await?;
+
+    // A category entry whose category is removed while it runs still frees its lock.
+    let mut s = spec();
+    s.category = Some("POST".into());
+    let e = q.create(s, false, None).await?;
+    let run = repo.claim_locked(10, "a", LEASE).await?.remove(0);
+    let locks = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM scheduler.locks").fetch_one(&pool).await
+    };
+    assert_eq!(locks().await?, 1);
+    q.update(e.id, spec(), None).await?;
+    let needs: bool = sqlx::query_scalar("SELECT needs_locks FROM scheduler.entries WHERE id = $1")
+        .bind(e.id)
+        .fetch_one(&pool)
+        .await?;
+    assert!(!needs, "the edit took the category away");
+    let c = completion_for(&run, RunOutcome::Succeeded, true, None, None, 0, None, None);
+    let r = repo.complete(&[c]).await?;
+    assert_eq!(r.accepted.len(), 1);
+    assert!(r.woke, "the freed lock wakes the claimers");
+    assert_eq!(locks().await?, 0, "the run's lock is released");
+    due_matches_entries(&pool).await?;
+    Ok(())
+}
+
 /// An entry that allows overlapping runs, put on hold while a run goes, starts no other run
 /// and is On Hold when the run ends.
 #[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
