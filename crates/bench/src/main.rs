@@ -143,9 +143,10 @@ async fn db_span(pool: &PgPool) -> Result<(i64, f64)> {
 async fn drain(n: usize) -> Result<serde_json::Value> {
     let url = fresh_db("shopsync_bench_drain").await?;
     let pool = shopsync_store::connect(&url, 16, "shopsync-bench").await?;
-    let repo = Repo::new(pool.clone());
     eprintln!("(a) loading {n} ready entries…");
-    load(&repo, n).await?;
+    load(&Repo::new(pool.clone()), n).await?;
+    // The dispatcher's connections as the scheduler service opens them.
+    let repo = Repo::new(shopsync_scheduler::dispatcher_pool(&url, 16).await?);
     let cfg = DispatcherConfig {
         name: "bench".into(),
         max_concurrency: 8000,

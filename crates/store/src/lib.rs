@@ -68,8 +68,9 @@ pub async fn pool(
     url: &str,
     max_connections: u32,
     application: &str,
+    plans: Plans,
 ) -> Result<PgPool, StoreError> {
-    pool_with(url, max_connections, application, Plans::Auto).await
+    pool_with(url, max_connections, application, plans).await
 }
 
 async fn pool_with(
