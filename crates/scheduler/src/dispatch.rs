@@ -300,10 +300,12 @@ async fn claim_loop<E: Executor>(
             let Ok(permit) = inner.slots.clone().try_acquire_owned() else {
                 // Cannot happen (only this loop takes permits); keep the run anyway.
                 tracing::error!("no free slot for a claimed run");
-                tracker.spawn(dispatch(inner.clone(), run, None));
+                tracker.spawn(Box::pin(dispatch(inner.clone(), run, None)));
                 continue;
             };
-            tracker.spawn(dispatch(inner.clone(), run, Some(permit)));
+            // Boxed: the dispatch future is a few kilobytes, which spawning would otherwise
+            // copy into the task and its output slot for every job.
+            tracker.spawn(Box::pin(dispatch(inner.clone(), run, Some(permit))));
         }
         if again {
             continue;
