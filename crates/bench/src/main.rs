@@ -146,7 +146,7 @@ async fn drain(n: usize) -> Result<serde_json::Value> {
     eprintln!("(a) loading {n} ready entries…");
     load(&Repo::new(pool.clone()), n).await?;
     // The dispatcher's connections as the scheduler service opens them.
-    let repo = Repo::new(shopsync_scheduler::dispatcher_pool(&url, 16).await?);
+    let repo = Repo::with_keyed(pool.clone(), shopsync_scheduler::dispatcher_pool(&url, 16).await?);
     let cfg = DispatcherConfig {
         name: "bench".into(),
         max_concurrency: 8000,

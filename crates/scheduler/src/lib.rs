@@ -38,7 +38,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub database_url: String,
     pub db_max_connections: u32,
-    /// Connections reserved for the dispatcher (claims, completions, heartbeats, LISTEN).
+    /// Connections reserved for the dispatcher's claims and completions (its heartbeats,
+    /// reaper and LISTEN use the service's connections).
     pub db_dispatch_connections: u32,
     /// Shared secret every internal gRPC call carries (`SHOPSYNC_SERVICE_TOKEN`).
     pub service_token: Option<SecretString>,
@@ -112,7 +113,7 @@ impl Config {
         }
         if self.db_dispatch_connections < 3 {
             return Err(ConfigError::new(
-                "db_dispatch_connections must be at least 3 (claims, completions, LISTEN)",
+                "db_dispatch_connections must be at least 3 (claims, completions, and one spare)",
             ));
         }
         if self.max_concurrency == 0 || self.claim_batch == 0 {
@@ -144,14 +145,15 @@ impl Config {
     }
 }
 
-/// The dispatcher's connections. Its statements are key lookups, batch writes by key or row
-/// address, and index-ordered claims, whose plans do not depend on the parameters' values; so
-/// they use the generic plan (`Plans::Generic`). With custom plans, a claim of a large batch
-/// was planned at every execution, and the planner's look at the ends of the queue's indexes
-/// (over the dead entries a burst leaves) cost about 5 ms a claim, 13 % of the claim's time
-/// when draining a backlog.
+/// The dispatcher's connections for claims and completions (its heartbeats, reaper and
+/// maintenance use the service's pool). These statements are key lookups, batch writes by key
+/// or row address, and index-ordered claims, so they are planned once, as key lookups
+/// (`Plans::Keyed`). With custom plans, a claim of a large batch was planned at every
+/// execution, and the planner's look at the ends of the queue's indexes (over the dead
+/// entries a burst leaves) cost about 5 ms a claim, 13 % of the claim's time when draining a
+/// backlog; a plain generic plan, made while the tables were small, scanned them whole later.
 pub async fn dispatcher_pool(url: &str, connections: u32) -> anyhow::Result<sqlx::PgPool> {
-    shopsync_store::pool(url, connections, "shopsync-scheduler-dispatch", Plans::Generic)
+    shopsync_store::pool(url, connections, "shopsync-scheduler-dispatch", Plans::Keyed)
         .await
         .context("opening the dispatcher's database connections")
 }
@@ -212,10 +214,10 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     // a burst of API calls for a pooled connection. They plan their statements once (see
     // `dispatcher_pool`).
     let dispatcher = if cfg.dispatch {
-        let pool = dispatcher_pool(&cfg.database_url, cfg.db_dispatch_connections).await?;
+        let keyed = dispatcher_pool(&cfg.database_url, cfg.db_dispatch_connections).await?;
         Some(dispatch::Dispatcher::with_wakeup(
             cfg.dispatcher(),
-            repo::Repo::new(pool),
+            repo::Repo::with_keyed(pool.clone(), keyed),
             executor,
             wake.clone(),
         ))

@@ -197,20 +197,25 @@ pub struct FreeClaim {
 /// The earliest future run: two index-backed minimums (free and lock-bound due rows).
 const NEXT_DUE: &str = "LEAST( \
     (SELECT min(run_at) FROM scheduler.due WHERE run_at > now() AND NOT needs_locks), \
-    (SELECT min(d.run_at) FROM scheduler.due d JOIN scheduler.entries e ON e.id = d.entry_id \
-      WHERE d.run_at > now() AND d.needs_locks AND e.status <> 'waiting'))";
+    (SELECT min(d.run_at) FROM scheduler.due d WHERE d.run_at > now() AND d.needs_locks \
+      AND (SELECT e.status FROM scheduler.entries e WHERE e.id = d.entry_id) <> 'waiting'))";
 
 /// Is lock-bound work due? The first test reads only the partial index of lock-bound due rows
 /// (empty or nearly so on most installations) and decides without any join; the precise test
 /// (is anything not Waiting, or Waiting with its locks free?) runs only when lock-bound work
 /// is due at all. CASE evaluates its subqueries lazily.
+///
+/// Here and in the claims, an entry is read for a due row by key, in a subquery of its own:
+/// written as a join, the planner may hash all entries for a handful of due rows (it did, at
+/// tens of thousands of entries, for a few milliseconds a claim).
 const LOCKED_DUE: &str = "CASE WHEN NOT EXISTS (SELECT 1 FROM scheduler.due \
                                    WHERE needs_locks AND run_at <= now()) THEN false \
-    ELSE EXISTS (SELECT 1 FROM scheduler.due d JOIN scheduler.entries e ON e.id = d.entry_id \
-        WHERE d.run_at <= now() AND d.needs_locks AND e.status <> 'waiting') \
-      OR EXISTS (SELECT 1 FROM scheduler.due d JOIN scheduler.entries e ON e.id = d.entry_id \
-        WHERE d.needs_locks AND e.status = 'waiting' AND d.run_at <= now() \
-        AND NOT EXISTS (SELECT 1 FROM scheduler.locks l WHERE l.key = ANY (e.lock_keys))) \
+    ELSE EXISTS (SELECT 1 FROM scheduler.due d WHERE d.run_at <= now() AND d.needs_locks \
+        AND (SELECT e.status FROM scheduler.entries e WHERE e.id = d.entry_id) <> 'waiting') \
+      OR EXISTS (SELECT 1 FROM scheduler.due d WHERE d.needs_locks AND d.run_at <= now() \
+        AND (SELECT e.status = 'waiting' \
+               AND NOT EXISTS (SELECT 1 FROM scheduler.locks l WHERE l.key = ANY (e.lock_keys)) \
+             FROM scheduler.entries e WHERE e.id = d.entry_id)) \
     END";
 
 /// How a run ended, ready to be written.
@@ -333,11 +338,19 @@ fn ms(d: Duration) -> f64 {
 #[derive(Clone)]
 pub struct Repo {
     pool: PgPool,
+    /// Claims and completions: the dispatcher's hot statements, on connections of their own
+    /// that plan them as key lookups (`shopsync_store::Plans::Keyed`).
+    keyed: PgPool,
 }
 
 impl Repo {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self { keyed: pool.clone(), pool }
+    }
+
+    /// A repository whose claims and completions use `keyed` (see `dispatcher_pool`).
+    pub fn with_keyed(pool: PgPool, keyed: PgPool) -> Self {
+        Self { pool, keyed }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -681,13 +694,21 @@ impl Repo {
         lease: Duration,
     ) -> Result<FreeClaim, RepoError> {
         // Both rows are locked without waiting: a claim never waits for anyone, so the
-        // writers that lock an entry and then its due row cannot deadlock with it.
-        let picked = "SELECT e.id, e.next_fire_time AS old_fire, e.manual_pending AS was_manual, \
-                        e.attempts, d.ctid AS due_ctid, e.ctid AS e_ctid \
-                      FROM scheduler.due d JOIN scheduler.entries e ON e.id = d.entry_id \
-                      WHERE d.run_at <= now() AND NOT d.needs_locks \
-                        AND (d.expires_at IS NULL OR d.expires_at > now()) \
-                      ORDER BY d.run_at LIMIT $1 FOR UPDATE OF d, e SKIP LOCKED";
+        // writers that lock an entry and then its due row cannot deadlock with it. The due
+        // rows are taken in order from their index, then their entries by key (never a join
+        // the planner could turn into a scan of all entries); a due row whose entry is locked
+        // by someone else is left for a later claim.
+        let picked = "WITH dd AS ( \
+                        SELECT d.entry_id FROM scheduler.due d \
+                        WHERE d.run_at <= now() AND NOT d.needs_locks \
+                          AND (d.expires_at IS NULL OR d.expires_at > now()) \
+                        ORDER BY d.run_at LIMIT $1 FOR UPDATE SKIP LOCKED \
+                      ) \
+                      SELECT e.id, e.next_fire_time AS old_fire, e.manual_pending AS was_manual, \
+                        e.attempts, e.ctid AS e_ctid \
+                      FROM scheduler.entries e \
+                      WHERE e.id = ANY (ARRAY(SELECT entry_id FROM dd)) \
+                      FOR UPDATE SKIP LOCKED";
         // Run ids are made here (time-ordered v7, as the locked path's): making them in SQL
         // cost the statement about 3 µs per job.
         let run_ids: Vec<Uuid> = (0..limit.max(0)).map(|_| Uuid::now_v7()).collect();
@@ -697,26 +718,19 @@ impl Repo {
             .bind(scheduler)
             .bind(ms(lease))
             .bind(&run_ids)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.keyed)
             .await?;
-        let mut out = FreeClaim::default();
-        let mut dups = Vec::new();
-        for r in rows {
-            match r.kind.as_str() {
-                "n" => {
-                    out.next_due = r.next_due;
-                    out.locked_due = r.locked_due.unwrap_or(false);
-                }
-                "d" => dups.extend(r.row.entry_id.map(|id| (id, r.row.pending_fire))),
-                _ => out.runs.extend(to_claimed(r.row)?),
-            }
-        }
-        if !dups.is_empty() {
+        let answer = claim_answer(rows)?;
+        if !answer.dups.is_empty() {
             let mut tx = self.pool.begin().await?;
-            move_past_fires_that_ran(&mut tx, &dups).await?;
+            move_past_fires_that_ran(&mut tx, &answer.dups).await?;
             tx.commit().await?;
         }
-        Ok(out)
+        Ok(FreeClaim {
+            runs: answer.runs,
+            next_due: answer.next_due,
+            locked_due: answer.locked_due,
+        })
     }
 
     /// Claim due entries that need category/resource locks: by priority, then FIFO. An entry
@@ -730,12 +744,12 @@ impl Repo {
         // Most of the time nothing lock-bound is due: find that out in one round trip
         // before opening a transaction.
         let any: bool = sqlx::query_scalar(AssertSqlSafe(format!("SELECT {LOCKED_DUE}")))
-            .fetch_one(&self.pool)
+            .fetch_one(&self.keyed)
             .await?;
         if !any {
             return Ok(Vec::new());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.keyed.begin().await?;
         // One replica at a time claims lock-bound work. With SKIP LOCKED alone, a replica
         // whose candidates (the high-priority ones) are row-locked by another replica's claim
         // would take the next ones and could win the category lock with a lower priority.
@@ -743,12 +757,19 @@ impl Repo {
             .bind(CLAIM_LOCKED_LOCK)
             .execute(&mut *tx)
             .await?;
-        let candidates: Vec<(Uuid, Vec<String>, String, String)> = sqlx::query_as(
-            "SELECT e.id, e.lock_keys, e.status, d.ctid::text \
-             FROM scheduler.due d JOIN scheduler.entries e ON e.id = d.entry_id \
-             WHERE d.run_at <= now() AND d.needs_locks \
-               AND (d.expires_at IS NULL OR d.expires_at > now()) \
-             ORDER BY d.priority, d.entry_no LIMIT $1 FOR UPDATE OF d, e SKIP LOCKED",
+        // As in the free claim: due rows in order from their index, then entries by key.
+        let candidates: Vec<(Uuid, Vec<String>, String)> = sqlx::query_as(
+            "WITH dd AS ( \
+               SELECT d.entry_id, d.priority, d.entry_no FROM scheduler.due d \
+               WHERE d.run_at <= now() AND d.needs_locks \
+                 AND (d.expires_at IS NULL OR d.expires_at > now()) \
+               ORDER BY d.priority, d.entry_no LIMIT $1 FOR UPDATE SKIP LOCKED \
+             ), ee AS ( \
+               SELECT e.id, e.lock_keys, e.status FROM scheduler.entries e \
+               WHERE e.id = ANY (ARRAY(SELECT entry_id FROM dd)) FOR UPDATE SKIP LOCKED \
+             ) \
+             SELECT ee.id, ee.lock_keys, ee.status \
+             FROM dd JOIN ee ON ee.id = dd.entry_id ORDER BY dd.priority, dd.entry_no",
         )
         .bind(limit)
         .fetch_all(&mut *tx)
@@ -756,9 +777,9 @@ impl Repo {
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
-        let mut granted: Vec<(Uuid, Uuid, String)> = Vec::new();
+        let mut granted: Vec<(Uuid, Uuid)> = Vec::new();
         let mut blocked: Vec<Uuid> = Vec::new();
-        for (id, keys, status, due_ctid) in candidates {
+        for (id, keys, status) in candidates {
             let run_id = Uuid::now_v7();
             sqlx::query("SAVEPOINT lock_try").execute(&mut *tx).await?;
             let got = sqlx::query(
@@ -773,7 +794,7 @@ impl Repo {
             .rows_affected();
             if got as usize == keys.len() {
                 sqlx::query("RELEASE SAVEPOINT lock_try").execute(&mut *tx).await?;
-                granted.push((id, run_id, due_ctid));
+                granted.push((id, run_id));
             } else {
                 sqlx::query("ROLLBACK TO SAVEPOINT lock_try").execute(&mut *tx).await?;
                 if status != "waiting" {
@@ -794,15 +815,12 @@ impl Repo {
         if !granted.is_empty() {
             let ids: Vec<Uuid> = granted.iter().map(|g| g.0).collect();
             let run_ids: Vec<Uuid> = granted.iter().map(|g| g.1).collect();
-            let due_ctids: Vec<String> = granted.into_iter().map(|g| g.2).collect();
-            // The due rows are locked by this transaction since the candidates' query, so
-            // their row addresses still hold.
+            // The entries are locked by this transaction since the candidates' query.
             let picked = "SELECT e.id, e.next_fire_time AS old_fire, e.manual_pending AS was_manual, \
-                            g.run_id, e.attempts, g.due_ctid::tid AS due_ctid, e.ctid AS e_ctid \
+                            g.run_id, e.attempts, e.ctid AS e_ctid \
                           FROM scheduler.entries e \
-                          JOIN unnest($4::uuid[], $5::uuid[], $6::text[]) AS g(id, run_id, due_ctid) \
-                            ON g.id = e.id \
-                          WHERE $1::bigint > 0";
+                          JOIN unnest($4::uuid[], $5::uuid[]) AS g(id, run_id) ON g.id = e.id \
+                          WHERE e.id = ANY ($4) AND $1::bigint > 0";
             let rows: Vec<ClaimOut> =
                 sqlx::query_as(AssertSqlSafe(claim_sql(picked, "run_id", false)))
                     .bind(ids.len() as i64)
@@ -810,16 +828,10 @@ impl Repo {
                     .bind(ms(lease))
                     .bind(&ids)
                     .bind(&run_ids)
-                    .bind(&due_ctids)
                     .fetch_all(&mut *tx)
                     .await?;
-            let mut dups = Vec::new();
-            for r in rows {
-                match r.kind.as_str() {
-                    "d" => dups.extend(r.row.entry_id.map(|id| (id, r.row.pending_fire))),
-                    _ => runs.extend(to_claimed(r.row)?),
-                }
-            }
+            let ClaimAnswer { runs: started, dups, .. } = claim_answer(rows)?;
+            runs = started;
             if !dups.is_empty() {
                 move_past_fires_that_ran(&mut tx, &dups).await?;
                 // The locks taken for them above are released with the transaction's work.
@@ -1036,7 +1048,7 @@ impl Repo {
         .bind(&p_total)
         .bind(&p_step)
         .bind(WAKE_CHANNEL)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.keyed)
         .await?;
         // A freed lock or an entry due again may let waiting work start: the statement woke
         // the claimers ('w').
@@ -1190,18 +1202,19 @@ async fn sync_due(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> Result<()
 }
 
 /// The claim statement around a `picked` selection (id, old_fire, was_manual, attempts,
-/// due_ctid and e_ctid: the addresses of the entry's due row and of the entry,
-/// both locked by the selection or earlier in its transaction). A recurring fire is started
-/// only if its key goes into `fires`; one that is there already comes back as a 'd' row and
-/// is left untouched. With `look`, a last row ('n') says when work is due next and whether
-/// lock-bound work is due. `run_id` is the SQL for each new attempt's id (a column of `picked`,
-/// or a pick from an array of fresh ids).
+/// e_ctid: the address of the entry, locked by the selection or earlier in its transaction,
+/// as is its due row). A recurring fire is started only if its key goes into `fires`; one
+/// that is there already comes back as a 'd' row and is left untouched. With `look`, a last
+/// row ('n') says when work is due next and whether lock-bound work is due. `run_id` is the
+/// SQL for each new attempt's id (a column of `picked`, or a pick from an array of fresh ids).
 ///
-/// The claimed due rows are deleted, and the claimed entries updated, by the addresses the
-/// selection locked (`due_ctid`, `e_ctid`: TID scans): never by a search of `due` that the
-/// planner could turn into a scan of the whole queue, and without a second descent of the
-/// entries' primary key per job. The attempt keeps the entry's version after the claim
-/// (`entry_version`), which the completion compares.
+/// Every table is reached by key or by row address, batch-wide (`= ANY`, or a join that runs
+/// per row on the address): the claimed entries are updated by the address the selection
+/// locked, without a second descent of their primary key. No step joins two of the
+/// statement's own intermediate results, whose sizes the planner cannot know: an attempt's
+/// row ('r', from the entries' update) and its fencing token ('i', from the insertion) come
+/// back as two rows, which `claim_answer` pairs. The attempt keeps the entry's version after
+/// the claim (`entry_version`), which the completion compares.
 fn claim_sql(picked: &str, run_id: &str, look: bool) -> String {
     let look = if look {
         format!(
@@ -1216,7 +1229,7 @@ fn claim_sql(picked: &str, run_id: &str, look: bool) -> String {
          p AS ( \
            SELECT id, old_fire, {run_id} AS run_id, \
              attempts + 1 AS attempt, CASE WHEN was_manual THEN NULL ELSE old_fire END AS fire, \
-             due_ctid, e_ctid \
+             e_ctid \
            FROM picked \
          ), fired AS ( \
            INSERT INTO scheduler.fires (entry_id, fire_time, attempt, run_id) \
@@ -1225,33 +1238,77 @@ fn claim_sql(picked: &str, run_id: &str, look: bool) -> String {
          ), go AS ( \
            SELECT * FROM p WHERE fire IS NULL OR id IN (SELECT entry_id FROM fired) \
          ), unqueued AS ( \
-           DELETE FROM scheduler.due d WHERE d.ctid = ANY (ARRAY(SELECT due_ctid FROM go)) \
+           DELETE FROM scheduler.due d WHERE d.entry_id = ANY (ARRAY(SELECT id FROM go)) \
          ), started AS ( \
            UPDATE scheduler.entries e SET status = 'in_process', attempts = e.attempts + 1, \
              active_runs = e.active_runs + 1, next_run_at = NULL, manual_pending = false, \
              version = e.version + 1, updated_at = clock_timestamp() \
-           WHERE e.ctid = ANY (ARRAY(SELECT e_ctid FROM go)) \
+           FROM go WHERE e.ctid = go.e_ctid \
            RETURNING e.id, e.task, e.shop, e.description, e.category, e.attempts, e.version, \
-             (SELECT sp.spec FROM scheduler.entry_specs sp WHERE sp.entry_id = e.id) AS spec \
+             (SELECT sp.spec FROM scheduler.entry_specs sp WHERE sp.entry_id = e.id) AS spec, \
+             go.run_id, go.old_fire, go.fire \
          ), ins AS ( \
            INSERT INTO scheduler.attempts (id, entry_id, task, shop, description, category, \
              fire_time, attempt, fencing_token, scheduler, params, lease_expires_at, \
              entry_version) \
-           SELECT go.run_id, s.id, s.task, s.shop, s.description, s.category, go.fire, s.attempts, \
-             nextval('scheduler.fencing_seq'), $2, s.spec -> 'params', \
-             now() + $3 * interval '1 millisecond', s.version \
-           FROM started s JOIN go ON go.id = s.id \
-           RETURNING id, entry_id, fencing_token, fire_time, started_at \
+           SELECT run_id, id, task, shop, description, category, fire, attempts, \
+             nextval('scheduler.fencing_seq'), $2, spec -> 'params', \
+             now() + $3 * interval '1 millisecond', version \
+           FROM started \
+           RETURNING id, fencing_token, started_at \
          ) \
-         SELECT 'r' AS kind, ins.id AS run_id, s.id AS entry_id, ins.fencing_token, \
-           s.attempts AS attempt, ins.fire_time, go.old_fire AS pending_fire, s.spec::text AS spec, \
-           ins.started_at AS claimed_at, NULL::timestamptz AS next_due, NULL::bool AS locked_due \
-         FROM started s JOIN go ON go.id = s.id JOIN ins ON ins.entry_id = s.id \
+         SELECT 'r' AS kind, s.run_id, s.id AS entry_id, NULL::bigint AS fencing_token, \
+           s.attempts AS attempt, s.fire AS fire_time, s.old_fire AS pending_fire, \
+           s.spec::text AS spec, NULL::timestamptz AS claimed_at, \
+           NULL::timestamptz AS next_due, NULL::bool AS locked_due \
+         FROM started s \
+         UNION ALL \
+         SELECT 'i', id, NULL, fencing_token, NULL, NULL, NULL, NULL, started_at, NULL, NULL \
+         FROM ins \
          UNION ALL \
          SELECT 'd', NULL, p.id, NULL, p.attempt, NULL, p.old_fire, NULL, NULL, NULL, NULL \
          FROM p WHERE p.fire IS NOT NULL AND p.id NOT IN (SELECT entry_id FROM fired)\
          {look}"
     )
+}
+
+/// A claim statement's answer: the attempts started ('r' rows, completed by their 'i' rows:
+/// the attempt's fencing token and start), the fires that had run already ('d'), and what
+/// the look found ('n').
+#[derive(Default)]
+struct ClaimAnswer {
+    runs: Vec<ClaimedRun>,
+    dups: Vec<(Uuid, Option<DateTime<Utc>>)>,
+    next_due: Option<DateTime<Utc>>,
+    locked_due: bool,
+}
+
+fn claim_answer(rows: Vec<ClaimOut>) -> Result<ClaimAnswer, RepoError> {
+    let mut out = ClaimAnswer::default();
+    let mut started = Vec::new();
+    let mut inserted = HashMap::new();
+    for r in rows {
+        match r.kind.as_str() {
+            "r" => started.push(r.row),
+            "i" => {
+                if let Some(id) = r.row.run_id {
+                    inserted.insert(id, (r.row.fencing_token, r.row.claimed_at));
+                }
+            }
+            "d" => out.dups.extend(r.row.entry_id.map(|id| (id, r.row.pending_fire))),
+            _ => {
+                out.next_due = r.next_due;
+                out.locked_due = r.locked_due.unwrap_or(false);
+            }
+        }
+    }
+    for mut row in started {
+        if let Some((token, at)) = row.run_id.and_then(|id| inserted.remove(&id)) {
+            (row.fencing_token, row.claimed_at) = (token, at);
+        }
+        out.runs.extend(to_claimed(row)?);
+    }
+    Ok(out)
 }
 
 fn to_claimed(r: ClaimRow) -> Result<Option<ClaimedRun>, RepoError> {
