@@ -10,8 +10,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use shopsync_common::{EntrySpec, JobStatus, RunStatus, Transition};
+use sqlx::postgres::PgRow;
 use sqlx::types::Json;
-use sqlx::{AssertSqlSafe, FromRow, PgPool, Postgres, Transaction};
+use sqlx::{AssertSqlSafe, FromRow, PgPool, Postgres, Row, Transaction};
 use std::collections::HashMap;
 use std::time::Duration;
 use uuid::Uuid;
@@ -157,15 +158,36 @@ pub struct ClaimedRun {
     pub claimed_at: DateTime<Utc>,
 }
 
-/// A row of the claim statement: a started run ('r'), a recurring fire that already has a
-/// run ('d'), or, for free claims, the state of the queue after the claim ('n').
-#[derive(FromRow)]
+/// A row of the claim statement: a started run ('r') and its attempt ('i'), a recurring fire
+/// that already has a run ('d'), or, for free claims, the state of the queue after the claim
+/// ('n').
 struct ClaimOut {
     kind: String,
-    #[sqlx(flatten)]
     row: ClaimRow,
     next_due: Option<DateTime<Utc>>,
     locked_due: Option<bool>,
+}
+
+/// Read by position, in `claim_sql`'s column order: a claim returns thousands of rows, and
+/// finding each column by name cost the dispatcher a tenth of its CPU.
+impl<'r> FromRow<'r, PgRow> for ClaimOut {
+    fn from_row(r: &'r PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            kind: r.try_get(0)?,
+            row: ClaimRow {
+                run_id: r.try_get(1)?,
+                entry_id: r.try_get(2)?,
+                fencing_token: r.try_get(3)?,
+                attempt: r.try_get(4)?,
+                fire_time: r.try_get(5)?,
+                pending_fire: r.try_get(6)?,
+                spec: r.try_get(7)?,
+                claimed_at: r.try_get(8)?,
+            },
+            next_due: r.try_get(9)?,
+            locked_due: r.try_get(10)?,
+        })
+    }
 }
 
 /// A claimed (or reaped) attempt as the database returns it; every column may be NULL in a
