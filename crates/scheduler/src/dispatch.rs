@@ -337,7 +337,9 @@ async fn dispatch<E: Executor>(
     if let (true, Some(s)) = (overlap, &schedule) {
         // Overlapping entries move on to their next fire now rather than when this run ends.
         let next = run.fire_time.map_or(run.pending_fire, |f| s.plan_after(f, Utc::now()));
-        if let Err(e) = inner.repo.advance_overlapping(run.entry_id, next).await {
+        // Boxed, as the executor's call below: a query future is kilobytes, and unboxed it
+        // would size every dispatch task, overlapping or not.
+        if let Err(e) = Box::pin(inner.repo.advance_overlapping(run.entry_id, next)).await {
             tracing::warn!(error = ?e, entry = %run.entry_id, "could not advance overlapping entry");
         }
     }
@@ -355,7 +357,10 @@ async fn dispatch<E: Executor>(
     // The executor's future (a gRPC call) is large: boxed, it is built in place instead of
     // being copied into and around every spawned dispatch task.
     let execute = Box::pin(inner.executor.execute(&run, handle.clone()));
+    // Biased: the result is looked at first, so a task that is already done (or finishes
+    // with the first poll) never arms the timeout and stall timers.
     let (outcome, worker, counters, record_errors, errors, error) = tokio::select! {
+        biased;
         o = execute => match o {
             ExecOutcome::Succeeded { worker, counters, record_errors, errors } =>
                 (RunOutcome::Succeeded, worker, Some(counters), record_errors, Some(errors), None),
@@ -473,7 +478,7 @@ async fn completer<E: Executor>(inner: Arc<Inner<E>>, mut rx: mpsc::Receiver<Job
         let (now, later): (Vec<Job>, Vec<Job>) =
             pending.drain(..).partition(|(c, _)| seen.insert(c.entry_id));
         pending = later;
-        let batch: Vec<Completion> = now.iter().map(|(c, _)| c.clone()).collect();
+        let (batch, now): (Vec<Completion>, Vec<_>) = now.into_iter().unzip();
         let mut attempt = 0u32;
         let result = loop {
             match repo.complete(&batch).await {
