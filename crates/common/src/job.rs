@@ -202,16 +202,24 @@ impl RetryPolicy {
 pub const DEFAULT_TIMEOUT_SECS: u32 = 12 * 3600;
 
 /// What a user saves: everything about an entry except its state.
+///
+/// Stored as JSON, which every claim reads and the dispatcher parses: options that are not set
+/// are left out of it (a missing one reads back as not set).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EntrySpec {
     pub shop: String,
     pub params: TaskParams,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub earliest_start: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recurrence: Option<Recurrence>,
     pub time_zone: String,
     pub retry: RetryPolicy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
     pub priority: Priority,
     pub timeout_secs: u32,
@@ -505,6 +513,27 @@ mod tests {
     use super::*;
     use crate::params::TaskParams;
     use crate::recurrence::Recurrence;
+
+    #[test]
+    fn stored_specs_leave_out_unset_options_and_read_older_ones() {
+        let mut spec =
+            EntrySpec::new("shop-1", TaskParams::Test(crate::params::TestParams::default()));
+        let json = serde_json::to_value(&spec).unwrap();
+        for unset in ["description", "earliest_start", "expires_at", "recurrence", "category"] {
+            assert!(json.get(unset).is_none(), "{unset} is left out: {json}");
+        }
+        assert_eq!(serde_json::from_value::<EntrySpec>(json).unwrap(), spec);
+        // As older releases stored it: every option present, null when unset.
+        let mut old = serde_json::to_value(&spec).unwrap();
+        for unset in ["description", "earliest_start", "expires_at", "recurrence", "category"] {
+            old[unset] = serde_json::Value::Null;
+        }
+        assert_eq!(serde_json::from_value::<EntrySpec>(old).unwrap(), spec);
+        spec.category = Some("POST".into());
+        spec.recurrence = Some(Recurrence::every(60));
+        let back: EntrySpec = serde_json::from_value(serde_json::to_value(&spec).unwrap()).unwrap();
+        assert_eq!(back, spec);
+    }
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
