@@ -39,7 +39,7 @@ pub struct Config {
     pub database_url: String,
     pub db_max_connections: u32,
     /// Connections reserved for the dispatcher's claims and completions (its heartbeats,
-    /// reaper and LISTEN use the service's connections).
+    /// reaper and maintenance have two more of their own).
     pub db_dispatch_connections: u32,
     /// Shared secret every internal gRPC call carries (`SHOPSYNC_SERVICE_TOKEN`).
     pub service_token: Option<SecretString>,
@@ -146,7 +146,7 @@ impl Config {
 }
 
 /// The dispatcher's connections for claims and completions (its heartbeats, reaper and
-/// maintenance use the service's pool). These statements are key lookups, batch writes by key
+/// maintenance have a pool of their own, with ordinary plans). These statements are key lookups, batch writes by key
 /// or row address, and index-ordered claims, so they are planned once, as key lookups
 /// (`Plans::Keyed`). With custom plans, a claim of a large batch was planned at every
 /// execution, and the planner's look at the ends of the queue's indexes (over the dead
@@ -215,9 +215,19 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     // `dispatcher_pool`).
     let dispatcher = if cfg.dispatch {
         let keyed = dispatcher_pool(&cfg.database_url, cfg.db_dispatch_connections).await?;
+        // Heartbeats, the reaper and maintenance: two connections of their own, so that
+        // leases are renewed whatever the API is doing.
+        let aux = shopsync_store::pool(
+            &cfg.database_url,
+            2,
+            "shopsync-scheduler-dispatch-aux",
+            Plans::Auto,
+        )
+        .await
+        .context("opening the dispatcher's connections")?;
         Some(dispatch::Dispatcher::with_wakeup(
             cfg.dispatcher(),
-            repo::Repo::with_keyed(pool.clone(), keyed),
+            repo::Repo::with_keyed(aux, keyed),
             executor,
             wake.clone(),
         ))
