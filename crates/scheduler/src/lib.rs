@@ -146,9 +146,9 @@ impl Config {
 }
 
 /// The dispatcher's connections for claims and completions (its heartbeats, reaper and
-/// maintenance have a pool of their own, with ordinary plans). These statements are key lookups, batch writes by key
-/// or row address, and index-ordered claims, so they are planned once, as key lookups
-/// (`Plans::Keyed`). With custom plans, a claim of a large batch was planned at every
+/// maintenance have a pool of their own, with ordinary plans). These statements are key
+/// lookups, batch writes by key or row address, and index-ordered claims, so they are planned
+/// once, as key lookups (`Plans::Keyed`). With custom plans, a claim of a large batch was planned at every
 /// execution, and the planner's look at the ends of the queue's indexes (over the dead
 /// entries a burst leaves) cost about 5 ms a claim, 13 % of the claim's time when draining a
 /// backlog; a plain generic plan, made while the tables were small, scanned them whole later.

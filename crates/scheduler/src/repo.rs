@@ -742,17 +742,13 @@ impl Repo {
             .bind(&run_ids)
             .fetch_all(&self.keyed)
             .await?;
-        let answer = claim_answer(rows)?;
-        if !answer.dups.is_empty() {
+        let (claim, dups) = claim_answer(rows)?;
+        if !dups.is_empty() {
             let mut tx = self.pool.begin().await?;
-            move_past_fires_that_ran(&mut tx, &answer.dups).await?;
+            move_past_fires_that_ran(&mut tx, &dups).await?;
             tx.commit().await?;
         }
-        Ok(FreeClaim {
-            runs: answer.runs,
-            next_due: answer.next_due,
-            locked_due: answer.locked_due,
-        })
+        Ok(claim)
     }
 
     /// Claim due entries that need category/resource locks: by priority, then FIFO. An entry
@@ -835,8 +831,7 @@ impl Repo {
         }
         let mut runs = Vec::new();
         if !granted.is_empty() {
-            let ids: Vec<Uuid> = granted.iter().map(|g| g.0).collect();
-            let run_ids: Vec<Uuid> = granted.iter().map(|g| g.1).collect();
+            let (ids, run_ids): (Vec<Uuid>, Vec<Uuid>) = granted.into_iter().unzip();
             // The entries are locked by this transaction since the candidates' query.
             let picked = "SELECT e.id, e.next_fire_time AS old_fire, e.manual_pending AS was_manual, \
                             g.run_id, e.attempts, e.ctid AS e_ctid \
@@ -852,8 +847,8 @@ impl Repo {
                     .bind(&run_ids)
                     .fetch_all(&mut *tx)
                     .await?;
-            let ClaimAnswer { runs: started, dups, .. } = claim_answer(rows)?;
-            runs = started;
+            let (claim, dups) = claim_answer(rows)?;
+            runs = claim.runs;
             if !dups.is_empty() {
                 move_past_fires_that_ran(&mut tx, &dups).await?;
                 // The locks taken for them above are released with the transaction's work.
@@ -1294,19 +1289,15 @@ fn claim_sql(picked: &str, run_id: &str, look: bool) -> String {
     )
 }
 
-/// A claim statement's answer: the attempts started ('r' rows, completed by their 'i' rows:
-/// the attempt's fencing token and start), the fires that had run already ('d'), and what
-/// the look found ('n').
-#[derive(Default)]
-struct ClaimAnswer {
-    runs: Vec<ClaimedRun>,
-    dups: Vec<(Uuid, Option<DateTime<Utc>>)>,
-    next_due: Option<DateTime<Utc>>,
-    locked_due: bool,
-}
+/// Recurring fires that had run already ('d' rows): entry and fire.
+type RanFires = Vec<(Uuid, Option<DateTime<Utc>>)>;
 
-fn claim_answer(rows: Vec<ClaimOut>) -> Result<ClaimAnswer, RepoError> {
-    let mut out = ClaimAnswer::default();
+/// A claim statement's answer: the attempts started ('r' rows, completed by their 'i' rows:
+/// the attempt's fencing token and start), what the look found ('n'), and the fires that had
+/// run already ('d').
+fn claim_answer(rows: Vec<ClaimOut>) -> Result<(FreeClaim, RanFires), RepoError> {
+    let mut out = FreeClaim::default();
+    let mut dups = Vec::new();
     let mut started = Vec::new();
     let mut inserted = HashMap::new();
     for r in rows {
@@ -1317,7 +1308,7 @@ fn claim_answer(rows: Vec<ClaimOut>) -> Result<ClaimAnswer, RepoError> {
                     inserted.insert(id, (r.row.fencing_token, r.row.claimed_at));
                 }
             }
-            "d" => out.dups.extend(r.row.entry_id.map(|id| (id, r.row.pending_fire))),
+            "d" => dups.extend(r.row.entry_id.map(|id| (id, r.row.pending_fire))),
             _ => {
                 out.next_due = r.next_due;
                 out.locked_due = r.locked_due.unwrap_or(false);
@@ -1330,7 +1321,7 @@ fn claim_answer(rows: Vec<ClaimOut>) -> Result<ClaimAnswer, RepoError> {
         }
         out.runs.extend(to_claimed(row)?);
     }
-    Ok(out)
+    Ok((out, dups))
 }
 
 fn to_claimed(r: ClaimRow) -> Result<Option<ClaimedRun>, RepoError> {
