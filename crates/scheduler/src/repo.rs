@@ -158,11 +158,12 @@ pub struct ClaimedRun {
     pub claimed_at: DateTime<Utc>,
 }
 
-/// A row of the claim statement: a started run ('r') and its attempt ('i'), a recurring fire
-/// that already has a run ('d'), or, for free claims, the state of the queue after the claim
-/// ('n').
+/// A row of the claim statement: a started run with its attempt's fencing token ('r'), a
+/// recurring fire that already has a run ('d'), or, for free claims, the state of the queue
+/// after the claim ('n').
 struct ClaimOut {
-    kind: String,
+    /// The row's kind: b'r', b'd' or b'n'.
+    kind: u8,
     row: ClaimRow,
     next_due: Option<DateTime<Utc>>,
     locked_due: Option<bool>,
@@ -173,7 +174,7 @@ struct ClaimOut {
 impl<'r> FromRow<'r, PgRow> for ClaimOut {
     fn from_row(r: &'r PgRow) -> Result<Self, sqlx::Error> {
         Ok(Self {
-            kind: r.try_get(0)?,
+            kind: r.try_get::<&str, _>(0)?.bytes().next().unwrap_or(b'?'),
             row: ClaimRow {
                 run_id: r.try_get(1)?,
                 entry_id: r.try_get(2)?,
@@ -1228,10 +1229,11 @@ async fn sync_due(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> Result<()
 /// Every table is reached by key or by row address, batch-wide (`= ANY`, or a join that runs
 /// per row on the address): the claimed entries are updated by the address the selection
 /// locked, without a second descent of their primary key. No step joins two of the
-/// statement's own intermediate results, whose sizes the planner cannot know: an attempt's
-/// row ('r', from the entries' update) and its fencing token ('i', from the insertion) come
-/// back as two rows, which `claim_answer` pairs. The attempt keeps the entry's version after
-/// the claim (`entry_version`), which the completion compares.
+/// statement's own intermediate results, whose sizes the planner cannot know: each attempt's
+/// fencing token and start are drawn with its run id (`p`), so the entries' update returns
+/// them and the attempts' insertion returns nothing (one row per started attempt, not two to
+/// pair). The attempt keeps the entry's version after the claim (`entry_version`), which the
+/// completion compares.
 fn claim_sql(picked: &str, run_id: &str, look: bool) -> String {
     let look = if look {
         format!(
@@ -1246,7 +1248,7 @@ fn claim_sql(picked: &str, run_id: &str, look: bool) -> String {
          p AS ( \
            SELECT id, old_fire, {run_id} AS run_id, \
              attempts + 1 AS attempt, CASE WHEN was_manual THEN NULL ELSE old_fire END AS fire, \
-             e_ctid \
+             e_ctid, nextval('scheduler.fencing_seq') AS token, clock_timestamp() AS started_at \
            FROM picked \
          ), fired AS ( \
            INSERT INTO scheduler.fires (entry_id, fire_time, attempt, run_id) \
@@ -1263,25 +1265,20 @@ fn claim_sql(picked: &str, run_id: &str, look: bool) -> String {
            FROM go WHERE e.ctid = go.e_ctid \
            RETURNING e.id, e.task, e.shop, e.description, e.category, e.attempts, e.version, \
              (SELECT sp.spec FROM scheduler.entry_specs sp WHERE sp.entry_id = e.id) AS spec, \
-             go.run_id, go.old_fire, go.fire \
+             go.run_id, go.old_fire, go.fire, go.token, go.started_at \
          ), ins AS ( \
            INSERT INTO scheduler.attempts (id, entry_id, task, shop, description, category, \
-             fire_time, attempt, fencing_token, scheduler, params, lease_expires_at, \
-             entry_version) \
-           SELECT run_id, id, task, shop, description, category, fire, attempts, \
-             nextval('scheduler.fencing_seq'), $2, spec -> 'params', \
-             now() + $3 * interval '1 millisecond', version \
+             fire_time, attempt, fencing_token, scheduler, params, started_at, \
+             lease_expires_at, entry_version) \
+           SELECT run_id, id, task, shop, description, category, fire, attempts, token, $2, \
+             spec -> 'params', started_at, now() + $3 * interval '1 millisecond', version \
            FROM started \
-           RETURNING id, fencing_token, started_at \
          ) \
-         SELECT 'r' AS kind, s.run_id, s.id AS entry_id, NULL::bigint AS fencing_token, \
+         SELECT 'r' AS kind, s.run_id, s.id AS entry_id, s.token AS fencing_token, \
            s.attempts AS attempt, s.fire AS fire_time, s.old_fire AS pending_fire, \
-           s.spec::text AS spec, NULL::timestamptz AS claimed_at, \
+           s.spec::text AS spec, s.started_at AS claimed_at, \
            NULL::timestamptz AS next_due, NULL::bool AS locked_due \
          FROM started s \
-         UNION ALL \
-         SELECT 'i', id, NULL, fencing_token, NULL, NULL, NULL, NULL, started_at, NULL, NULL \
-         FROM ins \
          UNION ALL \
          SELECT 'd', NULL, p.id, NULL, p.attempt, NULL, p.old_fire, NULL, NULL, NULL, NULL \
          FROM p WHERE p.fire IS NOT NULL AND p.id NOT IN (SELECT entry_id FROM fired)\
@@ -1292,34 +1289,20 @@ fn claim_sql(picked: &str, run_id: &str, look: bool) -> String {
 /// Recurring fires that had run already ('d' rows): entry and fire.
 type RanFires = Vec<(Uuid, Option<DateTime<Utc>>)>;
 
-/// A claim statement's answer: the attempts started ('r' rows, completed by their 'i' rows:
-/// the attempt's fencing token and start), what the look found ('n'), and the fires that had
-/// run already ('d').
+/// A claim statement's answer: the attempts started ('r' rows, each with its fencing token
+/// and start), what the look found ('n'), and the fires that had run already ('d').
 fn claim_answer(rows: Vec<ClaimOut>) -> Result<(FreeClaim, RanFires), RepoError> {
-    let mut out = FreeClaim::default();
+    let mut out = FreeClaim { runs: Vec::with_capacity(rows.len()), ..Default::default() };
     let mut dups = Vec::new();
-    let mut started = Vec::new();
-    let mut inserted = HashMap::new();
     for r in rows {
-        match r.kind.as_str() {
-            "r" => started.push(r.row),
-            "i" => {
-                if let Some(id) = r.row.run_id {
-                    inserted.insert(id, (r.row.fencing_token, r.row.claimed_at));
-                }
-            }
-            "d" => dups.extend(r.row.entry_id.map(|id| (id, r.row.pending_fire))),
+        match r.kind {
+            b'r' => out.runs.extend(to_claimed(r.row)?),
+            b'd' => dups.extend(r.row.entry_id.map(|id| (id, r.row.pending_fire))),
             _ => {
                 out.next_due = r.next_due;
                 out.locked_due = r.locked_due.unwrap_or(false);
             }
         }
-    }
-    for mut row in started {
-        if let Some((token, at)) = row.run_id.and_then(|id| inserted.remove(&id)) {
-            (row.fencing_token, row.claimed_at) = (token, at);
-        }
-        out.runs.extend(to_claimed(row)?);
     }
     Ok((out, dups))
 }
