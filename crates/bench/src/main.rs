@@ -2,7 +2,9 @@
 //! database of its own. Prints a table and writes bench/results/queue.json.
 //!
 //! (a) drain N no-op jobs in-process (dispatcher + no-op executor), beside River's Rust
-//!     benchmark (`riverqueue bench -n N`) on the same server;
+//!     benchmark (`riverqueue bench -n N`) on the same server: rounds of both, interleaved
+//!     (a shared machine's speed drifts by a fifth within minutes), compared by their
+//!     medians, every round reported;
 //! (b) end to end: the scheduler binary dispatching to a real worker binary over gRPC;
 //! (c) pickup latency (entry committed -> attempt started) at a fixed offered rate of
 //!     creates through gRPC.
@@ -35,6 +37,9 @@ struct Args {
     /// Jobs drained in-process (a), and by River.
     #[arg(long, default_value_t = 1_000_000)]
     jobs: usize,
+    /// Rounds of (a) and of River, interleaved; their medians are compared.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=9))]
+    rounds: u32,
     /// Jobs through the gRPC worker (b).
     #[arg(long, default_value_t = 100_000)]
     e2e_jobs: usize,
@@ -441,6 +446,26 @@ async fn latency(rate: u32, warmup: u64, measured: u64) -> Result<serde_json::Va
     }))
 }
 
+/// Several rounds of a throughput benchmark as one result: the median rate, the other fields
+/// of the median round (of the upper middle one for an even count), the range, and every
+/// round.
+fn rounds_summary(mut rounds: Vec<serde_json::Value>, what: &str) -> serde_json::Value {
+    let rate = |v: &serde_json::Value| v["jobs_per_sec"].as_f64().unwrap_or(f64::NAN);
+    let all = rounds.clone();
+    rounds.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
+    let mut out = rounds[rounds.len() / 2].clone();
+    // An even count has no middle round: its median is the mean of the two middle ones.
+    if rounds.len().is_multiple_of(2) {
+        out["jobs_per_sec"] =
+            json!((rate(&rounds[rounds.len() / 2 - 1]) + rate(&rounds[rounds.len() / 2])) / 2.0);
+    }
+    out["statistic"] = json!(format!("median of {} rounds of {what}", rounds.len()));
+    out["min_jobs_per_sec"] = json!(rate(&rounds[0]));
+    out["max_jobs_per_sec"] = json!(rate(&rounds[rounds.len() - 1]));
+    out["rounds"] = json!(all);
+    out
+}
+
 fn host() -> serde_json::Value {
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     json!({ "cpus": cpus, "os": std::env::consts::OS, "arch": std::env::consts::ARCH })
@@ -454,16 +479,47 @@ async fn main() -> Result<()> {
     results.insert("host".into(), host());
     results.insert("date".into(), json!(chrono::Utc::now().to_rfc3339()));
     if has("a") {
-        results.insert("drain_in_process".into(), drain(args.jobs).await?);
-        if !args.skip_river {
-            match find_river(&args.river_bin) {
-                Some(bin) => {
-                    results.insert("river".into(), river(&bin, args.jobs).await?);
-                }
-                None => {
-                    eprintln!("riverqueue not found (make bench installs it into target/river)")
-                }
+        let river_bin = if args.skip_river {
+            None
+        } else {
+            let bin = find_river(&args.river_bin);
+            if bin.is_none() {
+                eprintln!("riverqueue not found (make bench installs it into target/river)");
             }
+            bin
+        };
+        // Interleaved, and which goes first alternates, so that a drift of the machine's
+        // speed during the rounds weighs on both sides alike.
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for round in 0..args.rounds {
+            let river_first = round % 2 == 1;
+            if let (true, Some(bin)) = (river_first, &river_bin) {
+                theirs.push(river(bin, args.jobs).await?);
+            }
+            ours.push(drain(args.jobs).await?);
+            if let (false, Some(bin)) = (river_first, &river_bin) {
+                theirs.push(river(bin, args.jobs).await?);
+            }
+        }
+        results.insert("drain_in_process".into(), rounds_summary(ours.clone(), "drain_in_process"));
+        if !theirs.is_empty() {
+            // Each round's pair too: with the medians, how steady the comparison was.
+            let paired: Vec<f64> = ours
+                .iter()
+                .zip(&theirs)
+                .map(|(a, b)| {
+                    a["jobs_per_sec"].as_f64().unwrap_or(f64::NAN)
+                        / b["jobs_per_sec"].as_f64().unwrap_or(f64::NAN)
+                })
+                .collect();
+            results.insert("ratio_per_round".into(), json!(paired));
+            let river = rounds_summary(theirs, "riverqueue bench");
+            let median = |v: &serde_json::Value| v["jobs_per_sec"].as_f64().unwrap_or(f64::NAN);
+            results.insert(
+                "ratio_of_medians".into(),
+                json!(median(&results["drain_in_process"]) / median(&river)),
+            );
+            results.insert("river".into(), river);
         }
     }
     if has("b") {
@@ -490,11 +546,19 @@ async fn main() -> Result<()> {
     let f = |v: &serde_json::Value, k: &str| {
         v.get(k).and_then(serde_json::Value::as_f64).unwrap_or(f64::NAN)
     };
+    let range = |v: &serde_json::Value| match v["rounds"].as_array().map(Vec::len) {
+        Some(n) if n > 1 => format!(
+            " (median of {n}: {:.0}–{:.0})",
+            f(v, "min_jobs_per_sec"),
+            f(v, "max_jobs_per_sec")
+        ),
+        _ => String::new(),
+    };
     if let Some(a) = r.get("drain_in_process") {
         let ours = f(a, "jobs_per_sec");
         t.add_row([
             format!("(a) drain {} no-op jobs in-process", a["jobs"]),
-            format!("{ours:.0} jobs/s"),
+            format!("{ours:.0} jobs/s{}", range(a)),
             "≥ 20,000 jobs/s".into(),
             (ours >= 20_000.0).to_string(),
         ]);
@@ -502,14 +566,25 @@ async fn main() -> Result<()> {
             let theirs = f(rv, "jobs_per_sec");
             t.add_row([
                 "    River (riverqueue bench, same server)".into(),
-                format!("{theirs:.0} jobs/s"),
+                format!("{theirs:.0} jobs/s{}", range(rv)),
                 String::new(),
                 String::new(),
             ]);
             let ratio = ours / theirs;
+            let per_round = r["ratio_per_round"]
+                .as_array()
+                .filter(|v| v.len() > 1)
+                .map(|v| {
+                    let each: Vec<String> = v
+                        .iter()
+                        .map(|x| format!("{:.2}", x.as_f64().unwrap_or(f64::NAN)))
+                        .collect();
+                    format!(" (rounds: {})", each.join(", "))
+                })
+                .unwrap_or_default();
             t.add_row([
-                "    ratio shopsync / River".into(),
-                format!("{ratio:.2}×"),
+                "    ratio shopsync / River (medians)".into(),
+                format!("{ratio:.2}×{per_round}"),
                 "≥ 1.5×".into(),
                 (ratio >= 1.5).to_string(),
             ]);
