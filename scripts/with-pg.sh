@@ -46,10 +46,11 @@ trap cleanup EXIT INT TERM
 "${RUN[@]}" "$INITDB" -D "$DIR/data" -U postgres --auth=trust --no-sync -E UTF8 >"$DIR/initdb.log" 2>&1 \
   || { cat "$DIR/initdb.log" >&2; exit 1; }
 # Test clusters trade durability for speed (PG_FAST=1); benchmarks keep the defaults.
+# PG_OPTS adds server options (e.g. PG_OPTS='-c max_wal_size=16GB').
 EXTRA=""
 if [ "${PG_FAST:-0}" = 1 ]; then EXTRA="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"; fi
 "${RUN[@]}" "$PG_CTL" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
-  -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB $EXTRA" start >/dev/null \
+  -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB $EXTRA ${PG_OPTS:-}" start >/dev/null \
   || { cat "$DIR/server.log" >&2; exit 1; }
 
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/postgres"
