@@ -171,6 +171,7 @@ async fn drain(n: usize) -> Result<serde_json::Value> {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let secs = start.elapsed().as_secs_f64();
+    eprintln!("(a) drained");
     stop.cancel();
     task.await??;
     let (done, db_secs) = db_span(&pool).await?;
