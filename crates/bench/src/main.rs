@@ -447,11 +447,15 @@ async fn latency(rate: u32, warmup: u64, measured: u64) -> Result<serde_json::Va
     }))
 }
 
+/// A throughput result's jobs per second.
+fn rate(v: &serde_json::Value) -> f64 {
+    v["jobs_per_sec"].as_f64().unwrap_or(f64::NAN)
+}
+
 /// Several rounds of a throughput benchmark as one result: the median rate, the other fields
 /// of the median round (of the upper middle one for an even count), the range, and every
 /// round.
 fn rounds_summary(mut rounds: Vec<serde_json::Value>, what: &str) -> serde_json::Value {
-    let rate = |v: &serde_json::Value| v["jobs_per_sec"].as_f64().unwrap_or(f64::NAN);
     let all = rounds.clone();
     rounds.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
     let mut out = rounds[rounds.len() / 2].clone();
@@ -502,26 +506,16 @@ async fn main() -> Result<()> {
                 theirs.push(river(bin, args.jobs).await?);
             }
         }
-        results.insert("drain_in_process".into(), rounds_summary(ours.clone(), "drain_in_process"));
+        // Each round's pair too: with the medians, how steady the comparison was.
+        let paired: Vec<f64> = ours.iter().zip(&theirs).map(|(a, b)| rate(a) / rate(b)).collect();
+        let drained = rounds_summary(ours, "drain_in_process");
         if !theirs.is_empty() {
-            // Each round's pair too: with the medians, how steady the comparison was.
-            let paired: Vec<f64> = ours
-                .iter()
-                .zip(&theirs)
-                .map(|(a, b)| {
-                    a["jobs_per_sec"].as_f64().unwrap_or(f64::NAN)
-                        / b["jobs_per_sec"].as_f64().unwrap_or(f64::NAN)
-                })
-                .collect();
-            results.insert("ratio_per_round".into(), json!(paired));
             let river = rounds_summary(theirs, "riverqueue bench");
-            let median = |v: &serde_json::Value| v["jobs_per_sec"].as_f64().unwrap_or(f64::NAN);
-            results.insert(
-                "ratio_of_medians".into(),
-                json!(median(&results["drain_in_process"]) / median(&river)),
-            );
+            results.insert("ratio_per_round".into(), json!(paired));
+            results.insert("ratio_of_medians".into(), json!(rate(&drained) / rate(&river)));
             results.insert("river".into(), river);
         }
+        results.insert("drain_in_process".into(), drained);
     }
     if has("b") {
         results.insert("grpc_end_to_end".into(), through_grpc(args.e2e_jobs).await?);
