@@ -315,9 +315,24 @@ async fn change_feeds_resume_from_their_cursors() -> Result<()> {
     adjust(&mut erp, "B", "RED", "MAIN", 2).await?;
     adjust(&mut erp, "A", "", "MAIN", -1).await?;
 
-    let stock = feed_of(3, || {
+    // The feed lists a change once no transaction older than it is still running anywhere on
+    // the server (other tests' included), so it can first show A/MAIN at its first change and
+    // only later at its last: wait until the last adjustment (A/MAIN, -1) is the newest.
+    let stock = eventually(Duration::from_secs(10), || {
         let mut p = posting.clone();
-        async move { p.stream_stock_changes(pb::StreamRequest::default()).await }
+        async move {
+            let v = stream_all(
+                p.stream_stock_changes(pb::StreamRequest::default()).await?.into_inner(),
+            )
+            .await?;
+            let newest = v.last().and_then(|c| c.level.as_ref());
+            ensure!(
+                v.len() == 3
+                    && newest.is_some_and(|l| l.item_no == "A" && l.location_code == "MAIN"),
+                "the feed has not reached the last adjustment: {v:?}"
+            );
+            Ok(v)
+        }
     })
     .await?;
     let levels: Vec<(String, String, String, i64)> = stock
