@@ -3,12 +3,14 @@
 //!
 //! - Claim loop: woken by LISTEN/NOTIFY (`shopsync_scheduler`), by completions, or at the
 //!   next due time, with a polling fallback; claims in batches up to the free slots.
-//! - Each attempt holds a lease in the database, renewed by the heartbeat task while the
-//!   worker keeps sending progress. A worker that goes quiet for `stall_timeout` is failed;
-//!   a replica that dies stops renewing, and the reaper of any replica fails its attempts
-//!   once the lease expires. Either way the entry's retry policy decides what happens next.
-//! - Completions are written in batches, fenced by each attempt's token: a result from an
-//!   attempt that is no longer current is refused.
+//! - Each claim is one database row holding its attempts and a lease, which the heartbeat
+//!   task renews while the claim has attempts running. A worker that goes quiet for
+//!   `stall_timeout` is failed; a replica that dies stops renewing, and the reaper of any
+//!   replica fails the attempts of its claims once the lease expires. Either way the entry's
+//!   retry policy decides what happens next.
+//! - Completions are written in batches, fenced by each attempt's token in its claim and by
+//!   the run log's key: a result from an attempt that is no longer current is refused. The
+//!   batch that writes a claim's last attempt deletes the claim.
 //! - Cancellation (`shopsync_cancel` notifications, with the heartbeat as fallback) drops the
 //!   worker stream, which cancels the task in the worker.
 
@@ -100,6 +102,7 @@ enum CancelReason {
 /// The live state of one running attempt on this replica.
 pub struct RunHandle {
     pub run_id: Uuid,
+    pub claim_id: i64,
     pub fencing_token: i64,
     progress: Mutex<(u64, u64, String)>,
     last_event_ms: AtomicU64,
@@ -112,6 +115,7 @@ impl RunHandle {
     fn new(run: &ClaimedRun) -> Self {
         Self {
             run_id: run.run_id,
+            claim_id: run.claim_id,
             fencing_token: run.fencing_token,
             progress: Mutex::new((0, 0, String::new())),
             last_event_ms: AtomicU64::new(0),
@@ -151,7 +155,9 @@ impl RunHandle {
     }
 }
 
-type Job = (Completion, Option<OwnedSemaphorePermit>);
+/// A completion, the slot its run held, and whether it comes from this scheduler's own
+/// dispatch (and so counts towards releasing its claim) rather than from the reaper.
+type Job = (Completion, Option<OwnedSemaphorePermit>, bool);
 
 /// Counters for tests, benchmarks and logs.
 #[derive(Default, Debug)]
@@ -167,6 +173,9 @@ struct Inner<E> {
     repo: Repo,
     executor: E,
     active: Mutex<HashMap<Uuid, Arc<RunHandle>>>,
+    /// This scheduler's claims with attempts whose completion is not written yet, and how
+    /// many: the heartbeat renews their leases, the completer deletes a claim with its last.
+    claims: Arc<Mutex<HashMap<i64, usize>>>,
     wake: Arc<Wakeup>,
     slots: Arc<Semaphore>,
     completions: mpsc::Sender<Job>,
@@ -192,6 +201,7 @@ impl<E: Executor> Dispatcher<E> {
             repo,
             executor,
             active: Mutex::new(HashMap::new()),
+            claims: Arc::new(Mutex::new(HashMap::new())),
             wake,
             slots,
             completions: tx,
@@ -296,6 +306,11 @@ async fn claim_loop<E: Executor>(
             }
         };
         inner.stats.claimed.fetch_add(runs.len() as u64, Ordering::Relaxed);
+        if let Ok(mut claims) = inner.claims.lock() {
+            for run in &runs {
+                *claims.entry(run.claim_id).or_default() += 1;
+            }
+        }
         for run in runs {
             let Ok(permit) = inner.slots.clone().try_acquire_owned() else {
                 // Cannot happen (only this loop takes permits); keep the run anyway.
@@ -407,7 +422,7 @@ async fn dispatch<E: Executor>(
     if let Ok(p) = handle.progress.lock() {
         completion.progress = (p.0 as i64, p.1 as i64, p.2.clone());
     }
-    if inner.completions.send((completion, permit)).await.is_err() {
+    if inner.completions.send((completion, permit, true)).await.is_err() {
         tracing::error!(run = %run.run_id, "completion channel closed; the lease will expire and the reaper will finish the run");
     }
 }
@@ -441,6 +456,16 @@ pub fn completion_for(
     let transition = after_run(&finished, &outcome, Utc::now());
     Completion {
         run_id: run.run_id,
+        claim_id: run.claim_id,
+        attempt: run.attempt,
+        fire_time: run.fire_time,
+        started_at: run.claimed_at,
+        claimed_by: run.claimed_by.clone(),
+        entry_version: run.entry_version,
+        task: run.spec.task().as_str(),
+        shop: run.spec.shop.clone(),
+        description: run.spec.display_description(),
+        category: run.spec.category.as_ref().map(|c| c.to_ascii_uppercase()),
         entry_id: run.entry_id,
         fencing_token: run.fencing_token,
         run_status: outcome.run_status(),
@@ -458,6 +483,7 @@ async fn completer<E: Executor>(inner: Arc<Inner<E>>, mut rx: mpsc::Receiver<Job
     let weak = Arc::downgrade(&inner);
     let repo = inner.repo.clone();
     let stats = inner.stats.clone();
+    let claims = inner.claims.clone();
     drop(inner);
     let mut pending: Vec<Job> = Vec::new();
     loop {
@@ -476,12 +502,29 @@ async fn completer<E: Executor>(inner: Arc<Inner<E>>, mut rx: mpsc::Receiver<Job
         // One completion per entry per statement; the rest wait for the next round.
         let mut seen = std::collections::HashSet::new();
         let (now, later): (Vec<Job>, Vec<Job>) =
-            pending.drain(..).partition(|(c, _)| seen.insert(c.entry_id));
+            pending.drain(..).partition(|(c, _, _)| seen.insert(c.entry_id));
         pending = later;
-        let (batch, now): (Vec<Completion>, Vec<_>) = now.into_iter().unzip();
+        // The claims whose last attempt this batch logs are deleted with it.
+        let mut finished_claims = Vec::new();
+        if let Ok(mut open) = claims.lock() {
+            for (c, _, own) in &now {
+                if !own {
+                    continue;
+                }
+                if let Some(left) = open.get_mut(&c.claim_id) {
+                    *left = left.saturating_sub(1);
+                    if *left == 0 {
+                        open.remove(&c.claim_id);
+                        finished_claims.push(c.claim_id);
+                    }
+                }
+            }
+        }
+        let (batch, now): (Vec<Completion>, Vec<_>) =
+            now.into_iter().map(|(c, permit, _)| (c, permit)).unzip();
         let mut attempt = 0u32;
         let result = loop {
-            match repo.complete(&batch).await {
+            match repo.complete_and_release(&batch, &finished_claims).await {
                 Ok(r) => break r,
                 Err(e) => {
                     attempt += 1;
@@ -525,35 +568,36 @@ async fn heartbeats<E: Executor>(inner: Arc<Inner<E>>, stop: CancellationToken) 
         }
         let handles: Vec<Arc<RunHandle>> =
             inner.active.lock().map(|a| a.values().cloned().collect()).unwrap_or_default();
-        if handles.is_empty() {
+        let claims: Vec<i64> =
+            inner.claims.lock().map(|c| c.keys().copied().collect()).unwrap_or_default();
+        if handles.is_empty() && claims.is_empty() {
             continue;
         }
         let beats: Vec<_> = handles
             .iter()
             .map(|h| {
                 let (d, t, s) = h.progress.lock().map(|p| p.clone()).unwrap_or_default();
-                (h.run_id, h.fencing_token, d as i64, t as i64, s)
+                (h.run_id, d as i64, t as i64, s)
             })
             .collect();
-        match inner.repo.heartbeat(&beats, inner.cfg.lease).await {
-            Ok(alive) => {
-                let alive: HashMap<Uuid, Option<String>> = alive.into_iter().collect();
+        match inner.repo.heartbeat(&claims, &beats, inner.cfg.lease).await {
+            Ok(hb) => {
+                let renewed: std::collections::HashSet<i64> = hb.renewed.into_iter().collect();
+                let cancels: HashMap<Uuid, String> = hb.cancels.into_iter().collect();
+                let logged: std::collections::HashSet<Uuid> = hb.logged.into_iter().collect();
                 for h in &handles {
-                    match alive.get(&h.run_id) {
-                        Some(Some(by)) => h.cancel_with(CancelReason::User(by.clone())),
-                        Some(None) => {}
-                        None => {
-                            // Finished meanwhile, or reaped by another replica.
-                            let still_ours = inner
-                                .active
-                                .lock()
-                                .map(|a| a.contains_key(&h.run_id))
-                                .unwrap_or(false);
-                            if still_ours {
-                                tracing::warn!(run = %h.run_id, "lease lost, abandoning the attempt");
-                                h.cancel_with(CancelReason::LeaseLost);
-                            }
-                        }
+                    if let Some(by) = cancels.get(&h.run_id) {
+                        h.cancel_with(CancelReason::User(by.clone()));
+                        continue;
+                    }
+                    // Its claim was reaped, or its attempt logged by another replica.
+                    let lost = (claims.contains(&h.claim_id) && !renewed.contains(&h.claim_id))
+                        || logged.contains(&h.run_id);
+                    let still_ours =
+                        inner.active.lock().map(|a| a.contains_key(&h.run_id)).unwrap_or(false);
+                    if lost && still_ours {
+                        tracing::warn!(run = %h.run_id, "lease lost, abandoning the attempt");
+                        h.cancel_with(CancelReason::LeaseLost);
                     }
                 }
             }
@@ -589,10 +633,13 @@ async fn reaper<E: Executor>(inner: Arc<Inner<E>>, stop: CancellationToken) {
                         Some(err),
                     );
                     inner.stats.reaped.fetch_add(1, Ordering::Relaxed);
-                    let _ = inner.completions.send((c, None)).await;
+                    let _ = inner.completions.send((c, None, false)).await;
                 }
             }
             Err(e) => tracing::warn!(error = ?e, "reaper query failed"),
+        }
+        if let Err(e) = inner.repo.release_expired_claims().await {
+            tracing::warn!(error = ?e, "releasing expired claims failed");
         }
         if let Err(e) = inner.repo.expire_entries().await {
             tracing::warn!(error = ?e, "expiring entries failed");

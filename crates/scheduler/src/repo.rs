@@ -156,6 +156,12 @@ pub struct ClaimedRun {
     pub pending_fire: Option<DateTime<Utc>>,
     pub spec: EntrySpec,
     pub claimed_at: DateTime<Utc>,
+    /// The claim that started it: its lease covers the attempt.
+    pub claim_id: i64,
+    /// The entry's version the claim left.
+    pub entry_version: i64,
+    /// The scheduler that claimed it.
+    pub claimed_by: String,
 }
 
 /// A row of the claim statement: a started run with its attempt's fencing token ('r'), a
@@ -184,9 +190,12 @@ impl<'r> FromRow<'r, PgRow> for ClaimOut {
                 pending_fire: r.try_get(6)?,
                 spec: r.try_get(7)?,
                 claimed_at: r.try_get(8)?,
+                claim_id: r.try_get(9)?,
+                entry_version: r.try_get(10)?,
+                claimed_by: r.try_get(11)?,
             },
-            next_due: r.try_get(9)?,
-            locked_due: r.try_get(10)?,
+            next_due: r.try_get(12)?,
+            locked_due: r.try_get(13)?,
         })
     }
 }
@@ -204,6 +213,10 @@ struct ClaimRow {
     /// The spec as JSON text, parsed straight into an `EntrySpec`.
     spec: Option<String>,
     claimed_at: Option<DateTime<Utc>>,
+    /// The claim that started the attempt (`scheduler.claims`).
+    claim_id: Option<i64>,
+    entry_version: Option<i64>,
+    claimed_by: Option<String>,
 }
 
 /// What one free claim found.
@@ -245,8 +258,23 @@ const LOCKED_DUE: &str = "CASE WHEN NOT EXISTS (SELECT 1 FROM scheduler.due \
 #[derive(Debug, Clone)]
 pub struct Completion {
     pub run_id: Uuid,
+    /// The claim that started the attempt: it holds the run's fencing token.
+    pub claim_id: i64,
     pub entry_id: Uuid,
     pub fencing_token: i64,
+    /// The run's attempt number, fire, start and claimer, as the claim recorded them.
+    pub attempt: i32,
+    pub fire_time: Option<DateTime<Utc>>,
+    pub started_at: DateTime<Utc>,
+    pub claimed_by: String,
+    /// The entry's version the claim left: a different one at the end means the entry
+    /// changed during the run.
+    pub entry_version: i64,
+    /// The run-log fields of the spec the attempt ran with (the claim's).
+    pub task: &'static str,
+    pub shop: String,
+    pub description: String,
+    pub category: Option<String>,
     pub run_status: RunStatus,
     pub worker: Option<String>,
     pub counters: Option<Value>,
@@ -257,6 +285,21 @@ pub struct Completion {
     /// Last progress reported (done, total, step).
     pub progress: (i64, i64, String),
     pub transition: Transition,
+}
+
+/// A heartbeat's answer row: kind ('c' renewed claim, 'x' cancel request, 'l' logged run),
+/// claim, run, who cancelled.
+type HeartbeatRow = (String, Option<i64>, Option<Uuid>, Option<String>);
+
+/// What a heartbeat found.
+#[derive(Debug, Default)]
+pub struct Heartbeat {
+    /// The claims whose lease was renewed; the others are gone (reaped).
+    pub renewed: Vec<i64>,
+    /// Running attempts with a cancel request, and who asked.
+    pub cancels: Vec<(Uuid, String)>,
+    /// Attempts already logged (reaped by another replica, or finished meanwhile).
+    pub logged: Vec<Uuid>,
 }
 
 #[derive(Debug, Default)]
@@ -603,6 +646,26 @@ impl Repo {
             Err(e) => return Ok(Err(e)),
         };
         let d = derive(spec.as_ref().unwrap_or(&current.spec));
+        if spec.is_some() && current.active_runs > 0 {
+            // The entry changes while attempts run: their run-log fields stay as the claim
+            // saw them (the completion reads the entry's otherwise).
+            sqlx::query(
+                "INSERT INTO scheduler.attempt_state AS s (run_id, task, shop, description, \
+                   category, params, snapshot) \
+                 SELECT a.run_id, e.task, e.shop, e.description, e.category, sp.spec -> 'params', true \
+                 FROM scheduler.running a \
+                 JOIN scheduler.entries e ON e.id = a.entry_id \
+                 JOIN scheduler.entry_specs sp ON sp.entry_id = a.entry_id \
+                 WHERE a.entry_id = $1 \
+                 ON CONFLICT (run_id) DO UPDATE SET task = EXCLUDED.task, shop = EXCLUDED.shop, \
+                   description = EXCLUDED.description, category = EXCLUDED.category, \
+                   params = EXCLUDED.params, snapshot = true \
+                 WHERE NOT s.snapshot",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
         if spec.is_some() {
             sqlx::query("UPDATE scheduler.entry_specs SET spec = $2 WHERE entry_id = $1")
                 .bind(id)
@@ -670,7 +733,10 @@ impl Repo {
     pub async fn request_cancel(&self, entry_id: Uuid, by: &str) -> Result<Vec<Uuid>, RepoError> {
         let mut tx = self.pool.begin().await?;
         let ids: Vec<Uuid> = sqlx::query_scalar(
-            "UPDATE scheduler.attempts SET cancel_requested = $2 WHERE entry_id = $1 RETURNING id",
+            "INSERT INTO scheduler.attempt_state AS s (run_id, cancel_requested) \
+             SELECT a.run_id, $2 FROM scheduler.running a WHERE a.entry_id = $1 \
+             ON CONFLICT (run_id) DO UPDATE SET cancel_requested = EXCLUDED.cancel_requested \
+             RETURNING s.run_id",
         )
         .bind(entry_id)
         .bind(by)
@@ -685,7 +751,7 @@ impl Repo {
 
     pub async fn cancel_requested_by(&self, run: Uuid) -> Result<Option<String>, RepoError> {
         Ok(sqlx::query_scalar::<_, Option<String>>(
-            "SELECT cancel_requested FROM scheduler.attempts WHERE id = $1",
+            "SELECT cancel_requested FROM scheduler.attempt_state WHERE run_id = $1",
         )
         .bind(run)
         .fetch_optional(&self.pool)
@@ -854,11 +920,13 @@ impl Repo {
                 move_past_fires_that_ran(&mut tx, &dups).await?;
                 // The locks taken for them above are released with the transaction's work.
                 let ids: Vec<Uuid> = dups.iter().map(|d| d.0).collect();
+                let started: Vec<Uuid> = runs.iter().map(|r| r.run_id).collect();
                 sqlx::query(
                     "DELETE FROM scheduler.locks l WHERE l.entry_id = ANY($1) \
-                     AND NOT EXISTS (SELECT 1 FROM scheduler.attempts a WHERE a.id = l.run_id)",
+                     AND NOT (l.run_id = ANY($2))",
                 )
                 .bind(&ids)
+                .bind(&started)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -891,43 +959,75 @@ impl Repo {
 
     // ---- running and completion -------------------------------------------------------
 
-    /// Renew the leases of running attempts and store their progress. Returns the attempts
-    /// still current with their cancel request, if any; an attempt missing from the answer
-    /// has lost its lease.
+    /// Renew the leases of this scheduler's claims and store the progress of its running
+    /// attempts (those that report any). Says which claims are still there (a missing one was
+    /// reaped by another replica), which attempts have a cancel request, and which are logged
+    /// already (reaped, or finished meanwhile).
     pub async fn heartbeat(
         &self,
-        beats: &[(Uuid, i64, i64, i64, String)],
+        claims: &[i64],
+        beats: &[(Uuid, i64, i64, String)],
         lease: Duration,
-    ) -> Result<Vec<(Uuid, Option<String>)>, RepoError> {
-        if beats.is_empty() {
-            return Ok(Vec::new());
+    ) -> Result<Heartbeat, RepoError> {
+        let mut out = Heartbeat::default();
+        if claims.is_empty() && beats.is_empty() {
+            return Ok(out);
         }
         let ids: Vec<Uuid> = beats.iter().map(|b| b.0).collect();
-        let tokens: Vec<i64> = beats.iter().map(|b| b.1).collect();
-        let done: Vec<i64> = beats.iter().map(|b| b.2).collect();
-        let total: Vec<i64> = beats.iter().map(|b| b.3).collect();
-        let steps: Vec<String> = beats.iter().map(|b| b.4.clone()).collect();
-        Ok(sqlx::query_as(
-            "UPDATE scheduler.attempts a SET lease_expires_at = now() + $2 * interval '1 millisecond', \
-               progress_done = u.done, progress_total = u.total, step = NULLIF(u.step, '') \
-             FROM unnest($1::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[]) \
-               AS u(id, token, done, total, step) \
-             WHERE a.id = u.id AND a.fencing_token = u.token \
-             RETURNING a.id, a.cancel_requested",
+        let done: Vec<i64> = beats.iter().map(|b| b.1).collect();
+        let total: Vec<i64> = beats.iter().map(|b| b.2).collect();
+        let steps: Vec<&str> = beats.iter().map(|b| b.3.as_str()).collect();
+        let rows: Vec<HeartbeatRow> = sqlx::query_as(
+            "WITH renewed AS ( \
+               UPDATE scheduler.claims SET lease_expires_at = now() + $2 * interval '1 millisecond' \
+               WHERE id = ANY ($1) RETURNING id \
+             ), progress AS ( \
+               INSERT INTO scheduler.attempt_state AS s (run_id, progress_done, progress_total, step) \
+               SELECT u.id, u.done, u.total, NULLIF(u.step, '') \
+               FROM unnest($3::uuid[], $4::bigint[], $5::bigint[], $6::text[]) AS u(id, done, total, step) \
+               WHERE (u.done > 0 OR u.total > 0 OR u.step <> '') \
+                 AND NOT EXISTS (SELECT 1 FROM scheduler.runs r WHERE r.id = u.id) \
+               ON CONFLICT (run_id) DO UPDATE SET progress_done = EXCLUDED.progress_done, \
+                 progress_total = EXCLUDED.progress_total, step = COALESCE(EXCLUDED.step, s.step) \
+             ) \
+             SELECT 'c', id, NULL::uuid, NULL::text FROM renewed \
+             UNION ALL SELECT 'x', NULL, s.run_id, s.cancel_requested FROM scheduler.attempt_state s \
+               WHERE s.run_id = ANY ($3) AND s.cancel_requested IS NOT NULL \
+             UNION ALL SELECT 'l', NULL, r.id, NULL FROM scheduler.runs r WHERE r.id = ANY ($3)",
         )
-        .bind(&ids)
+        .bind(claims)
         .bind(ms(lease))
-        .bind(&tokens)
+        .bind(&ids)
         .bind(&done)
         .bind(&total)
         .bind(&steps)
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        for (kind, claim, run, by) in rows {
+            match (kind.as_str(), claim, run, by) {
+                ("c", Some(c), _, _) => out.renewed.push(c),
+                ("x", _, Some(r), Some(by)) => out.cancels.push((r, by)),
+                ("l", _, Some(r), _) => out.logged.push(r),
+                _ => {}
+            }
+        }
+        Ok(out)
     }
 
     /// Write a batch of completions in one statement. Each entry appears at most once per
     /// batch (the caller splits duplicates).
     pub async fn complete(&self, batch: &[Completion]) -> Result<CompleteResult, RepoError> {
+        self.complete_and_release(batch, &[]).await
+    }
+
+    /// Write a batch of completions, and delete the claims whose attempts are all logged with
+    /// this batch (`finished_claims`: the claimer knows when it has sent every completion of
+    /// a claim).
+    pub async fn complete_and_release(
+        &self,
+        batch: &[Completion],
+        finished_claims: &[i64],
+    ) -> Result<CompleteResult, RepoError> {
         if batch.is_empty() {
             return Ok(CompleteResult::default());
         }
@@ -949,6 +1049,16 @@ impl Repo {
         let mut p_done = Vec::with_capacity(n);
         let mut p_total = Vec::with_capacity(n);
         let mut p_step = Vec::with_capacity(n);
+        let mut entry_ids = Vec::with_capacity(n);
+        let mut run_attempts = Vec::with_capacity(n);
+        let mut fire_times = Vec::with_capacity(n);
+        let mut started = Vec::with_capacity(n);
+        let mut versions = Vec::with_capacity(n);
+        let mut claimed_by = Vec::with_capacity(n);
+        let mut tasks = Vec::with_capacity(n);
+        let mut shops = Vec::with_capacity(n);
+        let mut descriptions = Vec::with_capacity(n);
+        let mut categories = Vec::with_capacity(n);
         for c in batch {
             p_done.push(c.progress.0);
             p_total.push(c.progress.1);
@@ -967,7 +1077,20 @@ impl Repo {
             manual.push(c.transition.manual);
             attempts.push(c.transition.attempts as i32);
             last_error.push(c.transition.last_error.clone());
+            entry_ids.push(c.entry_id);
+            run_attempts.push(c.attempt);
+            fire_times.push(c.fire_time);
+            started.push(c.started_at);
+            versions.push(c.entry_version);
+            claimed_by.push(c.claimed_by.as_str());
+            tasks.push(c.task);
+            shops.push(c.shop.as_str());
+            descriptions.push(c.description.as_str());
+            categories.push(c.category.as_deref());
         }
+        let mut claim_ids: Vec<i64> = batch.iter().map(|c| c.claim_id).collect();
+        claim_ids.sort_unstable();
+        claim_ids.dedup();
         // Every join below is driven by the batch and probes a primary key or index, so the
         // statement stays linear in the batch whatever the planner guesses for unnest().
         // The answer is one row per accepted run ('d'), per released lock holder ('l'), per
@@ -977,97 +1100,55 @@ impl Repo {
         // is the one the claim left, kept in the attempt) has no due row, and its run holds
         // locks only if the entry needs them: only the others ('touched') are looked up in
         // `due`, and only those and the lock-bound ones in `locks`.
-        let rows: Vec<(String, Option<Uuid>, Option<Uuid>)> = sqlx::query_as(
-            "WITH c AS ( \
-               SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], \
-                 $6::bigint[], $7::jsonb[], $8::jsonb[], $9::text[], $10::timestamptz[], \
-                 $11::timestamptz[], $12::bool[], $13::int[], $14::text[], $15::bigint[], \
-                 $16::bigint[], $17::text[]) \
-               AS c(run_id, token, run_status, worker, counters, record_errors, errors, error, \
-                    e_status, next_run_at, next_fire, manual, attempts, last_error, \
-                    p_done, p_total, p_step) \
-             ), done AS ( \
-               DELETE FROM scheduler.attempts a USING c \
-               WHERE a.id = c.run_id AND a.fencing_token = c.token \
-               RETURNING a.id, a.entry_id, a.task, a.shop, a.description, a.category, a.fire_time, \
-                 a.attempt, a.fencing_token, a.scheduler, COALESCE(c.worker, a.worker) AS worker, \
-                 a.params, a.started_at, a.cancel_requested, a.entry_version, \
-                 GREATEST(a.progress_done, c.p_done) AS progress_done, \
-                 GREATEST(a.progress_total, c.p_total) AS progress_total, \
-                 COALESCE(NULLIF(c.p_step, ''), a.step) AS step, c.run_status, c.counters, \
-                 c.record_errors, c.errors, c.error, c.e_status, c.next_run_at, c.next_fire, \
-                 c.manual, c.attempts, c.last_error \
-             ), logged AS ( \
-               INSERT INTO scheduler.runs (id, entry_id, task, shop, description, category, \
-                 fire_time, attempt, status, fencing_token, scheduler, worker, params, started_at, \
-                 finished_at, cancel_requested, progress_done, progress_total, step, counters, \
-                 record_errors, errors, error) \
-               SELECT id, entry_id, task, shop, description, category, fire_time, attempt, \
-                 run_status, fencing_token, scheduler, worker, params, started_at, \
-                 clock_timestamp(), cancel_requested, progress_done, progress_total, step, \
-                 counters, record_errors, errors, error \
-               FROM done \
-             ), ent AS ( \
-               UPDATE scheduler.entries e SET \
-                 active_runs = e.active_runs - 1, \
-                 status = CASE WHEN e.active_runs > 1 THEN 'in_process' \
-                               WHEN e.hold_requested THEN 'on_hold' ELSE d.e_status END, \
-                 next_run_at = CASE WHEN e.allow_overlap AND e.next_run_at IS NOT NULL THEN e.next_run_at \
-                                    WHEN e.active_runs > 1 THEN e.next_run_at \
-                                    WHEN e.hold_requested THEN NULL ELSE d.next_run_at END, \
-                 next_fire_time = CASE WHEN e.allow_overlap AND e.next_run_at IS NOT NULL THEN e.next_fire_time \
-                                       ELSE d.next_fire END, \
-                 manual_pending = d.manual, \
-                 attempts = d.attempts, \
-                 hold_requested = CASE WHEN e.active_runs > 1 THEN e.hold_requested ELSE false END, \
-                 last_error = d.last_error, \
-                 version = e.version + 1, updated_at = clock_timestamp() \
-               FROM done d WHERE e.id = d.entry_id \
-               RETURNING d.id AS run_id, e.id, e.reschedule_pending, e.next_run_at, e.needs_locks, \
-                 e.priority, e.entry_no, e.expires_at, \
-                 e.version - 1 IS DISTINCT FROM d.entry_version AS touched \
-             ), released AS ( \
-               DELETE FROM scheduler.locks l \
-               WHERE l.run_id = ANY (ARRAY(SELECT run_id FROM ent WHERE needs_locks OR touched)) \
-               RETURNING l.run_id, l.entry_id \
-             ), requeued AS ( \
-               INSERT INTO scheduler.due (entry_id, run_at, needs_locks, priority, entry_no, expires_at) \
-               SELECT id, next_run_at, needs_locks, priority, entry_no, expires_at FROM ent \
-               WHERE next_run_at IS NOT NULL \
-               ON CONFLICT (entry_id) DO UPDATE SET run_at = EXCLUDED.run_at \
-             ), unqueued AS ( \
-               DELETE FROM scheduler.due q \
-               WHERE q.entry_id = ANY (ARRAY(SELECT id FROM ent WHERE next_run_at IS NULL AND touched)) \
-             ), woke AS MATERIALIZED ( \
-               SELECT pg_notify($18, 'released') \
-               WHERE EXISTS (SELECT 1 FROM released) \
-                  OR EXISTS (SELECT 1 FROM done WHERE next_run_at IS NOT NULL) \
-             ) \
-             SELECT 'd', id, entry_id FROM done \
-             UNION ALL SELECT DISTINCT 'l', run_id, entry_id FROM released \
-             UNION ALL SELECT 'r', run_id, id FROM ent WHERE reschedule_pending \
-             UNION ALL SELECT 'w', NULL, NULL FROM woke",
-        )
-        .bind(&run_ids)
-        .bind(&tokens)
-        .bind(&run_status)
-        .bind(&workers)
-        .bind(&counters)
-        .bind(&rec_errs)
-        .bind(&errors)
-        .bind(&error)
-        .bind(&e_status)
-        .bind(&next_run)
-        .bind(&next_fire)
-        .bind(&manual)
-        .bind(&attempts)
-        .bind(&last_error)
-        .bind(&p_done)
-        .bind(&p_total)
-        .bind(&p_step)
-        .bind(WAKE_CHANNEL)
-        .fetch_all(&self.keyed)
-        .await?;
+        // Fast path: the run log's primary key refuses a run logged already (by the reaper)
+        // as the insertion writes it, and the batch is then written again with each run
+        // looked up first (rare: only a result that crossed the reaper's failure of it).
+        let mut guarded = false;
+        let rows: Vec<(String, Option<Uuid>, Option<Uuid>)> = loop {
+            let sql: &'static str = if guarded { &COMPLETE_GUARDED } else { &COMPLETE_FAST };
+            let r = sqlx::query_as(AssertSqlSafe(sql))
+                .bind(&run_ids)
+                .bind(&tokens)
+                .bind(&run_status)
+                .bind(&workers)
+                .bind(&counters)
+                .bind(&rec_errs)
+                .bind(&errors)
+                .bind(&error)
+                .bind(&e_status)
+                .bind(&next_run)
+                .bind(&next_fire)
+                .bind(&manual)
+                .bind(&attempts)
+                .bind(&last_error)
+                .bind(&p_done)
+                .bind(&p_total)
+                .bind(&p_step)
+                .bind(WAKE_CHANNEL)
+                .bind(&entry_ids)
+                .bind(&run_attempts)
+                .bind(&fire_times)
+                .bind(&started)
+                .bind(&versions)
+                .bind(&claimed_by)
+                .bind(&claim_ids)
+                .bind(finished_claims)
+                .bind(&tasks)
+                .bind(&shops)
+                .bind(&descriptions)
+                .bind(&categories)
+                .fetch_all(&self.keyed)
+                .await;
+            match r {
+                Ok(rows) => break rows,
+                Err(sqlx::Error::Database(e))
+                    if !guarded && e.code().as_deref() == Some("23505") =>
+                {
+                    guarded = true;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         // A freed lock or an entry due again may let waiting work start: the statement woke
         // the claimers ('w').
         let mut result = CompleteResult::default();
@@ -1084,19 +1165,19 @@ impl Repo {
         Ok(result)
     }
 
-    /// Running attempts whose lease expired (their scheduler or worker died). `attempts` holds
-    /// only what runs now and has no index on the lease: it is read whole, and the entry and
-    /// spec of the few expired ones are looked up by key (a join could pick a scan of all
-    /// entries).
+    /// Running attempts whose claim's lease expired (the scheduler that claimed them died or
+    /// lost the database). `claims` holds one row per claim with attempts running (a few per
+    /// replica) and has no index on the lease: it is read whole; the entry and spec of the
+    /// few expired attempts are looked up by key (a join could pick a scan of all entries).
     pub async fn expired_runs(&self, limit: i64) -> Result<Vec<ClaimedRun>, RepoError> {
         let rows: Vec<ClaimRow> = sqlx::query_as(
-            "SELECT r.id AS run_id, r.entry_id, r.fencing_token, r.attempt, r.fire_time, \
+            "SELECT r.run_id, r.entry_id, r.token AS fencing_token, r.attempt, r.fire_time, \
                (SELECT e.next_fire_time FROM scheduler.entries e WHERE e.id = r.entry_id) \
                  AS pending_fire, \
                (SELECT s.spec::text FROM scheduler.entry_specs s WHERE s.entry_id = r.entry_id) \
                  AS spec, \
-               r.started_at AS claimed_at \
-             FROM scheduler.attempts r \
+               r.claimed_at, r.claim_id, r.entry_version, r.scheduler AS claimed_by \
+             FROM scheduler.running r \
              WHERE r.lease_expires_at < now() \
              ORDER BY r.lease_expires_at LIMIT $1",
         )
@@ -1104,6 +1185,27 @@ impl Repo {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().filter_map(|r| to_claimed(r).transpose()).collect()
+    }
+
+    /// Delete the expired claims whose attempts are all logged (the reaper's failures of
+    /// them written), and the state of attempts that are no longer running (a heartbeat that
+    /// crossed the attempt's completion).
+    pub async fn release_expired_claims(&self) -> Result<u64, RepoError> {
+        let n = sqlx::query(
+            "DELETE FROM scheduler.claims k WHERE k.lease_expires_at < now() \
+               AND NOT EXISTS (SELECT 1 FROM unnest(k.run_ids) AS u(id) \
+                               WHERE NOT EXISTS (SELECT 1 FROM scheduler.runs r WHERE r.id = u.id))",
+        )
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "DELETE FROM scheduler.attempt_state s \
+             WHERE NOT EXISTS (SELECT 1 FROM scheduler.running a WHERE a.run_id = s.run_id)",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(n)
     }
 
     /// Due entries whose expiration passed: they finish without running (kept, not deleted,
@@ -1219,6 +1321,107 @@ async fn sync_due(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> Result<()
     Ok(())
 }
 
+/// The completion statement, without and with a look-up of each run in the run log first
+/// (see `Repo::complete_and_release`).
+static COMPLETE_FAST: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| complete_sql(""));
+static COMPLETE_GUARDED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    complete_sql("AND NOT EXISTS (SELECT 1 FROM scheduler.runs r WHERE r.id = c.run_id)")
+});
+
+fn complete_sql(guard: &str) -> String {
+    format!(
+        "WITH c AS ( \
+               SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], \
+                 $6::bigint[], $7::jsonb[], $8::jsonb[], $9::text[], $10::timestamptz[], \
+                 $11::timestamptz[], $12::bool[], $13::int[], $14::text[], $15::bigint[], \
+                 $16::bigint[], $17::text[], $19::uuid[], $20::int[], $21::timestamptz[], \
+                 $22::timestamptz[], $23::bigint[], $24::text[], $27::text[], $28::text[], \
+                 $29::text[], $30::text[]) \
+               AS c(run_id, token, run_status, worker, counters, record_errors, errors, error, \
+                    e_status, next_run_at, next_fire, manual, attempts, last_error, \
+                    p_done, p_total, p_step, entry_id, run_attempt, fire_time, started_at, \
+                    entry_version, claimed_by, task, shop, description, category) \
+             ), logged AS ( \
+               INSERT INTO scheduler.runs (id, entry_id, task, shop, description, category, \
+                 fire_time, attempt, status, fencing_token, scheduler, worker, params, started_at, \
+                 finished_at, cancel_requested, progress_done, progress_total, step, counters, \
+                 record_errors, errors, error) \
+               SELECT c.run_id, c.entry_id, \
+                 CASE WHEN s.snapshot THEN s.task ELSE c.task END, \
+                 CASE WHEN s.snapshot THEN s.shop ELSE c.shop END, \
+                 CASE WHEN s.snapshot THEN s.description ELSE c.description END, \
+                 CASE WHEN s.snapshot THEN s.category ELSE c.category END, \
+                 c.fire_time, c.run_attempt, c.run_status, c.token, c.claimed_by, \
+                 COALESCE(c.worker, s.worker), \
+                 CASE WHEN s.snapshot THEN s.params ELSE \
+                   (SELECT sp.spec -> 'params' FROM scheduler.entry_specs sp \
+                    WHERE sp.entry_id = c.entry_id) END, \
+                 c.started_at, clock_timestamp(), s.cancel_requested, \
+                 GREATEST(s.progress_done, c.p_done), GREATEST(s.progress_total, c.p_total), \
+                 COALESCE(NULLIF(c.p_step, ''), s.step), c.counters, c.record_errors, c.errors, \
+                 c.error \
+               FROM c \
+               LEFT JOIN LATERAL (SELECT * FROM scheduler.attempt_state s \
+                 WHERE (SELECT EXISTS (SELECT 1 FROM scheduler.attempt_state)) \
+                   AND s.run_id = c.run_id OFFSET 0) s ON true \
+               WHERE ((c.run_id, c.token) IN ( \
+                 SELECT u.run_id, u.token FROM scheduler.claims k \
+                 CROSS JOIN LATERAL unnest(k.run_ids, k.tokens) AS u(run_id, token) \
+                 WHERE k.id = ANY ($25::bigint[]))) IS TRUE \
+                 {guard} \
+               RETURNING id \
+             ), done AS ( \
+               SELECT c.run_id, c.entry_id, c.e_status, c.next_run_at, c.next_fire, \
+                 c.manual, c.attempts, c.last_error, c.entry_version \
+               FROM c WHERE (c.run_id IN (SELECT id FROM logged)) IS TRUE \
+             ), cleared AS ( \
+               DELETE FROM scheduler.attempt_state s \
+               WHERE s.run_id = ANY (ARRAY(SELECT run_id FROM done)) \
+             ), finished_claims AS ( \
+               DELETE FROM scheduler.claims k WHERE k.id = ANY ($26::bigint[]) \
+             ), ent AS ( \
+               UPDATE scheduler.entries e SET \
+                 active_runs = e.active_runs - 1, \
+                 status = CASE WHEN e.active_runs > 1 THEN 'in_process' \
+                               WHEN e.hold_requested THEN 'on_hold' ELSE d.e_status END, \
+                 next_run_at = CASE WHEN e.allow_overlap AND e.next_run_at IS NOT NULL THEN e.next_run_at \
+                                    WHEN e.active_runs > 1 THEN e.next_run_at \
+                                    WHEN e.hold_requested THEN NULL ELSE d.next_run_at END, \
+                 next_fire_time = CASE WHEN e.allow_overlap AND e.next_run_at IS NOT NULL THEN e.next_fire_time \
+                                       ELSE d.next_fire END, \
+                 manual_pending = d.manual, \
+                 attempts = d.attempts, \
+                 hold_requested = CASE WHEN e.active_runs > 1 THEN e.hold_requested ELSE false END, \
+                 last_error = d.last_error, \
+                 version = e.version + 1, updated_at = clock_timestamp() \
+               FROM done d WHERE e.id = d.entry_id \
+               RETURNING d.run_id, e.id, e.reschedule_pending, e.next_run_at, e.needs_locks, \
+                 e.priority, e.entry_no, e.expires_at, \
+                 e.version - 1 IS DISTINCT FROM d.entry_version AS touched \
+             ), released AS ( \
+               DELETE FROM scheduler.locks l \
+               WHERE l.run_id = ANY (ARRAY(SELECT run_id FROM ent WHERE needs_locks OR touched)) \
+               RETURNING l.run_id, l.entry_id \
+             ), requeued AS ( \
+               INSERT INTO scheduler.due (entry_id, run_at, needs_locks, priority, entry_no, expires_at) \
+               SELECT id, next_run_at, needs_locks, priority, entry_no, expires_at FROM ent \
+               WHERE next_run_at IS NOT NULL \
+               ON CONFLICT (entry_id) DO UPDATE SET run_at = EXCLUDED.run_at \
+             ), unqueued AS ( \
+               DELETE FROM scheduler.due q \
+               WHERE q.entry_id = ANY (ARRAY(SELECT id FROM ent WHERE next_run_at IS NULL AND touched)) \
+             ), woke AS MATERIALIZED ( \
+               SELECT pg_notify($18, 'released') \
+               WHERE EXISTS (SELECT 1 FROM released) \
+                  OR EXISTS (SELECT 1 FROM done WHERE next_run_at IS NOT NULL) \
+             ) \
+             SELECT 'd', run_id, entry_id FROM done \
+             UNION ALL SELECT DISTINCT 'l', run_id, entry_id FROM released \
+             UNION ALL SELECT 'r', run_id, id FROM ent WHERE reschedule_pending \
+             UNION ALL SELECT 'w', NULL, NULL FROM woke"
+    )
+}
+
 /// The claim statement around a `picked` selection (id, old_fire, was_manual, attempts,
 /// e_ctid: the address of the entry, locked by the selection or earlier in its transaction,
 /// as is its due row). A recurring fire is started only if its key goes into `fires`; one
@@ -1231,13 +1434,13 @@ async fn sync_due(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> Result<()
 /// locked, without a second descent of their primary key. No step joins two of the
 /// statement's own intermediate results, whose sizes the planner cannot know: each attempt's
 /// fencing token and start are drawn with its run id (`p`), so the entries' update returns
-/// them and the attempts' insertion returns nothing (one row per started attempt, not two to
-/// pair). The attempt keeps the entry's version after the claim (`entry_version`), which the
-/// completion compares.
+/// them, and one `claims` row aggregates the attempts started (run ids, entries, tokens,
+/// attempts, fires, and the entry's version after the claim, which the completion compares):
+/// one row written per claim, not one per attempt. Each 'r' row names its claim.
 fn claim_sql(picked: &str, run_id: &str, look: bool) -> String {
     let look = if look {
         format!(
-            " UNION ALL SELECT 'n', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+            " UNION ALL SELECT 'n', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
                {NEXT_DUE}, {LOCKED_DUE}"
         )
     } else {
@@ -1267,20 +1470,22 @@ fn claim_sql(picked: &str, run_id: &str, look: bool) -> String {
              (SELECT sp.spec FROM scheduler.entry_specs sp WHERE sp.entry_id = e.id) AS spec, \
              go.run_id, go.old_fire, go.fire, go.token, go.started_at \
          ), ins AS ( \
-           INSERT INTO scheduler.attempts (id, entry_id, task, shop, description, category, \
-             fire_time, attempt, fencing_token, scheduler, params, started_at, \
-             lease_expires_at, entry_version) \
-           SELECT run_id, id, task, shop, description, category, fire, attempts, token, $2, \
-             spec -> 'params', started_at, now() + $3 * interval '1 millisecond', version \
-           FROM started \
+           INSERT INTO scheduler.claims (scheduler, claimed_at, lease_expires_at, run_ids, \
+             entry_ids, tokens, attempts, fire_times, entry_versions) \
+           SELECT $2, max(started_at), now() + $3 * interval '1 millisecond', \
+             array_agg(run_id), array_agg(id), array_agg(token), array_agg(attempts), \
+             array_agg(fire), array_agg(version) \
+           FROM started HAVING count(*) > 0 \
+           RETURNING id, claimed_at \
          ) \
          SELECT 'r' AS kind, s.run_id, s.id AS entry_id, s.token AS fencing_token, \
            s.attempts AS attempt, s.fire AS fire_time, s.old_fire AS pending_fire, \
-           s.spec::text AS spec, s.started_at AS claimed_at, \
-           NULL::timestamptz AS next_due, NULL::bool AS locked_due \
-         FROM started s \
+           s.spec::text AS spec, k.claimed_at, k.id AS claim_id, s.version AS entry_version, \
+           $2::text AS claimed_by, NULL::timestamptz AS next_due, NULL::bool AS locked_due \
+         FROM started s CROSS JOIN ins k \
          UNION ALL \
-         SELECT 'd', NULL, p.id, NULL, p.attempt, NULL, p.old_fire, NULL, NULL, NULL, NULL \
+         SELECT 'd', NULL, p.id, NULL, p.attempt, NULL, p.old_fire, NULL, NULL, NULL, NULL, NULL, \
+           NULL, NULL \
          FROM p WHERE p.fire IS NOT NULL AND p.id NOT IN (SELECT entry_id FROM fired)\
          {look}"
     )
@@ -1315,7 +1520,20 @@ fn to_claimed(r: ClaimRow) -> Result<Option<ClaimedRun>, RepoError> {
         Some(attempt),
         Some(spec),
         Some(claimed_at),
-    ) = (r.run_id, r.entry_id, r.fencing_token, r.attempt, r.spec, r.claimed_at)
+        Some(claim_id),
+        Some(entry_version),
+        Some(claimed_by),
+    ) = (
+        r.run_id,
+        r.entry_id,
+        r.fencing_token,
+        r.attempt,
+        r.spec,
+        r.claimed_at,
+        r.claim_id,
+        r.entry_version,
+        r.claimed_by,
+    )
     else {
         return Ok(None);
     };
@@ -1330,6 +1548,9 @@ fn to_claimed(r: ClaimRow) -> Result<Option<ClaimedRun>, RepoError> {
         pending_fire: r.pending_fire,
         spec,
         claimed_at,
+        claim_id,
+        entry_version,
+        claimed_by,
     }))
 }
 

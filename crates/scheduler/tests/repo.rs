@@ -45,7 +45,7 @@ async fn a_stale_result_is_refused(pool: PgPool) -> anyhow::Result<()> {
     let r = repo.complete(&[forged]).await?;
     assert_eq!((r.accepted.len(), r.refused.len()), (0, 1));
     // The lease runs out; the reaper fails the attempt and the entry retries.
-    sqlx::query("UPDATE scheduler.attempts SET lease_expires_at = now() - interval '1 second'")
+    sqlx::query("UPDATE scheduler.claims SET lease_expires_at = now() - interval '1 second'")
         .execute(&pool)
         .await?;
     let expired = repo.expired_runs(10).await?;
@@ -526,6 +526,98 @@ async fn an_overlapping_entry_put_on_hold_mid_run_starts_nothing_more(
     let e = repo.get_entry(e.id).await?.unwrap();
     assert_eq!(e.state.status, JobStatus::OnHold);
     assert_eq!(e.state.next_run_at, None);
+    due_matches_entries(&pool).await?;
+    Ok(())
+}
+
+/// A running attempt's run-log row shows the spec it was claimed with, even when the entry is
+/// edited during the run; progress and cancel requests reach it; its claim is released with
+/// its completion, and a reaped claim once its attempts are logged.
+#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+async fn runs_keep_what_their_claim_saw_and_claims_are_released(
+    pool: PgPool,
+) -> anyhow::Result<()> {
+    let repo = Repo::new(pool.clone());
+    let q = JobQueue::new(repo.clone());
+    let count = |table: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM scheduler.{table}"
+            )))
+            .fetch_one(&pool)
+            .await
+        }
+    };
+    let mut before = spec();
+    before.description = Some("before".into());
+    before.params = TaskParams::Test(TestParams { steps: 1, ..Default::default() });
+    let e = q.create(before, false, None).await?;
+    let run = repo.claim_free(10, "a", LEASE).await?.remove(0);
+    let row = repo.get_run(run.run_id).await?.unwrap();
+    assert_eq!((row.status.as_str(), row.description.as_str()), ("running", "before"));
+    assert_eq!(row.params["test"]["steps"], 1);
+
+    // Edited during the run: the run keeps the claim's spec.
+    let mut after = spec();
+    after.shop = "shop-2".into();
+    after.description = Some("after".into());
+    after.params = TaskParams::Test(TestParams { steps: 5, ..Default::default() });
+    q.update(e.id, after, None).await?;
+    let row = repo.get_run(run.run_id).await?.unwrap();
+    assert_eq!((row.shop.as_str(), row.description.as_str()), ("shop-1", "before"));
+    assert_eq!(row.params["test"]["steps"], 1);
+
+    // Progress and a cancel request go through the heartbeat.
+    let hb = repo.heartbeat(&[run.claim_id], &[(run.run_id, 3, 10, "step".into())], LEASE).await?;
+    assert_eq!(hb.renewed, vec![run.claim_id]);
+    assert!(hb.cancels.is_empty() && hb.logged.is_empty());
+    let row = repo.get_run(run.run_id).await?.unwrap();
+    assert_eq!((row.progress_done, row.progress_total), (3, 10));
+    assert_eq!(repo.request_cancel(e.id, "alice").await?, vec![run.run_id]);
+    let hb = repo.heartbeat(&[run.claim_id], &[(run.run_id, 3, 10, "step".into())], LEASE).await?;
+    assert_eq!(hb.cancels, vec![(run.run_id, "alice".to_owned())]);
+
+    // The completion logs the claim's spec, keeps the progress, and releases the claim.
+    let c = completion_for(&run, RunOutcome::Succeeded, true, None, None, 0, None, None);
+    let r = repo.complete_and_release(&[c], &[run.claim_id]).await?;
+    assert_eq!(r.accepted, vec![run.run_id]);
+    let row = repo.get_run(run.run_id).await?.unwrap();
+    assert_eq!(row.status, RunStatus::Succeeded.as_str());
+    assert_eq!((row.shop.as_str(), row.description.as_str()), ("shop-1", "before"));
+    assert_eq!(row.params["test"]["steps"], 1);
+    assert_eq!(row.progress_done, 3);
+    assert_eq!((count("claims").await?, count("attempt_state").await?), (0, 0));
+    let hb = repo.heartbeat(&[run.claim_id], &[(run.run_id, 3, 10, String::new())], LEASE).await?;
+    assert!(hb.renewed.is_empty(), "the released claim is gone");
+    assert_eq!(hb.logged, vec![run.run_id]);
+
+    // A claim whose lease ran out: its attempt is reaped, then the claim is released.
+    q.create(spec(), false, None).await?;
+    let run = repo.claim_free(10, "b", LEASE).await?.remove(0);
+    assert_eq!(repo.release_expired_claims().await?, 0, "a live claim stays");
+    sqlx::query("UPDATE scheduler.claims SET lease_expires_at = now() - interval '1 second'")
+        .execute(&pool)
+        .await?;
+    assert_eq!(repo.release_expired_claims().await?, 0, "its attempt is not logged yet");
+    let expired = repo.expired_runs(10).await?;
+    assert_eq!(expired.len(), 1);
+    assert_eq!((expired[0].run_id, expired[0].claimed_by.as_str()), (run.run_id, "b"));
+    let lost = completion_for(
+        &expired[0],
+        RunOutcome::Lost { message: "lease expired".into() },
+        true,
+        None,
+        None,
+        0,
+        None,
+        None,
+    );
+    assert_eq!(repo.complete(&[lost]).await?.accepted, vec![run.run_id]);
+    assert_eq!(repo.release_expired_claims().await?, 1);
+    assert_eq!(count("claims").await?, 0);
+    let row = repo.get_run(run.run_id).await?.unwrap();
+    assert_eq!((row.status.as_str(), row.scheduler.as_str()), ("lost", "b"));
     due_matches_entries(&pool).await?;
     Ok(())
 }
