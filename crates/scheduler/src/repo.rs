@@ -14,6 +14,7 @@ use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, FromRow, PgPool, Postgres, Row, Transaction};
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -154,7 +155,7 @@ pub struct ClaimedRun {
     pub fire_time: Option<DateTime<Utc>>,
     /// The entry's pending recurring fire at claim time.
     pub pending_fire: Option<DateTime<Utc>>,
-    pub spec: EntrySpec,
+    pub spec: Arc<EntrySpec>,
     pub claimed_at: DateTime<Utc>,
     /// The claim that started it: its lease covers the attempt.
     pub claim_id: i64,
@@ -193,9 +194,10 @@ impl<'r> FromRow<'r, PgRow> for ClaimOut {
                 claim_id: r.try_get(9)?,
                 entry_version: r.try_get(10)?,
                 claimed_by: r.try_get(11)?,
+                spec_hash: r.try_get(12)?,
             },
-            next_due: r.try_get(12)?,
-            locked_due: r.try_get(13)?,
+            next_due: r.try_get(13)?,
+            locked_due: r.try_get(14)?,
         })
     }
 }
@@ -210,8 +212,12 @@ struct ClaimRow {
     attempt: Option<i32>,
     fire_time: Option<DateTime<Utc>>,
     pending_fire: Option<DateTime<Utc>>,
-    /// The spec as JSON text, parsed straight into an `EntrySpec`.
+    /// The spec as JSON text, parsed straight into an `EntrySpec`; in a claim, only when its
+    /// hash is not one the claimer knows.
     spec: Option<String>,
+    /// The SHA-256 of the stored spec (claims only).
+    #[sqlx(default)]
+    spec_hash: Option<Vec<u8>>,
     claimed_at: Option<DateTime<Utc>>,
     /// The claim that started the attempt (`scheduler.claims`).
     claim_id: Option<i64>,
@@ -407,16 +413,103 @@ pub struct Repo {
     /// Claims and completions: the dispatcher's hot statements, on connections of their own
     /// that plan them as key lookups (`shopsync_store::Plans::Keyed`).
     keyed: PgPool,
+    /// Specs parsed from claims, by content hash.
+    specs: Arc<Mutex<SpecCache>>,
+}
+
+/// Parsed specs by the SHA-256 of their stored JSON (`entry_specs.spec_hash`). Entries share
+/// specs (a merchant's few tasks per shop; a recurring entry's every run), so a claim sends
+/// the hashes it knows and gets the JSON only of the others: the database does not print, and
+/// the dispatcher does not parse, the same spec for every attempt.
+#[derive(Default)]
+struct SpecCache {
+    by_hash: HashMap<Vec<u8>, Arc<EntrySpec>>,
+}
+
+impl SpecCache {
+    /// Specs kept at most; the claim sends all their hashes.
+    const MAX: usize = 256;
+
+    fn known(&self) -> Vec<&[u8]> {
+        self.by_hash.keys().map(Vec::as_slice).collect()
+    }
+
+    fn insert(&mut self, hash: Vec<u8>, spec: Arc<EntrySpec>) {
+        if self.by_hash.len() >= Self::MAX && !self.by_hash.contains_key(&hash) {
+            // Start over rather than track use: a full cache means the specs in play changed.
+            self.by_hash.clear();
+        }
+        self.by_hash.insert(hash, spec);
+    }
 }
 
 impl Repo {
     pub fn new(pool: PgPool) -> Self {
-        Self { keyed: pool.clone(), pool }
+        Self { keyed: pool.clone(), pool, specs: Arc::default() }
     }
 
     /// A repository whose claims and completions use `keyed` (see `dispatcher_pool`).
     pub fn with_keyed(pool: PgPool, keyed: PgPool) -> Self {
-        Self { pool, keyed }
+        Self { pool, keyed, specs: Arc::default() }
+    }
+
+    /// The hashes of the specs this repository has parsed (sent with each claim).
+    fn known_specs(&self) -> Vec<Vec<u8>> {
+        self.specs
+            .lock()
+            .map(|c| c.known().into_iter().map(<[u8]>::to_vec).collect())
+            .unwrap_or_default()
+    }
+
+    /// A claim's answer: the started attempts, each with its spec parsed or taken from the
+    /// cache (a spec evicted meanwhile by another claim is read again).
+    async fn claim_answer(&self, rows: Vec<ClaimOut>) -> Result<(FreeClaim, RanFires), RepoError> {
+        let mut out = FreeClaim { runs: Vec::with_capacity(rows.len()), ..Default::default() };
+        let mut dups = Vec::new();
+        for r in rows {
+            match r.kind {
+                b'r' => {
+                    let row = r.row;
+                    let spec = match (&row.spec, &row.spec_hash, row.entry_id) {
+                        (Some(text), hash, Some(id)) => {
+                            let spec: Arc<EntrySpec> = Arc::new(
+                                serde_json::from_str(text)
+                                    .map_err(|source| RepoError::Corrupt { id, source })?,
+                            );
+                            if let (Some(h), Ok(mut c)) = (hash, self.specs.lock()) {
+                                c.insert(h.clone(), spec.clone());
+                            }
+                            Some(spec)
+                        }
+                        (None, Some(h), Some(id)) => {
+                            let cached =
+                                self.specs.lock().ok().and_then(|c| c.by_hash.get(h).cloned());
+                            match cached {
+                                Some(s) => Some(s),
+                                None => Some(Arc::new(self.read_spec(id).await?)),
+                            }
+                        }
+                        _ => None,
+                    };
+                    out.runs.extend(spec.and_then(|spec| to_claimed(row, spec)));
+                }
+                b'd' => dups.extend(r.row.entry_id.map(|id| (id, r.row.pending_fire))),
+                _ => {
+                    out.next_due = r.next_due;
+                    out.locked_due = r.locked_due.unwrap_or(false);
+                }
+            }
+        }
+        Ok((out, dups))
+    }
+
+    async fn read_spec(&self, id: Uuid) -> Result<EntrySpec, RepoError> {
+        let text: String =
+            sqlx::query_scalar("SELECT spec::text FROM scheduler.entry_specs WHERE entry_id = $1")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+        serde_json::from_str(&text).map_err(|source| RepoError::Corrupt { id, source })
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -802,14 +895,17 @@ impl Repo {
         // cost the statement about 3 µs per job.
         let run_ids: Vec<Uuid> = (0..limit.max(0)).map(|_| Uuid::now_v7()).collect();
         let run_id = "($4::uuid[])[row_number() OVER ()]";
-        let rows: Vec<ClaimOut> = sqlx::query_as(AssertSqlSafe(claim_sql(picked, run_id, true)))
-            .bind(limit)
-            .bind(scheduler)
-            .bind(ms(lease))
-            .bind(&run_ids)
-            .fetch_all(&self.keyed)
-            .await?;
-        let (claim, dups) = claim_answer(rows)?;
+        let known = self.known_specs();
+        let rows: Vec<ClaimOut> =
+            sqlx::query_as(AssertSqlSafe(claim_sql(picked, run_id, "$5", true)))
+                .bind(limit)
+                .bind(scheduler)
+                .bind(ms(lease))
+                .bind(&run_ids)
+                .bind(&known)
+                .fetch_all(&self.keyed)
+                .await?;
+        let (claim, dups) = self.claim_answer(rows).await?;
         if !dups.is_empty() {
             let mut tx = self.pool.begin().await?;
             move_past_fires_that_ran(&mut tx, &dups).await?;
@@ -906,15 +1002,16 @@ impl Repo {
                           JOIN unnest($4::uuid[], $5::uuid[]) AS g(id, run_id) ON g.id = e.id \
                           WHERE e.id = ANY ($4) AND $1::bigint > 0";
             let rows: Vec<ClaimOut> =
-                sqlx::query_as(AssertSqlSafe(claim_sql(picked, "run_id", false)))
+                sqlx::query_as(AssertSqlSafe(claim_sql(picked, "run_id", "$6", false)))
                     .bind(ids.len() as i64)
                     .bind(scheduler)
                     .bind(ms(lease))
                     .bind(&ids)
                     .bind(&run_ids)
+                    .bind(self.known_specs())
                     .fetch_all(&mut *tx)
                     .await?;
-            let (claim, dups) = claim_answer(rows)?;
+            let (claim, dups) = self.claim_answer(rows).await?;
             runs = claim.runs;
             if !dups.is_empty() {
                 move_past_fires_that_ran(&mut tx, &dups).await?;
@@ -1184,7 +1281,7 @@ impl Repo {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().filter_map(|r| to_claimed(r).transpose()).collect()
+        rows.into_iter().filter_map(|r| to_reaped(r).transpose()).collect()
     }
 
     /// Delete the expired claims whose attempts are all logged (the reaper's failures of
@@ -1437,10 +1534,10 @@ fn complete_sql(guard: &str) -> String {
 /// them, and one `claims` row aggregates the attempts started (run ids, entries, tokens,
 /// attempts, fires, and the entry's version after the claim, which the completion compares):
 /// one row written per claim, not one per attempt. Each 'r' row names its claim.
-fn claim_sql(picked: &str, run_id: &str, look: bool) -> String {
+fn claim_sql(picked: &str, run_id: &str, known: &str, look: bool) -> String {
     let look = if look {
         format!(
-            " UNION ALL SELECT 'n', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+            " UNION ALL SELECT 'n', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
                {NEXT_DUE}, {LOCKED_DUE}"
         )
     } else {
@@ -1467,7 +1564,8 @@ fn claim_sql(picked: &str, run_id: &str, look: bool) -> String {
              version = e.version + 1, updated_at = clock_timestamp() \
            FROM go WHERE e.ctid = go.e_ctid \
            RETURNING e.id, e.task, e.shop, e.description, e.category, e.attempts, e.version, \
-             (SELECT sp.spec FROM scheduler.entry_specs sp WHERE sp.entry_id = e.id) AS spec, \
+             (SELECT sp.spec_hash FROM scheduler.entry_specs sp WHERE sp.entry_id = e.id) \
+               AS spec_hash, \
              go.run_id, go.old_fire, go.fire, go.token, go.started_at \
          ), ins AS ( \
            INSERT INTO scheduler.claims (scheduler, claimed_at, lease_expires_at, run_ids, \
@@ -1480,12 +1578,16 @@ fn claim_sql(picked: &str, run_id: &str, look: bool) -> String {
          ) \
          SELECT 'r' AS kind, s.run_id, s.id AS entry_id, s.token AS fencing_token, \
            s.attempts AS attempt, s.fire AS fire_time, s.old_fire AS pending_fire, \
-           s.spec::text AS spec, k.claimed_at, k.id AS claim_id, s.version AS entry_version, \
-           $2::text AS claimed_by, NULL::timestamptz AS next_due, NULL::bool AS locked_due \
+           CASE WHEN s.spec_hash IN (SELECT unnest({known}::bytea[])) THEN NULL \
+             ELSE (SELECT sp.spec::text FROM scheduler.entry_specs sp WHERE sp.entry_id = s.id) \
+           END AS spec, \
+           k.claimed_at, k.id AS claim_id, s.version AS entry_version, \
+           $2::text AS claimed_by, s.spec_hash, \
+           NULL::timestamptz AS next_due, NULL::bool AS locked_due \
          FROM started s CROSS JOIN ins k \
          UNION ALL \
          SELECT 'd', NULL, p.id, NULL, p.attempt, NULL, p.old_fire, NULL, NULL, NULL, NULL, NULL, \
-           NULL, NULL \
+           NULL, NULL, NULL \
          FROM p WHERE p.fire IS NOT NULL AND p.id NOT IN (SELECT entry_id FROM fired)\
          {look}"
     )
@@ -1494,64 +1596,30 @@ fn claim_sql(picked: &str, run_id: &str, look: bool) -> String {
 /// Recurring fires that had run already ('d' rows): entry and fire.
 type RanFires = Vec<(Uuid, Option<DateTime<Utc>>)>;
 
-/// A claim statement's answer: the attempts started ('r' rows, each with its fencing token
-/// and start), what the look found ('n'), and the fires that had run already ('d').
-fn claim_answer(rows: Vec<ClaimOut>) -> Result<(FreeClaim, RanFires), RepoError> {
-    let mut out = FreeClaim { runs: Vec::with_capacity(rows.len()), ..Default::default() };
-    let mut dups = Vec::new();
-    for r in rows {
-        match r.kind {
-            b'r' => out.runs.extend(to_claimed(r.row)?),
-            b'd' => dups.extend(r.row.entry_id.map(|id| (id, r.row.pending_fire))),
-            _ => {
-                out.next_due = r.next_due;
-                out.locked_due = r.locked_due.unwrap_or(false);
-            }
-        }
-    }
-    Ok((out, dups))
-}
-
-fn to_claimed(r: ClaimRow) -> Result<Option<ClaimedRun>, RepoError> {
-    let (
-        Some(run_id),
-        Some(entry_id),
-        Some(fencing_token),
-        Some(attempt),
-        Some(spec),
-        Some(claimed_at),
-        Some(claim_id),
-        Some(entry_version),
-        Some(claimed_by),
-    ) = (
-        r.run_id,
-        r.entry_id,
-        r.fencing_token,
-        r.attempt,
-        r.spec,
-        r.claimed_at,
-        r.claim_id,
-        r.entry_version,
-        r.claimed_by,
-    )
-    else {
-        return Ok(None);
-    };
-    let spec: EntrySpec = serde_json::from_str(&spec)
-        .map_err(|source| RepoError::Corrupt { id: entry_id, source })?;
-    Ok(Some(ClaimedRun {
-        run_id,
-        entry_id,
-        fencing_token,
-        attempt,
+/// A started (or reaped) attempt from its row and its parsed spec; None for a row that is
+/// not one (a claim statement's 'd' and 'n' rows).
+fn to_claimed(r: ClaimRow, spec: Arc<EntrySpec>) -> Option<ClaimedRun> {
+    Some(ClaimedRun {
+        run_id: r.run_id?,
+        entry_id: r.entry_id?,
+        fencing_token: r.fencing_token?,
+        attempt: r.attempt?,
         fire_time: r.fire_time,
         pending_fire: r.pending_fire,
         spec,
-        claimed_at,
-        claim_id,
-        entry_version,
-        claimed_by,
-    }))
+        claimed_at: r.claimed_at?,
+        claim_id: r.claim_id?,
+        entry_version: r.entry_version?,
+        claimed_by: r.claimed_by?,
+    })
+}
+
+/// A reaped attempt: its spec is read in full.
+fn to_reaped(r: ClaimRow) -> Result<Option<ClaimedRun>, RepoError> {
+    let (Some(text), Some(id)) = (&r.spec, r.entry_id) else { return Ok(None) };
+    let spec: EntrySpec =
+        serde_json::from_str(text).map_err(|source| RepoError::Corrupt { id, source })?;
+    Ok(to_claimed(r, Arc::new(spec)))
 }
 
 /// Recurring fires that the database refused to start a second time (their key is in

@@ -621,3 +621,42 @@ async fn runs_keep_what_their_claim_saw_and_claims_are_released(
     due_matches_entries(&pool).await?;
     Ok(())
 }
+
+/// Claims send the hashes of the specs they have parsed and get only the others' JSON: every
+/// attempt still carries its own entry's spec, shared, new or edited.
+#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+async fn claimed_attempts_carry_their_own_spec_when_specs_are_shared(
+    pool: PgPool,
+) -> anyhow::Result<()> {
+    let repo = Repo::new(pool.clone());
+    let q = JobQueue::new(repo.clone());
+    let with = |d: &str| {
+        let mut s = spec();
+        s.description = Some(d.into());
+        s
+    };
+    let e1 = q.create(with("shared"), false, None).await?;
+    let first = repo.claim_free(10, "a", LEASE).await?;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].spec.description.as_deref(), Some("shared"));
+
+    // The same spec again (known to the claimer), a new one, and an edited one.
+    let e2 = q.create(with("shared"), false, None).await?;
+    let e3 = q.create(with("other"), false, None).await?;
+    let e4 = q.create(with("shared"), false, None).await?;
+    q.update(e4.id, with("edited"), None).await?;
+    let runs = repo.claim_free(10, "a", LEASE).await?;
+    let got: std::collections::HashMap<_, _> =
+        runs.iter().map(|r| (r.entry_id, r.spec.description.clone().unwrap_or_default())).collect();
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[&e2.id], "shared");
+    assert_eq!(got[&e3.id], "other");
+    assert_eq!(got[&e4.id], "edited");
+    assert!(!got.contains_key(&e1.id));
+    let hashes: i64 =
+        sqlx::query_scalar("SELECT count(DISTINCT spec_hash) FROM scheduler.entry_specs")
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(hashes, 3, "entries with the same spec share its hash");
+    Ok(())
+}

@@ -110,3 +110,9 @@ SELECT id, entry_id, task, shop, description, category, fire_time, attempt, stat
     fencing_token, scheduler, worker, params, started_at, finished_at, progress_done,
     progress_total, step, counters, record_errors, errors, error
 FROM scheduler.runs;
+
+-- Specs by content: a claim returns each attempt's spec hash, and the spec's JSON only when
+-- the claimer has not parsed that spec already (entries share specs, and a recurring entry
+-- runs the same one again and again).
+ALTER TABLE scheduler.entry_specs ADD COLUMN spec_hash bytea
+    GENERATED ALWAYS AS (sha256(jsonb_send(spec))) STORED;
