@@ -520,11 +520,14 @@ async fn completer<E: Executor>(inner: Arc<Inner<E>>, mut rx: mpsc::Receiver<Job
                 }
             }
         }
+        // The reaper's completions may repeat (it reads an expired attempt again until the
+        // failure is written): their batch looks each run up first.
+        let guarded = now.iter().any(|(_, _, own)| !own);
         let (batch, now): (Vec<Completion>, Vec<_>) =
             now.into_iter().map(|(c, permit, _)| (c, permit)).unzip();
         let mut attempt = 0u32;
         let result = loop {
-            match repo.complete_and_release(&batch, &finished_claims).await {
+            match repo.complete_and_release(&batch, &finished_claims, guarded).await {
                 Ok(r) => break r,
                 Err(e) => {
                     attempt += 1;

@@ -33,6 +33,11 @@ pub enum RepoError {
         #[source]
         source: serde_json::Error,
     },
+    /// A claim answered an attempt it could not describe (its spec row is missing, or the
+    /// claim omitted a spec the claimer did not send). The claim's attempts are left to the
+    /// lease's expiry, and then reaped and retried.
+    #[error("claim {claim} answered attempt {run} without its spec")]
+    ClaimIncomplete { claim: i64, run: Uuid },
 }
 
 /// One entry of a batched create ([`Repo::insert_entries`]).
@@ -426,18 +431,20 @@ struct SpecCache {
     by_hash: HashMap<Vec<u8>, Arc<EntrySpec>>,
 }
 
+/// The specs a claim said it knows: the claim's answer omits exactly their JSON, and is
+/// resolved against this copy (whatever other claims do to the cache meanwhile).
+type KnownSpecs = HashMap<Vec<u8>, Arc<EntrySpec>>;
+
 impl SpecCache {
     /// Specs kept at most; the claim sends all their hashes.
     const MAX: usize = 256;
 
-    fn known(&self) -> Vec<&[u8]> {
-        self.by_hash.keys().map(Vec::as_slice).collect()
-    }
-
     fn insert(&mut self, hash: Vec<u8>, spec: Arc<EntrySpec>) {
         if self.by_hash.len() >= Self::MAX && !self.by_hash.contains_key(&hash) {
-            // Start over rather than track use: a full cache means the specs in play changed.
-            self.by_hash.clear();
+            // Make room by dropping any one: its spec is sent again when next claimed.
+            if let Some(k) = self.by_hash.keys().next().cloned() {
+                self.by_hash.remove(&k);
+            }
         }
         self.by_hash.insert(hash, spec);
     }
@@ -453,45 +460,47 @@ impl Repo {
         Self { pool, keyed, specs: Arc::default() }
     }
 
-    /// The hashes of the specs this repository has parsed (sent with each claim).
-    fn known_specs(&self) -> Vec<Vec<u8>> {
-        self.specs
-            .lock()
-            .map(|c| c.known().into_iter().map(<[u8]>::to_vec).collect())
-            .unwrap_or_default()
+    /// The specs this repository has parsed, as a claim sends their hashes.
+    fn known_specs(&self) -> KnownSpecs {
+        self.specs.lock().map(|c| c.by_hash.clone()).unwrap_or_default()
     }
 
-    /// A claim's answer: the started attempts, each with its spec parsed or taken from the
-    /// cache (a spec evicted meanwhile by another claim is read again).
-    async fn claim_answer(&self, rows: Vec<ClaimOut>) -> Result<(FreeClaim, RanFires), RepoError> {
+    /// A claim's answer: the started attempts, each with its spec parsed, or taken from the
+    /// specs the claim said it knew. An attempt that cannot be described fails the whole
+    /// answer: its claim is not taken on, and the reaper fails its attempts when the lease
+    /// ends, rather than one attempt being dropped while its claim looks complete.
+    fn claim_answer(
+        &self,
+        rows: Vec<ClaimOut>,
+        known: &KnownSpecs,
+    ) -> Result<(FreeClaim, RanFires), RepoError> {
         let mut out = FreeClaim { runs: Vec::with_capacity(rows.len()), ..Default::default() };
         let mut dups = Vec::new();
+        let mut parsed: Vec<(Vec<u8>, Arc<EntrySpec>)> = Vec::new();
         for r in rows {
             match r.kind {
                 b'r' => {
                     let row = r.row;
+                    let incomplete = || RepoError::ClaimIncomplete {
+                        claim: row.claim_id.unwrap_or(-1),
+                        run: row.run_id.unwrap_or_default(),
+                    };
                     let spec = match (&row.spec, &row.spec_hash, row.entry_id) {
                         (Some(text), hash, Some(id)) => {
                             let spec: Arc<EntrySpec> = Arc::new(
                                 serde_json::from_str(text)
                                     .map_err(|source| RepoError::Corrupt { id, source })?,
                             );
-                            if let (Some(h), Ok(mut c)) = (hash, self.specs.lock()) {
-                                c.insert(h.clone(), spec.clone());
+                            if let Some(h) = hash {
+                                parsed.push((h.clone(), spec.clone()));
                             }
-                            Some(spec)
+                            spec
                         }
-                        (None, Some(h), Some(id)) => {
-                            let cached =
-                                self.specs.lock().ok().and_then(|c| c.by_hash.get(h).cloned());
-                            match cached {
-                                Some(s) => Some(s),
-                                None => Some(Arc::new(self.read_spec(id).await?)),
-                            }
-                        }
-                        _ => None,
+                        (None, Some(h), Some(_)) => known.get(h).cloned().ok_or_else(incomplete)?,
+                        _ => return Err(incomplete()),
                     };
-                    out.runs.extend(spec.and_then(|spec| to_claimed(row, spec)));
+                    let err = incomplete();
+                    out.runs.push(to_claimed(row, spec).ok_or(err)?);
                 }
                 b'd' => dups.extend(r.row.entry_id.map(|id| (id, r.row.pending_fire))),
                 _ => {
@@ -500,16 +509,12 @@ impl Repo {
                 }
             }
         }
+        if let Ok(mut c) = self.specs.lock() {
+            for (h, spec) in parsed {
+                c.insert(h, spec);
+            }
+        }
         Ok((out, dups))
-    }
-
-    async fn read_spec(&self, id: Uuid) -> Result<EntrySpec, RepoError> {
-        let text: String =
-            sqlx::query_scalar("SELECT spec::text FROM scheduler.entry_specs WHERE entry_id = $1")
-                .bind(id)
-                .fetch_one(&self.pool)
-                .await?;
-        serde_json::from_str(&text).map_err(|source| RepoError::Corrupt { id, source })
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -896,16 +901,17 @@ impl Repo {
         let run_ids: Vec<Uuid> = (0..limit.max(0)).map(|_| Uuid::now_v7()).collect();
         let run_id = "($4::uuid[])[row_number() OVER ()]";
         let known = self.known_specs();
+        let hashes: Vec<&[u8]> = known.keys().map(Vec::as_slice).collect();
         let rows: Vec<ClaimOut> =
             sqlx::query_as(AssertSqlSafe(claim_sql(picked, run_id, "$5", true)))
                 .bind(limit)
                 .bind(scheduler)
                 .bind(ms(lease))
                 .bind(&run_ids)
-                .bind(&known)
+                .bind(&hashes)
                 .fetch_all(&self.keyed)
                 .await?;
-        let (claim, dups) = self.claim_answer(rows).await?;
+        let (claim, dups) = self.claim_answer(rows, &known)?;
         if !dups.is_empty() {
             let mut tx = self.pool.begin().await?;
             move_past_fires_that_ran(&mut tx, &dups).await?;
@@ -995,6 +1001,8 @@ impl Repo {
         let mut runs = Vec::new();
         if !granted.is_empty() {
             let (ids, run_ids): (Vec<Uuid>, Vec<Uuid>) = granted.into_iter().unzip();
+            let known = self.known_specs();
+            let hashes: Vec<&[u8]> = known.keys().map(Vec::as_slice).collect();
             // The entries are locked by this transaction since the candidates' query.
             let picked = "SELECT e.id, e.next_fire_time AS old_fire, e.manual_pending AS was_manual, \
                             g.run_id, e.attempts, e.ctid AS e_ctid \
@@ -1008,24 +1016,26 @@ impl Repo {
                     .bind(ms(lease))
                     .bind(&ids)
                     .bind(&run_ids)
-                    .bind(self.known_specs())
+                    .bind(&hashes)
                     .fetch_all(&mut *tx)
                     .await?;
-            let (claim, dups) = self.claim_answer(rows).await?;
+            let (claim, dups) = self.claim_answer(rows, &known)?;
             runs = claim.runs;
             if !dups.is_empty() {
                 move_past_fires_that_ran(&mut tx, &dups).await?;
                 // The locks taken for them above are released with the transaction's work.
-                let ids: Vec<Uuid> = dups.iter().map(|d| d.0).collect();
-                let started: Vec<Uuid> = runs.iter().map(|r| r.run_id).collect();
-                sqlx::query(
-                    "DELETE FROM scheduler.locks l WHERE l.entry_id = ANY($1) \
-                     AND NOT (l.run_id = ANY($2))",
-                )
-                .bind(&ids)
-                .bind(&started)
-                .execute(&mut *tx)
-                .await?;
+                // Only what this transaction granted to those entries' runs that did not
+                // start: a lock held by another running attempt stays.
+                let not_started: Vec<Uuid> = ids
+                    .iter()
+                    .zip(&run_ids)
+                    .filter(|(id, _)| dups.iter().any(|d| d.0 == **id))
+                    .map(|(_, run)| *run)
+                    .collect();
+                sqlx::query("DELETE FROM scheduler.locks WHERE run_id = ANY($1)")
+                    .bind(&not_started)
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
         tx.commit().await?;
@@ -1114,16 +1124,18 @@ impl Repo {
     /// Write a batch of completions in one statement. Each entry appears at most once per
     /// batch (the caller splits duplicates).
     pub async fn complete(&self, batch: &[Completion]) -> Result<CompleteResult, RepoError> {
-        self.complete_and_release(batch, &[]).await
+        self.complete_and_release(batch, &[], false).await
     }
 
     /// Write a batch of completions, and delete the claims whose attempts are all logged with
     /// this batch (`finished_claims`: the claimer knows when it has sent every completion of
-    /// a claim).
+    /// a claim). `guarded`: look each run up in the run log before inserting it, for batches
+    /// likely to hold a run logged already (the reaper's, which it may send more than once).
     pub async fn complete_and_release(
         &self,
         batch: &[Completion],
         finished_claims: &[i64],
+        guarded: bool,
     ) -> Result<CompleteResult, RepoError> {
         if batch.is_empty() {
             return Ok(CompleteResult::default());
@@ -1200,7 +1212,7 @@ impl Repo {
         // Fast path: the run log's primary key refuses a run logged already (by the reaper)
         // as the insertion writes it, and the batch is then written again with each run
         // looked up first (rare: only a result that crossed the reaper's failure of it).
-        let mut guarded = false;
+        let mut guarded = guarded;
         let rows: Vec<(String, Option<Uuid>, Option<Uuid>)> = loop {
             let sql: &'static str = if guarded { &COMPLETE_GUARDED } else { &COMPLETE_FAST };
             let r = sqlx::query_as(AssertSqlSafe(sql))
@@ -1427,18 +1439,7 @@ static COMPLETE_GUARDED: std::sync::LazyLock<String> = std::sync::LazyLock::new(
 
 fn complete_sql(guard: &str) -> String {
     format!(
-        "WITH c AS ( \
-               SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], \
-                 $6::bigint[], $7::jsonb[], $8::jsonb[], $9::text[], $10::timestamptz[], \
-                 $11::timestamptz[], $12::bool[], $13::int[], $14::text[], $15::bigint[], \
-                 $16::bigint[], $17::text[], $19::uuid[], $20::int[], $21::timestamptz[], \
-                 $22::timestamptz[], $23::bigint[], $24::text[], $27::text[], $28::text[], \
-                 $29::text[], $30::text[]) \
-               AS c(run_id, token, run_status, worker, counters, record_errors, errors, error, \
-                    e_status, next_run_at, next_fire, manual, attempts, last_error, \
-                    p_done, p_total, p_step, entry_id, run_attempt, fire_time, started_at, \
-                    entry_version, claimed_by, task, shop, description, category) \
-             ), logged AS ( \
+        "WITH logged AS ( \
                INSERT INTO scheduler.runs (id, entry_id, task, shop, description, category, \
                  fire_time, attempt, status, fencing_token, scheduler, worker, params, started_at, \
                  finished_at, cancel_requested, progress_done, progress_total, step, counters, \
@@ -1457,7 +1458,16 @@ fn complete_sql(guard: &str) -> String {
                  GREATEST(s.progress_done, c.p_done), GREATEST(s.progress_total, c.p_total), \
                  COALESCE(NULLIF(c.p_step, ''), s.step), c.counters, c.record_errors, c.errors, \
                  c.error \
-               FROM c \
+               FROM (SELECT unnest($1::uuid[]) AS run_id, unnest($2::bigint[]) AS token, \
+                   unnest($3::text[]) AS run_status, unnest($4::text[]) AS worker, \
+                   unnest($5::jsonb[]) AS counters, unnest($6::bigint[]) AS record_errors, \
+                   unnest($7::jsonb[]) AS errors, unnest($8::jsonb[]) AS error, \
+                   unnest($15::bigint[]) AS p_done, unnest($16::bigint[]) AS p_total, \
+                   unnest($17::text[]) AS p_step, unnest($19::uuid[]) AS entry_id, \
+                   unnest($20::int[]) AS run_attempt, unnest($21::timestamptz[]) AS fire_time, \
+                   unnest($22::timestamptz[]) AS started_at, unnest($24::text[]) AS claimed_by, \
+                   unnest($27::text[]) AS task, unnest($28::text[]) AS shop, \
+                   unnest($29::text[]) AS description, unnest($30::text[]) AS category) c \
                LEFT JOIN LATERAL (SELECT * FROM scheduler.attempt_state s \
                  WHERE (SELECT EXISTS (SELECT 1 FROM scheduler.attempt_state)) \
                    AND s.run_id = c.run_id OFFSET 0) s ON true \
@@ -1468,9 +1478,13 @@ fn complete_sql(guard: &str) -> String {
                  {guard} \
                RETURNING id \
              ), done AS ( \
-               SELECT c.run_id, c.entry_id, c.e_status, c.next_run_at, c.next_fire, \
-                 c.manual, c.attempts, c.last_error, c.entry_version \
-               FROM c WHERE (c.run_id IN (SELECT id FROM logged)) IS TRUE \
+               SELECT * FROM (SELECT unnest($1::uuid[]) AS run_id, \
+                   unnest($19::uuid[]) AS entry_id, unnest($9::text[]) AS e_status, \
+                   unnest($10::timestamptz[]) AS next_run_at, \
+                   unnest($11::timestamptz[]) AS next_fire, unnest($12::bool[]) AS manual, \
+                   unnest($13::int[]) AS attempts, unnest($14::text[]) AS last_error, \
+                   unnest($23::bigint[]) AS entry_version) c \
+               WHERE (c.run_id IN (SELECT id FROM logged)) IS TRUE \
              ), cleared AS ( \
                DELETE FROM scheduler.attempt_state s \
                WHERE s.run_id = ANY (ARRAY(SELECT run_id FROM done)) \

@@ -580,7 +580,7 @@ async fn runs_keep_what_their_claim_saw_and_claims_are_released(
 
     // The completion logs the claim's spec, keeps the progress, and releases the claim.
     let c = completion_for(&run, RunOutcome::Succeeded, true, None, None, 0, None, None);
-    let r = repo.complete_and_release(&[c], &[run.claim_id]).await?;
+    let r = repo.complete_and_release(&[c], &[run.claim_id], false).await?;
     assert_eq!(r.accepted, vec![run.run_id]);
     let row = repo.get_run(run.run_id).await?.unwrap();
     assert_eq!(row.status, RunStatus::Succeeded.as_str());
@@ -613,7 +613,10 @@ async fn runs_keep_what_their_claim_saw_and_claims_are_released(
         None,
         None,
     );
-    assert_eq!(repo.complete(&[lost]).await?.accepted, vec![run.run_id]);
+    assert_eq!(repo.complete(&[lost.clone()]).await?.accepted, vec![run.run_id]);
+    // The reaper's failure sent again (looked up first): refused, nothing changes.
+    let again = repo.complete_and_release(&[lost], &[], true).await?;
+    assert_eq!((again.accepted.len(), again.refused), (0, vec![run.run_id]));
     assert_eq!(repo.release_expired_claims().await?, 1);
     assert_eq!(count("claims").await?, 0);
     let row = repo.get_run(run.run_id).await?.unwrap();
