@@ -613,7 +613,7 @@ async fn runs_keep_what_their_claim_saw_and_claims_are_released(
         None,
         None,
     );
-    assert_eq!(repo.complete(&[lost.clone()]).await?.accepted, vec![run.run_id]);
+    assert_eq!(repo.complete(std::slice::from_ref(&lost)).await?.accepted, vec![run.run_id]);
     // The reaper's failure sent again (looked up first): refused, nothing changes.
     let again = repo.complete_and_release(&[lost], &[], true).await?;
     assert_eq!((again.accepted.len(), again.refused), (0, vec![run.run_id]));
