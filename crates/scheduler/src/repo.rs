@@ -1577,7 +1577,7 @@ fn claim_sql(picked: &str, run_id: &str, known: &str, look: bool) -> String {
              active_runs = e.active_runs + 1, next_run_at = NULL, manual_pending = false, \
              version = e.version + 1, updated_at = clock_timestamp() \
            FROM go WHERE e.ctid = go.e_ctid \
-           RETURNING e.id, e.task, e.shop, e.description, e.category, e.attempts, e.version, \
+           RETURNING e.id, e.attempts, e.version, \
              (SELECT sp.spec_hash FROM scheduler.entry_specs sp WHERE sp.entry_id = e.id) \
                AS spec_hash, \
              go.run_id, go.old_fire, go.fire, go.token, go.started_at \
