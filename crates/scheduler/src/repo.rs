@@ -1297,8 +1297,9 @@ impl Repo {
     }
 
     /// Delete the expired claims whose attempts are all logged (the reaper's failures of
-    /// them written), and the state of attempts that are no longer running (a heartbeat that
-    /// crossed the attempt's completion).
+    /// them written), and the state of attempts that are no longer running: logged, or in no
+    /// claim (a heartbeat or cancel request that crossed the attempt's completion). The
+    /// claimed run ids are read once, as one hashed set, not once per state row.
     pub async fn release_expired_claims(&self) -> Result<u64, RepoError> {
         let n = sqlx::query(
             "DELETE FROM scheduler.claims k WHERE k.lease_expires_at < now() \
@@ -1310,7 +1311,8 @@ impl Repo {
         .rows_affected();
         sqlx::query(
             "DELETE FROM scheduler.attempt_state s \
-             WHERE NOT EXISTS (SELECT 1 FROM scheduler.running a WHERE a.run_id = s.run_id)",
+             WHERE EXISTS (SELECT 1 FROM scheduler.runs r WHERE r.id = s.run_id) \
+                OR NOT (s.run_id IN (SELECT unnest(k.run_ids) FROM scheduler.claims k))",
         )
         .execute(&self.pool)
         .await?;
