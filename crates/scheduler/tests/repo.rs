@@ -15,6 +15,12 @@ fn spec() -> EntrySpec {
 
 const LEASE: Duration = Duration::from_secs(10);
 
+/// The reaper's failure of an attempt whose lease expired.
+fn lost(run: &shopsync_scheduler::repo::ClaimedRun) -> shopsync_scheduler::repo::Completion {
+    let outcome = RunOutcome::Lost { message: "lease expired".into() };
+    completion_for(run, outcome, true, None, None, 0, None, None)
+}
+
 /// The queue invariant: an entry has a `due` row exactly when its `next_run_at` is set, and
 /// the row carries the entry's claim keys.
 async fn due_matches_entries(pool: &PgPool) -> anyhow::Result<()> {
@@ -50,16 +56,7 @@ async fn a_stale_result_is_refused(pool: PgPool) -> anyhow::Result<()> {
         .await?;
     let expired = repo.expired_runs(10).await?;
     assert_eq!(expired.len(), 1);
-    let lost = completion_for(
-        &expired[0],
-        RunOutcome::Lost { message: "lease expired".into() },
-        true,
-        None,
-        None,
-        0,
-        None,
-        None,
-    );
+    let lost = lost(&expired[0]);
     assert_eq!(repo.complete(&[lost]).await?.accepted.len(), 1);
     // The original attempt reports success late: refused, nothing changes.
     let late = completion_for(run, RunOutcome::Succeeded, true, None, None, 0, None, None);
@@ -603,16 +600,7 @@ async fn runs_keep_what_their_claim_saw_and_claims_are_released(
     let expired = repo.expired_runs(10).await?;
     assert_eq!(expired.len(), 1);
     assert_eq!((expired[0].run_id, expired[0].claimed_by.as_str()), (run.run_id, "b"));
-    let lost = completion_for(
-        &expired[0],
-        RunOutcome::Lost { message: "lease expired".into() },
-        true,
-        None,
-        None,
-        0,
-        None,
-        None,
-    );
+    let lost = lost(&expired[0]);
     assert_eq!(repo.complete(std::slice::from_ref(&lost)).await?.accepted, vec![run.run_id]);
     // The reaper's failure sent again (looked up first): refused, nothing changes.
     let again = repo.complete_and_release(&[lost], &[], true).await?;
