@@ -140,6 +140,11 @@ impl Proc {
         format!("http://{}", self.addr)
     }
 
+    /// A process started by other means (not a gRPC service).
+    pub fn from_child(name: &str, addr: SocketAddr, child: Child, log: PathBuf) -> Self {
+        Self { name: name.to_owned(), addr, child, log }
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
     }
@@ -272,6 +277,13 @@ impl Workers {
     }
 }
 
+/// The keyring every test scheduler and sync service shares (a fixed, test-only key).
+pub const TEST_SECRET_KEYS: &str = "test-1=c2hvcHN5bmMtdGVzdC1rZXktMzItYnl0ZXMtLS0tLSE=";
+
+/// Shops every test scheduler has (entries of unknown shops are refused).
+pub const FIXTURE_SHOPS: [&str; 3] = ["shop-1", "shop-2", "s"];
+
+/// A scheduler with the test keyring and the [`FIXTURE_SHOPS`] connected.
 pub async fn start_scheduler(
     test: &str,
     name: &str,
@@ -283,10 +295,36 @@ pub async fn start_scheduler(
         ("SHOPSYNC_DATABASE_URL".to_owned(), db.url.clone()),
         ("SHOPSYNC_SERVICE_TOKEN".to_owned(), TOKEN.to_owned()),
         ("SHOPSYNC_REPLICA_NAME".to_owned(), name.to_owned()),
+        ("SHOPSYNC_SECRET_KEYS".to_owned(), TEST_SECRET_KEYS.to_owned()),
     ];
     env.extend(workers.env());
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    spawn(Spawn { binary: "shopsync-scheduler", name, test, env }).await
+    let p = spawn(Spawn { binary: "shopsync-scheduler", name, test, env }).await?;
+    let mut shops = shops(&p).await?;
+    for shop in FIXTURE_SHOPS {
+        match shops.create_shop(shop_request(shop, "http://127.0.0.1:9")).await {
+            Ok(_) => {}
+            // Another replica on the same database connected them.
+            Err(s) if s.code() == tonic::Code::AlreadyExists => {}
+            Err(s) => return Err(s.into()),
+        }
+    }
+    Ok(p)
+}
+
+pub type Shops = pb::shops_client::ShopsClient<AuthedChannel>;
+
+pub async fn shops(p: &Proc) -> Result<Shops> {
+    let auth = ClientAuth::new(Some(&secret())).map_err(anyhow::Error::msg)?;
+    Ok(pb::shops_client::ShopsClient::new(shopsync_runtime::client::connect(&p.url(), auth).await?))
+}
+
+/// A create request for a shop at `url` (a simulator, or nothing) with default settings.
+pub fn shop_request(name: &str, url: &str) -> pb::CreateShopRequest {
+    pb::CreateShopRequest {
+        shop: Some(pb::Shop { name: name.into(), store_domain: url.into(), ..Default::default() }),
+        ..Default::default()
+    }
 }
 
 pub type Queue = JobQueueClient<AuthedChannel>;

@@ -44,6 +44,7 @@ pub async fn run(orders: usize, concurrency: usize) -> Result<Value> {
         .context("starting shopsync-scheduler")?;
     procs.0.push(sched);
     wait_healthy(sport).await?;
+    crate::create_bench_shop(&format!("http://127.0.0.1:{sport}")).await?;
 
     let auth =
         shopsync_runtime::ClientAuth::new(Some(&secrecy::SecretString::from(TOKEN.to_owned())))

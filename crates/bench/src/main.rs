@@ -113,6 +113,26 @@ async fn drop_db(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Connect the benchmarks' shop (entries of unknown shops are refused).
+async fn create_bench_shop(scheduler_url: &str) -> Result<()> {
+    let auth =
+        shopsync_runtime::ClientAuth::new(Some(&secrecy::SecretString::from(TOKEN.to_owned())))
+            .map_err(anyhow::Error::msg)?;
+    let ch = shopsync_runtime::client::connect(scheduler_url, auth).await?;
+    let shop = shopsync_proto::pb::Shop {
+        name: "bench-shop".into(),
+        store_domain: "bench-shop.myshopify.com".into(),
+        ..Default::default()
+    };
+    shopsync_proto::pb::shops_client::ShopsClient::new(ch)
+        .create_shop(shopsync_proto::pb::CreateShopRequest {
+            shop: Some(shop),
+            ..Default::default()
+        })
+        .await?;
+    Ok(())
+}
+
 fn noop_spec() -> EntrySpec {
     let mut s = EntrySpec::new(
         "bench-shop",
@@ -147,7 +167,8 @@ async fn db_span(pool: &PgPool) -> Result<(i64, f64)> {
 /// (a) in-process drain.
 async fn drain(n: usize) -> Result<serde_json::Value> {
     let url = fresh_db("shopsync_bench_drain").await?;
-    let pool = shopsync_store::connect(&url, 16, "shopsync-bench").await?;
+    let pool =
+        shopsync_store::connect(&url, 16, "shopsync-bench", &[&shopsync_scheduler::SCHEMA]).await?;
     eprintln!("(a) loading {n} ready entries…");
     load(&Repo::new(pool.clone()), n).await?;
     // The dispatcher's connections as the scheduler service opens them.
@@ -324,7 +345,8 @@ async fn start_stack(db: &str, dispatch: bool) -> Result<(Procs, u16)> {
 /// (b) scheduler -> gRPC worker, end to end.
 async fn through_grpc(n: usize) -> Result<serde_json::Value> {
     let url = fresh_db("shopsync_bench_grpc").await?;
-    let pool = shopsync_store::connect(&url, 4, "shopsync-bench").await?;
+    let pool =
+        shopsync_store::connect(&url, 4, "shopsync-bench", &[&shopsync_scheduler::SCHEMA]).await?;
     let repo = Repo::new(pool.clone());
     eprintln!("(b) loading {n} entries…");
     load(&repo, n).await?;
@@ -352,11 +374,13 @@ async fn through_grpc(n: usize) -> Result<serde_json::Value> {
 async fn latency(rate: u32, warmup: u64, measured: u64) -> Result<serde_json::Value> {
     let secs = warmup + measured;
     let url = fresh_db("shopsync_bench_latency").await?;
-    let pool = shopsync_store::connect(&url, 4, "shopsync-bench").await?;
+    let pool =
+        shopsync_store::connect(&url, 4, "shopsync-bench", &[&shopsync_scheduler::SCHEMA]).await?;
     let (procs, sport) = start_stack(&url, true).await?;
     let auth =
         shopsync_runtime::ClientAuth::new(Some(&secrecy::SecretString::from(TOKEN.to_owned())))
             .map_err(anyhow::Error::msg)?;
+    create_bench_shop(&format!("http://127.0.0.1:{sport}")).await?;
     let ch = shopsync_runtime::client::connect(&format!("http://127.0.0.1:{sport}"), auth).await?;
     let client = shopsync_proto::pb::job_queue_client::JobQueueClient::new(ch);
     let spec = shopsync_proto::spec_to_pb(&noop_spec());

@@ -1,5 +1,5 @@
-//! `shopsync`: the command line. Talks gRPC to the scheduler (`jobs`) and to the posting
-//! service (`items`, `customers`, `orders`, `post`).
+//! `shopsync`: the command line. Talks gRPC to the scheduler (`jobs`, `shops`, `cursors`) and
+//! to the posting service (`items`, `customers`, `orders`, `post`).
 
 /// `println!` for a command line: when the reader went away (`shopsync … | head`), stop
 /// quietly with success instead of panicking on the broken pipe.
@@ -17,6 +17,7 @@ macro_rules! out {
 }
 
 mod erp;
+mod shops;
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
@@ -68,6 +69,12 @@ enum Cmd {
     /// Job queue entries and their runs.
     #[command(subcommand)]
     Jobs(Jobs),
+    /// Shops: list, show, create, update, disable, enable.
+    #[command(subcommand)]
+    Shops(shops::Shops),
+    /// Sync cursors per shop: list, reset.
+    #[command(subcommand)]
+    Cursors(shops::Cursors),
     /// Items: list, show (with prices and stock), create, adjust stock.
     #[command(subcommand)]
     Items(erp::Items),
@@ -356,12 +363,15 @@ fn parse_params(task: Task, json: Option<&str>) -> Result<TaskParams> {
 type Client = JobQueueClient<AuthedChannel>;
 
 async fn connect(cli: &Cli) -> Result<Client> {
+    Ok(JobQueueClient::new(connect_scheduler(cli).await?))
+}
+
+async fn connect_scheduler(cli: &Cli) -> Result<AuthedChannel> {
     let token = cli.token.clone().map(SecretString::from);
     let auth = ClientAuth::new(token.as_ref()).map_err(anyhow::Error::msg)?;
-    let ch = shopsync_runtime::client::connect(&cli.scheduler, auth)
+    shopsync_runtime::client::connect(&cli.scheduler, auth)
         .await
-        .with_context(|| format!("cannot reach the scheduler at {} (is it running? --scheduler / SHOPSYNC_SCHEDULER_URL)", cli.scheduler))?;
-    Ok(JobQueueClient::new(ch))
+        .with_context(|| format!("cannot reach the scheduler at {} (is it running? --scheduler / SHOPSYNC_SCHEDULER_URL)", cli.scheduler))
 }
 
 /// gRPC errors as one clear line.
@@ -557,6 +567,16 @@ async fn watch(client: &mut Client, id: &str, json: bool) -> Result<bool> {
 async fn run(cli: Cli) -> Result<ExitCode> {
     let cmd = match &cli.cmd {
         Cmd::Jobs(cmd) => cmd,
+        Cmd::Shops(cmd) => {
+            let mut c = shops::ShopsClient::new(connect_scheduler(&cli).await?);
+            shops::shops(&mut c, cmd, cli.json).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Cursors(cmd) => {
+            let mut c = shops::ShopsClient::new(connect_scheduler(&cli).await?);
+            shops::cursors(&mut c, cmd, cli.json).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Cmd::Items(cmd) => {
             let mut c = pb::erp_client::ErpClient::new(connect_posting(&cli).await?);
             erp::items(&mut c, cmd, cli.json).await?;

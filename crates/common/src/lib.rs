@@ -10,7 +10,10 @@ pub mod error;
 pub mod job;
 pub mod params;
 pub mod recurrence;
+pub mod report;
+pub mod shop;
 pub mod task;
+pub mod text;
 
 pub use error::ValidationError;
 pub use job::{
@@ -19,4 +22,5 @@ pub use job::{
 };
 pub use params::TaskParams;
 pub use recurrence::{CatchUp, Recurrence, Rule, Schedule, Window};
+pub use report::{RecordError, RunFailure, RunReport};
 pub use task::{Resource, Service, Task};

@@ -21,6 +21,11 @@ use tonic::service::interceptor::InterceptedService;
 
 pub const SERVICE: Service = Service::Posting;
 
+/// The posting service's migrations (the `posting` schema).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+pub static SCHEMA: shopsync_store::Schema =
+    shopsync_store::Schema { name: "posting", migrator: &MIGRATOR };
+
 /// Connect (and migrate) the database, then serve `Worker`, `Erp` and `Posting` until
 /// `shutdown`.
 pub async fn serve(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -32,6 +37,7 @@ pub async fn serve(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Re
         cfg.db_max_connections,
         "shopsync-posting",
         shopsync_store::Plans::Generic,
+        &[&SCHEMA],
     )
     .await
     .context("posting database")?;

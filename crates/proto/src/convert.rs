@@ -521,6 +521,52 @@ pub fn spec_field(e: ValidationError) -> ValidationError {
     e.within("spec")
 }
 
+// ---- run results ----------------------------------------------------------------------
+
+pub fn report_to_pb(r: &shopsync_common::RunReport) -> pb::RunResult {
+    pb::RunResult {
+        counters: Some(pb::Counters {
+            values: r.counters.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        }),
+        record_errors: r.record_errors,
+        errors: r
+            .errors
+            .iter()
+            .map(|e| pb::RecordError {
+                record: e.record.clone(),
+                message: e.reason.clone(),
+                retryable: e.retryable,
+            })
+            .collect(),
+    }
+}
+
+pub fn report_from_pb(r: pb::RunResult) -> shopsync_common::RunReport {
+    let errors: Vec<_> = r
+        .errors
+        .into_iter()
+        .map(|e| shopsync_common::RecordError {
+            record: e.record,
+            reason: e.message,
+            retryable: e.retryable,
+        })
+        .collect();
+    shopsync_common::RunReport {
+        counters: r.counters.map(|c| c.values.into_iter().collect()).unwrap_or_default(),
+        record_errors: r.record_errors.max(errors.len() as u64),
+        errors,
+    }
+}
+
+pub fn failure_to_pb(e: &shopsync_common::RunFailure) -> pb::ErrorChain {
+    pb::ErrorChain { message: e.message.clone(), causes: e.causes.clone() }
+}
+
+pub fn failure_from_pb(f: pb::RunFailure) -> shopsync_common::RunFailure {
+    let e = f.error.unwrap_or_default();
+    shopsync_common::RunFailure { message: e.message, causes: e.causes, retryable: f.retryable }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ pub mod pb {
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("shopsync_descriptor");
 
 pub mod convert;
+pub mod shops;
 
 /// Re-exported so callers use the same `Timestamp` type as the generated code.
 pub use prost_types;

@@ -6,7 +6,9 @@
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod secrets;
 pub mod server;
+pub mod shop;
 pub mod shutdown;
 pub mod telemetry;
 pub mod worker;

@@ -9,11 +9,15 @@
 //! Every worker also serves the built-in `Test` task (sleep/no-op with progress, can be told
 //! to fail or stall), which the scheduler's tests, benchmarks and the demo use.
 
+use crate::shop::{ShopContext, ShopContextConfig, ShopContexts};
+use chrono::{DateTime, Utc};
 use shopsync_common::params::TestParams;
-use shopsync_common::{Service, Task, TaskParams};
+use shopsync_common::{RunReport, Service, Task, TaskParams};
 use shopsync_proto::pb::worker_server::Worker;
 use shopsync_proto::pb::{self, run_event::Event};
-use shopsync_proto::{params_from_pb, service_to_pb, task_from_pb, task_to_pb};
+use shopsync_proto::{
+    from_opt_ts, params_from_pb, report_to_pb, service_to_pb, task_from_pb, task_to_pb,
+};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -34,17 +38,24 @@ pub struct RunContext {
     pub params: TaskParams,
     pub attempt: u32,
     pub fencing_token: i64,
+    /// When the scheduler gives up on the attempt.
+    pub deadline: Option<DateTime<Utc>>,
+    /// The scheduled fire the run belongs to (none for one-off entries and "run now").
+    pub fire_time: Option<DateTime<Utc>>,
     pub cancel: CancellationToken,
     pub progress: ProgressReporter,
+    /// The shop's context, for runners that ask for one ([`TaskRunner::needs_shop`]).
+    pub shop_context: Option<Arc<ShopContext>>,
 }
 
-/// What a successful run reports: counters and per-record errors that did not fail it.
-#[derive(Debug, Default, Clone)]
-pub struct RunSummary {
-    pub counters: BTreeMap<String, i64>,
-    pub record_errors: u64,
-    /// (record, message), the first few.
-    pub errors: Vec<(String, String)>,
+impl RunContext {
+    /// The shop context, or a non-retryable failure when the runner did not ask for one.
+    pub fn shop_context(&self) -> Result<&Arc<ShopContext>, TaskError> {
+        self.shop_context.as_ref().ok_or_else(|| TaskError::Failed {
+            source: anyhow::anyhow!("task {} runs without a shop context", self.task),
+            retryable: false,
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,12 +75,18 @@ impl TaskError {
     }
 }
 
-pub type TaskFuture = Pin<Box<dyn Future<Output = Result<RunSummary, TaskError>> + Send>>;
+pub type TaskFuture = Pin<Box<dyn Future<Output = Result<RunReport, TaskError>> + Send>>;
 
 /// A service's tasks.
 pub trait TaskRunner: Send + Sync + 'static {
     /// The tasks this runner implements (besides the built-in `Test`).
     fn tasks(&self) -> Vec<Task>;
+    /// Whether the runner's tasks need a [`ShopContext`] (the sync services: yes; the posting
+    /// service's batch posting: no). The harness resolves it before the task starts, and a
+    /// run of an unknown or disabled shop fails without retry.
+    fn needs_shop(&self) -> bool {
+        true
+    }
     fn run(&self, ctx: RunContext) -> TaskFuture;
 }
 
@@ -148,12 +165,18 @@ pub struct WorkerService<R> {
     service: Service,
     runner: Arc<R>,
     draining: CancellationToken,
+    shops: Option<Arc<ShopContexts>>,
 }
 
 impl<R: TaskRunner> WorkerService<R> {
     /// `draining` is the service's shutdown token: once cancelled, new runs are refused.
-    pub fn new(service: Service, runner: R, draining: CancellationToken) -> Self {
-        Self { service, runner: Arc::new(runner), draining }
+    pub fn new(
+        service: Service,
+        runner: R,
+        draining: CancellationToken,
+        shops: Option<Arc<ShopContexts>>,
+    ) -> Self {
+        Self { service, runner: Arc::new(runner), draining, shops }
     }
 
     pub fn into_server(self) -> pb::worker_server::WorkerServer<Self> {
@@ -201,7 +224,9 @@ impl<R: TaskRunner> Worker for WorkerService<R> {
         let (tx, rx) = mpsc::channel(32);
         let progress = ProgressReporter::new(tx.clone());
         let cancel = CancellationToken::new();
-        let ctx = RunContext {
+        let deadline = from_opt_ts(&r.deadline, "deadline").map_err(invalid)?;
+        let fire_time = from_opt_ts(&r.fire_time, "fire_time").map_err(invalid)?;
+        let mut ctx = RunContext {
             run_id: r.run_id.clone(),
             entry_id: r.entry_id,
             task,
@@ -209,9 +234,15 @@ impl<R: TaskRunner> Worker for WorkerService<R> {
             params,
             attempt: r.attempt,
             fencing_token: r.fencing_token,
+            deadline,
+            fire_time,
             cancel: cancel.clone(),
             progress: progress.clone(),
+            shop_context: None,
         };
+        let needs_shop =
+            task != Task::Test && self.runner.needs_shop() && self.runner.tasks().contains(&task);
+        let shops = self.shops.clone();
         let runner = self.runner.clone();
         let service = self.service;
         tokio::spawn(async move {
@@ -227,20 +258,20 @@ impl<R: TaskRunner> Worker for WorkerService<R> {
             let hb_stop = CancellationToken::new();
             let hb = tokio::spawn(progress.clone().heartbeat_loop(heartbeat, hb_stop.clone()));
             let run_id = ctx.run_id.clone();
-            let result =
-                if task == Task::Test { test_task(ctx).await } else { runner.run(ctx).await };
+            let result = if task == Task::Test {
+                test_task(ctx).await
+            } else if needs_shop {
+                match with_shop(shops.as_deref(), &mut ctx).await {
+                    Ok(()) => runner.run(ctx).await,
+                    Err(e) => Err(e),
+                }
+            } else {
+                runner.run(ctx).await
+            };
             hb_stop.cancel();
             let _ = hb.await;
             let event = match result {
-                Ok(s) => Event::Result(pb::RunResult {
-                    counters: Some(pb::Counters { values: s.counters.into_iter().collect() }),
-                    record_errors: s.record_errors,
-                    errors: s
-                        .errors
-                        .into_iter()
-                        .map(|(record, message)| pb::RecordError { record, message })
-                        .collect(),
-                }),
+                Ok(report) => Event::Result(report_to_pb(&report)),
                 Err(TaskError::Cancelled) => {
                     tracing::info!(run = %run_id, %service, "run cancelled");
                     closed.abort();
@@ -287,8 +318,34 @@ impl<R: TaskRunner> Worker for WorkerService<R> {
     }
 }
 
+/// Resolve the run's shop context (unknown or disabled shops fail without retry).
+async fn with_shop(shops: Option<&ShopContexts>, ctx: &mut RunContext) -> Result<(), TaskError> {
+    let Some(shops) = shops else {
+        return Err(TaskError::Failed {
+            source: anyhow::anyhow!(
+                "this service has no shops API configured (SHOPSYNC_SHOPS_URL, SHOPSYNC_POSTING_URL, SHOPSYNC_SECRET_KEYS)"
+            ),
+            retryable: false,
+        });
+    };
+    let shop = tokio::select! {
+        _ = ctx.cancel.cancelled() => return Err(TaskError::Cancelled),
+        s = shops.get(&ctx.shop) => s,
+    };
+    match shop {
+        Ok(s) => {
+            ctx.shop_context = Some(s);
+            Ok(())
+        }
+        Err(e) => {
+            let retryable = e.retryable();
+            Err(TaskError::Failed { source: anyhow::Error::new(e), retryable })
+        }
+    }
+}
+
 /// The built-in test task.
-async fn test_task(ctx: RunContext) -> Result<RunSummary, TaskError> {
+async fn test_task(ctx: RunContext) -> Result<RunReport, TaskError> {
     let TaskParams::Test(p) = &ctx.params else {
         return Err(TaskError::Failed {
             source: anyhow::anyhow!("test task without test parameters"),
@@ -314,7 +371,7 @@ async fn test_task(ctx: RunContext) -> Result<RunSummary, TaskError> {
     }
     let mut counters = BTreeMap::new();
     counters.insert("steps".to_owned(), i64::from(steps));
-    Ok(RunSummary { counters, ..Default::default() })
+    Ok(RunReport { counters, ..Default::default() })
 }
 
 /// Configuration every worker service shares (the `SHOPSYNC_*` environment).
@@ -328,6 +385,12 @@ pub struct WorkerConfig {
     /// The service's database (services that own a schema: posting).
     pub database_url: String,
     pub db_max_connections: u32,
+    /// The scheduler's `Shops` API, for the shop context of sync runs.
+    pub shops_url: Option<String>,
+    /// The posting service (`Erp`, `Posting`), for the shop context of sync runs.
+    pub posting_url: Option<String>,
+    /// The keyring that opens shop credentials (see `secrets`).
+    pub secret_keys: Option<secrecy::SecretString>,
 }
 
 impl Default for WorkerConfig {
@@ -339,6 +402,9 @@ impl Default for WorkerConfig {
             drain_secs: 30,
             database_url: String::new(),
             db_max_connections: 16,
+            shops_url: None,
+            posting_url: None,
+            secret_keys: None,
         }
     }
 }
@@ -350,7 +416,21 @@ impl WorkerConfig {
                 "service_token is required (SHOPSYNC_SERVICE_TOKEN); set SHOPSYNC_INSECURE_NO_AUTH=true only for local development",
             ));
         }
+        if let Some(k) = &self.secret_keys {
+            crate::secrets::Keyring::parse(k)
+                .map_err(|e| crate::ConfigError::new(e.to_string()))?;
+        }
         Ok(())
+    }
+
+    /// Where the shop contexts come from, when the service is configured for them.
+    pub fn shop_contexts(&self) -> Option<ShopContextConfig> {
+        let keyring = crate::secrets::Keyring::parse(self.secret_keys.as_ref()?).ok()?;
+        Some(ShopContextConfig {
+            shops_url: self.shops_url.clone()?,
+            posting_url: self.posting_url.clone()?,
+            keyring,
+        })
     }
 }
 
@@ -384,7 +464,14 @@ pub async fn serve_worker_with<R: TaskRunner>(
     }
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<pb::worker_server::WorkerServer<WorkerService<R>>>().await;
-    let worker = WorkerService::new(service, runner, shutdown.clone()).into_server();
+    let shops = match cfg.shop_contexts() {
+        Some(c) => {
+            let auth = crate::ClientAuth::new(token).map_err(anyhow::Error::msg)?;
+            Some(Arc::new(ShopContexts::new(c, auth, None).context("shop contexts")?))
+        }
+        None => None,
+    };
+    let worker = WorkerService::new(service, runner, shutdown.clone(), shops).into_server();
     let router = crate::server::builder()
         .add_service(health_service)
         .add_service(crate::server::reflection()?)

@@ -17,8 +17,7 @@
 use crate::repo::{CANCEL_CHANNEL, ClaimedRun, Completion, Repo, RepoError, WAKE_CHANNEL};
 use crate::wakeup::Wakeup;
 use chrono::Utc;
-use serde_json::{Value, json};
-use shopsync_common::{FinishedRun, RunOutcome, after_run};
+use shopsync_common::{FinishedRun, RunFailure, RunOutcome, RunReport, after_run};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -66,16 +65,12 @@ impl Default for DispatcherConfig {
 pub enum ExecOutcome {
     Succeeded {
         worker: Option<String>,
-        counters: Value,
-        record_errors: i64,
-        errors: Value,
+        report: RunReport,
     },
     /// The task failed.
     Failed {
         worker: Option<String>,
-        message: String,
-        causes: Vec<String>,
-        retryable: bool,
+        failure: RunFailure,
     },
     /// The worker went away (connection broke, stream ended without a result).
     Lost {
@@ -374,19 +369,22 @@ async fn dispatch<E: Executor>(
     let execute = Box::pin(inner.executor.execute(&run, handle.clone()));
     // Biased: the result is looked at first, so a task that is already done (or finishes
     // with the first poll) never arms the timeout and stall timers.
-    let (outcome, worker, counters, record_errors, errors, error) = tokio::select! {
+    let (outcome, worker, report, error) = tokio::select! {
         biased;
         o = execute => match o {
-            ExecOutcome::Succeeded { worker, counters, record_errors, errors } =>
-                (RunOutcome::Succeeded, worker, Some(counters), record_errors, Some(errors), None),
-            ExecOutcome::Failed { worker, message, causes, retryable } => {
-                let err = json!({ "message": message, "causes": causes, "retryable": retryable });
-                (RunOutcome::Failed { message: if retryable { message } else { format!("{message} (not retried)") } },
-                 worker, None, 0, None, Some(err))
+            ExecOutcome::Succeeded { worker, report } =>
+                (RunOutcome::Succeeded, worker, Some(report), None),
+            ExecOutcome::Failed { worker, failure } => {
+                let message = if failure.retryable {
+                    failure.message.clone()
+                } else {
+                    format!("{} (not retried)", failure.message)
+                };
+                (RunOutcome::Failed { message }, worker, None, Some(failure))
             }
             ExecOutcome::Lost { worker, message } => {
-                let err = json!({ "message": message, "causes": [] });
-                (RunOutcome::Lost { message }, worker, None, 0, None, Some(err))
+                let err = RunFailure::new(message.clone());
+                (RunOutcome::Lost { message }, worker, None, Some(err))
             }
         },
         _ = handle.cancel.cancelled() => {
@@ -394,31 +392,28 @@ async fn dispatch<E: Executor>(
             match reason {
                 Some(CancelReason::User(by)) => {
                     let o = RunOutcome::Cancelled { by };
-                    let err = json!({ "message": o.error_message(0), "causes": [] });
-                    (o, None, None, 0, None, Some(err))
+                    let err = RunFailure::new(o.error_message(0).unwrap_or_default());
+                    (o, None, None, Some(err))
                 }
                 _ => {
                     let message = "lease lost: another scheduler took the attempt over".to_owned();
-                    (RunOutcome::Lost { message: message.clone() }, None, None, 0, None, Some(json!({"message": message, "causes": []})))
+                    (RunOutcome::Lost { message: message.clone() }, None, None, Some(RunFailure::new(message)))
                 }
             }
         }
         _ = tokio::time::sleep(timeout) => {
-            let err = json!({ "message": format!("timed out after {} s", run.spec.timeout_secs), "causes": [] });
-            (RunOutcome::TimedOut, None, None, 0, None, Some(err))
+            let err = RunFailure::new(format!("timed out after {} s", run.spec.timeout_secs));
+            (RunOutcome::TimedOut, None, None, Some(err))
         }
         _ = stalled => {
             let message = format!("worker stopped heartbeating for {} s", stall.as_secs());
-            (RunOutcome::Lost { message: message.clone() }, None, None, 0, None, Some(json!({"message": message, "causes": []})))
+            (RunOutcome::Lost { message: message.clone() }, None, None, Some(RunFailure::new(message)))
         }
     };
     if let Ok(mut a) = inner.active.lock() {
         a.remove(&run.run_id);
     }
-    let retryable =
-        error.as_ref().and_then(|e| e.get("retryable")).and_then(Value::as_bool).unwrap_or(true);
-    let mut completion =
-        completion_for(&run, outcome, retryable, worker, counters, record_errors, errors, error);
+    let mut completion = completion_for(&run, outcome, worker, report, error);
     if let Ok(p) = handle.progress.lock() {
         completion.progress = (p.0 as i64, p.1 as i64, p.2.clone());
     }
@@ -427,18 +422,16 @@ async fn dispatch<E: Executor>(
     }
 }
 
-/// Build the completion of an attempt: the run-log row and the entry's next state.
-#[allow(clippy::too_many_arguments)]
+/// Build the completion of an attempt: the run-log row and the entry's next state. A failure
+/// that says retrying cannot help uses up the attempts of its fire.
 pub fn completion_for(
     run: &ClaimedRun,
     outcome: RunOutcome,
-    retryable: bool,
     worker: Option<String>,
-    counters: Option<Value>,
-    record_errors: i64,
-    errors: Option<Value>,
-    error: Option<Value>,
+    report: Option<RunReport>,
+    error: Option<RunFailure>,
 ) -> Completion {
+    let retryable = error.as_ref().is_none_or(|e| e.retryable);
     let schedule = run.spec.recurrence.as_ref().and_then(|r| r.compile(&run.spec.time_zone).ok());
     let overlap = run.spec.recurrence.as_ref().is_some_and(|r| r.allow_overlap);
     let attempt = run.attempt.max(1) as u32;
@@ -470,9 +463,7 @@ pub fn completion_for(
         fencing_token: run.fencing_token,
         run_status: outcome.run_status(),
         worker,
-        counters,
-        record_errors,
-        errors,
+        report,
         error,
         progress: (0, 0, String::new()),
         transition,
@@ -626,17 +617,9 @@ async fn reaper<E: Executor>(inner: Arc<Inner<E>>, stop: CancellationToken) {
                     tracing::warn!(run = %run.run_id, entry = %run.entry_id, "lease expired, failing the attempt");
                     let message =
                         "lease expired: the scheduler or worker running it stopped".to_owned();
-                    let err = json!({ "message": message, "causes": [] });
-                    let c = completion_for(
-                        &run,
-                        RunOutcome::Lost { message },
-                        true,
-                        None,
-                        None,
-                        0,
-                        None,
-                        Some(err),
-                    );
+                    let err = RunFailure::new(message.clone());
+                    let c =
+                        completion_for(&run, RunOutcome::Lost { message }, None, None, Some(err));
                     inner.stats.reaped.fetch_add(1, Ordering::Relaxed);
                     let _ = inner.completions.send((c, None, false)).await;
                 }

@@ -3,11 +3,10 @@
 
 use crate::dispatch::{ExecOutcome, Executor, RunHandle};
 use crate::repo::ClaimedRun;
-use serde_json::{Value, json};
-use shopsync_common::Service;
+use shopsync_common::{RunFailure, RunReport, Service};
 use shopsync_proto::pb::worker_client::WorkerClient;
 use shopsync_proto::pb::{self, run_event::Event};
-use shopsync_proto::{opt_ts, params_to_pb, task_to_pb, ts};
+use shopsync_proto::{failure_from_pb, opt_ts, params_to_pb, report_from_pb, task_to_pb, ts};
 use shopsync_runtime::client::AuthedChannel;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -69,9 +68,11 @@ impl Executor for GrpcExecutor {
         let Some((client, url)) = self.workers.get(&service) else {
             return ExecOutcome::Failed {
                 worker: None,
-                message: format!("no worker endpoint is configured for the {service} service"),
-                causes: vec![],
-                retryable: false,
+                failure: RunFailure {
+                    message: format!("no worker endpoint is configured for the {service} service"),
+                    causes: vec![],
+                    retryable: false,
+                },
             };
         };
         let worker = Some(format!("{service}@{url}"));
@@ -107,9 +108,14 @@ impl Executor for GrpcExecutor {
             Err(status) => {
                 return ExecOutcome::Failed {
                     worker,
-                    message: format!("the {service} worker refused the run: {}", status.message()),
-                    causes: vec![format!("grpc status {:?}", status.code())],
-                    retryable: retryable(status.code()),
+                    failure: RunFailure {
+                        message: format!(
+                            "the {service} worker refused the run: {}",
+                            status.message()
+                        ),
+                        causes: vec![format!("grpc status {:?}", status.code())],
+                        retryable: retryable(status.code()),
+                    },
                 };
             }
         };
@@ -119,32 +125,12 @@ impl Executor for GrpcExecutor {
                     handle.progress(p.done, p.total, &p.step);
                 }
                 Ok(Some(pb::RunEvent { event: Some(Event::Result(r)) })) => {
-                    let counters: serde_json::Map<String, Value> = r
-                        .counters
-                        .map(|c| c.values.into_iter().map(|(k, v)| (k, json!(v))).collect())
-                        .unwrap_or_default();
-                    let errors: Vec<Value> = r
-                        .errors
-                        .into_iter()
-                        .map(|e| json!({ "record": e.record, "message": e.message }))
-                        .collect();
                     finish_stream(&mut stream).await;
-                    return ExecOutcome::Succeeded {
-                        worker,
-                        counters: Value::Object(counters),
-                        record_errors: r.record_errors as i64,
-                        errors: Value::Array(errors),
-                    };
+                    return ExecOutcome::Succeeded { worker, report: report_from_pb(r) };
                 }
                 Ok(Some(pb::RunEvent { event: Some(Event::Failure(f)) })) => {
-                    let e = f.error.unwrap_or_default();
                     finish_stream(&mut stream).await;
-                    return ExecOutcome::Failed {
-                        worker,
-                        message: e.message,
-                        causes: e.causes,
-                        retryable: f.retryable,
-                    };
+                    return ExecOutcome::Failed { worker, failure: failure_from_pb(f) };
                 }
                 Ok(Some(pb::RunEvent { event: None })) => handle.touch(),
                 Ok(None) => {
@@ -173,11 +159,6 @@ pub struct NoopExecutor;
 
 impl Executor for NoopExecutor {
     async fn execute(&self, _run: &ClaimedRun, _handle: Arc<RunHandle>) -> ExecOutcome {
-        ExecOutcome::Succeeded {
-            worker: None,
-            counters: json!({}),
-            record_errors: 0,
-            errors: json!([]),
-        }
+        ExecOutcome::Succeeded { worker: None, report: RunReport::default() }
     }
 }

@@ -3,13 +3,12 @@
 use crate::error::ServiceError;
 use crate::repo::{Entry, EntryFilter, RunFilter, RunRow};
 use crate::service::JobQueue;
-use serde_json::Value;
-use shopsync_common::{JobStatus, TaskParams, ValidationError};
+use shopsync_common::{JobStatus, RunReport, TaskParams, ValidationError};
 use shopsync_proto::pb;
 use shopsync_proto::pb::job_queue_server::JobQueue as JobQueueApi;
 use shopsync_proto::{
-    opt_ts, params_to_pb, run_status_to_pb, spec_from_pb, spec_to_pb, status_from_pb, status_to_pb,
-    task_from_pb, task_to_pb, ts,
+    failure_to_pb, opt_ts, params_to_pb, report_to_pb, run_status_to_pb, spec_from_pb, spec_to_pb,
+    status_from_pb, status_to_pb, task_from_pb, task_to_pb, ts,
 };
 use std::pin::Pin;
 use std::sync::Arc;
@@ -73,29 +72,15 @@ pub fn entry_to_pb(e: &Entry) -> pb::JobEntry {
 pub fn run_to_pb(r: &RunRow) -> pb::JobRun {
     let params =
         serde_json::from_value::<TaskParams>(r.params.clone()).ok().map(|p| params_to_pb(&p));
-    let counters = r.counters.as_ref().and_then(Value::as_object).map(|m| pb::Counters {
-        values: m.iter().filter_map(|(k, v)| v.as_i64().map(|v| (k.clone(), v))).collect(),
-    });
-    let errors = r
-        .errors
-        .as_ref()
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|e| pb::RecordError {
-                    record: e["record"].as_str().unwrap_or_default().to_owned(),
-                    message: e["message"].as_str().unwrap_or_default().to_owned(),
-                })
-                .collect()
+    // A run that reported nothing (failed, lost) has no counters.
+    let report = r.counters.as_ref().map(|c| {
+        report_to_pb(&RunReport {
+            counters: c.0.clone(),
+            record_errors: r.record_errors.max(0) as u64,
+            errors: r.errors.as_ref().map(|e| e.0.clone()).unwrap_or_default(),
         })
-        .unwrap_or_default();
-    let error = r.error.as_ref().map(|e| pb::ErrorChain {
-        message: e["message"].as_str().unwrap_or_default().to_owned(),
-        causes: e["causes"]
-            .as_array()
-            .map(|c| c.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default(),
     });
+    let error = r.error.as_ref().map(|e| failure_to_pb(&e.0));
     pb::JobRun {
         id: r.id.to_string(),
         entry_id: r.entry_id.to_string(),
@@ -109,9 +94,9 @@ pub fn run_to_pb(r: &RunRow) -> pb::JobRun {
         scheduler: r.scheduler.clone(),
         worker: r.worker.clone().unwrap_or_default(),
         params,
-        counters,
         record_errors: r.record_errors.max(0) as u64,
-        errors,
+        counters: report.as_ref().and_then(|p| p.counters.clone()),
+        errors: report.map(|p| p.errors).unwrap_or_default(),
         error,
         progress_done: r.progress_done.max(0) as u64,
         progress_total: r.progress_total.max(0) as u64,

@@ -8,7 +8,14 @@ pub mod executor;
 pub mod grpc;
 pub mod repo;
 pub mod service;
+pub mod shops;
 pub mod wakeup;
+
+/// The scheduler's migrations: the `scheduler` schema (the job queue) and the `shops` schema
+/// (shops, links, cursors), both owned by this service.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+pub static SCHEMA: shopsync_store::Schema =
+    shopsync_store::Schema { name: "scheduler", migrator: &MIGRATOR };
 
 use anyhow::Context;
 use secrecy::SecretString;
@@ -63,6 +70,9 @@ pub struct Config {
     pub drain_secs: u64,
     /// Batched create inserts in flight at once; 0: every create is its own statement.
     pub create_writers: usize,
+    /// The keyring that seals shop credentials (`SHOPSYNC_SECRET_KEYS`: `id=BASE64KEY,…`,
+    /// the first seals). Without it, shops can be created but not given credentials.
+    pub secret_keys: Option<SecretString>,
 }
 
 impl Default for Config {
@@ -89,6 +99,7 @@ impl Default for Config {
             watch_ms: 200,
             drain_secs: 30,
             create_writers: creates::WRITERS,
+            secret_keys: None,
         }
     }
 }
@@ -121,6 +132,10 @@ impl Config {
         }
         if self.heartbeat_ms * 2 > self.lease_ms {
             return Err(ConfigError::new("lease_ms must be at least twice heartbeat_ms"));
+        }
+        if let Some(k) = &self.secret_keys {
+            shopsync_runtime::secrets::Keyring::parse(k)
+                .map_err(|e| ConfigError::new(e.to_string()))?;
         }
         Ok(())
     }
@@ -161,10 +176,14 @@ pub async fn dispatcher_pool(url: &str, connections: u32) -> anyhow::Result<sqlx
 /// Run the scheduler until `shutdown`: migrate, serve `JobQueue` (+ health, reflection),
 /// and dispatch.
 pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let pool =
-        shopsync_store::connect(&cfg.database_url, cfg.db_max_connections, "shopsync-scheduler")
-            .await
-            .context("opening the database")?;
+    let pool = shopsync_store::connect(
+        &cfg.database_url,
+        cfg.db_max_connections,
+        "shopsync-scheduler",
+        &[&SCHEMA],
+    )
+    .await
+    .context("opening the database")?;
     let repo = repo::Repo::new(pool.clone());
     let token = if cfg.insecure_no_auth { None } else { cfg.service_token.as_ref() };
     if token.is_none() {
@@ -193,18 +212,35 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let wake = Arc::new(wakeup::Wakeup::default());
     let wake_stop = CancellationToken::new();
     let broadcaster = tokio::spawn(wake.clone().broadcast(pool.clone(), wake_stop.clone()));
-    let queue =
-        Arc::new(service::JobQueue::with_wakeup(repo.clone(), wake.clone(), cfg.create_writers));
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<shopsync_proto::pb::job_queue_server::JobQueueServer<grpc::JobQueueService>>(
         )
         .await;
+    let keyring = cfg
+        .secret_keys
+        .as_ref()
+        .map(shopsync_runtime::secrets::Keyring::parse)
+        .transpose()
+        .context("secret_keys")?;
+    let shops = Arc::new(shops::Shops::new(shops::repo::ShopsRepo::new(pool.clone()), keyring));
+    // After a key rotation, what the old key sealed is sealed again under the new one.
+    match shops.reseal_all().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(shops = n, "shop credentials sealed under the new key"),
+        Err(e) => tracing::warn!(error = %e, "re-sealing shop credentials failed"),
+    }
+    let queue = Arc::new(
+        service::JobQueue::with_wakeup(repo.clone(), wake.clone(), cfg.create_writers)
+            .with_shops(shops.clone()),
+    );
     let api = grpc::JobQueueService::new(queue, Duration::from_millis(cfg.watch_ms)).into_server();
+    let shops_api = shops::grpc::ShopsService::new(shops).into_server();
     let router = shopsync_runtime::server::builder()
         .add_service(health_service)
         .add_service(shopsync_runtime::server::reflection()?)
-        .add_service(InterceptedService::new(api, ServerAuth::new(token)));
+        .add_service(InterceptedService::new(api, ServerAuth::new(token)))
+        .add_service(InterceptedService::new(shops_api, ServerAuth::new(token)));
     let listener = shopsync_runtime::server::bind(cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;

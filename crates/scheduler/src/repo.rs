@@ -9,11 +9,13 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use shopsync_common::{EntrySpec, JobStatus, RunStatus, Transition};
+use shopsync_common::{
+    EntrySpec, JobStatus, RecordError, RunFailure, RunReport, RunStatus, Transition,
+};
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, FromRow, PgPool, Postgres, Row, Transaction};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
@@ -288,11 +290,10 @@ pub struct Completion {
     pub category: Option<String>,
     pub run_status: RunStatus,
     pub worker: Option<String>,
-    pub counters: Option<Value>,
-    pub record_errors: i64,
-    pub errors: Option<Value>,
-    /// {"message": ..., "causes": [...]}
-    pub error: Option<Value>,
+    /// What a successful run reported.
+    pub report: Option<RunReport>,
+    /// Why a run did not succeed.
+    pub error: Option<RunFailure>,
     /// Last progress reported (done, total, step).
     pub progress: (i64, i64, String),
     pub transition: Transition,
@@ -345,10 +346,10 @@ pub struct RunRow {
     pub progress_done: i64,
     pub progress_total: i64,
     pub step: Option<String>,
-    pub counters: Option<Value>,
+    pub counters: Option<Json<BTreeMap<String, i64>>>,
     pub record_errors: i64,
-    pub errors: Option<Value>,
-    pub error: Option<Value>,
+    pub errors: Option<Json<Vec<RecordError>>>,
+    pub error: Option<Json<RunFailure>>,
 }
 
 const RUN_COLS: &str = "id, entry_id, task, shop, description, category, fire_time, attempt, \
@@ -1176,10 +1177,10 @@ impl Repo {
             tokens.push(c.fencing_token);
             run_status.push(c.run_status.as_str());
             workers.push(c.worker.clone());
-            counters.push(c.counters.clone().map(Json));
-            rec_errs.push(c.record_errors);
-            errors.push(c.errors.clone().map(Json));
-            error.push(c.error.clone().map(Json));
+            counters.push(c.report.as_ref().map(|r| Json(&r.counters)));
+            rec_errs.push(c.report.as_ref().map_or(0, |r| r.record_errors as i64));
+            errors.push(c.report.as_ref().map(|r| Json(&r.errors)));
+            error.push(c.error.as_ref().map(Json));
             e_status.push(c.transition.status.as_str());
             next_run.push(c.transition.next_run_at);
             next_fire.push(c.transition.next_fire_time);

@@ -4,6 +4,7 @@
 use crate::creates::CreateBatcher;
 use crate::error::ServiceError;
 use crate::repo::{Entry, EntryFilter, EntryState, Repo, RepoError, RunFilter, RunRow};
+use crate::shops::Shops;
 use crate::wakeup::Wakeup;
 use chrono::{DateTime, Utc};
 use shopsync_common::{EntrySpec, JobStatus, ValidationError};
@@ -12,6 +13,9 @@ use uuid::Uuid;
 
 pub struct JobQueue {
     repo: Repo,
+    /// Entries of unknown or disabled shops are refused (none: every shop is accepted, as in
+    /// the repository tests).
+    shops: Option<Arc<Shops>>,
     /// How creates wake the claimers; None: a NOTIFY in the create's transaction.
     wakeup: Option<Arc<Wakeup>>,
     /// Concurrent creates share an insert (with a wakeup only: a batch sends no NOTIFY).
@@ -40,7 +44,20 @@ fn first_run(spec: &EntrySpec, now: DateTime<Utc>) -> Result<NextRun, ServiceErr
 
 impl JobQueue {
     pub fn new(repo: Repo) -> Self {
-        Self { repo, wakeup: None, creates: None }
+        Self { repo, shops: None, wakeup: None, creates: None }
+    }
+
+    /// Refuse entries of shops that `shops` does not know or has disabled.
+    pub fn with_shops(mut self, shops: Arc<Shops>) -> Self {
+        self.shops = Some(shops);
+        self
+    }
+
+    async fn check_shop(&self, spec: &EntrySpec) -> Result<(), ServiceError> {
+        match &self.shops {
+            Some(s) => s.check_enabled(&spec.shop, "spec.shop").await,
+            None => Ok(()),
+        }
     }
 
     /// A queue whose creates wake claimers through `wakeup` (whose broadcaster must run),
@@ -49,7 +66,7 @@ impl JobQueue {
     pub fn with_wakeup(repo: Repo, wakeup: Arc<Wakeup>, create_writers: usize) -> Self {
         let creates =
             (create_writers > 0).then(|| CreateBatcher::start(repo.clone(), create_writers));
-        Self { repo, wakeup: Some(wakeup), creates }
+        Self { repo, shops: None, wakeup: Some(wakeup), creates }
     }
 
     pub fn repo(&self) -> &Repo {
@@ -64,6 +81,7 @@ impl JobQueue {
     ) -> Result<Entry, ServiceError> {
         let now = Utc::now();
         let (next, fire) = first_run(&spec, now)?;
+        self.check_shop(&spec).await?;
         let state = EntryState {
             status: if on_hold { JobStatus::OnHold } else { JobStatus::Ready },
             next_run_at: if on_hold { None } else { next },
@@ -105,6 +123,7 @@ impl JobQueue {
     ) -> Result<Entry, ServiceError> {
         let now = Utc::now();
         spec.validate(now)?;
+        self.check_shop(&spec).await?;
         self.modify(id, |e| {
             if let Some(v) = expected_version
                 && v != e.version

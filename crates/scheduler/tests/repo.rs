@@ -18,7 +18,7 @@ const LEASE: Duration = Duration::from_secs(10);
 /// The reaper's failure of an attempt whose lease expired.
 fn lost(run: &shopsync_scheduler::repo::ClaimedRun) -> shopsync_scheduler::repo::Completion {
     let outcome = RunOutcome::Lost { message: "lease expired".into() };
-    completion_for(run, outcome, true, None, None, 0, None, None)
+    completion_for(run, outcome, None, None, None)
 }
 
 /// The queue invariant: an entry has a `due` row exactly when its `next_run_at` is set, and
@@ -37,7 +37,7 @@ async fn due_matches_entries(pool: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+#[sqlx::test(migrator = "shopsync_scheduler::MIGRATOR")]
 async fn a_stale_result_is_refused(pool: PgPool) -> anyhow::Result<()> {
     let repo = Repo::new(pool.clone());
     let q = JobQueue::new(repo.clone());
@@ -46,7 +46,7 @@ async fn a_stale_result_is_refused(pool: PgPool) -> anyhow::Result<()> {
     assert_eq!(claimed.len(), 1);
     let run = &claimed[0];
     // A wrong token is refused outright.
-    let mut forged = completion_for(run, RunOutcome::Succeeded, true, None, None, 0, None, None);
+    let mut forged = completion_for(run, RunOutcome::Succeeded, None, None, None);
     forged.fencing_token += 1;
     let r = repo.complete(&[forged]).await?;
     assert_eq!((r.accepted.len(), r.refused.len()), (0, 1));
@@ -59,7 +59,7 @@ async fn a_stale_result_is_refused(pool: PgPool) -> anyhow::Result<()> {
     let lost = lost(&expired[0]);
     assert_eq!(repo.complete(&[lost]).await?.accepted.len(), 1);
     // The original attempt reports success late: refused, nothing changes.
-    let late = completion_for(run, RunOutcome::Succeeded, true, None, None, 0, None, None);
+    let late = completion_for(run, RunOutcome::Succeeded, None, None, None);
     let r = repo.complete(&[late]).await?;
     assert_eq!(r.refused, vec![run.run_id]);
     let e = repo.get_entry(e.id).await?.unwrap();
@@ -102,7 +102,7 @@ async fn moved_to_next_fire(
     Ok(())
 }
 
-#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+#[sqlx::test(migrator = "shopsync_scheduler::MIGRATOR")]
 async fn the_database_refuses_a_second_run_of_the_same_fire(pool: PgPool) -> anyhow::Result<()> {
     let repo = Repo::new(pool.clone());
     let q = JobQueue::new(repo.clone());
@@ -122,7 +122,7 @@ async fn the_database_refuses_a_second_run_of_the_same_fire(pool: PgPool) -> any
     Ok(())
 }
 
-#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+#[sqlx::test(migrator = "shopsync_scheduler::MIGRATOR")]
 async fn recurring_entries_store_their_next_fire_and_advance_on_completion(
     pool: PgPool,
 ) -> anyhow::Result<()> {
@@ -145,7 +145,7 @@ async fn recurring_entries_store_their_next_fire_and_advance_on_completion(
     let claimed = repo.claim_free(10, "a", LEASE).await?;
     let run = claimed.iter().find(|r| r.entry_id == e.id).unwrap();
     assert_eq!(run.fire_time, Some(fire));
-    let c = completion_for(run, RunOutcome::Succeeded, true, None, None, 0, None, None);
+    let c = completion_for(run, RunOutcome::Succeeded, None, None, None);
     repo.complete(&[c]).await?;
     let e = repo.get_entry(e.id).await?.unwrap();
     assert_eq!(e.state.status, JobStatus::Ready);
@@ -158,16 +158,7 @@ async fn recurring_entries_store_their_next_fire_and_advance_on_completion(
     let fire = e.state.next_fire_time.unwrap();
     let claimed = repo.claim_free(10, "a", LEASE).await?;
     let run = claimed.iter().find(|r| r.entry_id == e.id).unwrap();
-    let c = completion_for(
-        run,
-        RunOutcome::Failed { message: "boom".into() },
-        true,
-        None,
-        None,
-        0,
-        None,
-        None,
-    );
+    let c = completion_for(run, RunOutcome::Failed { message: "boom".into() }, None, None, None);
     repo.complete(&[c]).await?;
     let e = repo.get_entry(e.id).await?.unwrap();
     assert_eq!(e.state.status, JobStatus::Error);
@@ -176,7 +167,7 @@ async fn recurring_entries_store_their_next_fire_and_advance_on_completion(
     Ok(())
 }
 
-#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+#[sqlx::test(migrator = "shopsync_scheduler::MIGRATOR")]
 async fn category_locks_admit_one_claim_and_park_the_rest_as_waiting(
     pool: PgPool,
 ) -> anyhow::Result<()> {
@@ -199,7 +190,7 @@ async fn category_locks_admit_one_claim_and_park_the_rest_as_waiting(
     Ok(())
 }
 
-#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+#[sqlx::test(migrator = "shopsync_scheduler::MIGRATOR")]
 async fn a_lock_bound_fire_that_ran_moves_on_and_frees_its_lock(
     pool: PgPool,
 ) -> anyhow::Result<()> {
@@ -228,7 +219,7 @@ async fn a_lock_bound_fire_that_ran_moves_on_and_frees_its_lock(
     Ok(())
 }
 
-#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+#[sqlx::test(migrator = "shopsync_scheduler::MIGRATOR")]
 async fn expiry_and_pruning(pool: PgPool) -> anyhow::Result<()> {
     let repo = Repo::new(pool.clone());
     let q = JobQueue::new(repo.clone());
@@ -267,7 +258,7 @@ async fn expiry_and_pruning(pool: PgPool) -> anyhow::Result<()> {
 /// Concurrent creates share one insert: each gets its own entry, in its own order; a
 /// request_id used before (or earlier in the same batch) answers the stored entry; each entry
 /// is queued and claimable.
-#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+#[sqlx::test(migrator = "shopsync_scheduler::MIGRATOR")]
 async fn batched_creates_keep_each_answer_and_request_ids(pool: PgPool) -> anyhow::Result<()> {
     use shopsync_scheduler::repo::{EntryState, NewEntry};
     let repo = Repo::new(pool.clone());
@@ -330,7 +321,7 @@ async fn batched_creates_keep_each_answer_and_request_ids(pool: PgPool) -> anyho
 
 /// Through the API with batching on: many concurrent creates, each answered with its own
 /// entry, and a retried request_id answered with the first.
-#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+#[sqlx::test(migrator = "shopsync_scheduler::MIGRATOR")]
 async fn concurrent_creates_through_the_batcher(pool: PgPool) -> anyhow::Result<()> {
     let repo = Repo::new(pool.clone());
     let wake = std::sync::Arc::new(shopsync_scheduler::wakeup::Wakeup::default());
@@ -370,7 +361,7 @@ async fn concurrent_creates_through_the_batcher(pool: PgPool) -> anyhow::Result<
 
 /// A create without a wakeup (no batcher) wakes the claimers with a NOTIFY in its own
 /// transaction, once per statement and only for due entries; the batcher's inserts do not.
-#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+#[sqlx::test(migrator = "shopsync_scheduler::MIGRATOR")]
 async fn creates_notify_the_claimers_only_when_asked_and_due(pool: PgPool) -> anyhow::Result<()> {
     let repo = Repo::new(pool.clone());
     let q = JobQueue::new(repo.clone());
@@ -396,7 +387,7 @@ async fn creates_notify_the_claimers_only_when_asked_and_due(pool: PgPool) -> an
 
 /// A completion wakes the claimers (NOTIFY, sent when its statement commits, and `woke` in its
 /// result) only when it made work due again or freed a lock: not when a one-off finished.
-#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+#[sqlx::test(migrator = "shopsync_scheduler::MIGRATOR")]
 async fn completions_notify_the_claimers_only_when_work_is_due_again(
     pool: PgPool,
 ) -> anyhow::Result<()> {
@@ -412,8 +403,7 @@ async fn completions_notify_the_claimers_only_when_work_is_due_again(
     l.listen(shopsync_scheduler::repo::WAKE_CHANNEL).await?;
     let wait = Duration::from_millis(300);
 
-    let c =
-        completion_for(run_of(one_off.id), RunOutcome::Succeeded, true, None, None, 0, None, None);
+    let c = completion_for(run_of(one_off.id), RunOutcome::Succeeded, None, None, None);
     let r = repo.complete(&[c]).await?;
     assert_eq!(r.accepted.len(), 1);
     assert!(!r.woke, "a finished one-off makes nothing due");
@@ -422,16 +412,7 @@ async fn completions_notify_the_claimers_only_when_work_is_due_again(
         "no NOTIFY for a finished one-off"
     );
 
-    let c = completion_for(
-        run_of(recurring.id),
-        RunOutcome::Succeeded,
-        true,
-        None,
-        None,
-        0,
-        None,
-        None,
-    );
+    let c = completion_for(run_of(recurring.id), RunOutcome::Succeeded, None, None, None);
     let r = repo.complete(std::slice::from_ref(&c)).await?;
     assert!(r.woke, "a recurring entry is due again");
     let n = tokio::time::timeout(wait, l.recv()).await.expect("the completion notifies")?;
@@ -449,7 +430,7 @@ async fn completions_notify_the_claimers_only_when_work_is_due_again(
 /// meanwhile goes when the run leaves the entry without a next run, and the run's locks go
 /// even when the entry no longer needs locks. (Completions of untouched entries skip both
 /// lookups; these are the touched ones.)
-#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+#[sqlx::test(migrator = "shopsync_scheduler::MIGRATOR")]
 async fn a_completion_cleans_up_after_edits_made_during_its_run(
     pool: PgPool,
 ) -> anyhow::Result<()> {
@@ -467,7 +448,7 @@ async fn a_completion_cleans_up_after_edits_made_during_its_run(
     .await?
     .unwrap();
     due_matches_entries(&pool).await?;
-    let c = completion_for(&run, RunOutcome::Succeeded, true, None, None, 0, None, None);
+    let c = completion_for(&run, RunOutcome::Succeeded, None, None, None);
     assert_eq!(c.transition.next_run_at, None);
     assert_eq!(repo.complete(&[c]).await?.accepted.len(), 1);
     let e = repo.get_entry(e.id).await?.unwrap();
@@ -489,7 +470,7 @@ async fn a_completion_cleans_up_after_edits_made_during_its_run(
         .fetch_one(&pool)
         .await?;
     assert!(!needs, "the edit took the category away");
-    let c = completion_for(&run, RunOutcome::Succeeded, true, None, None, 0, None, None);
+    let c = completion_for(&run, RunOutcome::Succeeded, None, None, None);
     let r = repo.complete(&[c]).await?;
     assert_eq!(r.accepted.len(), 1);
     assert!(r.woke, "the freed lock wakes the claimers");
@@ -500,7 +481,7 @@ async fn a_completion_cleans_up_after_edits_made_during_its_run(
 
 /// An entry that allows overlapping runs, put on hold while a run goes, starts no other run
 /// and is On Hold when the run ends.
-#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+#[sqlx::test(migrator = "shopsync_scheduler::MIGRATOR")]
 async fn an_overlapping_entry_put_on_hold_mid_run_starts_nothing_more(
     pool: PgPool,
 ) -> anyhow::Result<()> {
@@ -518,7 +499,7 @@ async fn an_overlapping_entry_put_on_hold_mid_run_starts_nothing_more(
     q.set_on_hold(e.id).await?;
     due_matches_entries(&pool).await?;
     assert!(repo.claim_free(10, "a", LEASE).await?.is_empty(), "no second run once on hold");
-    let c = completion_for(&run, RunOutcome::Succeeded, true, None, None, 0, None, None);
+    let c = completion_for(&run, RunOutcome::Succeeded, None, None, None);
     assert_eq!(repo.complete(&[c]).await?.accepted.len(), 1);
     let e = repo.get_entry(e.id).await?.unwrap();
     assert_eq!(e.state.status, JobStatus::OnHold);
@@ -530,7 +511,7 @@ async fn an_overlapping_entry_put_on_hold_mid_run_starts_nothing_more(
 /// A running attempt's run-log row shows the spec it was claimed with, even when the entry is
 /// edited during the run; progress and cancel requests reach it; its claim is released with
 /// its completion, and a reaped claim once its attempts are logged.
-#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+#[sqlx::test(migrator = "shopsync_scheduler::MIGRATOR")]
 async fn runs_keep_what_their_claim_saw_and_claims_are_released(
     pool: PgPool,
 ) -> anyhow::Result<()> {
@@ -576,7 +557,7 @@ async fn runs_keep_what_their_claim_saw_and_claims_are_released(
     assert_eq!(hb.cancels, vec![(run.run_id, "alice".to_owned())]);
 
     // The completion logs the claim's spec, keeps the progress, and releases the claim.
-    let c = completion_for(&run, RunOutcome::Succeeded, true, None, None, 0, None, None);
+    let c = completion_for(&run, RunOutcome::Succeeded, None, None, None);
     let r = repo.complete_and_release(&[c], &[run.claim_id], false).await?;
     assert_eq!(r.accepted, vec![run.run_id]);
     let row = repo.get_run(run.run_id).await?.unwrap();
@@ -615,7 +596,7 @@ async fn runs_keep_what_their_claim_saw_and_claims_are_released(
 
 /// Claims send the hashes of the specs they have parsed and get only the others' JSON: every
 /// attempt still carries its own entry's spec, shared, new or edited.
-#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+#[sqlx::test(migrator = "shopsync_scheduler::MIGRATOR")]
 async fn claimed_attempts_carry_their_own_spec_when_specs_are_shared(
     pool: PgPool,
 ) -> anyhow::Result<()> {

@@ -30,6 +30,12 @@ use std::time::Duration;
 
 pub const API_VERSION: &str = "2026-10";
 
+/// The client's migrations: the `shopify` schema (the shared rate budget), applied by every
+/// service that shares budgets through the database.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+pub static SCHEMA: shopsync_store::Schema =
+    shopsync_store::Schema { name: "shopify", migrator: &MIGRATOR };
+
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// `https://{shop}.myshopify.com`, or a simulator's `http://127.0.0.1:PORT`.

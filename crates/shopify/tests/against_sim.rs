@@ -1512,7 +1512,7 @@ async fn burst(a: &ShopifyClient, b: &ShopifyClient) -> Result<usize> {
 
 /// Two processes on one shop, each with its own client: on their own they overdraw Shopify's
 /// bucket and get THROTTLED; sharing the shop's budget through PostgreSQL, they never do.
-#[sqlx::test(migrator = "shopsync_store::MIGRATOR")]
+#[sqlx::test(migrator = "shopsync_shopify::MIGRATOR")]
 async fn replicas_sharing_the_shops_budget_in_postgres_are_never_throttled(
     pool: sqlx::PgPool,
 ) -> Result<()> {

@@ -1,13 +1,31 @@
-//! shopsync-store: the one PostgreSQL database. Migrations for every service's schema live
-//! in `migrations/` (each service owns its own schema; see ARCHITECTURE.md), applied by
-//! [`MIGRATOR`] at service start-up and by `#[sqlx::test]`.
+//! shopsync-store: pools for the one PostgreSQL database, and the migration runner.
+//!
+//! Each schema's owner keeps its migrations in its own crate (`crates/scheduler/migrations`,
+//! `crates/posting/migrations`, `crates/shopify/migrations`) with its own version table inside
+//! its schema (`scheduler._sqlx_migrations`; the crate's `sqlx.toml` says so for
+//! `sqlx::migrate!`), and applies only those: see [`Schema`] and [`migrate`].
 
 use sqlx::PgPool;
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// A schema and the migrations of its owner.
+#[derive(Debug)]
+pub struct Schema {
+    pub name: &'static str,
+    /// `sqlx::migrate!()` of the owner's `migrations/`; its crate's `sqlx.toml` names the
+    /// version table `<name>._sqlx_migrations` (the table [`migrate`] uses).
+    pub migrator: &'static Migrator,
+}
+
+impl Schema {
+    /// The owner's version table.
+    pub fn version_table(&self) -> String {
+        format!("{}._sqlx_migrations", self.name)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -17,6 +35,8 @@ pub enum StoreError {
     Connect(#[source] sqlx::Error),
     #[error("database migration failed")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("adopting versions applied by an older release failed")]
+    Adopt(#[source] sqlx::Error),
 }
 
 /// How a service's pool plans its prepared statements.
@@ -46,8 +66,9 @@ pub async fn connect(
     url: &str,
     max_connections: u32,
     application: &str,
+    schemas: &[&Schema],
 ) -> Result<PgPool, StoreError> {
-    connect_with(url, max_connections, application, Plans::Auto).await
+    connect_with(url, max_connections, application, Plans::Auto, schemas).await
 }
 
 /// [`connect`] with a plan cache mode.
@@ -56,19 +77,65 @@ pub async fn connect_with(
     max_connections: u32,
     application: &str,
     plans: Plans,
+    schemas: &[&Schema],
 ) -> Result<PgPool, StoreError> {
     let pool = pool_with(url, max_connections, application, plans).await?;
-    startup_migrator().run(&pool).await.map_err(StoreError::Migrate)?;
+    for s in schemas {
+        migrate(&pool, s).await?;
+    }
     Ok(pool)
 }
 
-/// The migrations as services apply them at start-up. One a newer release already applied is
-/// tolerated (`ignore_missing`): during a rolling deploy the replicas of the older release must
-/// keep starting, and migrations only ever add what older code can ignore (ARCHITECTURE.md).
-fn startup_migrator() -> sqlx::migrate::Migrator {
-    let mut m = sqlx::migrate!("./migrations");
+/// Bring `schema` up to date with its owner's migrations, as a service does at start-up. One
+/// a newer release already applied is tolerated (`ignore_missing`): during a rolling deploy the
+/// replicas of the older release must keep starting, and migrations only ever add what older
+/// code can ignore (ARCHITECTURE.md).
+///
+/// A database migrated by an older release keeps every version in `public._sqlx_migrations`;
+/// the owner's versions are copied from there into its own table first, once, so nothing is
+/// applied twice.
+pub async fn migrate(pool: &PgPool, schema: &Schema) -> Result<(), StoreError> {
+    adopt_legacy_versions(pool, schema).await.map_err(StoreError::Adopt)?;
+    let mut m = Migrator::with_migrations(schema.migrator.iter().cloned().collect());
+    m.dangerous_set_table_name(schema.version_table());
+    m.create_schema(schema.name);
     m.set_ignore_missing(true);
-    m
+    m.run(pool).await.map_err(StoreError::Migrate)
+}
+
+async fn adopt_legacy_versions(pool: &PgPool, schema: &Schema) -> Result<(), sqlx::Error> {
+    let table = schema.version_table();
+    let mut tx = pool.begin().await?;
+    // The same lock for every owner: adoption and the legacy table are read one at a time.
+    sqlx::query("SELECT pg_advisory_xact_lock(7470657)").execute(&mut *tx).await?;
+    let (legacy, own): (bool, bool) = sqlx::query_as(
+        "SELECT to_regclass('public._sqlx_migrations') IS NOT NULL, to_regclass($1) IS NOT NULL",
+    )
+    .bind(&table)
+    .fetch_one(&mut *tx)
+    .await?;
+    if legacy && !own {
+        let versions: Vec<i64> = schema.migrator.iter().map(|m| m.version).collect();
+        // Schema and table names are the owners' constants, never input.
+        let ddl = format!(
+            "CREATE SCHEMA IF NOT EXISTS {name}; \
+             CREATE TABLE {table} (LIKE public._sqlx_migrations INCLUDING ALL)",
+            name = schema.name
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(ddl)).execute(&mut *tx).await?;
+        let copy = format!(
+            "INSERT INTO {table} SELECT * FROM public._sqlx_migrations WHERE version = ANY($1)"
+        );
+        let n = sqlx::query(sqlx::AssertSqlSafe(copy))
+            .bind(&versions)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n > 0 {
+            tracing::info!(schema = schema.name, versions = n, "adopted applied migrations");
+        }
+    }
+    tx.commit().await
 }
 
 /// A pool without running migrations (a second pool of a service that already migrated).
