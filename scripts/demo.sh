@@ -19,6 +19,9 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # Services authenticate each other with a shared token; it never appears in logs.
 SHOPSYNC_SERVICE_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export SHOPSYNC_SERVICE_TOKEN
+# Shop credentials are sealed with this keyring (a Kubernetes Secret in a deployment).
+SHOPSYNC_SECRET_KEYS="demo-1=$(head -c 32 /dev/urandom | base64)"
+export SHOPSYNC_SECRET_KEYS
 export RUST_LOG=${RUST_LOG:-info}
 
 PIDS=()
@@ -29,15 +32,19 @@ stop_all() {
 trap stop_all EXIT INT TERM
 
 declare -A URL
+SPORT=$(free_port)
+PPORT=$(free_port)
 for svc in order-sync product-sync inventory-sync posting; do
   port=$(free_port)
+  [ "$svc" = posting ] && port=$PPORT
+  # Sync runs get their shop from the scheduler's Shops API and the ERP from posting.
   SHOPSYNC_LISTEN=127.0.0.1:$port SHOPSYNC_DATABASE_URL=$DATABASE_URL \
+    SHOPSYNC_SHOPS_URL=http://127.0.0.1:$SPORT SHOPSYNC_POSTING_URL=http://127.0.0.1:$PPORT \
     "$BIN/shopsync-$svc" >"$LOGS/$svc.log" 2>&1 &
   PIDS+=($!)
   URL[$svc]=http://127.0.0.1:$port
 done
 
-SPORT=$(free_port)
 SHOPSYNC_LISTEN=127.0.0.1:$SPORT SHOPSYNC_DATABASE_URL=$DATABASE_URL SHOPSYNC_REPLICA_NAME=demo \
   SHOPSYNC_WORKERS__ORDER_SYNC=${URL[order-sync]} SHOPSYNC_WORKERS__PRODUCT_SYNC=${URL[product-sync]} \
   SHOPSYNC_WORKERS__INVENTORY_SYNC=${URL[inventory-sync]} SHOPSYNC_WORKERS__POSTING=${URL[posting]} \
@@ -48,6 +55,10 @@ export SHOPSYNC_SCHEDULER_URL=http://127.0.0.1:$SPORT
 ss() { "$BIN/shopsync" "$@"; }
 for _ in $(seq 100); do ss jobs list >/dev/null 2>&1 && break; sleep 0.1; done
 say "five services up (logs in target/demo/): scheduler at $SHOPSYNC_SCHEDULER_URL"
+
+say "a shop: its settings, its credentials sealed (shown only as set, with their key id)"
+SHOPSYNC_SHOP_ACCESS_TOKEN=shpat_demo_token ss shops create demo-shop \
+  --domain demo-shop.myshopify.com --settings '{"auto_release": true}' | head -n 5
 
 id_of() { grep -oE '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}' | head -n 1; }
 

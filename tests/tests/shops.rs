@@ -461,3 +461,89 @@ async fn each_owner_applies_only_its_own_migrations() -> Result<()> {
     assert_eq!(adopted as usize, shopsync_scheduler::MIGRATOR.iter().count());
     Ok(())
 }
+
+/// The roles of `deploy/sql/roles.sql`, under names of this test's own (roles are global to
+/// the cluster), as SQL without psql's meta-commands.
+fn roles_sql(prefix: &str, db: &str) -> Result<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/sql/roles.sql");
+    let text = std::fs::read_to_string(&path).with_context(|| path.display().to_string())?;
+    Ok(text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('\\'))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("shopsync_", prefix)
+        .replace(":\"db\"", &format!("\"{db}\"")))
+}
+
+#[tokio::test]
+async fn services_run_as_roles_that_reach_only_their_own_schemas() -> Result<()> {
+    let test = "shops_roles";
+    let db = TestDb::create().await?;
+    let name = db
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let prefix = format!("r{}_", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let admin = db.pool().await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(roles_sql(&prefix, &name)?)).execute(&admin).await?;
+    let as_role = |role: &str| db.url.replacen("://postgres@", &format!("://{prefix}{role}@"), 1);
+    anyhow::ensure!(as_role("x") != db.url, "the test database URL is not postgres://postgres@…");
+
+    // Each service migrates and serves as its own role.
+    let posting = spawn(Spawn {
+        binary: "shopsync-posting",
+        name: "posting",
+        test,
+        env: vec![
+            ("SHOPSYNC_SERVICE_TOKEN".into(), TOKEN.into()),
+            ("SHOPSYNC_DATABASE_URL".into(), as_role("posting")),
+        ],
+    })
+    .await?;
+    let sched = spawn(Spawn {
+        binary: "shopsync-scheduler",
+        name: "scheduler",
+        test,
+        env: vec![
+            ("SHOPSYNC_SERVICE_TOKEN".into(), TOKEN.into()),
+            ("SHOPSYNC_DATABASE_URL".into(), as_role("scheduler")),
+            ("SHOPSYNC_SECRET_KEYS".into(), TEST_SECRET_KEYS.into()),
+        ],
+    })
+    .await?;
+    shops(&sched).await?.create_shop(shop_request("roles", "roles.myshopify.com")).await?;
+    let (mut erp, _) = erp_clients(&posting).await?;
+    erp.create_location(pb::Location { code: "MAIN".into(), ..Default::default() }).await?;
+
+    // Neither reaches the other's schema.
+    for (role, foreign) in [
+        ("posting", "SELECT count(*) FROM scheduler.entries"),
+        ("posting", "SELECT count(*) FROM shops.shops"),
+        ("scheduler", "SELECT count(*) FROM posting.locations"),
+    ] {
+        let pool = sqlx::PgPool::connect(&as_role(role)).await?;
+        let e = sqlx::query(foreign).execute(&pool).await.unwrap_err();
+        assert!(e.to_string().contains("permission denied"), "{role}: {foreign}: {e}");
+        pool.close().await;
+    }
+    let own: i64 = sqlx::query_scalar("SELECT count(*) FROM posting.locations")
+        .fetch_one(&sqlx::PgPool::connect(&as_role("posting")).await?)
+        .await?;
+    assert_eq!(own, 1);
+
+    drop((posting, sched, admin));
+    drop(db);
+    let c = sqlx::PgPool::connect(&admin_url()).await?;
+    for role in ["scheduler", "posting", "sync"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP ROLE IF EXISTS {prefix}{role}")))
+            .execute(&c)
+            .await?;
+    }
+    Ok(())
+}

@@ -53,7 +53,7 @@ struct Cli {
         long,
         global = true,
         env = "SHOPSYNC_POSTING_URL",
-        default_value = "http://127.0.0.1:50054"
+        default_value = "http://127.0.0.1:50051"
     )]
     posting: String,
     /// Print the raw records instead of tables.

@@ -108,10 +108,14 @@ async fn adopt_legacy_versions(pool: &PgPool, schema: &Schema) -> Result<(), sql
     let mut tx = pool.begin().await?;
     // The same lock for every owner: adoption and the legacy table are read one at a time.
     sqlx::query("SELECT pg_advisory_xact_lock(7470657)").execute(&mut *tx).await?;
+    // The catalog, not to_regclass: a role without USAGE on `public` may look there too.
     let (legacy, own): (bool, bool) = sqlx::query_as(
-        "SELECT to_regclass('public._sqlx_migrations') IS NOT NULL, to_regclass($1) IS NOT NULL",
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_tables \
+                        WHERE schemaname = 'public' AND tablename = '_sqlx_migrations'), \
+                EXISTS (SELECT FROM pg_catalog.pg_tables \
+                        WHERE schemaname = $1 AND tablename = '_sqlx_migrations')",
     )
-    .bind(&table)
+    .bind(schema.name)
     .fetch_one(&mut *tx)
     .await?;
     if legacy && !own {

@@ -115,14 +115,12 @@ pub enum SecretUpdate {
 }
 
 impl SecretUpdate {
-    /// (replace?, key, nonce, ciphertext) for the update statement.
-    fn binds(&self) -> (bool, Option<&str>, Option<&[u8]>, Option<&[u8]>) {
+    /// (replace?, the new value) for the update statement.
+    fn binds(&self) -> (bool, Option<&StoredSecret>) {
         match self {
-            SecretUpdate::Keep => (false, None, None, None),
-            SecretUpdate::Clear => (true, None, None, None),
-            SecretUpdate::Set(s) => {
-                (true, Some(s.key_id.as_str()), Some(s.nonce.as_slice()), Some(&s.ciphertext))
-            }
+            SecretUpdate::Keep => (false, None),
+            SecretUpdate::Clear => (true, None),
+            SecretUpdate::Set(s) => (true, Some(s)),
         }
     }
 }
@@ -215,8 +213,8 @@ impl ShopsRepo {
         token: &SecretUpdate,
         webhook: &SecretUpdate,
     ) -> R<Option<StoredShop>> {
-        let (t_set, t_key, t_nonce, t_ct) = token.binds();
-        let (w_set, w_key, w_nonce, w_ct) = webhook.binds();
+        let (t_set, t) = token.binds();
+        let (w_set, w) = webhook.binds();
         let sql = format!(
             "UPDATE shops.shops SET store_domain = $3, api_version = $4, plan = $5, settings = $6, \
                access_token_key = CASE WHEN $7 THEN $8 ELSE access_token_key END, \
@@ -236,13 +234,13 @@ impl ShopsRepo {
             .bind(spec.plan.as_str())
             .bind(Json(&spec.settings))
             .bind(t_set)
-            .bind(t_key)
-            .bind(t_nonce)
-            .bind(t_ct)
+            .bind(t.map(|s| &s.key_id))
+            .bind(t.map(|s| &s.nonce))
+            .bind(t.map(|s| &s.ciphertext))
             .bind(w_set)
-            .bind(w_key)
-            .bind(w_nonce)
-            .bind(w_ct)
+            .bind(w.map(|s| &s.key_id))
+            .bind(w.map(|s| &s.nonce))
+            .bind(w.map(|s| &s.ciphertext))
             .fetch_optional(&self.pool)
             .await?;
         row.map(ShopRow::into_stored).transpose()
