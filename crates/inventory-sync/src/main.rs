@@ -2,8 +2,5 @@
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    shopsync_runtime::worker::service_main(
-        shopsync_inventory_sync::SERVICE,
-        shopsync_inventory_sync::runner,
-    )
+    shopsync_runtime::service::main("shopsync-inventory-sync", shopsync_inventory_sync::run)
 }

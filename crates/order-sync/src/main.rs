@@ -2,8 +2,5 @@
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    shopsync_runtime::worker::service_main(
-        shopsync_order_sync::SERVICE,
-        shopsync_order_sync::runner,
-    )
+    shopsync_runtime::service::main("shopsync-order-sync", shopsync_order_sync::run)
 }

@@ -5,6 +5,7 @@
 //! (BatchPostSalesOrders, BatchPostSalesInvoices).
 
 pub mod batch;
+pub mod config;
 pub mod docs;
 pub mod error;
 pub mod grpc;
@@ -13,9 +14,9 @@ pub mod post;
 pub mod util;
 
 use anyhow::Context;
+pub use config::Config;
 use shopsync_common::Service;
 use shopsync_proto::pb;
-use shopsync_runtime::worker::WorkerConfig;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 
@@ -28,10 +29,8 @@ pub static SCHEMA: shopsync_store::Schema =
 
 /// Connect (and migrate) the database, then serve `Worker`, `Erp` and `Posting` until
 /// `shutdown`.
-pub async fn serve(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
-    if cfg.database_url.trim().is_empty() {
-        anyhow::bail!("database_url is required (SHOPSYNC_DATABASE_URL or DATABASE_URL)");
-    }
+pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let cfg = cfg.worker;
     let pool = shopsync_store::connect_with(
         &cfg.database_url,
         cfg.db_max_connections,

@@ -2,5 +2,5 @@
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    shopsync_runtime::worker::service_main_with(shopsync_posting::SERVICE, shopsync_posting::serve)
+    shopsync_runtime::service::main("shopsync-posting", shopsync_posting::run)
 }

@@ -2,8 +2,5 @@
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    shopsync_runtime::worker::service_main(
-        shopsync_product_sync::SERVICE,
-        shopsync_product_sync::runner,
-    )
+    shopsync_runtime::service::main("shopsync-product-sync", shopsync_product_sync::run)
 }

@@ -1,6 +1,8 @@
 //! shopsync-proto: the generated gRPC code for `proto/shopsync/v1` and the conversions
-//! between its messages and the domain types of `shopsync-common`. Business code works with
-//! the common types; only `grpc.rs` modules and the CLI touch `pb`.
+//! between its messages and the domain types of `shopsync-common`. Business logic works with
+//! the common types; `pb` is for the gRPC boundaries (each service's `grpc.rs`, the worker
+//! harness and its clients, the CLI, tests and benchmarks). The posting service's repository
+//! still speaks `pb` (ARCHITECTURE.md says why).
 
 #[allow(clippy::all, clippy::pedantic, clippy::unwrap_used)]
 pub mod pb {

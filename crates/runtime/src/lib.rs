@@ -8,6 +8,7 @@ pub mod client;
 pub mod config;
 pub mod secrets;
 pub mod server;
+pub mod service;
 pub mod shop;
 pub mod shutdown;
 pub mod telemetry;

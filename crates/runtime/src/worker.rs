@@ -409,8 +409,8 @@ impl Default for WorkerConfig {
     }
 }
 
-impl WorkerConfig {
-    pub fn check(&self) -> Result<(), crate::ConfigError> {
+impl crate::service::ServiceConfig for WorkerConfig {
+    fn check(&self) -> Result<(), crate::ConfigError> {
         if self.service_token.is_none() && !self.insecure_no_auth {
             return Err(crate::ConfigError::new(
                 "service_token is required (SHOPSYNC_SERVICE_TOKEN); set SHOPSYNC_INSECURE_NO_AUTH=true only for local development",
@@ -422,7 +422,9 @@ impl WorkerConfig {
         }
         Ok(())
     }
+}
 
+impl WorkerConfig {
     /// Where the shop contexts come from, when the service is configured for them.
     pub fn shop_contexts(&self) -> Option<ShopContextConfig> {
         let keyring = crate::secrets::Keyring::parse(self.secret_keys.as_ref()?).ok()?;
@@ -496,57 +498,4 @@ pub async fn serve_worker_with<R: TaskRunner>(
     server.await.context("server task")?.context("gRPC server")?;
     tracing::info!(%service, "worker stopped");
     Ok(())
-}
-
-/// `main` of a worker service: configuration (bad config exits 64), telemetry, signals, serve.
-pub fn service_main<R: TaskRunner>(
-    service: Service,
-    runner: impl FnOnce() -> R,
-) -> std::process::ExitCode {
-    service_main_with(service, |cfg, shutdown| async move {
-        serve_worker(&cfg, service, runner(), shutdown).await
-    })
-}
-
-/// `main` of a worker service that sets up more than the worker (a database, its own gRPC
-/// services): `serve` gets the checked configuration and the shutdown token.
-pub fn service_main_with<F, Fut>(service: Service, serve: F) -> std::process::ExitCode
-where
-    F: FnOnce(WorkerConfig, CancellationToken) -> Fut,
-    Fut: Future<Output = anyhow::Result<()>>,
-{
-    use std::process::ExitCode;
-    let cfg: WorkerConfig =
-        match crate::load_config().and_then(|c: WorkerConfig| c.check().map(|_| c)) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("invalid configuration: {e}");
-                return ExitCode::from(64);
-            }
-        };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let name = format!("shopsync-{}", service.as_str().replace('_', "-"));
-    rt.block_on(async move {
-        let _telemetry = match crate::telemetry::init(&name) {
-            Ok(g) => g,
-            Err(e) => {
-                eprintln!("telemetry: {e:#}");
-                return ExitCode::from(64);
-            }
-        };
-        let shutdown = crate::shutdown_on_signals();
-        match serve(cfg, shutdown).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                tracing::error!(error = ?e, "service failed");
-                ExitCode::FAILURE
-            }
-        }
-    })
 }

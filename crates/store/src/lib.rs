@@ -88,8 +88,9 @@ pub async fn connect_with(
 
 /// Bring `schema` up to date with its owner's migrations, as a service does at start-up. One
 /// a newer release already applied is tolerated (`ignore_missing`): during a rolling deploy the
-/// replicas of the older release must keep starting, and migrations only ever add what older
-/// code can ignore (ARCHITECTURE.md).
+/// replicas of the older release must keep starting, so a migration of a rolling service may
+/// only add what older code can ignore (expand, then contract later). The scheduler's are the
+/// exception: its Deployment is `Recreate` (ARCHITECTURE.md).
 ///
 /// A database migrated by an older release keeps every version in `public._sqlx_migrations`;
 /// the owner's versions are copied from there into its own table first, once, so nothing is
