@@ -16,6 +16,7 @@ pub struct Config {
 
 impl ServiceConfig for Config {
     fn check(&self) -> Result<(), ConfigError> {
-        self.worker.check()
+        self.worker.check()?;
+        self.worker.shop_contexts().map(|_| ())
     }
 }

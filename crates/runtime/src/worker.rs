@@ -425,14 +425,21 @@ impl crate::service::ServiceConfig for WorkerConfig {
 }
 
 impl WorkerConfig {
-    /// Where the shop contexts come from, when the service is configured for them.
-    pub fn shop_contexts(&self) -> Option<ShopContextConfig> {
-        let keyring = crate::secrets::Keyring::parse(self.secret_keys.as_ref()?).ok()?;
-        Some(ShopContextConfig {
-            shops_url: self.shops_url.clone()?,
-            posting_url: self.posting_url.clone()?,
-            keyring,
-        })
+    /// Where the shop contexts of a sync service come from: none when it is not configured
+    /// for them (its runs then fail with a clear error), an error when it half is.
+    pub fn shop_contexts(&self) -> Result<Option<ShopContextConfig>, crate::ConfigError> {
+        match (&self.shops_url, &self.posting_url, &self.secret_keys) {
+            (None, None, None) => Ok(None),
+            (Some(shops), Some(posting), Some(keys)) => Ok(Some(ShopContextConfig {
+                shops_url: shops.clone(),
+                posting_url: posting.clone(),
+                keyring: crate::secrets::Keyring::parse(keys)
+                    .map_err(|e| crate::ConfigError::new(e.to_string()))?,
+            })),
+            _ => Err(crate::ConfigError::new(
+                "shop contexts need all of shops_url, posting_url and secret_keys (SHOPSYNC_SHOPS_URL, SHOPSYNC_POSTING_URL, SHOPSYNC_SECRET_KEYS)",
+            )),
+        }
     }
 }
 
@@ -466,10 +473,26 @@ pub async fn serve_worker_with<R: TaskRunner>(
     }
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<pb::worker_server::WorkerServer<WorkerService<R>>>().await;
-    let shops = match cfg.shop_contexts() {
+    let contexts = if runner.needs_shop() { cfg.shop_contexts()? } else { None };
+    let shops = match contexts {
         Some(c) => {
             let auth = crate::ClientAuth::new(token).map_err(anyhow::Error::msg)?;
-            Some(Arc::new(ShopContexts::new(c, auth, None).context("shop contexts")?))
+            // With a database, every replica of every sync service shares each shop's API
+            // budget through `shopify.rate_budget`; without one, the processes' own views.
+            let pool = match cfg.database_url.trim() {
+                "" => None,
+                url => Some(
+                    shopsync_store::connect(
+                        url,
+                        2,
+                        &format!("shopsync-{}-budget", service.as_str().replace('_', "-")),
+                        &[&shopsync_shopify::SCHEMA],
+                    )
+                    .await
+                    .context("the database of the shared Shopify budgets")?,
+                ),
+            };
+            Some(Arc::new(ShopContexts::new(c, auth, pool).context("shop contexts")?))
         }
         None => None,
     };
@@ -498,4 +521,25 @@ pub async fn serve_worker_with<R: TaskRunner>(
     server.await.context("server task")?.context("gRPC server")?;
     tracing::info!(%service, "worker stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shop_contexts_are_configured_whole_or_not_at_all() {
+        let none = WorkerConfig::default();
+        assert!(none.shop_contexts().unwrap().is_none());
+        let half = WorkerConfig { shops_url: Some("http://s:50050".into()), ..Default::default() };
+        assert!(half.shop_contexts().unwrap_err().to_string().contains("SHOPSYNC_SECRET_KEYS"));
+        let (_, keys) = crate::secrets::Keyring::generate("k1");
+        let whole = WorkerConfig {
+            posting_url: Some("http://p:50051".into()),
+            secret_keys: Some(keys),
+            ..half
+        };
+        let c = whole.shop_contexts().unwrap().unwrap();
+        assert_eq!((c.shops_url.as_str(), c.keyring.active_id()), ("http://s:50050", "k1"));
+    }
 }
