@@ -1,22 +1,6 @@
-//! The order-sync service's configuration: the worker settings every sync service shares (listen
-//! address, service token, drain, the shops API, the posting service and the keyring that
-//! opens shop credentials). Settings of its own (orders, shipments, customers, companies and payments) join here as fields.
+//! The order-sync service's configuration: the settings every sync service shares (listen address,
+//! service token, drain, the shops API, the posting service, the keyring that opens shop
+//! credentials, and the database of the shared Shopify budgets). When order-sync gets settings of its
+//! own (orders, shipments, customers, companies and payments), `Config` becomes a struct that flattens `SyncConfig` beside them.
 
-use serde::Deserialize;
-use shopsync_runtime::ConfigError;
-use shopsync_runtime::service::ServiceConfig;
-use shopsync_runtime::worker::WorkerConfig;
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct Config {
-    #[serde(flatten)]
-    pub worker: WorkerConfig,
-}
-
-impl ServiceConfig for Config {
-    fn check(&self) -> Result<(), ConfigError> {
-        self.worker.check()?;
-        self.worker.shop_contexts().map(|_| ())
-    }
-}
+pub type Config = shopsync_runtime::worker::SyncConfig;

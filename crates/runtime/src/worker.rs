@@ -424,6 +424,23 @@ impl crate::service::ServiceConfig for WorkerConfig {
     }
 }
 
+/// The configuration of a sync service (order-sync, product-sync, inventory-sync): the worker
+/// settings, with the shop contexts configured whole or not at all. A service with settings
+/// of its own makes its `Config` a struct that flattens this one.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct SyncConfig {
+    #[serde(flatten)]
+    pub worker: WorkerConfig,
+}
+
+impl crate::service::ServiceConfig for SyncConfig {
+    fn check(&self) -> Result<(), crate::ConfigError> {
+        crate::service::ServiceConfig::check(&self.worker)?;
+        self.worker.shop_contexts().map(|_| ())
+    }
+}
+
 impl WorkerConfig {
     /// Where the shop contexts of a sync service come from: none when it is not configured
     /// for them (its runs then fail with a clear error), an error when it half is.
