@@ -11,6 +11,7 @@ pub mod job;
 pub mod params;
 pub mod recurrence;
 pub mod task;
+pub mod text;
 
 pub use error::ValidationError;
 pub use job::{
@@ -20,3 +21,4 @@ pub use job::{
 pub use params::TaskParams;
 pub use recurrence::{CatchUp, Recurrence, Rule, Schedule, Window};
 pub use task::{Resource, Service, Task};
+pub use text::{quoted, validate_text, validate_texts};
