@@ -7,6 +7,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
 
+pub mod errors;
+pub use errors::{DbErrorClass, classify};
+
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +72,11 @@ fn startup_migrator() -> sqlx::migrate::Migrator {
     let mut m = sqlx::migrate!("./migrations");
     m.set_ignore_missing(true);
     m
+}
+
+/// One round trip on a pooled connection (`SELECT 1`): can the service reach its database?
+pub async fn ping(pool: PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(&pool).await.map(|_| ())
 }
 
 /// A pool without running migrations (a second pool of a service that already migrated).
