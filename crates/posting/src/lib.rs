@@ -38,11 +38,20 @@ pub async fn serve(cfg: WorkerConfig, shutdown: CancellationToken) -> anyhow::Re
     let erp = grpc::ErpService { pool: pool.clone(), refs: Default::default() };
     let posting = grpc::PostingService { pool: pool.clone() };
     let runner = batch::PostingTasks { pool: pool.clone() };
+    // Everything this service does needs the database: NOT_SERVING while it is unreachable.
+    let apis = shopsync_runtime::worker::Apis {
+        services: vec![pb::erp_server::SERVICE_NAME, pb::posting_server::SERVICE_NAME],
+        probe: Some({
+            let pool = pool.clone();
+            shopsync_runtime::server::probe(move || shopsync_store::ping(pool.clone()))
+        }),
+    };
     let r = shopsync_runtime::worker::serve_worker_with(
         &cfg,
         SERVICE,
         runner,
         shutdown,
+        apis,
         |router, auth| {
             router
                 .add_service(InterceptedService::new(

@@ -63,6 +63,8 @@ pub struct Config {
     pub drain_secs: u64,
     /// Batched create inserts in flight at once; 0: every create is its own statement.
     pub create_writers: usize,
+    /// How often the database is probed for the health status (NOT_SERVING while it fails).
+    pub health_check_ms: u64,
 }
 
 impl Default for Config {
@@ -89,6 +91,7 @@ impl Default for Config {
             watch_ms: 200,
             drain_secs: 30,
             create_writers: creates::WRITERS,
+            health_check_ms: 1_000,
         }
     }
 }
@@ -195,16 +198,21 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let broadcaster = tokio::spawn(wake.clone().broadcast(pool.clone(), wake_stop.clone()));
     let queue =
         Arc::new(service::JobQueue::with_wakeup(repo.clone(), wake.clone(), cfg.create_writers));
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<shopsync_proto::pb::job_queue_server::JobQueueServer<grpc::JobQueueService>>(
-        )
-        .await;
+    let (router, health) =
+        shopsync_runtime::server::router(&[shopsync_proto::pb::job_queue_server::SERVICE_NAME])
+            .await?;
+    // NOT_SERVING while the database cannot be reached, so traffic goes to other replicas.
+    let health_stop = CancellationToken::new();
+    let watcher = health.watch(
+        {
+            let pool = pool.clone();
+            shopsync_runtime::server::probe(move || shopsync_store::ping(pool.clone()))
+        },
+        Duration::from_millis(cfg.health_check_ms.max(50)),
+        health_stop.clone(),
+    );
     let api = grpc::JobQueueService::new(queue, Duration::from_millis(cfg.watch_ms)).into_server();
-    let router = shopsync_runtime::server::builder()
-        .add_service(health_service)
-        .add_service(shopsync_runtime::server::reflection()?)
-        .add_service(InterceptedService::new(api, ServerAuth::new(token)));
+    let router = router.add_service(InterceptedService::new(api, ServerAuth::new(token)));
     let listener = shopsync_runtime::server::bind(cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
@@ -245,7 +253,9 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
             Ok(())
         }
     };
-    health.set_not_serving::<shopsync_proto::pb::job_queue_server::JobQueueServer<grpc::JobQueueService>>().await;
+    health_stop.cancel();
+    let _ = watcher.await;
+    health.set_serving(false).await;
     serve_stop.cancel();
     server.await.context("server task")?.context("gRPC server")?;
     wake_stop.cancel();
