@@ -8,6 +8,7 @@ pub mod batch;
 pub mod docs;
 pub mod error;
 pub mod grpc;
+pub mod lookup;
 pub mod master;
 pub mod post;
 pub mod util;

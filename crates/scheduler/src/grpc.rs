@@ -8,8 +8,8 @@ use shopsync_common::{JobStatus, TaskParams, ValidationError};
 use shopsync_proto::pb;
 use shopsync_proto::pb::job_queue_server::JobQueue as JobQueueApi;
 use shopsync_proto::{
-    opt_ts, params_to_pb, run_status_to_pb, spec_from_pb, spec_to_pb, status_from_pb, status_to_pb,
-    task_from_pb, task_to_pb, ts,
+    CheckText, opt_ts, params_to_pb, run_status_to_pb, spec_from_pb, spec_to_pb, status_from_pb,
+    status_to_pb, task_from_pb, task_to_pb, ts,
 };
 use std::pin::Pin;
 use std::sync::Arc;
@@ -39,8 +39,16 @@ fn invalid(e: ValidationError) -> Status {
 
 fn parse_id(s: &str, field: &str) -> Result<Uuid, Status> {
     s.trim().parse::<Uuid>().map_err(|_| {
-        invalid(ValidationError::new(field, format!("{s:?} is not an entry id (UUID)")))
+        invalid(ValidationError::new(
+            field,
+            format!("{} is not an entry id (UUID)", shopsync_common::quoted(s)),
+        ))
     })
+}
+
+/// Every string of a request: no NUL, within its length limit (see `shopsync_proto::limits`).
+fn texts(r: &impl CheckText) -> Result<(), Status> {
+    r.check_text().map_err(invalid)
 }
 
 fn page_size(v: u32) -> Result<i64, Status> {
@@ -146,6 +154,7 @@ impl JobQueueApi for JobQueueService {
         req: Request<pb::CreateEntryRequest>,
     ) -> Result<Response<pb::JobEntry>, Status> {
         let r = req.into_inner();
+        texts(&r)?;
         let spec = required_spec(&r.spec)?;
         let request_id = Some(r.request_id.trim()).filter(|s| !s.is_empty());
         let e = self.queue.create(spec, r.on_hold, request_id).await.map_err(spec_errors)?;
@@ -157,6 +166,7 @@ impl JobQueueApi for JobQueueService {
         req: Request<pb::UpdateEntryRequest>,
     ) -> Result<Response<pb::JobEntry>, Status> {
         let r = req.into_inner();
+        texts(&r)?;
         let id = parse_id(&r.id, "id")?;
         let spec = required_spec(&r.spec)?;
         let e = self.queue.update(id, spec, r.expected_version).await.map_err(spec_errors)?;
@@ -167,6 +177,7 @@ impl JobQueueApi for JobQueueService {
         &self,
         req: Request<pb::GetEntryRequest>,
     ) -> Result<Response<pb::JobEntry>, Status> {
+        texts(req.get_ref())?;
         let id = parse_id(&req.get_ref().id, "id")?;
         Ok(Response::new(entry_to_pb(&self.queue.get(id).await?)))
     }
@@ -176,6 +187,7 @@ impl JobQueueApi for JobQueueService {
         req: Request<pb::ListEntriesRequest>,
     ) -> Result<Response<pb::ListEntriesResponse>, Status> {
         let r = req.into_inner();
+        texts(&r)?;
         let limit = page_size(r.page_size)?;
         let statuses = r
             .statuses
@@ -220,6 +232,7 @@ impl JobQueueApi for JobQueueService {
         &self,
         req: Request<pb::DeleteEntryRequest>,
     ) -> Result<Response<pb::DeleteEntryResponse>, Status> {
+        texts(req.get_ref())?;
         let id = parse_id(&req.get_ref().id, "id")?;
         self.queue.delete(id).await?;
         Ok(Response::new(pb::DeleteEntryResponse {}))
@@ -229,6 +242,7 @@ impl JobQueueApi for JobQueueService {
         &self,
         req: Request<pb::EntryRef>,
     ) -> Result<Response<pb::JobEntry>, Status> {
+        texts(req.get_ref())?;
         let id = parse_id(&req.get_ref().id, "id")?;
         Ok(Response::new(entry_to_pb(&self.queue.set_on_hold(id).await?)))
     }
@@ -237,11 +251,13 @@ impl JobQueueApi for JobQueueService {
         &self,
         req: Request<pb::EntryRef>,
     ) -> Result<Response<pb::JobEntry>, Status> {
+        texts(req.get_ref())?;
         let id = parse_id(&req.get_ref().id, "id")?;
         Ok(Response::new(entry_to_pb(&self.queue.set_ready(id).await.map_err(spec_errors)?)))
     }
 
     async fn run_now(&self, req: Request<pb::EntryRef>) -> Result<Response<pb::JobEntry>, Status> {
+        texts(req.get_ref())?;
         let id = parse_id(&req.get_ref().id, "id")?;
         Ok(Response::new(entry_to_pb(&self.queue.run_now(id).await?)))
     }
@@ -250,6 +266,7 @@ impl JobQueueApi for JobQueueService {
         &self,
         req: Request<pb::EntryRef>,
     ) -> Result<Response<pb::JobEntry>, Status> {
+        texts(req.get_ref())?;
         let r = req.into_inner();
         let id = parse_id(&r.id, "id")?;
         let by = Some(r.requested_by.trim().to_owned())
@@ -263,6 +280,7 @@ impl JobQueueApi for JobQueueService {
         req: Request<pb::ListRunsRequest>,
     ) -> Result<Response<pb::ListRunsResponse>, Status> {
         let r = req.into_inner();
+        texts(&r)?;
         let limit = page_size(r.page_size)?;
         let entry_id =
             if r.entry_id.is_empty() { None } else { Some(parse_id(&r.entry_id, "entry_id")?) };
@@ -307,6 +325,7 @@ impl JobQueueApi for JobQueueService {
         &self,
         req: Request<pb::GetRunRequest>,
     ) -> Result<Response<pb::JobRun>, Status> {
+        texts(req.get_ref())?;
         let id = parse_id(&req.get_ref().id, "id")?;
         Ok(Response::new(run_to_pb(&self.queue.get_run(id).await?)))
     }
@@ -318,6 +337,7 @@ impl JobQueueApi for JobQueueService {
         req: Request<pb::WatchEntryRequest>,
     ) -> Result<Response<Self::WatchEntryStream>, Status> {
         let r = req.into_inner();
+        texts(&r)?;
         let id = parse_id(&r.id, "id")?;
         self.queue.get(id).await?;
         let queue = self.queue.clone();
