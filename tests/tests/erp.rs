@@ -429,7 +429,7 @@ async fn a_batch_creates_the_good_documents_and_reports_each_bad_one() -> Result
     erp.update_customer(pb::UpdateCustomerRequest { customer: Some(blocked), expected_version: 0 })
         .await?;
     let mut nul = order("C1", "shop-1", 9006, vec![line("A", 1, 1)]);
-    nul.document.as_mut().unwrap().external_document_no = "PO\01".into();
+    nul.document.as_mut().unwrap().external_document_no = "PO\0-1".into();
     let r = erp
         .create_sales_documents(pb::CreateSalesDocumentsRequest {
             documents: vec![

@@ -922,7 +922,7 @@ pub async fn get(pool: &PgPool, no: &str) -> Result<pb::SalesDocument> {
     .fetch_optional(pool)
     .await?;
     let h =
-        h.ok_or_else(|| ErpError::NotFound(format!("sales document {} not found", quoted(&no))))?;
+        h.ok_or_else(|| ErpError::NotFound(format!("sales document {} not found", quoted(no))))?;
     Ok(with_lines(pool, vec![h]).await?.remove(0))
 }
 

@@ -277,7 +277,7 @@ pub async fn get_item(pool: &PgPool, no: &str) -> Result<pb::Item> {
     .bind(no)
     .fetch_optional(pool)
     .await?;
-    let row = row.ok_or_else(|| ErpError::NotFound(format!("item {} not found", quoted(&no))))?;
+    let row = row.ok_or_else(|| ErpError::NotFound(format!("item {} not found", quoted(no))))?;
     Ok(items_with_prices(pool, vec![row]).await?.remove(0))
 }
 
@@ -578,7 +578,7 @@ pub async fn get_customer(pool: &PgPool, no: &str) -> Result<pb::Customer> {
     .fetch_optional(pool)
     .await?;
     row.map(Into::into)
-        .ok_or_else(|| ErpError::NotFound(format!("customer {} not found", quoted(&no))))
+        .ok_or_else(|| ErpError::NotFound(format!("customer {} not found", quoted(no))))
 }
 
 pub async fn list_customers(
@@ -661,7 +661,7 @@ pub async fn get_location(pool: &PgPool, code: &str) -> Result<pb::Location> {
     .fetch_optional(pool)
     .await?;
     row.map(location_pb)
-        .ok_or_else(|| ErpError::NotFound(format!("location {} not found", quoted(&code))))
+        .ok_or_else(|| ErpError::NotFound(format!("location {} not found", quoted(code))))
 }
 
 pub async fn list_locations(

@@ -120,7 +120,7 @@ pub async fn post_document(pool: &PgPool, no: &str, opts: PostOptions) -> Result
         r => r?,
     };
     let Some(first) = rows.first() else {
-        return Err(ErpError::NotFound(format!("sales document {} not found", quoted(&no))));
+        return Err(ErpError::NotFound(format!("sales document {} not found", quoted(no))));
     };
     let h = first.header.clone();
     let lines: Vec<PostLine> = rows.into_iter().map(|r| r.line).collect();

@@ -13,7 +13,7 @@ pub fn parse_date(s: &str, field: &str) -> Result<Option<NaiveDate>> {
     }
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
         .map(Some)
-        .map_err(|_| ErpError::invalid(field, format!("{} is not a date (YYYY-MM-DD)", quoted(&s))))
+        .map_err(|_| ErpError::invalid(field, format!("{} is not a date (YYYY-MM-DD)", quoted(s))))
 }
 
 pub fn fmt_date(d: NaiveDate) -> String {
@@ -31,7 +31,7 @@ pub fn check_currency(s: &str, field: &str) -> Result<String> {
     } else {
         Err(ErpError::invalid(
             field,
-            format!("{} is not an ISO 4217 currency code (e.g. EUR)", quoted(&s)),
+            format!("{} is not an ISO 4217 currency code (e.g. EUR)", quoted(s)),
         ))
     }
 }
