@@ -244,6 +244,9 @@ async fn each_binary_reflects_exactly_what_it_serves_on_v1_and_v1alpha() -> Resu
     assert!(!describes(&s, "shopsync.v1.Erp").await?, "the scheduler does not serve Erp");
     assert!(!describes(&order_sync, "shopsync.v1.JobQueue").await?);
     assert!(describes(&posting, "shopsync.v1.Erp").await?);
+    for svc in common {
+        assert!(describes(&order_sync, svc).await?, "{svc}");
+    }
     Ok(())
 }
 

@@ -126,9 +126,11 @@ pub fn reflection(
     ),
     ReflectionError,
 > {
-    let v1 = reflection_builder(services)?.build_v1()?;
-    // v1alpha's builder adds the v1alpha reflection descriptor; add v1's too, so both list the
-    // same services and can describe them.
+    // Each builder adds its own version's reflection descriptor; both get the other's too, so
+    // both list the same services and can describe every one of them.
+    let v1 = reflection_builder(services)?
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
     let v1alpha = reflection_builder(services)?
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
