@@ -44,3 +44,66 @@ pub fn classify(e: &sqlx::Error) -> DbErrorClass {
         _ => DbErrorClass::Other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    /// A server error with a SQLSTATE, as PostgreSQL would send it.
+    #[derive(Debug)]
+    struct Sqlstate(&'static str);
+
+    impl std::fmt::Display for Sqlstate {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "error {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Sqlstate {}
+
+    impl sqlx::error::DatabaseError for Sqlstate {
+        fn message(&self) -> &str {
+            "error"
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn db(code: &'static str) -> sqlx::Error {
+        sqlx::Error::Database(Box::new(Sqlstate(code)))
+    }
+
+    #[test]
+    fn errors_are_classed_by_what_a_retry_can_do() {
+        use DbErrorClass::*;
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(classify(&sqlx::Error::Io(refused)), Unavailable);
+        assert_eq!(classify(&sqlx::Error::PoolTimedOut), Unavailable);
+        assert_eq!(classify(&sqlx::Error::PoolClosed), Unavailable);
+        for code in ["08006", "08001", "57P01", "57P03", "53300"] {
+            assert_eq!(classify(&db(code)), Unavailable, "{code}");
+        }
+        assert_eq!(classify(&db("40001")), Conflict);
+        assert_eq!(classify(&db("40P01")), Conflict);
+        // A bug or bad data: NUL in text, a unique key, a syntax error, a missing row.
+        for code in ["22021", "23505", "42601"] {
+            assert_eq!(classify(&db(code)), Other, "{code}");
+        }
+        assert_eq!(classify(&sqlx::Error::RowNotFound), Other);
+        assert!(Unavailable.retryable() && Conflict.retryable() && !Other.retryable());
+    }
+}
