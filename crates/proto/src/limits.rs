@@ -432,6 +432,128 @@ impl CheckText for pb::FulfillmentResultRequest {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use prost::Message;
+    use prost_types::field_descriptor_proto::{Label, Type};
+    use std::collections::{BTreeSet, HashMap};
+
+    type Messages = HashMap<String, prost_types::DescriptorProto>;
+
+    fn messages() -> (Messages, prost_types::FileDescriptorSet) {
+        let set = prost_types::FileDescriptorSet::decode(crate::FILE_DESCRIPTOR_SET).unwrap();
+        let mut all = HashMap::new();
+        for f in &set.file {
+            for m in &f.message_type {
+                all.insert(format!(".{}.{}", f.package(), m.name()), m.clone());
+            }
+        }
+        (all, set)
+    }
+
+    /// Every string field reachable in message `name`: its field numbers from the top and its
+    /// path as the checks name it.
+    fn string_fields(
+        all: &Messages,
+        name: &str,
+        nums: &[i32],
+        at: &str,
+    ) -> Vec<(Vec<i32>, String)> {
+        let mut out = Vec::new();
+        for f in &all[name].field {
+            let mut n = nums.to_vec();
+            n.push(f.number());
+            let index = if f.label() == Label::Repeated { "[0]" } else { "" };
+            match f.r#type() {
+                Type::String => out.push((n, format!("{at}{}{index}", f.name()))),
+                Type::Message if f.type_name().starts_with(".shopsync.") => out.extend(
+                    string_fields(all, f.type_name(), &n, &format!("{at}{}{index}.", f.name())),
+                ),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// A message with only the field at `nums` set, to "\0".
+    fn encode(nums: &[i32]) -> Vec<u8> {
+        let (last, outer) = nums.split_last().unwrap();
+        let mut bytes = vec![];
+        prost::encoding::string::encode(*last as u32, &"\0".to_owned(), &mut bytes);
+        for n in outer.iter().rev() {
+            let mut wrapped = vec![];
+            prost::encoding::bytes::encode(*n as u32, &bytes, &mut wrapped);
+            bytes = wrapped;
+        }
+        bytes
+    }
+
+    fn every_string_is_checked<T: Message + Default + CheckText>(all: &Messages, name: &str) {
+        let fields = string_fields(all, name, &[], "");
+        assert!(!fields.is_empty(), "{name} has no strings");
+        for (nums, path) in fields {
+            let m = T::decode(encode(&nums).as_slice()).unwrap();
+            let e = m.check_text().err().unwrap_or_else(|| panic!("{name}: {path} is not checked"));
+            assert_eq!(e.field, path, "{name}");
+            assert!(e.reason.contains("NUL"), "{name}: {e}");
+        }
+    }
+
+    /// Every request of JobQueue, Erp and Posting, by the field that carries a NUL byte: a
+    /// string field added to any of them without a check fails here.
+    #[test]
+    fn every_string_of_every_request_is_checked() {
+        let (all, set) = messages();
+        let mut covered = BTreeSet::new();
+        macro_rules! check {
+            ($($t:ty => $n:literal),* $(,)?) => {$(
+                every_string_is_checked::<$t>(&all, concat!(".shopsync.v1.", $n));
+                covered.insert(concat!(".shopsync.v1.", $n).to_owned());
+            )*};
+        }
+        check!(
+            pb::CreateEntryRequest => "CreateEntryRequest",
+            pb::UpdateEntryRequest => "UpdateEntryRequest",
+            pb::GetEntryRequest => "GetEntryRequest",
+            pb::ListEntriesRequest => "ListEntriesRequest",
+            pb::DeleteEntryRequest => "DeleteEntryRequest",
+            pb::EntryRef => "EntryRef",
+            pb::ListRunsRequest => "ListRunsRequest",
+            pb::GetRunRequest => "GetRunRequest",
+            pb::WatchEntryRequest => "WatchEntryRequest",
+            pb::Item => "Item",
+            pb::UpdateItemRequest => "UpdateItemRequest",
+            pb::GetRequest => "GetRequest",
+            pb::ListRequest => "ListRequest",
+            pb::FindItemsRequest => "FindItemsRequest",
+            pb::Customer => "Customer",
+            pb::UpdateCustomerRequest => "UpdateCustomerRequest",
+            pb::FindCustomersRequest => "FindCustomersRequest",
+            pb::Location => "Location",
+            pb::UpdateLocationRequest => "UpdateLocationRequest",
+            pb::SalesPrice => "SalesPrice",
+            pb::StockAdjustmentRequest => "StockAdjustmentRequest",
+            pb::GetStockRequest => "GetStockRequest",
+            pb::CreateSalesDocumentRequest => "CreateSalesDocumentRequest",
+            pb::DocumentRef => "DocumentRef",
+            pb::ListSalesDocumentsRequest => "ListSalesDocumentsRequest",
+            pb::ShopifyOrderRef => "ShopifyOrderRef",
+            pb::PostSalesDocumentRequest => "PostSalesDocumentRequest",
+            pb::ListPostedRequest => "ListPostedRequest",
+            pb::StreamRequest => "StreamRequest",
+            pb::FulfillmentResultRequest => "FulfillmentResultRequest",
+        );
+        // A batch of documents is checked document by document (CreateSalesDocumentRequest).
+        covered.insert(".shopsync.v1.CreateSalesDocumentsRequest".to_owned());
+        let inputs: BTreeSet<String> = set
+            .file
+            .iter()
+            .flat_map(|f| &f.service)
+            .filter(|s| matches!(s.name(), "JobQueue" | "Erp" | "Posting"))
+            .flat_map(|s| &s.method)
+            .map(|m| m.input_type().to_owned())
+            .collect();
+        let unchecked: Vec<_> = inputs.difference(&covered).collect();
+        assert!(unchecked.is_empty(), "requests without string checks: {unchecked:?}");
+    }
 
     #[test]
     fn nested_fields_are_named_by_their_path() {
