@@ -356,3 +356,49 @@ async fn a_database_outage_answers_unavailable_and_health_follows_the_database()
     assert_eq!(listed.entries.len(), 2);
     Ok(())
 }
+
+#[tokio::test]
+async fn list_pages_stay_within_a_default_clients_message_limit() -> Result<()> {
+    let test = "page_bytes";
+    let db = TestDb::create().await?;
+    let s = start_scheduler(test, "sched", &db, &Workers { procs: Vec::new() }, &[]).await?;
+    let mut q = queue(&s).await?;
+    // The longest an entry may be: 1000 tags of 255 characters, about 255 KB; 20 of them
+    // are 5 MB, more than a default client takes in one message (4 MiB).
+    let tags: Vec<String> = (0..1000).map(|i| format!("{i:04}{}", "t".repeat(251))).collect();
+    for _ in 0..20 {
+        let mut spec = test_spec(Service::OrderSync, 1, 1);
+        spec.params = Some(pb::TaskParams {
+            params: Some(pb::task_params::Params::SyncOrders(pb::SyncOrdersParams {
+                tags: tags.clone(),
+                ..Default::default()
+            })),
+        });
+        q.create_entry(pb::CreateEntryRequest {
+            spec: Some(spec),
+            on_hold: true,
+            ..Default::default()
+        })
+        .await?;
+    }
+    let (mut seen, mut pages, mut token) = (0, 0, String::new());
+    loop {
+        let r = q
+            .list_entries(pb::ListEntriesRequest {
+                page_size: 1000,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        seen += r.entries.len();
+        pages += 1;
+        if r.next_page_token.is_empty() {
+            break;
+        }
+        token = r.next_page_token;
+    }
+    assert_eq!(seen, 20);
+    assert!(pages > 1, "one page of 5 MB");
+    Ok(())
+}

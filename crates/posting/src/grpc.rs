@@ -4,6 +4,7 @@ use crate::error::ErpError;
 use crate::post::PostOptions;
 use crate::util::parse_date;
 use crate::{docs, lookup, master, post};
+use shopsync_proto::limits::fit_page;
 use shopsync_proto::pb::erp_server::Erp;
 use shopsync_proto::pb::posting_server::Posting;
 use shopsync_proto::{CheckText, pb};
@@ -25,6 +26,20 @@ type R<T> = Result<Response<T>, Status>;
 /// Every string of a request: no NUL, within its length limit (see `shopsync_proto::limits`).
 fn texts(r: &impl CheckText) -> Result<(), Status> {
     r.check_text().map_err(|e| Status::from(ErpError::from(e)))
+}
+
+/// A list page cut to what a client accepts (see `fit_page`): it then continues after the
+/// last entry kept.
+fn fit<T: prost::Message>(
+    (mut page, next): (Vec<T>, String),
+    key: impl Fn(&T) -> String,
+) -> (Vec<T>, String) {
+    if fit_page(&mut page) {
+        let next = page.last().map(key).unwrap_or_default();
+        (page, next)
+    } else {
+        (page, next)
+    }
 }
 
 fn ok<T>(r: Result<T, ErpError>) -> R<T> {
@@ -49,9 +64,10 @@ impl Erp for ErpService {
     }
     async fn list_items(&self, r: Request<pb::ListRequest>) -> R<pb::ListItemsResponse> {
         texts(r.get_ref())?;
-        ok(master::list_items(&self.pool, r.get_ref())
-            .await
-            .map(|(items, next_page_token)| pb::ListItemsResponse { items, next_page_token }))
+        ok(master::list_items(&self.pool, r.get_ref()).await.map(|p| {
+            let (items, next_page_token) = fit(p, |i| i.no.clone());
+            pb::ListItemsResponse { items, next_page_token }
+        }))
     }
     async fn find_items(&self, r: Request<pb::FindItemsRequest>) -> R<pb::FindItemsResponse> {
         texts(r.get_ref())?;
@@ -80,9 +96,10 @@ impl Erp for ErpService {
     }
     async fn list_customers(&self, r: Request<pb::ListRequest>) -> R<pb::ListCustomersResponse> {
         texts(r.get_ref())?;
-        ok(master::list_customers(&self.pool, r.get_ref()).await.map(
-            |(customers, next_page_token)| pb::ListCustomersResponse { customers, next_page_token },
-        ))
+        ok(master::list_customers(&self.pool, r.get_ref()).await.map(|p| {
+            let (customers, next_page_token) = fit(p, |c| c.no.clone());
+            pb::ListCustomersResponse { customers, next_page_token }
+        }))
     }
     async fn create_location(&self, r: Request<pb::Location>) -> R<pb::Location> {
         texts(r.get_ref())?;
@@ -100,9 +117,10 @@ impl Erp for ErpService {
     }
     async fn list_locations(&self, r: Request<pb::ListRequest>) -> R<pb::ListLocationsResponse> {
         texts(r.get_ref())?;
-        ok(master::list_locations(&self.pool, r.get_ref()).await.map(
-            |(locations, next_page_token)| pb::ListLocationsResponse { locations, next_page_token },
-        ))
+        ok(master::list_locations(&self.pool, r.get_ref()).await.map(|p| {
+            let (locations, next_page_token) = fit(p, |l| l.code.clone());
+            pb::ListLocationsResponse { locations, next_page_token }
+        }))
     }
     async fn put_sales_price(&self, r: Request<pb::SalesPrice>) -> R<pb::SalesPrice> {
         texts(r.get_ref())?;
@@ -184,7 +202,8 @@ impl Erp for ErpService {
         r: Request<pb::ListSalesDocumentsRequest>,
     ) -> R<pb::ListSalesDocumentsResponse> {
         texts(r.get_ref())?;
-        ok(docs::list(&self.pool, r.get_ref()).await.map(|(documents, next_page_token)| {
+        ok(docs::list(&self.pool, r.get_ref()).await.map(|p| {
+            let (documents, next_page_token) = fit(p, |d| d.no.clone());
             pb::ListSalesDocumentsResponse { documents, next_page_token }
         }))
     }

@@ -428,6 +428,29 @@ impl CheckText for pb::FulfillmentResultRequest {
     }
 }
 
+// ---- responses ------------------------------------------------------------------------------
+
+/// Bytes of list entries one page of a list response carries at most: a default gRPC client
+/// refuses messages over 4 MiB, and the longest strings a request may store could otherwise
+/// add up to more than that in one page.
+pub const PAGE_BYTES: usize = 3 << 20;
+
+/// Shorten a page to what fits in [`PAGE_BYTES`] (at least one entry, which a single
+/// request's limits keep far below it). True when entries were cut: the page then continues
+/// after the last one kept, whatever the page size asked for.
+pub fn fit_page<T: prost::Message>(page: &mut Vec<T>) -> bool {
+    let mut total = 0;
+    for (i, m) in page.iter().enumerate() {
+        // The entry's bytes and its field header (tag and length).
+        total += m.encoded_len() + 8;
+        if total > PAGE_BYTES && i > 0 {
+            page.truncate(i);
+            return true;
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -553,6 +576,18 @@ mod tests {
             .collect();
         let unchecked: Vec<_> = inputs.difference(&covered).collect();
         assert!(unchecked.is_empty(), "requests without string checks: {unchecked:?}");
+    }
+
+    #[test]
+    fn a_page_is_cut_to_what_a_client_accepts() {
+        let big = pb::GetRequest { no: "x".repeat(1 << 20) };
+        let mut page = vec![big.clone(); 5];
+        assert!(fit_page(&mut page));
+        assert_eq!(page.len(), 2);
+        let mut one = vec![pb::GetRequest { no: "x".repeat(4 << 20) }];
+        assert!(!fit_page(&mut one), "one entry is always sent");
+        let mut small = vec![pb::GetRequest::default(); 1000];
+        assert!(!fit_page(&mut small));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use crate::repo::{Entry, EntryFilter, RunFilter, RunRow};
 use crate::service::JobQueue;
 use serde_json::Value;
 use shopsync_common::{JobStatus, TaskParams, ValidationError};
+use shopsync_proto::limits::fit_page;
 use shopsync_proto::pb;
 use shopsync_proto::pb::job_queue_server::JobQueue as JobQueueApi;
 use shopsync_proto::{
@@ -217,15 +218,13 @@ impl JobQueueApi for JobQueueService {
             limit,
         };
         let entries = self.queue.list(&filter).await?;
-        let next_page_token = if entries.len() as i64 == limit {
-            entries.last().map(|e| e.entry_no.to_string()).unwrap_or_default()
+        let mut page: Vec<pb::JobEntry> = entries.iter().map(entry_to_pb).collect();
+        let next_page_token = if fit_page(&mut page) || entries.len() as i64 == limit {
+            page.last().map(|e| e.entry_no.to_string()).unwrap_or_default()
         } else {
             String::new()
         };
-        Ok(Response::new(pb::ListEntriesResponse {
-            entries: entries.iter().map(entry_to_pb).collect(),
-            next_page_token,
-        }))
+        Ok(Response::new(pb::ListEntriesResponse { entries: page, next_page_token }))
     }
 
     async fn delete_entry(
@@ -310,15 +309,13 @@ impl JobQueueApi for JobQueueService {
             limit,
         };
         let runs = self.queue.list_runs(&f).await?;
-        let next_page_token = if runs.len() as i64 == limit {
-            runs.last().map(|r| r.id.to_string()).unwrap_or_default()
+        let mut page: Vec<pb::JobRun> = runs.iter().map(run_to_pb).collect();
+        let next_page_token = if fit_page(&mut page) || runs.len() as i64 == limit {
+            page.last().map(|r| r.id.clone()).unwrap_or_default()
         } else {
             String::new()
         };
-        Ok(Response::new(pb::ListRunsResponse {
-            runs: runs.iter().map(run_to_pb).collect(),
-            next_page_token,
-        }))
+        Ok(Response::new(pb::ListRunsResponse { runs: page, next_page_token }))
     }
 
     async fn get_run(
