@@ -418,6 +418,7 @@ impl PgCluster {
     }
 
     async fn run(&self, program: &str, args: &[&str], as_user: bool) -> Result<()> {
+        let program = &pg_bin(program);
         let mut cmd = match self.as_user.filter(|_| as_user) {
             Some(u) => {
                 let mut c = Command::new("runuser");
@@ -459,16 +460,35 @@ impl PgCluster {
     }
 }
 
+/// A PostgreSQL server program: on the PATH, or where distributions install it (as
+/// scripts/with-pg.sh looks for it).
+fn pg_bin(program: &str) -> String {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()));
+    if on_path || !matches!(program, "initdb" | "pg_ctl") {
+        return program.to_owned();
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|d| d.path().join("bin").join(program))
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    found.pop().map_or_else(|| program.to_owned(), |p| p.display().to_string())
+}
+
 impl Drop for PgCluster {
     fn drop(&mut self) {
         let data = self.data();
         let mut cmd = match self.as_user {
             Some(u) => {
                 let mut c = std::process::Command::new("runuser");
-                c.args(["-u", u, "--", "pg_ctl"]);
+                c.args(["-u", u, "--"]).arg(pg_bin("pg_ctl"));
                 c
             }
-            None => std::process::Command::new("pg_ctl"),
+            None => std::process::Command::new(pg_bin("pg_ctl")),
         };
         let _ = cmd
             .args(["-D", &data, "-m", "immediate", "stop"])
