@@ -300,7 +300,13 @@ pub async fn start_scheduler(
     env.extend(workers.env());
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let p = spawn(Spawn { binary: "shopsync-scheduler", name, test, env }).await?;
-    let mut shops = shops(&p).await?;
+    create_fixture_shops(&p).await?;
+    Ok(p)
+}
+
+/// Connect the [`FIXTURE_SHOPS`] through scheduler `p` (already there: fine).
+pub async fn create_fixture_shops(p: &Proc) -> Result<()> {
+    let mut shops = shops(p).await?;
     for shop in FIXTURE_SHOPS {
         match shops.create_shop(shop_request(shop, "http://127.0.0.1:9")).await {
             Ok(_) => {}
@@ -309,7 +315,7 @@ pub async fn start_scheduler(
             Err(s) => return Err(s.into()),
         }
     }
-    Ok(p)
+    Ok(())
 }
 
 pub type Shops = pb::shops_client::ShopsClient<AuthedChannel>;
@@ -413,4 +419,140 @@ pub async fn erp_clients(p: &Proc) -> Result<(ErpClient, PostingClient)> {
     let auth = ClientAuth::new(Some(&secret())).map_err(anyhow::Error::msg)?;
     let ch = shopsync_runtime::client::connect(&p.url(), auth).await?;
     Ok((pb::erp_client::ErpClient::new(ch.clone()), pb::posting_client::PostingClient::new(ch)))
+}
+
+/// A PostgreSQL cluster of its own (initdb + pg_ctl in a temporary directory, on a free
+/// loopback port), for tests that stop and restart the database under running services.
+/// Removed when dropped. As root, the server runs as `postgres` (initdb refuses root).
+pub struct PgCluster {
+    dir: PathBuf,
+    port: u16,
+    as_user: Option<&'static str>,
+}
+
+impl PgCluster {
+    pub async fn start() -> Result<Self> {
+        let port = free_addr()?.port();
+        let dir = target_dir()?.join(format!("pg-e2e-{port}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir)?;
+        let root = Command::new("id").arg("-u").output().await?.stdout.starts_with(b"0\n");
+        let as_user = root.then_some("postgres");
+        let c = Self { dir, port, as_user };
+        if let Some(u) = as_user {
+            c.run("chown", &[u, &c.dir.display().to_string()], false).await?;
+        }
+        let data = c.data();
+        c.run(
+            "initdb",
+            &["-D", &data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"],
+            true,
+        )
+        .await?;
+        c.start_again().await?;
+        Ok(c)
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").display().to_string()
+    }
+
+    /// A superuser URL of the cluster's `postgres` database.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    async fn run(&self, program: &str, args: &[&str], as_user: bool) -> Result<()> {
+        let program = &pg_bin(program);
+        let mut cmd = match self.as_user.filter(|_| as_user) {
+            Some(u) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", u, "--", program]);
+                c
+            }
+            None => Command::new(program),
+        };
+        let out = cmd.args(args).stdin(Stdio::null()).output().await?;
+        if !out.status.success() {
+            bail!(
+                "{program} {args:?} failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    }
+
+    /// Start the server (again), on the same port; returns once it accepts connections.
+    pub async fn start_again(&self) -> Result<()> {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("server.log").display().to_string();
+        self.run(
+            "pg_ctl",
+            &["-D", &self.data(), "-l", &log, "-w", "-t", "60", "-o", &opts, "start"],
+            true,
+        )
+        .await
+    }
+
+    /// Stop the server (fast shutdown: sessions are terminated); returns once it is down.
+    pub async fn stop(&self) -> Result<()> {
+        self.run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"], true).await
+    }
+}
+
+/// A PostgreSQL server program: on the PATH, or where distributions install it (as
+/// scripts/with-pg.sh looks for it).
+fn pg_bin(program: &str) -> String {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()));
+    if on_path || !matches!(program, "initdb" | "pg_ctl") {
+        return program.to_owned();
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|d| d.path().join("bin").join(program))
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    found.pop().map_or_else(|| program.to_owned(), |p| p.display().to_string())
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let data = self.data();
+        let mut cmd = match self.as_user {
+            Some(u) => {
+                let mut c = std::process::Command::new("runuser");
+                c.args(["-u", u, "--"]).arg(pg_bin("pg_ctl"));
+                c
+            }
+            None => std::process::Command::new(pg_bin("pg_ctl")),
+        };
+        let _ = cmd
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The serving status of `service` ("" for the server) on a process's health service.
+pub async fn health_status(
+    p: &Proc,
+    service: &str,
+) -> Result<tonic_health::pb::health_check_response::ServingStatus> {
+    let ch = tonic::transport::Endpoint::from_shared(p.url())?.connect().await?;
+    let mut h = tonic_health::pb::health_client::HealthClient::new(ch);
+    let r = h
+        .check(tonic_health::pb::HealthCheckRequest { service: service.to_owned() })
+        .await?
+        .into_inner();
+    Ok(tonic_health::pb::health_check_response::ServingStatus::try_from(r.status)?)
 }

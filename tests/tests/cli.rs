@@ -173,6 +173,11 @@ async fn items_customers_orders_and_post() -> Result<()> {
         ],
     )
     .await?);
+    let o =
+        erp_cli(&url, &["customers", "find", "--email", " ADA@Example.com", "--phone", "+1 555"])
+            .await?;
+    ok(&o);
+    assert!(text(&o).contains("C1") && text(&o).contains("(none)"), "{}", text(&o));
     let o = erp_cli(&url, &["customers", "list"]).await?;
     assert!(text(&o).contains("ada@example.com"), "{}", text(&o));
     let o = erp_cli(&url, &["customers", "list", "--search", "nobody"]).await?;

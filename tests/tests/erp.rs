@@ -418,37 +418,72 @@ async fn change_feeds_resume_from_their_cursors() -> Result<()> {
 }
 
 #[tokio::test]
-async fn batch_creation_is_all_or_nothing_and_idempotent_per_shopify_order() -> Result<()> {
+async fn a_batch_creates_the_good_documents_and_reports_each_bad_one() -> Result<()> {
     let (db, _p, mut erp, _posting) = posting_service("erp_batch_create").await?;
     master_data(&mut erp).await?;
     let first = create(&mut erp, order("C1", "shop-1", 9001, vec![line("A", 1, 1)])).await?;
-    // One bad document: the call fails naming it, and nothing of the others is written.
-    let bad = erp
+    // A bad quantity, an unknown item, a blocked customer, a NUL byte, the same Shopify order
+    // twice: each of those documents is reported with its reason, the good ones are created.
+    let mut blocked = erp.get_customer(pb::GetRequest { no: "C2".into() }).await?.into_inner();
+    blocked.blocked = true;
+    erp.update_customer(pb::UpdateCustomerRequest { customer: Some(blocked), expected_version: 0 })
+        .await?;
+    let mut nul = order("C1", "shop-1", 9006, vec![line("A", 1, 1)]);
+    nul.document.as_mut().unwrap().external_document_no = "PO\0-1".into();
+    let r = erp
         .create_sales_documents(pb::CreateSalesDocumentsRequest {
             documents: vec![
                 order("C1", "shop-1", 9002, vec![line("A", 1, 1)]),
-                order("C2", "shop-1", 9003, vec![line("A", 0, 1)]),
+                order("C1", "shop-1", 9003, vec![line("A", 0, 1)]),
+                order("C1", "shop-1", 9004, vec![line("A", 1, 1), line("NO-SUCH-SKU", 1, 2)]),
+                order("C2", "shop-1", 9005, vec![line("A", 1, 1)]),
+                nul,
+                order("C1", "shop-1", 9002, vec![line("A", 3, 1)]),
+                order("C1", "shop-1", 9007, vec![line("B", 1, 1)]),
             ],
         })
-        .await
-        .unwrap_err();
-    assert_eq!(bad.code(), Code::InvalidArgument);
-    assert!(
-        bad.message().starts_with("documents[1].document.lines[0].quantity:"),
-        "{}",
-        bad.message()
+        .await?
+        .into_inner()
+        .results;
+    assert_eq!(r.len(), 7);
+    let error = |i: usize| {
+        let e = r[i].error.clone().unwrap_or_else(|| panic!("document {i} has no error"));
+        assert!(r[i].document.is_none() && !r[i].created);
+        (pb::DocumentErrorCode::try_from(e.code).unwrap(), e.field, e.message)
+    };
+    use pb::DocumentErrorCode as C;
+    assert_eq!(error(1).0, C::InvalidArgument);
+    assert_eq!(error(1).1, "documents[1].document.lines[0].quantity");
+    let (code, field, message) = error(2);
+    assert_eq!(
+        (code, field.as_str()),
+        (C::InvalidArgument, "documents[2].document.lines[1].item_no")
     );
+    assert!(message.contains("item \"NO-SUCH-SKU\" does not exist"), "{message}");
+    let (code, _, message) = error(3);
+    assert_eq!(code, C::FailedPrecondition);
+    assert!(message.contains("customer C2 is blocked"), "{message}");
+    assert_eq!(error(4).1, "documents[4].document.external_document_no");
+    assert!(error(4).2.contains("NUL"), "{}", error(4).2);
+    assert_eq!(error(5).1, "documents[5].document.shopify_order_id");
+    for i in [0, 6] {
+        assert!(r[i].error.is_none() && r[i].created, "document {i}: {:?}", r[i].error);
+    }
     let pool = db.pool().await?;
-    let n: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM posting.sales_headers").fetch_one(&pool).await?;
-    assert_eq!(n, 1);
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT shopify_order_id FROM posting.sales_headers ORDER BY shopify_order_id",
+    )
+    .fetch_all(&pool)
+    .await?;
+    assert_eq!(ids, vec![9001, 9002, 9007]);
+
     // Two new orders and a replay of the first: the replay returns the existing document.
     let r = erp
         .create_sales_documents(pb::CreateSalesDocumentsRequest {
             documents: vec![
-                order("C1", "shop-1", 9002, vec![line("A", 2, 1), line("B", 1, 2)]),
+                order("C1", "shop-1", 9012, vec![line("A", 2, 1), line("B", 1, 2)]),
                 order("C1", "shop-1", 9001, vec![line("A", 5, 1)]),
-                order("C2", "shop-1", 9003, vec![line("B", 1, 1)]),
+                order("C1", "shop-1", 9013, vec![line("B", 1, 1)]),
             ],
         })
         .await?
@@ -466,7 +501,7 @@ async fn batch_creation_is_all_or_nothing_and_idempotent_per_shopify_order() -> 
     )
     .fetch_one(&pool)
     .await?;
-    assert_eq!((h, l), (3, 4));
+    assert_eq!((h, l), (5, 6));
     Ok(())
 }
 
@@ -1043,5 +1078,106 @@ async fn created_documents_never_use_stale_master_data() -> Result<()> {
         let d = create(e, order("C1", "s", 0, vec![line("A", 1, 0), west.clone()])).await?;
         assert_eq!(amount(&d), 700);
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn exact_lookups_by_sku_barcode_email_and_phone() -> Result<()> {
+    let (_db, _p, mut erp, _posting) = posting_service("erp_lookups").await?;
+    let variant = |code: &str, sku: &str, barcode: &str| pb::ItemVariant {
+        code: code.into(),
+        sku: sku.into(),
+        barcode: barcode.into(),
+        ..Default::default()
+    };
+    erp.create_item(pb::Item {
+        no: "MUG".into(),
+        description: "Mug".into(),
+        currency: "EUR".into(),
+        sku: "MUG-1".into(),
+        barcode: "5700000000017".into(),
+        variants: vec![
+            variant("RED", "MUG-1-RED", "5700000000024"),
+            variant("BLUE", "MUG-1-BLUE", ""),
+        ],
+        ..Default::default()
+    })
+    .await?;
+    // SKUs are exact: another case is another SKU.
+    erp.create_item(pb::Item {
+        no: "MUG-XL".into(),
+        currency: "EUR".into(),
+        sku: "mug-1".into(),
+        ..Default::default()
+    })
+    .await?;
+    for (no, email, phone) in
+        [("C1", " Ada@Example.COM", "+45 12 34 56 78"), ("C2", "bob@example.com", "(555) 010-0199")]
+    {
+        erp.create_customer(pb::Customer {
+            no: no.into(),
+            name: no.into(),
+            email: email.into(),
+            phone: phone.into(),
+            currency: "EUR".into(),
+            ..Default::default()
+        })
+        .await?;
+    }
+
+    let items = erp
+        .find_items(pb::FindItemsRequest {
+            skus: vec!["MUG-1".into(), "MUG-1-RED".into(), "mug-1".into(), "NOPE".into()],
+            barcodes: vec!["5700000000024".into(), "5700000000017".into()],
+        })
+        .await?
+        .into_inner();
+    let found = |m: &pb::ItemMatches| {
+        m.matches
+            .iter()
+            .map(|x| (x.item.as_ref().unwrap().no.clone(), x.variant_code.clone()))
+            .collect::<Vec<_>>()
+    };
+    let pair = |no: &str, v: &str| vec![(no.to_owned(), v.to_owned())];
+    assert_eq!(found(&items.by_sku["MUG-1"]), pair("MUG", ""));
+    assert_eq!(found(&items.by_sku["MUG-1-RED"]), pair("MUG", "RED"));
+    assert_eq!(found(&items.by_sku["mug-1"]), pair("MUG-XL", ""));
+    assert!(items.by_sku["NOPE"].matches.is_empty(), "every key is answered, matched or not");
+    assert_eq!(found(&items.by_barcode["5700000000024"]), pair("MUG", "RED"));
+    assert_eq!(found(&items.by_barcode["5700000000017"]), pair("MUG", ""));
+    let item = items.by_sku["MUG-1-RED"].matches[0].item.as_ref().unwrap();
+    assert_eq!(item.variants.len(), 2, "the whole item comes back");
+
+    let customers = erp
+        .find_customers(pb::FindCustomersRequest {
+            emails: vec!["ADA@example.com  ".into(), "nobody@example.com".into()],
+            phones: vec!["+4512345678".into(), "555.010.0199".into(), "4512345678".into()],
+        })
+        .await?
+        .into_inner();
+    let nos =
+        |m: &pb::CustomerMatches| m.customers.iter().map(|c| c.no.clone()).collect::<Vec<_>>();
+    assert_eq!(nos(&customers.by_email["ADA@example.com  "]), vec!["C1"]);
+    assert!(customers.by_email["nobody@example.com"].customers.is_empty());
+    assert_eq!(nos(&customers.by_phone["+4512345678"]), vec!["C1"]);
+    assert_eq!(nos(&customers.by_phone["555.010.0199"]), vec!["C2"]);
+    assert!(customers.by_phone["4512345678"].customers.is_empty(), "a leading + is kept");
+
+    let bad = erp
+        .find_items(pb::FindItemsRequest {
+            skus: vec!["A".into(), " ".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!((bad.code(), bad.message()), (Code::InvalidArgument, "skus[1]: must not be blank"));
+    let bad = erp
+        .find_customers(pb::FindCustomersRequest {
+            phones: vec!["n/a".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!((bad.code(), bad.message()), (Code::InvalidArgument, "phones[0]: has no digits"));
     Ok(())
 }

@@ -133,6 +133,9 @@ pub async fn run(orders: usize, concurrency: usize) -> Result<Value> {
                 .create_sales_documents(pb::CreateSalesDocumentsRequest { documents })
                 .await?
                 .into_inner();
+            if let Some(e) = r.results.iter().find_map(|r| r.error.as_ref()) {
+                anyhow::bail!("a document of the batch was refused: {}", e.message);
+            }
             anyhow::Ok(r.results.iter().filter(|r| r.created).count())
         });
     }

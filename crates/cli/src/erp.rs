@@ -24,6 +24,13 @@ pub enum Items {
     },
     /// An item with its variants, units, prices and stock.
     Show { no: String },
+    /// Items by exact SKU or barcode (their variants' included); repeat the options.
+    Find {
+        #[arg(long)]
+        sku: Vec<String>,
+        #[arg(long)]
+        barcode: Vec<String>,
+    },
     Create {
         no: String,
         #[arg(long, default_value = "")]
@@ -66,6 +73,14 @@ pub enum Customers {
     },
     Show {
         no: String,
+    },
+    /// Customers by e-mail address or phone number, normalised (case and spaces of an
+    /// address, everything but the digits and a leading + of a number); repeat the options.
+    Find {
+        #[arg(long)]
+        email: Vec<String>,
+        #[arg(long)]
+        phone: Vec<String>,
     },
     Create {
         no: String,
@@ -261,6 +276,41 @@ pub async fn items(c: &mut ErpClient, cmd: &Items, json: bool) -> Result<()> {
             }
             out!("{t}");
         }
+        Items::Find { sku, barcode } => {
+            if sku.is_empty() && barcode.is_empty() {
+                bail!("give at least one --sku or --barcode");
+            }
+            let r = c
+                .find_items(pb::FindItemsRequest { skus: sku.clone(), barcodes: barcode.clone() })
+                .await
+                .map_err(rpc)?
+                .into_inner();
+            if json {
+                print_json(&r);
+                return Ok(());
+            }
+            let mut t = table(&["by", "value", "item", "variant", "description"]);
+            for (by, keys, found) in [("sku", sku, &r.by_sku), ("barcode", barcode, &r.by_barcode)]
+            {
+                for k in keys {
+                    let matches = found.get(k).map(|m| m.matches.as_slice()).unwrap_or_default();
+                    if matches.is_empty() {
+                        t.add_row(vec![by.into(), k.clone(), "(none)".into()]);
+                    }
+                    for m in matches {
+                        let i = m.item.clone().unwrap_or_default();
+                        t.add_row(vec![
+                            by.into(),
+                            k.clone(),
+                            i.no,
+                            m.variant_code.clone(),
+                            i.description,
+                        ]);
+                    }
+                }
+            }
+            out!("{t}");
+        }
         Items::Show { no } => {
             let i = c.get_item(pb::GetRequest { no: no.clone() }).await.map_err(rpc)?.into_inner();
             let stock = c
@@ -385,6 +435,45 @@ pub async fn customers(c: &mut ErpClient, cmd: &Customers, json: bool) -> Result
                     x.currency.clone(),
                     if x.blocked { "yes".into() } else { String::new() },
                 ]);
+            }
+            out!("{t}");
+        }
+        Customers::Find { email, phone } => {
+            if email.is_empty() && phone.is_empty() {
+                bail!("give at least one --email or --phone");
+            }
+            let r = c
+                .find_customers(pb::FindCustomersRequest {
+                    emails: email.clone(),
+                    phones: phone.clone(),
+                })
+                .await
+                .map_err(rpc)?
+                .into_inner();
+            if json {
+                print_json(&r);
+                return Ok(());
+            }
+            let mut t = table(&["by", "value", "customer", "name", "email", "phone"]);
+            for (by, keys, found) in [("email", email, &r.by_email), ("phone", phone, &r.by_phone)]
+            {
+                for k in keys {
+                    let customers =
+                        found.get(k).map(|m| m.customers.as_slice()).unwrap_or_default();
+                    if customers.is_empty() {
+                        t.add_row(vec![by.into(), k.clone(), "(none)".into()]);
+                    }
+                    for x in customers {
+                        t.add_row(vec![
+                            by.into(),
+                            k.clone(),
+                            x.no.clone(),
+                            x.name.clone(),
+                            x.email.clone(),
+                            x.phone.clone(),
+                        ]);
+                    }
+                }
             }
             out!("{t}");
         }

@@ -39,6 +39,7 @@ pub struct DateFormula {
 impl DateFormula {
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
         let err = |why: String| ValidationError::new("", why);
+        let sq = crate::text::quoted(s);
         let cleaned: String = s
             .trim()
             .trim_start_matches('<')
@@ -60,7 +61,7 @@ impl DateFormula {
                 i += 1;
             }
             if i >= b.len() {
-                return Err(err(format!("{s:?} ends with a sign")));
+                return Err(err(format!("{sq} ends with a sign")));
             }
             if b[i..].starts_with(b"WD") {
                 i += 2;
@@ -73,10 +74,10 @@ impl DateFormula {
                     b'5' => Weekday::Fri,
                     b'6' => Weekday::Sat,
                     b'7' => Weekday::Sun,
-                    _ => return Err(err(format!("{s:?}: WD needs a weekday 1-7"))),
+                    _ => return Err(err(format!("{sq}: WD needs a weekday 1-7"))),
                 };
                 if sign < 0 {
-                    return Err(err(format!("{s:?}: WD cannot be negative")));
+                    return Err(err(format!("{sq}: WD cannot be negative")));
                 }
                 i += 1;
                 terms.push(Term::Weekday(wd));
@@ -85,7 +86,7 @@ impl DateFormula {
             if b[i] == b'C' {
                 i += 1;
                 let unit = unit_at(b, i).ok_or_else(|| {
-                    err(format!("{s:?}: C must be followed by a unit D, W, M, Q or Y"))
+                    err(format!("{sq}: C must be followed by a unit D, W, M, Q or Y"))
                 })?;
                 i += 1;
                 terms.push(Term::Current { start: sign < 0, unit });
@@ -97,17 +98,17 @@ impl DateFormula {
             }
             if start == i {
                 return Err(err(format!(
-                    "{s:?}: expected a number, C or WD at position {}",
+                    "{sq}: expected a number, C or WD at position {}",
                     start + 1
                 )));
             }
             let n: i32 =
-                cleaned[start..i].parse().map_err(|_| err(format!("{s:?}: number too large")))?;
+                cleaned[start..i].parse().map_err(|_| err(format!("{sq}: number too large")))?;
             if n > 10_000 {
-                return Err(err(format!("{s:?}: number too large")));
+                return Err(err(format!("{sq}: number too large")));
             }
             let unit = unit_at(b, i).ok_or_else(|| {
-                err(format!("{s:?}: a number must be followed by D, W, M, Q or Y"))
+                err(format!("{sq}: a number must be followed by D, W, M, Q or Y"))
             })?;
             i += 1;
             terms.push(Term::Add { n: sign * n, unit });

@@ -333,7 +333,10 @@ pub fn validate_shop(shop: &str) -> Result<(), ValidationError> {
     {
         return Err(ValidationError::new(
             "shop",
-            format!("{shop:?} is not a shop code or domain (letters, digits, '-', '_', '.')"),
+            format!(
+                "{} is not a shop code or domain (letters, digits, '-', '_', '.')",
+                crate::text::quoted(shop)
+            ),
         ));
     }
     Ok(())
@@ -346,7 +349,7 @@ pub fn validate_category(c: &str) -> Result<(), ValidationError> {
     {
         return Err(ValidationError::new(
             "category",
-            format!("{c:?} must be 1-32 letters, digits, '-' or '_'"),
+            format!("{} must be 1-32 letters, digits, '-' or '_'", crate::text::quoted(c)),
         ));
     }
     Ok(())

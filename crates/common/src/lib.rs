@@ -24,3 +24,4 @@ pub use params::TaskParams;
 pub use recurrence::{CatchUp, Recurrence, Rule, Schedule, Window};
 pub use report::{RecordError, RunFailure, RunReport};
 pub use task::{Resource, Service, Task};
+pub use text::{quoted, validate_text, validate_texts};

@@ -364,7 +364,11 @@ fn one_of(field: &str, values: &[String], allowed: &[&str]) -> Result<(), Valida
         if !allowed.contains(&v.as_str()) {
             return Err(ValidationError::new(
                 format!("{field}[{i}]"),
-                format!("unknown value {v:?}; expected one of {}", allowed.join(", ")),
+                format!(
+                    "unknown value {}; expected one of {}",
+                    crate::text::quoted(v),
+                    allowed.join(", ")
+                ),
             ));
         }
     }
@@ -413,7 +417,7 @@ fn shopify_gids(field: &str, values: &[String], kind: &str) -> Result<(), Valida
         if !ok {
             return Err(ValidationError::new(
                 format!("{field}[{i}]"),
-                format!("{v:?} is not a Shopify {kind} id ({prefix}<number>)"),
+                format!("{} is not a Shopify {kind} id ({prefix}<number>)", crate::text::quoted(v)),
             ));
         }
     }

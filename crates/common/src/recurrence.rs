@@ -98,7 +98,10 @@ pub fn parse_time_zone(name: &str) -> Result<Tz, ValidationError> {
     name.parse::<Tz>().map_err(|_| {
         ValidationError::new(
             "",
-            format!("unknown time zone {name:?} (use an IANA name such as Europe/Copenhagen)"),
+            format!(
+                "unknown time zone {} (use an IANA name such as Europe/Copenhagen)",
+                crate::text::quoted(name)
+            ),
         )
     })
 }
@@ -108,7 +111,10 @@ pub fn parse_time_of_day(s: &str) -> Result<NaiveTime, ValidationError> {
     NaiveTime::parse_from_str(s.trim(), "%H:%M:%S")
         .or_else(|_| NaiveTime::parse_from_str(s.trim(), "%H:%M"))
         .map_err(|_| {
-            ValidationError::new("", format!("{s:?} is not a time of day (HH:MM or HH:MM:SS)"))
+            ValidationError::new(
+                "",
+                format!("{} is not a time of day (HH:MM or HH:MM:SS)", crate::text::quoted(s)),
+            )
         })
 }
 
@@ -148,7 +154,7 @@ impl Recurrence {
                 if !parsed.advances() {
                     return Err(ValidationError::new(
                         "date_formula",
-                        format!("{f:?} never moves the date forward"),
+                        format!("{} never moves the date forward", crate::text::quoted(f)),
                     ));
                 }
                 if !self.weekdays.is_empty() {
@@ -179,14 +185,15 @@ impl Recurrence {
                     return Err(ValidationError::new(
                         "cron",
                         format!(
-                            "{expr:?} must have 5 fields: minute hour day-of-month month day-of-week"
+                            "{} must have 5 fields: minute hour day-of-month month day-of-week",
+                            crate::text::quoted(expr)
                         ),
                     ));
                 }
                 let parser = CronParser::builder().seconds(Seconds::Disallowed).build();
-                let c = parser
-                    .parse(expr)
-                    .map_err(|e| ValidationError::new("cron", format!("{expr:?}: {e}")))?;
+                let c = parser.parse(expr).map_err(|e| {
+                    ValidationError::new("cron", format!("{}: {e}", crate::text::quoted(expr)))
+                })?;
                 cron = Some(c);
             }
             Rule::Daily => {}

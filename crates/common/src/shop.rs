@@ -4,7 +4,7 @@
 
 use crate::error::ValidationError;
 use crate::job::validate_shop;
-use crate::text::check_text;
+use crate::text::validate_text;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -190,7 +190,7 @@ impl ShopSettings {
             ("shipping_charges_item", &self.shipping_charges_item),
         ] {
             if let Some(v) = v {
-                check_text(field, v, ERP_CODE_MAX)?;
+                validate_text(field, v, ERP_CODE_MAX)?;
                 if v.trim().is_empty() {
                     return Err(ValidationError::new(field, "must not be blank when set"));
                 }
@@ -210,7 +210,7 @@ impl ShopSettings {
                 "required when auto_create_customers is on",
             ));
         }
-        check_text("sku_separator", &self.sku_separator, 4)?;
+        validate_text("sku_separator", &self.sku_separator, 4)?;
         if self.sku_mapping == SkuMapping::ItemNoVariantCode && self.sku_separator.is_empty() {
             return Err(ValidationError::new(
                 "sku_separator",
@@ -232,7 +232,7 @@ impl ShopSettings {
             if !seen.insert(&l.shopify_location_id) {
                 return Err(at(ValidationError::new("shopify_location_id", "mapped twice")));
             }
-            check_text("erp_location_filter", &l.erp_location_filter, 512).map_err(at)?;
+            validate_text("erp_location_filter", &l.erp_location_filter, 512).map_err(at)?;
             if l.stock_calculation != StockCalculation::Disabled && l.erp_locations().count() == 0 {
                 return Err(at(ValidationError::new(
                     "erp_location_filter",
@@ -240,7 +240,7 @@ impl ShopSettings {
                 )));
             }
             if let Some(d) = &l.default_erp_location {
-                check_text("default_erp_location", d, ERP_CODE_MAX).map_err(at)?;
+                validate_text("default_erp_location", d, ERP_CODE_MAX).map_err(at)?;
             }
         }
         Ok(())
@@ -296,7 +296,7 @@ impl ShopSpec {
 /// `name.myshopify.com` (a custom domain is accepted too), or an http(s) URL.
 pub fn validate_store_domain(d: &str) -> Result<(), ValidationError> {
     const F: &str = "store_domain";
-    check_text(F, d, 255)?;
+    validate_text(F, d, 255)?;
     let host = d.strip_prefix("https://").or_else(|| d.strip_prefix("http://"));
     let host = host.map(|h| h.trim_end_matches('/')).unwrap_or(d);
     let host = host.split_once(':').map(|(h, _)| h).unwrap_or(host);
@@ -311,7 +311,7 @@ pub fn validate_store_domain(d: &str) -> Result<(), ValidationError> {
             F,
             format!(
                 "{} is not a shop domain (my-shop.myshopify.com) or http(s) URL",
-                crate::text::quote(d)
+                crate::text::quoted(d)
             ),
         ));
     }
@@ -327,7 +327,7 @@ pub fn validate_api_version(v: &str) -> Result<(), ValidationError> {
     if !ok {
         return Err(ValidationError::new(
             "api_version",
-            format!("{} is not a Shopify API version (2026-10)", crate::text::quote(v)),
+            format!("{} is not a Shopify API version (2026-10)", crate::text::quoted(v)),
         ));
     }
     Ok(())
@@ -335,11 +335,11 @@ pub fn validate_api_version(v: &str) -> Result<(), ValidationError> {
 
 /// A Shopify global id (`gid://shopify/Type/123`), optionally of one type (`prefix`).
 pub fn check_gid(field: &str, v: &str, prefix: Option<&str>) -> Result<(), ValidationError> {
-    check_text(field, v, 255)?;
+    validate_text(field, v, 255)?;
     let Some(rest) = v.strip_prefix("gid://shopify/") else {
         return Err(ValidationError::new(
             field,
-            format!("{} is not a Shopify id (gid://shopify/…)", crate::text::quote(v)),
+            format!("{} is not a Shopify id (gid://shopify/…)", crate::text::quoted(v)),
         ));
     };
     if let Some(p) = prefix
@@ -347,11 +347,11 @@ pub fn check_gid(field: &str, v: &str, prefix: Option<&str>) -> Result<(), Valid
     {
         return Err(ValidationError::new(
             field,
-            format!("{} is not a {p}… id", crate::text::quote(v)),
+            format!("{} is not a {p}… id", crate::text::quoted(v)),
         ));
     }
     if !rest.contains('/') {
-        return Err(ValidationError::new(field, format!("{} has no id", crate::text::quote(v))));
+        return Err(ValidationError::new(field, format!("{} has no id", crate::text::quoted(v))));
     }
     Ok(())
 }
@@ -430,11 +430,11 @@ pub struct Link {
 impl Link {
     /// Field names are relative to the link.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        check_text("erp_id", &self.erp.erp_id, ERP_CODE_MAX)?;
+        validate_text("erp_id", &self.erp.erp_id, ERP_CODE_MAX)?;
         if self.erp.erp_id.trim().is_empty() {
             return Err(ValidationError::new("erp_id", "must not be blank"));
         }
-        check_text("erp_variant", &self.erp.erp_variant, ERP_CODE_MAX)?;
+        validate_text("erp_variant", &self.erp.erp_variant, ERP_CODE_MAX)?;
         if self.kind != LinkKind::Item && !self.erp.erp_variant.is_empty() {
             return Err(ValidationError::new("erp_variant", "only items have variants"));
         }

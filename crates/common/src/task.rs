@@ -165,7 +165,7 @@ impl FromStr for Task {
         let norm = s.trim().to_ascii_lowercase().replace('-', "_");
         Task::ALL.into_iter().find(|t| t.as_str() == norm).ok_or_else(|| {
             let names: Vec<_> = Task::ALL.iter().map(|t| t.as_str()).collect();
-            format!("unknown task {s:?}; expected one of {}", names.join(", "))
+            format!("unknown task {}; expected one of {}", crate::text::quoted(s), names.join(", "))
         })
     }
 }
@@ -197,7 +197,7 @@ impl FromStr for Service {
         Service::ALL
             .into_iter()
             .find(|t| t.as_str() == norm)
-            .ok_or_else(|| format!("unknown service {s:?}"))
+            .ok_or_else(|| format!("unknown service {}", crate::text::quoted(s)))
     }
 }
 
@@ -244,7 +244,7 @@ impl FromStr for Resource {
         Resource::ALL
             .into_iter()
             .find(|t| t.as_str() == norm)
-            .ok_or_else(|| format!("unknown resource {s:?}"))
+            .ok_or_else(|| format!("unknown resource {}", crate::text::quoted(s)))
     }
 }
 

@@ -4,7 +4,8 @@
 use crate::error::{ErpError, Result, is_unique_violation};
 use crate::master::{LEDGER_COLS, LedgerRow, Uom, Variant};
 use crate::util::*;
-use shopsync_proto::pb;
+use shopsync_common::quoted;
+use shopsync_proto::{CheckText, pb};
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -289,13 +290,13 @@ fn build(r: &pb::CreateSalesDocumentRequest, refs: &Refs, f0: &str) -> Result<Bu
     let sell = refs.customers.get(&d.sell_to_customer_no).ok_or_else(|| {
         ErpError::invalid(
             format!("{fd}.sell_to_customer_no"),
-            format!("customer {:?} does not exist", d.sell_to_customer_no),
+            format!("customer {} does not exist", quoted(&d.sell_to_customer_no)),
         )
     })?;
     let bill = refs.customers.get(&bill_to).ok_or_else(|| {
         ErpError::invalid(
             format!("{fd}.bill_to_customer_no"),
-            format!("customer {bill_to:?} does not exist"),
+            format!("customer {} does not exist", quoted(&bill_to)),
         )
     })?;
     for c in [sell, bill] {
@@ -318,7 +319,7 @@ fn build(r: &pb::CreateSalesDocumentRequest, refs: &Refs, f0: &str) -> Result<Bu
         let item = refs.items.get(&l.item_no).ok_or_else(|| {
             ErpError::invalid(
                 format!("{f}.item_no"),
-                format!("item {:?} does not exist", l.item_no),
+                format!("item {} does not exist", quoted(&l.item_no)),
             )
         })?;
         if item.blocked {
@@ -327,7 +328,7 @@ fn build(r: &pb::CreateSalesDocumentRequest, refs: &Refs, f0: &str) -> Result<Bu
         if !l.variant_code.is_empty() && !item.variants.iter().any(|v| v.code == l.variant_code) {
             return Err(ErpError::invalid(
                 format!("{f}.variant_code"),
-                format!("item {} has no variant {:?}", item.no, l.variant_code),
+                format!("item {} has no variant {}", item.no, quoted(&l.variant_code)),
             ));
         }
         if l.location_code.is_empty() {
@@ -336,7 +337,7 @@ fn build(r: &pb::CreateSalesDocumentRequest, refs: &Refs, f0: &str) -> Result<Bu
         if !refs.locations.contains(&l.location_code) {
             return Err(ErpError::invalid(
                 format!("{f}.location_code"),
-                format!("location {:?} does not exist", l.location_code),
+                format!("location {} does not exist", quoted(&l.location_code)),
             ));
         }
         if l.quantity <= 0 {
@@ -459,86 +460,142 @@ pub async fn create(
     cache: &RefCache,
     r: &pb::CreateSalesDocumentRequest,
 ) -> Result<(pb::SalesDocument, bool)> {
-    let mut out = create_many(pool, cache, std::slice::from_ref(r), "").await?;
-    Ok(out.remove(0))
+    create_many(pool, cache, std::slice::from_ref(r), "").await?.remove(0)
 }
 
-/// Build every document of a call from `refs`; the first bad field fails the call.
+/// One document of a batch: created (or the existing one of its Shopify order, `false`), or
+/// why not.
+pub type DocResult = Result<(pb::SalesDocument, bool)>;
+
+/// Field prefix of the i-th request of a call (`documents[3].`, or nothing for one document).
+fn at(prefix: &str, i: usize) -> String {
+    if prefix.is_empty() { String::new() } else { format!("{prefix}[{i}].") }
+}
+
+/// Build every document of a call from `refs`, each on its own: a bad one gets its error.
 fn build_all(
     reqs: &[pb::CreateSalesDocumentRequest],
     refs: &Refs,
     prefix: &str,
-) -> Result<Vec<Built>> {
-    let field =
-        |i: usize| if prefix.is_empty() { String::new() } else { format!("{prefix}[{i}].") };
-    let mut built = Vec::with_capacity(reqs.len());
-    for (i, r) in reqs.iter().enumerate() {
-        built.push(build(r, refs, &field(i))?);
-    }
+) -> Vec<Result<Built>> {
     // The same Shopify order twice in one call: the first one counts.
     let mut seen = std::collections::HashSet::new();
-    for (i, b) in built.iter().enumerate() {
-        let d = &b.doc;
-        if d.shopify_order_id > 0 && !seen.insert((d.shop.clone(), d.shopify_order_id)) {
-            return Err(ErpError::invalid(
-                format!("{}document.shopify_order_id", field(i)),
-                "the same Shopify order is in this call twice",
-            ));
-        }
-    }
-    Ok(built)
+    reqs.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let f = at(prefix, i);
+            r.check_text_at(&f)?;
+            let b = build(r, refs, &f)?;
+            let d = &b.doc;
+            if d.shopify_order_id > 0 && !seen.insert((d.shop.clone(), d.shopify_order_id)) {
+                return Err(ErpError::invalid(
+                    format!("{f}document.shopify_order_id"),
+                    "the same Shopify order is in this call twice",
+                ));
+            }
+            Ok(b)
+        })
+        .collect()
 }
 
-/// Create documents: validation of all of them against the master data they refer to (the
-/// first bad field fails the call and nothing is written), then one statement numbering and
-/// inserting every header and line. The master data comes from the process cache when it has
-/// all of it, and the statement then writes only if the master epoch is unchanged; otherwise
-/// (or when a cached build fails, to never refuse on stale data) it is read in one round trip.
-/// A document of a Shopify order that already has one is not created again: its existing
-/// document comes back with `created` false, also when callers race.
+/// Create documents, one result per request in order. Each is validated against the master
+/// data it refers to; the valid ones are numbered and inserted, headers and lines, in one
+/// statement, and a bad one is reported without holding up the others. The master data comes
+/// from the process cache when it has all of it, and the statement then writes only if the
+/// master epoch is unchanged; otherwise (or when a cached build refused a document, to never
+/// refuse on stale data) it is read in one round trip. A document of a Shopify order that
+/// already has one is not created again: its existing document comes back with `created`
+/// false, also when callers race. Only a database failure fails the call.
 pub async fn create_many(
     pool: &PgPool,
     cache: &RefCache,
     reqs: &[pb::CreateSalesDocumentRequest],
     prefix: &str,
-) -> Result<Vec<(pb::SalesDocument, bool)>> {
-    let docs: Vec<&pb::SalesDocument> = reqs.iter().filter_map(|r| r.document.as_ref()).collect();
+) -> Result<Vec<DocResult>> {
+    // Strings that fail their checks never reach the database (a NUL byte is an error there).
+    let docs: Vec<&pb::SalesDocument> = reqs
+        .iter()
+        .filter(|r| r.check_text().is_ok())
+        .filter_map(|r| r.document.as_ref())
+        .collect();
     let keys = Keys::of(&docs);
     let mut cached = cache.lookup(&keys);
     loop {
         let (built, guard) = match cached.take() {
-            Some(refs) => match build_all(reqs, &refs, prefix) {
-                Ok(b) => (b, Some(refs.epoch)),
-                // Confirm the refusal against the database.
-                Err(_) => continue,
-            },
+            Some(refs) => {
+                let built = build_all(reqs, &refs, prefix);
+                if built.iter().any(Result::is_err) {
+                    // Confirm the refusals against the database.
+                    continue;
+                }
+                (built, Some(refs.epoch))
+            }
             None => {
                 let refs = load_refs(pool, &keys).await?;
                 cache.store(&refs);
-                (build_all(reqs, &refs, prefix)?, None)
+                (build_all(reqs, &refs, prefix), None)
             }
         };
-        match insert(pool, &built, guard).await? {
-            Some(rows) => return finish(pool, built, rows).await,
+        let written = match insert(pool, &built, guard).await {
+            Ok(Some(rows)) => finish(pool, built, rows).await?,
             // The master data changed since it was cached: build again from a fresh read.
-            None => cache.clear(),
+            Ok(None) => {
+                cache.clear();
+                continue;
+            }
+            // A number given in the call is taken: find out which, one document at a time,
+            // from fresh master data (so that no write of it can be refused and repeated).
+            Err(ErpError::AlreadyExists(_)) if built.iter().filter(|b| b.is_ok()).count() > 1 => {
+                if guard.is_some() {
+                    cache.clear();
+                    continue;
+                }
+                insert_each(pool, built).await?
+            }
+            Err(e) => return Err(e),
+        };
+        return Ok(written);
+    }
+}
+
+/// [`insert`] each valid document on its own, so a taken number fails only its own document.
+async fn insert_each(pool: &PgPool, built: Vec<Result<Built>>) -> Result<Vec<DocResult>> {
+    let mut out = Vec::with_capacity(built.len());
+    for b in built {
+        let one = vec![b];
+        match insert(pool, &one, None).await {
+            Ok(Some(rows)) => out.extend(finish(pool, one, rows).await?),
+            Ok(None) => unreachable_epoch(&mut out),
+            Err(e @ ErpError::AlreadyExists(_)) => out.push(Err(e)),
+            Err(e) => return Err(e),
         }
     }
+    Ok(out)
+}
+
+/// An unguarded insert always writes; should it not, the document gets an error rather than
+/// a wrong answer.
+fn unreachable_epoch(out: &mut Vec<DocResult>) {
+    out.push(Err(ErpError::Precondition("the document was not written; retry".to_owned())));
 }
 
 /// (batch position from 1, number, created at: None when the Shopify order had a document).
 type InsertedRow = (i64, String, Option<chrono::DateTime<chrono::Utc>>);
 
-/// Number and insert the built documents in one statement. With `guard`, nothing is written
+/// Number and insert the valid built documents in one statement. With `guard`, nothing is written
 /// (and None returned) unless the master epoch still has that value.
 async fn insert(
     pool: &PgPool,
-    built: &[Built],
+    built: &[Result<Built>],
     guard: Option<i64>,
 ) -> Result<Option<Vec<InsertedRow>>> {
+    if !built.iter().any(Result::is_ok) {
+        return Ok(Some(Vec::new()));
+    }
     let mut h = HeaderCols::default();
     let mut l = LineCols::default();
-    for (ord, b) in (1i64..).zip(built) {
+    // Positions count the valid documents only, as in `finish`.
+    for (ord, b) in (1i64..).zip(built.iter().filter_map(|b| b.as_ref().ok())) {
         let d = &b.doc;
         h.dtype.push(b.dtype.to_owned());
         h.no.push(d.no.clone());
@@ -648,9 +705,14 @@ async fn insert(
     .await;
     let rows = match rows {
         Err(e) if is_unique_violation(&e, "sales_headers_no_key") => {
-            return Err(ErpError::AlreadyExists(
-                "a sales document with one of these numbers already exists".to_owned(),
-            ));
+            let mut valid = built.iter().filter_map(|b| b.as_ref().ok());
+            let msg = match (valid.next(), valid.next()) {
+                (Some(one), None) => {
+                    format!("sales document {} already exists", quoted(&one.doc.no))
+                }
+                _ => "a sales document with one of these numbers already exists".to_owned(),
+            };
+            return Err(ErpError::AlreadyExists(msg));
         }
         r => r?,
     };
@@ -663,19 +725,28 @@ async fn insert(
 /// The documents as created, or the existing document of a Shopify order that had one.
 async fn finish(
     pool: &PgPool,
-    built: Vec<Built>,
+    built: Vec<Result<Built>>,
     rows: Vec<InsertedRow>,
-) -> Result<Vec<(pb::SalesDocument, bool)>> {
+) -> Result<Vec<DocResult>> {
     let rows: HashMap<i64, (String, Option<chrono::DateTime<chrono::Utc>>)> =
         rows.into_iter().map(|(ord, no, at)| (ord, (no, at))).collect();
     let mut out = Vec::with_capacity(built.len());
-    for (ord, b) in (1i64..).zip(built) {
+    let mut ord = 0i64;
+    for b in built {
+        let b = match b {
+            Ok(b) => b,
+            Err(e) => {
+                out.push(Err(e));
+                continue;
+            }
+        };
+        ord += 1;
         match rows.get(&ord) {
             Some((no, Some(at))) => {
                 let mut d = b.doc;
                 d.no = no.clone();
                 d.created_at = Some(timestamp(*at));
-                out.push((d, true));
+                out.push(Ok((d, true)));
             }
             _ => {
                 // The Shopify order already has its document.
@@ -686,7 +757,7 @@ async fn finish(
                 .bind(b.doc.shopify_order_id)
                 .fetch_one(pool)
                 .await?;
-                out.push((get(pool, &existing).await?, false));
+                out.push(Ok((get(pool, &existing).await?, false)));
             }
         }
     }
@@ -850,7 +921,8 @@ pub async fn get(pool: &PgPool, no: &str) -> Result<pb::SalesDocument> {
     .bind(no)
     .fetch_optional(pool)
     .await?;
-    let h = h.ok_or_else(|| ErpError::NotFound(format!("sales document {no:?} not found")))?;
+    let h =
+        h.ok_or_else(|| ErpError::NotFound(format!("sales document {} not found", quoted(no))))?;
     Ok(with_lines(pool, vec![h]).await?.remove(0))
 }
 

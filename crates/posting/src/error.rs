@@ -1,5 +1,7 @@
 //! Errors of the ERP and posting APIs and how they map to gRPC codes.
 
+use shopsync_proto::pb;
+use shopsync_store::DbErrorClass;
 use tonic::Status;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +28,20 @@ impl ErpError {
         Self::Invalid { field: field.into(), message: message.into() }
     }
 
+    /// How one document of a batch reports this error; Err for an error that is not the
+    /// document's (the database), which fails the whole call.
+    pub fn document_error(self) -> std::result::Result<pb::DocumentError, ErpError> {
+        use pb::DocumentErrorCode as Code;
+        let message = self.to_string();
+        let (code, field) = match self {
+            ErpError::Invalid { field, .. } => (Code::InvalidArgument, field),
+            ErpError::Precondition(_) => (Code::FailedPrecondition, String::new()),
+            ErpError::AlreadyExists(_) => (Code::AlreadyExists, String::new()),
+            other => return Err(other),
+        };
+        Ok(pb::DocumentError { code: code as i32, field, message })
+    }
+
     /// The database's error code (SQLSTATE), if this is a database error.
     pub fn sqlstate(&self) -> Option<String> {
         match self {
@@ -35,6 +51,16 @@ impl ErpError {
     }
 }
 
+impl From<shopsync_common::ValidationError> for ErpError {
+    fn from(e: shopsync_common::ValidationError) -> Self {
+        Self::Invalid { field: e.field, message: e.reason }
+    }
+}
+
+/// The one place ERP errors become gRPC statuses. Database errors by class: unreachable is
+/// UNAVAILABLE, a concurrent transaction in the way (serialization failure, deadlock) ABORTED,
+/// both worth a retry; anything else INTERNAL with a generic message, its cause chain logged
+/// here, once.
 impl From<ErpError> for Status {
     fn from(e: ErpError) -> Self {
         match e {
@@ -43,10 +69,20 @@ impl From<ErpError> for Status {
             ErpError::AlreadyExists(m) => Status::already_exists(m),
             ErpError::Stale(m) => Status::aborted(m),
             ErpError::Precondition(m) => Status::failed_precondition(m),
-            ErpError::Db(err) => {
-                tracing::error!(error = %err, "database error");
-                Status::unavailable("database error; retry later")
-            }
+            ErpError::Db(err) => match shopsync_store::classify(&err) {
+                DbErrorClass::Unavailable => {
+                    tracing::warn!(error = ?anyhow::Error::from(err), "erp request: database unavailable");
+                    Status::unavailable("database unavailable; retry later")
+                }
+                DbErrorClass::Conflict => {
+                    tracing::info!(error = ?anyhow::Error::from(err), "erp request: concurrent write");
+                    Status::aborted("a concurrent change got in the way; retry")
+                }
+                DbErrorClass::Other => {
+                    tracing::error!(error = ?anyhow::Error::from(err), "erp request failed");
+                    Status::internal("internal error")
+                }
+            },
         }
     }
 }

@@ -3,10 +3,11 @@
 use crate::error::ErpError;
 use crate::post::PostOptions;
 use crate::util::parse_date;
-use crate::{docs, master, post};
-use shopsync_proto::pb;
+use crate::{docs, lookup, master, post};
+use shopsync_proto::limits::fit_page;
 use shopsync_proto::pb::erp_server::Erp;
 use shopsync_proto::pb::posting_server::Posting;
+use shopsync_proto::{CheckText, pb};
 use sqlx::PgPool;
 use std::future::Future;
 use tokio::sync::mpsc;
@@ -22,6 +23,25 @@ pub struct ErpService {
 
 type R<T> = Result<Response<T>, Status>;
 
+/// Every string of a request: no NUL, within its length limit (see `shopsync_proto::limits`).
+fn texts(r: &impl CheckText) -> Result<(), Status> {
+    r.check_text().map_err(|e| Status::from(ErpError::from(e)))
+}
+
+/// A list page cut to what a client accepts (see `fit_page`): it then continues after the
+/// last entry kept.
+fn fit<T: prost::Message>(
+    (mut page, next): (Vec<T>, String),
+    key: impl Fn(&T) -> String,
+) -> (Vec<T>, String) {
+    if fit_page(&mut page) {
+        let next = page.last().map(key).unwrap_or_default();
+        (page, next)
+    } else {
+        (page, next)
+    }
+}
+
 fn ok<T>(r: Result<T, ErpError>) -> R<T> {
     r.map(Response::new).map_err(Status::from)
 }
@@ -29,65 +49,94 @@ fn ok<T>(r: Result<T, ErpError>) -> R<T> {
 #[tonic::async_trait]
 impl Erp for ErpService {
     async fn create_item(&self, r: Request<pb::Item>) -> R<pb::Item> {
+        texts(r.get_ref())?;
         ok(master::create_item(&self.pool, r.get_ref()).await)
     }
     async fn update_item(&self, r: Request<pb::UpdateItemRequest>) -> R<pb::Item> {
+        texts(r.get_ref())?;
         let r = r.into_inner();
         let item = r.item.ok_or_else(|| Status::invalid_argument("item: required"))?;
         ok(master::update_item(&self.pool, &item, r.expected_version).await)
     }
     async fn get_item(&self, r: Request<pb::GetRequest>) -> R<pb::Item> {
+        texts(r.get_ref())?;
         ok(master::get_item(&self.pool, &r.get_ref().no).await)
     }
     async fn list_items(&self, r: Request<pb::ListRequest>) -> R<pb::ListItemsResponse> {
-        ok(master::list_items(&self.pool, r.get_ref())
-            .await
-            .map(|(items, next_page_token)| pb::ListItemsResponse { items, next_page_token }))
+        texts(r.get_ref())?;
+        ok(master::list_items(&self.pool, r.get_ref()).await.map(|p| {
+            let (items, next_page_token) = fit(p, |i| i.no.clone());
+            pb::ListItemsResponse { items, next_page_token }
+        }))
+    }
+    async fn find_items(&self, r: Request<pb::FindItemsRequest>) -> R<pb::FindItemsResponse> {
+        texts(r.get_ref())?;
+        ok(lookup::find_items(&self.pool, r.get_ref()).await)
+    }
+    async fn find_customers(
+        &self,
+        r: Request<pb::FindCustomersRequest>,
+    ) -> R<pb::FindCustomersResponse> {
+        texts(r.get_ref())?;
+        ok(lookup::find_customers(&self.pool, r.get_ref()).await)
     }
     async fn create_customer(&self, r: Request<pb::Customer>) -> R<pb::Customer> {
+        texts(r.get_ref())?;
         ok(master::create_customer(&self.pool, r.get_ref()).await)
     }
     async fn update_customer(&self, r: Request<pb::UpdateCustomerRequest>) -> R<pb::Customer> {
+        texts(r.get_ref())?;
         let r = r.into_inner();
         let c = r.customer.ok_or_else(|| Status::invalid_argument("customer: required"))?;
         ok(master::update_customer(&self.pool, &c, r.expected_version).await)
     }
     async fn get_customer(&self, r: Request<pb::GetRequest>) -> R<pb::Customer> {
+        texts(r.get_ref())?;
         ok(master::get_customer(&self.pool, &r.get_ref().no).await)
     }
     async fn list_customers(&self, r: Request<pb::ListRequest>) -> R<pb::ListCustomersResponse> {
-        ok(master::list_customers(&self.pool, r.get_ref()).await.map(
-            |(customers, next_page_token)| pb::ListCustomersResponse { customers, next_page_token },
-        ))
+        texts(r.get_ref())?;
+        ok(master::list_customers(&self.pool, r.get_ref()).await.map(|p| {
+            let (customers, next_page_token) = fit(p, |c| c.no.clone());
+            pb::ListCustomersResponse { customers, next_page_token }
+        }))
     }
     async fn create_location(&self, r: Request<pb::Location>) -> R<pb::Location> {
+        texts(r.get_ref())?;
         ok(master::create_location(&self.pool, r.get_ref()).await)
     }
     async fn update_location(&self, r: Request<pb::UpdateLocationRequest>) -> R<pb::Location> {
+        texts(r.get_ref())?;
         let r = r.into_inner();
         let l = r.location.ok_or_else(|| Status::invalid_argument("location: required"))?;
         ok(master::update_location(&self.pool, &l, r.expected_version).await)
     }
     async fn get_location(&self, r: Request<pb::GetRequest>) -> R<pb::Location> {
+        texts(r.get_ref())?;
         ok(master::get_location(&self.pool, &r.get_ref().no).await)
     }
     async fn list_locations(&self, r: Request<pb::ListRequest>) -> R<pb::ListLocationsResponse> {
-        ok(master::list_locations(&self.pool, r.get_ref()).await.map(
-            |(locations, next_page_token)| pb::ListLocationsResponse { locations, next_page_token },
-        ))
+        texts(r.get_ref())?;
+        ok(master::list_locations(&self.pool, r.get_ref()).await.map(|p| {
+            let (locations, next_page_token) = fit(p, |l| l.code.clone());
+            pb::ListLocationsResponse { locations, next_page_token }
+        }))
     }
     async fn put_sales_price(&self, r: Request<pb::SalesPrice>) -> R<pb::SalesPrice> {
+        texts(r.get_ref())?;
         ok(master::put_sales_price(&self.pool, r.get_ref()).await)
     }
     async fn post_stock_adjustment(
         &self,
         r: Request<pb::StockAdjustmentRequest>,
     ) -> R<pb::StockAdjustmentResponse> {
+        texts(r.get_ref())?;
         ok(master::post_stock_adjustment(&self.pool, r.get_ref())
             .await
             .map(|(entries, posted)| pb::StockAdjustmentResponse { entries, posted }))
     }
     async fn get_stock(&self, r: Request<pb::GetStockRequest>) -> R<pb::GetStockResponse> {
+        texts(r.get_ref())?;
         ok(master::get_stock(&self.pool, r.get_ref())
             .await
             .map(|levels| pb::GetStockResponse { levels }))
@@ -96,6 +145,7 @@ impl Erp for ErpService {
         &self,
         r: Request<pb::CreateSalesDocumentRequest>,
     ) -> R<pb::CreateSalesDocumentResponse> {
+        texts(r.get_ref())?;
         ok(docs::create(&self.pool, &self.refs, r.get_ref())
             .await
             .map(|(d, created)| pb::CreateSalesDocumentResponse { document: Some(d), created }))
@@ -104,6 +154,7 @@ impl Erp for ErpService {
         &self,
         r: Request<pb::CreateSalesDocumentsRequest>,
     ) -> R<pb::CreateSalesDocumentsResponse> {
+        // Each document's strings are checked with the document: a bad one fails only itself.
         let r = r.into_inner();
         if r.documents.is_empty() {
             return Err(Status::invalid_argument("documents: at least one is required"));
@@ -111,38 +162,48 @@ impl Erp for ErpService {
         if r.documents.len() > 500 {
             return Err(Status::invalid_argument("documents: at most 500 per call"));
         }
-        ok(docs::create_many(&self.pool, &self.refs, &r.documents, "documents").await.map(|v| {
-            pb::CreateSalesDocumentsResponse {
-                results: v
-                    .into_iter()
-                    .map(|(d, created)| pb::CreateSalesDocumentResponse {
-                        document: Some(d),
-                        created,
-                    })
-                    .collect(),
-            }
-        }))
+        let results = docs::create_many(&self.pool, &self.refs, &r.documents, "documents")
+            .await?
+            .into_iter()
+            .map(|x| match x {
+                Ok((d, created)) => {
+                    Ok(pb::CreateSalesDocumentResult { document: Some(d), created, error: None })
+                }
+                Err(e) => e.document_error().map(|error| pb::CreateSalesDocumentResult {
+                    document: None,
+                    created: false,
+                    error: Some(error),
+                }),
+            })
+            .collect::<Result<Vec<_>, ErpError>>()?;
+        Ok(Response::new(pb::CreateSalesDocumentsResponse { results }))
     }
     async fn release_sales_document(&self, r: Request<pb::DocumentRef>) -> R<pb::SalesDocument> {
+        texts(r.get_ref())?;
         ok(docs::set_status(&self.pool, r.get_ref(), true).await)
     }
     async fn reopen_sales_document(&self, r: Request<pb::DocumentRef>) -> R<pb::SalesDocument> {
+        texts(r.get_ref())?;
         ok(docs::set_status(&self.pool, r.get_ref(), false).await)
     }
     async fn delete_sales_document(
         &self,
         r: Request<pb::DocumentRef>,
     ) -> R<pb::DeleteSalesDocumentResponse> {
+        texts(r.get_ref())?;
         ok(docs::delete(&self.pool, r.get_ref()).await.map(|()| pb::DeleteSalesDocumentResponse {}))
     }
     async fn get_sales_document(&self, r: Request<pb::DocumentRef>) -> R<pb::SalesDocument> {
+        texts(r.get_ref())?;
         ok(docs::get(&self.pool, &r.get_ref().no).await)
     }
     async fn list_sales_documents(
         &self,
         r: Request<pb::ListSalesDocumentsRequest>,
     ) -> R<pb::ListSalesDocumentsResponse> {
-        ok(docs::list(&self.pool, r.get_ref()).await.map(|(documents, next_page_token)| {
+        texts(r.get_ref())?;
+        ok(docs::list(&self.pool, r.get_ref()).await.map(|p| {
+            let (documents, next_page_token) = fit(p, |d| d.no.clone());
             pb::ListSalesDocumentsResponse { documents, next_page_token }
         }))
     }
@@ -150,6 +211,7 @@ impl Erp for ErpService {
         &self,
         r: Request<pb::ShopifyOrderRef>,
     ) -> R<pb::ShopifyOrderDocuments> {
+        texts(r.get_ref())?;
         ok(docs::by_shopify_order(&self.pool, r.get_ref()).await)
     }
 }
@@ -203,6 +265,7 @@ impl Posting for PostingService {
         &self,
         r: Request<pb::PostSalesDocumentRequest>,
     ) -> R<pb::PostSalesDocumentResponse> {
+        texts(r.get_ref())?;
         let r = r.into_inner();
         let opts = PostOptions {
             ship: r.ship,
@@ -221,6 +284,7 @@ impl Posting for PostingService {
         &self,
         r: Request<pb::ListPostedRequest>,
     ) -> R<pb::ListPostedShipmentsResponse> {
+        texts(r.get_ref())?;
         ok(post::list_shipments(&self.pool, r.get_ref()).await.map(
             |(shipments, next_page_token)| pb::ListPostedShipmentsResponse {
                 shipments,
@@ -232,6 +296,7 @@ impl Posting for PostingService {
         &self,
         r: Request<pb::ListPostedRequest>,
     ) -> R<pb::ListPostedInvoicesResponse> {
+        texts(r.get_ref())?;
         ok(post::list_invoices(&self.pool, r.get_ref()).await.map(|(invoices, next_page_token)| {
             pb::ListPostedInvoicesResponse { invoices, next_page_token }
         }))
@@ -242,6 +307,7 @@ impl Posting for PostingService {
         &self,
         r: Request<pb::StreamRequest>,
     ) -> R<Self::StreamItemChangesStream> {
+        texts(r.get_ref())?;
         let r = r.into_inner();
         crate::util::parse_cursor(&r.cursor)?;
         let pool = self.pool.clone();
@@ -264,6 +330,7 @@ impl Posting for PostingService {
         &self,
         r: Request<pb::StreamRequest>,
     ) -> R<Self::StreamStockChangesStream> {
+        texts(r.get_ref())?;
         let r = r.into_inner();
         crate::util::parse_cursor(&r.cursor)?;
         let pool = self.pool.clone();
@@ -287,6 +354,7 @@ impl Posting for PostingService {
         &self,
         r: Request<pb::StreamRequest>,
     ) -> R<Self::StreamShipmentsAwaitingFulfillmentStream> {
+        texts(r.get_ref())?;
         let r = r.into_inner();
         crate::util::parse_cursor(&r.cursor)?;
         let pool = self.pool.clone();
@@ -311,6 +379,7 @@ impl Posting for PostingService {
         &self,
         r: Request<pb::FulfillmentResultRequest>,
     ) -> R<pb::PostedShipment> {
+        texts(r.get_ref())?;
         ok(post::record_fulfillment(&self.pool, r.get_ref()).await)
     }
 }

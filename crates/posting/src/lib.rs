@@ -9,6 +9,7 @@ pub mod config;
 pub mod docs;
 pub mod error;
 pub mod grpc;
+pub mod lookup;
 pub mod master;
 pub mod post;
 pub mod util;
@@ -43,11 +44,20 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let erp = grpc::ErpService { pool: pool.clone(), refs: Default::default() };
     let posting = grpc::PostingService { pool: pool.clone() };
     let runner = batch::PostingTasks { pool: pool.clone() };
+    // Everything this service does needs the database: NOT_SERVING while it is unreachable.
+    let apis = shopsync_runtime::worker::Apis {
+        services: vec![pb::erp_server::SERVICE_NAME, pb::posting_server::SERVICE_NAME],
+        probe: Some({
+            let pool = pool.clone();
+            shopsync_runtime::server::probe(move || shopsync_store::ping(pool.clone()))
+        }),
+    };
     let r = shopsync_runtime::worker::serve_worker_with(
         &cfg,
         SERVICE,
         runner,
         shutdown,
+        apis,
         |router, auth| {
             router
                 .add_service(InterceptedService::new(

@@ -4,6 +4,7 @@
 use crate::error::{ErpError, Result, is_unique_violation};
 use crate::util::*;
 use serde::{Deserialize, Serialize};
+use shopsync_common::quoted;
 use shopsync_proto::pb;
 use sqlx::{PgPool, Postgres, Transaction};
 use std::collections::HashSet;
@@ -24,7 +25,7 @@ pub struct Variant {
 }
 
 #[derive(sqlx::FromRow)]
-struct ItemRow {
+pub(crate) struct ItemRow {
     no: String,
     description: String,
     unit_price_minor: i64,
@@ -45,7 +46,7 @@ struct ItemRow {
     xid: i64,
 }
 
-const ITEM_COLS: &str = "no, description, unit_price_minor, unit_cost_minor, currency, blocked, \
+pub(crate) const ITEM_COLS: &str = "no, description, unit_price_minor, unit_cost_minor, currency, blocked, \
     sku, barcode, base_uom, uoms, variants, item_category, vendor, version, updated_at";
 
 impl ItemRow {
@@ -127,7 +128,7 @@ fn validate_item(i: &pb::Item, f: &str) -> Result<ItemIn> {
         if !seen.insert(u.code.clone()) {
             return Err(ErpError::invalid(
                 format!("{uf}.code"),
-                format!("{:?} is listed twice", u.code),
+                format!("{} is listed twice", quoted(&u.code)),
             ));
         }
         if u.qty_per_unit == 0 {
@@ -149,7 +150,7 @@ fn validate_item(i: &pb::Item, f: &str) -> Result<ItemIn> {
         if !seen.insert(v.code.clone()) {
             return Err(ErpError::invalid(
                 format!("{vf}.code"),
-                format!("{:?} is listed twice", v.code),
+                format!("{} is listed twice", quoted(&v.code)),
             ));
         }
         variants.push(Variant {
@@ -257,7 +258,7 @@ async fn prices_of(pool: &PgPool, nos: &[String]) -> Result<Vec<pb::SalesPrice>>
 }
 
 /// Items with their prices, in the given row order.
-async fn items_with_prices(pool: &PgPool, rows: Vec<ItemRow>) -> Result<Vec<pb::Item>> {
+pub(crate) async fn items_with_prices(pool: &PgPool, rows: Vec<ItemRow>) -> Result<Vec<pb::Item>> {
     let nos: Vec<String> = rows.iter().map(|r| r.no.clone()).collect();
     let mut prices = prices_of(pool, &nos).await?;
     Ok(rows
@@ -276,7 +277,7 @@ pub async fn get_item(pool: &PgPool, no: &str) -> Result<pb::Item> {
     .bind(no)
     .fetch_optional(pool)
     .await?;
-    let row = row.ok_or_else(|| ErpError::NotFound(format!("item {no:?} not found")))?;
+    let row = row.ok_or_else(|| ErpError::NotFound(format!("item {} not found", quoted(no))))?;
     Ok(items_with_prices(pool, vec![row]).await?.remove(0))
 }
 
@@ -361,12 +362,15 @@ pub async fn put_sales_price(pool: &PgPool, p: &pb::SalesPrice) -> Result<pb::Sa
             .fetch_optional(&mut *tx)
             .await?;
     let Some(variants) = item else {
-        return Err(ErpError::invalid("item_no", format!("item {:?} does not exist", p.item_no)));
+        return Err(ErpError::invalid(
+            "item_no",
+            format!("item {} does not exist", quoted(&p.item_no)),
+        ));
     };
     if !p.variant_code.is_empty() && !variants.0.iter().any(|v| v.code == p.variant_code) {
         return Err(ErpError::invalid(
             "variant_code",
-            format!("item {} has no variant {:?}", p.item_no, p.variant_code),
+            format!("item {} has no variant {}", p.item_no, quoted(&p.variant_code)),
         ));
     }
     if p.delete {
@@ -450,7 +454,7 @@ fn created(
 // ---- customers ----
 
 #[derive(sqlx::FromRow)]
-struct CustomerRow {
+pub(crate) struct CustomerRow {
     no: String,
     name: String,
     email: String,
@@ -465,7 +469,7 @@ struct CustomerRow {
     updated_at: chrono::DateTime<chrono::Utc>,
 }
 
-const CUSTOMER_COLS: &str = "no, name, email, phone, bill_to, ship_to, price_group, \
+pub(crate) const CUSTOMER_COLS: &str = "no, name, email, phone, bill_to, ship_to, price_group, \
     payment_terms, blocked, currency, version, updated_at";
 
 impl From<CustomerRow> for pb::Customer {
@@ -504,7 +508,7 @@ fn validate_customer(c: &pb::Customer, f: &str) -> Result<CustomerIn> {
         if !ok {
             return Err(ErpError::invalid(
                 format!("{f}email"),
-                format!("{:?} is not an email address", c.email),
+                format!("{} is not an email address", quoted(&c.email)),
             ));
         }
     }
@@ -573,7 +577,8 @@ pub async fn get_customer(pool: &PgPool, no: &str) -> Result<pb::Customer> {
     .bind(no)
     .fetch_optional(pool)
     .await?;
-    row.map(Into::into).ok_or_else(|| ErpError::NotFound(format!("customer {no:?} not found")))
+    row.map(Into::into)
+        .ok_or_else(|| ErpError::NotFound(format!("customer {} not found", quoted(no))))
 }
 
 pub async fn list_customers(
@@ -655,7 +660,8 @@ pub async fn get_location(pool: &PgPool, code: &str) -> Result<pb::Location> {
     .bind(code)
     .fetch_optional(pool)
     .await?;
-    row.map(location_pb).ok_or_else(|| ErpError::NotFound(format!("location {code:?} not found")))
+    row.map(location_pb)
+        .ok_or_else(|| ErpError::NotFound(format!("location {} not found", quoted(code))))
 }
 
 pub async fn list_locations(
@@ -819,13 +825,13 @@ pub async fn post_stock_adjustment(
         let Some((unit_cost, currency, _blocked, variants)) = item else {
             return Err(ErpError::invalid(
                 format!("{f}.item_no"),
-                format!("item {:?} does not exist", l.item_no),
+                format!("item {} does not exist", quoted(&l.item_no)),
             ));
         };
         if !l.variant_code.is_empty() && !variants.0.iter().any(|v| v.code == l.variant_code) {
             return Err(ErpError::invalid(
                 format!("{f}.variant_code"),
-                format!("item {} has no variant {:?}", l.item_no, l.variant_code),
+                format!("item {} has no variant {}", l.item_no, quoted(&l.variant_code)),
             ));
         }
         let exists: bool =
@@ -836,7 +842,7 @@ pub async fn post_stock_adjustment(
         if !exists {
             return Err(ErpError::invalid(
                 format!("{f}.location_code"),
-                format!("location {:?} does not exist", l.location_code),
+                format!("location {} does not exist", quoted(&l.location_code)),
             ));
         }
         if let Some(c) = l.unit_cost_minor

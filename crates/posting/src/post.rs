@@ -12,6 +12,7 @@ use crate::docs::HeaderRow;
 use crate::error::{ErpError, Result};
 use crate::util::*;
 use chrono::NaiveDate;
+use shopsync_common::quoted;
 use shopsync_proto::pb;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
@@ -119,7 +120,7 @@ pub async fn post_document(pool: &PgPool, no: &str, opts: PostOptions) -> Result
         r => r?,
     };
     let Some(first) = rows.first() else {
-        return Err(ErpError::NotFound(format!("sales document {no:?} not found")));
+        return Err(ErpError::NotFound(format!("sales document {} not found", quoted(no))));
     };
     let h = first.header.clone();
     let lines: Vec<PostLine> = rows.into_iter().map(|r| r.line).collect();
@@ -537,7 +538,7 @@ pub async fn record_fulfillment(
     .fetch_optional(&mut *tx)
     .await?;
     let (cur_state, cur_id) = cur.ok_or_else(|| {
-        ErpError::NotFound(format!("posted shipment {:?} not found", r.shipment_no))
+        ErpError::NotFound(format!("posted shipment {} not found", quoted(&r.shipment_no)))
     })?;
     match cur_state.as_str() {
         "sent" if state == "sent" && cur_id == id => {}

@@ -3,6 +3,7 @@
 use crate::error::{ErpError, Result};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use shopsync_common::quoted;
 use shopsync_proto::pb;
 
 /// `YYYY-MM-DD`, or `None` when empty.
@@ -12,7 +13,7 @@ pub fn parse_date(s: &str, field: &str) -> Result<Option<NaiveDate>> {
     }
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
         .map(Some)
-        .map_err(|_| ErpError::invalid(field, format!("{s:?} is not a date (YYYY-MM-DD)")))
+        .map_err(|_| ErpError::invalid(field, format!("{} is not a date (YYYY-MM-DD)", quoted(s))))
 }
 
 pub fn fmt_date(d: NaiveDate) -> String {
@@ -28,7 +29,10 @@ pub fn check_currency(s: &str, field: &str) -> Result<String> {
     if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) {
         Ok(s.to_owned())
     } else {
-        Err(ErpError::invalid(field, format!("{s:?} is not an ISO 4217 currency code (e.g. EUR)")))
+        Err(ErpError::invalid(
+            field,
+            format!("{} is not an ISO 4217 currency code (e.g. EUR)", quoted(s)),
+        ))
     }
 }
 
@@ -73,7 +77,7 @@ pub fn address_to_json(a: Option<&pb::Address>, field: &str) -> Result<serde_jso
     if !code_ok {
         return Err(ErpError::invalid(
             format!("{field}.country_code"),
-            format!("{:?} is not an ISO 3166-1 alpha-2 code", a.country_code),
+            format!("{} is not an ISO 3166-1 alpha-2 code", quoted(&a.country_code)),
         ));
     }
     let addr = Addr {

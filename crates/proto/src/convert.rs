@@ -184,7 +184,10 @@ fn date(v: &Option<String>, field: &str) -> R<Option<NaiveDate>> {
     v.as_deref()
         .map(|s| {
             NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-                ValidationError::new(field, format!("{s:?} is not a date (YYYY-MM-DD)"))
+                ValidationError::new(
+                    field,
+                    format!("{} is not a date (YYYY-MM-DD)", shopsync_common::quoted(s)),
+                )
             })
         })
         .transpose()

@@ -13,9 +13,11 @@ pub mod pb {
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("shopsync_descriptor");
 
 pub mod convert;
+pub mod limits;
 pub mod shops;
 
 /// Re-exported so callers use the same `Timestamp` type as the generated code.
 pub use prost_types;
 
 pub use convert::*;
+pub use limits::CheckText;

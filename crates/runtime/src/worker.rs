@@ -468,16 +468,30 @@ pub async fn serve_worker<R: TaskRunner>(
     runner: R,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    serve_worker_with(cfg, service, runner, shutdown, |router, _| router).await
+    serve_worker_with(cfg, service, runner, shutdown, Apis::default(), |router, _| router).await
 }
 
+/// The gRPC services a worker binary serves besides `Worker` (for health and reflection), and
+/// the dependency its health follows (see [`crate::server::Health::watch`]).
+#[derive(Default)]
+pub struct Apis {
+    /// Fully qualified names (`pb::erp_server::SERVICE_NAME`...).
+    pub services: Vec<&'static str>,
+    /// Probed every [`HEALTH_CHECK_EVERY`]; while it fails, every service is NOT_SERVING.
+    pub probe: Option<crate::server::Probe>,
+}
+
+/// How often a worker's dependency is probed.
+pub const HEALTH_CHECK_EVERY: Duration = Duration::from_secs(1);
+
 /// [`serve_worker`] plus the service's own gRPC services: `extra` adds them to the router,
-/// wrapping each in the given authentication interceptor.
+/// wrapping each in the given authentication interceptor; `apis` names them.
 pub async fn serve_worker_with<R: TaskRunner>(
     cfg: &WorkerConfig,
     service: Service,
     runner: R,
     shutdown: CancellationToken,
+    apis: Apis,
     extra: impl FnOnce(
         tonic::transport::server::Router,
         crate::ServerAuth,
@@ -488,8 +502,10 @@ pub async fn serve_worker_with<R: TaskRunner>(
     if token.is_none() {
         tracing::warn!("service authentication is disabled (insecure_no_auth)");
     }
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<pb::worker_server::WorkerServer<WorkerService<R>>>().await;
+    let mut served = vec![pb::worker_server::SERVICE_NAME];
+    served.extend(apis.services);
+    let (router, health) = crate::server::router(&served).await?;
+    let watcher = apis.probe.map(|p| health.watch(p, HEALTH_CHECK_EVERY, shutdown.clone()));
     let contexts = if runner.needs_shop() { cfg.shop_contexts()? } else { None };
     let shops = match contexts {
         Some(c) => {
@@ -514,13 +530,10 @@ pub async fn serve_worker_with<R: TaskRunner>(
         None => None,
     };
     let worker = WorkerService::new(service, runner, shutdown.clone(), shops).into_server();
-    let router = crate::server::builder()
-        .add_service(health_service)
-        .add_service(crate::server::reflection()?)
-        .add_service(tonic::service::interceptor::InterceptedService::new(
-            worker,
-            crate::ServerAuth::new(token),
-        ));
+    let router = router.add_service(tonic::service::interceptor::InterceptedService::new(
+        worker,
+        crate::ServerAuth::new(token),
+    ));
     let router = extra(router, crate::ServerAuth::new(token));
     let listener =
         crate::server::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
@@ -533,7 +546,10 @@ pub async fn serve_worker_with<R: TaskRunner>(
         Duration::from_secs(cfg.drain_secs),
     ));
     shutdown.cancelled().await;
-    health.set_not_serving::<pb::worker_server::WorkerServer<WorkerService<R>>>().await;
+    if let Some(w) = watcher {
+        let _ = w.await;
+    }
+    health.set_serving(false).await;
     stop.cancel();
     server.await.context("server task")?.context("gRPC server")?;
     tracing::info!(%service, "worker stopped");

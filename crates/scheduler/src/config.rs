@@ -51,6 +51,8 @@ pub struct Config {
     /// The keyring that seals shop credentials (`SHOPSYNC_SECRET_KEYS`: `id=BASE64KEY,…`,
     /// the first seals). Without it, shops can be created but not given credentials.
     pub secret_keys: Option<SecretString>,
+    /// How often the database is probed for the health status (NOT_SERVING while it fails).
+    pub health_check_ms: u64,
 }
 
 impl Default for Config {
@@ -78,6 +80,7 @@ impl Default for Config {
             drain_secs: 30,
             create_writers: creates::WRITERS,
             secret_keys: None,
+            health_check_ms: 1_000,
         }
     }
 }

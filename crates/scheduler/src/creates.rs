@@ -14,10 +14,11 @@
 //!
 //! A create is answered only after its statement committed. If a batch fails, each of its
 //! creates is retried on its own, so one bad create cannot fail the others and each caller gets
-//! its own error.
+//! its own error; unless the database is unreachable, which every one of them is told at once.
 
 use crate::repo::{Entry, EntryState, NewEntry, Repo, RepoError};
 use shopsync_common::EntrySpec;
+use shopsync_store::DbErrorClass;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -113,6 +114,13 @@ async fn write(repo: &Repo, batch: Vec<Pending>) {
         Err(e) if batch.len() == 1 => {
             if let Some(p) = batch.into_iter().next() {
                 let _ = p.reply.send(Err(e));
+            }
+        }
+        // The database is unreachable: one by one would only wait for it again, each.
+        Err(e) if e.class() == DbErrorClass::Unavailable => {
+            let e = Arc::new(e);
+            for p in batch {
+                let _ = p.reply.send(Err(RepoError::Batch(e.clone())));
             }
         }
         Err(e) => {

@@ -1,5 +1,7 @@
 use crate::repo::RepoError;
+use crate::shops::repo::ShopsRepoError;
 use shopsync_common::ValidationError;
+use shopsync_store::DbErrorClass;
 use tonic::Status;
 use uuid::Uuid;
 
@@ -25,8 +27,20 @@ pub enum ServiceError {
     Shops(crate::shops::repo::ShopsRepoError),
 }
 
-/// The one place scheduler errors become gRPC statuses. Internal errors go out as a generic
-/// message; their cause chain is logged here, once.
+impl RepoError {
+    /// The class of a database error; anything else is [`DbErrorClass::Other`].
+    pub fn class(&self) -> DbErrorClass {
+        match self {
+            RepoError::Db(e) => shopsync_store::classify(e),
+            RepoError::Batch(e) => e.class(),
+            _ => DbErrorClass::Other,
+        }
+    }
+}
+
+/// The one place scheduler errors become gRPC statuses. A database that cannot be reached is
+/// UNAVAILABLE and a concurrent write that got in the way ABORTED (both: retry). Other
+/// internal errors go out as a generic message; their cause chain is logged here, once.
 impl From<ServiceError> for Status {
     fn from(e: ServiceError) -> Self {
         match e {
@@ -38,13 +52,34 @@ impl From<ServiceError> for Status {
             ServiceError::FailedPrecondition(m) => Status::failed_precondition(m),
             ServiceError::Aborted(m) => Status::aborted(m),
             ServiceError::Repo(r) => {
-                tracing::error!(error = ?anyhow::Error::from(r), "job queue request failed");
-                Status::internal("internal error")
+                let class = r.class();
+                db_status(class, anyhow::Error::from(r), "job queue request")
             }
             ServiceError::Shops(r) => {
-                tracing::error!(error = ?anyhow::Error::from(r), "shops request failed");
-                Status::internal("internal error")
+                let class = match &r {
+                    ShopsRepoError::Db(e) => shopsync_store::classify(e),
+                    ShopsRepoError::Corrupt { .. } => DbErrorClass::Other,
+                };
+                db_status(class, anyhow::Error::from(r), "shops request")
             }
+        }
+    }
+}
+
+/// A database failure as a status by its class, with its cause chain logged here, once.
+fn db_status(class: DbErrorClass, e: anyhow::Error, what: &str) -> Status {
+    match class {
+        DbErrorClass::Unavailable => {
+            tracing::warn!(error = ?e, "{what}: database unavailable");
+            Status::unavailable("database unavailable; retry later")
+        }
+        DbErrorClass::Conflict => {
+            tracing::info!(error = ?e, "{what}: concurrent write");
+            Status::aborted("a concurrent change got in the way; retry")
+        }
+        DbErrorClass::Other => {
+            tracing::error!(error = ?e, "{what} failed");
+            Status::internal("internal error")
         }
     }
 }

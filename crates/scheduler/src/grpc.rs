@@ -4,11 +4,12 @@ use crate::error::ServiceError;
 use crate::repo::{Entry, EntryFilter, RunFilter, RunRow};
 use crate::service::JobQueue;
 use shopsync_common::{JobStatus, RunReport, TaskParams, ValidationError};
+use shopsync_proto::limits::fit_page;
 use shopsync_proto::pb;
 use shopsync_proto::pb::job_queue_server::JobQueue as JobQueueApi;
 use shopsync_proto::{
-    failure_to_pb, opt_ts, params_to_pb, report_to_pb, run_status_to_pb, spec_from_pb, spec_to_pb,
-    status_from_pb, status_to_pb, task_from_pb, task_to_pb, ts,
+    CheckText, failure_to_pb, opt_ts, params_to_pb, report_to_pb, run_status_to_pb, spec_from_pb,
+    spec_to_pb, status_from_pb, status_to_pb, task_from_pb, task_to_pb, ts,
 };
 use std::pin::Pin;
 use std::sync::Arc;
@@ -38,8 +39,16 @@ fn invalid(e: ValidationError) -> Status {
 
 fn parse_id(s: &str, field: &str) -> Result<Uuid, Status> {
     s.trim().parse::<Uuid>().map_err(|_| {
-        invalid(ValidationError::new(field, format!("{s:?} is not an entry id (UUID)")))
+        invalid(ValidationError::new(
+            field,
+            format!("{} is not an entry id (UUID)", shopsync_common::quoted(s)),
+        ))
     })
+}
+
+/// Every string of a request: no NUL, within its length limit (see `shopsync_proto::limits`).
+fn texts(r: &impl CheckText) -> Result<(), Status> {
+    r.check_text().map_err(invalid)
 }
 
 fn page_size(v: u32) -> Result<i64, Status> {
@@ -131,6 +140,7 @@ impl JobQueueApi for JobQueueService {
         req: Request<pb::CreateEntryRequest>,
     ) -> Result<Response<pb::JobEntry>, Status> {
         let r = req.into_inner();
+        texts(&r)?;
         let spec = required_spec(&r.spec)?;
         let request_id = Some(r.request_id.trim()).filter(|s| !s.is_empty());
         let e = self.queue.create(spec, r.on_hold, request_id).await.map_err(spec_errors)?;
@@ -142,6 +152,7 @@ impl JobQueueApi for JobQueueService {
         req: Request<pb::UpdateEntryRequest>,
     ) -> Result<Response<pb::JobEntry>, Status> {
         let r = req.into_inner();
+        texts(&r)?;
         let id = parse_id(&r.id, "id")?;
         let spec = required_spec(&r.spec)?;
         let e = self.queue.update(id, spec, r.expected_version).await.map_err(spec_errors)?;
@@ -152,6 +163,7 @@ impl JobQueueApi for JobQueueService {
         &self,
         req: Request<pb::GetEntryRequest>,
     ) -> Result<Response<pb::JobEntry>, Status> {
+        texts(req.get_ref())?;
         let id = parse_id(&req.get_ref().id, "id")?;
         Ok(Response::new(entry_to_pb(&self.queue.get(id).await?)))
     }
@@ -161,6 +173,7 @@ impl JobQueueApi for JobQueueService {
         req: Request<pb::ListEntriesRequest>,
     ) -> Result<Response<pb::ListEntriesResponse>, Status> {
         let r = req.into_inner();
+        texts(&r)?;
         let limit = page_size(r.page_size)?;
         let statuses = r
             .statuses
@@ -190,21 +203,20 @@ impl JobQueueApi for JobQueueService {
             limit,
         };
         let entries = self.queue.list(&filter).await?;
-        let next_page_token = if entries.len() as i64 == limit {
-            entries.last().map(|e| e.entry_no.to_string()).unwrap_or_default()
+        let mut page: Vec<pb::JobEntry> = entries.iter().map(entry_to_pb).collect();
+        let next_page_token = if fit_page(&mut page) || entries.len() as i64 == limit {
+            page.last().map(|e| e.entry_no.to_string()).unwrap_or_default()
         } else {
             String::new()
         };
-        Ok(Response::new(pb::ListEntriesResponse {
-            entries: entries.iter().map(entry_to_pb).collect(),
-            next_page_token,
-        }))
+        Ok(Response::new(pb::ListEntriesResponse { entries: page, next_page_token }))
     }
 
     async fn delete_entry(
         &self,
         req: Request<pb::DeleteEntryRequest>,
     ) -> Result<Response<pb::DeleteEntryResponse>, Status> {
+        texts(req.get_ref())?;
         let id = parse_id(&req.get_ref().id, "id")?;
         self.queue.delete(id).await?;
         Ok(Response::new(pb::DeleteEntryResponse {}))
@@ -214,6 +226,7 @@ impl JobQueueApi for JobQueueService {
         &self,
         req: Request<pb::EntryRef>,
     ) -> Result<Response<pb::JobEntry>, Status> {
+        texts(req.get_ref())?;
         let id = parse_id(&req.get_ref().id, "id")?;
         Ok(Response::new(entry_to_pb(&self.queue.set_on_hold(id).await?)))
     }
@@ -222,11 +235,13 @@ impl JobQueueApi for JobQueueService {
         &self,
         req: Request<pb::EntryRef>,
     ) -> Result<Response<pb::JobEntry>, Status> {
+        texts(req.get_ref())?;
         let id = parse_id(&req.get_ref().id, "id")?;
         Ok(Response::new(entry_to_pb(&self.queue.set_ready(id).await.map_err(spec_errors)?)))
     }
 
     async fn run_now(&self, req: Request<pb::EntryRef>) -> Result<Response<pb::JobEntry>, Status> {
+        texts(req.get_ref())?;
         let id = parse_id(&req.get_ref().id, "id")?;
         Ok(Response::new(entry_to_pb(&self.queue.run_now(id).await?)))
     }
@@ -235,6 +250,7 @@ impl JobQueueApi for JobQueueService {
         &self,
         req: Request<pb::EntryRef>,
     ) -> Result<Response<pb::JobEntry>, Status> {
+        texts(req.get_ref())?;
         let r = req.into_inner();
         let id = parse_id(&r.id, "id")?;
         let by = Some(r.requested_by.trim().to_owned())
@@ -248,6 +264,7 @@ impl JobQueueApi for JobQueueService {
         req: Request<pb::ListRunsRequest>,
     ) -> Result<Response<pb::ListRunsResponse>, Status> {
         let r = req.into_inner();
+        texts(&r)?;
         let limit = page_size(r.page_size)?;
         let entry_id =
             if r.entry_id.is_empty() { None } else { Some(parse_id(&r.entry_id, "entry_id")?) };
@@ -277,21 +294,20 @@ impl JobQueueApi for JobQueueService {
             limit,
         };
         let runs = self.queue.list_runs(&f).await?;
-        let next_page_token = if runs.len() as i64 == limit {
-            runs.last().map(|r| r.id.to_string()).unwrap_or_default()
+        let mut page: Vec<pb::JobRun> = runs.iter().map(run_to_pb).collect();
+        let next_page_token = if fit_page(&mut page) || runs.len() as i64 == limit {
+            page.last().map(|r| r.id.clone()).unwrap_or_default()
         } else {
             String::new()
         };
-        Ok(Response::new(pb::ListRunsResponse {
-            runs: runs.iter().map(run_to_pb).collect(),
-            next_page_token,
-        }))
+        Ok(Response::new(pb::ListRunsResponse { runs: page, next_page_token }))
     }
 
     async fn get_run(
         &self,
         req: Request<pb::GetRunRequest>,
     ) -> Result<Response<pb::JobRun>, Status> {
+        texts(req.get_ref())?;
         let id = parse_id(&req.get_ref().id, "id")?;
         Ok(Response::new(run_to_pb(&self.queue.get_run(id).await?)))
     }
@@ -303,6 +319,7 @@ impl JobQueueApi for JobQueueService {
         req: Request<pb::WatchEntryRequest>,
     ) -> Result<Response<Self::WatchEntryStream>, Status> {
         let r = req.into_inner();
+        texts(&r)?;
         let id = parse_id(&r.id, "id")?;
         self.queue.get(id).await?;
         let queue = self.queue.clone();

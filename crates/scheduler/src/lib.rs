@@ -81,11 +81,6 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let wake = Arc::new(wakeup::Wakeup::default());
     let wake_stop = CancellationToken::new();
     let broadcaster = tokio::spawn(wake.clone().broadcast(pool.clone(), wake_stop.clone()));
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<shopsync_proto::pb::job_queue_server::JobQueueServer<grpc::JobQueueService>>(
-        )
-        .await;
     let keyring = cfg
         .secret_keys
         .as_ref()
@@ -103,11 +98,24 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         service::JobQueue::with_wakeup(repo.clone(), wake.clone(), cfg.create_writers)
             .with_shops(shops.clone()),
     );
+    let (router, health) = shopsync_runtime::server::router(&[
+        shopsync_proto::pb::job_queue_server::SERVICE_NAME,
+        shopsync_proto::pb::shops_server::SERVICE_NAME,
+    ])
+    .await?;
+    // NOT_SERVING while the database cannot be reached, so traffic goes to other replicas.
+    let health_stop = CancellationToken::new();
+    let watcher = health.watch(
+        {
+            let pool = pool.clone();
+            shopsync_runtime::server::probe(move || shopsync_store::ping(pool.clone()))
+        },
+        Duration::from_millis(cfg.health_check_ms.max(50)),
+        health_stop.clone(),
+    );
     let api = grpc::JobQueueService::new(queue, Duration::from_millis(cfg.watch_ms)).into_server();
     let shops_api = shops::grpc::ShopsService::new(shops).into_server();
-    let router = shopsync_runtime::server::builder()
-        .add_service(health_service)
-        .add_service(shopsync_runtime::server::reflection()?)
+    let router = router
         .add_service(InterceptedService::new(api, ServerAuth::new(token)))
         .add_service(InterceptedService::new(shops_api, ServerAuth::new(token)));
     let listener = shopsync_runtime::server::bind(cfg.listen)
@@ -150,7 +158,9 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
             Ok(())
         }
     };
-    health.set_not_serving::<shopsync_proto::pb::job_queue_server::JobQueueServer<grpc::JobQueueService>>().await;
+    health_stop.cancel();
+    let _ = watcher.await;
+    health.set_serving(false).await;
     serve_stop.cancel();
     server.await.context("server task")?.context("gRPC server")?;
     wake_stop.cancel();

@@ -40,6 +40,10 @@ pub enum RepoError {
     /// lease's expiry, and then reaped and retried.
     #[error("claim {claim} answered attempt {run} without its spec")]
     ClaimIncomplete { claim: i64, run: Uuid },
+    /// A statement that did several callers' work failed (a batch of creates, see creates.rs):
+    /// each of them gets this.
+    #[error("a batched statement failed")]
+    Batch(#[source] std::sync::Arc<RepoError>),
 }
 
 /// One entry of a batched create ([`Repo::insert_entries`]).

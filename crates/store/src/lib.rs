@@ -27,6 +27,9 @@ impl Schema {
     }
 }
 
+pub mod errors;
+pub use errors::{DbErrorClass, classify};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("invalid database url")]
@@ -141,6 +144,11 @@ async fn adopt_legacy_versions(pool: &PgPool, schema: &Schema) -> Result<(), sql
         }
     }
     tx.commit().await
+}
+
+/// One round trip on a pooled connection (`SELECT 1`): can the service reach its database?
+pub async fn ping(pool: PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(&pool).await.map(|_| ())
 }
 
 /// A pool without running migrations (a second pool of a service that already migrated).

@@ -1,5 +1,6 @@
-//! gRPC `Shops`: request parsing (naming bad fields) and answers. Credentials go in, never
-//! out: answers carry `has_access_token`, and `GetShopCredentials` only sealed values.
+//! gRPC `Shops`: request parsing (naming bad fields; every string is checked first, see
+//! `shopsync_proto::limits`) and answers. Credentials go in, never out: answers carry
+//! `has_access_token`, and `GetShopCredentials` only sealed values.
 
 use super::repo::{PutLinks, StoredSecret};
 use super::{Credentials, Shops};
@@ -7,7 +8,8 @@ use crate::error::ServiceError;
 use secrecy::SecretString;
 use shopsync_common::ValidationError;
 use shopsync_common::shop::{CURSOR_VALUE_MAX, ErpKey, LinkKind, SyncResource, check_gid};
-use shopsync_common::text::check_text;
+use shopsync_common::text::validate_text;
+use shopsync_proto::CheckText;
 use shopsync_proto::pb;
 use shopsync_proto::pb::shops_server::Shops as ShopsApi;
 use shopsync_proto::shops::{
@@ -39,7 +41,7 @@ fn invalid(e: ValidationError) -> Status {
 }
 
 fn shop_name(name: &str, field: &str) -> Result<String, Status> {
-    check_text(field, name, 255).map_err(invalid)?;
+    validate_text(field, name, 255).map_err(invalid)?;
     if name.trim().is_empty() {
         return Err(invalid(ValidationError::new(field, "required")));
     }
@@ -47,7 +49,7 @@ fn shop_name(name: &str, field: &str) -> Result<String, Status> {
 }
 
 fn secret(v: &str, field: &str) -> Result<Option<SecretString>, Status> {
-    check_text(field, v, super::SECRET_MAX).map_err(invalid)?;
+    validate_text(field, v, super::SECRET_MAX).map_err(invalid)?;
     Ok((!v.is_empty()).then(|| SecretString::from(v.to_owned())))
 }
 
@@ -72,8 +74,8 @@ fn erp_keys(keys: &[pb::ErpKey]) -> Result<Vec<ErpKey>, Status> {
         .enumerate()
         .map(|(i, k)| {
             let f = format!("erp_keys[{i}]");
-            check_text(&format!("{f}.erp_id"), &k.erp_id, 64).map_err(invalid)?;
-            check_text(&format!("{f}.erp_variant"), &k.erp_variant, 64).map_err(invalid)?;
+            validate_text(&format!("{f}.erp_id"), &k.erp_id, 64).map_err(invalid)?;
+            validate_text(&format!("{f}.erp_variant"), &k.erp_variant, 64).map_err(invalid)?;
             Ok(ErpKey { erp_id: k.erp_id.clone(), erp_variant: k.erp_variant.clone() })
         })
         .collect()
@@ -96,7 +98,7 @@ fn cursor_key(k: &Option<pb::CursorKey>) -> Result<(String, SyncResource), Statu
 }
 
 fn cursor_value(v: &str, field: &str) -> Result<(), Status> {
-    check_text(field, v, CURSOR_VALUE_MAX).map_err(invalid)
+    validate_text(field, v, CURSOR_VALUE_MAX).map_err(invalid)
 }
 
 #[tonic::async_trait]
@@ -105,6 +107,7 @@ impl ShopsApi for ShopsService {
         &self,
         req: Request<pb::CreateShopRequest>,
     ) -> Result<Response<pb::Shop>, Status> {
+        req.get_ref().check_text().map_err(invalid)?;
         let r = req.into_inner();
         let shop = r.shop.ok_or_else(|| invalid(ValidationError::new("shop", "required")))?;
         let name = shop_name(&shop.name, "shop.name")?;
@@ -118,7 +121,7 @@ impl ShopsApi for ShopsService {
             s => Some(s.parse().map_err(|_| {
                 invalid(ValidationError::new(
                     "request_id",
-                    format!("{} is not a UUID", shopsync_common::text::quote(s)),
+                    format!("{} is not a UUID", shopsync_common::text::quoted(s)),
                 ))
             })?),
         };
@@ -130,6 +133,7 @@ impl ShopsApi for ShopsService {
         &self,
         req: Request<pb::UpdateShopRequest>,
     ) -> Result<Response<pb::Shop>, Status> {
+        req.get_ref().check_text().map_err(invalid)?;
         let r = req.into_inner();
         let name = shop_name(&r.name, "name")?;
         let shop = r.shop.ok_or_else(|| invalid(ValidationError::new("shop", "required")))?;
@@ -139,7 +143,7 @@ impl ShopsApi for ShopsService {
             match v {
                 None => Ok(None),
                 Some(v) => {
-                    check_text(f, v, super::SECRET_MAX).map_err(invalid)?;
+                    validate_text(f, v, super::SECRET_MAX).map_err(invalid)?;
                     Ok(Some(SecretString::from(v.clone())))
                 }
             }
@@ -156,6 +160,7 @@ impl ShopsApi for ShopsService {
         &self,
         req: Request<pb::GetShopRequest>,
     ) -> Result<Response<pb::Shop>, Status> {
+        req.get_ref().check_text().map_err(invalid)?;
         let name = shop_name(&req.get_ref().name, "name")?;
         Ok(Response::new(shop_to_pb(&self.shops.get(&name).await?.shop)))
     }
@@ -164,6 +169,7 @@ impl ShopsApi for ShopsService {
         &self,
         req: Request<pb::ListShopsRequest>,
     ) -> Result<Response<pb::ListShopsResponse>, Status> {
+        req.get_ref().check_text().map_err(invalid)?;
         let shops = self.shops.list(req.get_ref().include_disabled).await?;
         Ok(Response::new(pb::ListShopsResponse { shops: shops.iter().map(shop_to_pb).collect() }))
     }
@@ -172,6 +178,7 @@ impl ShopsApi for ShopsService {
         &self,
         req: Request<pb::SetShopEnabledRequest>,
     ) -> Result<Response<pb::Shop>, Status> {
+        req.get_ref().check_text().map_err(invalid)?;
         let r = req.into_inner();
         let name = shop_name(&r.name, "name")?;
         let s = self.shops.set_enabled(&name, r.expected_version, r.enabled).await?;
@@ -182,6 +189,7 @@ impl ShopsApi for ShopsService {
         &self,
         req: Request<pb::GetShopRequest>,
     ) -> Result<Response<pb::ShopCredentials>, Status> {
+        req.get_ref().check_text().map_err(invalid)?;
         let name = shop_name(&req.get_ref().name, "name")?;
         let s = self.shops.get(&name).await?;
         Ok(Response::new(pb::ShopCredentials {
@@ -195,6 +203,7 @@ impl ShopsApi for ShopsService {
         &self,
         req: Request<pb::PutLinksRequest>,
     ) -> Result<Response<pb::PutLinksResponse>, Status> {
+        req.get_ref().check_text().map_err(invalid)?;
         let r = req.into_inner();
         let shop = shop_name(&r.shop, "shop")?;
         too_many(r.links.len(), "links")?;
@@ -250,6 +259,7 @@ impl ShopsApi for ShopsService {
         &self,
         req: Request<pb::LookupLinksRequest>,
     ) -> Result<Response<pb::LookupLinksResponse>, Status> {
+        req.get_ref().check_text().map_err(invalid)?;
         let r = req.into_inner();
         let shop = shop_name(&r.shop, "shop")?;
         let kind = kind(r.kind)?;
@@ -272,10 +282,11 @@ impl ShopsApi for ShopsService {
         &self,
         req: Request<pb::ListLinksRequest>,
     ) -> Result<Response<pb::ListLinksResponse>, Status> {
+        req.get_ref().check_text().map_err(invalid)?;
         let r = req.into_inner();
         let shop = shop_name(&r.shop, "shop")?;
         let kind = kind(r.kind)?;
-        check_text("after", &r.after, 255).map_err(invalid)?;
+        validate_text("after", &r.after, 255).map_err(invalid)?;
         let limit = match r.page_size {
             0 => 100,
             1..=1000 => i64::from(r.page_size),
@@ -297,6 +308,7 @@ impl ShopsApi for ShopsService {
         &self,
         req: Request<pb::DeleteLinksRequest>,
     ) -> Result<Response<pb::DeleteLinksResponse>, Status> {
+        req.get_ref().check_text().map_err(invalid)?;
         let r = req.into_inner();
         let shop = shop_name(&r.shop, "shop")?;
         let kind = kind(r.kind)?;
@@ -310,6 +322,7 @@ impl ShopsApi for ShopsService {
         &self,
         req: Request<pb::ListCursorsRequest>,
     ) -> Result<Response<pb::ListCursorsResponse>, Status> {
+        req.get_ref().check_text().map_err(invalid)?;
         let shop = shop_name(&req.get_ref().shop, "shop")?;
         let cursors = self.shops.cursors(&shop).await?;
         Ok(Response::new(pb::ListCursorsResponse {
@@ -321,6 +334,7 @@ impl ShopsApi for ShopsService {
         &self,
         req: Request<pb::CursorKey>,
     ) -> Result<Response<pb::Cursor>, Status> {
+        req.get_ref().check_text().map_err(invalid)?;
         let k = req.into_inner();
         let (shop, resource) = cursor_key(&Some(k))?;
         Ok(Response::new(cursor_to_pb(&self.shops.cursor(&shop, resource).await?)))
@@ -330,6 +344,7 @@ impl ShopsApi for ShopsService {
         &self,
         req: Request<pb::SaveCursorRequest>,
     ) -> Result<Response<pb::Cursor>, Status> {
+        req.get_ref().check_text().map_err(invalid)?;
         let r = req.into_inner();
         let (shop, resource) = cursor_key(&r.key)?;
         cursor_value(&r.value, "value")?;
@@ -344,6 +359,7 @@ impl ShopsApi for ShopsService {
         &self,
         req: Request<pb::ResetCursorRequest>,
     ) -> Result<Response<pb::Cursor>, Status> {
+        req.get_ref().check_text().map_err(invalid)?;
         let r = req.into_inner();
         let (shop, resource) = cursor_key(&r.key)?;
         let value = r.value.unwrap_or_default();

@@ -57,7 +57,7 @@ impl Shops {
     ) -> Result<StoredSecret, ServiceError> {
         use secrecy::ExposeSecret;
         let field = purpose;
-        shopsync_common::text::check_text(field, secret.expose_secret(), SECRET_MAX)?;
+        shopsync_common::text::validate_text(field, secret.expose_secret(), SECRET_MAX)?;
         if secret.expose_secret().trim().is_empty() {
             return Err(ValidationError::new(field, "must not be blank").into());
         }
@@ -193,7 +193,7 @@ impl Shops {
                 field,
                 format!(
                     "shop {} is not known (create it first)",
-                    shopsync_common::text::quote(shop)
+                    shopsync_common::text::quoted(shop)
                 ),
             )
             .into()),
