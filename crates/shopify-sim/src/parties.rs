@@ -30,7 +30,7 @@ fn email_ok(e: &str) -> bool {
 
 /// A `MailingAddressInput` as the simulator stores it (`countryCode`, or the deprecated
 /// `country` when it is a code).
-fn address(v: &Value) -> Address {
+pub(crate) fn address(v: &Value) -> Address {
     let t = |k: &str| text(v, k).unwrap_or_default();
     Address {
         first_name: t("firstName"),

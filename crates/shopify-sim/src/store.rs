@@ -332,6 +332,10 @@ pub struct Order {
     pub fulfillments: Vec<Fulfillment>,
     pub closed: bool,
     pub cancelled: bool,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub po_number: Option<String>,
 }
 
 impl Order {
@@ -351,6 +355,30 @@ impl Order {
         } else {
             "PARTIALLY_FULFILLED"
         }
+    }
+}
+
+/// A metafield set by `metafieldsSet` (or an owner's write): owner gid, namespace and key
+/// identify it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Metafield {
+    pub id: u64,
+    pub owner: String,
+    pub namespace: String,
+    pub key: String,
+    /// The metafield type, e.g. `single_line_text_field`.
+    pub kind: String,
+    pub value: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Metafield {
+    /// `compareDigest`: changes whenever the value or type does (a hex digest of both).
+    pub fn digest(&self) -> String {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(format!("{}\u{1f}{}", self.kind, self.value));
+        d.iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -418,6 +446,8 @@ pub struct Shop {
     pub balance_txs: BTreeMap<u64, BalanceTx>,
     #[serde(default)]
     pub payouts: BTreeMap<u64, Payout>,
+    #[serde(default)]
+    pub metafields: BTreeMap<u64, Metafield>,
     /// The app's client secret: webhook deliveries are signed with it.
     #[serde(default)]
     pub client_secret: String,
@@ -456,6 +486,7 @@ impl Shop {
             price_lists: BTreeMap::new(),
             balance_txs: BTreeMap::new(),
             payouts: BTreeMap::new(),
+            metafields: BTreeMap::new(),
             client_secret: format!("shpss_{name}_secret"),
             scopes: None,
             staged_uploads: BTreeMap::new(),
@@ -563,16 +594,24 @@ impl Shop {
                 },
             );
         }
-        for i in 0..customers {
+        // E-mails are unique in a shop: seeding again continues the numbering.
+        let taken: std::collections::HashSet<String> =
+            self.customers.values().map(|c| c.email.to_ascii_lowercase()).collect();
+        let mut n = 0;
+        for _ in 0..customers {
+            n += 1;
+            while taken.contains(&format!("customer{n}@example.com")) {
+                n += 1;
+            }
             let id = self.next_id();
             let at = self.stamp();
             self.customers.insert(
                 id,
                 Customer {
                     id,
-                    first_name: format!("Customer{}", i + 1),
+                    first_name: format!("Customer{n}"),
                     last_name: "Test".into(),
-                    email: format!("customer{}@example.com", i + 1),
+                    email: format!("customer{n}@example.com"),
                     tags: if rng.random_bool(0.1) { vec!["b2b".into()] } else { vec![] },
                     created_at: at,
                     updated_at: at,
@@ -732,6 +771,8 @@ impl Shop {
                 fulfillments: Vec::new(),
                 closed: false,
                 cancelled: false,
+                note: None,
+                po_number: None,
             },
         );
         // Settled card payments and refunds become Shopify Payments balance transactions.
@@ -774,7 +815,9 @@ impl Shop {
             .values()
             .flat_map(|p| p.variants.iter().map(|v| (v.id, v.price.parse::<f64>().unwrap_or(0.0))))
             .collect();
-        for i in 0..n {
+        // Seeding again continues the numbering: buyers' e-mails and external ids stay unique.
+        let offset = self.companies.len();
+        for i in offset..offset + n {
             let id = self.next_id();
             let at = self.stamp();
             let mut locations = Vec::new();

@@ -96,8 +96,8 @@ async fn a_list_argument_given_one_value_is_coerced_to_a_list_of_one() {
     )
     .await;
     no_errors(&v);
-    let q = &v["data"]["products"]["nodes"][0]["variants"]["nodes"][0]["inventoryItem"]
-        ["inventoryLevels"]["nodes"][0]["quantities"];
+    let q = &v["data"]["products"]["nodes"][0]["variants"]["nodes"][0]["inventoryItem"]["inventoryLevels"]
+        ["nodes"][0]["quantities"];
     assert_eq!(q, &json!([{ "name": "available" }]), "{v:#}");
 }
 
@@ -114,7 +114,9 @@ async fn locations_catalogs_and_webhook_subscriptions_honour_their_filters() {
     assert_eq!(v["data"]["a"]["nodes"], json!([]), "{v:#}");
     assert_eq!(v["data"]["b"]["nodes"].as_array().unwrap().len(), 2, "{v:#}");
 
-    for (topic, uri) in [("ORDERS_CREATE", "https://a.example/o"), ("PRODUCTS_UPDATE", "https://b.example/p")] {
+    for (topic, uri) in
+        [("ORDERS_CREATE", "https://a.example/o"), ("PRODUCTS_UPDATE", "https://b.example/p")]
+    {
         let q = format!(
             r#"mutation {{ webhookSubscriptionCreate(topic: {topic}, webhookSubscription: {{ uri: "{uri}" }}) {{ userErrors {{ message }} }} }}"#
         );
@@ -235,9 +237,17 @@ async fn order_update_and_metafields_set_write_what_is_read_back() {
         v["data"]["product"]["metafield"],
         json!({ "value": "1000", "type": "single_line_text_field" })
     );
-    assert_eq!(v["data"]["product"]["metafields"]["nodes"], json!([{ "key": "item_no", "value": "1000" }]));
+    assert_eq!(
+        v["data"]["product"]["metafields"]["nodes"],
+        json!([{ "key": "item_no", "value": "1000" }])
+    );
     // A missing type on a new metafield is a user error with Shopify's code.
-    let v = gql(&r, set, json!({ "m": [{ "ownerId": product, "namespace": "erp", "key": "other", "value": "x" }] })).await;
+    let v = gql(
+        &r,
+        set,
+        json!({ "m": [{ "ownerId": product, "namespace": "erp", "key": "other", "value": "x" }] }),
+    )
+    .await;
     assert_eq!(v["data"]["metafieldsSet"]["userErrors"][0]["code"], "BLANK", "{v:#}");
 }
 
