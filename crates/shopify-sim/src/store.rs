@@ -36,6 +36,13 @@ pub struct Product {
     pub variants: Vec<Variant>,
     #[serde(default)]
     pub media: Vec<Media>,
+    /// `descriptionHtml` as last written ("" when none was given).
+    #[serde(default)]
+    pub description_html: String,
+    /// The options' names (`productOptions`), in order; a variant's title joins its values
+    /// with " / ". Empty: `Title` for a default variant, `Size` for seeded ones.
+    #[serde(default)]
+    pub option_names: Vec<String>,
 }
 
 /// A product image. Processing is asynchronous, as in Shopify: UPLOADED when attached,
@@ -103,6 +110,8 @@ pub struct Location {
     pub id: u64,
     pub name: String,
     pub active: bool,
+    #[serde(default)]
+    pub created_at: DateTime<Utc>,
 }
 
 /// The named quantities of one item at one location. `on_hand` is derived: available plus
@@ -529,7 +538,9 @@ impl Shop {
         if self.locations.is_empty() {
             for name in ["Main warehouse", "Copenhagen store"] {
                 let id = self.next_id();
-                self.locations.insert(id, Location { id, name: name.into(), active: true });
+                let created_at = self.stamp();
+                let l = Location { id, name: name.into(), active: true, created_at };
+                self.locations.insert(id, l);
             }
         }
         let location_ids: Vec<u64> = self.locations.keys().copied().collect();
@@ -591,6 +602,8 @@ impl Shop {
                     updated_at: at,
                     variants,
                     media,
+                    description_html: String::new(),
+                    option_names: Vec::new(),
                 },
             );
         }

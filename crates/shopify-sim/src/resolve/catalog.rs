@@ -57,23 +57,92 @@ fn price_range(x: &Exec, p: &Product) -> Value {
     })
 }
 
-/// The product's single option: Shopify's `Title` for a default variant, else `Size`.
-fn options(p: &Product) -> Value {
+/// The names of a product's options: as written, else Shopify's `Title` for a default
+/// variant, else `Size` (seeded variants are sizes).
+fn option_names(p: &Product) -> Vec<String> {
+    if !p.option_names.is_empty() {
+        return p.option_names.clone();
+    }
     let default = p.variants.len() == 1 && p.variants[0].title == "Default Title";
-    let name = if default { "Title" } else { "Size" };
-    json!([{
-        "id": gid("ProductOption", p.id),
-        "name": name,
-        "position": 1,
-        "values": p.variants.iter().map(|v| v.title.clone()).collect::<Vec<_>>(),
-        "optionValues": p.variants.iter().map(option_value).collect::<Vec<_>>(),
-        "linkedMetafield": null,
-        "translations": [],
-    }])
+    vec![if default { "Title" } else { "Size" }.to_owned()]
 }
 
-fn option_value(v: &Variant) -> Value {
-    json!({ "id": gid("ProductOptionValue", v.id), "name": v.title, "hasVariants": true, "linkedMetafieldValue": null, "swatch": null, "translations": [] })
+/// A variant's option values: its title split at " / ", one per option.
+fn values_of(v: &Variant, n: usize) -> Vec<String> {
+    let parts: Vec<&str> = v.title.split(" / ").collect();
+    if parts.len() == n {
+        parts.into_iter().map(str::to_owned).collect()
+    } else {
+        vec![v.title.clone()]
+    }
+}
+
+fn options(p: &Product) -> Value {
+    let names = option_names(p);
+    let options: Vec<Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let mut values: Vec<String> = Vec::new();
+            for v in &p.variants {
+                if let Some(x) = values_of(v, names.len()).get(i)
+                    && !values.contains(x)
+                {
+                    values.push(x.clone());
+                }
+            }
+            let option_values: Vec<Value> = values
+                .iter()
+                .enumerate()
+                .map(|(k, value)| option_value(p.id * 1000 + (i * 100 + k) as u64, value))
+                .collect();
+            json!({
+                "id": gid("ProductOption", p.id * 10 + i as u64),
+                "name": name,
+                "position": i + 1,
+                "values": values,
+                "optionValues": option_values,
+                "linkedMetafield": null,
+                "translations": [],
+            })
+        })
+        .collect();
+    Value::Array(options)
+}
+
+/// A variant's `selectedOptions`.
+fn selected_options(p: &Product, v: &Variant) -> Value {
+    let names = option_names(p);
+    let values = values_of(v, names.len());
+    Value::Array(
+        names
+            .iter()
+            .zip(&values)
+            .enumerate()
+            .map(|(i, (name, value))| {
+                json!({ "name": name, "value": value, "optionValue": option_value(v.id * 10 + i as u64, value) })
+            })
+            .collect(),
+    )
+}
+
+fn option_value(id: u64, name: &str) -> Value {
+    json!({ "id": gid("ProductOptionValue", id), "name": name, "hasVariants": true, "linkedMetafieldValue": null, "swatch": null, "translations": [] })
+}
+
+/// HTML reduced to its text, as Shopify's `description` is.
+fn plain_text(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Fields of a product without bundles, collections, selling plans, gift cards, combined
@@ -119,13 +188,13 @@ pub(super) fn product<'a>(
     path: &mut Vec<Value>,
 ) -> Option<Value> {
     let active = p.status == "ACTIVE";
-    let description = format!("{} by {}.", p.title, p.vendor);
+    let description = plain_text(&p.description_html);
     Some(match f.name.as_str() {
         "availablePublicationsCount" | "resourcePublicationsCount" => {
             count(x, usize::from(active), f, path)
         }
         "publicationCount" => json!(usize::from(active)),
-        "bodyHtml" | "descriptionHtml" => json!(format!("<p>{description}</p>")),
+        "bodyHtml" | "descriptionHtml" => json!(p.description_html),
         "description" | "descriptionPlainSummary" => json!(description),
         "contextualPricing" => {
             let range = price_range(x, p);
@@ -185,7 +254,8 @@ pub(super) fn product<'a>(
         | "publishedOnCurrentPublication"
         | "publishedOnPublication" => json!(active),
         "resourcePublicationOnCurrentPublication" => Value::Null,
-        "seo" => object(x, json!({ "title": p.title, "description": description }), f),
+        // No SEO overrides: Shopify answers null and shows the title and description.
+        "seo" => object(x, json!({ "title": null, "description": null }), f),
         "storefrontId" => json!(gid("Product", p.id)),
         "totalInventory" => json!(p.variants.iter().map(|v| available(x, v)).sum::<i64>()),
         "totalVariants" => json!(p.variants.len()),
@@ -265,15 +335,7 @@ pub(super) fn variant<'a>(
         "resourcePublications" | "resourcePublicationsV2" | "unpublishedPublications" => {
             x.connection(f, Vec::new(), path)
         }
-        "selectedOptions" => {
-            let name =
-                if p.variants.len() == 1 && v.title == "Default Title" { "Title" } else { "Size" };
-            object(
-                x,
-                json!([{ "name": name, "value": v.title, "optionValue": option_value(v) }]),
-                f,
-            )
-        }
+        "selectedOptions" => object(x, selected_options(p, v), f),
         "storefrontId" => json!(gid("ProductVariant", v.id)),
         "taxable" => json!(true),
         "image" => match p.media.first().filter(|m| m.status(x.now) == "READY") {
@@ -428,7 +490,7 @@ pub(super) fn location<'a>(
         "deletable" => json!(!l.active),
         "address" => object(x, location_address(l), f),
         "addressVerified" => json!(true),
-        "createdAt" | "updatedAt" => json!(time(&x.shop.last_write.min(chrono::Utc::now()))),
+        "createdAt" | "updatedAt" => json!(time(&l.created_at)),
         "fulfillsOnlineOrders" | "shipsInventory" => json!(l.active),
         "hasActiveInventory" => json!(has_stock),
         "hasUnfulfilledOrders" => json!(unfulfilled),

@@ -212,11 +212,12 @@ pub(super) fn order<'a>(
         "riskLevel" => json!("LOW"),
         "shippingLine" => x.set(Obj::ShippingLine(o), &f.selection_set, path),
         "sourceName" => json!("web"),
+        // https://{shop}/{shop id}/orders/{order token}/authenticate?key=…
         "statusPageUrl" => json!(format!(
-            "https://{}/{}/orders/{:x}/authenticate?key=sim",
+            "https://{}/1/orders/{:032x}/authenticate?key={:x}",
             x.shop.domain(),
-            x.shop.next_order_number,
-            o.id
+            o.id,
+            o.id.wrapping_mul(0x9e37_79b9)
         )),
         "subtotalPrice" => json!(o.subtotal),
         "totalCashRoundingAdjustment" => object(

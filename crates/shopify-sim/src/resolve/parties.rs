@@ -119,7 +119,8 @@ pub(super) fn customer<'a>(
             x.connection(f, items, path)
         }
         "productSubscriberStatus" => json!("NEVER_SUBSCRIBED"),
-        "state" => json!("ENABLED"),
+        // Customers created by the shop or an app have no account until they accept an invite.
+        "state" => json!("DISABLED"),
         "statistics" => object(x, json!({ "predictedSpendTier": null, "rfmGroup": null }), f),
         "taxSettings" => object(x, json!({ "taxId": null }), f),
         "unsubscribeUrl" => json!(format!(
