@@ -484,11 +484,17 @@ impl<'a> Exec<'a> {
     }
 
     fn not_simulated(&mut self, obj: &Obj, f: &Field, path: &[Value]) -> Value {
+        self.not_simulated_on(obj.type_name(), f, path)
+    }
+
+    /// A field of `type_name` the simulator does not answer: null with a NOT_SIMULATED error
+    /// naming it; a non-null one fails the whole answer.
+    pub(crate) fn not_simulated_on(&mut self, type_name: &str, f: &Field, path: &[Value]) -> Value {
         if f.definition.ty.is_non_null() {
             self.failed_non_null = true;
         }
         self.errors.push(json!({
-            "message": format!("Field '{}' on type '{}' is not simulated by shopify-sim", f.name, obj.type_name()),
+            "message": format!("Field '{}' on type '{}' is not simulated by shopify-sim", f.name, type_name),
             "path": path,
             "extensions": { "code": "NOT_SIMULATED" },
         }));

@@ -258,6 +258,24 @@ async fn a_non_null_field_not_simulated_fails_the_whole_answer() {
     let v = gql(&r, "{ shop { name email } }", json!({})).await;
     assert_eq!(v["errors"][0]["extensions"]["code"], "NOT_SIMULATED", "{v:#}");
     assert_eq!(v["data"], Value::Null, "{v:#}");
+    // The same inside an object the simulator answers from plain data: a non-null field it
+    // does not have fails the answer too.
+    let q = "{ productVariants(first: 1) { nodes { contextualPricing(context: {}) { price { amount } quantityRule { productVariant { id } } } } } }";
+    let v = gql(&r, q, json!({})).await;
+    assert_eq!(v["errors"][0]["extensions"]["code"], "NOT_SIMULATED", "{v:#}");
+    assert_eq!(
+        v["errors"][0]["path"],
+        json!([
+            "productVariants",
+            "nodes",
+            0,
+            "contextualPricing",
+            "quantityRule",
+            "productVariant"
+        ]),
+        "{v:#}"
+    );
+    assert_eq!(v["data"], Value::Null, "{v:#}");
 }
 
 #[tokio::test]

@@ -200,6 +200,7 @@ pub(super) fn product<'a>(
             let range = price_range(x, p);
             object(
                 x,
+                path,
                 json!({ "fixedQuantityRulesCount": 0, "priceRange": range, "minVariantPricing": null, "maxVariantPricing": null }),
                 f,
             )
@@ -234,8 +235,8 @@ pub(super) fn product<'a>(
                 Value::Null
             }
         }
-        "options" => object(x, options(p), f),
-        "priceRange" | "priceRangeV2" => object(x, price_range(x, p), f),
+        "options" => object(x, path, options(p), f),
+        "priceRange" | "priceRangeV2" => object(x, path, price_range(x, p), f),
         "productPublications"
         | "publications"
         | "resourcePublications"
@@ -255,7 +256,7 @@ pub(super) fn product<'a>(
         | "publishedOnPublication" => json!(active),
         "resourcePublicationOnCurrentPublication" => Value::Null,
         // No SEO overrides: Shopify answers null and shows the title and description.
-        "seo" => object(x, json!({ "title": null, "description": null }), f),
+        "seo" => object(x, path, json!({ "title": null, "description": null }), f),
         "storefrontId" => json!(gid("Product", p.id)),
         "totalInventory" => json!(p.variants.iter().map(|v| available(x, v)).sum::<i64>()),
         "totalVariants" => json!(p.variants.len()),
@@ -303,6 +304,7 @@ pub(super) fn variant<'a>(
         "publicationCount" => json!(usize::from(active)),
         "contextualPricing" => object(
             x,
+            path,
             json!({
                 "price": money_json(x, &v.price), "compareAtPrice": null, "unitPrice": null,
                 "quantityPriceBreaks": super::empty_connection(),
@@ -335,7 +337,7 @@ pub(super) fn variant<'a>(
         "resourcePublications" | "resourcePublicationsV2" | "unpublishedPublications" => {
             x.connection(f, Vec::new(), path)
         }
-        "selectedOptions" => object(x, selected_options(p, v), f),
+        "selectedOptions" => object(x, path, selected_options(p, v), f),
         "storefrontId" => json!(gid("ProductVariant", v.id)),
         "taxable" => json!(true),
         "image" => match p.media.first().filter(|m| m.status(x.now) == "READY") {
@@ -403,11 +405,12 @@ pub(super) fn inventory_item<'a>(
         }
         "measurement" => object(
             x,
+            path,
             json!({ "id": gid("InventoryItemMeasurement", v.inventory_item_id), "weight": { "unit": "KILOGRAMS", "value": 0.0 } }),
             f,
         ),
         "requiresShipping" => json!(true),
-        "trackedEditable" => object(x, json!({ "locked": false, "reason": null }), f),
+        "trackedEditable" => object(x, path, json!({ "locked": false, "reason": null }), f),
         "variant" => match owner {
             Some((p, v)) => x.set(Obj::Variant(p, v), &f.selection_set, path),
             None => return None,
@@ -488,7 +491,7 @@ pub(super) fn location<'a>(
         "activatable" => json!(!l.active),
         "deactivatable" => json!(l.active && !primary),
         "deletable" => json!(!l.active),
-        "address" => object(x, location_address(l), f),
+        "address" => object(x, path, location_address(l), f),
         "addressVerified" => json!(true),
         "createdAt" | "updatedAt" => json!(time(&l.created_at)),
         "fulfillsOnlineOrders" | "shipsInventory" => json!(l.active),

@@ -14,8 +14,8 @@ mod root;
 pub(crate) use root::{DEFAULT_NAMESPACE, locations, metafields_of, owner_obj, subscriptions};
 
 use crate::exec::{Exec, Item, Obj, project};
-use apollo_compiler::executable::Field;
-use serde_json::{Value, json};
+use apollo_compiler::executable::{Field, Selection, SelectionSet};
+use serde_json::{Map, Value, json};
 
 /// A field of `obj` the simulator answers beyond `exec.rs`, or None when it does not.
 pub(crate) fn field<'a>(
@@ -129,9 +129,75 @@ pub(crate) fn listed<'a>(
     if list.contains(&f.name.as_str()) { empty(x, f, path) } else { None }
 }
 
-/// A plain JSON object answered through the field's selection.
-pub(crate) fn object(x: &Exec, v: Value, f: &Field) -> Value {
-    project(&v, &f.selection_set, x.doc)
+/// A plain JSON object (or list of them) answered through the field's selection. A selected
+/// field the JSON does not have, or has as null though the schema says non-null, is reported
+/// NOT_SIMULATED like any other field (and fails the answer when non-null).
+pub(crate) fn object(x: &mut Exec, path: &[Value], v: Value, f: &Field) -> Value {
+    let mut path = path.to_vec();
+    checked(x, &v, &f.selection_set, &mut path)
+}
+
+fn checked(x: &mut Exec, v: &Value, set: &SelectionSet, path: &mut Vec<Value>) -> Value {
+    match v {
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    path.push(json!(i));
+                    let out = checked(x, item, set, path);
+                    path.pop();
+                    out
+                })
+                .collect(),
+        ),
+        Value::Object(o) => {
+            let mut out = Map::new();
+            checked_into(x, o, set, path, &mut out);
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
+}
+
+fn checked_into(
+    x: &mut Exec,
+    o: &Map<String, Value>,
+    set: &SelectionSet,
+    path: &mut Vec<Value>,
+    out: &mut Map<String, Value>,
+) {
+    for s in &set.selections {
+        match s {
+            Selection::Field(f) => {
+                let key = f.response_key().to_string();
+                path.push(json!(key));
+                let v = match o.get(f.name.as_str()) {
+                    _ if f.name == "__typename" => json!(
+                        o.get("__typename").and_then(Value::as_str).unwrap_or(set.ty.as_str())
+                    ),
+                    Some(Value::Null) | None
+                        if f.definition.ty.is_non_null() || !o.contains_key(f.name.as_str()) =>
+                    {
+                        x.not_simulated_on(set.ty.as_str(), f, path)
+                    }
+                    Some(inner) if !f.selection_set.selections.is_empty() => {
+                        checked(x, inner, &f.selection_set, path)
+                    }
+                    Some(inner) => inner.clone(),
+                    None => Value::Null,
+                };
+                path.pop();
+                out.insert(key, v);
+            }
+            Selection::InlineFragment(i) => checked_into(x, o, &i.selection_set, path, out),
+            Selection::FragmentSpread(sp) => {
+                if let Some(fr) = x.doc.fragments.get(&sp.fragment_name) {
+                    checked_into(x, o, &fr.selection_set, path, out);
+                }
+            }
+        }
+    }
 }
 
 /// A MoneyV2 as JSON.
@@ -139,9 +205,9 @@ pub(crate) fn money_json(x: &Exec, amount: &str) -> Value {
     json!({ "amount": amount, "currencyCode": x.shop.currency })
 }
 
-/// A MoneyV2 field.
+/// A MoneyV2 field (the JSON has every field of MoneyV2).
 pub(crate) fn money(x: &Exec, amount: &str, f: &Field) -> Value {
-    object(x, money_json(x, amount), f)
+    project(&money_json(x, amount), &f.selection_set, x.doc)
 }
 
 /// A MoneyBag as JSON: the shop's money and the customer's (one currency here).
@@ -150,9 +216,9 @@ pub(crate) fn bag_json(x: &Exec, amount: &str) -> Value {
     json!({ "shopMoney": m, "presentmentMoney": m })
 }
 
-/// A MoneyBag field.
+/// A MoneyBag field (the JSON has every field of MoneyBag).
 pub(crate) fn bag(x: &Exec, amount: &str, f: &Field) -> Value {
-    object(x, bag_json(x, amount), f)
+    project(&bag_json(x, amount), &f.selection_set, x.doc)
 }
 
 /// A Count field with an exact count.

@@ -178,7 +178,7 @@ pub(super) fn order<'a>(
         "fulfillable" => json!(!o.cancelled && o.line_items.iter().any(|l| remaining(o, l) > 0)),
         "fulfillmentsCount" => count(x, o.fulfillments.len(), f, path),
         "transactionsCount" => count(x, o.transactions.len(), f, path),
-        "merchantBusinessEntity" => object(x, business_entity(x), f),
+        "merchantBusinessEntity" => object(x, path, business_entity(x), f),
         "merchantEditable" => json!(!o.closed && !o.cancelled),
         "netPayment" => json!(amount(m.received - m.refunded)),
         "netPaymentSet" => bag(x, &amount(m.received - m.refunded), f),
@@ -188,6 +188,7 @@ pub(super) fn order<'a>(
         "originalTotalPriceSet" => bag(x, &o.total, f),
         "paymentCollectionDetails" => object(
             x,
+            path,
             json!({ "additionalPaymentCollectionUrl": null, "vaultedPaymentMethods": [] }),
             f,
         ),
@@ -206,6 +207,7 @@ pub(super) fn order<'a>(
         "returnStatus" => json!("NO_RETURN"),
         "risk" => object(
             x,
+            path,
             json!({ "assessments": [{ "facts": [], "provider": null, "riskLevel": "LOW" }], "recommendation": "ACCEPT" }),
             f,
         ),
@@ -222,6 +224,7 @@ pub(super) fn order<'a>(
         "subtotalPrice" => json!(o.subtotal),
         "totalCashRoundingAdjustment" => object(
             x,
+            path,
             json!({ "paymentSet": bag_json(x, "0.00"), "refundSet": bag_json(x, "0.00") }),
             f,
         ),
@@ -336,8 +339,7 @@ pub(super) fn line_item<'a>(
                 o.tax_lines
                     .iter()
                     .map(|t| {
-                        object(
-                            x,
+                        object(x, path,
                             json!({ "title": t.0, "rate": t.1, "ratePercentage": t.1 * 100.0, "priceSet": bag_json(x, &tax), "price": tax, "channelLiable": false, "source": "Shopify", "__typename": "TaxLine" }),
                             f,
                         )
@@ -385,8 +387,7 @@ pub(super) fn shipping_line<'a>(
                 o.tax_lines
                     .iter()
                     .map(|t| {
-                        object(
-                            x,
+                        object(x, path,
                             json!({ "title": t.0, "rate": t.1, "ratePercentage": t.1 * 100.0, "priceSet": bag_json(x, &tax), "price": tax, "channelLiable": false, "source": "Shopify" }),
                             f,
                         )
@@ -551,6 +552,7 @@ pub(super) fn fulfillment_order<'a>(
         "destination" => match &o.address {
             Some(a) => object(
                 x,
+                path,
                 json!({
                     "id": gid("FulfillmentOrderDestination", fo.id),
                     "firstName": a.first_name, "lastName": a.last_name, "address1": a.address1,
@@ -585,7 +587,7 @@ pub(super) fn fulfillment_order<'a>(
             } else {
                 Vec::new()
             };
-            Value::Array(actions.iter().map(|a| object(x, a.clone(), f)).collect())
+            Value::Array(actions.iter().map(|a| object(x, path, a.clone(), f)).collect())
         }
         _ => return listed(x, f, path, FO_EMPTY),
     })

@@ -97,7 +97,8 @@ pub(super) fn customer<'a>(
                 format!("https://cdn.shopify.com/s/images/admin/customers/avatar-{}.png", c.id % 8);
             object(
                 x,
-                json!({ "id": null, "url": url, "src": url, "originalSrc": url, "transformedSrc": url, "altText": null, "width": 160, "height": 160, "thumbhash": null, "translations": [] }),
+                path,
+                json!({ "id": null, "url": url, "src": url, "originalSrc": url, "transformedSrc": url, "altText": null, "width": 160, "height": 160, "thumbhash": null, "translations": [], "metafield": null, "metafields": super::empty_connection() }),
                 f,
             )
         }
@@ -110,6 +111,7 @@ pub(super) fn customer<'a>(
         "locale" => json!("en"),
         "mergeable" => object(
             x,
+            path,
             json!({ "isMergeable": true, "errorFields": [], "mergeInProgress": null, "reason": null }),
             f,
         ),
@@ -121,8 +123,8 @@ pub(super) fn customer<'a>(
         "productSubscriberStatus" => json!("NEVER_SUBSCRIBED"),
         // Customers created by the shop or an app have no account until they accept an invite.
         "state" => json!("DISABLED"),
-        "statistics" => object(x, json!({ "predictedSpendTier": null, "rfmGroup": null }), f),
-        "taxSettings" => object(x, json!({ "taxId": null }), f),
+        "statistics" => object(x, path, json!({ "predictedSpendTier": null, "rfmGroup": null }), f),
+        "taxSettings" => object(x, path, json!({ "taxId": null }), f),
         "unsubscribeUrl" => json!(format!(
             "https://{}/pages/unsubscribe?customer_id={}&key=sim",
             x.shop.domain(),
@@ -213,6 +215,7 @@ pub(super) fn company_location<'a>(
         "locale" => json!("en"),
         "market" => object(
             x,
+            path,
             json!({ "id": gid("Market", 1), "name": "Denmark", "handle": "dk", "enabled": true, "primary": true, "status": "ACTIVE", "type": "REGION" }),
             f,
         ),
@@ -227,6 +230,7 @@ pub(super) fn company_location<'a>(
         }
         "taxSettings" => object(
             x,
+            path,
             json!({ "taxExempt": false, "taxExemptions": [], "taxRegistrationId": null }),
             f,
         ),
@@ -261,6 +265,7 @@ pub(super) fn price_list<'a>(
         },
         "parent" => object(
             x,
+            path,
             json!({ "adjustment": { "type": "PERCENTAGE_DECREASE", "value": 0.0 }, "settings": { "compareAtMode": "ADJUSTED" } }),
             f,
         ),
@@ -286,12 +291,13 @@ pub(super) fn payout<'a>(
     let (charges, charge_fees) = sums(x, p, "CHARGE");
     let (refunds, refund_fees) = sums(x, p, "REFUND");
     Some(match f.name.as_str() {
-        "businessEntity" => object(x, super::orders::business_entity(x), f),
+        "businessEntity" => object(x, path, super::orders::business_entity(x), f),
         "gross" => money(x, &amount(charges + refunds), f),
         "summary" => {
             let m = |c: i64| money_json(x, &amount(c));
             object(
                 x,
+                path,
                 json!({
                     "chargesGross": m(charges), "chargesFee": m(charge_fees),
                     "refundsFeeGross": m(refunds), "refundsFee": m(refund_fees),

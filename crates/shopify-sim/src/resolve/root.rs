@@ -15,7 +15,7 @@ pub(super) fn field<'a>(x: &mut Exec<'a>, f: &Field, path: &mut Vec<Value>) -> O
             let n = x.products(f).len();
             let limit = x.arg(f, "limit").as_i64().map_or(usize::MAX, |l| l.max(0) as usize);
             let (shown, precision) = if n > limit { (limit, "AT_LEAST") } else { (n, "EXACT") };
-            super::object(x, json!({ "count": shown, "precision": precision }), f)
+            super::object(x, path, json!({ "count": shown, "precision": precision }), f)
         }
         "locationsCount" => {
             let n = x.items(Obj::Query, f).map_or(0, |i| i.len());
