@@ -7,6 +7,7 @@
 use crate::exec::Exec;
 use crate::store::{Shop, gid};
 use apollo_compiler::ExecutableDocument;
+use apollo_compiler::schema::ExtendedType;
 use serde_json::{Map, Value, json};
 
 /// The types sync reads and writes, and where the coverage shop has one (`%` is the probe).
@@ -84,8 +85,8 @@ pub fn type_names() -> Vec<&'static str> {
     TYPES.iter().map(|(t, _)| *t).collect()
 }
 
-/// A shop with one of everything: products with images, customers, orders in every payment
-/// state, one fulfilled in part and refunded in part, B2B companies, catalogs and price lists,
+/// A shop with one of everything: products with images, customers (one with a phone number
+/// and an address), orders in every payment state, one fulfilled in part and refunded in part, B2B companies, catalogs and price lists,
 /// and a payout.
 pub fn coverage_shop() -> Shop {
     let mut shop = Shop::new("coverage", "shpat_coverage_0000", crate::bucket::Limits::PLUS);
@@ -96,6 +97,17 @@ pub fn coverage_shop() -> Shop {
     let buyer =
         shop.companies.values().next().and_then(|c| c.contacts.first()).map(|k| k.customer_id);
     let lines: Vec<(u64, i64)> = variants.iter().map(|v| (*v, 2)).collect();
+    if let Some(c) = buyer.and_then(|b| shop.customers.get_mut(&b)) {
+        c.phone = "+4512345678".into();
+        c.addresses.push(crate::store::Address {
+            first_name: c.first_name.clone(),
+            last_name: c.last_name.clone(),
+            address1: "Nørregade 7".into(),
+            city: "Copenhagen".into(),
+            zip: "1165".into(),
+            country_code: "DK".into(),
+        });
+    }
     let order = shop.place_order(buyer, &lines, "PAID").unwrap_or_default();
     shop.seed_orders(19, 4);
     if let Some(o) = shop.orders.get(&order) {
@@ -169,7 +181,8 @@ fn measure_type(shop: &Shop, ty: &str, at: &str) -> Row {
     row
 }
 
-/// `probe: field(args) { __typename }` for one field.
+/// `probe: field(args) { … }` for one field: `__typename` under a composite type, and the
+/// scalar and enum fields of an object type.
 fn probe(shop: &Shop, name: &str, fd: &apollo_compiler::schema::FieldDefinition) -> String {
     let schema = crate::schema::schema();
     let mut args = Vec::new();
@@ -181,14 +194,29 @@ fn probe(shop: &Shop, name: &str, fd: &apollo_compiler::schema::FieldDefinition)
         }
     }
     let args = if args.is_empty() { String::new() } else { format!("({})", args.join(", ")) };
-    let composite = !matches!(
-        schema.types.get(fd.ty.inner_named_type()),
-        Some(
-            apollo_compiler::schema::ExtendedType::Scalar(_)
-                | apollo_compiler::schema::ExtendedType::Enum(_)
-        )
-    );
-    let sub = if composite { " { __typename }" } else { "" };
+    let sub = match schema.types.get(fd.ty.inner_named_type()) {
+        Some(ExtendedType::Scalar(_) | ExtendedType::Enum(_)) | None => String::new(),
+        // An object: its own scalar and enum fields too, so a nested object answered in part
+        // does not count as answered.
+        Some(ExtendedType::Object(o)) if !o.name.ends_with("Connection") => {
+            let leaves: Vec<&str> = o
+                .fields
+                .values()
+                .filter(|sf| {
+                    sf.arguments.iter().all(|a| !a.ty.is_non_null() || a.default_value.is_some())
+                })
+                .filter(|sf| {
+                    matches!(
+                        schema.types.get(sf.ty.inner_named_type()),
+                        Some(ExtendedType::Scalar(_) | ExtendedType::Enum(_))
+                    )
+                })
+                .map(|sf| sf.name.as_str())
+                .collect();
+            format!(" {{ __typename {} }}", leaves.join(" "))
+        }
+        Some(_) => " { __typename }".to_owned(),
+    };
     format!("probe: {name}{args}{sub}")
 }
 

@@ -83,7 +83,8 @@ pub(crate) enum Obj<'a> {
     Bulk(&'a BulkOp),
     Location(&'a Location),
     Level(u64, &'a Location, &'a Quantities),
-    Quantity(&'static str, i64),
+    /// (name, quantity, inventory item, location).
+    Quantity(&'static str, i64, u64, u64),
     Group(&'a AdjustmentGroup),
     Change(&'a Change),
     Subscription(&'a crate::store::Subscription),
@@ -927,7 +928,7 @@ impl<'a> Exec<'a> {
                 Some((_, v)) => self.set(Obj::InventoryItem(v), &f.selection_set, path),
                 None => Value::Null,
             },
-            (Obj::Level(_, _, q), "quantities") => {
+            (Obj::Level(item, l, q), "quantities") => {
                 let names = self.arg(f, "names");
                 let wanted: Vec<&'static str> = names
                     .as_array()
@@ -943,7 +944,7 @@ impl<'a> Exec<'a> {
                         .into_iter()
                         .map(|n| {
                             self.set(
-                                Obj::Quantity(n, q.get(n).unwrap_or(0)),
+                                Obj::Quantity(n, q.get(n).unwrap_or(0), item, l.id),
                                 &f.selection_set,
                                 path,
                             )
@@ -951,8 +952,8 @@ impl<'a> Exec<'a> {
                         .collect(),
                 )
             }
-            (Obj::Quantity(n, _), "name") => json!(n),
-            (Obj::Quantity(_, v), "quantity") => json!(v),
+            (Obj::Quantity(n, ..), "name") => json!(n),
+            (Obj::Quantity(_, v, ..), "quantity") => json!(v),
             (Obj::Group(g), "id") => json!(gid("InventoryAdjustmentGroup", g.id)),
             (Obj::Group(g), "reason") => json!(g.reason),
             (Obj::Group(g), "referenceDocumentUri") => json!(g.reference_document_uri),
@@ -1165,25 +1166,6 @@ impl<'a> Exec<'a> {
                     Value::Null
                 } else {
                     json!(c.note)
-                }
-            }
-            (Obj::Customer(c), "defaultPhoneNumber") => {
-                if c.phone.is_empty() {
-                    Value::Null
-                } else {
-                    let mut out = Map::new();
-                    for s in &f.selection_set.selections {
-                        if let Selection::Field(pf) = s {
-                            let v = match pf.name.as_str() {
-                                "phoneNumber" => json!(c.phone),
-                                "marketingState" => json!("NOT_SUBSCRIBED"),
-                                "__typename" => json!("CustomerPhoneNumber"),
-                                _ => Value::Null,
-                            };
-                            out.insert(pf.response_key().to_string(), v);
-                        }
-                    }
-                    Value::Object(out)
                 }
             }
             (Obj::Customer(c), "defaultAddress") => match c.addresses.first() {

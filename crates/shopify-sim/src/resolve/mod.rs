@@ -7,6 +7,7 @@
 //! what is answered by running a query per schema field.
 
 mod catalog;
+mod nested;
 mod orders;
 mod parties;
 mod root;
@@ -53,6 +54,11 @@ pub(crate) fn field<'a>(
         Obj::Level(item, l, _) => catalog::level(x, item, l, f, path),
         Obj::Location(l) => catalog::location(x, l, f, path),
         Obj::Customer(c) => parties::customer(x, c, f, path),
+        Obj::Address(a) => nested::address(x, a, f, path),
+        Obj::Assigned(l) => nested::assigned_location(x, l, f, path),
+        Obj::Quantity(n, _, item, l) => nested::quantity(x, n, item, l, f),
+        Obj::Contact(c, k) => nested::contact(x, c, k, f, path),
+        Obj::Email(c) => nested::email(x, c, f, path),
         Obj::Company(c) => parties::company(x, c, f, path),
         Obj::CompanyLocation(c, l) => parties::company_location(x, c, l, f, path),
         Obj::Catalog(c) => parties::catalog(x, c, f, path),

@@ -32,7 +32,7 @@ fn order_items<'a>(orders: Vec<&'a Order>) -> Vec<Item<'a>> {
 }
 
 /// "about 3 years", "12 days": how long something has existed, as Shopify words it.
-fn lifetime(since: &chrono::DateTime<chrono::Utc>) -> String {
+pub(super) fn lifetime(since: &chrono::DateTime<chrono::Utc>) -> String {
     let days = (chrono::Utc::now() - *since).num_days();
     match days {
         ..=0 => "less than a day".into(),
@@ -91,6 +91,7 @@ pub(super) fn customer<'a>(
                 .map(|(co, k)| x.set(Obj::Contact(co, k), &f.selection_set, path))
                 .collect(),
         ),
+        "defaultPhoneNumber" => super::nested::phone(x, c, f, path),
         "image" => {
             // Shopify's default avatar for customers without a picture.
             let url =
