@@ -480,24 +480,28 @@ pub(super) fn location<'a>(
     f: &Field,
     path: &mut Vec<Value>,
 ) -> Option<Value> {
-    let primary = x.shop.locations.keys().next() == Some(&l.id);
-    let has_stock = x.shop.levels.iter().any(|((_, loc), q)| *loc == l.id && q.on_hand() != 0);
-    let unfulfilled = x.shop.orders.values().any(|o| {
-        o.fulfillment_orders.iter().any(|fo| {
-            fo.location_id == l.id && matches!(fo.status.as_str(), "OPEN" | "IN_PROGRESS")
+    // Computed only for the fields that need them: a location's other fields stay cheap.
+    let shop = x.shop;
+    let primary = || shop.locations.keys().next() == Some(&l.id);
+    let has_stock = || shop.levels.iter().any(|((_, loc), q)| *loc == l.id && q.on_hand() != 0);
+    let unfulfilled = || {
+        shop.orders.values().any(|o| {
+            o.fulfillment_orders.iter().any(|fo| {
+                fo.location_id == l.id && matches!(fo.status.as_str(), "OPEN" | "IN_PROGRESS")
+            })
         })
-    });
+    };
     Some(match f.name.as_str() {
         "activatable" => json!(!l.active),
-        "deactivatable" => json!(l.active && !primary),
+        "deactivatable" => json!(l.active && !primary()),
         "deletable" => json!(!l.active),
         "address" => object(x, path, location_address(l), f),
         "addressVerified" => json!(true),
         "createdAt" | "updatedAt" => json!(time(&l.created_at)),
         "fulfillsOnlineOrders" | "shipsInventory" => json!(l.active),
-        "hasActiveInventory" => json!(has_stock),
-        "hasUnfulfilledOrders" => json!(unfulfilled),
-        "isPrimary" => json!(primary),
+        "hasActiveInventory" => json!(has_stock()),
+        "hasUnfulfilledOrders" => json!(unfulfilled()),
+        "isPrimary" => json!(primary()),
         "legacyResourceId" => json!(l.id.to_string()),
         "inventoryLevel" => {
             let item = x.arg(f, "inventoryItemId");

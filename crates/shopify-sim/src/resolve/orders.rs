@@ -299,9 +299,14 @@ pub(super) fn line_item<'a>(
     let line_total = amount(cents(&l.price) * l.quantity);
     let left = remaining(o, l);
     let unfulfilled_total = amount(cents(&l.price) * left);
-    let variant = l.variant_id.and_then(|v| {
-        x.shop.products.values().find_map(|p| p.variants.iter().find(|y| y.id == v).map(|y| (p, y)))
-    });
+    let shop = x.shop;
+    let variant = || {
+        l.variant_id.and_then(|v| {
+            shop.products
+                .values()
+                .find_map(|p| p.variants.iter().find(|y| y.id == v).map(|y| (p, y)))
+        })
+    };
     Some(match f.name.as_str() {
         "canRestock" | "restockable" => json!(!o.cancelled && left > 0),
         "discountedTotal" | "originalTotal" => json!(line_total),
@@ -318,14 +323,16 @@ pub(super) fn line_item<'a>(
         }),
         "isGiftCard" => json!(false),
         "image" => {
-            match variant.and_then(|(p, _)| p.media.first()).filter(|m| m.status(x.now) == "READY")
+            match variant()
+                .and_then(|(p, _)| p.media.first())
+                .filter(|m| m.status(x.now) == "READY")
             {
                 Some(m) => x.set(Obj::Image(m), &f.selection_set, path),
                 None => Value::Null,
             }
         }
         "merchantEditable" => json!(!o.closed && !o.cancelled),
-        "product" => match variant {
+        "product" => match variant() {
             Some((p, _)) => x.set(Obj::Product(p), &f.selection_set, path),
             None => Value::Null,
         },
@@ -352,8 +359,8 @@ pub(super) fn line_item<'a>(
         "unfulfilledDiscountedTotalSet" | "unfulfilledOriginalTotalSet" => {
             bag(x, &unfulfilled_total, f)
         }
-        "variantTitle" => json!(variant.map(|(_, v)| v.title.clone())),
-        "vendor" => json!(variant.map(|(p, _)| p.vendor.clone())),
+        "variantTitle" => json!(variant().map(|(_, v)| v.title.clone())),
+        "vendor" => json!(variant().map(|(p, _)| p.vendor.clone())),
         _ => return listed(x, f, path, LINE_EMPTY),
     })
 }
@@ -604,20 +611,27 @@ pub(super) fn fo_line<'a>(
     path: &mut Vec<Value>,
 ) -> Option<Value> {
     let li = o.line_items.iter().find(|li| li.id == l.line_item_id);
-    let variant = li.and_then(|li| li.variant_id).and_then(|v| {
-        x.shop.products.values().find_map(|p| p.variants.iter().find(|y| y.id == v).map(|y| (p, y)))
-    });
+    let shop = x.shop;
+    let variant = || {
+        li.and_then(|li| li.variant_id).and_then(|v| {
+            shop.products
+                .values()
+                .find_map(|p| p.variants.iter().find(|y| y.id == v).map(|y| (p, y)))
+        })
+    };
     Some(match f.name.as_str() {
-        "inventoryItemId" => json!(variant.map(|(_, v)| gid("InventoryItem", v.inventory_item_id))),
+        "inventoryItemId" => {
+            json!(variant().map(|(_, v)| gid("InventoryItem", v.inventory_item_id)))
+        }
         "originalUnitPriceSet" => bag(x, li.map_or("0.00", |li| li.price.as_str()), f),
         "productTitle" => json!(li.map(|li| li.title.clone()).unwrap_or_default()),
         "requiresShipping" => json!(true),
-        "variant" => match variant {
+        "variant" => match variant() {
             Some((p, v)) => x.set(Obj::Variant(p, v), &f.selection_set, path),
             None => Value::Null,
         },
-        "variantTitle" => json!(variant.map(|(_, v)| v.title.clone())),
-        "vendor" => json!(variant.map(|(p, _)| p.vendor.clone())),
+        "variantTitle" => json!(variant().map(|(_, v)| v.title.clone())),
+        "vendor" => json!(variant().map(|(p, _)| p.vendor.clone())),
         _ => return listed(x, f, path, FO_LINE_EMPTY),
     })
 }

@@ -9,7 +9,10 @@ use apollo_compiler::executable::Field;
 use serde_json::{Value, json};
 
 fn orders_of<'a>(x: &Exec<'a>, customers: &[u64]) -> Vec<&'a Order> {
-    let shop = x.shop;
+    orders_in(x.shop, customers)
+}
+
+fn orders_in<'a>(shop: &'a crate::store::Shop, customers: &[u64]) -> Vec<&'a Order> {
     shop.orders
         .values()
         .filter(|o| o.customer_id.is_some_and(|c| customers.contains(&c)))
@@ -66,13 +69,9 @@ pub(super) fn customer<'a>(
     f: &Field,
     path: &mut Vec<Value>,
 ) -> Option<Value> {
-    let orders = orders_of(x, &[c.id]);
-    let contacts: Vec<(&'a Company, &'a crate::store::Contact)> = x
-        .shop
-        .companies
-        .values()
-        .flat_map(|co| co.contacts.iter().filter(|k| k.customer_id == c.id).map(move |k| (co, k)))
-        .collect();
+    // Computed only for the fields that need them.
+    let shop = x.shop;
+    let orders = || orders_in(shop, &[c.id]);
     Some(match f.name.as_str() {
         "addressesV2" => {
             let items = c
@@ -83,14 +82,23 @@ pub(super) fn customer<'a>(
                 .collect();
             x.connection(f, items, path)
         }
-        "amountSpent" => money(x, &spent(&orders), f),
-        "canDelete" => json!(orders.is_empty()),
-        "companyContactProfiles" => Value::Array(
-            contacts
-                .iter()
-                .map(|(co, k)| x.set(Obj::Contact(co, k), &f.selection_set, path))
-                .collect(),
-        ),
+        "amountSpent" => money(x, &spent(&orders()), f),
+        "canDelete" => json!(orders().is_empty()),
+        "companyContactProfiles" => {
+            let contacts: Vec<(&'a Company, &'a crate::store::Contact)> = shop
+                .companies
+                .values()
+                .flat_map(|co| {
+                    co.contacts.iter().filter(|k| k.customer_id == c.id).map(move |k| (co, k))
+                })
+                .collect();
+            Value::Array(
+                contacts
+                    .iter()
+                    .map(|(co, k)| x.set(Obj::Contact(co, k), &f.selection_set, path))
+                    .collect(),
+            )
+        }
         "defaultPhoneNumber" => super::nested::phone(x, c, f, path),
         "image" => {
             // Shopify's default avatar for customers without a picture.
@@ -103,7 +111,7 @@ pub(super) fn customer<'a>(
                 f,
             )
         }
-        "lastOrder" => match orders.iter().max_by_key(|o| o.created_at) {
+        "lastOrder" => match orders().iter().max_by_key(|o| o.created_at) {
             Some(o) => x.set(Obj::Order(o), &f.selection_set, path),
             None => Value::Null,
         },
@@ -116,9 +124,9 @@ pub(super) fn customer<'a>(
             json!({ "isMergeable": true, "errorFields": [], "mergeInProgress": null, "reason": null }),
             f,
         ),
-        "numberOfOrders" => json!(orders.len().to_string()),
+        "numberOfOrders" => json!(orders().len().to_string()),
         "orders" => {
-            let items = order_items(orders);
+            let items = order_items(orders());
             x.connection(f, items, path)
         }
         "productSubscriberStatus" => json!("NEVER_SUBSCRIBED"),
