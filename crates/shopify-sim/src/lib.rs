@@ -517,6 +517,7 @@ fn mutate(
     denied: &std::collections::BTreeMap<String, Value>,
 ) -> (Value, Vec<Value>) {
     let now = sim.clock.now_secs();
+    let mut failed_non_null = false;
     let mut data = Map::new();
     let mut errors = Vec::new();
     let mut events: Vec<(&'static str, Value)> = Vec::new();
@@ -836,10 +837,16 @@ fn mutate(
         };
         let mut e = exec::Exec::new(doc, variables, shop, now);
         let payload = e.payload(f, object, &user_errors);
+        failed_non_null |= e.failed_non_null;
         errors.extend(e.errors);
         data.insert(key, payload);
     }
     trigger(sim, shop, events);
+    if failed_non_null {
+        // The mutations ran; the answer fails as a query's does when a non-null field of a
+        // payload's object cannot be answered.
+        return (Value::Null, errors);
+    }
     (Value::Object(data), errors)
 }
 

@@ -276,6 +276,17 @@ async fn a_non_null_field_not_simulated_fails_the_whole_answer() {
         "{v:#}"
     );
     assert_eq!(v["data"], Value::Null, "{v:#}");
+    // And in a mutation's payload: the mutation runs, the answer fails.
+    // (`PriceListPrice.quantityPriceBreaks` is a non-null connection not simulated.)
+    let (_, variant, _) = first_variant(&r);
+    let list = r.sim.shop("defects").unwrap().lock().unwrap().price_lists.keys().next().copied();
+    let list = format!("gid://shopify/PriceList/{}", list.unwrap());
+    let q = format!(
+        r#"mutation {{ priceListFixedPricesAdd(priceListId: "{list}", prices: [{{ variantId: "{variant}", price: {{ amount: "7.50", currencyCode: EUR }} }}]) {{ prices {{ quantityPriceBreaks(first: 1) {{ nodes {{ minimumQuantity }} }} }} userErrors {{ message }} }} }}"#
+    );
+    let v = gql(&r, &q, json!({})).await;
+    assert_eq!(v["errors"][0]["extensions"]["code"], "NOT_SIMULATED", "{v:#}");
+    assert_eq!(v["data"], Value::Null, "{v:#}");
 }
 
 #[tokio::test]

@@ -34,7 +34,7 @@ pub(crate) fn field<'a>(
     }
     match obj {
         Obj::Query => root::field(x, f, path),
-        Obj::Subscription(w) => root::subscription(x, w, f),
+        Obj::Subscription(w) => root::subscription(x, w, f, path),
         Obj::Metafield(m) => root::metafield(x, m, f, path),
         Obj::Order(o) => orders::order(x, o, f, path),
         Obj::LineItem(o, l) => orders::line_item(x, o, l, f, path),
@@ -196,14 +196,35 @@ fn checked_into(
                 path.pop();
                 out.insert(key, v);
             }
-            Selection::InlineFragment(i) => checked_into(x, o, &i.selection_set, path, out),
+            Selection::InlineFragment(i) => {
+                if applies(o, set, i.type_condition.as_ref()) {
+                    checked_into(x, o, &i.selection_set, path, out);
+                }
+            }
             Selection::FragmentSpread(sp) => {
-                if let Some(fr) = x.doc.fragments.get(&sp.fragment_name) {
+                if let Some(fr) = x.doc.fragments.get(&sp.fragment_name)
+                    && applies(o, set, Some(fr.type_condition()))
+                {
                     checked_into(x, o, &fr.selection_set, path, out);
                 }
             }
         }
     }
+}
+
+/// Whether a fragment's type condition holds for a plain object: its `__typename` (or the
+/// selection's type) is the condition or implements it.
+fn applies(
+    o: &Map<String, Value>,
+    set: &SelectionSet,
+    cond: Option<&apollo_compiler::Name>,
+) -> bool {
+    let Some(cond) = cond else { return true };
+    let ty = o.get("__typename").and_then(Value::as_str).unwrap_or(set.ty.as_str());
+    ty == cond.as_str()
+        || crate::schema::schema()
+            .get_object(ty)
+            .is_some_and(|t| t.implements_interfaces.iter().any(|i| i.name == *cond))
 }
 
 /// A MoneyV2 as JSON.

@@ -27,15 +27,28 @@ pub(super) fn field<'a>(x: &mut Exec<'a>, f: &Field, path: &mut Vec<Value>) -> O
 }
 
 pub(super) fn subscription(
-    _x: &mut Exec,
+    x: &mut Exec,
     w: &crate::store::Subscription,
     f: &Field,
+    path: &mut [Value],
 ) -> Option<Value> {
     Some(match f.name.as_str() {
         "callbackUrl" => json!(w.uri),
         "legacyResourceId" => json!(w.id.to_string()),
-        "includeFields" | "metafieldNamespaces" => json!([]),
-        "filter" => Value::Null,
+        "includeFields" | "metafieldNamespaces" | "metafields" => json!([]),
+        "filter" | "name" => Value::Null,
+        "apiVersion" => super::object(
+            x,
+            path,
+            json!({ "displayName": crate::schema::API_VERSION, "handle": crate::schema::API_VERSION, "supported": true }),
+            f,
+        ),
+        "endpoint" => super::object(
+            x,
+            path,
+            json!({ "__typename": "WebhookHttpEndpoint", "callbackUrl": w.uri }),
+            f,
+        ),
         _ => return None,
     })
 }
