@@ -88,6 +88,13 @@ async fn a_list_argument_given_one_value_is_coerced_to_a_list_of_one() {
         json!([{ "price": { "amount": "9.99" } }]),
         "{v:#}"
     );
+    // The same through a variable: one object where the variable's type is a list.
+    let (product, _, _) = first_variant(&r);
+    let set = "mutation($m: [MetafieldsSetInput!]!) { metafieldsSet(metafields: $m) { metafields { key } userErrors { message } } }";
+    let one = json!({ "ownerId": product, "namespace": "erp", "key": "one", "type": "single_line_text_field", "value": "1" });
+    let v = gql(&r, set, json!({ "m": one })).await;
+    no_errors(&v);
+    assert_eq!(v["data"]["metafieldsSet"]["metafields"], json!([{ "key": "one" }]), "{v:#}");
     // One string where the schema wants [String!]!.
     let v = gql(
         &r,
