@@ -193,8 +193,12 @@ pub(super) fn order<'a>(
             f,
         ),
         "paymentGatewayNames" => {
-            let mut names: Vec<&str> = o.transactions.iter().map(|t| t.gateway.as_str()).collect();
-            names.dedup();
+            let mut names: Vec<&str> = Vec::new();
+            for t in &o.transactions {
+                if !names.contains(&t.gateway.as_str()) {
+                    names.push(&t.gateway);
+                }
+            }
             json!(names)
         }
         "purchasingEntity" => match o.customer_id.and_then(|c| x.shop.customers.get(&c)) {
@@ -281,7 +285,6 @@ const LINE_EMPTY: &[&str] = &[
     "duties",
     "fulfillmentService",
     "lineItemGroup",
-    "nonFulfillableQuantity",
     "sellingPlan",
     "staffMember",
     "suggestedReturnReasonDefinitions",
@@ -322,6 +325,10 @@ pub(super) fn line_item<'a>(
             _ => "partial",
         }),
         "isGiftCard" => json!(false),
+        // What a cancellation took out of fulfilment.
+        "nonFulfillableQuantity" => {
+            json!(if o.cancelled { l.quantity - fulfilled(o, l) } else { 0 })
+        }
         "image" => {
             match variant()
                 .and_then(|(p, _)| p.media.first())
