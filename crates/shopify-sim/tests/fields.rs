@@ -68,7 +68,8 @@ async fn order_money_and_quantities_follow_fulfilments_and_refunds() {
           originalTotalSet { shopMoney { amount } } originalUnitPriceSet { shopMoney { amount } } } }
         fulfillments { legacyResourceId totalQuantity fulfillmentLineItems(first: 5) { nodes { quantity lineItem { id } } } }
         refunds { legacyResourceId totalRefundedSet { shopMoney { amount } } order { id } transactions(first: 5) { nodes { kind amountSet { shopMoney { amount } } } } }
-        customer { numberOfOrders amountSpent { amount } lastOrder { id } }
+        customer { numberOfOrders amountSpent { amount } lastOrder { id } emailMarketingConsent { marketingState } }
+        transactions { kind gateway fees { rate amount { amount } } }
       } }"#;
     let v = gql(&url, q, json!({ "id": format!("gid://shopify/Order/{order}") })).await;
     assert!(v.get("errors").is_none(), "{v:#}");
@@ -107,6 +108,14 @@ async fn order_money_and_quantities_follow_fulfilments_and_refunds() {
             < 0.005
     );
     assert_eq!(c["lastOrder"]["id"], json!(format!("gid://shopify/Order/{order}")));
+    assert_eq!(c["emailMarketingConsent"]["marketingState"], "NOT_SUBSCRIBED");
+    let sale = o["transactions"].as_array().unwrap().iter().find(|t| t["kind"] == "SALE").unwrap();
+    let fee: f64 = sale["fees"][0]["amount"]["amount"].as_str().unwrap().parse().unwrap();
+    assert_eq!(sale["gateway"], "shopify_payments");
+    assert!((fee - ((total * 0.029 + 0.25) * 100.0).round() / 100.0).abs() < 0.005, "{sale:#}");
+    let refund =
+        o["transactions"].as_array().unwrap().iter().find(|t| t["kind"] == "REFUND").unwrap();
+    assert_eq!(refund["fees"], json!([]), "refunds carry no processing fee");
     let _ = customer;
     stop.cancel();
 }

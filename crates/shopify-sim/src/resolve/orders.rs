@@ -433,7 +433,6 @@ const TRANSACTION_EMPTY: &[&str] = &[
     "authorizationExpiresAt",
     "currencyExchangeAdjustment",
     "device",
-    "fees",
     "location",
     "parentTransaction",
     "paymentDetails",
@@ -475,6 +474,24 @@ pub(super) fn transaction<'a>(
             } else {
                 Value::Null
             }
+        }
+        // Shopify Payments' processing fee of a settled charge (its balance transaction's).
+        "fees" => {
+            let fees: Vec<Value> = x
+                .shop
+                .balance_txs
+                .get(&t.id)
+                .filter(|b| b.kind == "CHARGE")
+                .map(|b| {
+                    json!({
+                        "id": gid("TransactionFee", t.id), "type": "payment", "amount": super::money_json(x, &b.fee),
+                        "flatFee": super::money_json(x, "0.25"), "flatFeeName": null, "rate": "0.029",
+                        "rateName": null, "taxAmount": super::money_json(x, "0.00"),
+                    })
+                })
+                .into_iter()
+                .collect();
+            object(x, path, Value::Array(fees), f)
         }
         "formattedGateway" => json!(match t.gateway.as_str() {
             "shopify_payments" => "Shopify Payments",

@@ -48,7 +48,6 @@ pub(super) fn lifetime(since: &chrono::DateTime<chrono::Utc>) -> String {
 
 const CUSTOMER_EMPTY: &[&str] = &[
     "dataSaleOptOut",
-    "emailMarketingConsent",
     "events",
     "hasTimelineComment",
     "identityProviderSubjects",
@@ -56,7 +55,6 @@ const CUSTOMER_EMPTY: &[&str] = &[
     "metafieldDefinitions",
     "multipassIdentifier",
     "paymentMethods",
-    "smsMarketingConsent",
     "storeCreditAccounts",
     "subscriptionContracts",
     "taxExempt",
@@ -100,6 +98,20 @@ pub(super) fn customer<'a>(
             )
         }
         "defaultPhoneNumber" => super::nested::phone(x, c, f, path),
+        // Consent as `defaultEmailAddress`/`defaultPhoneNumber` report it: not subscribed.
+        "emailMarketingConsent" if !c.email.is_empty() => object(
+            x,
+            path,
+            json!({ "marketingState": "NOT_SUBSCRIBED", "marketingOptInLevel": null, "consentUpdatedAt": null, "sourceLocation": null }),
+            f,
+        ),
+        "smsMarketingConsent" if !c.phone.is_empty() => object(
+            x,
+            path,
+            json!({ "marketingState": "NOT_SUBSCRIBED", "marketingOptInLevel": "SINGLE_OPT_IN", "consentUpdatedAt": null, "consentCollectedFrom": null, "sourceLocation": null }),
+            f,
+        ),
+        "emailMarketingConsent" | "smsMarketingConsent" => Value::Null,
         "image" => {
             // Shopify's default avatar for customers without a picture.
             let url =
