@@ -174,6 +174,8 @@ pub fn product_set(shop: &mut Shop, identifier: &Value, input: &Value) -> Result
                         inventory_item_id: inv,
                         tracked: true,
                         position: 0,
+                        barcode: None,
+                        compare_at_price: None,
                     }
                 }
             };
@@ -187,6 +189,7 @@ pub fn product_set(shop: &mut Shop, identifier: &Value, input: &Value) -> Result
             if let Some(t) = v.pointer("/inventoryItem/tracked").and_then(Value::as_bool) {
                 variant.tracked = t;
             }
+            barcode_and_compare_at(&mut variant, v);
             variant.position = i as u32 + 1;
             next.push(variant);
         }
@@ -202,6 +205,8 @@ pub fn product_set(shop: &mut Shop, identifier: &Value, input: &Value) -> Result
                 inventory_item_id: inv,
                 tracked: true,
                 position: 1,
+                barcode: None,
+                compare_at_price: None,
             });
         }
         p.variants = next;
@@ -213,6 +218,16 @@ pub fn product_set(shop: &mut Shop, identifier: &Value, input: &Value) -> Result
         }
     }
     Ok(id)
+}
+
+/// `barcode` and `compareAtPrice` of a variant input: set when given, cleared by null.
+fn barcode_and_compare_at(variant: &mut Variant, v: &Value) {
+    if let Some(b) = v.get("barcode") {
+        variant.barcode = b.as_str().map(str::to_owned).filter(|b| !b.is_empty());
+    }
+    if let Some(c) = v.get("compareAtPrice") {
+        variant.compare_at_price = money(c);
+    }
 }
 
 /// Ok: (product, variants updated). Err: user errors.
@@ -258,6 +273,7 @@ pub fn variants_bulk_update(
         if let Some(s) = v.pointer("/inventoryItem/sku").and_then(Value::as_str) {
             x.sku = s.to_owned();
         }
+        barcode_and_compare_at(x, v);
         ids.push(x.id);
     }
     p.updated_at = at;

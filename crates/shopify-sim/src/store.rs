@@ -19,6 +19,11 @@ pub struct Variant {
     pub inventory_item_id: u64,
     pub tracked: bool,
     pub position: u32,
+    #[serde(default)]
+    pub barcode: Option<String>,
+    /// Decimal string, as Shopify's `Money`.
+    #[serde(default)]
+    pub compare_at_price: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -568,6 +573,8 @@ impl Shop {
                     inventory_item_id: inv,
                     tracked: true,
                     position: v + 1,
+                    barcode: None,
+                    compare_at_price: None,
                 });
                 for l in &location_ids {
                     let q = Quantities { available: rng.random_range(0..50), ..Default::default() };

@@ -129,12 +129,13 @@ async fn products_variants_and_locations_answer_derived_values() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let stop = tokio_util::sync::CancellationToken::new();
     tokio::spawn(shopsync_shopify_sim::serve(sim.clone(), listener, stop.clone()));
-    let v = gql(&url, r#"mutation { productSet(input: { title: "Desk", descriptionHtml: "<p>Solid <b>oak</b></p>", productOptions: [{ name: "Colour", values: [{ name: "S" }, { name: "L" }] }], variants: [{ optionValues: [{ optionName: "Colour", name: "S" }], price: "10.00", inventoryItem: { sku: "D-S" } }, { optionValues: [{ optionName: "Colour", name: "L" }], price: "30.00", inventoryItem: { sku: "D-L" } }] }) { product { id } userErrors { field message } } }"#, json!({})).await;
+    let v = gql(&url, r#"mutation { productSet(input: { title: "Desk", descriptionHtml: "<p>Solid <b>oak</b></p>", productOptions: [{ name: "Colour", values: [{ name: "S" }, { name: "L" }] }], variants: [{ optionValues: [{ optionName: "Colour", name: "S" }], price: "10.00", compareAtPrice: "12.00", barcode: "5701234000017", inventoryItem: { sku: "D-S" } }, { optionValues: [{ optionName: "Colour", name: "L" }], price: "30.00", inventoryItem: { sku: "D-L" } }] }) { product { id } userErrors { field message } } }"#, json!({})).await;
     let id = v["data"]["productSet"]["product"]["id"].clone();
     assert!(id.is_string(), "{v:#}");
     let q = r#"query($id: ID!) { product(id: $id) { legacyResourceId description descriptionHtml hasOnlyDefaultVariant totalInventory tracksInventory
         priceRangeV2 { minVariantPrice { amount } maxVariantPrice { amount } } variantsCount { count }
-        options { name values } variants(first: 5) { nodes { legacyResourceId displayName inventoryQuantity selectedOptions { name value } inventoryItem { legacyResourceId measurement { weight { unit } } } } } } }"#;
+        options { name values } compareAtPriceRange { maxVariantCompareAtPrice { amount } }
+        variants(first: 5) { nodes { id barcode compareAtPrice legacyResourceId displayName inventoryQuantity selectedOptions { name value } inventoryItem { legacyResourceId measurement { weight { unit } } } } } } }"#;
     let v = gql(&url, q, json!({ "id": id })).await;
     assert!(v.get("errors").is_none(), "{v:#}");
     let p = &v["data"]["product"];
@@ -149,6 +150,18 @@ async fn products_variants_and_locations_answer_derived_values() {
     let stock: i64 = variants.iter().map(|v| v["inventoryQuantity"].as_i64().unwrap()).sum();
     assert_eq!(p["totalInventory"], stock);
     assert_eq!(variants[0]["displayName"], "Desk - S");
+    assert_eq!(variants[0]["barcode"], "5701234000017");
+    assert_eq!(variants[0]["compareAtPrice"], "12.00");
+    assert_eq!(variants[1]["compareAtPrice"], Value::Null);
+    assert_eq!(p["compareAtPriceRange"]["maxVariantCompareAtPrice"]["amount"], "12.00");
+    // A bulk update clears what it is given as null.
+    let first = variants[0]["id"].clone();
+    let v = gql(&url, "mutation($p: ID!, $v: [ProductVariantsBulkInput!]!) { productVariantsBulkUpdate(productId: $p, variants: $v) { productVariants { barcode compareAtPrice } userErrors { message } } }", json!({ "p": id, "v": [{ "id": first, "barcode": null, "compareAtPrice": "15.00" }] })).await;
+    assert_eq!(
+        v["data"]["productVariantsBulkUpdate"]["productVariants"],
+        json!([{ "barcode": null, "compareAtPrice": "15.00" }]),
+        "{v:#}"
+    );
     assert_eq!(variants[0]["selectedOptions"], json!([{ "name": "Colour", "value": "S" }]));
     let v = gql(&url, "{ locations(first: 5, sortKey: ID) { nodes { legacyResourceId isPrimary address { city countryCode formatted } } } locationsCount { count } }", json!({})).await;
     assert!(v.get("errors").is_none(), "{v:#}");

@@ -154,7 +154,6 @@ const PRODUCT_EMPTY: &[&str] = &[
     "collections",
     "combinedListing",
     "combinedListingRole",
-    "compareAtPriceRange",
     "customProductType",
     "events",
     "feedback",
@@ -221,6 +220,26 @@ pub(super) fn product<'a>(
                 .collect();
             x.connection(f, items, path)
         }
+        "compareAtPriceRange" => {
+            let at: Vec<i64> = p
+                .variants
+                .iter()
+                .filter_map(|v| v.compare_at_price.as_deref())
+                .map(cents)
+                .collect();
+            match (at.iter().min(), at.iter().max()) {
+                (Some(min), Some(max)) => object(
+                    x,
+                    path,
+                    json!({
+                        "minVariantCompareAtPrice": money_json(x, &super::amount(*min)),
+                        "maxVariantCompareAtPrice": money_json(x, &super::amount(*max)),
+                    }),
+                    f,
+                ),
+                _ => Value::Null,
+            }
+        }
         "hasOnlyDefaultVariant" => {
             json!(p.variants.len() == 1 && p.variants[0].title == "Default Title")
         }
@@ -267,8 +286,6 @@ pub(super) fn product<'a>(
 }
 
 const VARIANT_EMPTY: &[&str] = &[
-    "barcode",
-    "compareAtPrice",
     "deliveryProfile",
     "events",
     "metafieldDefinitions",
@@ -306,7 +323,8 @@ pub(super) fn variant<'a>(
             x,
             path,
             json!({
-                "price": money_json(x, &v.price), "compareAtPrice": null, "unitPrice": null,
+                "price": money_json(x, &v.price), "unitPrice": null,
+                "compareAtPrice": v.compare_at_price.as_deref().map(|c| money_json(x, c)),
                 "quantityPriceBreaks": super::empty_connection(),
                 "quantityRule": { "minimum": 1, "maximum": null, "increment": 1, "isDefault": true, "originType": "FIXED", "productVariant": null },
             }),
@@ -340,6 +358,8 @@ pub(super) fn variant<'a>(
         "selectedOptions" => object(x, path, selected_options(p, v), f),
         "storefrontId" => json!(gid("ProductVariant", v.id)),
         "taxable" => json!(true),
+        "barcode" => json!(v.barcode),
+        "compareAtPrice" => json!(v.compare_at_price),
         "image" => match p.media.first().filter(|m| m.status(x.now) == "READY") {
             Some(m) => x.set(Obj::Image(m), &f.selection_set, path),
             None => Value::Null,
