@@ -86,7 +86,7 @@ pub fn type_names() -> Vec<&'static str> {
 }
 
 /// A shop with one of everything: products with images, customers (one with a phone number
-/// and an address), orders in every payment state, one fulfilled in part and refunded in part, B2B companies, catalogs and price lists,
+/// and an address), a company location with addresses, orders in every payment state, one fulfilled in part and refunded in part, B2B companies, catalogs and price lists,
 /// and a payout.
 pub fn coverage_shop() -> Shop {
     let mut shop = Shop::new("coverage", "shpat_coverage_0000", crate::bucket::Limits::PLUS);
@@ -107,6 +107,20 @@ pub fn coverage_shop() -> Shop {
             zip: "1165".into(),
             country_code: "DK".into(),
         });
+    }
+    let at = shop.stamp();
+    if let Some(l) = shop.companies.values_mut().next().and_then(|c| c.locations.first_mut()) {
+        let a = crate::store::CompanyAddress {
+            id: l.id + 1,
+            address1: "Havnegade 3".into(),
+            city: Some("Copenhagen".into()),
+            zip: Some("1058".into()),
+            country_code: "DK".into(),
+            created_at: at,
+            ..Default::default()
+        };
+        l.billing_address = Some(a.clone());
+        l.shipping_address = Some(a);
     }
     let order = shop.place_order(buyer, &lines, "PAID").unwrap_or_default();
     shop.seed_orders(19, 4);

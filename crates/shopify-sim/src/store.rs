@@ -240,6 +240,31 @@ pub struct CompanyLocation {
     pub name: String,
     pub external_id: Option<String>,
     pub catalogs: Vec<u64>,
+    #[serde(default)]
+    pub billing_address: Option<CompanyAddress>,
+    #[serde(default)]
+    pub shipping_address: Option<CompanyAddress>,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// A company location's billing or shipping address (`CompanyAddressInput`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CompanyAddress {
+    pub id: u64,
+    pub address1: String,
+    pub address2: Option<String>,
+    pub city: Option<String>,
+    pub zip: Option<String>,
+    pub country_code: String,
+    pub zone_code: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub recipient: Option<String>,
+    pub phone: Option<String>,
+    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -848,6 +873,10 @@ impl Shop {
                     name: format!("Site {}", l + 1),
                     external_id: Some(format!("C{:04}-{}", i + 1, l + 1)),
                     catalogs: Vec::new(),
+                    billing_address: None,
+                    shipping_address: None,
+                    note: None,
+                    phone: None,
                 });
             }
             let customer = self.next_id();

@@ -172,3 +172,39 @@ async fn products_variants_and_locations_answer_derived_values() {
     assert_eq!(l[0]["address"]["countryCode"], "DK");
     stop.cancel();
 }
+
+#[tokio::test]
+async fn a_company_locations_addresses_note_and_phone_read_back_as_written() {
+    let sim = Sim::new(SimConfig::default());
+    sim.add_shop("fields", TOKEN, "plus").unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(shopsync_shopify_sim::serve(sim.clone(), listener, stop.clone()));
+    let create = "mutation($input: CompanyCreateInput!) { companyCreate(input: $input) { company { locations(first: 1) { nodes { note phone
+        billingAddress { address1 city zip countryCode country companyName recipient formattedAddress }
+        shippingAddress { address1 countryCode } } } } userErrors { field message } } }";
+    let input = json!({
+        "company": { "name": "Hafnia Bikes", "externalId": "C-77" },
+        "companyLocation": {
+            "name": "Warehouse", "note": "Ring twice", "phone": "+4511223344",
+            "shippingAddress": { "address1": "Havnegade 3", "city": "Copenhagen", "zip": "1058", "countryCode": "DK", "recipient": "Goods in" },
+            "billingSameAsShipping": true,
+        },
+    });
+    let v = gql(&url, create, json!({ "input": input })).await;
+    assert!(v.get("errors").is_none(), "{v:#}");
+    let l = &v["data"]["companyCreate"]["company"]["locations"]["nodes"][0];
+    assert_eq!(l["note"], "Ring twice");
+    assert_eq!(l["phone"], "+4511223344");
+    assert_eq!(l["shippingAddress"], json!({ "address1": "Havnegade 3", "countryCode": "DK" }));
+    let b = &l["billingAddress"];
+    assert_eq!(b["companyName"], "Hafnia Bikes");
+    assert_eq!(b["country"], "Denmark");
+    assert_eq!(b["recipient"], "Goods in");
+    assert_eq!(
+        b["formattedAddress"],
+        json!(["Hafnia Bikes", "Havnegade 3", "1058 Copenhagen", "Denmark"])
+    );
+    stop.cancel();
+}

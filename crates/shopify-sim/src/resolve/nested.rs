@@ -8,7 +8,7 @@ use crate::store::{Address, Company, Contact, Customer, gid};
 use apollo_compiler::executable::Field;
 use serde_json::{Value, json};
 
-fn country_name(code: &str) -> &str {
+pub(super) fn country_name(code: &str) -> &str {
     match code {
         "DK" => "Denmark",
         "SE" => "Sweden",

@@ -192,17 +192,40 @@ pub(super) fn company<'a>(
     })
 }
 
+/// A company address as the schema's `CompanyAddress`.
+fn company_address(a: &crate::store::CompanyAddress, company: &str, location: &str) -> Value {
+    let country = super::nested::country_name(&a.country_code).to_owned();
+    let area: Vec<&str> = [a.zip.as_deref(), a.city.as_deref()].into_iter().flatten().collect();
+    let area = area.join(" ");
+    let lines: Vec<String> = [
+        Some(company.to_owned()),
+        Some(a.address1.clone()),
+        a.address2.clone(),
+        (!area.is_empty()).then(|| area.clone()),
+        Some(country.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|l| !l.is_empty())
+    .collect();
+    json!({
+        "id": gid("CompanyAddress", a.id), "address1": a.address1, "address2": a.address2,
+        "city": a.city, "zip": a.zip, "countryCode": a.country_code, "country": country,
+        "zoneCode": a.zone_code, "province": a.zone_code, "firstName": a.first_name,
+        "lastName": a.last_name, "recipient": a.recipient.clone().or_else(|| Some(location.to_owned())),
+        "phone": a.phone, "companyName": company, "formattedAddress": lines,
+        "formattedArea": (!area.is_empty()).then(|| format!("{area}, {country}")),
+        "createdAt": time(&a.created_at), "updatedAt": time(&a.created_at),
+    })
+}
+
 const LOCATION_EMPTY: &[&str] = &[
-    "billingAddress",
     "buyerExperienceConfiguration",
     "draftOrders",
     "events",
     "hasTimelineComment",
     "metafieldDefinitions",
-    "note",
-    "phone",
     "roleAssignments",
-    "shippingAddress",
     "staffMemberAssignments",
     "storeCreditAccounts",
     "taxExemptions",
@@ -223,6 +246,16 @@ pub(super) fn company_location<'a>(
         if first { c.contacts.iter().map(|k| k.customer_id).collect() } else { Vec::new() };
     Some(match f.name.as_str() {
         "catalogsCount" => count(x, l.catalogs.len(), f, path),
+        "billingAddress" | "shippingAddress" => {
+            let a =
+                if f.name == "billingAddress" { &l.billing_address } else { &l.shipping_address };
+            match a {
+                Some(a) => object(x, path, company_address(a, &c.name, &l.name), f),
+                None => Value::Null,
+            }
+        }
+        "note" => json!(l.note),
+        "phone" => json!(l.phone),
         "createdAt" => json!(time(&c.created_at)),
         "defaultCursor" => json!(crate::exec::cursor(&format!("{:020}", l.id), l.id)),
         "inCatalog" => {
