@@ -66,6 +66,9 @@ pub struct Row {
     pub answered: usize,
     pub non_null: usize,
     pub non_null_answered: usize,
+    /// Of the answered fields, those answered with Shopify's empty case (a shop without that
+    /// feature: empty list or connection, zero, false, null) rather than from simulated data.
+    pub empty_case: usize,
     /// Fields not answered, non-null ones marked with `!`.
     pub missing: Vec<String>,
 }
@@ -176,6 +179,7 @@ fn measure_type(shop: &Shop, ty: &str, at: &str) -> Row {
         answered: 0,
         non_null: 0,
         non_null_answered: 0,
+        empty_case: 0,
         missing: Vec::new(),
     };
     let Some(def) = schema.get_object(ty) else { return row };
@@ -185,9 +189,10 @@ fn measure_type(shop: &Shop, ty: &str, at: &str) -> Row {
         row.non_null += usize::from(non_null);
         let probe = probe(shop, name.as_str(), fd);
         let query = format!("{{ {} }}", at.replace('%', &probe));
-        if answers(shop, &query, non_null) {
+        if let Some(empty) = answers(shop, &query, non_null) {
             row.answered += 1;
             row.non_null_answered += usize::from(non_null);
+            row.empty_case += usize::from(empty);
         } else {
             row.missing.push(format!("{name}{}", if non_null { "!" } else { "" }));
         }
@@ -273,23 +278,23 @@ fn argument_value(shop: &Shop, name: &str, ty: &apollo_compiler::ast::Type) -> S
     }
 }
 
-/// Whether a query answers without errors and, for a non-null probe, with a value.
-fn answers(shop: &Shop, query: &str, non_null: bool) -> bool {
+/// Whether a query answers without errors and, for a non-null probe, with a value: None when
+/// it does not, else whether the probe was answered with the empty case.
+fn answers(shop: &Shop, query: &str, non_null: bool) -> Option<bool> {
     let schema = crate::schema::schema();
-    let Ok(doc) = ExecutableDocument::parse_and_validate(&schema, query, "coverage.graphql") else {
-        return false;
-    };
-    let Ok(op) = doc.operations.get(None) else { return false };
+    let doc = ExecutableDocument::parse_and_validate(&schema, query, "coverage.graphql").ok()?;
+    let op = doc.operations.get(None).ok()?;
     let vars = Map::new();
     let mut exec = Exec::new(&doc, &vars, shop, 1e9);
     let data = exec.run(&op.selection_set);
     if !exec.errors.is_empty() || exec.failed_non_null {
-        return false;
+        return None;
     }
-    match find_probe(&data) {
-        Some(v) => !(non_null && v.is_null()),
-        None => false,
+    let v = find_probe(&data)?;
+    if non_null && v.is_null() {
+        return None;
     }
+    Some(exec.empty_answers.iter().any(|k| k == "probe"))
 }
 
 /// The first value under a `probe` key.
@@ -304,18 +309,19 @@ fn find_probe(v: &Value) -> Option<&Value> {
 /// The coverage table (Markdown), with a total row.
 pub fn table(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| type | fields | answered | % | non-null | non-null answered | % |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        "| type | fields | answered | % | non-null | non-null answered | % | answered with the empty case |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let line = |r: &Row| {
         format!(
-            "| {} | {} | {} | {:.1} | {} | {} | {:.1} |\n",
+            "| {} | {} | {} | {:.1} | {} | {} | {:.1} | {} |\n",
             r.type_name,
             r.fields,
             r.answered,
             r.percent(),
             r.non_null,
             r.non_null_answered,
-            r.non_null_percent()
+            r.non_null_percent(),
+            r.empty_case
         )
     };
     let mut total = Row {
@@ -324,6 +330,7 @@ pub fn table(rows: &[Row]) -> String {
         answered: 0,
         non_null: 0,
         non_null_answered: 0,
+        empty_case: 0,
         missing: Vec::new(),
     };
     for r in rows {
@@ -332,6 +339,7 @@ pub fn table(rows: &[Row]) -> String {
         total.answered += r.answered;
         total.non_null += r.non_null;
         total.non_null_answered += r.non_null_answered;
+        total.empty_case += r.empty_case;
     }
     out.push_str(&line(&total));
     out

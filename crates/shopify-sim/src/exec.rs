@@ -40,6 +40,9 @@ pub struct Exec<'a> {
     /// Set when a non-null field could not be answered: the whole answer is an error then,
     /// never a silent null inside `data`.
     pub failed_non_null: bool,
+    /// Response keys of the fields answered with Shopify's empty case (`resolve::empty`),
+    /// for the coverage measurement.
+    pub empty_answers: Vec<String>,
 }
 
 /// The object a mutation's payload returns.
@@ -206,7 +209,15 @@ impl<'a> Exec<'a> {
         shop: &'a Shop,
         now: f64,
     ) -> Self {
-        Self { doc, variables, shop, errors: Vec::new(), now, failed_non_null: false }
+        Self {
+            doc,
+            variables,
+            shop,
+            errors: Vec::new(),
+            now,
+            failed_non_null: false,
+            empty_answers: Vec::new(),
+        }
     }
 
     pub fn run(&mut self, set: &SelectionSet) -> Value {

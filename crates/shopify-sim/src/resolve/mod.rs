@@ -104,6 +104,7 @@ pub(crate) fn connection<'a>(
 /// empty list, an empty connection, zero money, a zero count, false or 0. None for a non-null
 /// field of another type: that needs a real value.
 pub(crate) fn empty<'a>(x: &mut Exec<'a>, f: &Field, path: &mut Vec<Value>) -> Option<Value> {
+    x.empty_answers.push(f.response_key().to_string());
     let ty = &f.definition.ty;
     if !ty.is_non_null() {
         return Some(Value::Null);
