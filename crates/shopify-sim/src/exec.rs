@@ -37,6 +37,12 @@ pub struct Exec<'a> {
     pub errors: Vec<Value>,
     /// The simulator's clock, in simulated seconds (bulk operation progress).
     pub now: f64,
+    /// Set when a non-null field could not be answered: the whole answer is an error then,
+    /// never a silent null inside `data`.
+    pub failed_non_null: bool,
+    /// Response keys of the fields answered with Shopify's empty case (`resolve::empty`),
+    /// for the coverage measurement.
+    pub empty_answers: Vec<String>,
 }
 
 /// The object a mutation's payload returns.
@@ -62,10 +68,14 @@ pub enum PayloadObject {
     CompanyLocation(u64, u64),
     /// (company, contact).
     Contact(u64, u64),
+    /// The gid of what was deleted (`deleted…Id`).
+    Deleted(String),
+    /// Metafields just set, in input order.
+    Metafields(Vec<u64>),
 }
 
 #[derive(Clone, Copy)]
-enum Obj<'a> {
+pub(crate) enum Obj<'a> {
     Query,
     Shop,
     Product(&'a Product),
@@ -76,12 +86,13 @@ enum Obj<'a> {
     Bulk(&'a BulkOp),
     Location(&'a Location),
     Level(u64, &'a Location, &'a Quantities),
-    Quantity(&'static str, i64),
+    /// (name, quantity, inventory item, location).
+    Quantity(&'static str, i64, u64, u64),
     Group(&'a AdjustmentGroup),
     Change(&'a Change),
     Subscription(&'a crate::store::Subscription),
     Order(&'a Order),
-    LineItem(&'a LineItem),
+    LineItem(&'a Order, &'a LineItem),
     /// A MoneyBag or MoneyV2: amount and currency.
     Money(&'a str),
     Fo(&'a Order, &'a FulfillmentOrder),
@@ -89,8 +100,8 @@ enum Obj<'a> {
     Assigned(u64),
     Fulfillment(&'a Order, &'a Fulfillment),
     Tracking(&'a Fulfillment),
-    Transaction(&'a Transaction),
-    Refund(&'a Refund),
+    Transaction(&'a Order, &'a Transaction),
+    Refund(&'a Order, &'a Refund),
     Address(&'a Address),
     ShippingLine(&'a Order),
     TaxLine(&'a (String, f64, String)),
@@ -109,10 +120,13 @@ enum Obj<'a> {
     Image(&'a crate::store::Media),
     MediaError(&'a (String, String)),
     Count(usize),
+    Metafield(&'a crate::store::Metafield),
+    /// (order, line item, quantity, fulfillment order line): a line of a fulfilment.
+    FulfillmentLine(&'a Order, &'a LineItem, i64, u64),
 }
 
 impl Obj<'_> {
-    fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match self {
             Obj::Query => "QueryRoot",
             Obj::Shop => "Shop",
@@ -129,15 +143,15 @@ impl Obj<'_> {
             Obj::Change(_) => "InventoryChange",
             Obj::Subscription(_) => "WebhookSubscription",
             Obj::Order(_) => "Order",
-            Obj::LineItem(_) => "LineItem",
+            Obj::LineItem(..) => "LineItem",
             Obj::Money(_) => "MoneyV2",
             Obj::Fo(..) => "FulfillmentOrder",
             Obj::FoLine(..) => "FulfillmentOrderLineItem",
             Obj::Assigned(_) => "FulfillmentOrderAssignedLocation",
             Obj::Fulfillment(..) => "Fulfillment",
             Obj::Tracking(_) => "FulfillmentTrackingInfo",
-            Obj::Transaction(_) => "OrderTransaction",
-            Obj::Refund(_) => "Refund",
+            Obj::Transaction(..) => "OrderTransaction",
+            Obj::Refund(..) => "Refund",
             Obj::Address(_) => "MailingAddress",
             Obj::ShippingLine(_) => "ShippingLine",
             Obj::TaxLine(_) => "TaxLine",
@@ -156,18 +170,25 @@ impl Obj<'_> {
             Obj::Image(_) => "Image",
             Obj::MediaError(_) => "MediaError",
             Obj::Count(_) => "Count",
+            Obj::Metafield(_) => "Metafield",
+            Obj::FulfillmentLine(..) => "FulfillmentLineItem",
         }
     }
 }
 
-/// One item of a connection: its object, sort key and id (the cursor).
-struct Item<'a> {
-    obj: Obj<'a>,
-    sort: String,
-    id: u64,
+/// The gid of an object that has one (metafield owners, bulk parents).
+pub(crate) fn gid_of(obj: &Obj) -> Option<String> {
+    Exec::gid_of(obj)
 }
 
-fn cursor(sort: &str, id: u64) -> String {
+/// One item of a connection: its object, sort key and id (the cursor).
+pub(crate) struct Item<'a> {
+    pub(crate) obj: Obj<'a>,
+    pub(crate) sort: String,
+    pub(crate) id: u64,
+}
+
+pub(crate) fn cursor(sort: &str, id: u64) -> String {
     URL_SAFE_NO_PAD.encode(format!("{sort}\u{1f}{id}"))
 }
 
@@ -177,11 +198,28 @@ fn decode_cursor(c: &str) -> Option<(String, u64)> {
     Some((s.to_owned(), id.parse().ok()?))
 }
 
-fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 impl<'a> Exec<'a> {
+    pub fn new(
+        doc: &'a Valid<ExecutableDocument>,
+        variables: &'a Map<String, Value>,
+        shop: &'a Shop,
+        now: f64,
+    ) -> Self {
+        Self {
+            doc,
+            variables,
+            shop,
+            errors: Vec::new(),
+            now,
+            failed_non_null: false,
+            empty_answers: Vec::new(),
+        }
+    }
+
     pub fn run(&mut self, set: &SelectionSet) -> Value {
         self.set(Obj::Query, set, &mut Vec::new())
     }
@@ -251,7 +289,9 @@ impl<'a> Exec<'a> {
                         Some(
                             PayloadObject::Prices(..)
                             | PayloadObject::Job(_)
-                            | PayloadObject::StagedTargets(_),
+                            | PayloadObject::StagedTargets(_)
+                            | PayloadObject::Deleted(_)
+                            | PayloadObject::Metafields(_),
                         )
                         | None => None,
                     };
@@ -279,6 +319,22 @@ impl<'a> Exec<'a> {
                     _ => Value::Null,
                 },
                 "productSetOperation" => Value::Null,
+                n if n.starts_with("deleted") && n.ends_with("Id") => match &object {
+                    Some(PayloadObject::Deleted(g)) => json!(g),
+                    _ => Value::Null,
+                },
+                "metafields" => match &object {
+                    Some(PayloadObject::Metafields(ids)) => {
+                        let shop = self.shop;
+                        Value::Array(
+                            ids.iter()
+                                .filter_map(|id| shop.metafields.get(id))
+                                .map(|m| self.set(Obj::Metafield(m), &pf.selection_set, &mut path))
+                                .collect(),
+                        )
+                    }
+                    _ => Value::Null,
+                },
                 "stagedTargets" => match &object {
                     Some(PayloadObject::StagedTargets(targets)) => Value::Array(
                         targets.iter().map(|t| project(t, &pf.selection_set, self.doc)).collect(),
@@ -356,15 +412,20 @@ impl<'a> Exec<'a> {
         Some(d.specified_argument_by_name(name).map(|v| self.value(v)).unwrap_or(Value::Null))
     }
 
-    fn arg(&self, f: &Field, name: &str) -> Value {
-        match f.specified_argument_by_name(name) {
+    /// An argument's value, coerced to its declared type (a single value where a list is
+    /// expected becomes a list of one, at any depth of input objects).
+    pub(crate) fn arg(&self, f: &Field, name: &str) -> Value {
+        let def = f.definition.argument_by_name(name);
+        let v = match f.specified_argument_by_name(name) {
             Some(v) => self.value(v),
-            None => f
-                .definition
-                .argument_by_name(name)
+            None => def
                 .and_then(|d| d.default_value.as_ref())
                 .map(|v| self.value(v))
                 .unwrap_or(Value::Null),
+        };
+        match def {
+            Some(d) => crate::gql::coerce_input(v, &d.ty),
+            None => v,
         }
     }
 
@@ -396,7 +457,7 @@ impl<'a> Exec<'a> {
         }
     }
 
-    fn set(&mut self, obj: Obj<'a>, set: &SelectionSet, path: &mut Vec<Value>) -> Value {
+    pub(crate) fn set(&mut self, obj: Obj<'a>, set: &SelectionSet, path: &mut Vec<Value>) -> Value {
         let mut out = Map::new();
         self.set_into(obj, set, path, &mut out);
         Value::Object(out)
@@ -435,8 +496,17 @@ impl<'a> Exec<'a> {
     }
 
     fn not_simulated(&mut self, obj: &Obj, f: &Field, path: &[Value]) -> Value {
+        self.not_simulated_on(obj.type_name(), f, path)
+    }
+
+    /// A field of `type_name` the simulator does not answer: null with a NOT_SIMULATED error
+    /// naming it; a non-null one fails the whole answer.
+    pub(crate) fn not_simulated_on(&mut self, type_name: &str, f: &Field, path: &[Value]) -> Value {
+        if f.definition.ty.is_non_null() {
+            self.failed_non_null = true;
+        }
         self.errors.push(json!({
-            "message": format!("Field '{}' on type '{}' is not simulated by shopify-sim", f.name, obj.type_name()),
+            "message": format!("Field '{}' on type '{}' is not simulated by shopify-sim", f.name, type_name),
             "path": path,
             "extensions": { "code": "NOT_SIMULATED" },
         }));
@@ -548,13 +618,13 @@ impl<'a> Exec<'a> {
             (Obj::Order(o), "transactions") => Value::Array(
                 o.transactions
                     .iter()
-                    .map(|t| self.set(Obj::Transaction(t), &f.selection_set, path))
+                    .map(|t| self.set(Obj::Transaction(o, t), &f.selection_set, path))
                     .collect(),
             ),
             (Obj::Order(o), "refunds") => Value::Array(
                 o.refunds
                     .iter()
-                    .map(|r| self.set(Obj::Refund(r), &f.selection_set, path))
+                    .map(|r| self.set(Obj::Refund(o, r), &f.selection_set, path))
                     .collect(),
             ),
             (Obj::Order(o), "shippingAddress" | "billingAddress") => match &o.address {
@@ -712,18 +782,18 @@ impl<'a> Exec<'a> {
             (Obj::TaxLine(t), "rate") => json!(t.1),
             (Obj::TaxLine(t), "ratePercentage") => json!(t.1 * 100.0),
             (Obj::TaxLine(t), "priceSet") => self.set(Obj::Money(&t.2), &f.selection_set, path),
-            (Obj::Transaction(t), "id") => json!(gid("OrderTransaction", t.id)),
-            (Obj::Transaction(t), "kind") => json!(t.kind),
-            (Obj::Transaction(t), "status") => json!(t.status),
-            (Obj::Transaction(t), "gateway") => json!(t.gateway),
-            (Obj::Transaction(t), "paymentId") => json!(format!("pay_{}", t.id)),
-            (Obj::Transaction(t), "createdAt" | "processedAt") => json!(time(&t.created_at)),
-            (Obj::Transaction(t), "amountSet") => {
+            (Obj::Transaction(_, t), "id") => json!(gid("OrderTransaction", t.id)),
+            (Obj::Transaction(_, t), "kind") => json!(t.kind),
+            (Obj::Transaction(_, t), "status") => json!(t.status),
+            (Obj::Transaction(_, t), "gateway") => json!(t.gateway),
+            (Obj::Transaction(_, t), "paymentId") => json!(format!("pay_{}", t.id)),
+            (Obj::Transaction(_, t), "createdAt" | "processedAt") => json!(time(&t.created_at)),
+            (Obj::Transaction(_, t), "amountSet") => {
                 self.set(Obj::Money(&t.amount), &f.selection_set, path)
             }
-            (Obj::Refund(r), "id") => json!(gid("Refund", r.id)),
-            (Obj::Refund(r), "createdAt") => json!(time(&r.created_at)),
-            (Obj::Refund(r), "totalRefundedSet") => {
+            (Obj::Refund(_, r), "id") => json!(gid("Refund", r.id)),
+            (Obj::Refund(_, r), "createdAt") => json!(time(&r.created_at)),
+            (Obj::Refund(_, r), "totalRefundedSet") => {
                 self.set(Obj::Money(&r.amount), &f.selection_set, path)
             }
             (Obj::Address(a), "firstName") => json!(a.first_name),
@@ -747,14 +817,14 @@ impl<'a> Exec<'a> {
             }
             (Obj::Money(a), "amount") => json!(a),
             (Obj::Money(_), "currencyCode") => json!(shop.currency),
-            (Obj::LineItem(l), "id") => json!(gid("LineItem", l.id)),
-            (Obj::LineItem(l), "sku") => json!(l.sku),
-            (Obj::LineItem(l), "title" | "name") => json!(l.title),
-            (Obj::LineItem(l), "quantity" | "currentQuantity") => json!(l.quantity),
-            (Obj::LineItem(l), "originalUnitPriceSet" | "discountedUnitPriceSet") => {
+            (Obj::LineItem(_, l), "id") => json!(gid("LineItem", l.id)),
+            (Obj::LineItem(_, l), "sku") => json!(l.sku),
+            (Obj::LineItem(_, l), "title" | "name") => json!(l.title),
+            (Obj::LineItem(_, l), "quantity" | "currentQuantity") => json!(l.quantity),
+            (Obj::LineItem(_, l), "originalUnitPriceSet" | "discountedUnitPriceSet") => {
                 self.set(Obj::Money(&l.price), &f.selection_set, path)
             }
-            (Obj::LineItem(l), "variant") => {
+            (Obj::LineItem(_, l), "variant") => {
                 match l.variant_id.and_then(|v| {
                     shop.products
                         .values()
@@ -782,7 +852,7 @@ impl<'a> Exec<'a> {
             (Obj::FoLine(_, l), "remainingQuantity") => json!(l.remaining),
             (Obj::FoLine(o, l), "lineItem") => {
                 match o.line_items.iter().find(|li| li.id == l.line_item_id) {
-                    Some(li) => self.set(Obj::LineItem(li), &f.selection_set, path),
+                    Some(li) => self.set(Obj::LineItem(o, li), &f.selection_set, path),
                     None => Value::Null,
                 }
             }
@@ -869,7 +939,7 @@ impl<'a> Exec<'a> {
                 Some((_, v)) => self.set(Obj::InventoryItem(v), &f.selection_set, path),
                 None => Value::Null,
             },
-            (Obj::Level(_, _, q), "quantities") => {
+            (Obj::Level(item, l, q), "quantities") => {
                 let names = self.arg(f, "names");
                 let wanted: Vec<&'static str> = names
                     .as_array()
@@ -885,7 +955,7 @@ impl<'a> Exec<'a> {
                         .into_iter()
                         .map(|n| {
                             self.set(
-                                Obj::Quantity(n, q.get(n).unwrap_or(0)),
+                                Obj::Quantity(n, q.get(n).unwrap_or(0), item, l.id),
                                 &f.selection_set,
                                 path,
                             )
@@ -893,8 +963,8 @@ impl<'a> Exec<'a> {
                         .collect(),
                 )
             }
-            (Obj::Quantity(n, _), "name") => json!(n),
-            (Obj::Quantity(_, v), "quantity") => json!(v),
+            (Obj::Quantity(n, ..), "name") => json!(n),
+            (Obj::Quantity(_, v, ..), "quantity") => json!(v),
             (Obj::Group(g), "id") => json!(gid("InventoryAdjustmentGroup", g.id)),
             (Obj::Group(g), "reason") => json!(g.reason),
             (Obj::Group(g), "referenceDocumentUri") => json!(g.reference_document_uri),
@@ -1109,25 +1179,6 @@ impl<'a> Exec<'a> {
                     json!(c.note)
                 }
             }
-            (Obj::Customer(c), "defaultPhoneNumber") => {
-                if c.phone.is_empty() {
-                    Value::Null
-                } else {
-                    let mut out = Map::new();
-                    for s in &f.selection_set.selections {
-                        if let Selection::Field(pf) = s {
-                            let v = match pf.name.as_str() {
-                                "phoneNumber" => json!(c.phone),
-                                "marketingState" => json!("NOT_SUBSCRIBED"),
-                                "__typename" => json!("CustomerPhoneNumber"),
-                                _ => Value::Null,
-                            };
-                            out.insert(pf.response_key().to_string(), v);
-                        }
-                    }
-                    Value::Object(out)
-                }
-            }
             (Obj::Customer(c), "defaultAddress") => match c.addresses.first() {
                 Some(a) => self.set(Obj::Address(a), &f.selection_set, path),
                 None => Value::Null,
@@ -1138,12 +1189,15 @@ impl<'a> Exec<'a> {
                     .map(|a| self.set(Obj::Address(a), &f.selection_set, path))
                     .collect(),
             ),
-            _ => self.not_simulated(&obj, f, path),
+            _ => match crate::resolve::field(self, obj, f, path) {
+                Some(v) => v,
+                None => self.not_simulated(&obj, f, path),
+            },
         }
     }
 
     /// The items of a connection field of `obj`, if the simulator knows it.
-    fn items(&mut self, obj: Obj<'a>, f: &Field) -> Option<Vec<Item<'a>>> {
+    pub(crate) fn items(&mut self, obj: Obj<'a>, f: &Field) -> Option<Vec<Item<'a>>> {
         match (obj, f.name.as_str()) {
             (Obj::Query, "products") => Some(self.products(f)),
             (Obj::Query, "customers") => Some(self.customers(f)),
@@ -1152,7 +1206,7 @@ impl<'a> Exec<'a> {
                 o.line_items
                     .iter()
                     .map(|l| Item {
-                        obj: Obj::LineItem(l),
+                        obj: Obj::LineItem(o, l),
                         sort: format!("{:020}", l.id),
                         id: l.id,
                     })
@@ -1262,10 +1316,13 @@ impl<'a> Exec<'a> {
             }
             (Obj::Query, "catalogs") => {
                 let filter = self.search_filter(f);
+                // Every simulated catalog is a company location catalog.
+                let kind = self.arg(f, "type");
                 let shop = self.shop;
                 Some(
                     shop.catalogs
                         .values()
+                        .filter(|_| kind.as_str().is_none_or(|k| k == "COMPANY_LOCATION"))
                         .filter(|c| {
                             filter.as_ref().is_none_or(|e| {
                                 search::matches(e, &|field| match field {
@@ -1337,28 +1394,10 @@ impl<'a> Exec<'a> {
                     .map(|(v, p)| Item { obj: Obj::Price(*v, p), sort: format!("{v:020}"), id: *v })
                     .collect(),
             ),
-            (Obj::Query, "webhookSubscriptions") => Some(
-                self.shop
-                    .subscriptions
-                    .values()
-                    .map(|w| Item {
-                        obj: Obj::Subscription(w),
-                        sort: format!("{:020}", w.id),
-                        id: w.id,
-                    })
-                    .collect(),
-            ),
-            (Obj::Query, "locations") => Some(
-                self.shop
-                    .locations
-                    .values()
-                    .map(|l| Item {
-                        obj: Obj::Location(l),
-                        sort: format!("{:020}", l.id),
-                        id: l.id,
-                    })
-                    .collect(),
-            ),
+            (Obj::Query, "webhookSubscriptions") => Some(crate::resolve::subscriptions(self, f)),
+            (Obj::Query, "locations" | "locationsCount") => {
+                Some(crate::resolve::locations(self, f))
+            }
             (Obj::InventoryItem(v), "inventoryLevels") => Some(
                 self.shop
                     .locations
@@ -1390,7 +1429,7 @@ impl<'a> Exec<'a> {
                     })
                     .collect(),
             ),
-            _ => None,
+            _ => crate::resolve::items(self, obj, f),
         }
     }
 
@@ -1402,8 +1441,9 @@ impl<'a> Exec<'a> {
             Obj::Order(o) => Some(gid("Order", o.id)),
             Obj::Company(c) => Some(gid("Company", c.id)),
             Obj::CompanyLocation(_, l) => Some(gid("CompanyLocation", l.id)),
-            Obj::LineItem(l) => Some(gid("LineItem", l.id)),
+            Obj::LineItem(_, l) => Some(gid("LineItem", l.id)),
             Obj::Media(m) => Some(gid("MediaImage", m.id)),
+            Obj::Location(l) => Some(gid("Location", l.id)),
             _ => None,
         }
     }
@@ -1488,7 +1528,7 @@ impl<'a> Exec<'a> {
         }
     }
 
-    fn search_filter(&mut self, f: &Field) -> Option<search::Expr> {
+    pub(crate) fn search_filter(&mut self, f: &Field) -> Option<search::Expr> {
         let q = self.arg(f, "query");
         let q = q.as_str()?.trim();
         if q.is_empty() {
@@ -1500,11 +1540,11 @@ impl<'a> Exec<'a> {
         }
     }
 
-    fn sort_key(&self, f: &Field) -> String {
+    pub(crate) fn sort_key(&self, f: &Field) -> String {
         self.arg(f, "sortKey").as_str().unwrap_or("ID").to_owned()
     }
 
-    fn products(&mut self, f: &Field) -> Vec<Item<'a>> {
+    pub(crate) fn products(&mut self, f: &Field) -> Vec<Item<'a>> {
         let filter = self.search_filter(f);
         let key = self.sort_key(f);
         let shop = self.shop;
@@ -1650,7 +1690,12 @@ impl<'a> Exec<'a> {
     }
 
     /// A page of a connection: sort, `reverse`, `after`/`before` cursors, `first`/`last`.
-    fn connection(&mut self, f: &Field, mut items: Vec<Item<'a>>, path: &mut Vec<Value>) -> Value {
+    pub(crate) fn connection(
+        &mut self,
+        f: &Field,
+        mut items: Vec<Item<'a>>,
+        path: &mut Vec<Value>,
+    ) -> Value {
         items.sort_by(|a, b| (&a.sort, a.id).cmp(&(&b.sort, b.id)));
         if self.arg(f, "reverse").as_bool() == Some(true) {
             items.reverse();
@@ -1755,7 +1800,7 @@ impl<'a> Exec<'a> {
 }
 
 /// The file name at the end of a URL (without query or fragment).
-fn file_name(source: &str) -> &str {
+pub(crate) fn file_name(source: &str) -> &str {
     let path = source.split(['?', '#']).next().unwrap_or("");
     path.rsplit('/').next().unwrap_or("image")
 }
@@ -1774,7 +1819,7 @@ fn mime_of(source: &str) -> &'static str {
 }
 
 /// A plain JSON object answered through a selection set (aliases, `__typename`, nested lists).
-fn project(v: &Value, set: &SelectionSet, doc: &Valid<ExecutableDocument>) -> Value {
+pub(crate) fn project(v: &Value, set: &SelectionSet, doc: &Valid<ExecutableDocument>) -> Value {
     match v {
         Value::Array(items) => Value::Array(items.iter().map(|i| project(i, set, doc)).collect()),
         Value::Object(o) => {

@@ -275,3 +275,85 @@ pub fn coerce_variables(
         })]),
     }
 }
+
+/// A value coerced to an input type as the GraphQL spec's input coercion does: a single value
+/// where a list is expected becomes a list of one, inside input objects too.
+pub fn coerce_input(v: Value, ty: &apollo_compiler::ast::Type) -> Value {
+    use apollo_compiler::ast::Type;
+    match (ty, v) {
+        (_, Value::Null) => Value::Null,
+        (Type::List(inner) | Type::NonNullList(inner), Value::Array(items)) => {
+            Value::Array(items.into_iter().map(|i| coerce_input(i, inner)).collect())
+        }
+        (Type::List(inner) | Type::NonNullList(inner), one) => {
+            Value::Array(vec![coerce_input(one, inner)])
+        }
+        (Type::Named(n) | Type::NonNullNamed(n), Value::Object(fields)) => {
+            let schema = crate::schema::schema();
+            match schema.get_input_object(n.as_str()) {
+                Some(def) => Value::Object(
+                    fields
+                        .into_iter()
+                        .map(|(k, v)| {
+                            let v = match def.fields.get(k.as_str()) {
+                                Some(fd) => coerce_input(v, &fd.ty),
+                                None => v,
+                            };
+                            (k, v)
+                        })
+                        .collect(),
+                ),
+                None => Value::Object(fields),
+            }
+        }
+        (_, other) => other,
+    }
+}
+
+/// `__schema` and `__type` at the root: executed by apollo-compiler's introspection over the
+/// vendored schema and merged into the answer.
+pub fn introspect(
+    schema: &Valid<Schema>,
+    doc: &Valid<apollo_compiler::ExecutableDocument>,
+    op: &Operation,
+    variables: &Map<String, Value>,
+    data: &mut Value,
+    errors: &mut Vec<Value>,
+) {
+    let wanted = op.root_fields(doc).any(|f| matches!(f.name.as_str(), "__schema" | "__type"));
+    if !wanted {
+        return;
+    }
+    let Ok(vars) = serde_json::from_value::<apollo_compiler::response::JsonMap>(Value::Object(
+        variables.clone(),
+    )) else {
+        return;
+    };
+    let vars = match apollo_compiler::request::coerce_variable_values(schema, op, &vars) {
+        Ok(v) => v,
+        Err(e) => {
+            errors.push(json!({ "message": e.message().to_string() }));
+            return;
+        }
+    };
+    let implementers = schema.implementers_map();
+    match apollo_compiler::introspection::partial_execute(schema, &implementers, doc, op, &vars) {
+        Ok(resp) => {
+            for e in resp.errors {
+                if let Ok(v) = serde_json::to_value(&e) {
+                    errors.push(v);
+                }
+            }
+            if let (Some(found), Some(out)) = (resp.data, data.as_object_mut())
+                && let Ok(Value::Object(found)) = serde_json::to_value(&found)
+            {
+                for (k, v) in found {
+                    if k != "__typename" {
+                        out.insert(k, v);
+                    }
+                }
+            }
+        }
+        Err(e) => errors.push(json!({ "message": e.message().to_string() })),
+    }
+}

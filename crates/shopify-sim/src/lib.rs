@@ -15,6 +15,7 @@ pub mod bucket;
 mod catalogs;
 pub mod clock;
 pub mod cost;
+pub mod coverage;
 mod exec;
 mod gql;
 mod inventory;
@@ -22,11 +23,13 @@ mod media;
 mod orders;
 mod parties;
 mod products;
+mod resolve;
 pub mod schema;
 mod scopes;
 pub mod search;
 pub mod store;
 pub mod webhooks;
+mod writes;
 
 use axum::Json;
 use axum::Router;
@@ -388,6 +391,14 @@ fn run(
     base_url: &str,
 ) -> (StatusCode, Value) {
     let schema = schema::schema();
+    // A document that does not parse gets its syntax errors alone, as graphql-ruby answers.
+    if let Err(e) = apollo_compiler::ast::Document::parse(query, "query") {
+        let empty = apollo_compiler::ExecutableDocument::new();
+        return (
+            StatusCode::OK,
+            json!({ "errors": gql::validation_errors(&empty, &e.errors, query) }),
+        );
+    }
     let doc = match apollo_compiler::ExecutableDocument::parse_and_validate(&schema, query, "query")
     {
         Ok(d) => d,
@@ -464,9 +475,14 @@ fn run(
     let denied = scopes::denied(&doc, root_type, &op.selection_set, shop.scopes.as_deref());
     let (mut data, mut errors) = if is_query {
         let now = sim.clock.now_secs();
-        let mut exec =
-            exec::Exec { doc: &doc, variables: &variables, shop: &shop, errors: Vec::new(), now };
-        let data = exec.run(&op.selection_set);
+        let mut exec = exec::Exec::new(&doc, &variables, &shop, now);
+        let mut data = exec.run(&op.selection_set);
+        gql::introspect(&schema, &doc, op, &variables, &mut data, &mut exec.errors);
+        if exec.failed_non_null {
+            // A non-null field the simulator cannot answer fails the answer (the null
+            // propagates to the root), rather than leaving a null where none may be.
+            data = Value::Null;
+        }
         (data, exec.errors)
     } else {
         mutate(sim, &doc, &variables, &mut shop, &op.selection_set, base_url, &denied)
@@ -501,6 +517,7 @@ fn mutate(
     denied: &std::collections::BTreeMap<String, Value>,
 ) -> (Value, Vec<Value>) {
     let now = sim.clock.now_secs();
+    let mut failed_non_null = false;
     let mut data = Map::new();
     let mut errors = Vec::new();
     let mut events: Vec<(&'static str, Value)> = Vec::new();
@@ -511,9 +528,8 @@ fn mutate(
             // Not executed: the caller answers null with ACCESS_DENIED.
             continue;
         }
-        let arg = |shop: &Shop, name: &str| {
-            exec::Exec { doc, variables, shop, errors: Vec::new(), now }.argument(f, name)
-        };
+        let arg =
+            |shop: &Shop, name: &str| exec::Exec::new(doc, variables, shop, now).argument(f, name);
         let (object, user_errors) = match f.name.as_str() {
             "customerCreate" => {
                 let input = arg(shop, "input");
@@ -758,16 +774,13 @@ fn mutate(
                     Err(errs) => (None, errs),
                 }
             }
-            "webhookSubscriptionCreate" => {
-                let topic = arg(shop, "topic");
-                let input = arg(shop, "webhookSubscription");
-                let (id, errs) = subscription_create(shop, topic.as_str().unwrap_or(""), &input);
-                (id.map(exec::PayloadObject::Subscription), errs)
-            }
             "inventorySetQuantities" | "inventoryAdjustQuantities" => {
                 let input = arg(shop, "input");
-                let key = exec::Exec { doc, variables, shop, errors: Vec::new(), now }
-                    .directive_argument(f, "idempotent", "key");
+                let key = exec::Exec::new(doc, variables, shop, now).directive_argument(
+                    f,
+                    "idempotent",
+                    "key",
+                );
                 match if f.name == "inventorySetQuantities" {
                     inventory::set_quantities(shop, &input, key)
                 } else {
@@ -802,6 +815,16 @@ fn mutate(
                 let (id, errs) = bulk_run_query(sim, shop, query.as_str().unwrap_or(""), base_url);
                 (id.map(exec::PayloadObject::Bulk), errs)
             }
+            name if writes::handler(name).is_some() => {
+                let mut args = Map::new();
+                for a in &f.definition.arguments {
+                    args.insert(a.name.to_string(), arg(shop, a.name.as_str()));
+                }
+                match writes::handler(name) {
+                    Some(h) => h(shop, &args, &mut events),
+                    None => (None, Vec::new()),
+                }
+            }
             _ => {
                 errors.push(json!({
                     "message": format!("Mutation '{}' is not simulated by shopify-sim", f.name),
@@ -812,12 +835,18 @@ fn mutate(
                 continue;
             }
         };
-        let mut e = exec::Exec { doc, variables, shop, errors: Vec::new(), now };
+        let mut e = exec::Exec::new(doc, variables, shop, now);
         let payload = e.payload(f, object, &user_errors);
+        failed_non_null |= e.failed_non_null;
         errors.extend(e.errors);
         data.insert(key, payload);
     }
     trigger(sim, shop, events);
+    if failed_non_null {
+        // The mutations ran; the answer fails as a query's does when a non-null field of a
+        // payload's object cannot be answered.
+        return (Value::Null, errors);
+    }
     (Value::Object(data), errors)
 }
 
@@ -864,7 +893,7 @@ fn product_payload(p: &store::Product) -> Value {
 }
 
 /// An order as webhooks carry it (REST-shaped, snake_case, numeric ids).
-fn order_payload(shop: &Shop, id: u64) -> Value {
+pub(crate) fn order_payload(shop: &Shop, id: u64) -> Value {
     let Some(o) = shop.orders.get(&id) else { return Value::Null };
     json!({
         "id": o.id,
@@ -913,32 +942,6 @@ fn trigger(sim: &Sim, shop: &Shop, events: Vec<(&'static str, Value)>) {
             webhooks::spawn(d, sim.config.webhook_retry);
         }
     }
-}
-
-fn subscription_create(shop: &mut Shop, topic: &str, input: &Value) -> (Option<u64>, Vec<Value>) {
-    let uri = input.get("uri").and_then(Value::as_str).unwrap_or("").trim().to_owned();
-    let ok = uri.starts_with("https://") || uri.starts_with("http://");
-    if !ok {
-        return (
-            None,
-            vec![
-                json!({ "field": ["webhookSubscription", "uri"], "message": "Address is invalid" }),
-            ],
-        );
-    }
-    if shop.subscriptions.values().any(|s| s.topic == topic && s.uri == uri) {
-        return (
-            None,
-            vec![
-                json!({ "field": ["webhookSubscription", "uri"], "message": "Address for this topic has already been taken" }),
-            ],
-        );
-    }
-    let id = shop.next_id();
-    let created_at = shop.stamp();
-    shop.subscriptions
-        .insert(id, store::Subscription { id, topic: topic.to_owned(), uri, created_at });
-    (Some(id), Vec::new())
 }
 
 /// Simulated seconds a bulk query runs before it completes.
@@ -998,7 +1001,7 @@ fn bulk_run_query(
     let lines = if denied {
         Ok((Vec::new(), 0))
     } else {
-        let mut e = exec::Exec { doc: &inner, variables: &vars, shop, errors: Vec::new(), now };
+        let mut e = exec::Exec::new(&inner, &vars, shop, now);
         e.bulk_lines(&op.selection_set)
     };
     let (lines, roots) = match lines {

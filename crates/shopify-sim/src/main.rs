@@ -8,6 +8,8 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "shopify-sim", version, about = "A local Shopify Admin GraphQL API (2026-10)")]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     #[arg(long, env = "SHOPIFY_SIM_LISTEN", default_value = "127.0.0.1:3900")]
     listen: String,
     /// A shop: NAME:TOKEN[:PLAN] (repeatable). More can be added with POST /sim/shops.
@@ -29,12 +31,37 @@ struct Args {
     state: Option<std::path::PathBuf>,
 }
 
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Print how many fields of the types sync reads and writes the simulator answers
+    /// (measured by running a query per schema field against a seeded shop), and exit.
+    Coverage {
+        /// Also list the fields not answered (non-null ones marked `!`).
+        #[arg(long)]
+        missing: bool,
+    },
+}
+
+fn coverage(missing: bool) -> ExitCode {
+    let rows = shopsync_shopify_sim::coverage::measure();
+    print!("{}", shopsync_shopify_sim::coverage::table(&rows));
+    if missing {
+        for r in rows.iter().filter(|r| !r.missing.is_empty()) {
+            println!("{}: {}", r.type_name, r.missing.join(", "));
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
     let args = Args::parse();
+    if let Some(Command::Coverage { missing }) = args.command {
+        return coverage(missing);
+    }
     let cost_model = match args.cost_model.as_str() {
         "fitted" => CostModel::Fitted,
         "linear" => CostModel::Linear,

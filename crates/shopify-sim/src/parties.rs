@@ -4,7 +4,9 @@
 //! `companyAssignCustomerAsContact`. Business failures are user errors with the schema's codes;
 //! nothing is written when any check fails.
 
-use crate::store::{Address, Company, CompanyLocation, Contact, Customer, Shop, parse_gid};
+use crate::store::{
+    Address, Company, CompanyAddress, CompanyLocation, Contact, Customer, Shop, parse_gid,
+};
 use serde_json::{Value, json};
 
 fn text(v: &Value, k: &str) -> Option<String> {
@@ -30,7 +32,7 @@ fn email_ok(e: &str) -> bool {
 
 /// A `MailingAddressInput` as the simulator stores it (`countryCode`, or the deprecated
 /// `country` when it is a code).
-fn address(v: &Value) -> Address {
+pub(crate) fn address(v: &Value) -> Address {
     let t = |k: &str| text(v, k).unwrap_or_default();
     Address {
         first_name: t("firstName"),
@@ -270,6 +272,14 @@ pub fn company_create(shop: &mut Shop, input: &Value) -> Result<u64, Vec<Value>>
     let name = text(&company, "name").unwrap_or_default();
     let loc_id = shop.next_id();
     let loc = location.as_ref();
+    let mut address_of = |key: &str| {
+        let a = loc?.get(key).filter(|a| a.is_object())?;
+        Some(company_address(a, shop.next_id(), at))
+    };
+    let billing = address_of("billingAddress");
+    let shipping = address_of("shippingAddress");
+    let same_as_shipping =
+        loc.and_then(|l| l.get("billingSameAsShipping")).and_then(Value::as_bool).unwrap_or(false);
     let mut contacts = Vec::new();
     if let Some(c) = &contact {
         let email = text(c, "email").unwrap_or_default().to_lowercase();
@@ -302,11 +312,34 @@ pub fn company_create(shop: &mut Shop, input: &Value) -> Result<u64, Vec<Value>>
                 name: loc.and_then(|l| text(l, "name")).filter(|n| !n.is_empty()).unwrap_or(name),
                 external_id: loc.and_then(|l| text(l, "externalId")).filter(|x| !x.is_empty()),
                 catalogs: Vec::new(),
+                shipping_address: shipping.clone(),
+                billing_address: billing.or(if same_as_shipping { shipping } else { None }),
+                note: loc.and_then(|l| text(l, "note")).filter(|x| !x.is_empty()),
+                phone: loc.and_then(|l| text(l, "phone")).filter(|x| !x.is_empty()),
             }],
             contacts,
         },
     );
     Ok(id)
+}
+
+/// A `CompanyAddressInput` as stored.
+fn company_address(a: &Value, id: u64, at: chrono::DateTime<chrono::Utc>) -> CompanyAddress {
+    let opt = |k: &str| text(a, k).filter(|x| !x.is_empty());
+    CompanyAddress {
+        id,
+        address1: opt("address1").unwrap_or_default(),
+        address2: opt("address2"),
+        city: opt("city"),
+        zip: opt("zip"),
+        country_code: opt("countryCode").unwrap_or_default(),
+        zone_code: opt("zoneCode"),
+        first_name: opt("firstName"),
+        last_name: opt("lastName"),
+        recipient: opt("recipient"),
+        phone: opt("phone"),
+        created_at: at,
+    }
 }
 
 /// `companyUpdate(companyId, input: CompanyInput)`.
@@ -372,6 +405,12 @@ pub fn location_update(
             }
             if let Some(x) = text(input, "externalId") {
                 l.external_id = (!x.is_empty()).then_some(x);
+            }
+            if let Some(n) = text(input, "note") {
+                l.note = (!n.is_empty()).then_some(n);
+            }
+            if let Some(p) = text(input, "phone") {
+                l.phone = (!p.is_empty()).then_some(p);
             }
         }
         c.updated_at = at;

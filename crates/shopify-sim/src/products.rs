@@ -40,6 +40,21 @@ fn option_title(v: &Value) -> Option<String> {
 }
 
 /// Ok: the product id. Err: user errors.
+/// The option names of a product input: `productOptions[].name`, else the `optionName`s of
+/// the first variant's option values.
+fn option_names(input: &Value) -> Option<Vec<String>> {
+    let names: Vec<String> = match input.get("productOptions").and_then(Value::as_array) {
+        Some(opts) => opts.iter().filter_map(|o| text(o, "name")).collect(),
+        None => input
+            .pointer("/variants/0/optionValues")?
+            .as_array()?
+            .iter()
+            .filter_map(|o| text(o, "optionName"))
+            .collect(),
+    };
+    (!names.is_empty()).then_some(names)
+}
+
 pub fn product_set(shop: &mut Shop, identifier: &Value, input: &Value) -> Result<u64, Vec<Value>> {
     let existing = if let Some(id) = identifier.get("id").and_then(Value::as_str) {
         match parse_gid("Product", id).filter(|id| shop.products.contains_key(id)) {
@@ -95,6 +110,8 @@ pub fn product_set(shop: &mut Shop, identifier: &Value, input: &Value) -> Result
                     updated_at: at,
                     variants: Vec::new(),
                     media: Vec::new(),
+                    description_html: String::new(),
+                    option_names: Vec::new(),
                 },
             );
             id
@@ -115,6 +132,12 @@ pub fn product_set(shop: &mut Shop, identifier: &Value, input: &Value) -> Result
     }
     if let Some(h) = text(input, "handle") {
         p.handle = h;
+    }
+    if let Some(d) = text(input, "descriptionHtml") {
+        p.description_html = d;
+    }
+    if let Some(names) = option_names(input) {
+        p.option_names = names;
     }
     if let Some(s) = text(input, "status") {
         p.status = s;
@@ -151,6 +174,8 @@ pub fn product_set(shop: &mut Shop, identifier: &Value, input: &Value) -> Result
                         inventory_item_id: inv,
                         tracked: true,
                         position: 0,
+                        barcode: None,
+                        compare_at_price: None,
                     }
                 }
             };
@@ -164,6 +189,7 @@ pub fn product_set(shop: &mut Shop, identifier: &Value, input: &Value) -> Result
             if let Some(t) = v.pointer("/inventoryItem/tracked").and_then(Value::as_bool) {
                 variant.tracked = t;
             }
+            barcode_and_compare_at(&mut variant, v);
             variant.position = i as u32 + 1;
             next.push(variant);
         }
@@ -179,6 +205,8 @@ pub fn product_set(shop: &mut Shop, identifier: &Value, input: &Value) -> Result
                 inventory_item_id: inv,
                 tracked: true,
                 position: 1,
+                barcode: None,
+                compare_at_price: None,
             });
         }
         p.variants = next;
@@ -190,6 +218,16 @@ pub fn product_set(shop: &mut Shop, identifier: &Value, input: &Value) -> Result
         }
     }
     Ok(id)
+}
+
+/// `barcode` and `compareAtPrice` of a variant input: set when given, cleared by null.
+fn barcode_and_compare_at(variant: &mut Variant, v: &Value) {
+    if let Some(b) = v.get("barcode") {
+        variant.barcode = b.as_str().map(str::to_owned).filter(|b| !b.is_empty());
+    }
+    if let Some(c) = v.get("compareAtPrice") {
+        variant.compare_at_price = money(c);
+    }
 }
 
 /// Ok: (product, variants updated). Err: user errors.
@@ -235,6 +273,7 @@ pub fn variants_bulk_update(
         if let Some(s) = v.pointer("/inventoryItem/sku").and_then(Value::as_str) {
             x.sku = s.to_owned();
         }
+        barcode_and_compare_at(x, v);
         ids.push(x.id);
     }
     p.updated_at = at;

@@ -19,6 +19,11 @@ pub struct Variant {
     pub inventory_item_id: u64,
     pub tracked: bool,
     pub position: u32,
+    #[serde(default)]
+    pub barcode: Option<String>,
+    /// Decimal string, as Shopify's `Money`.
+    #[serde(default)]
+    pub compare_at_price: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,6 +41,13 @@ pub struct Product {
     pub variants: Vec<Variant>,
     #[serde(default)]
     pub media: Vec<Media>,
+    /// `descriptionHtml` as last written ("" when none was given).
+    #[serde(default)]
+    pub description_html: String,
+    /// The options' names (`productOptions`), in order; a variant's title joins its values
+    /// with " / ". Empty: `Title` for a default variant, `Size` for seeded ones.
+    #[serde(default)]
+    pub option_names: Vec<String>,
 }
 
 /// A product image. Processing is asynchronous, as in Shopify: UPLOADED when attached,
@@ -103,6 +115,8 @@ pub struct Location {
     pub id: u64,
     pub name: String,
     pub active: bool,
+    #[serde(default)]
+    pub created_at: DateTime<Utc>,
 }
 
 /// The named quantities of one item at one location. `on_hand` is derived: available plus
@@ -226,6 +240,31 @@ pub struct CompanyLocation {
     pub name: String,
     pub external_id: Option<String>,
     pub catalogs: Vec<u64>,
+    #[serde(default)]
+    pub billing_address: Option<CompanyAddress>,
+    #[serde(default)]
+    pub shipping_address: Option<CompanyAddress>,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// A company location's billing or shipping address (`CompanyAddressInput`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CompanyAddress {
+    pub id: u64,
+    pub address1: String,
+    pub address2: Option<String>,
+    pub city: Option<String>,
+    pub zip: Option<String>,
+    pub country_code: String,
+    pub zone_code: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub recipient: Option<String>,
+    pub phone: Option<String>,
+    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -332,6 +371,10 @@ pub struct Order {
     pub fulfillments: Vec<Fulfillment>,
     pub closed: bool,
     pub cancelled: bool,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub po_number: Option<String>,
 }
 
 impl Order {
@@ -351,6 +394,30 @@ impl Order {
         } else {
             "PARTIALLY_FULFILLED"
         }
+    }
+}
+
+/// A metafield set by `metafieldsSet` (or an owner's write): owner gid, namespace and key
+/// identify it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Metafield {
+    pub id: u64,
+    pub owner: String,
+    pub namespace: String,
+    pub key: String,
+    /// The metafield type, e.g. `single_line_text_field`.
+    pub kind: String,
+    pub value: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Metafield {
+    /// `compareDigest`: changes whenever the value or type does (a hex digest of both).
+    pub fn digest(&self) -> String {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(format!("{}\u{1f}{}", self.kind, self.value));
+        d.iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -418,6 +485,8 @@ pub struct Shop {
     pub balance_txs: BTreeMap<u64, BalanceTx>,
     #[serde(default)]
     pub payouts: BTreeMap<u64, Payout>,
+    #[serde(default)]
+    pub metafields: BTreeMap<u64, Metafield>,
     /// The app's client secret: webhook deliveries are signed with it.
     #[serde(default)]
     pub client_secret: String,
@@ -456,6 +525,7 @@ impl Shop {
             price_lists: BTreeMap::new(),
             balance_txs: BTreeMap::new(),
             payouts: BTreeMap::new(),
+            metafields: BTreeMap::new(),
             client_secret: format!("shpss_{name}_secret"),
             scopes: None,
             staged_uploads: BTreeMap::new(),
@@ -498,7 +568,9 @@ impl Shop {
         if self.locations.is_empty() {
             for name in ["Main warehouse", "Copenhagen store"] {
                 let id = self.next_id();
-                self.locations.insert(id, Location { id, name: name.into(), active: true });
+                let created_at = self.stamp();
+                let l = Location { id, name: name.into(), active: true, created_at };
+                self.locations.insert(id, l);
             }
         }
         let location_ids: Vec<u64> = self.locations.keys().copied().collect();
@@ -526,6 +598,8 @@ impl Shop {
                     inventory_item_id: inv,
                     tracked: true,
                     position: v + 1,
+                    barcode: None,
+                    compare_at_price: None,
                 });
                 for l in &location_ids {
                     let q = Quantities { available: rng.random_range(0..50), ..Default::default() };
@@ -560,19 +634,29 @@ impl Shop {
                     updated_at: at,
                     variants,
                     media,
+                    description_html: String::new(),
+                    option_names: Vec::new(),
                 },
             );
         }
-        for i in 0..customers {
+        // E-mails are unique in a shop: seeding again continues the numbering.
+        let taken: std::collections::HashSet<String> =
+            self.customers.values().map(|c| c.email.to_ascii_lowercase()).collect();
+        let mut n = 0;
+        for _ in 0..customers {
+            n += 1;
+            while taken.contains(&format!("customer{n}@example.com")) {
+                n += 1;
+            }
             let id = self.next_id();
             let at = self.stamp();
             self.customers.insert(
                 id,
                 Customer {
                     id,
-                    first_name: format!("Customer{}", i + 1),
+                    first_name: format!("Customer{n}"),
                     last_name: "Test".into(),
-                    email: format!("customer{}@example.com", i + 1),
+                    email: format!("customer{n}@example.com"),
                     tags: if rng.random_bool(0.1) { vec!["b2b".into()] } else { vec![] },
                     created_at: at,
                     updated_at: at,
@@ -732,6 +816,8 @@ impl Shop {
                 fulfillments: Vec::new(),
                 closed: false,
                 cancelled: false,
+                note: None,
+                po_number: None,
             },
         );
         // Settled card payments and refunds become Shopify Payments balance transactions.
@@ -774,7 +860,9 @@ impl Shop {
             .values()
             .flat_map(|p| p.variants.iter().map(|v| (v.id, v.price.parse::<f64>().unwrap_or(0.0))))
             .collect();
-        for i in 0..n {
+        // Seeding again continues the numbering: buyers' e-mails and external ids stay unique.
+        let offset = self.companies.len();
+        for i in offset..offset + n {
             let id = self.next_id();
             let at = self.stamp();
             let mut locations = Vec::new();
@@ -785,6 +873,10 @@ impl Shop {
                     name: format!("Site {}", l + 1),
                     external_id: Some(format!("C{:04}-{}", i + 1, l + 1)),
                     catalogs: Vec::new(),
+                    billing_address: None,
+                    shipping_address: None,
+                    note: None,
+                    phone: None,
                 });
             }
             let customer = self.next_id();

@@ -1,0 +1,275 @@
+//! The fields of the object types sync reads and writes, resolved per domain (orders,
+//! catalogue, parties and payments, root fields). `exec.rs` keeps the fields it answered
+//! first; everything else about these types is answered here. A field with real data behind it
+//! is computed from the shop; a field the simulator has nothing for is answered with the value
+//! Shopify gives a shop without that feature (`empty`), and only when it is named in the
+//! type's list of such fields, so nothing is answered by accident. `crate::coverage` measures
+//! what is answered by running a query per schema field.
+
+mod catalog;
+mod nested;
+mod orders;
+mod parties;
+mod root;
+
+pub(crate) use root::{DEFAULT_NAMESPACE, locations, metafields_of, owner_obj, subscriptions};
+
+use crate::exec::{Exec, Item, Obj, project};
+use apollo_compiler::executable::{Field, Selection, SelectionSet};
+use serde_json::{Map, Value, json};
+
+/// A field of `obj` the simulator answers beyond `exec.rs`, or None when it does not.
+pub(crate) fn field<'a>(
+    x: &mut Exec<'a>,
+    obj: Obj<'a>,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    if crate::exec::gid_of(&obj).is_some() {
+        match f.name.as_str() {
+            "metafield" => return Some(root::metafield_field(x, obj, f, path)),
+            "metafields" => return Some(connection(x, obj, f, path)),
+            _ => {}
+        }
+    }
+    match obj {
+        Obj::Query => root::field(x, f, path),
+        Obj::Subscription(w) => root::subscription(x, w, f, path),
+        Obj::Metafield(m) => root::metafield(x, m, f, path),
+        Obj::Order(o) => orders::order(x, o, f, path),
+        Obj::LineItem(o, l) => orders::line_item(x, o, l, f, path),
+        Obj::ShippingLine(o) => orders::shipping_line(x, o, f, path),
+        Obj::TaxLine(t) => orders::tax_line(x, t, f, path),
+        Obj::Transaction(o, t) => orders::transaction(x, o, t, f, path),
+        Obj::Refund(o, r) => orders::refund(x, o, r, f, path),
+        Obj::Fo(o, fo) => orders::fulfillment_order(x, o, fo, f, path),
+        Obj::FoLine(o, l) => orders::fo_line(x, o, l, f, path),
+        Obj::Fulfillment(o, fu) => orders::fulfillment(x, o, fu, f, path),
+        Obj::FulfillmentLine(o, li, q, id) => orders::fulfillment_line(x, o, li, q, id, f, path),
+        Obj::Product(p) => catalog::product(x, p, f, path),
+        Obj::Variant(p, v) => catalog::variant(x, p, v, f, path),
+        Obj::Media(m) => catalog::media_image(x, m, f, path),
+        Obj::Image(m) => catalog::image(x, m, f, path),
+        Obj::InventoryItem(v) => catalog::inventory_item(x, v, f, path),
+        Obj::Level(item, l, _) => catalog::level(x, item, l, f, path),
+        Obj::Location(l) => catalog::location(x, l, f, path),
+        Obj::Customer(c) => parties::customer(x, c, f, path),
+        Obj::Address(a) => nested::address(x, a, f, path),
+        Obj::Assigned(l) => nested::assigned_location(x, l, f, path),
+        Obj::Quantity(n, _, item, l) => nested::quantity(x, n, item, l, f),
+        Obj::Contact(c, k) => nested::contact(x, c, k, f, path),
+        Obj::Email(c) => nested::email(x, c, f, path),
+        Obj::Company(c) => parties::company(x, c, f, path),
+        Obj::CompanyLocation(c, l) => parties::company_location(x, c, l, f, path),
+        Obj::Catalog(c) => parties::catalog(x, c, f, path),
+        Obj::PriceList(p) => parties::price_list(x, p, f, path),
+        Obj::Payout(p) => parties::payout(x, p, f, path),
+        _ => None,
+    }
+}
+
+/// The items of a connection this module answers.
+pub(crate) fn items<'a>(x: &mut Exec<'a>, obj: Obj<'a>, f: &Field) -> Option<Vec<Item<'a>>> {
+    match (obj, f.name.as_str()) {
+        (Obj::Query, "productVariants") => Some(catalog::variants(x, f)),
+        (_, "metafields") => {
+            let owner = crate::exec::gid_of(&obj)?;
+            Some(
+                metafields_of(x.shop, &owner, f, x)
+                    .into_iter()
+                    .map(|m| Item {
+                        obj: Obj::Metafield(m),
+                        sort: format!("{:020}", m.id),
+                        id: m.id,
+                    })
+                    .collect(),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// A connection field answered from `items`.
+pub(crate) fn connection<'a>(
+    x: &mut Exec<'a>,
+    obj: Obj<'a>,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Value {
+    let items = x.items(obj, f).unwrap_or_default();
+    x.connection(f, items, path)
+}
+
+/// What Shopify answers for a field with nothing in it: null when the field is nullable, an
+/// empty list, an empty connection, zero money, a zero count, false or 0. None for a non-null
+/// field of another type: that needs a real value.
+pub(crate) fn empty<'a>(x: &mut Exec<'a>, f: &Field, path: &mut Vec<Value>) -> Option<Value> {
+    x.empty_answers.push(f.response_key().to_string());
+    let ty = &f.definition.ty;
+    if !ty.is_non_null() {
+        return Some(Value::Null);
+    }
+    if ty.is_list() {
+        return Some(json!([]));
+    }
+    Some(match ty.inner_named_type().as_str() {
+        n if n.ends_with("Connection") => x.connection(f, Vec::new(), path),
+        "MoneyBag" => bag(x, "0.00", f),
+        "MoneyV2" => money(x, "0.00", f),
+        "Count" => x.set(Obj::Count(0), &f.selection_set, path),
+        "Money" | "Decimal" => json!("0.0"),
+        "Boolean" => json!(false),
+        "Int" => json!(0),
+        "Float" => json!(0.0),
+        "UnsignedInt64" => json!("0"),
+        _ => return None,
+    })
+}
+
+/// `empty` for a field named in `list`, else None (not simulated).
+pub(crate) fn listed<'a>(
+    x: &mut Exec<'a>,
+    f: &Field,
+    path: &mut Vec<Value>,
+    list: &[&str],
+) -> Option<Value> {
+    if list.contains(&f.name.as_str()) { empty(x, f, path) } else { None }
+}
+
+/// A plain JSON object (or list of them) answered through the field's selection. A selected
+/// field the JSON does not have, or has as null though the schema says non-null, is reported
+/// NOT_SIMULATED like any other field (and fails the answer when non-null).
+pub(crate) fn object(x: &mut Exec, path: &[Value], v: Value, f: &Field) -> Value {
+    let mut path = path.to_vec();
+    checked(x, &v, &f.selection_set, &mut path)
+}
+
+fn checked(x: &mut Exec, v: &Value, set: &SelectionSet, path: &mut Vec<Value>) -> Value {
+    match v {
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    path.push(json!(i));
+                    let out = checked(x, item, set, path);
+                    path.pop();
+                    out
+                })
+                .collect(),
+        ),
+        Value::Object(o) => {
+            let mut out = Map::new();
+            checked_into(x, o, set, path, &mut out);
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
+}
+
+fn checked_into(
+    x: &mut Exec,
+    o: &Map<String, Value>,
+    set: &SelectionSet,
+    path: &mut Vec<Value>,
+    out: &mut Map<String, Value>,
+) {
+    for s in &set.selections {
+        match s {
+            Selection::Field(f) => {
+                let key = f.response_key().to_string();
+                path.push(json!(key));
+                let v = match o.get(f.name.as_str()) {
+                    _ if f.name == "__typename" => json!(
+                        o.get("__typename").and_then(Value::as_str).unwrap_or(set.ty.as_str())
+                    ),
+                    Some(Value::Null) | None
+                        if f.definition.ty.is_non_null() || !o.contains_key(f.name.as_str()) =>
+                    {
+                        x.not_simulated_on(set.ty.as_str(), f, path)
+                    }
+                    Some(inner) if !f.selection_set.selections.is_empty() => {
+                        checked(x, inner, &f.selection_set, path)
+                    }
+                    Some(inner) => inner.clone(),
+                    None => Value::Null,
+                };
+                path.pop();
+                out.insert(key, v);
+            }
+            Selection::InlineFragment(i) => {
+                if applies(o, set, i.type_condition.as_ref()) {
+                    checked_into(x, o, &i.selection_set, path, out);
+                }
+            }
+            Selection::FragmentSpread(sp) => {
+                if let Some(fr) = x.doc.fragments.get(&sp.fragment_name)
+                    && applies(o, set, Some(fr.type_condition()))
+                {
+                    checked_into(x, o, &fr.selection_set, path, out);
+                }
+            }
+        }
+    }
+}
+
+/// Whether a fragment's type condition holds for a plain object: its `__typename` (or the
+/// selection's type) is the condition or implements it.
+fn applies(
+    o: &Map<String, Value>,
+    set: &SelectionSet,
+    cond: Option<&apollo_compiler::Name>,
+) -> bool {
+    let Some(cond) = cond else { return true };
+    let ty = o.get("__typename").and_then(Value::as_str).unwrap_or(set.ty.as_str());
+    ty == cond.as_str()
+        || crate::schema::schema()
+            .get_object(ty)
+            .is_some_and(|t| t.implements_interfaces.iter().any(|i| i.name == *cond))
+}
+
+/// A MoneyV2 as JSON.
+pub(crate) fn money_json(x: &Exec, amount: &str) -> Value {
+    json!({ "amount": amount, "currencyCode": x.shop.currency })
+}
+
+/// A MoneyV2 field (the JSON has every field of MoneyV2).
+pub(crate) fn money(x: &Exec, amount: &str, f: &Field) -> Value {
+    project(&money_json(x, amount), &f.selection_set, x.doc)
+}
+
+/// A MoneyBag as JSON: the shop's money and the customer's (one currency here).
+pub(crate) fn bag_json(x: &Exec, amount: &str) -> Value {
+    let m = money_json(x, amount);
+    json!({ "shopMoney": m, "presentmentMoney": m })
+}
+
+/// A MoneyBag field (the JSON has every field of MoneyBag).
+pub(crate) fn bag(x: &Exec, amount: &str, f: &Field) -> Value {
+    project(&bag_json(x, amount), &f.selection_set, x.doc)
+}
+
+/// A Count field with an exact count.
+pub(crate) fn count<'a>(x: &mut Exec<'a>, n: usize, f: &Field, path: &mut Vec<Value>) -> Value {
+    x.set(Obj::Count(n), &f.selection_set, path)
+}
+
+/// "12.50" → 1250.
+pub(crate) fn cents(amount: &str) -> i64 {
+    amount.parse::<f64>().map(|a| (a * 100.0).round() as i64).unwrap_or(0)
+}
+
+/// 1250 → "12.50".
+pub(crate) fn amount(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", cents.abs() / 100, cents.abs() % 100)
+}
+
+/// An empty connection as JSON (inside objects answered with `object`).
+pub(crate) fn empty_connection() -> Value {
+    json!({
+        "edges": [],
+        "nodes": [],
+        "pageInfo": { "hasNextPage": false, "hasPreviousPage": false, "startCursor": null, "endCursor": null },
+    })
+}

@@ -1,0 +1,171 @@
+//! Objects found inside the types sync reads: mailing addresses, a fulfillment order's
+//! assigned location, named inventory quantities, company contacts and customers' e-mail
+//! addresses and phone numbers.
+
+use super::{Exec, Item, Obj, listed, object};
+use crate::exec::time;
+use crate::store::{Address, Company, Contact, Customer, gid};
+use apollo_compiler::executable::Field;
+use serde_json::{Value, json};
+
+pub(super) fn country_name(code: &str) -> &str {
+    match code {
+        "DK" => "Denmark",
+        "SE" => "Sweden",
+        "NO" => "Norway",
+        "DE" => "Germany",
+        "GB" => "United Kingdom",
+        "US" => "United States",
+        other => other,
+    }
+}
+
+/// A stable id for an address without one of its own (FNV-1a of its lines).
+fn address_id(a: &Address) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in [&a.first_name, &a.last_name, &a.address1, &a.city, &a.zip, &a.country_code]
+        .iter()
+        .flat_map(|s| s.bytes().chain([0x1f]))
+    {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    h % 10_000_000_000_000
+}
+
+pub(super) fn address<'a>(
+    x: &mut Exec<'a>,
+    a: &'a Address,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    let name = format!("{} {}", a.first_name, a.last_name).trim().to_owned();
+    let area = format!("{} {}", a.zip, a.city).trim().to_owned();
+    Some(match f.name.as_str() {
+        "id" => json!(format!("{}?model_name=Address", gid("MailingAddress", address_id(a)))),
+        "coordinatesValidated" => json!(false),
+        "country" => json!(country_name(&a.country_code)),
+        "countryCode" => json!(a.country_code),
+        "formattedArea" => json!(format!("{area}, {}", country_name(&a.country_code))),
+        "formatted" => {
+            let with_name = x.arg(f, "withName").as_bool().unwrap_or(false);
+            let mut lines = Vec::new();
+            if with_name && !name.is_empty() {
+                lines.push(name);
+            }
+            lines.extend([a.address1.clone(), area, country_name(&a.country_code).to_owned()]);
+            json!(lines.into_iter().filter(|l| !l.is_empty()).collect::<Vec<_>>())
+        }
+        "timeZone" => json!(if a.country_code == "DK" { Some("Europe/Copenhagen") } else { None }),
+        _ => {
+            return listed(x, f, path, &["latitude", "longitude", "validationResultSummary"]);
+        }
+    })
+}
+
+pub(super) fn assigned_location(
+    x: &mut Exec,
+    l: u64,
+    f: &Field,
+    _path: &mut [Value],
+) -> Option<Value> {
+    // Every simulated location is in Copenhagen (see `catalog::location_address`).
+    let street = format!("Nørregade {}", l % 90 + 1);
+    Some(match f.name.as_str() {
+        "address1" => json!(street),
+        "city" => json!("Copenhagen"),
+        "countryCode" => json!("DK"),
+        "zip" => json!("1165"),
+        "address2" | "phone" | "province" => Value::Null,
+        _ => {
+            let _ = x;
+            return None;
+        }
+    })
+}
+
+pub(super) fn quantity(x: &mut Exec, name: &str, item: u64, l: u64, f: &Field) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "id" => json!(format!(
+            "gid://shopify/InventoryQuantity/{l}?inventory_item_id={item}&name={name}"
+        )),
+        "updatedAt" => {
+            json!(x.shop.variant_of(item).map(|(p, _)| time(&p.updated_at)))
+        }
+        _ => return None,
+    })
+}
+
+pub(super) fn contact<'a>(
+    x: &mut Exec<'a>,
+    c: &'a Company,
+    k: &'a Contact,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    let customer = x.shop.customers.get(&k.customer_id);
+    Some(match f.name.as_str() {
+        "createdAt" => json!(time(&c.created_at)),
+        "updatedAt" => {
+            json!(time(&c.updated_at.max(customer.map_or(c.updated_at, |cu| cu.updated_at))))
+        }
+        "lifetimeDuration" => json!(super::parties::lifetime(&c.created_at)),
+        "locale" => json!("en"),
+        "title" => Value::Null,
+        "orders" => {
+            let shop = x.shop;
+            let items = shop
+                .orders
+                .values()
+                .filter(|o| o.customer_id == Some(k.customer_id) && shop.order_visible(o))
+                .map(|o| Item { obj: Obj::Order(o), sort: format!("{:020}", o.id), id: o.id })
+                .collect();
+            x.connection(f, items, path)
+        }
+        _ => return listed(x, f, path, &["draftOrders", "roleAssignments"]),
+    })
+}
+
+pub(super) fn email<'a>(
+    x: &mut Exec<'a>,
+    c: &'a Customer,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    let domain = x.shop.domain();
+    Some(match f.name.as_str() {
+        "marketingUnsubscribeUrl" => {
+            json!(format!("https://{domain}/pages/unsubscribe?customer_id={}&key=sim", c.id))
+        }
+        "openTrackingLevel" => json!("UNKNOWN"),
+        "openTrackingUrl" => {
+            json!(format!("https://{domain}/pages/tracking?customer_id={}&key=sim", c.id))
+        }
+        "validFormat" => json!(c.email.contains('@')),
+        _ => {
+            return listed(
+                x,
+                f,
+                path,
+                &["marketingOptInLevel", "marketingUpdatedAt", "sourceLocation"],
+            );
+        }
+    })
+}
+
+/// `Customer.defaultPhoneNumber`: null without a phone number.
+pub(super) fn phone(x: &mut Exec, c: &Customer, f: &Field, path: &[Value]) -> Value {
+    if c.phone.is_empty() {
+        return Value::Null;
+    }
+    let consent = json!({ "state": "NOT_SUBSCRIBED", "optInLevel": null, "collectedFrom": null, "sourceLocation": null, "updatedAt": null });
+    object(
+        x,
+        path,
+        json!({
+            "phoneNumber": c.phone, "marketingState": "NOT_SUBSCRIBED", "marketingOptInLevel": null,
+            "marketingCollectedFrom": null, "marketingUpdatedAt": null, "sourceLocation": null,
+            "smsMarketingConsent": consent, "whatsAppMarketingConsent": consent,
+        }),
+        f,
+    )
+}

@@ -1,0 +1,249 @@
+//! Root fields beyond `exec.rs` (`productsCount`, `productVariants`, introspection's
+//! placeholders), webhook subscriptions' deprecated `callbackUrl`, and metafields.
+
+use super::{Exec, Obj, connection, count, listed};
+use crate::exec::time;
+use crate::store::{Metafield, Shop, gid, parse_gid};
+use apollo_compiler::executable::Field;
+use serde_json::{Value, json};
+
+pub(super) fn field<'a>(x: &mut Exec<'a>, f: &Field, path: &mut Vec<Value>) -> Option<Value> {
+    Some(match f.name.as_str() {
+        // Filled in by apollo-compiler's introspection after execution (gql::introspect).
+        "__schema" | "__type" => Value::Null,
+        "productsCount" => {
+            let n = x.products(f).len();
+            let limit = x.arg(f, "limit").as_i64().map_or(usize::MAX, |l| l.max(0) as usize);
+            let (shown, precision) = if n > limit { (limit, "AT_LEAST") } else { (n, "EXACT") };
+            super::object(x, path, json!({ "count": shown, "precision": precision }), f)
+        }
+        "locationsCount" => {
+            let n = x.items(Obj::Query, f).map_or(0, |i| i.len());
+            count(x, n, f, path)
+        }
+        "productVariants" => connection(x, Obj::Query, f, path),
+        _ => return None,
+    })
+}
+
+pub(super) fn subscription(
+    x: &mut Exec,
+    w: &crate::store::Subscription,
+    f: &Field,
+    path: &mut [Value],
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "callbackUrl" => json!(w.uri),
+        "legacyResourceId" => json!(w.id.to_string()),
+        "includeFields" | "metafieldNamespaces" | "metafields" => json!([]),
+        "filter" | "name" => Value::Null,
+        "apiVersion" => super::object(
+            x,
+            path,
+            json!({ "displayName": crate::schema::API_VERSION, "handle": crate::schema::API_VERSION, "supported": true }),
+            f,
+        ),
+        "endpoint" => super::object(
+            x,
+            path,
+            json!({ "__typename": "WebhookHttpEndpoint", "callbackUrl": w.uri }),
+            f,
+        ),
+        _ => return None,
+    })
+}
+
+const METAFIELD_EMPTY: &[&str] = &["definition", "description", "reference", "references"];
+
+pub(super) fn metafield<'a>(
+    x: &mut Exec<'a>,
+    m: &'a Metafield,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "id" => json!(gid("Metafield", m.id)),
+        "legacyResourceId" => json!(m.id.to_string()),
+        "namespace" => json!(m.namespace),
+        "key" => json!(m.key),
+        "type" => json!(m.kind),
+        "value" => json!(m.value),
+        "jsonValue" => {
+            serde_json::from_str(&m.value).unwrap_or_else(|_| Value::String(m.value.clone()))
+        }
+        "compareDigest" => json!(m.digest()),
+        "sizeInBytes" => json!(m.value.len()),
+        "createdAt" => json!(time(&m.created_at)),
+        "updatedAt" => json!(time(&m.updated_at)),
+        "ownerType" => json!(owner_type(&m.owner)),
+        "translations" => json!([]),
+        "owner" => {
+            let owner = owner_obj(x.shop, &m.owner)?;
+            x.set(owner, &f.selection_set, path)
+        }
+        _ => return listed(x, f, path, METAFIELD_EMPTY),
+    })
+}
+
+/// The `MetafieldOwnerType` of an owner's gid.
+pub(crate) fn owner_type(owner: &str) -> &'static str {
+    match owner.split('/').nth(3).unwrap_or("") {
+        "Product" => "PRODUCT",
+        "ProductVariant" => "PRODUCTVARIANT",
+        "Customer" => "CUSTOMER",
+        "Order" => "ORDER",
+        "Company" => "COMPANY",
+        "CompanyLocation" => "COMPANY_LOCATION",
+        "Location" => "LOCATION",
+        _ => "SHOP",
+    }
+}
+
+/// The object a metafield owner's gid names, if the shop has it.
+pub(crate) fn owner_obj<'a>(shop: &'a Shop, owner: &str) -> Option<Obj<'a>> {
+    if let Some(id) = parse_gid("Product", owner) {
+        return shop.products.get(&id).map(Obj::Product);
+    }
+    if let Some(id) = parse_gid("ProductVariant", owner) {
+        return shop
+            .products
+            .values()
+            .find_map(|p| p.variants.iter().find(|v| v.id == id).map(|v| Obj::Variant(p, v)));
+    }
+    if let Some(id) = parse_gid("Customer", owner) {
+        return shop.customers.get(&id).map(Obj::Customer);
+    }
+    if let Some(id) = parse_gid("Order", owner) {
+        return shop.orders.get(&id).map(Obj::Order);
+    }
+    if let Some(id) = parse_gid("Company", owner) {
+        return shop.companies.get(&id).map(Obj::Company);
+    }
+    if let Some(id) = parse_gid("CompanyLocation", owner) {
+        return shop.companies.values().find_map(|c| {
+            c.locations.iter().find(|l| l.id == id).map(|l| Obj::CompanyLocation(c, l))
+        });
+    }
+    None
+}
+
+/// The metafields of an owner, filtered by the field's `namespace`, `keys` or `key` arguments.
+pub(crate) fn metafields_of<'a>(
+    shop: &'a Shop,
+    owner: &str,
+    f: &Field,
+    x: &Exec,
+) -> Vec<&'a Metafield> {
+    let namespace = x.arg(f, "namespace");
+    let keys = x.arg(f, "keys");
+    let key = x.arg(f, "key");
+    shop.metafields
+        .values()
+        .filter(|m| m.owner == owner)
+        .filter(|m| namespace.as_str().is_none_or(|n| m.namespace == n))
+        .filter(|m| {
+            keys.as_array().is_none_or(|ks| {
+                ks.iter().filter_map(Value::as_str).any(|k| {
+                    k == format!("{}.{}", m.namespace, m.key) || (!k.contains('.') && k == m.key)
+                })
+            })
+        })
+        .filter(|m| match key.as_str() {
+            None => true,
+            // `key` may carry the namespace: "erp.item_no".
+            Some(k) => match k.split_once('.') {
+                Some((ns, k)) if namespace.is_null() => m.namespace == ns && m.key == k,
+                _ => m.key == k && (namespace.is_string() || m.namespace == DEFAULT_NAMESPACE),
+            },
+        })
+        .collect()
+}
+
+/// The namespace of a metafield set without one (Shopify: the app's reserved namespace).
+pub(crate) const DEFAULT_NAMESPACE: &str = "$app";
+
+/// The `metafield(namespace:, key:)` field of an owner.
+pub(crate) fn metafield_field<'a>(
+    x: &mut Exec<'a>,
+    owner: Obj<'a>,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Value {
+    let Some(owner) = crate::exec::gid_of(&owner) else { return Value::Null };
+    let shop = x.shop;
+    match metafields_of(shop, &owner, f, x).first() {
+        Some(m) => x.set(Obj::Metafield(m), &f.selection_set, path),
+        None => Value::Null,
+    }
+}
+
+/// `webhookSubscriptions(topics:, uri:, callbackUrl:, format:, query:)`.
+pub(crate) fn subscriptions<'a>(x: &mut Exec<'a>, f: &Field) -> Vec<crate::exec::Item<'a>> {
+    let topics = x.arg(f, "topics");
+    let uri = x.arg(f, "uri");
+    let callback = x.arg(f, "callbackUrl");
+    let format = x.arg(f, "format");
+    let filter = x.search_filter(f);
+    let key = x.sort_key(f);
+    x.shop
+        .subscriptions
+        .values()
+        .filter(|w| {
+            topics.as_array().is_none_or(|t| t.iter().any(|t| t.as_str() == Some(w.topic.as_str())))
+        })
+        .filter(|w| uri.as_str().is_none_or(|u| u == w.uri))
+        .filter(|w| callback.as_str().is_none_or(|u| u == w.uri))
+        .filter(|_| format.as_str().is_none_or(|f| f == "JSON"))
+        .filter(|w| {
+            filter.as_ref().is_none_or(|e| {
+                crate::search::matches(e, &|field| match field {
+                    Some("id") => Some(crate::search::FieldValue::Number(w.id)),
+                    Some("topic") => Some(crate::search::FieldValue::Text(w.topic.clone())),
+                    Some("uri" | "address") => Some(crate::search::FieldValue::Text(w.uri.clone())),
+                    Some("created_at") => Some(crate::search::FieldValue::Time(w.created_at)),
+                    _ => None,
+                })
+            })
+        })
+        .map(|w| crate::exec::Item {
+            obj: Obj::Subscription(w),
+            sort: match key.as_str() {
+                "ID" => format!("{:020}", w.id),
+                _ => time(&w.created_at),
+            },
+            id: w.id,
+        })
+        .collect()
+}
+
+/// `locations(query:, includeInactive:)`: by name, id, active state; sorted by name unless
+/// another sort key is asked for.
+pub(crate) fn locations<'a>(x: &mut Exec<'a>, f: &Field) -> Vec<crate::exec::Item<'a>> {
+    let filter = x.search_filter(f);
+    let inactive = x.arg(f, "includeInactive").as_bool().unwrap_or(false);
+    let key = x.arg(f, "sortKey");
+    let key = key.as_str().unwrap_or("NAME");
+    x.shop
+        .locations
+        .values()
+        .filter(|l| inactive || l.active)
+        .filter(|l| {
+            filter.as_ref().is_none_or(|e| {
+                crate::search::matches(e, &|field| match field {
+                    None | Some("name") => Some(crate::search::FieldValue::Text(l.name.clone())),
+                    Some("id") => Some(crate::search::FieldValue::Number(l.id)),
+                    Some("active") => Some(crate::search::FieldValue::Bool(l.active)),
+                    _ => None,
+                })
+            })
+        })
+        .map(|l| crate::exec::Item {
+            obj: Obj::Location(l),
+            sort: match key {
+                "ID" => format!("{:020}", l.id),
+                _ => l.name.to_lowercase(),
+            },
+            id: l.id,
+        })
+        .collect()
+}
