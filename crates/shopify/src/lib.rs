@@ -14,11 +14,17 @@ pub mod budget;
 pub mod bulk;
 pub mod documents;
 pub mod error;
+pub mod money;
+pub mod ops;
+pub mod pages;
 pub mod webhook;
 
 pub use budget::{Budget, ThrottleStatus};
-pub use documents::Document;
+pub use documents::{Document, Retry};
 pub use error::{GraphQlError, ShopifyError, UserError};
+pub use money::{CurrencyCode, Money, MoneyError};
+pub use ops::Operation;
+pub use pages::{Cursor, Page, Paginated};
 
 use futures::Stream;
 use secrecy::{ExposeSecret, SecretString};
@@ -38,8 +44,15 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Attempts per request before giving up (THROTTLED waits do not count).
     pub max_attempts: u32,
-    /// First back-off after a 5xx, timeout or connection error; doubles each time.
+    /// First back-off after a 5xx, timeout or connection error; doubles each time (with
+    /// jitter) up to `max_backoff`.
     pub backoff: Duration,
+    pub max_backoff: Duration,
+    /// Bulk result downloads: the longest wait for the next bytes (no total timeout: a large
+    /// file may take long, a stalled one fails).
+    pub bulk_read_timeout: Duration,
+    /// Bulk result downloads: the longest JSONL line accepted.
+    pub bulk_max_line: usize,
 }
 
 impl ClientConfig {
@@ -50,6 +63,9 @@ impl ClientConfig {
             timeout: Duration::from_secs(30),
             max_attempts: 5,
             backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            bulk_read_timeout: Duration::from_secs(60),
+            bulk_max_line: 16 * 1024 * 1024,
         }
     }
 }
@@ -86,6 +102,49 @@ impl std::fmt::Debug for ShopifyClient {
         // The access token stays out of debug output.
         f.debug_struct("ShopifyClient").field("endpoint", &self.endpoint).finish_non_exhaustive()
     }
+}
+
+/// Why an attempt got no usable answer.
+struct Failure {
+    cause: String,
+    /// The server's `Retry-After`, if any.
+    wait: Option<Duration>,
+    /// The shop may have run the request (timeout, 5xx, answer lost) or certainly did not
+    /// (connection refused, HTTP 429).
+    ambiguous: bool,
+}
+
+impl Failure {
+    fn not_run(cause: String) -> Self {
+        Self { cause, wait: None, ambiguous: false }
+    }
+    fn ambiguous(cause: String) -> Self {
+        Self { cause, wait: None, ambiguous: true }
+    }
+}
+
+/// A wait drawn at random from the upper half of `d` ("equal jitter"), so clients that failed
+/// together do not come back together.
+fn jitter(d: Duration) -> Duration {
+    d / 2 + d.mul_f64(fastrand::f64() / 2.0)
+}
+
+/// A mutation's business failures: the `userErrors` of its payload (`orderCancel` has its own
+/// list), as an error naming the operation.
+fn user_errors(operation: &'static str, data: &Value) -> Result<(), ShopifyError> {
+    let payloads = data.as_object().into_iter().flat_map(|o| o.values());
+    for p in payloads {
+        let errs = ["userErrors", "orderCancelUserErrors"]
+            .iter()
+            .filter_map(|k| p.get(*k))
+            .find(|e| e.as_array().is_some_and(|a| !a.is_empty()));
+        if let Some(errs) = errs {
+            let errors: Vec<UserError> = serde_json::from_value(errs.clone())
+                .map_err(|source| ShopifyError::Decode { operation, source })?;
+            return Err(ShopifyError::UserErrors { operation, errors });
+        }
+    }
+    Ok(())
 }
 
 /// What one JSON answer means for the request.
@@ -161,7 +220,16 @@ impl ShopifyClient {
         f(&mut self.stats.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
-    /// Send one operation, paced and retried; the `data` of a successful answer.
+    /// Send one operation, paced and retried as its [`Retry`] class allows; the `data` of a
+    /// successful answer.
+    ///
+    /// - Not run by the shop for certain (connection refused, HTTP 429, THROTTLED): sent again
+    ///   whatever the class.
+    /// - Outcome unknown (timeout, 5xx, connection lost, a body cut off or garbled): sent again
+    ///   with the same variables (so the same idempotency key) unless the document is
+    ///   [`Retry::NotIdempotent`]; that one returns [`ShopifyError::Ambiguous`] at once.
+    /// - Back-off doubles from `backoff` up to `max_backoff`, each wait drawn at random from
+    ///   its upper half (jitter), and never shorter than the server's `Retry-After`.
     pub async fn execute(
         &self,
         doc: &Document,
@@ -183,11 +251,13 @@ impl ShopifyClient {
                 .send()
                 .await;
             // Anything below that fails before a usable answer is retried with back-off (or
-            // the server's Retry-After) until the attempts are used up.
-            let failure: (String, Option<Duration>) = 'answer: {
+            // the server's Retry-After) until the attempts are used up, if the class allows.
+            let failure: Failure = 'answer: {
                 let r = match sent {
                     Ok(r) => r,
-                    Err(e) => break 'answer (e.to_string(), None),
+                    // Refused before anything was sent: the shop never saw the request.
+                    Err(e) if e.is_connect() => break 'answer Failure::not_run(e.to_string()),
+                    Err(e) => break 'answer Failure::ambiguous(e.to_string()),
                 };
                 let status = r.status();
                 let retry_after = r
@@ -195,23 +265,30 @@ impl ShopifyClient {
                     .get("retry-after")
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.trim().parse::<f64>().ok())
-                    .map(Duration::from_secs_f64);
+                    .filter(|s| s.is_finite() && *s >= 0.0)
+                    .map(|s| Duration::from_secs_f64(s.min(600.0)));
                 let text = match r.text().await {
                     Ok(t) => t,
-                    Err(e) => break 'answer (e.to_string(), None),
+                    Err(e) => break 'answer Failure::ambiguous(e.to_string()),
                 };
                 if status.as_u16() == 401 {
                     self.budget.settle(reservation, None).await;
                     return Err(ShopifyError::Unauthorized { operation: op });
                 }
                 if status.as_u16() == 429 {
-                    break 'answer (
-                        format!("HTTP {status}"),
-                        retry_after.or(Some(Duration::from_secs(1))),
-                    );
+                    // Rate limited before execution.
+                    break 'answer Failure {
+                        cause: format!("HTTP {status}"),
+                        wait: retry_after.or(Some(Duration::from_secs(1))),
+                        ambiguous: false,
+                    };
                 }
                 if status.is_server_error() {
-                    break 'answer (format!("HTTP {status}"), retry_after);
+                    break 'answer Failure {
+                        cause: format!("HTTP {status}"),
+                        wait: retry_after,
+                        ambiguous: true,
+                    };
                 }
                 if !status.is_success() {
                     self.budget.settle(reservation, None).await;
@@ -231,19 +308,27 @@ impl ShopifyClient {
                             Answer::Throttled => continue 'request,
                         }
                     }
-                    Err(e) => break 'answer (format!("unreadable answer: {e}"), None),
+                    Err(e) => break 'answer Failure::ambiguous(format!("unreadable answer: {e}")),
                 }
             };
             self.budget.settle(reservation, None).await;
             attempts += 1;
-            if attempts >= self.config.max_attempts {
-                return Err(ShopifyError::GaveUp { operation: op, attempts, last: failure.0 });
+            if failure.ambiguous && !doc.retry.resend_when_ambiguous() {
+                tracing::warn!(operation = op, error = %failure.cause, "outcome unknown; not idempotent, so not sent again");
+                return Err(ShopifyError::Ambiguous {
+                    operation: op,
+                    reconcile: true,
+                    cause: failure.cause,
+                });
             }
-            let wait = failure.1.unwrap_or(backoff);
-            tracing::debug!(operation = op, error = %failure.0, attempts, wait_ms = wait.as_millis() as u64, "retrying");
+            if attempts >= self.config.max_attempts {
+                return Err(ShopifyError::GaveUp { operation: op, attempts, last: failure.cause });
+            }
+            let wait = jitter(backoff).max(failure.wait.unwrap_or_default());
+            tracing::debug!(operation = op, error = %failure.cause, attempts, wait_ms = wait.as_millis() as u64, "retrying");
             self.bump(|s| s.retried += 1);
             tokio::time::sleep(wait).await;
-            backoff = (backoff * 2).min(Duration::from_secs(30));
+            backoff = (backoff * 2).min(self.config.max_backoff);
         }
     }
 
@@ -296,6 +381,24 @@ impl ShopifyClient {
         }))
     }
 
+    /// Run a typed operation (see [`ops`]): variables and answer are the types generated
+    /// from its document; it is retried as its document's [`Retry`] class allows, and a
+    /// mutation's `userErrors` become [`ShopifyError::UserErrors`].
+    pub async fn run<O: Operation>(
+        &self,
+        variables: O::Variables,
+    ) -> Result<O::ResponseData, ShopifyError> {
+        let doc = O::DOCUMENT;
+        let vars = serde_json::to_value(&variables)
+            .map_err(|source| ShopifyError::Decode { operation: doc.name, source })?;
+        let r = self.execute(&doc, vars).await?;
+        if doc.is_mutation() {
+            user_errors(doc.name, &r.data)?;
+        }
+        serde_json::from_value(r.data)
+            .map_err(|source| ShopifyError::Decode { operation: doc.name, source })
+    }
+
     /// Run a mutation and turn its payload's user errors into an error.
     pub async fn mutate(
         &self,
@@ -304,18 +407,8 @@ impl ShopifyClient {
         payload: &str,
     ) -> Result<Value, ShopifyError> {
         let r = self.execute(doc, variables).await?;
-        let p = r.data.get(payload).cloned().unwrap_or(Value::Null);
-        // Most payloads call them `userErrors`; `orderCancel` has its own list.
-        let errs = ["userErrors", "orderCancelUserErrors"]
-            .iter()
-            .filter_map(|k| p.get(*k))
-            .find(|e| e.as_array().is_some_and(|a| !a.is_empty()));
-        if let Some(errs) = errs {
-            let errors: Vec<UserError> = serde_json::from_value(errs.clone())
-                .map_err(|source| ShopifyError::Decode { operation: doc.name, source })?;
-            return Err(ShopifyError::UserErrors { operation: doc.name, errors });
-        }
-        Ok(p)
+        user_errors(doc.name, &r.data)?;
+        Ok(r.data.get(payload).cloned().unwrap_or(Value::Null))
     }
 
     /// The nodes of the connection at `connection` (a field of `data`), page by page: the
