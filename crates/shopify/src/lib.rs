@@ -123,6 +123,18 @@ impl Failure {
     }
 }
 
+/// A transport error with its causes ("timed out" first when it is a timeout).
+pub(crate) fn describe(e: &reqwest::Error) -> String {
+    let mut out = if e.is_timeout() { format!("timed out: {e}") } else { e.to_string() };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
 /// A wait drawn at random from the upper half of `d` ("equal jitter"), so clients that failed
 /// together do not come back together.
 fn jitter(d: Duration) -> Duration {
@@ -256,8 +268,8 @@ impl ShopifyClient {
                 let r = match sent {
                     Ok(r) => r,
                     // Refused before anything was sent: the shop never saw the request.
-                    Err(e) if e.is_connect() => break 'answer Failure::not_run(e.to_string()),
-                    Err(e) => break 'answer Failure::ambiguous(e.to_string()),
+                    Err(e) if e.is_connect() => break 'answer Failure::not_run(describe(&e)),
+                    Err(e) => break 'answer Failure::ambiguous(describe(&e)),
                 };
                 let status = r.status();
                 let retry_after = r
@@ -269,7 +281,7 @@ impl ShopifyClient {
                     .map(|s| Duration::from_secs_f64(s.min(600.0)));
                 let text = match r.text().await {
                     Ok(t) => t,
-                    Err(e) => break 'answer Failure::ambiguous(e.to_string()),
+                    Err(e) => break 'answer Failure::ambiguous(describe(&e)),
                 };
                 if status.as_u16() == 401 {
                     self.budget.settle(reservation, None).await;
