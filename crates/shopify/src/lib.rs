@@ -90,6 +90,8 @@ pub struct ClientStats {
 
 pub struct ShopifyClient {
     http: reqwest::Client,
+    /// For bulk result files: a read timeout, no total timeout.
+    bulk_http: reqwest::Client,
     endpoint: String,
     config: ClientConfig,
     budget: Arc<Budget>,
@@ -201,8 +203,15 @@ impl ShopifyClient {
             .user_agent(concat!("shopsync/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ShopifyError::BadUrl(format!("{}: {e}", config.shop_url)))?;
+        let bulk_http = reqwest::Client::builder()
+            .read_timeout(config.bulk_read_timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("shopsync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ShopifyError::BadUrl(format!("{}: {e}", config.shop_url)))?;
         Ok(Self {
             http,
+            bulk_http,
             endpoint,
             config,
             budget,

@@ -43,13 +43,13 @@ macro_rules! operation {
     ($ty:ident, $doc:ident, $file:tt) => {
         #[derive(GraphQLQuery)]
         #[graphql(
-                            schema_path = "../../schema/shopify/admin-2026-10.graphql",
-                            query_path = $file,
-                            response_derives = "Debug, Clone, PartialEq",
-                            variables_derives = "Debug, Clone",
-                            extern_enums("CurrencyCode"),
-                            skip_serializing_none
-                        )]
+                                    schema_path = "../../schema/shopify/admin-2026-10.graphql",
+                                    query_path = $file,
+                                    response_derives = "Debug, Clone, PartialEq",
+                                    variables_derives = "Debug, Clone",
+                                    extern_enums("CurrencyCode"),
+                                    skip_serializing_none
+                                )]
         pub struct $ty;
         impl Operation for $ty {
             const DOCUMENT: Document = documents::$doc;
@@ -60,12 +60,12 @@ macro_rules! operation {
     ($ty:ident, $doc:ident, $file:tt, explicit_nulls) => {
         #[derive(GraphQLQuery)]
         #[graphql(
-                            schema_path = "../../schema/shopify/admin-2026-10.graphql",
-                            query_path = $file,
-                            response_derives = "Debug, Clone, PartialEq",
-                            variables_derives = "Debug, Clone",
-                            extern_enums("CurrencyCode")
-                        )]
+                                    schema_path = "../../schema/shopify/admin-2026-10.graphql",
+                                    query_path = $file,
+                                    response_derives = "Debug, Clone, PartialEq",
+                                    variables_derives = "Debug, Clone",
+                                    extern_enums("CurrencyCode")
+                                )]
         pub struct $ty;
         impl Operation for $ty {
             const DOCUMENT: Document = documents::$doc;

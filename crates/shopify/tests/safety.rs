@@ -81,6 +81,8 @@ struct Rules {
     seen: Vec<(String, Value)>,
     /// Drop this many lines from the end of every bulk result file.
     truncate_bulk: usize,
+    /// Hold bulk result files this long before answering.
+    stall_bulk: Option<Duration>,
 }
 
 struct Proxy {
@@ -154,6 +156,10 @@ async fn forward(
     // Links to the simulator (bulk result URLs) point back through the proxy.
     let mut text = text.replace(&st.upstream, &st.me);
     let mut loss = None;
+    let stall = st.rules.lock().unwrap().stall_bulk.filter(|_| path.starts_with("/sim/bulk/"));
+    if let Some(d) = stall {
+        tokio::time::sleep(d).await;
+    }
     {
         let mut rules = st.rules.lock().unwrap();
         if path.contains("/graphql.json") {
@@ -518,5 +524,59 @@ async fn an_order_with_120_lines_is_read_whole() -> Result<()> {
     assert!(!order.line_items.page_info.has_next_page);
     // One page of orders, one more request for the 70 other lines.
     assert_eq!(c.stats().requests - before, 2);
+    Ok(())
+}
+
+const BULK: &str =
+    "{ products { edges { node { id title variants { edges { node { id sku } } } } } } }";
+
+#[tokio::test]
+async fn a_bulk_result_that_is_silently_short_is_an_error() -> Result<()> {
+    let sim = start(20).await?;
+    let proxy = start_proxy(&sim.url).await?;
+    let c = client(&proxy.url);
+    let poll = Duration::from_millis(50);
+    // Whole: every announced object arrives.
+    let whole: Vec<_> = c.bulk_query(BULK, poll).await?.try_collect().await?;
+    assert!(whole.len() >= 40, "20 products and their variants: {}", whole.len());
+
+    // The file loses its last line on the way and ends cleanly: an error, not a success.
+    proxy.rules.lock().unwrap().truncate_bulk = 1;
+    let mut records = Box::pin(c.bulk_query(BULK, poll).await?);
+    let mut read = 0;
+    let e = loop {
+        match records.next().await {
+            Some(Ok(_)) => read += 1,
+            Some(Err(e)) => break e,
+            None => panic!("a short result ended as a success after {read} records"),
+        }
+    };
+    let ShopifyError::BulkShort { expected, read: counted, .. } = e else { panic!("{e}") };
+    assert_eq!((expected, counted), (whole.len() as u64, read));
+    assert_eq!(read, whole.len() as u64 - 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn bulk_lines_have_a_maximum_length_and_a_stalled_download_times_out() -> Result<()> {
+    let sim = start(5).await?;
+    let proxy = start_proxy(&sim.url).await?;
+    let mut config = ClientConfig::new(&proxy.url, SecretString::from(TOKEN.to_owned()));
+    config.bulk_max_line = 40;
+    config.bulk_read_timeout = Duration::from_millis(300);
+    let c = ShopifyClient::new(config, Arc::new(Budget::default()))?;
+    let poll = Duration::from_millis(50);
+    let e = c.bulk_query(BULK, poll).await?.try_collect::<Vec<_>>().await.unwrap_err();
+    assert!(matches!(e, ShopifyError::BulkLineTooLong { line: 1, max: 40, .. }), "{e}");
+
+    // No total timeout, but a read timeout: a download that stalls fails.
+    proxy.rules.lock().unwrap().stall_bulk = Some(Duration::from_secs(3));
+    let started = std::time::Instant::now();
+    let e = match c.bulk_query(BULK, poll).await {
+        Err(e) => e,
+        Ok(s) => s.try_collect::<Vec<_>>().await.unwrap_err(),
+    };
+    assert!(e.to_string().contains("timed out"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(3), "it did not wait for the stall to end");
     Ok(())
 }
