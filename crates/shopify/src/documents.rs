@@ -60,6 +60,7 @@ macro_rules! document {
 
 document!(SHOP, "Shop", "shop.graphql", Query, 1);
 document!(PRODUCTS_PAGE, "ProductsPage", "products_page.graphql", Query, 100);
+document!(PRODUCT_VARIANTS, "ProductVariants", "product_variants.graphql", Query, 30);
 document!(CUSTOMERS_PAGE, "CustomersPage", "customers_page.graphql", Query, 20);
 document!(
     INVENTORY_SET_QUANTITIES,
@@ -77,6 +78,13 @@ document!(
     "order_fulfillment_orders.graphql",
     Query,
     60
+);
+document!(
+    FULFILLMENT_ORDER_LINE_ITEMS,
+    "FulfillmentOrderLineItems",
+    "fulfillment_order_line_items.graphql",
+    Query,
+    30
 );
 document!(FULFILLMENT_CREATE, "FulfillmentCreate", "fulfillment_create.graphql", NotIdempotent, 10);
 document!(BALANCE_TRANSACTIONS, "BalanceTransactions", "balance_transactions.graphql", Query, 50);
@@ -143,11 +151,13 @@ document!(COMPANY_UPDATE, "CompanyUpdate", "company_update.graphql", Repeatable,
 pub const ALL: &[Document] = &[
     SHOP,
     PRODUCTS_PAGE,
+    PRODUCT_VARIANTS,
     CUSTOMERS_PAGE,
     INVENTORY_SET_QUANTITIES,
     ORDERS_PAGE,
     ORDER_LINE_ITEMS,
     ORDER_FULFILLMENT_ORDERS,
+    FULFILLMENT_ORDER_LINE_ITEMS,
     FULFILLMENT_CREATE,
     BALANCE_TRANSACTIONS,
     PAYOUTS,

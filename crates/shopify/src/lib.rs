@@ -25,6 +25,7 @@ pub use error::{GraphQlError, ShopifyError, UserError};
 pub use money::{CurrencyCode, Money, MoneyError};
 pub use ops::Operation;
 pub use pages::{Cursor, Page, Paginated};
+pub use rust_decimal::Decimal;
 
 use futures::Stream;
 use secrecy::{ExposeSecret, SecretString};

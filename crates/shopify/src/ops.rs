@@ -75,6 +75,7 @@ macro_rules! operation {
 
 operation!(Shop, SHOP, "graphql/shop.graphql");
 operation!(ProductsPage, PRODUCTS_PAGE, "graphql/products_page.graphql");
+operation!(ProductVariants, PRODUCT_VARIANTS, "graphql/product_variants.graphql");
 operation!(CustomersPage, CUSTOMERS_PAGE, "graphql/customers_page.graphql");
 operation!(OrdersPage, ORDERS_PAGE, "graphql/orders_page.graphql");
 operation!(OrderLineItems, ORDER_LINE_ITEMS, "graphql/order_line_items.graphql");
@@ -82,6 +83,11 @@ operation!(
     OrderFulfillmentOrders,
     ORDER_FULFILLMENT_ORDERS,
     "graphql/order_fulfillment_orders.graphql"
+);
+operation!(
+    FulfillmentOrderLineItems,
+    FULFILLMENT_ORDER_LINE_ITEMS,
+    "graphql/fulfillment_order_line_items.graphql"
 );
 operation!(FulfillmentCreate, FULFILLMENT_CREATE, "graphql/fulfillment_create.graphql");
 operation!(Locations, LOCATIONS, "graphql/locations.graphql");
@@ -148,6 +154,8 @@ mod tests {
         let mut typed = same!(
             shop => Shop,
             products_page => ProductsPage,
+            product_variants => ProductVariants,
+            fulfillment_order_line_items => FulfillmentOrderLineItems,
             customers_page => CustomersPage,
             orders_page => OrdersPage,
             order_line_items => OrderLineItems,

@@ -10,7 +10,10 @@
 //! hold a nested connection (an order's lines) completes each node's list before its page is
 //! yielded ([`Paginated::complete`]).
 
-use crate::documents::{Document, ORDER_LINE_ITEMS};
+use crate::documents::{
+    Document, FULFILLMENT_ORDER_LINE_ITEMS, ORDER_FULFILLMENT_ORDERS, ORDER_LINE_ITEMS,
+    PRODUCT_VARIANTS,
+};
 use crate::ops::{self, Operation};
 use crate::{ShopifyClient, ShopifyError};
 use futures::{Stream, TryStreamExt};
@@ -174,6 +177,8 @@ impl Paginated for ops::OrdersPage {
     }
 }
 
+/// Products with all their variants: a product with more variants than `ProductsPage`'s first
+/// page of variants has the others read with `ProductVariants`.
 impl Paginated for ops::ProductsPage {
     type Node = ops::products_page::ProductsPageProductsNodes;
     fn set_after(v: &mut Self::Variables, c: Option<Cursor>) {
@@ -186,6 +191,75 @@ impl Paginated for ops::ProductsPage {
             resume: cursor(c.page_info.end_cursor),
             has_next_page: c.page_info.has_next_page,
         }
+    }
+    async fn complete(
+        client: &ShopifyClient,
+        nodes: &mut [Self::Node],
+    ) -> Result<(), ShopifyError> {
+        for product in nodes {
+            let info = &product.variants.page_info;
+            if !info.has_next_page {
+                continue;
+            }
+            let rest: Vec<ops::products_page::ProductsPageProductsNodesVariantsNodes> = client
+                .rest_of(
+                    &PRODUCT_VARIANTS,
+                    json!({ "id": product.id, "first": 250 }),
+                    info.end_cursor.clone(),
+                    "/product/variants",
+                )
+                .await?;
+            product.variants.nodes.extend(rest);
+            product.variants.page_info.has_next_page = false;
+        }
+        Ok(())
+    }
+}
+
+impl ShopifyClient {
+    /// An order's fulfillment orders, all of them with all their lines (`None`: no such
+    /// order). Read this to decide what remains to ship, and to reconcile after a
+    /// `fulfillmentCreate` that ended [`ShopifyError::Ambiguous`].
+    pub async fn order_fulfillment_orders(
+        &self,
+        order_id: &str,
+    ) -> Result<Option<ops::order_fulfillment_orders::OrderFulfillmentOrdersOrder>, ShopifyError>
+    {
+        use ops::order_fulfillment_orders::*;
+        let data = self
+            .run::<ops::OrderFulfillmentOrders>(Variables { id: order_id.to_owned(), after: None })
+            .await?;
+        let Some(mut order) = data.order else { return Ok(None) };
+        let fos = &mut order.fulfillment_orders;
+        if fos.page_info.has_next_page {
+            let rest: Vec<OrderFulfillmentOrdersOrderFulfillmentOrdersNodes> = self
+                .rest_of(
+                    &ORDER_FULFILLMENT_ORDERS,
+                    json!({ "id": order_id }),
+                    fos.page_info.end_cursor.clone(),
+                    "/order/fulfillmentOrders",
+                )
+                .await?;
+            fos.nodes.extend(rest);
+            fos.page_info.has_next_page = false;
+        }
+        for fo in &mut fos.nodes {
+            let info = &fo.line_items.page_info;
+            if !info.has_next_page {
+                continue;
+            }
+            let rest: Vec<OrderFulfillmentOrdersOrderFulfillmentOrdersNodesLineItemsNodes> = self
+                .rest_of(
+                    &FULFILLMENT_ORDER_LINE_ITEMS,
+                    json!({ "id": fo.id, "first": 250 }),
+                    info.end_cursor.clone(),
+                    "/fulfillmentOrder/lineItems",
+                )
+                .await?;
+            fo.line_items.nodes.extend(rest);
+            fo.line_items.page_info.has_next_page = false;
+        }
+        Ok(Some(order))
     }
 }
 

@@ -224,12 +224,8 @@ async fn place_order(sim_url: &str, c: &ShopifyClient) -> Result<(String, String
 
 /// The first fulfillment order of `order`, its first line and that line's remaining quantity.
 async fn remaining(c: &ShopifyClient, order: &str) -> Result<(String, String, i64)> {
-    let r = c
-        .run::<ops::OrderFulfillmentOrders>(ops::order_fulfillment_orders::Variables {
-            id: order.to_owned(),
-        })
-        .await?;
-    let fo = &r.order.unwrap().fulfillment_orders.nodes[0];
+    let order = c.order_fulfillment_orders(order).await?.unwrap();
+    let fo = &order.fulfillment_orders.nodes[0];
     let line = &fo.line_items.nodes[0];
     Ok((fo.id.clone(), line.id.clone(), line.remaining_quantity))
 }
@@ -524,6 +520,51 @@ async fn an_order_with_120_lines_is_read_whole() -> Result<()> {
     assert!(!order.line_items.page_info.has_next_page);
     // One page of orders, one more request for the 70 other lines.
     assert_eq!(c.stats().requests - before, 2);
+
+    // Its fulfillment orders hold the 120 lines too, read past their first page of 50.
+    let fos = c.order_fulfillment_orders(&id).await?.unwrap();
+    let fo_lines: Vec<_> =
+        fos.fulfillment_orders.nodes.iter().flat_map(|fo| &fo.line_items.nodes).collect();
+    assert_eq!(fo_lines.len(), 120);
+    assert!(fo_lines.iter().all(|l| l.remaining_quantity == 1));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_product_with_14_variants_is_read_whole() -> Result<()> {
+    use shopsync_shopify::documents::PRODUCT_SET;
+    let sim = start(0).await?;
+    let c = client(&sim.url);
+    let sizes: Vec<String> = (1..=14).map(|i| format!("S{i}")).collect();
+    let variants: Vec<Value> = sizes
+        .iter()
+        .map(|s| {
+            json!({ "optionValues": [{ "optionName": "Size", "name": s }], "price": "10.00",
+                         "inventoryItem": { "sku": format!("V-{s}"), "tracked": true } })
+        })
+        .collect();
+    let values: Vec<Value> = sizes.iter().map(|s| json!({ "name": s })).collect();
+    c.mutate(
+        &PRODUCT_SET,
+        json!({ "handle": "many-sizes", "input": { "title": "Many sizes", "status": "ACTIVE",
+                "productOptions": [{ "name": "Size", "values": values }], "variants": variants } }),
+        "productSet",
+    )
+    .await?;
+    let products: Vec<_> = c
+        .nodes::<ops::ProductsPage>(ops::products_page::Variables {
+            first: 50,
+            after: None,
+            query: None,
+        })
+        .try_collect()
+        .await?;
+    let p = products.iter().find(|p| p.handle == "many-sizes").unwrap();
+    assert_eq!(p.variants.nodes.len(), 14, "all variants, not the first page's 10");
+    let skus: HashSet<_> = p.variants.nodes.iter().filter_map(|v| v.sku.clone()).collect();
+    assert_eq!(skus.len(), 14);
+    // Prices are exact decimals.
+    assert!(p.variants.nodes.iter().all(|v| v.price == shopsync_shopify::Decimal::new(1000, 2)));
     Ok(())
 }
 
