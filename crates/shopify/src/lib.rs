@@ -413,10 +413,7 @@ impl ShopifyClient {
         let doc = O::DOCUMENT;
         let vars = serde_json::to_value(&variables)
             .map_err(|source| ShopifyError::Decode { operation: doc.name, source })?;
-        let r = self.execute(&doc, vars).await?;
-        if doc.is_mutation() {
-            user_errors(doc.name, &r.data)?;
-        }
+        let r = self.execute_checked(&doc, vars).await?;
         serde_json::from_value(r.data)
             .map_err(|source| ShopifyError::Decode { operation: doc.name, source })
     }
@@ -428,9 +425,51 @@ impl ShopifyClient {
         variables: Value,
         payload: &str,
     ) -> Result<Value, ShopifyError> {
-        let r = self.execute(doc, variables).await?;
-        user_errors(doc.name, &r.data)?;
+        let r = self.execute_checked(doc, variables).await?;
         Ok(r.data.get(payload).cloned().unwrap_or(Value::Null))
+    }
+
+    /// [`Self::execute`], then a mutation's `userErrors` as an error. An `@idempotent`
+    /// mutation told that its key's first attempt is still running
+    /// (`IDEMPOTENCY_CONCURRENT_REQUEST`) waits and is sent again with the same key.
+    async fn execute_checked(
+        &self,
+        doc: &Document,
+        variables: Value,
+    ) -> Result<GqlResponse, ShopifyError> {
+        const CONCURRENT: &str = "IDEMPOTENCY_CONCURRENT_REQUEST";
+        let mut attempts = 1u32;
+        let mut backoff = self.config.backoff;
+        loop {
+            let outcome = match self.execute(doc, variables.clone()).await {
+                Ok(r) if doc.is_mutation() => user_errors(doc.name, &r.data).map(|()| r),
+                other => other,
+            };
+            let concurrent = match &outcome {
+                Err(ShopifyError::UserErrors { errors, .. }) => {
+                    errors.iter().any(|e| e.code.as_deref() == Some(CONCURRENT))
+                }
+                Err(ShopifyError::GraphQl { errors, .. }) => {
+                    errors.iter().any(|e| e.code() == Some(CONCURRENT))
+                }
+                _ => false,
+            };
+            if !concurrent
+                || doc.retry != Retry::IdempotencyKey
+                || attempts >= self.config.max_attempts
+            {
+                return outcome;
+            }
+            attempts += 1;
+            self.bump(|s| s.retried += 1);
+            tracing::debug!(
+                operation = doc.name,
+                attempts,
+                "first attempt with this key still running; waiting"
+            );
+            tokio::time::sleep(jitter(backoff)).await;
+            backoff = (backoff * 2).min(self.config.max_backoff);
+        }
     }
 
     /// The nodes of the connection at `connection` (a field of `data`), page by page: the

@@ -71,6 +71,8 @@ enum Loss {
     Garble,
     /// Answers 502 as a load balancer would.
     BadGateway,
+    /// Does not forward; answers that the key's first attempt is still running.
+    Concurrent,
 }
 
 #[derive(Default)]
@@ -142,6 +144,25 @@ async fn forward(
     body: Bytes,
 ) -> Response {
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_owned();
+    if path.contains("/graphql.json") {
+        let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let op = req["operationName"].as_str().unwrap_or_default().to_owned();
+        let mut rules = st.rules.lock().unwrap();
+        if let Some((left, Loss::Concurrent)) = rules.lose.get_mut(&op)
+            && *left > 0
+        {
+            *left -= 1;
+            rules.seen.push((op.clone(), req["variables"].clone()));
+            let root = {
+                let mut c = op.chars();
+                c.next().map(|f| f.to_lowercase().chain(c).collect::<String>()).unwrap_or_default()
+            };
+            let answer = json!({ "data": { root: { "inventoryAdjustmentGroup": null, "userErrors": [
+                { "field": null, "message": "A request with this idempotency key is still being processed.",
+                  "code": "IDEMPOTENCY_CONCURRENT_REQUEST" } ] } } });
+            return axum::Json(answer).into_response();
+        }
+    }
     let mut req = st.http.request(method, format!("{}{path}", st.upstream)).body(body.clone());
     for name in ["x-shopify-access-token", "content-type", "accept"] {
         if let Some(v) = headers.get(name) {
@@ -188,6 +209,7 @@ async fn forward(
             (StatusCode::OK, [("content-type", "application/json")], cut).into_response()
         }
         Some(Loss::BadGateway) => (StatusCode::BAD_GATEWAY, "upstream went away").into_response(),
+        Some(Loss::Concurrent) => unreachable!("answered before forwarding"),
         None => (status, [("content-type", "application/json")], text).into_response(),
     }
 }
@@ -386,6 +408,14 @@ async fn an_idempotent_inventory_change_whose_answer_is_lost_is_resent_with_its_
     assert!(sent.iter().all(|v| v["key"] == key), "always with the same key: {sent:?}");
     assert_eq!(available(&c, &item, &location).await?, before + 7, "applied once");
 
+    // Told that the key's first attempt is still running: waits, then the same key again.
+    proxy.lose("InventoryAdjustQuantities", 2, Loss::Concurrent);
+    let key3 = "5d0e2f7a-1b1c-4c7e-9a51-aa0000000004";
+    c.run::<ops::InventoryAdjustQuantities>(adjust(&item, &location, 1, key3)).await?;
+    let sent = proxy.seen("InventoryAdjustQuantities");
+    assert_eq!(sent.iter().filter(|v| v["key"] == key3).count(), 3);
+    assert_eq!(available(&c, &item, &location).await?, before + 8);
+
     // inventorySetQuantities (compare-and-set): a garbled answer, then a 502.
     use ops::inventory_set_quantities::*;
     let set = |to: i64, from: i64, key: &str| Variables {
@@ -404,7 +434,7 @@ async fn an_idempotent_inventory_change_whose_answer_is_lost_is_resent_with_its_
     };
     proxy.lose("InventorySetQuantities", 1, Loss::Garble);
     let key = "5d0e2f7a-1b1c-4c7e-9a51-aa0000000002";
-    c.run::<ops::InventorySetQuantities>(set(before + 20, before + 7, key)).await?;
+    c.run::<ops::InventorySetQuantities>(set(before + 20, before + 8, key)).await?;
     proxy.lose("InventorySetQuantities", 1, Loss::BadGateway);
     let key2 = "5d0e2f7a-1b1c-4c7e-9a51-aa0000000003";
     c.run::<ops::InventorySetQuantities>(set(before + 30, before + 20, key2)).await?;
