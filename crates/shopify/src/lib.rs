@@ -2,13 +2,38 @@
 //!
 //! - One [`ShopifyClient`] per shop: `POST {shop}/admin/api/2026-10/graphql.json` with the
 //!   access token in `X-Shopify-Access-Token` (a secret: never logged or printed).
-//! - Every document lives in `graphql/` and is validated against Shopify's schema by the tests.
+//! - Every document lives in `graphql/`, is validated against Shopify's schema by the tests,
+//!   and has a typed operation in [`ops`] (generated at compile time): run it with
+//!   [`ShopifyClient::run`].
+//! - Every document declares how it may be retried ([`Retry`]): after a failure that leaves
+//!   the outcome unknown, a query or an `@idempotent` mutation is sent again (with the same
+//!   key), a mutation that is not idempotent is not and returns
+//!   [`ShopifyError::Ambiguous`] so the caller reconciles by reading. Back-off with jitter.
 //! - Pacing: every request first waits for its cost in the shop's [`Budget`]; the cost of a
 //!   document is learned from `extensions.cost.requestedQueryCost`.
-//! - Retries with back-off: THROTTLED, HTTP 429 (honouring `Retry-After`), 5xx, timeouts and
-//!   connection errors. Other GraphQL errors and `userErrors` become typed errors naming the
-//!   operation.
-//! - [`ShopifyClient::paginate`]: a connection's nodes as a stream, one page at a time.
+//! - [`ShopifyClient::pages`]: a connection page by page, each page with the [`Cursor`] to
+//!   resume after it; nested lists read to the end.
+//! - [`ShopifyClient::bulk_query`]: bulk results with a read timeout, a maximum line length
+//!   and the record count checked against `objectCount`.
+//! - [`Money`]: exact decimals in the currency's own minor units.
+//!
+//! ```no_run
+//! # async fn example(client: &shopsync_shopify::ShopifyClient) -> Result<(), Box<dyn std::error::Error>> {
+//! use futures::TryStreamExt;
+//! use shopsync_shopify::ops::{self, orders_page};
+//! let vars = orders_page::Variables { first: 50, after: None, query: Some("updated_at:>'2026-12-01'".into()) };
+//! let saved = None; // or the cursor an earlier run stored
+//! let mut pages = std::pin::pin!(client.pages::<ops::OrdersPage>(vars, saved));
+//! while let Some(page) = pages.try_next().await? {
+//!     for order in &page.nodes {
+//!         let m = &order.total_price_set.shop_money; // amount: Decimal, currency_code: CurrencyCode
+//!         let total = shopsync_shopify::Money::new(m.amount, m.currency_code)?; // 1500 JPY, 1.250 KWD
+//!         let _ = (total, order.line_items.nodes.len()); // every line, not the first 50
+//!     }
+//!     let _checkpoint = page.resume; // store it; resume with pages(vars, checkpoint)
+//! }
+//! # Ok(()) }
+//! ```
 
 pub mod budget;
 pub mod bulk;

@@ -651,3 +651,29 @@ async fn bulk_lines_have_a_maximum_length_and_a_stalled_download_times_out() -> 
     assert!(started.elapsed() < Duration::from_secs(3), "it did not wait for the stall to end");
     Ok(())
 }
+
+#[tokio::test]
+async fn interface_selections_decode_by_their_typename() -> Result<()> {
+    let sim = start(3).await?;
+    let c = client(&sim.url);
+    let products = c
+        .run::<ops::ProductsPage>(ops::products_page::Variables {
+            first: 1,
+            after: None,
+            query: None,
+        })
+        .await?;
+    let id = products.products.nodes[0].id.clone();
+    let media = c
+        .run::<ops::ProductMedia>(ops::product_media::Variables { id, first: 10, after: None })
+        .await?;
+    let nodes = media.product.unwrap().media.nodes;
+    assert!(!nodes.is_empty());
+    for n in &nodes {
+        assert!(
+            matches!(n.on, ops::product_media::ProductMediaProductMediaNodesOn::MediaImage(_)),
+            "{n:?}"
+        );
+    }
+    Ok(())
+}
