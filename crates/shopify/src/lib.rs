@@ -543,3 +543,17 @@ impl ShopifyClient {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_off_waits_are_drawn_from_the_upper_half() {
+        let d = Duration::from_millis(800);
+        let waits: Vec<Duration> = (0..200).map(|_| jitter(d)).collect();
+        assert!(waits.iter().all(|w| *w >= d / 2 && *w <= d));
+        let distinct: std::collections::HashSet<_> = waits.iter().collect();
+        assert!(distinct.len() > 100, "spread out, not one value");
+    }
+}

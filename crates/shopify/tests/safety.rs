@@ -677,3 +677,36 @@ async fn interface_selections_decode_by_their_typename() -> Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_repeatable_upsert_is_resent_through_faults_and_creates_nothing_twice() -> Result<()> {
+    use shopsync_shopify::documents::PRODUCT_SET;
+    let sim = start(0).await?;
+    let c = client(&sim.url);
+    sim.sim.set_faults(
+        "demo",
+        Faults { error_rate: 0.4, malformed_rate: 0.2, seed: 8, ..Faults::default() },
+    );
+    for i in 0..4 {
+        c.mutate(
+            &PRODUCT_SET,
+            json!({ "handle": format!("erp-{i}"), "input": { "title": format!("Item {i}"), "status": "ACTIVE" } }),
+            "productSet",
+        )
+        .await?;
+    }
+    assert!(c.stats().retried > 0, "some attempts failed and were resent: {:?}", c.stats());
+    sim.sim.set_faults("demo", Faults::default());
+    let products: Vec<_> = c
+        .nodes::<ops::ProductsPage>(ops::products_page::Variables {
+            first: 50,
+            after: None,
+            query: None,
+        })
+        .try_collect()
+        .await?;
+    let mut handles: Vec<_> = products.iter().map(|p| p.handle.as_str()).collect();
+    handles.sort_unstable();
+    assert_eq!(handles, ["erp-0", "erp-1", "erp-2", "erp-3"]);
+    Ok(())
+}
