@@ -90,6 +90,7 @@ document!(FULFILLMENT_CREATE, "FulfillmentCreate", "fulfillment_create.graphql",
 document!(BALANCE_TRANSACTIONS, "BalanceTransactions", "balance_transactions.graphql", Query, 50);
 document!(PAYOUTS, "Payouts", "payouts.graphql", Query, 20);
 document!(COMPANIES_PAGE, "CompaniesPage", "companies_page.graphql", Query, 100);
+document!(COMPANY_LOCATIONS, "CompanyLocations", "company_locations.graphql", Query, 30);
 document!(CATALOGS_PAGE, "CatalogsPage", "catalogs_page.graphql", Query, 60);
 document!(
     PRICE_LIST_FIXED_PRICES_ADD,
@@ -162,6 +163,7 @@ pub const ALL: &[Document] = &[
     BALANCE_TRANSACTIONS,
     PAYOUTS,
     COMPANIES_PAGE,
+    COMPANY_LOCATIONS,
     CATALOGS_PAGE,
     PRICE_LIST_FIXED_PRICES_ADD,
     PRODUCT_SET,

@@ -88,6 +88,10 @@ pub enum ShopifyError {
     /// An answer lacked what the operation needs (e.g. the order whose lines were being read).
     #[error("{operation}: the answer has no {what}")]
     Missing { operation: &'static str, what: String },
+    /// A plain list (not a connection, so it cannot be paged) came back full: it may have
+    /// been cut, and a short list is never taken for the whole.
+    #[error("{operation}: {what} may be cut at the list's cap")]
+    Truncated { operation: &'static str, what: String },
     #[error("invalid shop address {0:?}")]
     BadUrl(String),
 }

@@ -112,6 +112,7 @@ operation!(BulkOperation, BULK_OPERATION, "graphql/bulk_operation.graphql");
 operation!(BalanceTransactions, BALANCE_TRANSACTIONS, "graphql/balance_transactions.graphql");
 operation!(Payouts, PAYOUTS, "graphql/payouts.graphql");
 operation!(CompaniesPage, COMPANIES_PAGE, "graphql/companies_page.graphql");
+operation!(CompanyLocations, COMPANY_LOCATIONS, "graphql/company_locations.graphql");
 operation!(CatalogsPage, CATALOGS_PAGE, "graphql/catalogs_page.graphql");
 operation!(
     PriceListFixedPricesAdd,
@@ -174,6 +175,7 @@ mod tests {
             balance_transactions => BalanceTransactions,
             payouts => Payouts,
             companies_page => CompaniesPage,
+            company_locations => CompanyLocations,
             catalogs_page => CatalogsPage,
             price_list_fixed_prices_add => PriceListFixedPricesAdd,
             order_mark_as_paid => OrderMarkAsPaid,

@@ -11,8 +11,8 @@
 //! yielded ([`Paginated::complete`]).
 
 use crate::documents::{
-    Document, FULFILLMENT_ORDER_LINE_ITEMS, ORDER_FULFILLMENT_ORDERS, ORDER_LINE_ITEMS,
-    PRODUCT_VARIANTS,
+    COMPANY_LOCATIONS, Document, FULFILLMENT_ORDER_LINE_ITEMS, ORDER_FULFILLMENT_ORDERS,
+    ORDER_LINE_ITEMS, PRODUCT_VARIANTS,
 };
 use crate::ops::{self, Operation};
 use crate::{ShopifyClient, ShopifyError};
@@ -290,5 +290,117 @@ impl Paginated for ops::Locations {
             resume: cursor(c.page_info.end_cursor),
             has_next_page: c.page_info.has_next_page,
         }
+    }
+}
+
+/// Companies with all their locations: a company with more locations than `CompaniesPage`'s
+/// first 20 has the others read with `CompanyLocations`.
+impl Paginated for ops::CompaniesPage {
+    type Node = ops::companies_page::CompaniesPageCompaniesNodes;
+    fn set_after(v: &mut Self::Variables, c: Option<Cursor>) {
+        v.after = c.map(|c| c.0);
+    }
+    fn page(data: Self::ResponseData) -> Page<Self::Node> {
+        let c = data.companies;
+        Page {
+            nodes: c.nodes,
+            resume: cursor(c.page_info.end_cursor),
+            has_next_page: c.page_info.has_next_page,
+        }
+    }
+    async fn complete(
+        client: &ShopifyClient,
+        nodes: &mut [Self::Node],
+    ) -> Result<(), ShopifyError> {
+        for company in nodes {
+            let info = &company.locations.page_info;
+            if !info.has_next_page {
+                continue;
+            }
+            let rest: Vec<ops::companies_page::CompaniesPageCompaniesNodesLocationsNodes> = client
+                .rest_of(
+                    &COMPANY_LOCATIONS,
+                    json!({ "id": company.id, "first": 250 }),
+                    info.end_cursor.clone(),
+                    "/company/locations",
+                )
+                .await?;
+            company.locations.nodes.extend(rest);
+            company.locations.page_info.has_next_page = false;
+        }
+        Ok(())
+    }
+}
+
+/// Shopify Payments balance transactions (an empty page when the shop has no Shopify
+/// Payments account).
+impl Paginated for ops::BalanceTransactions {
+    type Node =
+        ops::balance_transactions::BalanceTransactionsShopifyPaymentsAccountBalanceTransactionsNodes;
+    fn set_after(v: &mut Self::Variables, c: Option<Cursor>) {
+        v.after = c.map(|c| c.0);
+    }
+    fn page(data: Self::ResponseData) -> Page<Self::Node> {
+        match data.shopify_payments_account {
+            Some(a) => Page {
+                nodes: a.balance_transactions.nodes,
+                resume: cursor(a.balance_transactions.page_info.end_cursor),
+                has_next_page: a.balance_transactions.page_info.has_next_page,
+            },
+            None => Page { nodes: Vec::new(), resume: None, has_next_page: false },
+        }
+    }
+}
+
+/// Shopify Payments payouts (an empty page without a Shopify Payments account).
+impl Paginated for ops::Payouts {
+    type Node = ops::payouts::PayoutsShopifyPaymentsAccountPayoutsNodes;
+    fn set_after(v: &mut Self::Variables, c: Option<Cursor>) {
+        v.after = c.map(|c| c.0);
+    }
+    fn page(data: Self::ResponseData) -> Page<Self::Node> {
+        match data.shopify_payments_account {
+            Some(a) => Page {
+                nodes: a.payouts.nodes,
+                resume: cursor(a.payouts.page_info.end_cursor),
+                has_next_page: a.payouts.page_info.has_next_page,
+            },
+            None => Page { nodes: Vec::new(), resume: None, has_next_page: false },
+        }
+    }
+}
+
+/// Company-location catalogs. A catalog with more than 50 company locations is an error
+/// ([`ShopifyError::Truncated`]) rather than a silently short list: reading the rest is not
+/// implemented yet.
+impl Paginated for ops::CatalogsPage {
+    type Node = ops::catalogs_page::CatalogsPageCatalogsNodes;
+    fn set_after(v: &mut Self::Variables, c: Option<Cursor>) {
+        v.after = c.map(|c| c.0);
+    }
+    fn page(data: Self::ResponseData) -> Page<Self::Node> {
+        let c = data.catalogs;
+        Page {
+            nodes: c.nodes,
+            resume: cursor(c.page_info.end_cursor),
+            has_next_page: c.page_info.has_next_page,
+        }
+    }
+    async fn complete(
+        _client: &ShopifyClient,
+        nodes: &mut [Self::Node],
+    ) -> Result<(), ShopifyError> {
+        use ops::catalogs_page::CatalogsPageCatalogsNodesOn as On;
+        for catalog in nodes.iter() {
+            if let On::CompanyLocationCatalog(c) = &catalog.on
+                && c.company_locations.page_info.has_next_page
+            {
+                return Err(ShopifyError::Truncated {
+                    operation: "CatalogsPage",
+                    what: format!("catalog {}: company locations", catalog.id),
+                });
+            }
+        }
+        Ok(())
     }
 }

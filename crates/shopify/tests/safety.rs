@@ -710,3 +710,60 @@ async fn a_repeatable_upsert_is_resent_through_faults_and_creates_nothing_twice(
     assert_eq!(handles, ["erp-0", "erp-1", "erp-2", "erp-3"]);
     Ok(())
 }
+
+#[tokio::test]
+async fn b2b_and_payments_connections_page_typed_to_the_end() -> Result<()> {
+    let sim = start(6).await?;
+    let http = reqwest::Client::new();
+    for body in
+        [json!({ "seed": 2, "companies": 4 }), json!({ "seed": 4, "customers": 3, "orders": 25 })]
+    {
+        http.post(format!("{}/sim/shops/demo/seed", sim.url))
+            .json(&body)
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    let c = client(&sim.url);
+    let companies: Vec<_> = c
+        .nodes::<ops::CompaniesPage>(ops::companies_page::Variables {
+            first: 3,
+            after: None,
+            query: None,
+        })
+        .try_collect()
+        .await?;
+    assert_eq!(companies.len(), 4);
+    assert!(companies.iter().all(|co| !co.locations.nodes.is_empty()));
+    let catalogs: Vec<_> = c
+        .nodes::<ops::CatalogsPage>(ops::catalogs_page::Variables {
+            first: 2,
+            after: None,
+            query: None,
+        })
+        .try_collect()
+        .await?;
+    assert!(!catalogs.is_empty());
+    let txs: Vec<_> = c
+        .nodes::<ops::BalanceTransactions>(ops::balance_transactions::Variables {
+            first: 10,
+            after: None,
+            query: None,
+        })
+        .try_collect()
+        .await?;
+    assert!(txs.len() > 10, "more than one page: {}", txs.len());
+    let ids: HashSet<_> = txs.iter().map(|t| t.id.clone()).collect();
+    assert_eq!(ids.len(), txs.len(), "no transaction twice");
+    // Amounts are exact money in the shop's currency.
+    for t in &txs {
+        let m = shopsync_shopify::Money::new(t.amount.amount, t.amount.currency_code)?;
+        assert_eq!(m.amount(), t.amount.amount);
+    }
+    let payouts: Vec<_> = c
+        .nodes::<ops::Payouts>(ops::payouts::Variables { first: 2, after: None, query: None })
+        .try_collect()
+        .await?;
+    assert!(!payouts.is_empty());
+    Ok(())
+}
