@@ -192,6 +192,8 @@ enum Answer {
     Done(Result<GqlResponse, ShopifyError>),
     /// THROTTLED: wait for the bucket and send again.
     Throttled,
+    /// An error on Shopify's side (`INTERNAL_SERVER_ERROR` with HTTP 200): outcome unknown.
+    Failed(Failure),
 }
 
 static CRYPTO: Once = Once::new();
@@ -353,6 +355,14 @@ impl ShopifyClient {
                         match outcome {
                             Answer::Done(r) => return r,
                             Answer::Throttled => continue 'request,
+                            Answer::Failed(f) => {
+                                // The budget was settled with this answer already.
+                                attempts += 1;
+                                match self.after_failure(doc, f, attempts, &mut backoff).await {
+                                    Ok(()) => continue 'request,
+                                    Err(e) => return Err(e),
+                                }
+                            }
                         }
                     }
                     Err(e) => break 'answer Failure::ambiguous(format!("unreadable answer: {e}")),
@@ -360,23 +370,37 @@ impl ShopifyClient {
             };
             self.budget.settle(reservation, None).await;
             attempts += 1;
-            if failure.ambiguous && !doc.retry.resend_when_ambiguous() {
-                tracing::warn!(operation = op, error = %failure.cause, "outcome unknown; not idempotent, so not sent again");
-                return Err(ShopifyError::Ambiguous {
-                    operation: op,
-                    reconcile: true,
-                    cause: failure.cause,
-                });
-            }
-            if attempts >= self.config.max_attempts {
-                return Err(ShopifyError::GaveUp { operation: op, attempts, last: failure.cause });
-            }
-            let wait = jitter(backoff).max(failure.wait.unwrap_or_default());
-            tracing::debug!(operation = op, error = %failure.cause, attempts, wait_ms = wait.as_millis() as u64, "retrying");
-            self.bump(|s| s.retried += 1);
-            tokio::time::sleep(wait).await;
-            backoff = (backoff * 2).min(self.config.max_backoff);
+            self.after_failure(doc, failure, attempts, &mut backoff).await?;
         }
+    }
+
+    /// After an attempt without a usable answer: the error to return, or (having waited the
+    /// back-off) `Ok` to send again.
+    async fn after_failure(
+        &self,
+        doc: &Document,
+        failure: Failure,
+        attempts: u32,
+        backoff: &mut Duration,
+    ) -> Result<(), ShopifyError> {
+        let op = doc.name;
+        if failure.ambiguous && !doc.retry.resend_when_ambiguous() {
+            tracing::warn!(operation = op, error = %failure.cause, "outcome unknown; not idempotent, so not sent again");
+            return Err(ShopifyError::Ambiguous {
+                operation: op,
+                reconcile: true,
+                cause: failure.cause,
+            });
+        }
+        if attempts >= self.config.max_attempts {
+            return Err(ShopifyError::GaveUp { operation: op, attempts, last: failure.cause });
+        }
+        let wait = jitter(*backoff).max(failure.wait.unwrap_or_default());
+        tracing::debug!(operation = op, error = %failure.cause, attempts, wait_ms = wait.as_millis() as u64, "retrying");
+        self.bump(|s| s.retried += 1);
+        tokio::time::sleep(wait).await;
+        *backoff = (*backoff * 2).min(self.config.max_backoff);
+        Ok(())
     }
 
     /// Read a JSON answer: settle the budget, learn the cost, and sort out the errors.
@@ -412,6 +436,9 @@ impl ShopifyClient {
                 .and_then(Value::as_f64)
                 .unwrap_or(0.0);
             return Answer::Done(Err(ShopifyError::MaxCostExceeded { operation: op, cost }));
+        }
+        if let Some(e) = errors.iter().find(|e| e.code() == Some("INTERNAL_SERVER_ERROR")) {
+            return Answer::Failed(Failure::ambiguous(format!("Shopify's internal error: {e}")));
         }
         if !errors.is_empty() {
             return Answer::Done(Err(ShopifyError::GraphQl { operation: op, errors }));

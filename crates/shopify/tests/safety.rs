@@ -73,6 +73,8 @@ enum Loss {
     BadGateway,
     /// Does not forward; answers that the key's first attempt is still running.
     Concurrent,
+    /// Answers HTTP 200 with Shopify's INTERNAL_SERVER_ERROR instead of the data.
+    Internal,
 }
 
 #[derive(Default)]
@@ -210,6 +212,10 @@ async fn forward(
         }
         Some(Loss::BadGateway) => (StatusCode::BAD_GATEWAY, "upstream went away").into_response(),
         Some(Loss::Concurrent) => unreachable!("answered before forwarding"),
+        Some(Loss::Internal) => axum::Json(json!({ "errors": [{
+            "message": "Internal error. Looks like something went wrong on our end.",
+            "extensions": { "code": "INTERNAL_SERVER_ERROR" } }] }))
+        .into_response(),
         None => (status, [("content-type", "application/json")], text).into_response(),
     }
 }
@@ -274,9 +280,12 @@ fn ship(fo: &str, line: &str, quantity: i64) -> ops::fulfillment_create::Variabl
 async fn a_fulfillment_whose_answer_is_lost_is_not_resent_and_the_caller_reconciles() -> Result<()>
 {
     let sim = start(3).await?;
-    for (loss, hint) in
-        [(Loss::Hang, "timed out"), (Loss::Garble, "unreadable"), (Loss::BadGateway, "502")]
-    {
+    for (loss, hint) in [
+        (Loss::Hang, "timed out"),
+        (Loss::Garble, "unreadable"),
+        (Loss::BadGateway, "502"),
+        (Loss::Internal, "internal error"),
+    ] {
         let proxy = start_proxy(&sim.url).await?;
         let c = client(&proxy.url);
         let (order, fo, line) = place_order(&sim.url, &c).await?;
@@ -435,7 +444,7 @@ async fn an_idempotent_inventory_change_whose_answer_is_lost_is_resent_with_its_
     proxy.lose("InventorySetQuantities", 1, Loss::Garble);
     let key = "5d0e2f7a-1b1c-4c7e-9a51-aa0000000002";
     c.run::<ops::InventorySetQuantities>(set(before + 20, before + 8, key)).await?;
-    proxy.lose("InventorySetQuantities", 1, Loss::BadGateway);
+    proxy.lose("InventorySetQuantities", 1, Loss::Internal);
     let key2 = "5d0e2f7a-1b1c-4c7e-9a51-aa0000000003";
     c.run::<ops::InventorySetQuantities>(set(before + 30, before + 20, key2)).await?;
     let sent = proxy.seen("InventorySetQuantities");
