@@ -404,3 +404,21 @@ impl Paginated for ops::CatalogsPage {
         Ok(())
     }
 }
+
+/// One product's media (an empty page when there is no such product).
+impl Paginated for ops::ProductMedia {
+    type Node = ops::product_media::ProductMediaProductMediaNodes;
+    fn set_after(v: &mut Self::Variables, c: Option<Cursor>) {
+        v.after = c.map(|c| c.0);
+    }
+    fn page(data: Self::ResponseData) -> Page<Self::Node> {
+        match data.product {
+            Some(p) => Page {
+                nodes: p.media.nodes,
+                resume: cursor(p.media.page_info.end_cursor),
+                has_next_page: p.media.page_info.has_next_page,
+            },
+            None => Page { nodes: Vec::new(), resume: None, has_next_page: false },
+        }
+    }
+}
