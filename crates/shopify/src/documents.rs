@@ -31,6 +31,19 @@ impl Retry {
     }
 }
 
+// The mutations' classes, and why:
+// - IdempotencyKey: inventorySetQuantities, inventoryAdjustQuantities (`@idempotent(key:)`).
+// - Repeatable: productSet (upsert by handle, lists replaced), customerSet (upsert by email),
+//   customerUpdate, companyUpdate, productVariantsBulkUpdate and priceListFixedPricesAdd (set
+//   given values), orderClose (closing a closed order changes nothing), stagedUploadsCreate
+//   (an unused upload target expires), webhookSubscriptionCreate (a second subscription for
+//   the same topic and address is refused with a userError, not created).
+// - NotIdempotent: fulfillmentCreate (a second fulfilment), companyCreate (a second
+//   company), productUpdate with media (ProductAttachMedia: the images again),
+//   bulkOperationRunQuery (a second operation), orderMarkAsPaid and orderCancel (a resend
+//   after a lost success is refused with a userError that would hide the success: read the
+//   order instead).
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Document {
     /// The operation's name (also the key of its learned cost).
