@@ -50,6 +50,7 @@ impl std::fmt::Display for UserError {
 }
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ShopifyError {
     #[error("{operation}: the shop refused the access token (HTTP 401)")]
     Unauthorized { operation: &'static str },
@@ -67,6 +68,37 @@ pub enum ShopifyError {
     Decode { operation: &'static str, source: serde_json::Error },
     #[error("{operation}: gave up after {attempts} attempts: {last}")]
     GaveUp { operation: &'static str, attempts: u32, last: String },
+    /// A mutation that is not idempotent failed in a way that leaves its outcome unknown (a
+    /// timeout, a 5xx, an answer cut off): the shop may or may not have applied it, so it was
+    /// not sent again. `reconcile`: read the shop's state (e.g. the fulfillment orders'
+    /// remaining quantities) before deciding to send it again.
+    #[error(
+        "{operation}: outcome unknown ({cause}); not sent again because it is not idempotent: read the shop's state to reconcile before retrying"
+    )]
+    Ambiguous { operation: &'static str, reconcile: bool, cause: String },
+    /// A bulk operation's file did not hold the objects its `objectCount` announced.
+    #[error("{operation}: bulk result {id} is short: {read} objects read, {expected} announced")]
+    BulkShort { operation: &'static str, id: String, expected: u64, read: u64 },
+    /// A line of a bulk result was longer than the client accepts.
+    #[error("{operation}: bulk result line {line} is longer than {max} bytes")]
+    BulkLineTooLong { operation: &'static str, line: u64, max: usize },
+    /// A bulk operation ended in another state than COMPLETED, or could not be read.
+    #[error("{operation}: bulk operation {id}: {reason}")]
+    Bulk { operation: &'static str, id: String, reason: String },
+    /// An answer lacked what the operation needs (e.g. the order whose lines were being read).
+    #[error("{operation}: the answer has no {what}")]
+    Missing { operation: &'static str, what: String },
+    /// A plain list (not a connection, so it cannot be paged) came back full: it may have
+    /// been cut, and a short list is never taken for the whole.
+    #[error("{operation}: {what} may be cut at the list's cap")]
+    Truncated { operation: &'static str, what: String },
     #[error("invalid shop address {0:?}")]
     BadUrl(String),
+}
+
+impl ShopifyError {
+    /// The operation may have been applied: read the shop's state before sending it again.
+    pub fn must_reconcile(&self) -> bool {
+        matches!(self, ShopifyError::Ambiguous { reconcile: true, .. })
+    }
 }

@@ -2,23 +2,55 @@
 //!
 //! - One [`ShopifyClient`] per shop: `POST {shop}/admin/api/2026-10/graphql.json` with the
 //!   access token in `X-Shopify-Access-Token` (a secret: never logged or printed).
-//! - Every document lives in `graphql/` and is validated against Shopify's schema by the tests.
+//! - Every document lives in `graphql/`, is validated against Shopify's schema by the tests,
+//!   and has a typed operation in [`ops`] (generated at compile time): run it with
+//!   [`ShopifyClient::run`].
+//! - Every document declares how it may be retried ([`Retry`]): after a failure that leaves
+//!   the outcome unknown, a query or an `@idempotent` mutation is sent again (with the same
+//!   key), a mutation that is not idempotent is not and returns
+//!   [`ShopifyError::Ambiguous`] so the caller reconciles by reading. Back-off with jitter.
 //! - Pacing: every request first waits for its cost in the shop's [`Budget`]; the cost of a
 //!   document is learned from `extensions.cost.requestedQueryCost`.
-//! - Retries with back-off: THROTTLED, HTTP 429 (honouring `Retry-After`), 5xx, timeouts and
-//!   connection errors. Other GraphQL errors and `userErrors` become typed errors naming the
-//!   operation.
-//! - [`ShopifyClient::paginate`]: a connection's nodes as a stream, one page at a time.
+//! - [`ShopifyClient::pages`]: a connection page by page, each page with the [`Cursor`] to
+//!   resume after it; nested lists read to the end.
+//! - [`ShopifyClient::bulk_query`]: bulk results with a read timeout, a maximum line length
+//!   and the record count checked against `objectCount`.
+//! - [`Money`]: exact decimals in the currency's own minor units.
+//!
+//! ```no_run
+//! # async fn example(client: &shopsync_shopify::ShopifyClient) -> Result<(), Box<dyn std::error::Error>> {
+//! use futures::TryStreamExt;
+//! use shopsync_shopify::ops::{self, orders_page};
+//! let vars = orders_page::Variables { first: 50, after: None, query: Some("updated_at:>'2026-12-01'".into()) };
+//! let saved = None; // or the cursor an earlier run stored
+//! let mut pages = std::pin::pin!(client.pages::<ops::OrdersPage>(vars, saved));
+//! while let Some(page) = pages.try_next().await? {
+//!     for order in &page.nodes {
+//!         let m = &order.total_price_set.shop_money; // amount: Decimal, currency_code: CurrencyCode
+//!         let total = shopsync_shopify::Money::new(m.amount, m.currency_code)?; // 1500 JPY, 1.250 KWD
+//!         let _ = (total, order.line_items.nodes.len()); // every line, not the first 50
+//!     }
+//!     let _checkpoint = page.resume; // store it; resume with pages(vars, checkpoint)
+//! }
+//! # Ok(()) }
+//! ```
 
 pub mod budget;
 pub mod bulk;
 pub mod documents;
 pub mod error;
+pub mod money;
+pub mod ops;
+pub mod pages;
 pub mod webhook;
 
 pub use budget::{Budget, ThrottleStatus};
-pub use documents::Document;
+pub use documents::{Document, Retry};
 pub use error::{GraphQlError, ShopifyError, UserError};
+pub use money::{CurrencyCode, Money, MoneyError};
+pub use ops::Operation;
+pub use pages::{Cursor, Page, Paginated};
+pub use rust_decimal::Decimal;
 
 use futures::Stream;
 use secrecy::{ExposeSecret, SecretString};
@@ -44,8 +76,15 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Attempts per request before giving up (THROTTLED waits do not count).
     pub max_attempts: u32,
-    /// First back-off after a 5xx, timeout or connection error; doubles each time.
+    /// First back-off after a 5xx, timeout or connection error; doubles each time (with
+    /// jitter) up to `max_backoff`.
     pub backoff: Duration,
+    pub max_backoff: Duration,
+    /// Bulk result downloads: the longest wait for the next bytes (no total timeout: a large
+    /// file may take long, a stalled one fails).
+    pub bulk_read_timeout: Duration,
+    /// Bulk result downloads: the longest JSONL line accepted.
+    pub bulk_max_line: usize,
 }
 
 impl ClientConfig {
@@ -56,6 +95,9 @@ impl ClientConfig {
             timeout: Duration::from_secs(30),
             max_attempts: 5,
             backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            bulk_read_timeout: Duration::from_secs(60),
+            bulk_max_line: 16 * 1024 * 1024,
         }
     }
 }
@@ -80,6 +122,8 @@ pub struct ClientStats {
 
 pub struct ShopifyClient {
     http: reqwest::Client,
+    /// For bulk result files: a read timeout, no total timeout.
+    bulk_http: reqwest::Client,
     endpoint: String,
     config: ClientConfig,
     budget: Arc<Budget>,
@@ -94,11 +138,68 @@ impl std::fmt::Debug for ShopifyClient {
     }
 }
 
+/// Why an attempt got no usable answer.
+struct Failure {
+    cause: String,
+    /// The server's `Retry-After`, if any.
+    wait: Option<Duration>,
+    /// The shop may have run the request (timeout, 5xx, answer lost) or certainly did not
+    /// (connection refused, HTTP 429).
+    ambiguous: bool,
+}
+
+impl Failure {
+    fn not_run(cause: String) -> Self {
+        Self { cause, wait: None, ambiguous: false }
+    }
+    fn ambiguous(cause: String) -> Self {
+        Self { cause, wait: None, ambiguous: true }
+    }
+}
+
+/// A transport error with its causes ("timed out" first when it is a timeout).
+pub(crate) fn describe(e: &reqwest::Error) -> String {
+    let mut out = if e.is_timeout() { format!("timed out: {e}") } else { e.to_string() };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// A wait drawn at random from the upper half of `d` ("equal jitter"), so clients that failed
+/// together do not come back together.
+fn jitter(d: Duration) -> Duration {
+    d / 2 + d.mul_f64(fastrand::f64() / 2.0)
+}
+
+/// A mutation's business failures: the `userErrors` of its payload (`orderCancel` has its own
+/// list), as an error naming the operation.
+fn user_errors(operation: &'static str, data: &Value) -> Result<(), ShopifyError> {
+    let payloads = data.as_object().into_iter().flat_map(|o| o.values());
+    for p in payloads {
+        let errs = ["userErrors", "orderCancelUserErrors"]
+            .iter()
+            .filter_map(|k| p.get(*k))
+            .find(|e| e.as_array().is_some_and(|a| !a.is_empty()));
+        if let Some(errs) = errs {
+            let errors: Vec<UserError> = serde_json::from_value(errs.clone())
+                .map_err(|source| ShopifyError::Decode { operation, source })?;
+            return Err(ShopifyError::UserErrors { operation, errors });
+        }
+    }
+    Ok(())
+}
+
 /// What one JSON answer means for the request.
 enum Answer {
     Done(Result<GqlResponse, ShopifyError>),
     /// THROTTLED: wait for the bucket and send again.
     Throttled,
+    /// An error on Shopify's side (`INTERNAL_SERVER_ERROR` with HTTP 200): outcome unknown.
+    Failed(Failure),
 }
 
 static CRYPTO: Once = Once::new();
@@ -136,8 +237,15 @@ impl ShopifyClient {
             .user_agent(concat!("shopsync/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ShopifyError::BadUrl(format!("{}: {e}", config.shop_url)))?;
+        let bulk_http = reqwest::Client::builder()
+            .read_timeout(config.bulk_read_timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("shopsync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ShopifyError::BadUrl(format!("{}: {e}", config.shop_url)))?;
         Ok(Self {
             http,
+            bulk_http,
             endpoint,
             config,
             budget,
@@ -167,7 +275,16 @@ impl ShopifyClient {
         f(&mut self.stats.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
-    /// Send one operation, paced and retried; the `data` of a successful answer.
+    /// Send one operation, paced and retried as its [`Retry`] class allows; the `data` of a
+    /// successful answer.
+    ///
+    /// - Not run by the shop for certain (connection refused, HTTP 429, THROTTLED): sent again
+    ///   whatever the class.
+    /// - Outcome unknown (timeout, 5xx, connection lost, a body cut off or garbled): sent again
+    ///   with the same variables (so the same idempotency key) unless the document is
+    ///   [`Retry::NotIdempotent`]; that one returns [`ShopifyError::Ambiguous`] at once.
+    /// - Back-off doubles from `backoff` up to `max_backoff`, each wait drawn at random from
+    ///   its upper half (jitter), and never shorter than the server's `Retry-After`.
     pub async fn execute(
         &self,
         doc: &Document,
@@ -189,11 +306,13 @@ impl ShopifyClient {
                 .send()
                 .await;
             // Anything below that fails before a usable answer is retried with back-off (or
-            // the server's Retry-After) until the attempts are used up.
-            let failure: (String, Option<Duration>) = 'answer: {
+            // the server's Retry-After) until the attempts are used up, if the class allows.
+            let failure: Failure = 'answer: {
                 let r = match sent {
                     Ok(r) => r,
-                    Err(e) => break 'answer (e.to_string(), None),
+                    // Refused before anything was sent: the shop never saw the request.
+                    Err(e) if e.is_connect() => break 'answer Failure::not_run(describe(&e)),
+                    Err(e) => break 'answer Failure::ambiguous(describe(&e)),
                 };
                 let status = r.status();
                 let retry_after = r
@@ -201,23 +320,30 @@ impl ShopifyClient {
                     .get("retry-after")
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.trim().parse::<f64>().ok())
-                    .map(Duration::from_secs_f64);
+                    .filter(|s| s.is_finite() && *s >= 0.0)
+                    .map(|s| Duration::from_secs_f64(s.min(600.0)));
                 let text = match r.text().await {
                     Ok(t) => t,
-                    Err(e) => break 'answer (e.to_string(), None),
+                    Err(e) => break 'answer Failure::ambiguous(describe(&e)),
                 };
                 if status.as_u16() == 401 {
                     self.budget.settle(reservation, None).await;
                     return Err(ShopifyError::Unauthorized { operation: op });
                 }
                 if status.as_u16() == 429 {
-                    break 'answer (
-                        format!("HTTP {status}"),
-                        retry_after.or(Some(Duration::from_secs(1))),
-                    );
+                    // Rate limited before execution.
+                    break 'answer Failure {
+                        cause: format!("HTTP {status}"),
+                        wait: retry_after.or(Some(Duration::from_secs(1))),
+                        ambiguous: false,
+                    };
                 }
                 if status.is_server_error() {
-                    break 'answer (format!("HTTP {status}"), retry_after);
+                    break 'answer Failure {
+                        cause: format!("HTTP {status}"),
+                        wait: retry_after,
+                        ambiguous: true,
+                    };
                 }
                 if !status.is_success() {
                     self.budget.settle(reservation, None).await;
@@ -235,22 +361,52 @@ impl ShopifyClient {
                         match outcome {
                             Answer::Done(r) => return r,
                             Answer::Throttled => continue 'request,
+                            Answer::Failed(f) => {
+                                // The budget was settled with this answer already.
+                                attempts += 1;
+                                match self.after_failure(doc, f, attempts, &mut backoff).await {
+                                    Ok(()) => continue 'request,
+                                    Err(e) => return Err(e),
+                                }
+                            }
                         }
                     }
-                    Err(e) => break 'answer (format!("unreadable answer: {e}"), None),
+                    Err(e) => break 'answer Failure::ambiguous(format!("unreadable answer: {e}")),
                 }
             };
             self.budget.settle(reservation, None).await;
             attempts += 1;
-            if attempts >= self.config.max_attempts {
-                return Err(ShopifyError::GaveUp { operation: op, attempts, last: failure.0 });
-            }
-            let wait = failure.1.unwrap_or(backoff);
-            tracing::debug!(operation = op, error = %failure.0, attempts, wait_ms = wait.as_millis() as u64, "retrying");
-            self.bump(|s| s.retried += 1);
-            tokio::time::sleep(wait).await;
-            backoff = (backoff * 2).min(Duration::from_secs(30));
+            self.after_failure(doc, failure, attempts, &mut backoff).await?;
         }
+    }
+
+    /// After an attempt without a usable answer: the error to return, or (having waited the
+    /// back-off) `Ok` to send again.
+    async fn after_failure(
+        &self,
+        doc: &Document,
+        failure: Failure,
+        attempts: u32,
+        backoff: &mut Duration,
+    ) -> Result<(), ShopifyError> {
+        let op = doc.name;
+        if failure.ambiguous && !doc.retry.resend_when_ambiguous() {
+            tracing::warn!(operation = op, error = %failure.cause, "outcome unknown; not idempotent, so not sent again");
+            return Err(ShopifyError::Ambiguous {
+                operation: op,
+                reconcile: true,
+                cause: failure.cause,
+            });
+        }
+        if attempts >= self.config.max_attempts {
+            return Err(ShopifyError::GaveUp { operation: op, attempts, last: failure.cause });
+        }
+        let wait = jitter(*backoff).max(failure.wait.unwrap_or_default());
+        tracing::debug!(operation = op, error = %failure.cause, attempts, wait_ms = wait.as_millis() as u64, "retrying");
+        self.bump(|s| s.retried += 1);
+        tokio::time::sleep(wait).await;
+        *backoff = (*backoff * 2).min(self.config.max_backoff);
+        Ok(())
     }
 
     /// Read a JSON answer: settle the budget, learn the cost, and sort out the errors.
@@ -287,6 +443,9 @@ impl ShopifyClient {
                 .unwrap_or(0.0);
             return Answer::Done(Err(ShopifyError::MaxCostExceeded { operation: op, cost }));
         }
+        if let Some(e) = errors.iter().find(|e| e.code() == Some("INTERNAL_SERVER_ERROR")) {
+            return Answer::Failed(Failure::ambiguous(format!("Shopify's internal error: {e}")));
+        }
         if !errors.is_empty() {
             return Answer::Done(Err(ShopifyError::GraphQl { operation: op, errors }));
         }
@@ -302,6 +461,21 @@ impl ShopifyClient {
         }))
     }
 
+    /// Run a typed operation (see [`ops`]): variables and answer are the types generated
+    /// from its document; it is retried as its document's [`Retry`] class allows, and a
+    /// mutation's `userErrors` become [`ShopifyError::UserErrors`].
+    pub async fn run<O: Operation>(
+        &self,
+        variables: O::Variables,
+    ) -> Result<O::ResponseData, ShopifyError> {
+        let doc = O::DOCUMENT;
+        let vars = serde_json::to_value(&variables)
+            .map_err(|source| ShopifyError::Decode { operation: doc.name, source })?;
+        let r = self.execute_checked(&doc, vars).await?;
+        serde_json::from_value(r.data)
+            .map_err(|source| ShopifyError::Decode { operation: doc.name, source })
+    }
+
     /// Run a mutation and turn its payload's user errors into an error.
     pub async fn mutate(
         &self,
@@ -309,19 +483,51 @@ impl ShopifyClient {
         variables: Value,
         payload: &str,
     ) -> Result<Value, ShopifyError> {
-        let r = self.execute(doc, variables).await?;
-        let p = r.data.get(payload).cloned().unwrap_or(Value::Null);
-        // Most payloads call them `userErrors`; `orderCancel` has its own list.
-        let errs = ["userErrors", "orderCancelUserErrors"]
-            .iter()
-            .filter_map(|k| p.get(*k))
-            .find(|e| e.as_array().is_some_and(|a| !a.is_empty()));
-        if let Some(errs) = errs {
-            let errors: Vec<UserError> = serde_json::from_value(errs.clone())
-                .map_err(|source| ShopifyError::Decode { operation: doc.name, source })?;
-            return Err(ShopifyError::UserErrors { operation: doc.name, errors });
+        let r = self.execute_checked(doc, variables).await?;
+        Ok(r.data.get(payload).cloned().unwrap_or(Value::Null))
+    }
+
+    /// [`Self::execute`], then a mutation's `userErrors` as an error. An `@idempotent`
+    /// mutation told that its key's first attempt is still running
+    /// (`IDEMPOTENCY_CONCURRENT_REQUEST`) waits and is sent again with the same key.
+    async fn execute_checked(
+        &self,
+        doc: &Document,
+        variables: Value,
+    ) -> Result<GqlResponse, ShopifyError> {
+        const CONCURRENT: &str = "IDEMPOTENCY_CONCURRENT_REQUEST";
+        let mut attempts = 1u32;
+        let mut backoff = self.config.backoff;
+        loop {
+            let outcome = match self.execute(doc, variables.clone()).await {
+                Ok(r) if doc.is_mutation() => user_errors(doc.name, &r.data).map(|()| r),
+                other => other,
+            };
+            let concurrent = match &outcome {
+                Err(ShopifyError::UserErrors { errors, .. }) => {
+                    errors.iter().any(|e| e.code.as_deref() == Some(CONCURRENT))
+                }
+                Err(ShopifyError::GraphQl { errors, .. }) => {
+                    errors.iter().any(|e| e.code() == Some(CONCURRENT))
+                }
+                _ => false,
+            };
+            if !concurrent
+                || doc.retry != Retry::IdempotencyKey
+                || attempts >= self.config.max_attempts
+            {
+                return outcome;
+            }
+            attempts += 1;
+            self.bump(|s| s.retried += 1);
+            tracing::debug!(
+                operation = doc.name,
+                attempts,
+                "first attempt with this key still running; waiting"
+            );
+            tokio::time::sleep(jitter(backoff)).await;
+            backoff = (backoff * 2).min(self.config.max_backoff);
         }
-        Ok(p)
     }
 
     /// The nodes of the connection at `connection` (a field of `data`), page by page: the
@@ -368,5 +574,19 @@ impl ShopifyClient {
                 page.nodes = nodes.into_iter();
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_off_waits_are_drawn_from_the_upper_half() {
+        let d = Duration::from_millis(800);
+        let waits: Vec<Duration> = (0..200).map(|_| jitter(d)).collect();
+        assert!(waits.iter().all(|w| *w >= d / 2 && *w <= d));
+        let distinct: std::collections::HashSet<_> = waits.iter().collect();
+        assert!(distinct.len() > 100, "spread out, not one value");
     }
 }

@@ -164,7 +164,7 @@ async fn pagination_over_1000_products_returns_each_exactly_once() -> Result<()>
 const EXPENSIVE: Document = Document {
     name: "Expensive",
     text: "query Expensive { products(first: 250) { nodes { id } } }",
-    mutation: false,
+    retry: shopsync_shopify::Retry::Query,
     cost_hint: 300,
 };
 

@@ -5,7 +5,7 @@
 
 use apollo_compiler::executable::{Selection, SelectionSet};
 use apollo_compiler::{ExecutableDocument, Schema};
-use shopsync_shopify::documents::ALL;
+use shopsync_shopify::documents::{ALL, Retry};
 use std::path::Path;
 
 fn schema() -> apollo_compiler::validation::Valid<Schema> {
@@ -77,7 +77,18 @@ fn every_document_validates_against_the_schema() {
                     "{}",
                     path.display()
                 );
-                assert_eq!(op.is_mutation(), d.mutation, "{}", path.display());
+                assert_eq!(op.is_mutation(), d.is_mutation(), "{}", path.display());
+                // The retry class matches the document: only a mutation whose root field
+                // carries @idempotent(key:) may be resent on the strength of its key.
+                let keyed = op.selection_set.selections.iter().any(|s| {
+                    matches!(s, Selection::Field(f) if f.directives.get("idempotent").is_some())
+                });
+                assert_eq!(
+                    keyed,
+                    d.retry == Retry::IdempotencyKey,
+                    "{}: @idempotent and the Retry class disagree",
+                    path.display()
+                );
             }
             Err(e) => failures.push(e.errors.to_string()),
         }
