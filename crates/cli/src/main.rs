@@ -87,6 +87,22 @@ enum Cmd {
     /// Sales orders and invoices: list, show, create, release, reopen, delete.
     #[command(subcommand)]
     Orders(erp::Orders),
+    /// Sync now: run a task for a shop once. In the background when the shop allows it (the
+    /// entry is printed), else followed to its end; --wait always follows.
+    Sync {
+        task: Task,
+        #[arg(long)]
+        shop: String,
+        /// Task parameters (saved filters) as JSON, e.g. '{"only_fully_paid": true}'.
+        #[arg(long)]
+        params: Option<String>,
+        /// Follow the run to its end even when the shop syncs in the background.
+        #[arg(long)]
+        wait: bool,
+        /// Idempotency key: repeating the command follows the same entry.
+        #[arg(long)]
+        request_id: Option<String>,
+    },
     /// Post a sales order (ship and/or invoice) or a sales invoice.
     Post {
         no: String,
@@ -527,6 +543,16 @@ async fn watch(client: &mut Client, id: &str, json: bool) -> Result<bool> {
         .await
         .map_err(rpc)?
         .into_inner();
+    follow(&mut stream, Some, json).await
+}
+
+/// Show a stream's snapshots (`pick` finds them in its messages) as a progress bar until the
+/// stream ends; true when the last run succeeded.
+async fn follow<T>(
+    stream: &mut tonic::Streaming<T>,
+    pick: fn(T) -> Option<pb::EntrySnapshot>,
+    json: bool,
+) -> Result<bool> {
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
@@ -534,7 +560,8 @@ async fn watch(client: &mut Client, id: &str, json: bool) -> Result<bool> {
     );
     bar.enable_steady_tick(Duration::from_millis(120));
     let mut last: Option<pb::EntrySnapshot> = None;
-    while let Some(snap) = stream.message().await.map_err(rpc)? {
+    while let Some(msg) = stream.message().await.map_err(rpc)? {
+        let Some(snap) = pick(msg) else { continue };
         if json {
             print_json(&snap);
         }
@@ -562,6 +589,44 @@ async fn watch(client: &mut Client, id: &str, json: bool) -> Result<bool> {
         out!("{}", runs_table(std::slice::from_ref(r)));
     }
     Ok(ok)
+}
+
+async fn sync_now(
+    c: &mut Client,
+    task: Task,
+    shop: &str,
+    params: Option<&str>,
+    wait: bool,
+    request_id: &Option<String>,
+    json: bool,
+) -> Result<ExitCode> {
+    let params = parse_params(task, params)?;
+    let mut stream = c
+        .sync_now(pb::SyncNowRequest {
+            shop: shop.to_owned(),
+            params: Some(shopsync_proto::params_to_pb(&params)),
+            request_id: request_id.clone().unwrap_or_default(),
+            created_by: std::env::var("USER").unwrap_or_else(|_| "cli".into()),
+            wait,
+        })
+        .await
+        .map_err(rpc)?
+        .into_inner();
+    let Some(first) = stream.message().await.map_err(rpc)? else {
+        bail!("the scheduler ended the sync without an answer");
+    };
+    if first.background {
+        let e = first.snapshot.and_then(|s| s.entry).unwrap_or_default();
+        if json {
+            print_json(&e);
+        } else {
+            out!("{}", entries_table(std::slice::from_ref(&e)));
+            out!("runs in the background: shopsync jobs watch {}", e.id);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ok = follow(&mut stream, |ev| ev.snapshot, json).await?;
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
@@ -596,6 +661,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let mut c = pb::erp_client::ErpClient::new(connect_posting(&cli).await?);
             erp::orders(&mut c, cmd, cli.json).await?;
             return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Sync { task, shop, params, wait, request_id } => {
+            let mut c = connect(&cli).await?;
+            return sync_now(&mut c, *task, shop, params.as_deref(), *wait, request_id, cli.json)
+                .await;
         }
         Cmd::Post { no, ship, invoice, posting_date } => {
             let mut c = pb::posting_client::PostingClient::new(connect_posting(&cli).await?);

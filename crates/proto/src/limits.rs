@@ -150,6 +150,15 @@ impl CheckText for pb::CreateEntryRequest {
     }
 }
 
+impl CheckText for pb::SyncNowRequest {
+    fn check_text_at(&self, at: &str) -> R {
+        t(at, "shop", &self.shop, SHORT)?;
+        nested(at, "params", &self.params)?;
+        t(at, "request_id", &self.request_id, SHORT)?;
+        t(at, "created_by", &self.created_by, SHORT)
+    }
+}
+
 impl CheckText for pb::UpdateEntryRequest {
     fn check_text_at(&self, at: &str) -> R {
         t(at, "id", &self.id, SHORT)?;
@@ -686,6 +695,7 @@ mod tests {
             pb::ListRunsRequest => "ListRunsRequest",
             pb::GetRunRequest => "GetRunRequest",
             pb::WatchEntryRequest => "WatchEntryRequest",
+            pb::SyncNowRequest => "SyncNowRequest",
             pb::Item => "Item",
             pb::UpdateItemRequest => "UpdateItemRequest",
             pb::GetRequest => "GetRequest",

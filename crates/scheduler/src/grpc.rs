@@ -3,13 +3,13 @@
 use crate::error::ServiceError;
 use crate::repo::{Entry, EntryFilter, RunFilter, RunRow};
 use crate::service::JobQueue;
-use shopsync_common::{JobStatus, RunReport, TaskParams, ValidationError};
+use shopsync_common::{EntrySpec, JobStatus, RunReport, TaskParams, ValidationError};
 use shopsync_proto::limits::fit_page;
 use shopsync_proto::pb;
 use shopsync_proto::pb::job_queue_server::JobQueue as JobQueueApi;
 use shopsync_proto::{
-    CheckText, failure_to_pb, opt_ts, params_to_pb, report_to_pb, run_status_to_pb, spec_from_pb,
-    spec_to_pb, status_from_pb, status_to_pb, task_from_pb, task_to_pb, ts,
+    CheckText, failure_to_pb, opt_ts, params_from_pb, params_to_pb, report_to_pb, run_status_to_pb,
+    spec_from_pb, spec_to_pb, status_from_pb, status_to_pb, task_from_pb, task_to_pb, ts,
 };
 use std::pin::Pin;
 use std::sync::Arc;
@@ -132,6 +132,7 @@ fn spec_errors(e: ServiceError) -> Status {
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::EntrySnapshot, Status>> + Send>>;
+type SyncNowStream = Pin<Box<dyn Stream<Item = Result<pb::SyncNowEvent, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl JobQueueApi for JobQueueService {
@@ -314,6 +315,40 @@ impl JobQueueApi for JobQueueService {
 
     type WatchEntryStream = WatchStream;
 
+    type SyncNowStream = SyncNowStream;
+
+    async fn sync_now(
+        &self,
+        req: Request<pb::SyncNowRequest>,
+    ) -> Result<Response<Self::SyncNowStream>, Status> {
+        let r = req.into_inner();
+        texts(&r)?;
+        let params = match &r.params {
+            Some(p) => params_from_pb(p, "params").map_err(invalid)?,
+            None => return Err(invalid(ValidationError::new("params", "required"))),
+        };
+        let shop = self.queue.enabled_shop(r.shop.trim(), "shop").await?;
+        let background = shop.settings.allow_background_syncs && !r.wait;
+        let mut spec = EntrySpec::new(shop.name.clone(), params);
+        spec.description = Some(format!("sync now: {}", spec.task()));
+        spec.created_by = r.created_by.clone();
+        let request_id = Some(r.request_id.trim()).filter(|s| !s.is_empty());
+        let entry = self.queue.create(spec, false, request_id).await.map_err(spec_errors)?;
+        tracing::info!(entry = %entry.id, shop = %shop.name, background, "sync now");
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        let first = pb::SyncNowEvent {
+            background,
+            snapshot: Some(pb::EntrySnapshot { entry: Some(entry_to_pb(&entry)), run: None }),
+        };
+        // The channel is empty: the first event always fits.
+        let _ = tx.try_send(Ok(first));
+        if !background {
+            let wrap = |s| pb::SyncNowEvent { background: false, snapshot: Some(s) };
+            tokio::spawn(watch(self.queue.clone(), entry.id, self.watch_every, true, tx, wrap));
+        }
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+
     async fn watch_entry(
         &self,
         req: Request<pb::WatchEntryRequest>,
@@ -322,51 +357,58 @@ impl JobQueueApi for JobQueueService {
         texts(&r)?;
         let id = parse_id(&r.id, "id")?;
         self.queue.get(id).await?;
-        let queue = self.queue.clone();
-        let every = self.watch_every;
-        let until_idle = r.until_idle;
         let (tx, rx) = tokio::sync::mpsc::channel(8);
-        tokio::spawn(async move {
-            let mut last: Option<(i64, Option<(Uuid, String, i64, i64)>)> = None;
-            loop {
-                let snap = async {
-                    let e = queue.get(id).await?;
-                    let run = queue.latest_run(id).await?;
-                    Ok::<_, ServiceError>((e, run))
-                }
-                .await;
-                let (entry, run) = match snap {
-                    Ok(v) => v,
-                    Err(e) => {
-                        let _ = tx.send(Err(Status::from(e))).await;
-                        return;
-                    }
-                };
-                let key = (
-                    entry.version,
-                    run.as_ref()
-                        .map(|r| (r.id, r.status.clone(), r.progress_done, r.progress_total)),
-                );
-                if last.as_ref() != Some(&key) {
-                    let msg = pb::EntrySnapshot {
-                        entry: Some(entry_to_pb(&entry)),
-                        run: run.as_ref().map(run_to_pb),
-                    };
-                    if tx.send(Ok(msg)).await.is_err() {
-                        return;
-                    }
-                    last = Some(key);
-                }
-                if until_idle && is_idle(&entry, run.as_ref()) {
-                    return;
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(every) => {}
-                    _ = tx.closed() => return,
-                }
-            }
-        });
+        tokio::spawn(watch(self.queue.clone(), id, self.watch_every, r.until_idle, tx, |s| s));
         Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+}
+
+/// Send the entry and its latest run now and on every change (as `wrap` makes them), until the
+/// receiver hangs up or, with `until_idle`, the entry has nothing left to do.
+async fn watch<T: Send + 'static>(
+    queue: Arc<JobQueue>,
+    id: Uuid,
+    every: Duration,
+    until_idle: bool,
+    tx: tokio::sync::mpsc::Sender<Result<T, Status>>,
+    wrap: impl Fn(pb::EntrySnapshot) -> T + Send + 'static,
+) {
+    let mut last: Option<(i64, Option<(Uuid, String, i64, i64)>)> = None;
+    loop {
+        let snap = async {
+            let e = queue.get(id).await?;
+            let run = queue.latest_run(id).await?;
+            Ok::<_, ServiceError>((e, run))
+        }
+        .await;
+        let (entry, run) = match snap {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = tx.send(Err(Status::from(e))).await;
+                return;
+            }
+        };
+        let key = (
+            entry.version,
+            run.as_ref().map(|r| (r.id, r.status.clone(), r.progress_done, r.progress_total)),
+        );
+        if last.as_ref() != Some(&key) {
+            let msg = pb::EntrySnapshot {
+                entry: Some(entry_to_pb(&entry)),
+                run: run.as_ref().map(run_to_pb),
+            };
+            if tx.send(Ok(wrap(msg))).await.is_err() {
+                return;
+            }
+            last = Some(key);
+        }
+        if until_idle && is_idle(&entry, run.as_ref()) {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = tx.closed() => return,
+        }
     }
 }
 

@@ -53,6 +53,26 @@ impl JobQueue {
         self
     }
 
+    /// The shop of a "sync now", enabled (else the error names `field`).
+    pub async fn enabled_shop(
+        &self,
+        shop: &str,
+        field: &str,
+    ) -> Result<shopsync_common::shop::Shop, ServiceError> {
+        let Some(shops) = &self.shops else {
+            return Err(ServiceError::FailedPrecondition("this scheduler serves no shops".into()));
+        };
+        shops.check_enabled(shop, field).await?;
+        match shops.get(shop).await {
+            Ok(s) if s.shop.enabled => Ok(s.shop),
+            Ok(_) => Err(ValidationError::new(field, format!("shop {shop:?} is disabled")).into()),
+            Err(ServiceError::ShopNotFound(_)) => {
+                Err(ValidationError::new(field, format!("shop {shop:?} is not known")).into())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     async fn check_shop(&self, spec: &EntrySpec) -> Result<(), ServiceError> {
         match &self.shops {
             Some(s) => s.check_enabled(&spec.shop, "spec.shop").await,
