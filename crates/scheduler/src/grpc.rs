@@ -363,6 +363,9 @@ impl JobQueueApi for JobQueueService {
     }
 }
 
+/// What makes a snapshot new: the entry's version and the latest run's id, status and progress.
+type SnapshotKey = (i64, Option<(Uuid, String, i64, i64)>);
+
 /// Send the entry and its latest run now and on every change (as `wrap` makes them), until the
 /// receiver hangs up or, with `until_idle`, the entry has nothing left to do.
 async fn watch<T: Send + 'static>(
@@ -373,7 +376,7 @@ async fn watch<T: Send + 'static>(
     tx: tokio::sync::mpsc::Sender<Result<T, Status>>,
     wrap: impl Fn(pb::EntrySnapshot) -> T + Send + 'static,
 ) {
-    let mut last: Option<(i64, Option<(Uuid, String, i64, i64)>)> = None;
+    let mut last: Option<SnapshotKey> = None;
     loop {
         let snap = async {
             let e = queue.get(id).await?;
