@@ -5,8 +5,15 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let protos = ["job_queue.proto", "worker.proto", "tasks.proto", "erp.proto", "shops.proto"]
-        .map(|p| root.join("shopsync/v1").join(p));
+    let protos = [
+        "job_queue.proto",
+        "worker.proto",
+        "tasks.proto",
+        "erp.proto",
+        "shops.proto",
+        "cues.proto",
+    ]
+    .map(|p| root.join("shopsync/v1").join(p));
     for p in &protos {
         println!("cargo:rerun-if-changed={}", p.display());
     }

@@ -1,5 +1,6 @@
-//! `shopsync`: the command line. Talks gRPC to the scheduler (`jobs`, `shops`, `cursors`) and
-//! to the posting service (`items`, `customers`, `orders`, `post`).
+//! `shopsync`: the command line. Talks gRPC to the scheduler (`jobs`, `sync`, `shops`,
+//! `cursors`), to order-sync (`cues`) and to the posting service (`items`, `customers`,
+//! `orders`, `post`).
 
 /// `println!` for a command line: when the reader went away (`shopsync … | head`), stop
 /// quietly with success instead of panicking on the broken pipe.
@@ -16,6 +17,7 @@ macro_rules! out {
     }};
 }
 
+mod cues;
 mod erp;
 mod shops;
 
@@ -56,6 +58,14 @@ struct Cli {
         default_value = "http://127.0.0.1:50051"
     )]
     posting: String,
+    /// order-sync gRPC address (activity cues).
+    #[arg(
+        long,
+        global = true,
+        env = "SHOPSYNC_ORDER_SYNC_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    order_sync: String,
     /// Print the raw records instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -102,6 +112,13 @@ enum Cmd {
         /// Idempotency key: repeating the command follows the same entry.
         #[arg(long)]
         request_id: Option<String>,
+    },
+    /// Activity cues (counts, of one shop with --shop); `cues show KIND`, `cues retry KIND KEY`.
+    Cues {
+        #[arg(long)]
+        shop: Option<String>,
+        #[command(subcommand)]
+        cmd: Option<cues::Cues>,
     },
     /// Post a sales order (ship and/or invoice) or a sales invoice.
     Post {
@@ -660,6 +677,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Orders(cmd) => {
             let mut c = pb::erp_client::ErpClient::new(connect_posting(&cli).await?);
             erp::orders(&mut c, cmd, cli.json).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Cues { shop, cmd } => {
+            let token = cli.token.clone().map(SecretString::from);
+            let auth = ClientAuth::new(token.as_ref()).map_err(anyhow::Error::msg)?;
+            let ch = shopsync_runtime::client::connect(&cli.order_sync, auth).await.with_context(
+                || {
+                    format!(
+                        "cannot reach order-sync at {} (is it running? --order-sync / SHOPSYNC_ORDER_SYNC_URL)",
+                        cli.order_sync
+                    )
+                },
+            )?;
+            let mut c = cues::CuesClient::new(ch);
+            match cmd {
+                None => cues::counts(&mut c, shop.as_deref(), cli.json).await?,
+                Some(cmd) => cues::cues(&mut c, cmd, cli.json).await?,
+            }
             return Ok(ExitCode::SUCCESS);
         }
         Cmd::Sync { task, shop, params, wait, request_id } => {

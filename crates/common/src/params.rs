@@ -51,6 +51,9 @@ pub struct SyncOrders {
     pub tags: Vec<String>,
     pub channel: Option<String>,
     pub exclude_high_risk: bool,
+    /// First run only (no cursor yet): also import orders created on or after this date,
+    /// closed ones included; without it the first run imports the open orders.
+    pub history_from: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

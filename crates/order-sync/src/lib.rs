@@ -1,23 +1,125 @@
-//! shopsync-order-sync: the order-sync service. Serves gRPC `Worker` for its tasks
-//! (SyncOrders, CreateSalesOrders, SyncShipments, SyncCustomers, SyncCompanies, SyncPayments) and the built-in test task.
-//! The real tasks arrive with their issues; until then they fail with a clear,
-//! non-retryable "not implemented yet" error instead of pretending to run.
+//! shopsync-order-sync: the order-sync service. Owns the `order_sync` schema (the mirror of
+//! the Shopify orders it imported and where each stands) and serves gRPC `Worker` for its
+//! tasks and `Cues` (activity cues with drill-down and retry).
+//!
+//! Tasks: SyncOrders ([`import`]; with the shop's auto-create setting also
+//! [`create`] right after) and CreateSalesOrders ([`create`]). SyncShipments, SyncCustomers,
+//! SyncCompanies and SyncPayments arrive with their issues; until then they fail with a
+//! clear, non-retryable "not implemented yet" error instead of pretending to run.
 
 pub mod config;
+pub mod create;
+pub mod cues;
+pub mod error;
+pub mod grpc;
+pub mod import;
+pub mod mirror;
+pub mod repo;
 
+use anyhow::Context;
 pub use config::Config;
-use shopsync_common::Service;
-use shopsync_runtime::worker::NoTasks;
+pub use error::{Failure, fail};
+use shopsync_common::{Service, Task, TaskParams};
+use shopsync_proto::pb;
+use shopsync_runtime::worker::{RunContext, TaskError, TaskFuture, TaskRunner};
+use sqlx::PgPool;
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 
 pub const SERVICE: Service = Service::OrderSync;
 
-/// This service's task runner.
-pub fn runner() -> NoTasks {
-    NoTasks(SERVICE)
+/// order-sync's migrations (the `order_sync` schema).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+pub static SCHEMA: shopsync_store::Schema =
+    shopsync_store::Schema { name: "order_sync", migrator: &MIGRATOR };
+
+/// order-sync's tasks.
+pub struct OrderTasks {
+    pub db: PgPool,
 }
 
-/// Serve the service until `shutdown`: `Worker` (authenticated), health and reflection.
+impl TaskRunner for OrderTasks {
+    fn tasks(&self) -> Vec<Task> {
+        vec![Task::SyncOrders, Task::CreateSalesOrders]
+    }
+
+    fn run(&self, ctx: RunContext) -> TaskFuture {
+        let db = self.db.clone();
+        Box::pin(async move {
+            let shop = ctx.shop_context()?.clone();
+            match &ctx.params {
+                TaskParams::SyncOrders(p) => {
+                    let mut report = import::run(&ctx, &shop, &db, p).await?;
+                    if shop.shop.settings.auto_create_sales_orders {
+                        let made = create::run(&ctx, &shop, &db, &Default::default()).await?;
+                        merge(&mut report, made);
+                    }
+                    Ok(report)
+                }
+                TaskParams::CreateSalesOrders(p) => create::run(&ctx, &shop, &db, p).await,
+                _ => Err(TaskError::NotImplemented { task: ctx.task, service: SERVICE }),
+            }
+        })
+    }
+}
+
+/// Add `more`'s counters and errors to `into`.
+fn merge(into: &mut shopsync_common::RunReport, more: shopsync_common::RunReport) {
+    for (k, v) in more.counters {
+        into.count(&k, v);
+    }
+    into.record_errors += more.record_errors - more.errors.len() as u64;
+    for e in more.errors {
+        into.record_error(e);
+    }
+}
+
+/// Connect (and migrate) the database, then serve `Worker` and `Cues` until `shutdown`.
 pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    shopsync_runtime::worker::serve_worker(&cfg.worker, SERVICE, runner(), shutdown).await
+    let cfg = cfg.worker;
+    anyhow::ensure!(
+        !cfg.database_url.trim().is_empty(),
+        "order-sync needs its database (SHOPSYNC_DATABASE_URL)"
+    );
+    let scheduler = cfg.shops_url.clone().context(
+        "order-sync needs the scheduler (SHOPSYNC_SHOPS_URL) for shops, cursors and cues",
+    )?;
+    let pool = shopsync_store::connect_with(
+        &cfg.database_url,
+        cfg.db_max_connections,
+        "shopsync-order-sync",
+        shopsync_store::Plans::Generic,
+        &[&SCHEMA],
+    )
+    .await
+    .context("order-sync database")?;
+    let token = if cfg.insecure_no_auth { None } else { cfg.service_token.as_ref() };
+    let auth = shopsync_runtime::ClientAuth::new(token).map_err(anyhow::Error::msg)?;
+    let queue = pb::job_queue_client::JobQueueClient::new(
+        shopsync_runtime::client::connect_lazy(&scheduler, auth).context("scheduler address")?,
+    );
+    let cues = grpc::CuesService { cues: Arc::new(cues::Cues { db: pool.clone(), queue }) };
+    let apis = shopsync_runtime::worker::Apis {
+        services: vec![pb::cues_server::SERVICE_NAME],
+        probe: Some({
+            let pool = pool.clone();
+            shopsync_runtime::server::probe(move || shopsync_store::ping(pool.clone()))
+        }),
+    };
+    let runner = OrderTasks { db: pool.clone() };
+    let r = shopsync_runtime::worker::serve_worker_with(
+        &cfg,
+        SERVICE,
+        runner,
+        shutdown,
+        apis,
+        |router, auth| {
+            router
+                .add_service(InterceptedService::new(pb::cues_server::CuesServer::new(cues), auth))
+        },
+    )
+    .await;
+    pool.close().await;
+    r
 }

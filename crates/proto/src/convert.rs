@@ -207,6 +207,7 @@ pub fn params_to_pb(params: &TaskParams) -> pb::TaskParams {
             tags: x.tags,
             channel: x.channel,
             exclude_high_risk: x.exclude_high_risk,
+            history_from: x.history_from.map(|d| d.to_string()),
         }),
         TaskParams::CreateSalesOrders(x) => P::CreateSalesOrders(pb::CreateSalesOrdersParams {
             financial_statuses: x.financial_statuses,
@@ -295,6 +296,7 @@ pub fn params_from_pb(v: &pb::TaskParams, field: &str) -> R<TaskParams> {
             tags: x.tags,
             channel: x.channel,
             exclude_high_risk: x.exclude_high_risk,
+            history_from: date(&x.history_from, &f("sync_orders", "history_from"))?,
         }),
         P::CreateSalesOrders(x) => TaskParams::CreateSalesOrders(p::CreateSalesOrders {
             financial_statuses: x.financial_statuses,

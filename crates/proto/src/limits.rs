@@ -71,7 +71,8 @@ impl CheckText for pb::TaskParams {
                 list(at, "financial_statuses", &x.financial_statuses, SHORT)?;
                 list(at, "fulfillment_statuses", &x.fulfillment_statuses, SHORT)?;
                 list(at, "tags", &x.tags, SHORT)?;
-                opt(at, "channel", &x.channel, SHORT)
+                opt(at, "channel", &x.channel, SHORT)?;
+                opt(at, "history_from", &x.history_from, SHORT)
             }
             Params::CreateSalesOrders(x) => {
                 let at = &format!("{at}create_sales_orders.");
@@ -156,6 +157,26 @@ impl CheckText for pb::SyncNowRequest {
         nested(at, "params", &self.params)?;
         t(at, "request_id", &self.request_id, SHORT)?;
         t(at, "created_by", &self.created_by, SHORT)
+    }
+}
+
+impl CheckText for pb::GetCuesRequest {
+    fn check_text_at(&self, at: &str) -> R {
+        t(at, "shop", &self.shop, SHORT)
+    }
+}
+
+impl CheckText for pb::ListCueGroupsRequest {
+    fn check_text_at(&self, at: &str) -> R {
+        t(at, "shop", &self.shop, SHORT)
+    }
+}
+
+impl CheckText for pb::RetryCueGroupRequest {
+    fn check_text_at(&self, at: &str) -> R {
+        t(at, "shop", &self.shop, SHORT)?;
+        t(at, "key", &self.key, LONG)?;
+        t(at, "requested_by", &self.requested_by, SHORT)
     }
 }
 
@@ -729,6 +750,9 @@ mod tests {
             pb::CursorKey => "CursorKey",
             pb::SaveCursorRequest => "SaveCursorRequest",
             pb::ResetCursorRequest => "ResetCursorRequest",
+            pb::GetCuesRequest => "GetCuesRequest",
+            pb::ListCueGroupsRequest => "ListCueGroupsRequest",
+            pb::RetryCueGroupRequest => "RetryCueGroupRequest",
         );
         // No strings to check.
         covered.insert(".shopsync.v1.ListShopsRequest".to_owned());
@@ -738,7 +762,7 @@ mod tests {
             .file
             .iter()
             .flat_map(|f| &f.service)
-            .filter(|s| matches!(s.name(), "JobQueue" | "Shops" | "Erp" | "Posting"))
+            .filter(|s| matches!(s.name(), "JobQueue" | "Shops" | "Erp" | "Posting" | "Cues"))
             .flat_map(|s| &s.method)
             .map(|m| m.input_type().to_owned())
             .collect();

@@ -1,0 +1,188 @@
+//! Activity cues: the counts and groups of what needs a person, from the mirror (orders) and
+//! the job queue (entries whose latest run failed), and the retry of one group.
+//!
+//! A group is the records failing for the same cause; its key is `<kind>:<key>` (e.g.
+//! `unmapped_product:X-1`). Retrying it puts its orders back to be processed and queues one
+//! background create-sales-orders job for the shop. Shipment cues (next issue) add kinds
+//! here and groups from the shipments they own.
+
+use crate::repo::cues::{self as repo, Group, GroupOf};
+use shopsync_common::{EntrySpec, TaskParams};
+use shopsync_proto::pb;
+use shopsync_proto::pb::job_queue_client::JobQueueClient;
+use shopsync_runtime::client::AuthedChannel;
+use sqlx::PgPool;
+
+/// The kinds of cue this service answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    UnmappedCustomers,
+    UnmappedProducts,
+    UnprocessedOrders,
+    ChangedOrders,
+    SyncErrors,
+    HighRiskOrders,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::UnmappedCustomers,
+        Kind::UnmappedProducts,
+        Kind::UnprocessedOrders,
+        Kind::ChangedOrders,
+        Kind::SyncErrors,
+        Kind::HighRiskOrders,
+    ];
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CueError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("job queue: {0}")]
+    Queue(tonic::Status),
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+pub struct Cues {
+    pub db: PgPool,
+    pub queue: JobQueueClient<AuthedChannel>,
+}
+
+/// Entries a cue lists at most (sync errors: one page of the queue per shop).
+const QUEUE_PAGE: u32 = 1000;
+
+impl Cues {
+    pub async fn counts(&self, shop: Option<&str>) -> Result<Vec<(Kind, i64)>, CueError> {
+        let c = repo::counts(&self.db, shop).await?;
+        let errors = self.failed_entries(shop).await?.len() as i64;
+        Ok(Kind::ALL
+            .into_iter()
+            .map(|k| {
+                let n = match k {
+                    Kind::UnmappedCustomers => c.unmapped_customers,
+                    Kind::UnmappedProducts => c.unmapped_products,
+                    Kind::UnprocessedOrders => c.unprocessed_orders,
+                    Kind::ChangedOrders => c.changed_orders,
+                    Kind::SyncErrors => errors,
+                    Kind::HighRiskOrders => c.high_risk_orders,
+                };
+                (k, n)
+            })
+            .collect())
+    }
+
+    pub async fn groups(
+        &self,
+        shop: Option<&str>,
+        kind: Kind,
+        limit: i64,
+    ) -> Result<Vec<Group>, CueError> {
+        let of = match kind {
+            Kind::UnmappedCustomers => GroupOf::Held(&["unmapped_customer"]),
+            Kind::UnmappedProducts => GroupOf::Held(&["unmapped_product"]),
+            Kind::UnprocessedOrders => GroupOf::Unprocessed,
+            Kind::ChangedOrders => GroupOf::Changed,
+            Kind::HighRiskOrders => GroupOf::Held(&["high_risk"]),
+            Kind::SyncErrors => {
+                // One group per failing entry: its error is the reason.
+                let entries = self.failed_entries(shop).await?;
+                return Ok(entries
+                    .into_iter()
+                    .take(limit as usize)
+                    .map(|e| {
+                        let spec = e.spec.unwrap_or_default();
+                        Group {
+                            shop: spec.shop,
+                            key: format!("entry:{}", e.id),
+                            kind: "sync_error".into(),
+                            reason: e.last_error,
+                            count: 1,
+                            records: vec![spec.description],
+                        }
+                    })
+                    .collect());
+            }
+        };
+        Ok(repo::groups(&self.db, shop, of, limit).await?)
+    }
+
+    /// Retry one group; returns how many records went back and the job queued for them.
+    pub async fn retry(
+        &self,
+        shop: &str,
+        kind: Kind,
+        key: &str,
+        requested_by: &str,
+    ) -> Result<(i64, Option<String>), CueError> {
+        let n = match kind {
+            Kind::ChangedOrders => repo::accept_changed(&self.db, shop).await?,
+            Kind::SyncErrors => {
+                let id = key.strip_prefix("entry:").unwrap_or(key);
+                let e = self
+                    .queue
+                    .clone()
+                    .run_now(pb::EntryRef { id: id.to_owned(), requested_by: requested_by.into() })
+                    .await
+                    .map_err(CueError::Queue)?
+                    .into_inner();
+                return Ok((1, Some(e.id)));
+            }
+            _ => {
+                let (hold_kind, hold_key) = key.split_once(':').ok_or(CueError::Invalid {
+                    field: "key",
+                    reason: "expected <kind>:<key> as ListCueGroups gives it".into(),
+                })?;
+                repo::retry_held(&self.db, shop, hold_kind, hold_key).await?
+            }
+        };
+        if n == 0 || kind == Kind::ChangedOrders {
+            return Ok((n, None));
+        }
+        let mut spec = EntrySpec::new(
+            shop.to_owned(),
+            TaskParams::default_for(shopsync_common::Task::CreateSalesOrders),
+        );
+        spec.description = Some(format!("retry: {key}"));
+        spec.created_by = requested_by.to_owned();
+        let e = self
+            .queue
+            .clone()
+            .create_entry(pb::CreateEntryRequest {
+                spec: Some(shopsync_proto::spec_to_pb(&spec)),
+                on_hold: false,
+                request_id: String::new(),
+            })
+            .await
+            .map_err(CueError::Queue)?
+            .into_inner();
+        Ok((n, Some(e.id)))
+    }
+
+    /// Entries (of `shop`, or all) whose latest run failed: the job queue clears an entry's
+    /// error when a later run succeeds.
+    async fn failed_entries(&self, shop: Option<&str>) -> Result<Vec<pb::JobEntry>, CueError> {
+        let mut out = Vec::new();
+        let mut token = String::new();
+        loop {
+            let r = self
+                .queue
+                .clone()
+                .list_entries(pb::ListEntriesRequest {
+                    shop: shop.unwrap_or_default().to_owned(),
+                    page_size: QUEUE_PAGE,
+                    page_token: token.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map_err(CueError::Queue)?
+                .into_inner();
+            out.extend(r.entries.into_iter().filter(|e| !e.last_error.is_empty()));
+            if r.next_page_token.is_empty() {
+                return Ok(out);
+            }
+            token = r.next_page_token;
+        }
+    }
+}

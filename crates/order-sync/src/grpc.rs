@@ -1,0 +1,126 @@
+//! The `Cues` gRPC boundary: requests checked and parsed, answers built, errors as statuses.
+
+use crate::cues::{CueError, Cues, Kind};
+use shopsync_proto::limits::CheckText;
+use shopsync_proto::pb;
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+pub struct CuesService {
+    pub cues: Arc<Cues>,
+}
+
+fn kind_to_pb(k: Kind) -> pb::CueKind {
+    match k {
+        Kind::UnmappedCustomers => pb::CueKind::UnmappedCustomers,
+        Kind::UnmappedProducts => pb::CueKind::UnmappedProducts,
+        Kind::UnprocessedOrders => pb::CueKind::UnprocessedOrders,
+        Kind::ChangedOrders => pb::CueKind::ChangedOrders,
+        Kind::SyncErrors => pb::CueKind::SyncErrors,
+        Kind::HighRiskOrders => pb::CueKind::HighRiskOrders,
+    }
+}
+
+fn kind_from_pb(v: i32) -> Result<Kind, Status> {
+    Kind::ALL
+        .into_iter()
+        .find(|k| kind_to_pb(*k) as i32 == v)
+        .ok_or_else(|| Status::invalid_argument(format!("kind: {v} is not a cue kind")))
+}
+
+/// What to do about a group of this kind.
+fn action(k: Kind) -> &'static str {
+    match k {
+        Kind::UnmappedCustomers => "create or link the ERP customer, then retry the group",
+        Kind::UnmappedProducts => "create the ERP item or link the variant, then retry the group",
+        Kind::UnprocessedOrders => "fix the reason, then retry the group",
+        Kind::ChangedOrders => "correct the posted documents, then retry to accept the changes",
+        Kind::SyncErrors => "fix the cause, then retry to run the entry now",
+        Kind::HighRiskOrders => {
+            "review the orders in Shopify, then retry the group to release them"
+        }
+    }
+}
+
+fn status(e: CueError) -> Status {
+    match e {
+        CueError::Invalid { .. } => Status::invalid_argument(e.to_string()),
+        CueError::Queue(s) => Status::new(s.code(), format!("job queue: {}", s.message())),
+        CueError::Db(err) => crate::error::db_status(&err),
+    }
+}
+
+fn shop_of(s: &str) -> Option<&str> {
+    Some(s.trim()).filter(|s| !s.is_empty())
+}
+
+fn texts<T: CheckText>(m: &T) -> Result<(), Status> {
+    m.check_text().map_err(|e| Status::invalid_argument(e.to_string()))
+}
+
+#[tonic::async_trait]
+impl pb::cues_server::Cues for CuesService {
+    async fn get_cues(
+        &self,
+        req: Request<pb::GetCuesRequest>,
+    ) -> Result<Response<pb::GetCuesResponse>, Status> {
+        let r = req.into_inner();
+        texts(&r)?;
+        let counts = self.cues.counts(shop_of(&r.shop)).await.map_err(status)?;
+        Ok(Response::new(pb::GetCuesResponse {
+            cues: counts
+                .into_iter()
+                .map(|(k, count)| pb::Cue { kind: kind_to_pb(k) as i32, count })
+                .collect(),
+        }))
+    }
+
+    async fn list_cue_groups(
+        &self,
+        req: Request<pb::ListCueGroupsRequest>,
+    ) -> Result<Response<pb::ListCueGroupsResponse>, Status> {
+        let r = req.into_inner();
+        texts(&r)?;
+        let kind = kind_from_pb(r.kind)?;
+        let limit = match r.limit {
+            0 => 50,
+            n @ 1..=500 => i64::from(n),
+            n => return Err(Status::invalid_argument(format!("limit: {n} is over 500"))),
+        };
+        let groups = self.cues.groups(shop_of(&r.shop), kind, limit).await.map_err(status)?;
+        Ok(Response::new(pb::ListCueGroupsResponse {
+            groups: groups
+                .into_iter()
+                .map(|g| pb::CueGroup {
+                    kind: kind_to_pb(kind) as i32,
+                    shop: g.shop,
+                    key: g.key,
+                    reason: g.reason,
+                    count: g.count,
+                    records: g.records,
+                    action: action(kind).to_owned(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn retry_cue_group(
+        &self,
+        req: Request<pb::RetryCueGroupRequest>,
+    ) -> Result<Response<pb::RetryCueGroupResponse>, Status> {
+        let r = req.into_inner();
+        texts(&r)?;
+        let kind = kind_from_pb(r.kind)?;
+        let shop = shop_of(&r.shop).ok_or_else(|| Status::invalid_argument("shop: required"))?;
+        if r.key.trim().is_empty() {
+            return Err(Status::invalid_argument("key: required (as ListCueGroups gives it)"));
+        }
+        let by = if r.requested_by.trim().is_empty() { "cues" } else { r.requested_by.trim() };
+        let (retried, entry) =
+            self.cues.retry(shop, kind, r.key.trim(), by).await.map_err(status)?;
+        Ok(Response::new(pb::RetryCueGroupResponse {
+            retried,
+            entry_id: entry.unwrap_or_default(),
+        }))
+    }
+}

@@ -1,0 +1,500 @@
+//! The Shopify order as order-sync keeps it: read from an `OrdersPage` node into plain types
+//! with money in the order's minor units, checked on the way (an answer that cannot be a whole
+//! order is an error for that order alone), and the part of it a sales document is made of
+//! ([`Content`]), to notice an order edited after processing and to say what changed.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use shopsync_shopify::ops::orders_page::{
+    OrdersPageOrdersNodes as Node, OrdersPageOrdersNodesLineItemsNodes as LineNode,
+};
+use shopsync_shopify::{CurrencyCode, Money};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Order {
+    /// Shopify's numeric id.
+    pub id: i64,
+    pub gid: String,
+    /// `#1001`.
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub cancelled: bool,
+    pub closed: bool,
+    /// snake_case, as the saved filters name them (`paid`, `partially_refunded`).
+    pub financial_status: String,
+    pub fulfillment_status: String,
+    pub fully_paid: bool,
+    /// The shop's currency (amounts are the shop money).
+    pub currency: String,
+    pub taxes_included: bool,
+    pub tags: Vec<String>,
+    pub source_name: Option<String>,
+    pub customer: Option<Customer>,
+    /// Shopify recommends cancelling, or an assessment says high.
+    pub high_risk: bool,
+    pub subtotal_minor: i64,
+    pub shipping_minor: i64,
+    pub tax_minor: i64,
+    pub discounts_minor: i64,
+    pub total_minor: i64,
+    pub tax_lines: Vec<TaxLine>,
+    pub shipping_lines: Vec<ShippingLine>,
+    pub lines: Vec<Line>,
+    pub transactions: Vec<Transaction>,
+    pub refunds: Vec<Refund>,
+    pub fulfillment_orders: Vec<FulfillmentOrder>,
+    pub fulfillments: Vec<Fulfillment>,
+    pub shipping_address: Option<Address>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    pub gid: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaxLine {
+    pub title: String,
+    pub rate: Option<f64>,
+    pub amount_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingLine {
+    pub title: String,
+    pub code: Option<String>,
+    pub price_minor: i64,
+    /// After shipping discounts.
+    pub discounted_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Line {
+    pub gid: String,
+    /// Shopify's numeric line item id (the ERP line carries it).
+    pub id: i64,
+    pub sku: Option<String>,
+    pub name: String,
+    pub quantity: i64,
+    /// After edits and removals (what the document is made of).
+    pub current_quantity: i64,
+    pub variant_gid: Option<String>,
+    pub barcode: Option<String>,
+    pub unit_price_minor: i64,
+    /// Every discount allocated to the line (order-level discounts included).
+    pub discount_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transaction {
+    pub gid: String,
+    pub kind: String,
+    pub status: String,
+    pub gateway: Option<String>,
+    pub amount_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refund {
+    pub gid: String,
+    pub created_at: Option<DateTime<Utc>>,
+    pub amount_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FulfillmentOrder {
+    pub gid: String,
+    pub status: String,
+    pub location_gid: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fulfillment {
+    pub gid: String,
+    pub status: String,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub address1: Option<String>,
+    pub city: Option<String>,
+    pub zip: Option<String>,
+    pub country_code: Option<String>,
+}
+
+/// Caps of the plain lists in `OrdersPage` (a full one may be cut).
+const TRANSACTIONS_CAP: usize = 20;
+const REFUNDS_CAP: usize = 10;
+const FULFILLMENTS_CAP: usize = 10;
+
+impl Order {
+    /// `order #1001 (gid://shopify/Order/42)`, as cues and run logs name it.
+    pub fn record(&self) -> String {
+        record(&self.name, &self.gid)
+    }
+
+    /// Read one `OrdersPage` node (its lines complete); the error is the reason the order
+    /// cannot be imported.
+    pub fn from_node(n: Node) -> Result<Order, String> {
+        let currency = n.currency_code;
+        let money = |amount: shopsync_shopify::ops::Decimal, what: &str| -> Result<i64, String> {
+            Money::new(amount, currency)
+                .and_then(|m| m.minor_units())
+                .map_err(|e| format!("{what}: {e}"))
+        };
+        let full = |len: usize, cap: usize, what: &str| {
+            if len >= cap {
+                Err(format!("more than {} {what} (the most one page reads)", cap - 1))
+            } else {
+                Ok(())
+            }
+        };
+        full(n.transactions.len(), TRANSACTIONS_CAP, "transactions")?;
+        full(n.refunds.len(), REFUNDS_CAP, "refunds")?;
+        full(n.fulfillments.len(), FULFILLMENTS_CAP, "fulfillments")?;
+        if n.shipping_lines.page_info.has_next_page {
+            return Err("more than 3 shipping lines (the most one page reads)".into());
+        }
+        if n.fulfillment_orders.page_info.has_next_page {
+            return Err("more than 3 fulfillment orders (the most one page reads)".into());
+        }
+        if n.line_items.page_info.has_next_page {
+            return Err("its lines were not read to the end".into());
+        }
+        let id = n
+            .legacy_resource_id
+            .parse::<i64>()
+            .map_err(|_| format!("legacyResourceId {:?} is not a number", n.legacy_resource_id))?;
+        let lines = n
+            .line_items
+            .nodes
+            .into_iter()
+            .map(|l| line(l, currency))
+            .collect::<Result<Vec<_>, _>>()?;
+        let high_risk = enum_str(&n.risk.recommendation) == "CANCEL"
+            || n.risk.assessments.iter().any(|a| enum_str(&a.risk_level) == "HIGH");
+        Ok(Order {
+            id,
+            name: n.name,
+            email: n.email,
+            phone: n.phone,
+            created_at: time(&n.created_at, "createdAt")?,
+            updated_at: time(&n.updated_at, "updatedAt")?,
+            cancelled: n.cancelled_at.is_some(),
+            closed: n.closed,
+            financial_status: n
+                .display_financial_status
+                .as_ref()
+                .map(enum_str)
+                .unwrap_or_default()
+                .to_ascii_lowercase(),
+            fulfillment_status: enum_str(&n.display_fulfillment_status).to_ascii_lowercase(),
+            fully_paid: n.fully_paid,
+            currency: currency.as_str().to_owned(),
+            taxes_included: n.taxes_included,
+            tags: n.tags,
+            source_name: n.source_name,
+            customer: n.customer.map(|c| Customer {
+                gid: c.id,
+                email: c.default_email_address.map(|e| e.email_address),
+                phone: c.default_phone_number.map(|p| p.phone_number),
+                first_name: c.first_name,
+                last_name: c.last_name,
+            }),
+            high_risk,
+            subtotal_minor: n
+                .subtotal_price_set
+                .map(|m| money(m.shop_money.amount, "subtotal"))
+                .transpose()?
+                .unwrap_or(0),
+            shipping_minor: money(n.total_shipping_price_set.shop_money.amount, "shipping")?,
+            tax_minor: n
+                .total_tax_set
+                .map(|m| money(m.shop_money.amount, "tax"))
+                .transpose()?
+                .unwrap_or(0),
+            discounts_minor: n
+                .total_discounts_set
+                .map(|m| money(m.shop_money.amount, "discounts"))
+                .transpose()?
+                .unwrap_or(0),
+            total_minor: money(n.total_price_set.shop_money.amount, "total")?,
+            tax_lines: n
+                .tax_lines
+                .into_iter()
+                .map(|t| {
+                    Ok(TaxLine {
+                        amount_minor: money(t.price_set.shop_money.amount, "tax line")?,
+                        title: t.title,
+                        rate: t.rate,
+                    })
+                })
+                .collect::<Result<_, String>>()?,
+            shipping_lines: n
+                .shipping_lines
+                .nodes
+                .into_iter()
+                .map(|s| {
+                    Ok(ShippingLine {
+                        price_minor: money(
+                            s.original_price_set.shop_money.amount,
+                            "shipping line",
+                        )?,
+                        discounted_minor: money(
+                            s.discounted_price_set.shop_money.amount,
+                            "shipping line",
+                        )?,
+                        title: s.title,
+                        code: s.code,
+                    })
+                })
+                .collect::<Result<_, String>>()?,
+            lines,
+            transactions: n
+                .transactions
+                .into_iter()
+                .map(|t| {
+                    Ok(Transaction {
+                        amount_minor: money(t.amount_set.shop_money.amount, "transaction")?,
+                        gid: t.id,
+                        kind: enum_str(&t.kind),
+                        status: enum_str(&t.status),
+                        gateway: t.gateway,
+                    })
+                })
+                .collect::<Result<_, String>>()?,
+            refunds: n
+                .refunds
+                .into_iter()
+                .map(|r| {
+                    Ok(Refund {
+                        amount_minor: money(r.total_refunded_set.shop_money.amount, "refund")?,
+                        gid: r.id,
+                        created_at: r
+                            .created_at
+                            .as_deref()
+                            .and_then(|t| time(t, "refund createdAt").ok()),
+                    })
+                })
+                .collect::<Result<_, String>>()?,
+            fulfillment_orders: n
+                .fulfillment_orders
+                .nodes
+                .into_iter()
+                .map(|f| FulfillmentOrder {
+                    gid: f.id,
+                    status: enum_str(&f.status),
+                    location_gid: f.assigned_location.location.map(|l| l.id),
+                })
+                .collect(),
+            fulfillments: n
+                .fulfillments
+                .into_iter()
+                .map(|f| Fulfillment {
+                    gid: f.id,
+                    status: enum_str(&f.status),
+                    created_at: time(&f.created_at, "fulfillment createdAt").ok(),
+                })
+                .collect(),
+            shipping_address: n.shipping_address.map(|a| Address {
+                first_name: a.first_name,
+                last_name: a.last_name,
+                address1: a.address1,
+                city: a.city,
+                zip: a.zip,
+                country_code: a.country_code_v2.as_ref().map(enum_str),
+            }),
+            gid: n.id,
+        })
+    }
+
+    /// What the sales document is made of.
+    pub fn content(&self) -> Content {
+        Content {
+            lines: self
+                .lines
+                .iter()
+                .filter(|l| l.current_quantity > 0)
+                .map(|l| ContentLine {
+                    id: l.id,
+                    sku: l.sku.clone().unwrap_or_default(),
+                    quantity: l.current_quantity,
+                    unit_price_minor: l.unit_price_minor,
+                    discount_minor: l.discount_minor,
+                })
+                .collect(),
+            shipping_minor: self.shipping_lines.iter().map(|s| s.discounted_minor).sum(),
+        }
+    }
+}
+
+/// `order #1001 (gid://shopify/Order/42)`.
+pub fn record(name: &str, gid: &str) -> String {
+    format!("order {name} ({gid})")
+}
+
+/// What a sales document is made of: the lines still ordered and the shipping charged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Content {
+    pub lines: Vec<ContentLine>,
+    pub shipping_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentLine {
+    pub id: i64,
+    pub sku: String,
+    pub quantity: i64,
+    pub unit_price_minor: i64,
+    pub discount_minor: i64,
+}
+
+impl Content {
+    /// A stable digest (hex SHA-256 of the JSON form).
+    pub fn hash(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        Sha256::digest(&json).iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// What changed from `before` to `self`, as a person reads it (empty: nothing).
+    pub fn changes_since(&self, before: &Content) -> Vec<String> {
+        let mut out = Vec::new();
+        let name = |l: &ContentLine| {
+            if l.sku.is_empty() { format!("line {}", l.id) } else { format!("SKU {}", l.sku) }
+        };
+        for old in &before.lines {
+            match self.lines.iter().find(|l| l.id == old.id) {
+                None => out.push(format!("{} removed", name(old))),
+                Some(new) => {
+                    if new.quantity != old.quantity {
+                        out.push(format!(
+                            "{} quantity {} -> {}",
+                            name(new),
+                            old.quantity,
+                            new.quantity
+                        ));
+                    }
+                    if new.unit_price_minor != old.unit_price_minor
+                        || new.discount_minor != old.discount_minor
+                    {
+                        out.push(format!("{} price or discount changed", name(new)));
+                    }
+                }
+            }
+        }
+        for new in &self.lines {
+            if !before.lines.iter().any(|l| l.id == new.id) {
+                out.push(format!("{} added (quantity {})", name(new), new.quantity));
+            }
+        }
+        if self.shipping_minor != before.shipping_minor {
+            out.push(format!(
+                "shipping {} -> {} (minor units)",
+                before.shipping_minor, self.shipping_minor
+            ));
+        }
+        out
+    }
+}
+
+fn line(l: LineNode, order_currency: CurrencyCode) -> Result<Line, String> {
+    let what = format!("line {}", l.id);
+    let price = l.original_unit_price_set.shop_money;
+    let unit = Money::new(price.amount, price.currency_code)
+        .and_then(|m| m.minor_units())
+        .map_err(|e| format!("{what}: {e}"))?;
+    if price.currency_code != order_currency {
+        return Err(format!(
+            "{what}: price in {} but the order is in {}",
+            price.currency_code.as_str(),
+            order_currency.as_str()
+        ));
+    }
+    let mut discount = 0i64;
+    for d in &l.discount_allocations {
+        discount += Money::new(d.allocated_amount_set.shop_money.amount, order_currency)
+            .and_then(|m| m.minor_units())
+            .map_err(|e| format!("{what} discount: {e}"))?;
+    }
+    let id =
+        l.id.rsplit('/')
+            .next()
+            .and_then(|s| s.parse::<i64>().ok())
+            .ok_or_else(|| format!("{what}: not a line item id"))?;
+    Ok(Line {
+        id,
+        sku: l.sku.filter(|s| !s.trim().is_empty()),
+        name: l.name,
+        quantity: l.quantity,
+        current_quantity: l.current_quantity,
+        variant_gid: l.variant.as_ref().map(|v| v.id.clone()),
+        barcode: l.variant.and_then(|v| v.barcode).filter(|b| !b.trim().is_empty()),
+        unit_price_minor: unit,
+        discount_minor: discount,
+        gid: l.id,
+    })
+}
+
+fn time(s: &str, what: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| format!("{what} {s:?} is not an RFC 3339 time"))
+}
+
+/// A generated enum's GraphQL name (`PAID`, `HIGH`); an unknown value keeps Shopify's text.
+fn enum_str<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn content(lines: &[(i64, &str, i64)], shipping: i64) -> Content {
+        Content {
+            lines: lines
+                .iter()
+                .map(|&(id, sku, quantity)| ContentLine {
+                    id,
+                    sku: sku.into(),
+                    quantity,
+                    unit_price_minor: 1000,
+                    discount_minor: 0,
+                })
+                .collect(),
+            shipping_minor: shipping,
+        }
+    }
+
+    #[test]
+    fn changes_say_what_changed() {
+        let before = content(&[(1, "A", 2), (2, "B", 1)], 500);
+        assert!(before.changes_since(&before).is_empty());
+        assert_eq!(before.hash(), before.clone().hash());
+        let after = content(&[(1, "A", 3), (3, "C", 1)], 700);
+        assert_ne!(after.hash(), before.hash());
+        assert_eq!(
+            after.changes_since(&before),
+            [
+                "SKU A quantity 2 -> 3",
+                "SKU B removed",
+                "SKU C added (quantity 1)",
+                "shipping 500 -> 700 (minor units)"
+            ]
+        );
+    }
+}

@@ -1,0 +1,320 @@
+//! `order_sync.orders`: the imported orders and where each stands (all of order-sync's SQL
+//! for them).
+//!
+//! States: `pending` (to be made a sales document), `held` (waits: `hold_kind`, `hold_key`,
+//! `hold_reason`), `processed` (its document exists), `changed` (edited in Shopify after
+//! processing: brought up to date while its document is unposted, else left for a person),
+//! `cancelled` (cancelled in Shopify before processing: no document).
+
+use crate::mirror::{Content, Order};
+use sqlx::PgPool;
+use sqlx::types::Json;
+
+/// Why a held order waits (the cue it counts in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldKind {
+    /// The order could not be read (body null).
+    Import,
+    UnmappedCustomer,
+    UnmappedProduct,
+    /// A shop setting is missing (e.g. the shipping charges item).
+    Settings,
+    /// The document's total does not agree with Shopify's.
+    Totals,
+    /// Left for a person: released through the cue.
+    HighRisk,
+    /// The ERP refused the document.
+    Erp,
+}
+
+impl HoldKind {
+    pub const ALL: [HoldKind; 7] = [
+        HoldKind::Import,
+        HoldKind::UnmappedCustomer,
+        HoldKind::UnmappedProduct,
+        HoldKind::Settings,
+        HoldKind::Totals,
+        HoldKind::HighRisk,
+        HoldKind::Erp,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldKind::Import => "import",
+            HoldKind::UnmappedCustomer => "unmapped_customer",
+            HoldKind::UnmappedProduct => "unmapped_product",
+            HoldKind::Settings => "settings",
+            HoldKind::Totals => "totals",
+            HoldKind::HighRisk => "high_risk",
+            HoldKind::Erp => "erp",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A hold: the group it counts in and the reason a person reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    pub kind: HoldKind,
+    pub key: String,
+    pub reason: String,
+}
+
+/// What storing one imported order did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    New,
+    Updated,
+    /// Seen before with the same `updatedAt`, or an older one.
+    Unchanged,
+    /// Its document content differs from what was processed: what changed.
+    ChangedAfterProcessing(Vec<String>),
+}
+
+/// Store a page of imported orders in one transaction.
+pub async fn store_page(
+    pool: &PgPool,
+    shop: &str,
+    orders: &[Order],
+) -> Result<Vec<Stored>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let mut out = Vec::with_capacity(orders.len());
+    for o in orders {
+        let content = o.content();
+        let hash = content.hash();
+        let row: Option<(chrono::DateTime<chrono::Utc>, String, String, Option<Json<Content>>)> =
+            sqlx::query_as(
+                "SELECT shopify_updated_at, state, content_hash, processed_content \
+                 FROM order_sync.orders WHERE shop = $1 AND order_id = $2 FOR UPDATE",
+            )
+            .bind(shop)
+            .bind(o.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((seen, state, old_hash, processed)) = row else {
+            let state = if o.cancelled { "cancelled" } else { "pending" };
+            sqlx::query(
+                "INSERT INTO order_sync.orders (shop, order_id, name, shopify_updated_at, \
+                 financial_status, fulfillment_status, body, content_hash, state, content) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                 ON CONFLICT (shop, order_id) DO NOTHING",
+            )
+            .bind(shop)
+            .bind(o.id)
+            .bind(&o.name)
+            .bind(o.updated_at)
+            .bind(&o.financial_status)
+            .bind(&o.fulfillment_status)
+            .bind(Json(o))
+            .bind(&hash)
+            .bind(state)
+            .bind(Json(&content))
+            .execute(&mut *tx)
+            .await?;
+            out.push(Stored::New);
+            continue;
+        };
+        if seen >= o.updated_at && state != "held" {
+            out.push(Stored::Unchanged);
+            continue;
+        }
+        // processed -> changed when the content moved away from what was processed; a held
+        // order whose content changed goes back to be tried again (the edit may be the fix);
+        // an import error is read again in any case.
+        let changes = match (&state[..], processed) {
+            ("processed" | "changed", Some(Json(before))) => content.changes_since(&before),
+            _ => Vec::new(),
+        };
+        let new_state = match &state[..] {
+            "processed" | "changed" if !changes.is_empty() => "changed",
+            "changed" => "processed",
+            "held" if old_hash != hash => "pending",
+            s => s,
+        };
+        let result = sqlx::query(
+            "UPDATE order_sync.orders SET name = $3, shopify_updated_at = $4, \
+             financial_status = $5, fulfillment_status = $6, body = $7, content_hash = $8, \
+             state = $9, changes = $10, content = $11, updated_at = now(), \
+             hold_kind = CASE WHEN $9 = 'held' THEN hold_kind END, \
+             hold_key = CASE WHEN $9 = 'held' THEN hold_key END, \
+             hold_reason = CASE WHEN $9 = 'held' THEN hold_reason END \
+             WHERE shop = $1 AND order_id = $2",
+        )
+        .bind(shop)
+        .bind(o.id)
+        .bind(&o.name)
+        .bind(o.updated_at)
+        .bind(&o.financial_status)
+        .bind(&o.fulfillment_status)
+        .bind(Json(o))
+        .bind(&hash)
+        .bind(new_state)
+        .bind(Some(changes.join("; ")).filter(|c| !c.is_empty()))
+        .bind(Json(&content))
+        .execute(&mut *tx)
+        .await?;
+        debug_assert_eq!(result.rows_affected(), 1);
+        out.push(if new_state == "changed" {
+            Stored::ChangedAfterProcessing(changes)
+        } else {
+            Stored::Updated
+        });
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Keep an order that could not be read, with the reason (it counts as unprocessed).
+pub async fn store_unreadable(
+    pool: &PgPool,
+    shop: &str,
+    order_id: i64,
+    name: &str,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO order_sync.orders (shop, order_id, name, shopify_updated_at, state, \
+         hold_kind, hold_key, hold_reason) \
+         VALUES ($1, $2, $3, now(), 'held', 'import', $4, $4) \
+         ON CONFLICT (shop, order_id) DO UPDATE SET state = 'held', hold_kind = 'import', \
+           hold_key = $4, hold_reason = $4, updated_at = now() \
+         WHERE order_sync.orders.state IN ('pending', 'held')",
+    )
+    .bind(shop)
+    .bind(order_id)
+    .bind(name)
+    .bind(reason)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// An order the create step works on.
+#[derive(Debug, Clone)]
+pub struct Work {
+    pub order: Order,
+    pub state: String,
+    pub risk_released: bool,
+    pub document_no: Option<String>,
+}
+
+/// The next orders to make documents of (pending and changed ones), after `after_id`.
+pub async fn work(
+    pool: &PgPool,
+    shop: &str,
+    after_id: i64,
+    limit: i64,
+) -> Result<Vec<Work>, sqlx::Error> {
+    let rows: Vec<(Json<Order>, String, bool, Option<String>)> = sqlx::query_as(
+        "SELECT body, state, risk_released, document_no FROM order_sync.orders \
+         WHERE shop = $1 AND state IN ('pending', 'changed') AND order_id > $2 \
+           AND body IS NOT NULL \
+         ORDER BY order_id LIMIT $3",
+    )
+    .bind(shop)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(Json(order), state, risk_released, document_no)| Work {
+            order,
+            state,
+            risk_released,
+            document_no,
+        })
+        .collect())
+}
+
+/// The order's document exists and holds `content` (the content it was made of).
+pub async fn mark_processed(
+    pool: &PgPool,
+    shop: &str,
+    order_id: i64,
+    document_no: &str,
+    document_type: &str,
+    content: &Content,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE order_sync.orders SET state = 'processed', document_no = $3, document_type = $4, \
+         processed_hash = $5, processed_content = $6, changes = NULL, hold_kind = NULL, \
+         hold_key = NULL, hold_reason = NULL, updated_at = now() \
+         WHERE shop = $1 AND order_id = $2",
+    )
+    .bind(shop)
+    .bind(order_id)
+    .bind(document_no)
+    .bind(document_type)
+    .bind(content.hash())
+    .bind(Json(content))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Hold an order (pending or changed) with its reason.
+pub async fn hold(pool: &PgPool, shop: &str, order_id: i64, h: &Hold) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE order_sync.orders SET state = 'held', hold_kind = $3, hold_key = $4, \
+         hold_reason = $5, updated_at = now() WHERE shop = $1 AND order_id = $2",
+    )
+    .bind(shop)
+    .bind(order_id)
+    .bind(h.kind.as_str())
+    .bind(&h.key)
+    .bind(&h.reason)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A changed order whose document is posted stays changed, with what changed.
+pub async fn keep_changed(
+    pool: &PgPool,
+    shop: &str,
+    order_id: i64,
+    why: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE order_sync.orders SET changes = $3, updated_at = now() \
+         WHERE shop = $1 AND order_id = $2 AND state = 'changed'",
+    )
+    .bind(shop)
+    .bind(order_id)
+    .bind(why)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Cancelled in Shopify before processing: no document is made.
+pub async fn mark_cancelled(pool: &PgPool, shop: &str, order_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE order_sync.orders SET state = 'cancelled', updated_at = now() \
+         WHERE shop = $1 AND order_id = $2 AND state = 'pending'",
+    )
+    .bind(shop)
+    .bind(order_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The document of one order, as the mirror knows it.
+pub async fn state_of(
+    pool: &PgPool,
+    shop: &str,
+    order_id: i64,
+) -> Result<Option<(String, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT state, document_no FROM order_sync.orders WHERE shop = $1 AND order_id = $2",
+    )
+    .bind(shop)
+    .bind(order_id)
+    .fetch_optional(pool)
+    .await
+}

@@ -1,0 +1,683 @@
+//! Order sync end to end with real processes: the simulator, the scheduler, order-sync, the
+//! posting service and PostgreSQL. Orders placed in the simulator are imported by a recurring
+//! sync-orders entry (fully-paid filter), made sales documents carrying the Shopify order no.
+//! with totals equal to Shopify's, posted by a batch-post job; an unknown SKU waits in the cue
+//! with its reason and one retry clears its group once the SKU is mapped; the sync-error cue
+//! clears after a successful run; two shops at once; and `kill -9` of order-sync mid-run,
+//! repeatedly, loses no order and makes no second document.
+
+use anyhow::{Context, Result, bail};
+use futures::StreamExt;
+use shopsync_common::Service;
+use shopsync_e2e::*;
+use shopsync_proto::pb;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// The simulator tells its shops apart by their tokens.
+fn token_of(shop: &str) -> String {
+    format!("shpat_order_sync_e2e_{shop}")
+}
+
+struct Stack {
+    sim: Proc,
+    posting: Proc,
+    order_sync: Proc,
+    scheduler: Proc,
+    db: TestDb,
+    test: &'static str,
+}
+
+async fn start_sim(test: &str, shops: &[&str]) -> Result<Proc> {
+    let addr = free_addr()?;
+    let dir =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-logs").join(test);
+    std::fs::create_dir_all(&dir)?;
+    let log = dir.join("shopify-sim.log");
+    let file = std::fs::File::create(&log)?;
+    let list: Vec<String> = shops.iter().map(|s| format!("{s}:{}", token_of(s))).collect();
+    let child = tokio::process::Command::new(bin("shopify-sim")?)
+        .args(["--listen", &addr.to_string(), "--shop", &list.join(",")])
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting shopify-sim")?;
+    let p = Proc::from_child("shopify-sim", addr, child, log);
+    let url = format!("{}/sim/shops/{}", p.url(), shops[0]);
+    eventually(Duration::from_secs(10), || {
+        let url = url.clone();
+        async move { Ok(http().get(url).send().await?.error_for_status()?) }
+    })
+    .await?;
+    Ok(p)
+}
+
+fn http() -> reqwest::Client {
+    shopsync_shopify::init_tls();
+    reqwest::Client::new()
+}
+
+async fn sim_post(sim: &Proc, path: &str, body: serde_json::Value) -> Result<serde_json::Value> {
+    let r = http().post(format!("{}{path}", sim.url())).json(&body).send().await?;
+    let status = r.status();
+    let text = r.text().await?;
+    if !status.is_success() {
+        bail!("simulator {path}: {status}: {text}");
+    }
+    Ok(serde_json::from_str(&text)?)
+}
+
+async fn order_sync(
+    test: &str,
+    db: &TestDb,
+    sched: std::net::SocketAddr,
+    posting: &Proc,
+) -> Result<Proc> {
+    spawn(Spawn {
+        binary: "shopsync-order-sync",
+        name: "shopsync-order-sync",
+        test,
+        env: vec![
+            ("SHOPSYNC_SERVICE_TOKEN".into(), TOKEN.into()),
+            ("SHOPSYNC_DATABASE_URL".into(), db.url.clone()),
+            ("SHOPSYNC_SHOPS_URL".into(), format!("http://{sched}")),
+            ("SHOPSYNC_POSTING_URL".into(), posting.url()),
+            ("SHOPSYNC_SECRET_KEYS".into(), TEST_SECRET_KEYS.into()),
+        ],
+    })
+    .await
+}
+
+impl Stack {
+    async fn start(test: &'static str, shops: &[&str]) -> Result<Self> {
+        let db = TestDb::create().await?;
+        let sim = start_sim(test, shops).await?;
+        let posting = start_worker(test, Service::Posting, &db).await?;
+        let sched_addr = free_addr()?;
+        let order_sync = order_sync(test, &db, sched_addr, &posting).await?;
+        let workers = Workers {
+            procs: vec![
+                (
+                    Service::Posting,
+                    Proc::from_child(
+                        "posting-ref",
+                        posting.addr,
+                        tokio::process::Command::new("true").spawn()?,
+                        posting.log.clone(),
+                    ),
+                ),
+                (
+                    Service::OrderSync,
+                    Proc::from_child(
+                        "order-sync-ref",
+                        order_sync.addr,
+                        tokio::process::Command::new("true").spawn()?,
+                        order_sync.log.clone(),
+                    ),
+                ),
+            ],
+        };
+        let listen = sched_addr.to_string();
+        let scheduler =
+            start_scheduler(test, "sched-a", &db, &workers, &[("SHOPSYNC_LISTEN", &listen)])
+                .await?;
+        Ok(Self { sim, posting, order_sync, scheduler, db, test })
+    }
+
+    async fn restart_order_sync(&mut self) -> Result<()> {
+        self.order_sync =
+            order_sync(self.test, &self.db, self.scheduler.addr, &self.posting).await?;
+        Ok(())
+    }
+
+    async fn cues(
+        &self,
+    ) -> Result<pb::cues_client::CuesClient<shopsync_runtime::client::AuthedChannel>> {
+        let auth =
+            shopsync_runtime::ClientAuth::new(Some(&secret())).map_err(anyhow::Error::msg)?;
+        Ok(pb::cues_client::CuesClient::new(
+            shopsync_runtime::client::connect(&self.order_sync.url(), auth).await?,
+        ))
+    }
+}
+
+/// The simulator's shop as it exports it: SKU -> variant gid, and its first location's gid.
+async fn catalogue(sim: &Proc, shop: &str) -> Result<(BTreeMap<String, String>, String)> {
+    let v: serde_json::Value =
+        http().get(format!("{}/sim/shops/{shop}/export", sim.url())).send().await?.json().await?;
+    let mut skus = BTreeMap::new();
+    for p in v["products"].as_object().context("products")?.values() {
+        for var in p["variants"].as_array().context("variants")? {
+            skus.insert(
+                var["sku"].as_str().context("sku")?.to_owned(),
+                format!("gid://shopify/ProductVariant/{}", var["id"]),
+            );
+        }
+    }
+    let loc =
+        v["locations"].as_object().context("locations")?.keys().next().context("a location")?;
+    Ok((skus, format!("gid://shopify/Location/{loc}")))
+}
+
+/// Connect `shop` (served by the simulator) with order settings.
+async fn connect_shop(
+    s: &Stack,
+    shop: &str,
+    location: &str,
+    domain: Option<&str>,
+) -> Result<pb::Shop> {
+    let mut shops = shops(&s.scheduler).await?;
+    let mut req = shop_request(shop, domain.unwrap_or(&s.sim.url()));
+    req.access_token = token_of(shop);
+    let settings = shopsync_common::shop::ShopSettings {
+        allow_background_syncs: false,
+        auto_create_customers: true,
+        customer_template: Some("TEMPLATE".into()),
+        shipping_charges_item: Some("SHIP".into()),
+        locations: vec![shopsync_common::shop::LocationMapping {
+            shopify_location_id: location.into(),
+            erp_location_filter: "MAIN".into(),
+            stock_calculation: Default::default(),
+            default_erp_location: None,
+        }],
+        ..Default::default()
+    };
+    req.shop.as_mut().unwrap().settings = Some(shopsync_proto::shops::settings_to_pb(&settings));
+    Ok(shops.create_shop(req).await?.into_inner())
+}
+
+async fn erp_setup(s: &Stack, skus: &[&String]) -> Result<()> {
+    let (mut erp, _) = erp_clients(&s.posting).await?;
+    match erp
+        .create_location(pb::Location {
+            code: "MAIN".into(),
+            name: "Main".into(),
+            ..Default::default()
+        })
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if e.code() == tonic::Code::AlreadyExists => {}
+        Err(e) => return Err(e.into()),
+    }
+    match erp
+        .create_customer(pb::Customer {
+            no: "TEMPLATE".into(),
+            name: "Template for web shop customers".into(),
+            currency: "EUR".into(),
+            ..Default::default()
+        })
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if e.code() == tonic::Code::AlreadyExists => {}
+        Err(e) => return Err(e.into()),
+    }
+    for (no, sku) in std::iter::once(("SHIP".to_owned(), None))
+        .chain(skus.iter().enumerate().map(|(i, s)| (format!("ITEM-{i}-{s}"), Some(*s))))
+    {
+        let r = erp
+            .create_item(pb::Item {
+                no: no.chars().take(50).collect(),
+                description: no.clone(),
+                unit_price_minor: 100,
+                currency: "EUR".into(),
+                sku: sku.cloned().unwrap_or_default(),
+                ..Default::default()
+            })
+            .await;
+        match r {
+            Ok(_) => {}
+            Err(e) if e.code() == tonic::Code::AlreadyExists => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+fn sync_params(only_fully_paid: bool) -> pb::TaskParams {
+    pb::TaskParams {
+        params: Some(pb::task_params::Params::SyncOrders(pb::SyncOrdersParams {
+            only_fully_paid,
+            ..Default::default()
+        })),
+    }
+}
+
+fn create_params() -> pb::TaskParams {
+    pb::TaskParams { params: Some(pb::task_params::Params::CreateSalesOrders(Default::default())) }
+}
+
+/// Sync now, followed to the end; the last run.
+async fn sync_now(q: &mut Queue, shop: &str, params: pb::TaskParams) -> Result<pb::JobRun> {
+    let mut stream = q
+        .sync_now(pb::SyncNowRequest {
+            shop: shop.into(),
+            params: Some(params),
+            created_by: "e2e".into(),
+            wait: true,
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let mut last = None;
+    while let Some(ev) = stream.message().await? {
+        if let Some(r) = ev.snapshot.and_then(|s| s.run) {
+            last = Some(r);
+        }
+    }
+    last.context("no run")
+}
+
+/// Wait until `entry` has a run that ended; return the newest.
+async fn ended_run(q: &mut Queue, entry: &str, after: usize) -> Result<pb::JobRun> {
+    eventually(Duration::from_secs(60), || {
+        let mut q = q.clone();
+        async move {
+            let rs = runs(&mut q, entry).await?;
+            let ended: Vec<_> = rs
+                .into_iter()
+                .filter(|r| {
+                    matches!(run_status(r), pb::RunStatus::Succeeded | pb::RunStatus::Failed)
+                })
+                .collect();
+            if ended.len() <= after {
+                bail!("{} ended runs", ended.len());
+            }
+            Ok(ended
+                .into_iter()
+                .max_by_key(|r| r.started_at.clone().map(|t| (t.seconds, t.nanos)))
+                .unwrap())
+        }
+    })
+    .await
+}
+
+/// Shopify's net totals per order no. (total less tax: the simulator's prices exclude tax).
+async fn shopify_net_totals(s: &Stack, shop: &str) -> Result<BTreeMap<String, i64>> {
+    use shopsync_shopify::ops;
+    let budget = std::sync::Arc::new(shopsync_shopify::Budget::default());
+    let client = shopsync_shopify::ShopifyClient::new(
+        shopsync_shopify::ClientConfig::new(
+            s.sim.url(),
+            secrecy::SecretString::from(token_of(shop)),
+        ),
+        budget,
+    )?;
+    let mut out = BTreeMap::new();
+    let mut nodes = std::pin::pin!(client.nodes::<ops::OrdersPage>(ops::orders_page::Variables {
+        first: 25,
+        after: None,
+        query: None,
+    }));
+    while let Some(n) = nodes.next().await {
+        let n = n?;
+        let cur = n.currency_code;
+        let minor = |d: shopsync_shopify::Decimal| {
+            shopsync_shopify::Money::new(d, cur).unwrap().minor_units().unwrap()
+        };
+        let tax = n.total_tax_set.as_ref().map(|t| minor(t.shop_money.amount)).unwrap_or(0);
+        out.insert(n.name.clone(), minor(n.total_price_set.shop_money.amount) - tax);
+    }
+    Ok(out)
+}
+
+async fn documents(s: &Stack, shop: &str) -> Result<Vec<pb::SalesDocument>> {
+    let (mut erp, _) = erp_clients(&s.posting).await?;
+    let mut out = Vec::new();
+    let mut token = String::new();
+    loop {
+        let r = erp
+            .list_sales_documents(pb::ListSalesDocumentsRequest {
+                shop: shop.into(),
+                page_size: 500,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        out.extend(r.documents);
+        if r.next_page_token.is_empty() {
+            return Ok(out);
+        }
+        token = r.next_page_token;
+    }
+}
+
+fn count(c: &pb::GetCuesResponse, k: pb::CueKind) -> i64 {
+    c.cues.iter().find(|x| x.kind == k as i32).map(|x| x.count).unwrap_or(-1)
+}
+
+#[tokio::test]
+async fn orders_become_posted_sales_documents_and_cues_clear_after_a_fix() -> Result<()> {
+    let s = Stack::start("order_sync_main", &["acme", "globex"]).await?;
+    for shop in ["acme", "globex"] {
+        sim_post(
+            &s.sim,
+            &format!("/sim/shops/{shop}/seed"),
+            serde_json::json!({"seed": 7, "products": 6, "customers": 4}),
+        )
+        .await?;
+    }
+    let (skus, location) = catalogue(&s.sim, "acme").await?;
+    let all: Vec<&String> = skus.keys().collect();
+    let (unknown, known) = all.split_last().context("skus")?;
+    erp_setup(&s, known).await?;
+    connect_shop(&s, "acme", &location, None).await?;
+    // globex starts pointed at nothing: its runs fail until it is fixed.
+    let (_, globex_location) = catalogue(&s.sim, "globex").await?;
+    let globex = connect_shop(&s, "globex", &globex_location, Some("http://127.0.0.1:9")).await?;
+
+    let customers: serde_json::Value =
+        http().get(format!("{}/sim/shops/acme/export", s.sim.url())).send().await?.json().await?;
+    let email = customers["customers"].as_object().unwrap().values().next().unwrap()["email"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let place = |lines: Vec<(&String, i64)>, status: &str| {
+        serde_json::json!({
+            "customer_email": email,
+            "financial_status": status,
+            "lines": lines.into_iter().map(|(sku, q)| serde_json::json!({"sku": sku, "quantity": q})).collect::<Vec<_>>(),
+        })
+    };
+    let mut placed = Vec::new();
+    for i in 0..4 {
+        let o = sim_post(
+            &s.sim,
+            "/sim/shops/acme/orders",
+            place(vec![(known[i % known.len()], 2), (known[(i + 1) % known.len()], 1)], "paid"),
+        )
+        .await?;
+        placed.push(o["name"].as_str().unwrap().to_owned());
+    }
+    // 120 lines, read whole.
+    let big: Vec<(&String, i64)> =
+        (0..120).map(|i| (known[i % known.len()], 1 + (i as i64 % 3))).collect();
+    let o = sim_post(&s.sim, "/sim/shops/acme/orders", place(big, "paid")).await?;
+    let big_name = o["name"].as_str().unwrap().to_owned();
+    placed.push(big_name.clone());
+    // Not fully paid: the saved filter leaves it out.
+    let pending =
+        sim_post(&s.sim, "/sim/shops/acme/orders", place(vec![(known[0], 1)], "pending")).await?;
+    // An SKU the ERP does not know.
+    let stray = sim_post(
+        &s.sim,
+        "/sim/shops/acme/orders",
+        place(vec![(known[0], 1), (unknown, 2)], "paid"),
+    )
+    .await?;
+    let stray_name = stray["name"].as_str().unwrap().to_owned();
+
+    // A recurring sync-orders entry with the fully-paid filter.
+    let mut q = queue(&s.scheduler).await?;
+    let entry = create(
+        &mut q,
+        pb::JobSpec {
+            shop: "acme".into(),
+            params: Some(sync_params(true)),
+            recurrence: Some(pb::Recurrence {
+                rule: Some(pb::recurrence::Rule::IntervalSeconds(3600)),
+                ..Default::default()
+            }),
+            created_by: "e2e".into(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    // Its first fire is now.
+    let run = ended_run(&mut q, &entry.id, 0).await?;
+    assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
+    let counters = run.counters.clone().unwrap_or_default().values;
+    assert_eq!(counters.get("imported"), Some(&6), "{counters:?}");
+    assert_eq!(counters.get("skipped"), Some(&1), "the pending order: {counters:?}");
+
+    let run = sync_now(&mut q, "acme", create_params()).await?;
+    assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
+    let docs = documents(&s, "acme").await?;
+    let by_no: BTreeMap<&str, &pb::SalesDocument> =
+        docs.iter().map(|d| (d.shopify_order_no.as_str(), d)).collect();
+    assert_eq!(
+        by_no.keys().copied().collect::<BTreeSet<_>>(),
+        placed.iter().map(String::as_str).collect(),
+        "{docs:?}"
+    );
+    let totals = shopify_net_totals(&s, "acme").await?;
+    for d in &docs {
+        assert_eq!(
+            Some(&d.amount_minor),
+            totals.get(&d.shopify_order_no),
+            "{}",
+            d.shopify_order_no
+        );
+        assert!(d.lines.iter().all(|l| l.shopify_order_no == d.shopify_order_no));
+    }
+    assert_eq!(by_no[big_name.as_str()].lines.len(), 121, "120 lines and the shipping charge");
+    assert!(!pending["name"].as_str().unwrap().is_empty());
+
+    // The unknown SKU waits in the cue with its reason.
+    let mut cues = s.cues().await?;
+    let c = cues.get_cues(pb::GetCuesRequest { shop: "acme".into() }).await?.into_inner();
+    assert_eq!(count(&c, pb::CueKind::UnmappedProducts), 1, "{c:?}");
+    assert_eq!(count(&c, pb::CueKind::UnprocessedOrders), 1, "{c:?}");
+    let groups = cues
+        .list_cue_groups(pb::ListCueGroupsRequest {
+            shop: "acme".into(),
+            kind: pb::CueKind::UnmappedProducts as i32,
+            limit: 0,
+        })
+        .await?
+        .into_inner()
+        .groups;
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0].key, format!("unmapped_product:{unknown}"));
+    assert!(
+        groups[0].reason.contains(unknown.as_str()) && groups[0].records == [stray_name.clone()],
+        "{groups:?}"
+    );
+    // Map the SKU, retry the group once: cleared, and the order has its document.
+    erp_setup(&s, &[unknown]).await?;
+    let r = cues
+        .retry_cue_group(pb::RetryCueGroupRequest {
+            shop: "acme".into(),
+            kind: pb::CueKind::UnmappedProducts as i32,
+            key: groups[0].key.clone(),
+            requested_by: "e2e".into(),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(r.retried, 1);
+    let run = ended_run(&mut q, &r.entry_id, 0).await?;
+    assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
+    let c = cues.get_cues(pb::GetCuesRequest { shop: "acme".into() }).await?.into_inner();
+    assert_eq!(
+        (count(&c, pb::CueKind::UnmappedProducts), count(&c, pb::CueKind::UnprocessedOrders)),
+        (0, 0),
+        "{c:?}"
+    );
+    assert!(documents(&s, "acme").await?.iter().any(|d| d.shopify_order_no == stray_name));
+
+    // A batch-post job posts them.
+    let post = create(
+        &mut q,
+        pb::JobSpec {
+            shop: "acme".into(),
+            params: Some(pb::TaskParams {
+                params: Some(pb::task_params::Params::BatchPostSalesOrders(
+                    pb::BatchPostSalesOrdersParams {
+                        ship: true,
+                        invoice: true,
+                        ..Default::default()
+                    },
+                )),
+            }),
+            created_by: "e2e".into(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let run = ended_run(&mut q, &post.id, 0).await?;
+    assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
+    let docs = documents(&s, "acme").await?;
+    assert!(docs.iter().all(|d| d.status == pb::DocumentStatus::Posted as i32), "{docs:?}");
+
+    // Two shops: globex fails (unreachable) and shows as a sync error until it is fixed.
+    sim_post(&s.sim, "/sim/shops/globex/orders", serde_json::json!({"lines": [{"sku": catalogue(&s.sim, "globex").await?.0.keys().next().unwrap(), "quantity": 1}]})).await?;
+    let g = create(
+        &mut q,
+        pb::JobSpec {
+            shop: "globex".into(),
+            params: Some(sync_params(false)),
+            created_by: "e2e".into(),
+            retry: Some(pb::RetryPolicy { max_attempts: Some(1), ..Default::default() }),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let run = ended_run(&mut q, &g.id, 0).await?;
+    assert_eq!(run_status(&run), pb::RunStatus::Failed, "{run:?}");
+    let c = cues.get_cues(pb::GetCuesRequest { shop: "globex".into() }).await?.into_inner();
+    assert_eq!(count(&c, pb::CueKind::SyncErrors), 1, "{c:?}");
+    let all = cues.get_cues(pb::GetCuesRequest::default()).await?.into_inner();
+    assert_eq!(count(&all, pb::CueKind::SyncErrors), 1, "for all shops: {all:?}");
+    let mut fixed = globex.clone();
+    fixed.store_domain = s.sim.url();
+    shops(&s.scheduler)
+        .await?
+        .update_shop(pb::UpdateShopRequest {
+            name: "globex".into(),
+            expected_version: globex.version,
+            shop: Some(fixed),
+            ..Default::default()
+        })
+        .await?;
+    let key = cues
+        .list_cue_groups(pb::ListCueGroupsRequest {
+            shop: "globex".into(),
+            kind: pb::CueKind::SyncErrors as i32,
+            limit: 0,
+        })
+        .await?
+        .into_inner()
+        .groups[0]
+        .key
+        .clone();
+    cues.retry_cue_group(pb::RetryCueGroupRequest {
+        shop: "globex".into(),
+        kind: pb::CueKind::SyncErrors as i32,
+        key,
+        requested_by: "e2e".into(),
+    })
+    .await?;
+    let run = ended_run(&mut q, &g.id, 1).await?;
+    assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
+    let c = cues.get_cues(pb::GetCuesRequest { shop: "globex".into() }).await?.into_inner();
+    assert_eq!(count(&c, pb::CueKind::SyncErrors), 0, "cleared after a successful run: {c:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn kill_9_mid_sync_loses_no_order_and_makes_no_second_document() -> Result<()> {
+    let mut s = Stack::start("order_sync_kill9", &["acme"]).await?;
+    sim_post(
+        &s.sim,
+        "/sim/shops/acme/seed",
+        serde_json::json!({"seed": 11, "products": 5, "customers": 20, "orders": 300}),
+    )
+    .await?;
+    let (skus, location) = catalogue(&s.sim, "acme").await?;
+    let all: Vec<&String> = skus.keys().collect();
+    erp_setup(&s, &all).await?;
+    let shop = connect_shop(&s, "acme", &location, None).await?;
+    let mut settings = shopsync_proto::shops::settings_from_pb(shop.settings.as_ref().unwrap())?;
+    settings.auto_create_sales_orders = true;
+    let mut changed = shop.clone();
+    changed.settings = Some(shopsync_proto::shops::settings_to_pb(&settings));
+    // Slow answers so that kills land mid-run.
+    sim_post(&s.sim, "/sim/shops/acme/faults", serde_json::json!({"latency_ms": 60})).await?;
+    shops(&s.scheduler)
+        .await?
+        .update_shop(pb::UpdateShopRequest {
+            name: "acme".into(),
+            expected_version: shop.version,
+            shop: Some(changed),
+            ..Default::default()
+        })
+        .await?;
+    let mut q = queue(&s.scheduler).await?;
+    // Status open: every seeded order (none is closed).
+    let e = create(
+        &mut q,
+        pb::JobSpec {
+            shop: "acme".into(),
+            params: Some(sync_params(false)),
+            created_by: "e2e".into(),
+            retry: Some(pb::RetryPolicy {
+                max_attempts: Some(20),
+                rerun_delay_seconds: Some(1),
+                backoff_multiplier: Some(1.0),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let pool = s.db.pool().await?;
+    for round in 0..3 {
+        // Wait until the run has made progress, then crash order-sync.
+        let before: i64 = sqlx::query_scalar("SELECT count(*) FROM order_sync.orders")
+            .fetch_one(&pool)
+            .await
+            .unwrap_or(0);
+        eventually(Duration::from_secs(60), || {
+            let pool = pool.clone();
+            async move {
+                let n: i64 = sqlx::query_scalar("SELECT count(*) FROM order_sync.orders")
+                    .fetch_one(&pool)
+                    .await?;
+                if n <= before {
+                    bail!("no progress yet ({n})")
+                }
+                Ok(())
+            }
+        })
+        .await?;
+        s.order_sync.kill().await?;
+        tokio::time::sleep(Duration::from_millis(200 * (round + 1))).await;
+        s.restart_order_sync().await?;
+    }
+    sim_post(&s.sim, "/sim/shops/acme/faults", serde_json::json!({})).await?;
+    eventually(Duration::from_secs(120), || {
+        let mut q = q.clone();
+        let id = e.id.clone();
+        async move {
+            let rs = runs(&mut q, &id).await?;
+            if !rs.iter().any(|r| run_status(r) == pb::RunStatus::Succeeded) {
+                bail!("not yet succeeded: {:?}", rs.iter().map(run_status).collect::<Vec<_>>());
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    // Every order imported once, every one has exactly one document.
+    let imported: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM order_sync.orders WHERE shop = 'acme'")
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(imported, 300);
+    let docs = documents(&s, "acme").await?;
+    let ids: BTreeSet<i64> = docs.iter().map(|d| d.shopify_order_id).collect();
+    assert_eq!(ids.len(), docs.len(), "a second document for some order");
+    let processed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM order_sync.orders WHERE state = 'processed'")
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(processed as usize, docs.len());
+    let cancelled: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM order_sync.orders WHERE state <> 'processed'")
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(cancelled, 0, "every seeded order is made a document");
+    Ok(())
+}
