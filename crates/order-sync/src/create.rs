@@ -8,8 +8,9 @@
 //! charge (the shop's shipping charges item), the location (the shop's mapping of the
 //! Shopify location), and the Shopify order id and number on header and lines. The document's
 //! total is checked against Shopify's (net of tax when prices exclude it): a difference
-//! within the currency's rounding (a minor unit per line) is absorbed into the last line's
-//! discount, a larger one holds the order. An order that cannot be made a document waits
+//! within the currency's rounding (a minor unit per line) goes to a rounding line on the
+//! shop's charges item when the document is short (or into the last line's discount when it
+//! is over), a larger one holds the order. An order that cannot be made a document waits
 //! with its reason (`held`) and is tried again when its group is retried or the order
 //! changes; high-risk orders wait for a person.
 //!
@@ -606,6 +607,21 @@ fn document(
         if let Some(l) = lines.iter_mut().rev().find(|l| l.shopify_order_line_id != 0) {
             l.line_discount_minor += diff;
         }
+    } else if diff < 0
+        && -diff <= rounding
+        && let Some(item) = &settings.shipping_charges_item
+    {
+        // Shopify's total rounds its parts (tax) separately: a rounding line, on the shop's
+        // charges item, makes the document's total Shopify's.
+        lines.push(pb::SalesLine {
+            item_no: item.clone(),
+            location_code: location.clone(),
+            description: "Rounding (Shopify's order total)".into(),
+            quantity: 1,
+            unit_price_minor: Some(-diff),
+            shopify_order_no: o.name.clone(),
+            ..Default::default()
+        });
     } else if diff != 0 {
         return Made::Wait(Hold {
             kind: HoldKind::Totals,

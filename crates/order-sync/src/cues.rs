@@ -43,17 +43,24 @@ pub enum CueError {
     Queue(tonic::Status),
     #[error("{field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+    #[error("order-sync has no scheduler address (SHOPSYNC_SHOPS_URL)")]
+    NoQueue,
 }
 
 pub struct Cues {
     pub db: PgPool,
-    pub queue: JobQueueClient<AuthedChannel>,
+    /// The scheduler's job queue (none when order-sync is not configured with it).
+    pub queue: Option<JobQueueClient<AuthedChannel>>,
 }
 
 /// Entries a cue lists at most (sync errors: one page of the queue per shop).
 const QUEUE_PAGE: u32 = 1000;
 
 impl Cues {
+    fn queue(&self) -> Result<JobQueueClient<AuthedChannel>, CueError> {
+        self.queue.clone().ok_or(CueError::NoQueue)
+    }
+
     pub async fn counts(&self, shop: Option<&str>) -> Result<Vec<(Kind, i64)>, CueError> {
         let c = repo::counts(&self.db, shop).await?;
         let errors = self.failed_entries(shop).await?.len() as i64;
@@ -121,8 +128,7 @@ impl Cues {
             Kind::SyncErrors => {
                 let id = key.strip_prefix("entry:").unwrap_or(key);
                 let e = self
-                    .queue
-                    .clone()
+                    .queue()?
                     .run_now(pb::EntryRef { id: id.to_owned(), requested_by: requested_by.into() })
                     .await
                     .map_err(CueError::Queue)?
@@ -147,8 +153,7 @@ impl Cues {
         spec.description = Some(format!("retry: {key}"));
         spec.created_by = requested_by.to_owned();
         let e = self
-            .queue
-            .clone()
+            .queue()?
             .create_entry(pb::CreateEntryRequest {
                 spec: Some(shopsync_proto::spec_to_pb(&spec)),
                 on_hold: false,
@@ -167,8 +172,7 @@ impl Cues {
         let mut token = String::new();
         loop {
             let r = self
-                .queue
-                .clone()
+                .queue()?
                 .list_entries(pb::ListEntriesRequest {
                     shop: shop.unwrap_or_default().to_owned(),
                     page_size: QUEUE_PAGE,

@@ -45,6 +45,7 @@ fn action(k: Kind) -> &'static str {
 fn status(e: CueError) -> Status {
     match e {
         CueError::Invalid { .. } => Status::invalid_argument(e.to_string()),
+        CueError::NoQueue => Status::failed_precondition(e.to_string()),
         CueError::Queue(s) => Status::new(s.code(), format!("job queue: {}", s.message())),
         CueError::Db(err) => crate::error::db_status(&err),
     }

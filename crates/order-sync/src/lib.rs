@@ -82,9 +82,6 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         !cfg.database_url.trim().is_empty(),
         "order-sync needs its database (SHOPSYNC_DATABASE_URL)"
     );
-    let scheduler = cfg.shops_url.clone().context(
-        "order-sync needs the scheduler (SHOPSYNC_SHOPS_URL) for shops, cursors and cues",
-    )?;
     let pool = shopsync_store::connect_with(
         &cfg.database_url,
         cfg.db_max_connections,
@@ -96,9 +93,14 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     .context("order-sync database")?;
     let token = if cfg.insecure_no_auth { None } else { cfg.service_token.as_ref() };
     let auth = shopsync_runtime::ClientAuth::new(token).map_err(anyhow::Error::msg)?;
-    let queue = pb::job_queue_client::JobQueueClient::new(
-        shopsync_runtime::client::connect_lazy(&scheduler, auth).context("scheduler address")?,
-    );
+    // The scheduler serves `Shops` and `JobQueue`: without it (SHOPSYNC_SHOPS_URL) runs fail
+    // clearly and the cues that need the job queue answer FAILED_PRECONDITION.
+    let queue = match &cfg.shops_url {
+        Some(url) => Some(pb::job_queue_client::JobQueueClient::new(
+            shopsync_runtime::client::connect_lazy(url, auth).context("scheduler address")?,
+        )),
+        None => None,
+    };
     let cues = grpc::CuesService { cues: Arc::new(cues::Cues { db: pool.clone(), queue }) };
     let apis = shopsync_runtime::worker::Apis {
         services: vec![pb::cues_server::SERVICE_NAME],

@@ -58,6 +58,16 @@ pub struct Group {
     pub records: Vec<String>,
 }
 
+#[derive(sqlx::FromRow)]
+struct GroupRow {
+    shop: String,
+    kind: String,
+    key: String,
+    reason: Option<String>,
+    n: i64,
+    records: Vec<String>,
+}
+
 pub async fn groups(
     pool: &PgPool,
     shop: Option<&str>,
@@ -94,22 +104,21 @@ pub async fn groups(
          ORDER BY n DESC, shop, key \
          LIMIT $3"
     );
-    let rows: Vec<(String, String, String, Option<String>, i64, Vec<String>)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(shop)
-            .bind(&kinds)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?;
+    let rows: Vec<GroupRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(shop)
+        .bind(&kinds)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
     Ok(rows
         .into_iter()
-        .map(|(shop, kind, key, reason, count, records)| Group {
-            shop,
-            key: format!("{kind}:{key}"),
-            kind,
-            reason: reason.unwrap_or_default(),
-            count,
-            records,
+        .map(|r| Group {
+            shop: r.shop,
+            key: format!("{}:{}", r.kind, r.key),
+            kind: r.kind,
+            reason: r.reason.unwrap_or_default(),
+            count: r.n,
+            records: r.records,
         })
         .collect())
 }

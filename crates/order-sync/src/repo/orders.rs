@@ -74,6 +74,15 @@ pub enum Stored {
     ChangedAfterProcessing(Vec<String>),
 }
 
+/// What a stored order was when it is read again.
+#[derive(sqlx::FromRow)]
+struct Seen {
+    shopify_updated_at: chrono::DateTime<chrono::Utc>,
+    state: String,
+    content_hash: String,
+    processed_content: Option<Json<Content>>,
+}
+
 /// Store a page of imported orders in one transaction.
 pub async fn store_page(
     pool: &PgPool,
@@ -85,16 +94,21 @@ pub async fn store_page(
     for o in orders {
         let content = o.content();
         let hash = content.hash();
-        let row: Option<(chrono::DateTime<chrono::Utc>, String, String, Option<Json<Content>>)> =
-            sqlx::query_as(
-                "SELECT shopify_updated_at, state, content_hash, processed_content \
+        let row: Option<Seen> = sqlx::query_as(
+            "SELECT shopify_updated_at, state, content_hash, processed_content \
                  FROM order_sync.orders WHERE shop = $1 AND order_id = $2 FOR UPDATE",
-            )
-            .bind(shop)
-            .bind(o.id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some((seen, state, old_hash, processed)) = row else {
+        )
+        .bind(shop)
+        .bind(o.id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(Seen {
+            shopify_updated_at: seen,
+            state,
+            content_hash: old_hash,
+            processed_content: processed,
+        }) = row
+        else {
             let state = if o.cancelled { "cancelled" } else { "pending" };
             sqlx::query(
                 "INSERT INTO order_sync.orders (shop, order_id, name, shopify_updated_at, \
