@@ -232,7 +232,7 @@ async fn each_binary_reflects_exactly_what_it_serves_on_v1_and_v1alpha() -> Resu
     };
     for (p, own) in [
         (&s, set(&["shopsync.v1.JobQueue", "shopsync.v1.Shops"])),
-        (&order_sync, set(&["shopsync.v1.Worker"])),
+        (&order_sync, set(&["shopsync.v1.Worker", "shopsync.v1.Cues"])),
         (&posting, set(&["shopsync.v1.Worker", "shopsync.v1.Erp", "shopsync.v1.Posting"])),
     ] {
         let (v1, v1alpha) = reflection_lists(p).await?;
@@ -243,6 +243,7 @@ async fn each_binary_reflects_exactly_what_it_serves_on_v1_and_v1alpha() -> Resu
     assert!(describes(&s, "shopsync.v1.JobSpec").await?, "messages of its own API");
     assert!(!describes(&s, "shopsync.v1.Erp").await?, "the scheduler does not serve Erp");
     assert!(!describes(&order_sync, "shopsync.v1.JobQueue").await?);
+    assert!(describes(&order_sync, "shopsync.v1.Cues").await?);
     assert!(describes(&posting, "shopsync.v1.Erp").await?);
     for svc in common {
         assert!(describes(&order_sync, svc).await?, "{svc}");
