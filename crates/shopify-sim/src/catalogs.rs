@@ -45,7 +45,9 @@ pub fn fixed_prices_add(
             a.as_str().map(str::to_owned).or_else(|| a.as_f64().map(|x| x.to_string()))
         });
         let code = p.pointer("/price/currencyCode").and_then(Value::as_str).unwrap_or("");
-        let Some(amount) = amount.and_then(|a| a.parse::<f64>().ok()) else {
+        let units = crate::money::current_units();
+        let Some(amount) = amount.and_then(|a| crate::money::input(&Value::String(a), units))
+        else {
             errors.push(json!({ "field": at("price"), "message": "Price can't be blank.", "code": "BLANK" }));
             continue;
         };
@@ -57,7 +59,7 @@ pub fn fixed_prices_add(
             }));
             continue;
         }
-        planned.push((v, format!("{amount:.2}")));
+        planned.push((v, amount));
     }
     if !errors.is_empty() {
         return Err(Ok(errors));

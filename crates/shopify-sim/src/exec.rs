@@ -209,6 +209,7 @@ impl<'a> Exec<'a> {
         shop: &'a Shop,
         now: f64,
     ) -> Self {
+        crate::money::set_current_units(shop.units());
         Self {
             doc,
             variables,

@@ -20,6 +20,7 @@ mod exec;
 mod gql;
 mod inventory;
 mod media;
+pub mod money;
 mod orders;
 mod parties;
 mod products;
@@ -111,6 +112,10 @@ pub enum SimError {
     BadToken,
     #[error("unknown plan {0:?}; expected standard, advanced or plus")]
     BadPlan(String),
+    #[error(
+        "unknown currency {0:?}; expected an ISO 4217 code of Shopify's CurrencyCode (EUR, JPY, KWD, …)"
+    )]
+    BadCurrency(String),
 }
 
 impl Sim {
@@ -201,7 +206,23 @@ impl Sim {
         (dup, std::time::Duration::from_millis(jitter))
     }
 
+    /// Add a shop whose currency is EUR.
     pub fn add_shop(&self, name: &str, token: &str, plan: &str) -> Result<(), SimError> {
+        self.add_shop_in(name, token, plan, "EUR")
+    }
+
+    /// Add a shop with its currency (an ISO 4217 code): every amount of the shop is in it,
+    /// with its own number of decimals (JPY 0, EUR 2, KWD 3).
+    pub fn add_shop_in(
+        &self,
+        name: &str,
+        token: &str,
+        plan: &str,
+        currency: &str,
+    ) -> Result<(), SimError> {
+        if !money::is_currency(currency) {
+            return Err(SimError::BadCurrency(currency.chars().take(16).collect()));
+        }
         if name.is_empty()
             || name.len() > 60
             || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
@@ -216,7 +237,9 @@ impl Sim {
         if shops.contains_key(name) {
             return Err(SimError::ShopExists(name.to_owned()));
         }
-        shops.insert(name.to_owned(), Arc::new(Mutex::new(Shop::new(name, token, limits))));
+        let mut shop = Shop::new(name, token, limits);
+        shop.currency = currency.to_owned();
+        shops.insert(name.to_owned(), Arc::new(Mutex::new(shop)));
         Ok(())
     }
 
@@ -1137,6 +1160,9 @@ struct CreateShop {
     access_token: String,
     #[serde(default = "standard")]
     plan: String,
+    /// The shop's currency, an ISO 4217 code (default EUR).
+    #[serde(default = "euro")]
+    currency: String,
     /// The app's client secret webhooks are signed with (default `shpss_{name}_secret`).
     #[serde(default)]
     client_secret: Option<String>,
@@ -1148,6 +1174,10 @@ struct CreateShop {
 
 fn standard() -> String {
     "standard".into()
+}
+
+fn euro() -> String {
+    "EUR".into()
 }
 
 /// A JSON request body, or the 400 answer naming what is wrong with it.
@@ -1189,7 +1219,7 @@ async fn create_shop(
     }) {
         return bad_request(format!("scopes: {bad:?} is not an access scope (read_… or write_…)"));
     }
-    match sim.add_shop(&req.name, &req.access_token, &req.plan) {
+    match sim.add_shop_in(&req.name, &req.access_token, &req.plan, &req.currency) {
         Ok(()) => {
             if let Some(shop) = sim.shop(&req.name) {
                 let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
@@ -1198,7 +1228,11 @@ async fn create_shop(
                 }
                 shop.scopes = req.scopes.clone();
             }
-            let body = json!({ "name": req.name, "domain": format!("{}.myshopify.com", req.name) });
+            let body = json!({
+                "name": req.name,
+                "domain": format!("{}.myshopify.com", req.name),
+                "currency": req.currency,
+            });
             (StatusCode::CREATED, Json(body)).into_response()
         }
         Err(e @ SimError::ShopExists(_)) => {
@@ -1416,24 +1450,29 @@ async fn edit_order(
     if req.tags.as_ref().is_some_and(|t| t.len() > 250 || t.iter().any(|t| t.len() > 255)) {
         return bad_request("tags: at most 250 tags of at most 255 characters");
     }
-    let refund = match req.refund.as_deref().map(parse_cents) {
+    let units = shop.units();
+    let refund = match req.refund.as_deref().map(|r| parse_minor(r, units)) {
         None => None,
-        Some(None) => return bad_request("refund: expected a positive amount like \"12.50\""),
-        Some(Some(cents)) => {
+        Some(None) => {
+            return bad_request(format!(
+                "refund: expected a positive amount with at most {units} decimals (the shop's currency, {})",
+                shop.currency
+            ));
+        }
+        Some(Some(minor)) => {
             let refundable = if req.mark_paid {
-                parse_cents(&o.total).unwrap_or(0)
+                money::to_minor(&o.total, units).unwrap_or(0)
             } else {
-                orders::refundable_cents(o)
+                orders::refundable_cents(o, units)
             };
-            if cents > refundable {
+            if minor > refundable {
                 return bad_request(format!(
-                    "refund: {} exceeds what can be refunded ({}.{:02})",
+                    "refund: {} exceeds what can be refunded ({})",
                     req.refund.as_deref().unwrap_or_default(),
-                    refundable / 100,
-                    refundable % 100
+                    money::format(refundable, units)
                 ));
             }
-            Some(cents)
+            Some(minor)
         }
     };
     let mut events: Vec<(&'static str, Value)> = Vec::new();
@@ -1491,18 +1530,13 @@ async fn edit_order(
     .into_response()
 }
 
-/// "12.50" → 1250; None unless a positive amount with at most two decimals.
-fn parse_cents(s: &str) -> Option<i64> {
-    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-    if whole.is_empty()
-        || frac.len() > 2
-        || !whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
-    {
+/// "12.50" → 1250 at 2 decimals; None unless a positive amount with at most `units`
+/// decimals.
+fn parse_minor(s: &str, units: u32) -> Option<i64> {
+    if !money::exact(s, units) || s.starts_with('-') {
         return None;
     }
-    let cents =
-        whole.parse::<i64>().ok()?.checked_mul(100)? + format!("{frac:0<2}").parse::<i64>().ok()?;
-    (cents > 0).then_some(cents)
+    money::to_minor(s, units).filter(|m| *m > 0)
 }
 
 /// Everything a shop holds, in the save format: to read back what a client wrote.

@@ -12,7 +12,7 @@ struct Args {
     command: Option<Command>,
     #[arg(long, env = "SHOPIFY_SIM_LISTEN", default_value = "127.0.0.1:3900")]
     listen: String,
-    /// A shop: NAME:TOKEN[:PLAN] (repeatable). More can be added with POST /sim/shops.
+    /// A shop: NAME:TOKEN[:PLAN[:CURRENCY]] (repeatable; CURRENCY is ISO 4217, default EUR). More can be added with POST /sim/shops.
     #[arg(long = "shop", env = "SHOPIFY_SIM_SHOPS", value_delimiter = ',')]
     shops: Vec<String>,
     /// Seed every shop with this many generated products (fixed random seed 42).
@@ -86,16 +86,19 @@ async fn main() -> ExitCode {
         }
     }
     for spec in &args.shops {
-        let mut parts = spec.splitn(3, ':');
+        let mut parts = spec.splitn(4, ':');
         let (Some(name), Some(token)) = (parts.next(), parts.next()) else {
-            eprintln!("invalid configuration: --shop {spec:?}: expected NAME:TOKEN[:PLAN]");
+            eprintln!(
+                "invalid configuration: --shop {spec:?}: expected NAME:TOKEN[:PLAN[:CURRENCY]]"
+            );
             return ExitCode::from(64);
         };
-        let plan = parts.next().unwrap_or("standard");
+        let plan = parts.next().filter(|p| !p.is_empty()).unwrap_or("standard");
+        let currency = parts.next().unwrap_or("EUR");
         if sim.shop(name).is_some() {
             continue; // loaded from --state
         }
-        if let Err(e) = sim.add_shop(name, token, plan) {
+        if let Err(e) = sim.add_shop_in(name, token, plan, currency) {
             eprintln!("invalid configuration: --shop {name:?}: {e}");
             return ExitCode::from(64);
         }

@@ -255,10 +255,10 @@ pub fn cancel(shop: &mut Shop, order: &str, restock: bool) -> Result<u64, Vec<Va
 }
 
 /// What a paid order can still give back: successful sales and captures minus refunds.
-pub fn refundable_cents(o: &crate::store::Order) -> i64 {
-    let cents = |t: &crate::store::Transaction| {
-        t.amount.parse::<f64>().map(|a| (a * 100.0).round() as i64).unwrap_or(0)
-    };
+/// What can still be refunded, in minor units of a currency with `units` decimals.
+pub fn refundable_cents(o: &crate::store::Order, units: u32) -> i64 {
+    let cents =
+        |t: &crate::store::Transaction| crate::money::to_minor(&t.amount, units).unwrap_or(0);
     let ok = o.transactions.iter().filter(|t| t.status == "SUCCESS");
     let paid: i64 = ok.clone().filter(|t| t.kind == "SALE" || t.kind == "CAPTURE").map(cents).sum();
     let back: i64 = ok.filter(|t| t.kind == "REFUND").map(cents).sum();
@@ -272,7 +272,8 @@ pub fn refund(shop: &mut Shop, id: u64, cents: i64) {
     let tx = shop.next_id();
     let refund = shop.next_id();
     let at = shop.stamp();
-    let amount = format!("{}.{:02}", cents / 100, cents % 100);
+    let units = shop.units();
+    let amount = crate::money::format(cents, units);
     let Some(o) = shop.orders.get_mut(&id) else { return };
     let gateway = o
         .transactions
@@ -290,7 +291,7 @@ pub fn refund(shop: &mut Shop, id: u64, cents: i64) {
     });
     o.refunds.push(crate::store::Refund { id: refund, amount: amount.clone(), created_at: at });
     o.financial_status =
-        if refundable_cents(o) == 0 { "REFUNDED" } else { "PARTIALLY_REFUNDED" }.into();
+        if refundable_cents(o, units) == 0 { "REFUNDED" } else { "PARTIALLY_REFUNDED" }.into();
     o.updated_at = at;
     if gateway == "shopify_payments" {
         shop.balance_txs.insert(

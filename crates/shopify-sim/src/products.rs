@@ -14,12 +14,9 @@ fn text(v: &Value, k: &str) -> Option<String> {
     v.get(k).and_then(Value::as_str).map(str::to_owned)
 }
 
+/// A price from a client, written with the shop's decimals.
 fn money(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => s.parse::<f64>().ok().map(|x| format!("{x:.2}")),
-        Value::Number(n) => n.as_f64().map(|x| format!("{x:.2}")),
-        _ => None,
-    }
+    crate::money::input(v, crate::money::current_units())
 }
 
 fn sku_of(v: &Value) -> Option<String> {

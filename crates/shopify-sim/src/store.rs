@@ -504,6 +504,11 @@ pub struct Shop {
 }
 
 impl Shop {
+    /// The decimals of the shop's currency (JPY 0, EUR 2, KWD 3).
+    pub fn units(&self) -> u32 {
+        crate::money::minor_units(&self.currency)
+    }
+
     pub fn new(name: &str, access_token: &str, limits: Limits) -> Self {
         Self {
             name: name.to_owned(),
@@ -577,6 +582,7 @@ impl Shop {
         const VENDORS: [&str; 4] = ["Nordic Goods", "Acme", "Hafnia Supply", "Bike Works"];
         const KINDS: [&str; 5] = ["Chair", "Lamp", "Table", "Bicycle", "Mug"];
         const COLOURS: [&str; 4] = ["Red", "Blue", "Oak", "Black"];
+        let units = self.units();
         for i in 0..products {
             let id = self.next_id();
             let kind = KINDS[rng.random_range(0..KINDS.len())];
@@ -594,7 +600,13 @@ impl Shop {
                         format!("Size {}", v + 1)
                     },
                     sku: format!("SKU-{}-{}", i + 1, v + 1),
-                    price: format!("{}.{:02}", rng.random_range(5..500), rng.random_range(0..100)),
+                    price: {
+                        let (whole, frac): (i32, i32) =
+                            (rng.random_range(5..500), rng.random_range(0..100));
+                        let euro_cents = i64::from(whole) * 100 + i64::from(frac);
+                        let minor = crate::money::from_euro_cents(euro_cents, &self.currency);
+                        crate::money::format(minor, units)
+                    },
                     inventory_item_id: inv,
                     tracked: true,
                     position: v + 1,
@@ -701,7 +713,8 @@ impl Shop {
         }
         let location = *self.locations.keys().next().ok_or("the shop has no location")?;
         let mut items = Vec::new();
-        let mut total = 0.0;
+        let units = self.units();
+        let mut total: i64 = 0;
         for (variant_id, qty) in lines {
             if *qty <= 0 {
                 return Err(format!("quantity {qty} must be positive"));
@@ -711,7 +724,7 @@ impl Shop {
                 .values()
                 .find_map(|p| p.variants.iter().find(|v| v.id == *variant_id).map(|v| (p, v)))
                 .ok_or_else(|| format!("no variant {variant_id}"))?;
-            total += v.price.parse::<f64>().unwrap_or(0.0) * *qty as f64;
+            total += crate::money::to_minor(&v.price, units).unwrap_or(0) * *qty;
             items.push((
                 v.inventory_item_id,
                 LineItem {
@@ -754,14 +767,15 @@ impl Shop {
             zip: "1165".into(),
             country_code: "DK".into(),
         });
-        // Prices exclude tax here: 25 % VAT on goods and shipping, shipping 4.95.
-        let shipping = 4.95;
-        let tax = (total + shipping) * 0.25;
+        // Prices exclude tax here: 25 % VAT on goods and shipping, shipping 4.95 EUR (or as
+        // much in the shop's currency). Whole minor units: the total is exactly their sum.
+        let shipping = crate::money::from_euro_cents(495, &self.currency);
+        let tax = ((total + shipping) as f64 * 0.25).round() as i64;
         let grand = total + shipping + tax;
-        let money = |x: f64| format!("{x:.2}");
+        let money = |x: i64| crate::money::format(x, units);
         let mut transactions = Vec::new();
         let mut refunds = Vec::new();
-        let tx = |kind: &str, status: &str, amount: f64, id: u64| Transaction {
+        let tx = |kind: &str, status: &str, amount: i64, id: u64| Transaction {
             id,
             kind: kind.into(),
             status: status.into(),
@@ -778,7 +792,7 @@ impl Shop {
                 let back = if financial_status == "REFUNDED" {
                     grand
                 } else {
-                    (grand / 3.0 * 100.0).round() / 100.0
+                    (grand as f64 / 3.0).round() as i64
                 };
                 transactions.push(tx("SALE", "SUCCESS", grand, base + 1));
                 transactions.push(tx("REFUND", "SUCCESS", back, base + 2));
@@ -821,28 +835,29 @@ impl Shop {
             },
         );
         // Settled card payments and refunds become Shopify Payments balance transactions.
-        let settled: Vec<(u64, String, f64)> = self.orders[&id]
+        // Card fees: 2.9 % + 0.25 EUR (or as much in the shop's currency).
+        let fixed_fee = crate::money::from_euro_cents(25, &self.currency);
+        let settled: Vec<(u64, String, i64)> = self.orders[&id]
             .transactions
             .iter()
             .filter(|t| t.status == "SUCCESS" && (t.kind == "SALE" || t.kind == "REFUND"))
-            .map(|t| (t.id, t.kind.clone(), t.amount.parse::<f64>().unwrap_or(0.0)))
+            .map(|t| (t.id, t.kind.clone(), crate::money::to_minor(&t.amount, units).unwrap_or(0)))
             .collect();
         for (tx_id, kind, amount) in settled {
             let (kind, amount, fee) = if kind == "SALE" {
-                ("CHARGE", amount, (amount * 0.029 + 0.25) * 100.0)
+                ("CHARGE", amount, (amount as f64 * 0.029).round() as i64 + fixed_fee)
             } else {
-                ("REFUND", -amount, 0.0)
+                ("REFUND", -amount, 0)
             };
-            let fee = fee.round() / 100.0;
             self.balance_txs.insert(
                 tx_id,
                 BalanceTx {
                     id: tx_id,
                     order_id: id,
                     kind: kind.into(),
-                    amount: format!("{amount:.2}"),
-                    fee: format!("{fee:.2}"),
-                    net: format!("{:.2}", amount - fee),
+                    amount: money(amount),
+                    fee: money(fee),
+                    net: money(amount - fee),
                     at,
                     payout: None,
                 },
@@ -855,10 +870,15 @@ impl Shop {
     /// price list fixes lower prices for about half of the variants.
     pub fn seed_b2b(&mut self, seed: u64, n: usize) {
         let mut rng = StdRng::seed_from_u64(seed ^ 0xb2b);
-        let variants: Vec<(u64, f64)> = self
+        let units = self.units();
+        let variants: Vec<(u64, i64)> = self
             .products
             .values()
-            .flat_map(|p| p.variants.iter().map(|v| (v.id, v.price.parse::<f64>().unwrap_or(0.0))))
+            .flat_map(|p| {
+                p.variants
+                    .iter()
+                    .map(|v| (v.id, crate::money::to_minor(&v.price, units).unwrap_or(0)))
+            })
             .collect();
         // Seeding again continues the numbering: buyers' e-mails and external ids stay unique.
         let offset = self.companies.len();
@@ -899,7 +919,8 @@ impl Shop {
             let mut prices = BTreeMap::new();
             for (v, price) in &variants {
                 if rng.random_bool(0.5) {
-                    prices.insert(*v, format!("{:.2}", price * 0.9));
+                    let lower = (*price as f64 * 0.9).round() as i64;
+                    prices.insert(*v, crate::money::format(lower, units));
                 }
             }
             let name = format!("Company {}", i + 1);
@@ -951,16 +972,22 @@ impl Shop {
         }
         let id = self.next_id();
         let at = self.stamp();
-        let mut net = 0.0;
+        let units = self.units();
+        let mut net = 0;
         for b in &open {
             if let Some(tx) = self.balance_txs.get_mut(b) {
                 tx.payout = Some(id);
-                net += tx.net.parse::<f64>().unwrap_or(0.0);
+                net += crate::money::to_minor(&tx.net, units).unwrap_or(0);
             }
         }
         self.payouts.insert(
             id,
-            Payout { id, status: "PAID".into(), issued_at: at, net: format!("{net:.2}") },
+            Payout {
+                id,
+                status: "PAID".into(),
+                issued_at: at,
+                net: crate::money::format(net, units),
+            },
         );
         Some(id)
     }

@@ -254,15 +254,15 @@ pub(crate) fn count<'a>(x: &mut Exec<'a>, n: usize, f: &Field, path: &mut Vec<Va
     x.set(Obj::Count(n), &f.selection_set, path)
 }
 
-/// "12.50" → 1250.
+/// An amount in the answered shop's minor units: "12.50" → 1250 (EUR), "1500" → 1500 (JPY).
 pub(crate) fn cents(amount: &str) -> i64 {
-    amount.parse::<f64>().map(|a| (a * 100.0).round() as i64).unwrap_or(0)
+    crate::money::to_minor(amount, crate::money::current_units()).unwrap_or(0)
 }
 
-/// 1250 → "12.50".
+/// Minor units of the answered shop's currency as its decimal string: 1250 → "12.50" (EUR),
+/// 1500 → "1500" (JPY), 1250 → "1.250" (KWD).
 pub(crate) fn amount(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    format!("{sign}{}.{:02}", cents.abs() / 100, cents.abs() % 100)
+    crate::money::format(cents, crate::money::current_units())
 }
 
 /// An empty connection as JSON (inside objects answered with `object`).

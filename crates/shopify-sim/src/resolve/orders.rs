@@ -205,7 +205,9 @@ pub(super) fn order<'a>(
             Some(c) => x.set(Obj::Customer(c), &f.selection_set, path),
             None => Value::Null,
         },
-        "refundable" => json!(crate::orders::refundable_cents(o) > 0),
+        "refundable" => {
+            json!(crate::orders::refundable_cents(o, crate::money::current_units()) > 0)
+        }
         "requiresShipping" => json!(true),
         "restockable" => json!(!o.cancelled && o.line_items.iter().any(|l| remaining(o, l) > 0)),
         "returnStatus" => json!("NO_RETURN"),
@@ -454,7 +456,11 @@ pub(super) fn transaction<'a>(
     let authorized = t.kind == "AUTHORIZATION" && t.status == "SUCCESS";
     let capturable = authorized && money_of(o).capturable > 0;
     let refundable = if t.status == "SUCCESS" && (t.kind == "SALE" || t.kind == "CAPTURE") {
-        amount(crate::orders::refundable_cents(o).min(cents(&t.amount)).max(0))
+        amount(
+            crate::orders::refundable_cents(o, crate::money::current_units())
+                .min(cents(&t.amount))
+                .max(0),
+        )
     } else {
         amount(0)
     };

@@ -22,8 +22,11 @@ fn orders_in<'a>(shop: &'a crate::store::Shop, customers: &[u64]) -> Vec<&'a Ord
 
 /// What the orders brought in, net of refunds (cancelled orders excluded).
 fn spent(orders: &[&Order]) -> String {
-    let c: i64 =
-        orders.iter().filter(|o| !o.cancelled).map(|o| crate::orders::refundable_cents(o)).sum();
+    let c: i64 = orders
+        .iter()
+        .filter(|o| !o.cancelled)
+        .map(|o| crate::orders::refundable_cents(o, crate::money::current_units()))
+        .sum();
     amount(c)
 }
 
