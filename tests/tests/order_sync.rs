@@ -37,7 +37,14 @@ async fn start_sim(test: &str, shops: &[&str]) -> Result<Proc> {
     std::fs::create_dir_all(&dir)?;
     let log = dir.join("shopify-sim.log");
     let file = std::fs::File::create(&log)?;
-    let list: Vec<String> = shops.iter().map(|s| format!("{s}:{}", token_of(s))).collect();
+    // NAME:TOKEN:PLAN:CURRENCY; a shop named `*-jpy` keeps its books in yen.
+    let list: Vec<String> = shops
+        .iter()
+        .map(|s| {
+            let currency = if s.ends_with("-jpy") { "JPY" } else { "EUR" };
+            format!("{s}:{}:standard:{currency}", token_of(s))
+        })
+        .collect();
     let child = tokio::process::Command::new(bin("shopify-sim")?)
         .args(["--listen", &addr.to_string(), "--shop", &list.join(",")])
         .stdout(file.try_clone()?)
@@ -164,6 +171,14 @@ async fn catalogue(sim: &Proc, shop: &str) -> Result<(BTreeMap<String, String>, 
     let loc =
         v["locations"].as_object().context("locations")?.keys().next().context("a location")?;
     Ok((skus, format!("gid://shopify/Location/{loc}")))
+}
+
+/// The e-mail of one of the simulator shop's customers.
+async fn first_email(sim: &Proc, shop: &str) -> Result<String> {
+    let v: serde_json::Value =
+        http().get(format!("{}/sim/shops/{shop}/export", sim.url())).send().await?.json().await?;
+    let c = v["customers"].as_object().context("customers")?.values().next().context("one")?;
+    Ok(c["email"].as_str().context("email")?.to_owned())
 }
 
 /// Connect `shop` (served by the simulator) with order settings.
@@ -357,8 +372,8 @@ fn count(c: &pb::GetCuesResponse, k: pb::CueKind) -> i64 {
 
 #[tokio::test]
 async fn orders_become_posted_sales_documents_and_cues_clear_after_a_fix() -> Result<()> {
-    let s = Stack::start("order_sync_main", &["acme", "globex"]).await?;
-    for shop in ["acme", "globex"] {
+    let s = Stack::start("order_sync_main", &["acme", "globex", "tokyo-jpy"]).await?;
+    for shop in ["acme", "globex", "tokyo-jpy"] {
         sim_post(
             &s.sim,
             &format!("/sim/shops/{shop}/seed"),
@@ -527,6 +542,31 @@ async fn orders_become_posted_sales_documents_and_cues_clear_after_a_fix() -> Re
     assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
     let docs = documents(&s, "acme").await?;
     assert!(docs.iter().all(|d| d.status == pb::DocumentStatus::Posted as i32), "{docs:?}");
+
+    // A shop in yen: amounts without decimals, totals equal to Shopify's.
+    let (yen_skus, yen_location) = catalogue(&s.sim, "tokyo-jpy").await?;
+    let yen: Vec<&String> = yen_skus.keys().collect();
+    erp_setup(&s, &yen).await?;
+    connect_shop(&s, "tokyo-jpy", &yen_location, None).await?;
+    for i in 0..3 {
+        let lines = vec![
+            serde_json::json!({"sku": yen[i % yen.len()], "quantity": 1 + i}),
+            serde_json::json!({"sku": yen[(i + 2) % yen.len()], "quantity": 2}),
+        ];
+        let body = serde_json::json!({ "lines": lines, "customer_email": first_email(&s.sim, "tokyo-jpy").await? });
+        sim_post(&s.sim, "/sim/shops/tokyo-jpy/orders", body).await?;
+    }
+    let run = sync_now(&mut q, "tokyo-jpy", sync_params(true)).await?;
+    assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
+    let run = sync_now(&mut q, "tokyo-jpy", create_params()).await?;
+    assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
+    let yen_docs = documents(&s, "tokyo-jpy").await?;
+    let yen_totals = shopify_net_totals(&s, "tokyo-jpy").await?;
+    assert_eq!(yen_docs.len(), 3, "{yen_docs:?}");
+    for d in &yen_docs {
+        assert_eq!(d.currency, "JPY");
+        assert_eq!(Some(&d.amount_minor), yen_totals.get(&d.shopify_order_no), "{d:?}");
+    }
 
     // Two shops: globex fails (unreachable) and shows as a sync error until it is fixed.
     sim_post(&s.sim, "/sim/shops/globex/orders", serde_json::json!({"lines": [{"sku": catalogue(&s.sim, "globex").await?.0.keys().next().unwrap(), "quantity": 1}]})).await?;
