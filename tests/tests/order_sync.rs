@@ -729,3 +729,147 @@ async fn kill_9_mid_sync_loses_no_order_and_makes_no_second_document() -> Result
     assert!(left.is_empty(), "every seeded order is made a document: {left:?}");
     Ok(())
 }
+
+async fn sim_patch(sim: &Proc, path: &str, body: serde_json::Value) -> Result<()> {
+    let r = http().patch(format!("{}{path}", sim.url())).json(&body).send().await?;
+    let status = r.status();
+    if !status.is_success() {
+        bail!("simulator {path}: {status}: {}", r.text().await?);
+    }
+    Ok(())
+}
+
+fn order_id(placed: &serde_json::Value) -> String {
+    placed["id"].as_str().unwrap().rsplit('/').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn edited_orders_update_unposted_documents_and_high_risk_waits_for_a_person() -> Result<()> {
+    let s = Stack::start("order_sync_edits", &["acme"]).await?;
+    sim_post(
+        &s.sim,
+        "/sim/shops/acme/seed",
+        serde_json::json!({"seed": 3, "products": 4, "customers": 2}),
+    )
+    .await?;
+    let (skus, location) = catalogue(&s.sim, "acme").await?;
+    let sku: Vec<&String> = skus.keys().collect();
+    erp_setup(&s, &sku).await?;
+    connect_shop(&s, "acme", &location, None).await?;
+    let email = first_email(&s.sim, "acme").await?;
+    let place = |risk: &str| {
+        serde_json::json!({
+            "customer_email": email,
+            "risk": risk,
+            "lines": [{"sku": sku[0], "quantity": 2}, {"sku": sku[1], "quantity": 1}],
+        })
+    };
+    let open = sim_post(&s.sim, "/sim/shops/acme/orders", place("low")).await?;
+    let posted = sim_post(&s.sim, "/sim/shops/acme/orders", place("low")).await?;
+    let risky = sim_post(&s.sim, "/sim/shops/acme/orders", place("high")).await?;
+    let name = |o: &serde_json::Value| o["name"].as_str().unwrap().to_owned();
+    let mut q = queue(&s.scheduler).await?;
+    assert_eq!(
+        run_status(&sync_now(&mut q, "acme", sync_params(false)).await?),
+        pb::RunStatus::Succeeded
+    );
+    assert_eq!(
+        run_status(&sync_now(&mut q, "acme", create_params()).await?),
+        pb::RunStatus::Succeeded
+    );
+    let docs = documents(&s, "acme").await?;
+    let doc_of = |docs: &[pb::SalesDocument], o: &serde_json::Value| {
+        docs.iter().filter(|d| d.shopify_order_no == name(o)).cloned().collect::<Vec<_>>()
+    };
+    assert_eq!(docs.len(), 2, "the high-risk order waits: {docs:?}");
+    assert!(doc_of(&docs, &risky).is_empty());
+    let mut cues = s.cues().await?;
+    let c = cues.get_cues(pb::GetCuesRequest { shop: "acme".into() }).await?.into_inner();
+    assert_eq!(count(&c, pb::CueKind::HighRiskOrders), 1, "{c:?}");
+    assert_eq!(count(&c, pb::CueKind::UnprocessedOrders), 0, "left for a person: {c:?}");
+
+    // One document is posted; then both orders are edited in Shopify.
+    let (_, mut posting) = erp_clients(&s.posting).await?;
+    let no = doc_of(&docs, &posted)[0].no.clone();
+    posting
+        .post_sales_document(pb::PostSalesDocumentRequest {
+            no,
+            ship: true,
+            invoice: true,
+            ..Default::default()
+        })
+        .await?;
+    let edit = serde_json::json!({"quantities": [{"sku": sku[0], "quantity": 1}, {"sku": sku[1], "quantity": 3}]});
+    sim_patch(&s.sim, &format!("/sim/shops/acme/orders/{}", order_id(&open)), edit.clone()).await?;
+    sim_patch(&s.sim, &format!("/sim/shops/acme/orders/{}", order_id(&posted)), edit).await?;
+    let run = sync_now(&mut q, "acme", sync_params(false)).await?;
+    let counters = run.counters.clone().unwrap_or_default().values;
+    assert_eq!(counters.get("changed_after_processing"), Some(&2), "{counters:?}");
+    assert_eq!(
+        run_status(&sync_now(&mut q, "acme", create_params()).await?),
+        pb::RunStatus::Succeeded
+    );
+
+    // The unposted document is brought up to date: one document, the new quantities and total.
+    let docs = documents(&s, "acme").await?;
+    let updated = doc_of(&docs, &open);
+    assert_eq!(updated.len(), 1, "{docs:?}");
+    let quantities: Vec<i64> = updated[0]
+        .lines
+        .iter()
+        .filter(|l| l.shopify_order_line_id != 0)
+        .map(|l| l.quantity)
+        .collect();
+    assert_eq!(quantities, [1, 3]);
+    let totals = shopify_net_totals(&s, "acme").await?;
+    assert_eq!(Some(&updated[0].amount_minor), totals.get(&name(&open)));
+    // The posted one stays as posted, flagged for a person with what changed.
+    let c = cues.get_cues(pb::GetCuesRequest { shop: "acme".into() }).await?.into_inner();
+    assert_eq!(count(&c, pb::CueKind::ChangedOrders), 1, "{c:?}");
+    let g = cues
+        .list_cue_groups(pb::ListCueGroupsRequest {
+            shop: "acme".into(),
+            kind: pb::CueKind::ChangedOrders as i32,
+            limit: 0,
+        })
+        .await?
+        .into_inner()
+        .groups;
+    assert!(g[0].reason.contains("quantity 2 -> 1") && g[0].records == [name(&posted)], "{g:?}");
+    assert_eq!(doc_of(&documents(&s, "acme").await?, &posted).len(), 1);
+    // A person accepts it; the cue clears.
+    cues.retry_cue_group(pb::RetryCueGroupRequest {
+        shop: "acme".into(),
+        kind: pb::CueKind::ChangedOrders as i32,
+        key: g[0].key.clone(),
+        requested_by: "e2e".into(),
+    })
+    .await?;
+    let c = cues.get_cues(pb::GetCuesRequest { shop: "acme".into() }).await?.into_inner();
+    assert_eq!(count(&c, pb::CueKind::ChangedOrders), 0, "{c:?}");
+
+    // A person releases the high-risk order: it gets its document.
+    let g = cues
+        .list_cue_groups(pb::ListCueGroupsRequest {
+            shop: "acme".into(),
+            kind: pb::CueKind::HighRiskOrders as i32,
+            limit: 0,
+        })
+        .await?
+        .into_inner()
+        .groups;
+    let r = cues
+        .retry_cue_group(pb::RetryCueGroupRequest {
+            shop: "acme".into(),
+            kind: pb::CueKind::HighRiskOrders as i32,
+            key: g[0].key.clone(),
+            requested_by: "e2e".into(),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(run_status(&ended_run(&mut q, &r.entry_id, 0).await?), pb::RunStatus::Succeeded);
+    assert_eq!(doc_of(&documents(&s, "acme").await?, &risky).len(), 1);
+    let c = cues.get_cues(pb::GetCuesRequest { shop: "acme".into() }).await?.into_inner();
+    assert_eq!(count(&c, pb::CueKind::HighRiskOrders), 0, "{c:?}");
+    Ok(())
+}

@@ -112,7 +112,7 @@ async fn process(
             report.count("held", 1);
             continue;
         }
-        if w.state == "changed" && !clear_for_update(shop, db, &w, report).await? {
+        if w.state == "changed" && !clear_for_update(shop, &w, report).await? {
             continue;
         }
         todo.push(w);
@@ -209,7 +209,6 @@ fn erp_group(message: &str) -> String {
 /// was removed); a posted one stays changed for a person.
 async fn clear_for_update(
     shop: &ShopContext,
-    db: &PgPool,
     w: &Work,
     report: &mut RunReport,
 ) -> Result<bool, TaskError> {
@@ -230,9 +229,7 @@ async fn clear_for_update(
                 || d.lines.iter().any(|l| l.quantity_shipped > 0 || l.quantity_invoiced > 0)
         });
     if posted {
-        repo::keep_changed(db, name, w.order.id, "its document is posted: a person decides")
-            .await
-            .map_err(|e| fail(Failure::Db(e)))?;
+        // It stays changed, with what changed, for a person (the changed-orders cue).
         report.count("changed_after_posting", 1);
         return Ok(false);
     }

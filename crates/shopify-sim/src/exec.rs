@@ -821,7 +821,8 @@ impl<'a> Exec<'a> {
             (Obj::LineItem(_, l), "id") => json!(gid("LineItem", l.id)),
             (Obj::LineItem(_, l), "sku") => json!(l.sku),
             (Obj::LineItem(_, l), "title" | "name") => json!(l.title),
-            (Obj::LineItem(_, l), "quantity" | "currentQuantity") => json!(l.quantity),
+            (Obj::LineItem(_, l), "quantity") => json!(l.quantity),
+            (Obj::LineItem(_, l), "currentQuantity") => json!(l.current()),
             (Obj::LineItem(_, l), "originalUnitPriceSet" | "discountedUnitPriceSet") => {
                 self.set(Obj::Money(&l.price), &f.selection_set, path)
             }

@@ -1326,6 +1326,9 @@ struct PlaceOrder {
     /// Backdate the order (e.g. to test the 60-day window of apps without `read_all_orders`).
     #[serde(default)]
     placed_days_ago: u32,
+    /// Shopify's risk assessment: high, medium or low (default).
+    #[serde(default)]
+    risk: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -1369,10 +1372,16 @@ async fn place_order(
     if req.placed_days_ago > 3650 {
         return bad_request("placed_days_ago: at most 3650");
     }
+    let risk = match req.risk.as_deref().map(str::to_ascii_uppercase) {
+        None => None,
+        Some(r) if matches!(r.as_str(), "HIGH" | "MEDIUM" | "LOW") => Some(r),
+        Some(r) => return bad_request(format!("risk: {r:?} is not high, medium or low")),
+    };
     match shop.place_order(customer, &lines, &req.financial_status.to_ascii_uppercase()) {
         Ok(id) => {
             if let Some(o) = shop.orders.get_mut(&id) {
                 o.created_at -= chrono::TimeDelta::days(i64::from(req.placed_days_ago));
+                o.risk_level = risk;
             }
             trigger(&sim, &shop, vec![("ORDERS_CREATE", order_payload(&shop, id))]);
             let o = &shop.orders[&id];
@@ -1402,6 +1411,12 @@ struct EditOrder {
     /// Cancel the order (only without fulfillments); `restock` returns committed stock.
     #[serde(default)]
     cancel: Option<CancelOrder>,
+    /// An order edit: set lines' quantities (by SKU; 0 removes the line's units).
+    #[serde(default)]
+    quantities: Option<Vec<PlaceLine>>,
+    /// Shopify's risk assessment: high, medium or low.
+    #[serde(default)]
+    risk: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -1450,6 +1465,23 @@ async fn edit_order(
     if req.tags.as_ref().is_some_and(|t| t.len() > 250 || t.iter().any(|t| t.len() > 255)) {
         return bad_request("tags: at most 250 tags of at most 255 characters");
     }
+    let risk = match req.risk.as_deref().map(str::to_ascii_uppercase) {
+        None => None,
+        Some(r) if matches!(r.as_str(), "HIGH" | "MEDIUM" | "LOW") => Some(r),
+        Some(r) => return bad_request(format!("risk: {r:?} is not high, medium or low")),
+    };
+    let mut edits = Vec::new();
+    for q in req.quantities.iter().flatten() {
+        match o.line_items.iter().find(|l| l.sku == q.sku) {
+            Some(l) => edits.push((l.id, q.quantity)),
+            None => {
+                return bad_request(format!(
+                    "quantities: the order has no line with sku {:?}",
+                    q.sku
+                ));
+            }
+        }
+    }
     let units = shop.units();
     let refund = match req.refund.as_deref().map(|r| parse_minor(r, units)) {
         None => None,
@@ -1476,6 +1508,19 @@ async fn edit_order(
         }
     };
     let mut events: Vec<(&'static str, Value)> = Vec::new();
+    if !edits.is_empty() {
+        if let Err(e) = shop.edit_quantities(id, &edits) {
+            return bad_request(format!("quantities: {e}"));
+        }
+        events.push(("ORDERS_EDITED", order_payload(&shop, id)));
+    }
+    if let Some(r) = risk {
+        let at = shop.stamp();
+        if let Some(o) = shop.orders.get_mut(&id) {
+            o.risk_level = Some(r);
+            o.updated_at = at;
+        }
+    }
     if req.tags.is_some() || req.email.is_some() || req.shipping_address.is_some() {
         let at = shop.stamp();
         if let Some(o) = shop.orders.get_mut(&id) {

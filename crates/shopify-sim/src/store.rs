@@ -191,6 +191,16 @@ pub struct LineItem {
     pub title: String,
     pub quantity: i64,
     pub price: String,
+    /// Units an order edit took out (`currentQuantity` is `quantity - removed`).
+    #[serde(default)]
+    pub removed: i64,
+}
+
+impl LineItem {
+    /// Units still ordered after edits (`currentQuantity`).
+    pub fn current(&self) -> i64 {
+        self.quantity - self.removed
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -375,6 +385,9 @@ pub struct Order {
     pub note: Option<String>,
     #[serde(default)]
     pub po_number: Option<String>,
+    /// HIGH, MEDIUM or LOW (default): Shopify's risk assessment (HIGH recommends cancelling).
+    #[serde(default)]
+    pub risk_level: Option<String>,
 }
 
 impl Order {
@@ -734,6 +747,7 @@ impl Shop {
                     title: p.title.clone(),
                     quantity: *qty,
                     price: v.price.clone(),
+                    removed: 0,
                 },
             ));
         }
@@ -832,6 +846,7 @@ impl Shop {
                 cancelled: false,
                 note: None,
                 po_number: None,
+                risk_level: None,
             },
         );
         // Settled card payments and refunds become Shopify Payments balance transactions.
@@ -990,6 +1005,66 @@ impl Shop {
             },
         );
         Some(id)
+    }
+
+    /// A merchant's order edit: each `(line item id, quantity)` sets the line's current
+    /// quantity (fewer units are removed, more are added), before anything of it was
+    /// fulfilled beyond the new quantity. Totals and tax follow, the fulfillment order's lines
+    /// too; a paid order then has an outstanding balance or a refund owed, as in Shopify.
+    pub fn edit_quantities(&mut self, id: u64, changes: &[(u64, i64)]) -> Result<(), String> {
+        let units = self.units();
+        let at = self.stamp();
+        let o = self.orders.get(&id).ok_or_else(|| format!("no order {id}"))?;
+        if o.cancelled || o.closed {
+            return Err("the order is not editable (cancelled or closed)".into());
+        }
+        for (line, q) in changes {
+            let l = o
+                .line_items
+                .iter()
+                .find(|l| l.id == *line)
+                .ok_or_else(|| format!("no line item {line} on the order"))?;
+            if *q < 0 {
+                return Err(format!("line item {line}: quantity {q} must not be negative"));
+            }
+            let fo =
+                o.fulfillment_orders.iter().flat_map(|f| &f.lines).find(|f| f.line_item_id == l.id);
+            let shipped = fo.map_or(0, |f| f.total - f.remaining);
+            if *q < shipped {
+                return Err(format!("line item {line}: {shipped} already fulfilled"));
+            }
+        }
+        let Some(o) = self.orders.get_mut(&id) else { return Err(format!("no order {id}")) };
+        for (line, q) in changes {
+            if let Some(l) = o.line_items.iter_mut().find(|l| l.id == *line) {
+                let diff = *q - l.current();
+                if diff > 0 {
+                    l.quantity += diff;
+                } else {
+                    l.removed -= diff;
+                }
+                for f in o.fulfillment_orders.iter_mut().flat_map(|f| f.lines.iter_mut()) {
+                    if f.line_item_id == l.id {
+                        f.total += diff;
+                        f.remaining += diff;
+                    }
+                }
+            }
+        }
+        let subtotal: i64 = o
+            .line_items
+            .iter()
+            .map(|l| crate::money::to_minor(&l.price, units).unwrap_or(0) * l.current())
+            .sum();
+        let shipping = crate::money::to_minor(&o.shipping, units).unwrap_or(0);
+        let tax = ((subtotal + shipping) as f64 * 0.25).round() as i64;
+        let money = |x: i64| crate::money::format(x, units);
+        o.subtotal = money(subtotal);
+        o.tax_lines = vec![("VAT".into(), 0.25, money(tax))];
+        o.total_tax = money(tax);
+        o.total = money(subtotal + shipping + tax);
+        o.updated_at = at;
+        Ok(())
     }
 
     /// Generated orders in a realistic mix of payment states, from the seeded catalogue.

@@ -81,6 +81,7 @@ struct Seen {
     state: String,
     content_hash: String,
     processed_content: Option<Json<Content>>,
+    body: Option<Json<Order>>,
 }
 
 /// Store a page of imported orders in one transaction.
@@ -95,7 +96,7 @@ pub async fn store_page(
         let content = o.content();
         let hash = content.hash();
         let row: Option<Seen> = sqlx::query_as(
-            "SELECT shopify_updated_at, state, content_hash, processed_content \
+            "SELECT shopify_updated_at, state, content_hash, processed_content, body \
                  FROM order_sync.orders WHERE shop = $1 AND order_id = $2 FOR UPDATE",
         )
         .bind(shop)
@@ -107,6 +108,7 @@ pub async fn store_page(
             state,
             content_hash: old_hash,
             processed_content: processed,
+            body,
         }) = row
         else {
             let state = if o.cancelled { "cancelled" } else { "pending" };
@@ -131,7 +133,11 @@ pub async fn store_page(
             out.push(Stored::New);
             continue;
         };
-        if seen >= o.updated_at && state != "held" {
+        // Shopify's updatedAt has whole seconds: an edit in the second of the last read has
+        // the same one, so only an older time, or the same time with the same order, is
+        // nothing new.
+        let same = body.as_ref().is_some_and(|Json(b)| b == o);
+        if (seen > o.updated_at || (seen == o.updated_at && same)) && state != "held" {
             out.push(Stored::Unchanged);
             continue;
         }
@@ -281,25 +287,6 @@ pub async fn hold(pool: &PgPool, shop: &str, order_id: i64, h: &Hold) -> Result<
     .bind(h.kind.as_str())
     .bind(&h.key)
     .bind(&h.reason)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-/// A changed order whose document is posted stays changed, with what changed.
-pub async fn keep_changed(
-    pool: &PgPool,
-    shop: &str,
-    order_id: i64,
-    why: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE order_sync.orders SET changes = $3, updated_at = now() \
-         WHERE shop = $1 AND order_id = $2 AND state = 'changed'",
-    )
-    .bind(shop)
-    .bind(order_id)
-    .bind(why)
     .execute(pool)
     .await?;
     Ok(())

@@ -211,13 +211,21 @@ pub(super) fn order<'a>(
         "requiresShipping" => json!(true),
         "restockable" => json!(!o.cancelled && o.line_items.iter().any(|l| remaining(o, l) > 0)),
         "returnStatus" => json!("NO_RETURN"),
-        "risk" => object(
-            x,
-            path,
-            json!({ "assessments": [{ "facts": [], "provider": null, "riskLevel": "LOW" }], "recommendation": "ACCEPT" }),
-            f,
-        ),
-        "riskLevel" => json!("LOW"),
+        "risk" => {
+            let level = o.risk_level.as_deref().unwrap_or("LOW");
+            let recommendation = match level {
+                "HIGH" => "CANCEL",
+                "MEDIUM" => "INVESTIGATE",
+                _ => "ACCEPT",
+            };
+            object(
+                x,
+                path,
+                json!({ "assessments": [{ "facts": [], "provider": null, "riskLevel": level }], "recommendation": recommendation }),
+                f,
+            )
+        }
+        "riskLevel" => json!(o.risk_level.as_deref().unwrap_or("LOW")),
         "shippingLine" => x.set(Obj::ShippingLine(o), &f.selection_set, path),
         "sourceName" => json!("web"),
         // https://{shop}/{shop id}/orders/{order token}/authenticate?key=…
@@ -301,7 +309,7 @@ pub(super) fn line_item<'a>(
     f: &Field,
     path: &mut Vec<Value>,
 ) -> Option<Value> {
-    let line_total = amount(cents(&l.price) * l.quantity);
+    let line_total = amount(cents(&l.price) * l.current());
     let left = remaining(o, l);
     let unfulfilled_total = amount(cents(&l.price) * left);
     let shop = x.shop;
@@ -345,7 +353,7 @@ pub(super) fn line_item<'a>(
             Some((p, _)) => x.set(Obj::Product(p), &f.selection_set, path),
             None => Value::Null,
         },
-        "refundableQuantity" => json!(if o.cancelled { 0 } else { l.quantity }),
+        "refundableQuantity" => json!(if o.cancelled { 0 } else { l.current() }),
         "requiresShipping" | "taxable" => json!(true),
         "taxLines" => {
             // The order's VAT rate applied to this line.
