@@ -653,81 +653,13 @@ async fn kill_9_mid_sync_loses_no_order_and_makes_no_second_document() -> Result
         .await?;
     let mut q = queue(&s.scheduler).await?;
     // Status open: every seeded order (none is closed).
-    let e = create(
-        &mut q,
-        pb::JobSpec {
-            shop: "acme".into(),
-            params: Some(sync_params(false)),
-            created_by: "e2e".into(),
-            retry: Some(pb::RetryPolicy {
-                max_attempts: Some(20),
-                rerun_delay_seconds: Some(1),
-                backoff_multiplier: Some(1.0),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let e = create(&mut q, retrying("acme", sync_params(false))).await?;
     let pool = s.db.pool().await?;
-    for round in 0..3 {
-        // Wait until the run has made progress, then crash order-sync.
-        let before: i64 = sqlx::query_scalar("SELECT count(*) FROM order_sync.orders")
-            .fetch_one(&pool)
-            .await
-            .unwrap_or(0);
-        eventually(Duration::from_secs(60), || {
-            let pool = pool.clone();
-            async move {
-                let n: i64 = sqlx::query_scalar("SELECT count(*) FROM order_sync.orders")
-                    .fetch_one(&pool)
-                    .await?;
-                if n <= before {
-                    bail!("no progress yet ({n})")
-                }
-                Ok(())
-            }
-        })
-        .await?;
-        s.order_sync.kill().await?;
-        tokio::time::sleep(Duration::from_millis(200 * (round + 1))).await;
-        s.restart_order_sync().await?;
-    }
+    let kills = kill_mid_run(&mut s, &pool, "SELECT count(*) FROM order_sync.orders", 300).await?;
+    assert!(kills > 0, "no kill landed mid-run");
     sim_post(&s.sim, "/sim/shops/acme/faults", serde_json::json!({})).await?;
-    eventually(Duration::from_secs(120), || {
-        let mut q = q.clone();
-        let id = e.id.clone();
-        async move {
-            let rs = runs(&mut q, &id).await?;
-            if !rs.iter().any(|r| run_status(r) == pb::RunStatus::Succeeded) {
-                bail!("not yet succeeded: {:?}", rs.iter().map(run_status).collect::<Vec<_>>());
-            }
-            Ok(())
-        }
-    })
-    .await?;
-    // Every order imported once, every one has exactly one document.
-    let imported: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM order_sync.orders WHERE shop = 'acme'")
-            .fetch_one(&pool)
-            .await?;
-    assert_eq!(imported, 300);
-    let docs = documents(&s, "acme").await?;
-    let ids: BTreeSet<i64> = docs.iter().map(|d| d.shopify_order_id).collect();
-    assert_eq!(ids.len(), docs.len(), "a second document for some order");
-    let processed: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM order_sync.orders WHERE state = 'processed'")
-            .fetch_one(&pool)
-            .await?;
-    assert_eq!(processed as usize, docs.len());
-    let left: Vec<(String, Option<String>, i64)> = sqlx::query_as(
-        "SELECT state, hold_reason, count(*) FROM order_sync.orders WHERE state <> 'processed' \
-         GROUP BY 1, 2",
-    )
-    .fetch_all(&pool)
-    .await?;
-    assert!(left.is_empty(), "every seeded order is made a document: {left:?}");
-    Ok(())
+    succeeded(&mut q, &e.id).await?;
+    one_document_each(&s, &pool, "acme", 300).await
 }
 
 async fn sim_patch(sim: &Proc, path: &str, body: serde_json::Value) -> Result<()> {
@@ -872,4 +804,141 @@ async fn edited_orders_update_unposted_documents_and_high_risk_waits_for_a_perso
     let c = cues.get_cues(pb::GetCuesRequest { shop: "acme".into() }).await?.into_inner();
     assert_eq!(count(&c, pb::CueKind::HighRiskOrders), 0, "{c:?}");
     Ok(())
+}
+
+/// Kill order-sync up to three times, each time once `progress` (a count in its database)
+/// has moved and before it reaches `total`; returns how many kills landed mid-run.
+async fn kill_mid_run(
+    s: &mut Stack,
+    pool: &sqlx::PgPool,
+    progress: &str,
+    total: i64,
+) -> Result<u32> {
+    let count = |pool: sqlx::PgPool| async move {
+        Ok::<i64, anyhow::Error>(
+            sqlx::query_scalar(sqlx::AssertSqlSafe(progress.to_owned())).fetch_one(&pool).await?,
+        )
+    };
+    let mut kills = 0;
+    for round in 0..3u64 {
+        let before = count(pool.clone()).await?;
+        let now = eventually(Duration::from_secs(60), || {
+            let pool = pool.clone();
+            async move {
+                let n = count(pool).await?;
+                if n <= before {
+                    bail!("no progress yet ({n})")
+                }
+                Ok(n)
+            }
+        })
+        .await?;
+        if now >= total {
+            break;
+        }
+        s.order_sync.kill().await?;
+        kills += 1;
+        tokio::time::sleep(Duration::from_millis(200 * (round + 1))).await;
+        s.restart_order_sync().await?;
+    }
+    Ok(kills)
+}
+
+/// Every imported order of `shop` has exactly one document, and all `n` were imported.
+async fn one_document_each(s: &Stack, pool: &sqlx::PgPool, shop: &str, n: i64) -> Result<()> {
+    let imported: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM order_sync.orders WHERE shop = $1")
+            .bind(shop)
+            .fetch_one(pool)
+            .await?;
+    assert_eq!(imported, n, "every order imported");
+    let docs = documents(s, shop).await?;
+    let ids: BTreeSet<i64> = docs.iter().map(|d| d.shopify_order_id).collect();
+    assert_eq!(ids.len(), docs.len(), "a second document for some order");
+    let left: Vec<(String, Option<String>, i64)> = sqlx::query_as(
+        "SELECT state, hold_reason, count(*) FROM order_sync.orders \
+         WHERE shop = $1 AND state <> 'processed' GROUP BY 1, 2",
+    )
+    .bind(shop)
+    .fetch_all(pool)
+    .await?;
+    assert!(left.is_empty(), "every order is made a document: {left:?}");
+    assert_eq!(docs.len() as i64, n);
+    Ok(())
+}
+
+fn retrying(shop: &str, params: pb::TaskParams) -> pb::JobSpec {
+    pb::JobSpec {
+        shop: shop.into(),
+        params: Some(params),
+        created_by: "e2e".into(),
+        retry: Some(pb::RetryPolicy {
+            max_attempts: Some(20),
+            rerun_delay_seconds: Some(1),
+            backoff_multiplier: Some(1.0),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+async fn succeeded(q: &mut Queue, entry: &str) -> Result<()> {
+    eventually(Duration::from_secs(180), || {
+        let mut q = q.clone();
+        let id = entry.to_owned();
+        async move {
+            let rs = runs(&mut q, &id).await?;
+            if !rs.iter().any(|r| run_status(r) == pb::RunStatus::Succeeded) {
+                bail!("not yet: {:?}", rs.iter().map(run_status).collect::<Vec<_>>());
+            }
+            Ok(())
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn kill_9_mid_create_and_a_faulty_shop_lose_nothing_and_double_nothing() -> Result<()> {
+    const N: i64 = 1000;
+    let mut s = Stack::start("order_sync_create_faults", &["acme"]).await?;
+    sim_post(
+        &s.sim,
+        "/sim/shops/acme/seed",
+        serde_json::json!({"seed": 21, "products": 5, "customers": 30, "orders": N}),
+    )
+    .await?;
+    let (skus, location) = catalogue(&s.sim, "acme").await?;
+    let all: Vec<&String> = skus.keys().collect();
+    erp_setup(&s, &all).await?;
+    connect_shop(&s, "acme", &location, None).await?;
+    let pool = s.db.pool().await?;
+    let mut q = queue(&s.scheduler).await?;
+
+    // Import through a shop answering 5xx, 429, garbage and timeouts a quarter of the time.
+    sim_post(
+        &s.sim,
+        "/sim/shops/acme/faults",
+        serde_json::json!({"error_rate": 0.08, "rate_limit_rate": 0.08, "malformed_rate": 0.05,
+                           "timeout_rate": 0.04, "timeout_ms": 300, "seed": 5}),
+    )
+    .await?;
+    let import = create(&mut q, retrying("acme", sync_params(false))).await?;
+    succeeded(&mut q, &import.id).await?;
+    let imported: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM order_sync.orders").fetch_one(&pool).await?;
+    assert_eq!(imported, N, "every order imported through the faults");
+    sim_post(&s.sim, "/sim/shops/acme/faults", serde_json::json!({})).await?;
+
+    // Create sales orders, crashing order-sync three times while it works.
+    let make = create(&mut q, retrying("acme", create_params())).await?;
+    let kills = kill_mid_run(
+        &mut s,
+        &pool,
+        "SELECT count(*) FROM order_sync.orders WHERE state = 'processed'",
+        N,
+    )
+    .await?;
+    assert!(kills > 0, "no kill landed mid-run");
+    succeeded(&mut q, &make.id).await?;
+    one_document_each(&s, &pool, "acme", N).await
 }
