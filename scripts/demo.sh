@@ -156,5 +156,43 @@ echo "$OUT"
 ORDER=$(echo "$OUT" | grep -oE 'Order/[0-9]+' | cut -d/ -f2)
 curl -sf -X PATCH "http://$SIM/sim/shops/demo-shop/orders/$ORDER" -H 'Content-Type: application/json' \
   -d '{"tags":["gift"],"refund":"5.00"}'; echo
+
+say "order sync, the main job: the sandbox shop's orders become sales documents and are posted"
+ss locations create WEB --name "Web shop warehouse"
+SKUS=$(gql '{"query":"{ productVariants(first: 100) { nodes { sku } } }"}' | grep -oE '"sku":"[^"]+"' | cut -d'"' -f4 | sort -u)
+MISSING=$(gql '{"query":"{ orders(first: 1, sortKey: CREATED_AT) { nodes { lineItems(first: 1) { nodes { sku } } } } }"}' | grep -oE '"sku":"[^"]+"' | head -n 1 | cut -d'"' -f4)
+n=0
+for s in $SKUS; do
+  n=$((n + 1))
+  [ "$s" = "$MISSING" ] && continue
+  ss items create "WEB-$n" --description "Web item $s" --price 1000 --currency EUR --sku "$s" >/dev/null
+done
+echo "the ERP has an item for every SKU of the shop but $MISSING"
+ss items create SHIP --description "Shipping charges" --price 0 --currency EUR >/dev/null
+ss customers create WEBTPL --name "Template: web shop customers" --currency EUR >/dev/null
+LOC=$(gql '{"query":"{ locations(first: 1) { nodes { id } } }"}' | grep -oE 'gid://shopify/Location/[0-9]+' | head -n 1)
+SHOPSYNC_SHOP_ACCESS_TOKEN=$SIM_TOKEN ss shops create web-shop --domain "http://$SIM" --settings \
+  "{\"allow_background_syncs\":false,\"auto_create_customers\":true,\"customer_template\":\"WEBTPL\",\"shipping_charges_item\":\"SHIP\",\"auto_release\":true,\"locations\":[{\"shopify_location_id\":\"$LOC\",\"erp_location_filter\":\"WEB\"}]}" | head -n 3
+export SHOPSYNC_ORDER_SYNC_URL=${URL[order-sync]}
+say "cues before (order-sync at $SHOPSYNC_ORDER_SYNC_URL)"
+ss cues --shop web-shop
+say "sync orders now: fully paid ones (the shop syncs in the foreground: followed to the end)"
+ss sync sync-orders --shop web-shop --params '{"only_fully_paid": true}'
+say "create sales orders from them"
+ss sync create-sales-orders --shop web-shop
+ss cues --shop web-shop
+ss cues show unmapped-products --shop web-shop
+say "map $MISSING in the ERP, then one retry for the whole group"
+ss items create WEB-0 --description "Web item $MISSING" --price 1000 --currency EUR --sku "$MISSING" >/dev/null
+RETRY=$(ss cues retry unmapped-products "unmapped_product:$MISSING" --shop web-shop)
+echo "$RETRY"
+ss jobs watch "$(echo "$RETRY" | id_of)"
+say "batch-post the shop's sales orders"
+ss sync batch-post-sales-orders --shop web-shop \
+  --params '{"ship":true,"invoice":true,"shopify_order_no_not_blank":true}'
+say "cues after"
+ss cues --shop web-shop
+ss orders list --shop web-shop --limit 10
+
 echo
 echo "Demo done. Services stop now (SIGTERM drains them)."
