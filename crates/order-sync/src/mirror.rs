@@ -133,10 +133,7 @@ pub struct Address {
     pub country_code: Option<String>,
 }
 
-/// Caps of the plain lists in `OrdersPage` (a full one may be cut).
-const TRANSACTIONS_CAP: usize = 20;
-const REFUNDS_CAP: usize = 10;
-const FULFILLMENTS_CAP: usize = 10;
+use shopsync_shopify::pages::ORDER_CAPS;
 
 impl Order {
     /// `order #1001 (gid://shopify/Order/42)`, as cues and run logs name it.
@@ -153,21 +150,22 @@ impl Order {
                 .and_then(|m| m.minor_units())
                 .map_err(|e| format!("{what}: {e}"))
         };
+        // What `OrderLists` read whole is complete unless it came back full.
         let full = |len: usize, cap: usize, what: &str| {
             if len >= cap {
-                Err(format!("more than {} {what} (the most one page reads)", cap - 1))
+                Err(format!("{cap} or more {what}: more than shopsync reads of one order"))
             } else {
                 Ok(())
             }
         };
-        full(n.transactions.len(), TRANSACTIONS_CAP, "transactions")?;
-        full(n.refunds.len(), REFUNDS_CAP, "refunds")?;
-        full(n.fulfillments.len(), FULFILLMENTS_CAP, "fulfillments")?;
+        full(n.transactions.len(), ORDER_CAPS.transactions.whole, "transactions")?;
+        full(n.refunds.len(), ORDER_CAPS.refunds.whole, "refunds")?;
+        full(n.fulfillments.len(), ORDER_CAPS.fulfillments.whole, "fulfillments")?;
         if n.shipping_lines.page_info.has_next_page {
-            return Err("more than 3 shipping lines (the most one page reads)".into());
+            return Err("more than 50 shipping lines: more than shopsync reads".into());
         }
         if n.fulfillment_orders.page_info.has_next_page {
-            return Err("more than 3 fulfillment orders (the most one page reads)".into());
+            return Err("more than 50 fulfillment orders: more than shopsync reads".into());
         }
         if n.line_items.page_info.has_next_page {
             return Err("its lines were not read to the end".into());

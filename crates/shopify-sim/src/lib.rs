@@ -480,7 +480,9 @@ fn run(
         );
     }
     let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
+    shop.usage.requests += 1;
     if !shop.bucket(&sim.clock).take(requested, &sim.clock) {
+        shop.usage.throttled += 1;
         let status = shop.bucket(&sim.clock).status(&sim.clock);
         return (
             StatusCode::OK,
@@ -517,6 +519,8 @@ fn run(
         errors.push(error);
     }
     let actual = coster.actual(op, &data).min(requested);
+    shop.usage.requested_points += requested;
+    shop.usage.actual_points += actual;
     shop.bucket(&sim.clock).refund(requested - actual, &sim.clock);
     let status = shop.bucket(&sim.clock).status(&sim.clock);
     let mut body = Map::new();
@@ -1617,6 +1621,7 @@ async fn shop_summary(State(sim): State<SharedSim>, Path(name): Path<String>) ->
         "products": shop.products.len(),
         "customers": shop.customers.len(),
         "bucket": { "maximumAvailable": status.maximum_available, "currentlyAvailable": status.currently_available, "restoreRate": status.restore_rate },
+        "usage": shop.usage,
     }))
     .into_response()
 }

@@ -461,6 +461,19 @@ pub struct BulkOp {
     pub error_code: Option<String>,
 }
 
+/// A shop's API usage: what benchmarks and sandbox users read to see what their syncs cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Requests answered (executed or throttled).
+    pub requests: u64,
+    /// Requested cost points of the executed requests.
+    pub requested_points: f64,
+    /// Actual cost points of the executed requests.
+    pub actual_points: f64,
+    /// Requests answered THROTTLED.
+    pub throttled: u64,
+}
+
 /// One shop: its identity, token, plan limits and data.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Shop {
@@ -506,6 +519,9 @@ pub struct Shop {
     /// The access scopes the app was granted; `None` grants all of them.
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
+    /// What the shop's API clients used (GraphQL requests that reached the cost check).
+    #[serde(default)]
+    pub usage: Usage,
     /// Staged uploads by key (the last path segment of their URL).
     #[serde(default)]
     pub staged_uploads: BTreeMap<String, StagedUpload>,
@@ -546,6 +562,7 @@ impl Shop {
             metafields: BTreeMap::new(),
             client_secret: format!("shpss_{name}_secret"),
             scopes: None,
+            usage: Usage::default(),
             staged_uploads: BTreeMap::new(),
             next_id: 1_000_000_000,
             last_write: DateTime::<Utc>::UNIX_EPOCH,

@@ -85,6 +85,7 @@ document!(
 
 document!(ORDERS_PAGE, "OrdersPage", "orders_page.graphql", Query, 150);
 document!(ORDER_LINE_ITEMS, "OrderLineItems", "order_line_items.graphql", Query, 30);
+document!(ORDER_LISTS, "OrderLists", "order_lists.graphql", Query, 60);
 document!(
     ORDER_FULFILLMENT_ORDERS,
     "OrderFulfillmentOrders",
@@ -170,6 +171,7 @@ pub const ALL: &[Document] = &[
     INVENTORY_SET_QUANTITIES,
     ORDERS_PAGE,
     ORDER_LINE_ITEMS,
+    ORDER_LISTS,
     ORDER_FULFILLMENT_ORDERS,
     FULFILLMENT_ORDER_LINE_ITEMS,
     FULFILLMENT_CREATE,

@@ -79,6 +79,7 @@ operation!(ProductVariants, PRODUCT_VARIANTS, "graphql/product_variants.graphql"
 operation!(CustomersPage, CUSTOMERS_PAGE, "graphql/customers_page.graphql");
 operation!(OrdersPage, ORDERS_PAGE, "graphql/orders_page.graphql");
 operation!(OrderLineItems, ORDER_LINE_ITEMS, "graphql/order_line_items.graphql");
+operation!(OrderLists, ORDER_LISTS, "graphql/order_lists.graphql");
 operation!(
     OrderFulfillmentOrders,
     ORDER_FULFILLMENT_ORDERS,
@@ -160,6 +161,7 @@ mod tests {
             customers_page => CustomersPage,
             orders_page => OrdersPage,
             order_line_items => OrderLineItems,
+            order_lists => OrderLists,
             order_fulfillment_orders => OrderFulfillmentOrders,
             fulfillment_create => FulfillmentCreate,
             locations => Locations,

@@ -12,7 +12,7 @@
 
 use crate::documents::{
     COMPANY_LOCATIONS, Document, FULFILLMENT_ORDER_LINE_ITEMS, ORDER_FULFILLMENT_ORDERS,
-    ORDER_LINE_ITEMS, PRODUCT_VARIANTS,
+    ORDER_LINE_ITEMS, ORDER_LISTS, PRODUCT_VARIANTS,
 };
 use crate::ops::{self, Operation};
 use crate::{ShopifyClient, ShopifyError};
@@ -138,8 +138,35 @@ fn cursor(c: Option<String>) -> Option<Cursor> {
     c.map(Cursor)
 }
 
-/// Orders with all their lines: an order with more lines than `OrdersPage`'s first page of
-/// lines has the others read with `OrderLineItems`.
+/// How many of each nested list `OrdersPage` reads with the order (`page`) and how many
+/// `OrderLists` reads when that was not all (`whole`): keep them in step with the documents.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    pub page: usize,
+    pub whole: usize,
+}
+
+/// The caps of an order's plain lists (connections say `hasNextPage` instead).
+pub struct OrderCaps {
+    pub transactions: Caps,
+    pub refunds: Caps,
+    pub fulfillments: Caps,
+}
+
+pub const ORDER_CAPS: OrderCaps = OrderCaps {
+    transactions: Caps { page: 5, whole: 100 },
+    refunds: Caps { page: 3, whole: 50 },
+    fulfillments: Caps { page: 3, whole: 50 },
+};
+
+fn decode_at<T: DeserializeOwned>(v: &Value, key: &str) -> Result<T, ShopifyError> {
+    serde_json::from_value(v.get(key).cloned().unwrap_or(Value::Null))
+        .map_err(|source| ShopifyError::Decode { operation: ORDER_LISTS.name, source })
+}
+
+/// Orders whole: an order with more lines than `OrdersPage`'s first page of lines has the
+/// others read with `OrderLineItems`; one that filled any other nested list has them all read
+/// with `OrderLists` (a full plain list may have been cut).
 impl Paginated for ops::OrdersPage {
     type Node = ops::orders_page::OrdersPageOrdersNodes;
     fn set_after(v: &mut Self::Variables, c: Option<Cursor>) {
@@ -157,7 +184,7 @@ impl Paginated for ops::OrdersPage {
         client: &ShopifyClient,
         nodes: &mut [Self::Node],
     ) -> Result<(), ShopifyError> {
-        for order in nodes {
+        for order in nodes.iter_mut() {
             let info = &order.line_items.page_info;
             if !info.has_next_page {
                 continue;
@@ -172,6 +199,24 @@ impl Paginated for ops::OrdersPage {
                 .await?;
             order.line_items.nodes.extend(rest);
             order.line_items.page_info.has_next_page = false;
+        }
+        let c = &ORDER_CAPS;
+        for order in nodes.iter_mut().filter(|o| {
+            o.transactions.len() >= c.transactions.page
+                || o.refunds.len() >= c.refunds.page
+                || o.fulfillments.len() >= c.fulfillments.page
+                || o.shipping_lines.page_info.has_next_page
+                || o.fulfillment_orders.page_info.has_next_page
+        }) {
+            let r = client.execute(&ORDER_LISTS, json!({ "id": order.id })).await?;
+            let o = r.data.get("order").filter(|o| !o.is_null()).ok_or_else(|| {
+                ShopifyError::Missing { operation: ORDER_LISTS.name, what: "order".into() }
+            })?;
+            order.transactions = decode_at(o, "transactions")?;
+            order.refunds = decode_at(o, "refunds")?;
+            order.fulfillments = decode_at(o, "fulfillments")?;
+            order.shipping_lines = decode_at(o, "shippingLines")?;
+            order.fulfillment_orders = decode_at(o, "fulfillmentOrders")?;
         }
         Ok(())
     }

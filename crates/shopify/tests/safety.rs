@@ -551,7 +551,7 @@ async fn an_order_with_120_lines_is_read_whole() -> Result<()> {
         .try_collect()
         .await?;
     let order = orders.iter().find(|o| o.id == id).unwrap();
-    assert_eq!(order.line_items.nodes.len(), 120, "all lines, not the first page's 50");
+    assert_eq!(order.line_items.nodes.len(), 120, "all lines, not the first page's 5");
     let ids: HashSet<_> = order.line_items.nodes.iter().map(|l| l.id.clone()).collect();
     assert_eq!(ids.len(), 120, "no line twice");
     let got: HashSet<_> = order.line_items.nodes.iter().filter_map(|l| l.sku.clone()).collect();
@@ -774,5 +774,50 @@ async fn b2b_and_payments_connections_page_typed_to_the_end() -> Result<()> {
         .try_collect()
         .await?;
     assert!(!payouts.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_order_that_fills_a_nested_list_is_read_whole() -> Result<()> {
+    let sim = start(3).await?;
+    let c = client(&sim.url);
+    let sku = {
+        let shop = sim.sim.shop("demo").unwrap();
+        let shop = shop.lock().unwrap();
+        shop.products.values().next().unwrap().variants[0].sku.clone()
+    };
+    let http = reqwest::Client::new();
+    let placed: Value = http
+        .post(format!("{}/sim/shops/demo/orders", sim.url))
+        .json(&json!({ "lines": [{ "sku": sku, "quantity": 50 }] }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = placed["id"].as_str().unwrap().to_owned();
+    let order_no = id.rsplit('/').next().unwrap().to_owned();
+    // Six partial refunds: seven transactions and six refunds, more than a page reads.
+    for _ in 0..6 {
+        let r = http
+            .patch(format!("{}/sim/shops/demo/orders/{order_no}", sim.url))
+            .json(&json!({ "refund": "1.00" }))
+            .send()
+            .await?;
+        assert!(r.status().is_success(), "{}", r.text().await?);
+    }
+    let before = c.stats().requests;
+    let orders: Vec<_> = c
+        .nodes::<ops::OrdersPage>(ops::orders_page::Variables {
+            first: 10,
+            after: None,
+            query: None,
+        })
+        .try_collect()
+        .await?;
+    let order = orders.iter().find(|o| o.id == id).unwrap();
+    assert_eq!(order.transactions.len(), 7, "every transaction, not the first page's 5");
+    assert_eq!(order.refunds.len(), 6, "every refund, not the first page's 3");
+    // One page of orders, one more request for this order's lists.
+    assert_eq!(c.stats().requests - before, 2);
     Ok(())
 }
