@@ -30,7 +30,7 @@ struct Stack {
     test: &'static str,
 }
 
-async fn start_sim(test: &str, shops: &[&str]) -> Result<Proc> {
+async fn start_sim(test: &str, shops: &[&str], args: &[&str]) -> Result<Proc> {
     let addr = free_addr()?;
     let dir =
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-logs").join(test);
@@ -47,6 +47,7 @@ async fn start_sim(test: &str, shops: &[&str]) -> Result<Proc> {
         .collect();
     let child = tokio::process::Command::new(bin("shopify-sim")?)
         .args(["--listen", &addr.to_string(), "--shop", &list.join(",")])
+        .args(args)
         .stdout(file.try_clone()?)
         .stderr(file)
         .kill_on_drop(true)
@@ -102,8 +103,13 @@ async fn order_sync(
 
 impl Stack {
     async fn start(test: &'static str, shops: &[&str]) -> Result<Self> {
+        Self::start_with(test, shops, &[]).await
+    }
+
+    /// With the simulator started with `sim_args`.
+    async fn start_with(test: &'static str, shops: &[&str], sim_args: &[&str]) -> Result<Self> {
         let db = TestDb::create().await?;
-        let sim = start_sim(test, shops).await?;
+        let sim = start_sim(test, shops, sim_args).await?;
         let posting = start_worker(test, Service::Posting, &db).await?;
         let sched_addr = free_addr()?;
         let order_sync = order_sync(test, &db, sched_addr, &posting, free_addr()?).await?;
@@ -941,4 +947,44 @@ async fn kill_9_mid_create_and_a_faulty_shop_lose_nothing_and_double_nothing() -
     assert!(kills > 0, "no kill landed mid-run");
     succeeded(&mut q, &make.id).await?;
     one_document_each(&s, &pool, "acme", N).await
+}
+
+#[tokio::test]
+async fn pages_over_the_query_cost_limit_are_asked_again_smaller() -> Result<()> {
+    // Under the simulator's pessimistic linear cost model, 250 orders with their lists cost
+    // far over Shopify's 1,000-point limit: the import sizes its pages down and keeps the size.
+    let s = Stack::start_with(
+        "order_sync_cost_limit",
+        &["acme"],
+        &["--cost-model", "linear", "--time-scale", "20"],
+    )
+    .await?;
+    sim_post(
+        &s.sim,
+        "/sim/shops/acme/seed",
+        serde_json::json!({"seed": 4, "products": 3, "customers": 5, "orders": 40}),
+    )
+    .await?;
+    let (_, location) = catalogue(&s.sim, "acme").await?;
+    connect_shop(&s, "acme", &location, None).await?;
+    let mut q = queue(&s.scheduler).await?;
+    let run = sync_now(&mut q, "acme", sync_params(false)).await?;
+    assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
+    let counters = run.counters.clone().unwrap_or_default().values;
+    assert_eq!(counters.get("imported"), Some(&40), "{counters:?}");
+    let size = *counters.get("page_size").unwrap();
+    assert!((1..250).contains(&size), "{counters:?}");
+    let cursor = shops(&s.scheduler)
+        .await?
+        .get_cursor(pb::CursorKey {
+            shop: "acme".into(),
+            resource: pb::SyncResource::Orders as i32,
+        })
+        .await?
+        .into_inner();
+    assert!(cursor.value.contains(&format!("\"page_size\":{size}")), "{cursor:?}");
+    // The next run starts at that size: no request over the limit.
+    let run = sync_now(&mut q, "acme", sync_params(false)).await?;
+    assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
+    Ok(())
 }

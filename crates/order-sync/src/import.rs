@@ -26,9 +26,14 @@ use shopsync_runtime::worker::{RunContext, TaskError};
 use shopsync_shopify::ops::{self, orders_page};
 use sqlx::PgPool;
 
-/// Orders per page: with 10 lines, 3 shipping lines, 3 fulfillment orders and the plain
-/// lists, Shopify's requested cost of a page stays well under its 1,000-point query limit.
-pub const PAGE_SIZE: i64 = 25;
+/// Orders per page to start with: Shopify's sublinear cost makes a big page far cheaper per
+/// order (332 requested points for 250 orders, 32 for one). A page over Shopify's
+/// 1,000-point query limit (its cost rules changed, or a stricter model) is asked again
+/// smaller, at the size its reported cost allows, and the shop's cursor keeps that size.
+pub const PAGE_SIZE: i64 = 250;
+
+/// The requested cost a page is sized to stay under (Shopify's limit is 1,000).
+const PAGE_COST_TARGET: f64 = 950.0;
 
 /// What the `orders` cursor holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +49,9 @@ pub struct ImportCursor {
     /// The newest `updatedAt` stored so far in the run in progress.
     #[serde(default)]
     pub high_water: Option<DateTime<Utc>>,
+    /// Orders per page when the default page was over Shopify's query cost limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<i64>,
 }
 
 /// The saved filters of the request page.
@@ -109,72 +117,99 @@ pub async fn run(
         (None, Some(day)) => format!("created_at:>='{day}'"),
         (None, None) => "status:open".to_owned(),
     });
-    let resume = cursor.after.clone().map(shopsync_shopify::Cursor);
-    let vars = orders_page::Variables { first: PAGE_SIZE, after: None, query: Some(query.clone()) };
     let mut report = RunReport::default();
-    let mut pages = std::pin::pin!(shop.shopify.pages::<ops::OrdersPage>(vars, resume));
     let mut read = 0u64;
-    loop {
-        let next = tokio::select! {
-            _ = ctx.cancel.cancelled() => return Err(TaskError::Cancelled),
-            n = pages.next() => n,
-        };
-        let Some(page) = next else { break };
-        let page = page.map_err(|e| fail(Failure::Shopify(e)))?;
-        let mut orders = Vec::with_capacity(page.nodes.len());
-        for node in page.nodes {
-            let (gid, name_) = (node.id.clone(), node.name.clone());
-            let legacy = node.legacy_resource_id.parse::<i64>().ok();
-            match Order::from_node(node) {
-                Ok(o) => match passes(p, &o) {
-                    Ok(()) => orders.push(o),
-                    Err(_) => report.count("skipped", 1),
-                },
-                Err(reason) => {
-                    report.record_error(RecordError {
-                        record: mirror::record(&name_, &gid),
-                        reason: reason.clone(),
-                        retryable: false,
-                    });
-                    if let Some(id) = legacy {
-                        repo::store_unreadable(db, name, id, &name_, &reason)
-                            .await
-                            .map_err(|e| fail(Failure::Db(e)))?;
+    let mut size = cursor.page_size.unwrap_or(PAGE_SIZE).clamp(1, PAGE_SIZE);
+    'pages: loop {
+        let resume = cursor.after.clone().map(shopsync_shopify::Cursor);
+        let vars = orders_page::Variables { first: size, after: None, query: Some(query.clone()) };
+        let mut pages = std::pin::pin!(shop.shopify.pages::<ops::OrdersPage>(vars, resume));
+        loop {
+            let next = tokio::select! {
+                _ = ctx.cancel.cancelled() => return Err(TaskError::Cancelled),
+                n = pages.next() => n,
+            };
+            let Some(page) = next else { break 'pages };
+            let page = match page {
+                Ok(p) => p,
+                Err(shopsync_shopify::ShopifyError::MaxCostExceeded { cost, .. }) if size > 1 => {
+                    let smaller = ((size as f64) * PAGE_COST_TARGET / cost).floor() as i64;
+                    let smaller = smaller.clamp(1, size - 1);
+                    tracing::info!(
+                        shop = name,
+                        size,
+                        smaller,
+                        cost,
+                        "orders page over the query cost limit: smaller pages"
+                    );
+                    size = smaller;
+                    cursor.page_size = Some(size);
+                    continue 'pages;
+                }
+                Err(e) => return Err(fail(Failure::Shopify(e))),
+            };
+            let mut orders = Vec::with_capacity(page.nodes.len());
+            for node in page.nodes {
+                let (gid, name_) = (node.id.clone(), node.name.clone());
+                let legacy = node.legacy_resource_id.parse::<i64>().ok();
+                match Order::from_node(node) {
+                    Ok(o) => match passes(p, &o) {
+                        Ok(()) => orders.push(o),
+                        Err(_) => report.count("skipped", 1),
+                    },
+                    Err(reason) => {
+                        report.record_error(RecordError {
+                            record: mirror::record(&name_, &gid),
+                            reason: reason.clone(),
+                            retryable: false,
+                        });
+                        if let Some(id) = legacy {
+                            repo::store_unreadable(db, name, id, &name_, &reason)
+                                .await
+                                .map_err(|e| fail(Failure::Db(e)))?;
+                        }
+                    }
+                }
+                read += 1;
+            }
+            let outcomes =
+                repo::store_page(db, name, &orders).await.map_err(|e| fail(Failure::Db(e)))?;
+            for (o, s) in orders.iter().zip(&outcomes) {
+                match s {
+                    Stored::New => report.count("imported", 1),
+                    Stored::Updated => report.count("updated", 1),
+                    Stored::Unchanged => report.count("unchanged", 1),
+                    Stored::ChangedAfterProcessing(what) => {
+                        report.count("changed_after_processing", 1);
+                        tracing::info!(shop = name, order = %o.name, changes = %what.join("; "), "order changed after processing");
                     }
                 }
             }
-            read += 1;
-        }
-        let outcomes =
-            repo::store_page(db, name, &orders).await.map_err(|e| fail(Failure::Db(e)))?;
-        for (o, s) in orders.iter().zip(&outcomes) {
-            match s {
-                Stored::New => report.count("imported", 1),
-                Stored::Updated => report.count("updated", 1),
-                Stored::Unchanged => report.count("unchanged", 1),
-                Stored::ChangedAfterProcessing(what) => {
-                    report.count("changed_after_processing", 1);
-                    tracing::info!(shop = name, order = %o.name, changes = %what.join("; "), "order changed after processing");
-                }
+            let newest = orders.iter().map(|o| o.updated_at).max();
+            cursor.high_water = cursor.high_water.max(newest);
+            // Checkpoint: the next attempt resumes after this page.
+            cursor.query = Some(query.clone());
+            if page.resume.is_some() {
+                cursor.after = page.resume.map(|c| c.0);
             }
+            version = save(&mut shops, name, &cursor, version).await?;
+            let more = if page.has_next_page { size as u64 } else { 0 };
+            ctx.progress.report(read, read + more, format!("{read} orders read")).await;
         }
-        let newest = orders.iter().map(|o| o.updated_at).max();
-        cursor.high_water = cursor.high_water.max(newest);
-        // Checkpoint: the next attempt resumes after this page.
-        cursor.query = Some(query.clone());
-        if page.resume.is_some() {
-            cursor.after = page.resume.map(|c| c.0);
-        }
-        version = save(&mut shops, name, &cursor, version).await?;
-        let more = if page.has_next_page { PAGE_SIZE as u64 } else { 0 };
-        ctx.progress.report(read, read + more, format!("{read} orders read")).await;
     }
     // Done: the next run starts from the newest change stored (re-reading that second is
     // harmless), or from a little before this run began when nothing was read.
     let next_since = cursor.high_water.or(cursor.since).unwrap_or(started - TimeDelta::minutes(5));
-    let done = ImportCursor { since: Some(next_since), query: None, after: None, high_water: None };
+    let done = ImportCursor {
+        since: Some(next_since),
+        query: None,
+        after: None,
+        high_water: None,
+        page_size: cursor.page_size,
+    };
     save(&mut shops, name, &done, version).await?;
     report.count("read", read as i64);
+    report.count("page_size", size);
     Ok(report)
 }
 
@@ -210,6 +245,7 @@ mod tests {
             query: Some("status:open".into()),
             after: Some("abc".into()),
             high_water: None,
+            page_size: Some(7),
         };
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<ImportCursor>(&json).unwrap(), c);
