@@ -13,6 +13,7 @@
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod erp;
+mod orders;
 mod shopify;
 
 use anyhow::{Context, Result, bail};
@@ -57,9 +58,22 @@ struct Args {
     river_bin: Option<PathBuf>,
     #[arg(long)]
     skip_river: bool,
-    /// Only these scenarios (a, b, c: the job queue; s: Shopify pacing; e: ERP documents).
-    #[arg(long, value_delimiter = ',', default_value = "a,b,c,s,e")]
+    /// Only these scenarios (a, b, c: the job queue; s: Shopify pacing; e: ERP documents;
+    /// o: order sync).
+    #[arg(long, value_delimiter = ',', default_value = "a,b,c,s,e,o")]
     only: Vec<String>,
+    #[arg(long, default_value = "bench/results/orders.json")]
+    orders_out: PathBuf,
+    /// Orders of each order-sync scenario (o).
+    #[arg(long, default_value_t = 10_000)]
+    orders: usize,
+    /// Real seconds of the simulated day of the steady state (o-a); 288 makes a 1-second
+    /// entry interval 5 simulated minutes.
+    #[arg(long, default_value_t = 288.0)]
+    orders_day_secs: f64,
+    /// Clock speed of the simulator of the backlog and the initial load (o-b, o-c).
+    #[arg(long, default_value_t = 5.0)]
+    orders_time_scale: f64,
     #[arg(long, default_value = "bench/results/queue.json")]
     out: PathBuf,
     #[arg(long, default_value = "bench/results/shopify.json")]
@@ -316,6 +330,8 @@ async fn start_stack(db: &str, dispatch: bool) -> Result<(Procs, u16)> {
     let worker = Command::new(dir.join("shopsync-order-sync"))
         .env("SHOPSYNC_LISTEN", format!("127.0.0.1:{wport}"))
         .env("SHOPSYNC_SERVICE_TOKEN", TOKEN)
+        .env("SHOPSYNC_DATABASE_URL", db)
+        .env("SHOPSYNC_DB_MAX_CONNECTIONS", "4")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .kill_on_drop(true)
@@ -558,6 +574,18 @@ async fn main() -> Result<()> {
     };
     let erp =
         if has("e") { Some(erp::run(args.erp_orders, args.erp_concurrency).await?) } else { None };
+    let orders = if has("o") {
+        Some(
+            orders::run(orders::Params {
+                orders: args.orders,
+                day_secs: args.orders_day_secs,
+                fast_scale: args.orders_time_scale,
+            })
+            .await?,
+        )
+    } else {
+        None
+    };
     let r = serde_json::Value::Object(results);
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY);
@@ -678,6 +706,52 @@ async fn main() -> Result<()> {
             (posted >= 1000.0).to_string(),
         ]);
     }
+    if let Some(o) = &orders {
+        let a = &o["steady_state"];
+        let req = f(a, "requested_points_per_order");
+        let reference = f(&o["reference"], "measured_fitted_requested_points_per_order");
+        t.add_row([
+            format!("(o-a) {} orders over a simulated day, sync every 5 min", o["orders"]),
+            format!(
+                "{req:.1} requested / {:.1} actual points per order (reference {reference:.0}), {} failed runs",
+                f(a, "actual_points_per_order"),
+                a["failed_runs"]
+            ),
+            "≤ 14 requested per order".into(),
+            (req <= 14.0 && a["failed_runs"] == 0).to_string(),
+        ]);
+        let l = &o["linear_cost_model"];
+        let ours = f(l, "requested_points_per_order");
+        let theirs = f(l, "reference_requested_points_per_order");
+        t.add_row([
+            "    linear cost model: ours vs the reference".into(),
+            format!("{ours:.1} vs {theirs:.1} requested points per order"),
+            "≤ half the reference".into(),
+            (ours <= theirs / 2.0).to_string(),
+        ]);
+        let b = &o["backlog"];
+        let per_hour = f(b, "orders_per_hour");
+        let share = f(b, "share_of_ceiling");
+        t.add_row([
+            format!("(o-b) backlog of {} orders, one sync now", o["orders"]),
+            format!(
+                "{per_hour:.0} orders/h, {:.1} % of ceiling, {} THROTTLED to the job",
+                share * 100.0,
+                b["throttled_reaching_the_job"]
+            ),
+            "≥ 100,000/h, ≥ 90 %, 0".into(),
+            (per_hour >= 100_000.0 && share >= 0.9 && b["throttled_reaching_the_job"] == 0)
+                .to_string(),
+        ]);
+        let c = &o["initial_load"];
+        let secs = f(c, "simulated_seconds");
+        t.add_row([
+            format!("(o-c) initial load of {} historical orders", o["orders"]),
+            format!("{secs:.0} simulated s, {:.0} points", f(c, "actual_points")),
+            "< 300 simulated s".into(),
+            (secs < 300.0).to_string(),
+        ]);
+    }
     println!("{t}");
     let write = |path: &std::path::Path, v: &serde_json::Value| -> Result<()> {
         if let Some(dir) = path.parent() {
@@ -696,6 +770,13 @@ async fn main() -> Result<()> {
             o.insert("date".into(), json!(chrono::Utc::now().to_rfc3339()));
         }
         write(&args.erp_out, &e)?;
+    }
+    if let Some(mut o) = orders {
+        if let Some(m) = o.as_object_mut() {
+            m.insert("host".into(), host());
+            m.insert("date".into(), json!(chrono::Utc::now().to_rfc3339()));
+        }
+        write(&args.orders_out, &o)?;
     }
     if let Some(mut s) = shopify {
         if let Some(o) = s.as_object_mut() {
