@@ -988,3 +988,71 @@ async fn pages_over_the_query_cost_limit_are_asked_again_smaller() -> Result<()>
     assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_first_run_with_history_loads_it_in_bulk_then_goes_on_incrementally() -> Result<()> {
+    let s = Stack::start("order_sync_history", &["acme"]).await?;
+    sim_post(
+        &s.sim,
+        "/sim/shops/acme/seed",
+        serde_json::json!({"seed": 5, "products": 3, "customers": 3}),
+    )
+    .await?;
+    let (skus, location) = catalogue(&s.sim, "acme").await?;
+    let sku = skus.keys().next().unwrap().clone();
+    connect_shop(&s, "acme", &location, None).await?;
+    let place = |days: u32| serde_json::json!({ "lines": [{ "sku": sku, "quantity": 1 }], "placed_days_ago": days });
+    let old = sim_post(&s.sim, "/sim/shops/acme/orders", place(200)).await?;
+    let recent = sim_post(&s.sim, "/sim/shops/acme/orders", place(20)).await?;
+    let open = sim_post(&s.sim, "/sim/shops/acme/orders", place(300)).await?;
+    // The two older ones are closed (archived) in Shopify; the oldest open one stays open.
+    for o in [&old, &recent] {
+        let v: serde_json::Value = http()
+            .post(format!("{}/admin/api/2026-10/graphql.json", s.sim.url()))
+            .header("X-Shopify-Access-Token", token_of("acme"))
+            .json(&serde_json::json!({
+                "query": "mutation($id: ID!) { orderClose(input: { id: $id }) { userErrors { message } } }",
+                "variables": { "id": o["id"] },
+            }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(v["data"]["orderClose"]["userErrors"], serde_json::json!([]), "{v}");
+    }
+    let from = (chrono::Utc::now() - chrono::TimeDelta::days(30)).date_naive().to_string();
+    let mut q = queue(&s.scheduler).await?;
+    let params = |history: Option<String>| pb::TaskParams {
+        params: Some(pb::task_params::Params::SyncOrders(pb::SyncOrdersParams {
+            history_from: history,
+            ..Default::default()
+        })),
+    };
+    let run = sync_now(&mut q, "acme", params(Some(from.clone()))).await?;
+    assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
+    let c = run.counters.clone().unwrap_or_default().values;
+    assert_eq!((c.get("bulk"), c.get("imported")), (Some(&1), Some(&2)), "{c:?}");
+    let pool = s.db.pool().await?;
+    let names: BTreeSet<String> = sqlx::query_scalar("SELECT name FROM order_sync.orders")
+        .fetch_all(&pool)
+        .await?
+        .into_iter()
+        .collect();
+    let name = |o: &serde_json::Value| o["name"].as_str().unwrap().to_owned();
+    assert_eq!(
+        names,
+        BTreeSet::from([name(&recent), name(&open)]),
+        "closed before the date: left out"
+    );
+    // The next run reads what changed since, page by page.
+    let newer = sim_post(&s.sim, "/sim/shops/acme/orders", place(0)).await?;
+    let run = sync_now(&mut q, "acme", params(Some(from))).await?;
+    let c = run.counters.clone().unwrap_or_default().values;
+    assert_eq!((c.get("bulk"), c.get("imported")), (None, Some(&1)), "{c:?}");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM order_sync.orders WHERE name = $1")
+        .bind(name(&newer))
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(n, 1);
+    Ok(())
+}

@@ -52,6 +52,15 @@ pub struct ImportCursor {
     /// Orders per page when the default page was over Shopify's query cost limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<i64>,
+    /// Where the shop's history begins (the first run's `history_from`, or its start): an
+    /// unknown order closed and created before it is not imported later either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<DateTime<Utc>>,
+}
+
+/// The first run with history: the open orders and every order created since `day`.
+fn history_filter(day: chrono::NaiveDate) -> String {
+    format!("status:open OR created_at:>='{day}'")
 }
 
 /// The saved filters of the request page.
@@ -112,9 +121,25 @@ pub async fn run(
         })?
     };
     let started = Utc::now();
+    if cursor.since.is_none() && cursor.history.is_none() {
+        cursor.history = Some(match p.history_from {
+            Some(day) => day.and_time(chrono::NaiveTime::MIN).and_utc(),
+            None => started - TimeDelta::minutes(5),
+        });
+    }
+    let history = cursor.history;
+    // A first run with history reads it as one bulk operation (cheaper than pages).
+    if let (None, None, Some(day)) = (cursor.since, &cursor.query, p.history_from) {
+        let cursor = ImportCursor {
+            since: Some(started - TimeDelta::minutes(5)),
+            history,
+            ..Default::default()
+        };
+        return bulk_load(ctx, shop, db, p, &history_filter(day), version, cursor).await;
+    }
     let query = cursor.query.clone().unwrap_or_else(|| match (cursor.since, &p.history_from) {
         (Some(since), _) => format!("updated_at:>='{}'", since.to_rfc3339()),
-        (None, Some(day)) => format!("created_at:>='{day}'"),
+        (None, Some(day)) => history_filter(*day),
         (None, None) => "status:open".to_owned(),
     });
     let mut report = RunReport::default();
@@ -150,41 +175,10 @@ pub async fn run(
             };
             let mut orders = Vec::with_capacity(page.nodes.len());
             for node in page.nodes {
-                let (gid, name_) = (node.id.clone(), node.name.clone());
-                let legacy = node.legacy_resource_id.parse::<i64>().ok();
-                match Order::from_node(node) {
-                    Ok(o) => match passes(p, &o) {
-                        Ok(()) => orders.push(o),
-                        Err(_) => report.count("skipped", 1),
-                    },
-                    Err(reason) => {
-                        report.record_error(RecordError {
-                            record: mirror::record(&name_, &gid),
-                            reason: reason.clone(),
-                            retryable: false,
-                        });
-                        if let Some(id) = legacy {
-                            repo::store_unreadable(db, name, id, &name_, &reason)
-                                .await
-                                .map_err(|e| fail(Failure::Db(e)))?;
-                        }
-                    }
-                }
                 read += 1;
+                take(db, name, p, Ok(node), &mut orders, &mut report).await?;
             }
-            let outcomes =
-                repo::store_page(db, name, &orders).await.map_err(|e| fail(Failure::Db(e)))?;
-            for (o, s) in orders.iter().zip(&outcomes) {
-                match s {
-                    Stored::New => report.count("imported", 1),
-                    Stored::Updated => report.count("updated", 1),
-                    Stored::Unchanged => report.count("unchanged", 1),
-                    Stored::ChangedAfterProcessing(what) => {
-                        report.count("changed_after_processing", 1);
-                        tracing::info!(shop = name, order = %o.name, changes = %what.join("; "), "order changed after processing");
-                    }
-                }
-            }
+            store(db, name, &orders, history, &mut report).await?;
             let newest = orders.iter().map(|o| o.updated_at).max();
             cursor.high_water = cursor.high_water.max(newest);
             // Checkpoint: the next attempt resumes after this page.
@@ -206,6 +200,7 @@ pub async fn run(
         after: None,
         high_water: None,
         page_size: cursor.page_size,
+        history,
     };
     save(&mut shops, name, &done, version).await?;
     report.count("read", read as i64);
@@ -234,6 +229,137 @@ async fn save(
     Ok(saved.version)
 }
 
+/// Orders stored per transaction by the bulk load.
+const BULK_BATCH: usize = 250;
+
+/// The first run with history as one bulk operation: every order is stored (in batches), then
+/// the cursor moves to the newest change stored (`done` when none was). A crash runs the whole load again (idempotent
+/// upserts: nothing doubles, nothing is skipped).
+async fn bulk_load(
+    ctx: &RunContext,
+    shop: &ShopContext,
+    db: &PgPool,
+    p: &SyncOrders,
+    filter: &str,
+    version: i64,
+    // The cursor to save when done if nothing is read (`since`: before the load began).
+    mut done: ImportCursor,
+) -> Result<RunReport, TaskError> {
+    let history = done.history;
+    let name = shop.shop.name.as_str();
+    let mut report = RunReport::default();
+    let records = shop
+        .shopify
+        .bulk_query(&crate::bulk::query(filter), std::time::Duration::from_secs(1))
+        .await
+        .map_err(|e| fail(Failure::Shopify(e)))?;
+    let mut records = std::pin::pin!(records);
+    let mut assembler = crate::bulk::Assembler::default();
+    let mut batch = Vec::new();
+    let mut high_water: Option<DateTime<Utc>> = None;
+    let mut read = 0u64;
+    loop {
+        let next = tokio::select! {
+            _ = ctx.cancel.cancelled() => return Err(TaskError::Cancelled),
+            n = records.next() => n,
+        };
+        let Some(r) = next else { break };
+        let r = r.map_err(|e| fail(Failure::Shopify(e)))?;
+        let done = assembler.push(r).map_err(|e| TaskError::retryable(anyhow::anyhow!(e)))?;
+        if let Some(order) = done {
+            read += 1;
+            take(db, name, p, order, &mut batch, &mut report).await?;
+            if batch.len() >= BULK_BATCH {
+                high_water = high_water.max(batch.iter().map(|o| o.updated_at).max());
+                store(db, name, &batch, history, &mut report).await?;
+                batch.clear();
+                ctx.progress.report(read, read, format!("{read} orders read")).await;
+            }
+        }
+    }
+    if let Some(order) = assembler.finish() {
+        read += 1;
+        take(db, name, p, order, &mut batch, &mut report).await?;
+    }
+    high_water = high_water.max(batch.iter().map(|o| o.updated_at).max());
+    store(db, name, &batch, history, &mut report).await?;
+    let mut shops = shop.shops.clone();
+    if high_water.is_some() {
+        done.since = high_water;
+    }
+    save(&mut shops, name, &done, version).await?;
+    report.count("read", read as i64);
+    report.count("bulk", 1);
+    Ok(report)
+}
+
+/// Read one order: into `batch` when it passes the saved filters; kept with its reason (and a
+/// per-record error) when it cannot be read.
+async fn take(
+    db: &PgPool,
+    shop: &str,
+    p: &SyncOrders,
+    node: crate::bulk::Assembled,
+    batch: &mut Vec<Order>,
+    report: &mut RunReport,
+) -> Result<(), TaskError> {
+    let (gid, order_name, reason) = match node {
+        Ok(node) => {
+            let (gid, order_name) = (node.id.clone(), node.name.clone());
+            match Order::from_node(node) {
+                Ok(o) => {
+                    match passes(p, &o) {
+                        Ok(()) => batch.push(o),
+                        Err(_) => report.count("skipped", 1),
+                    }
+                    return Ok(());
+                }
+                Err(reason) => (gid, order_name, reason),
+            }
+        }
+        Err(e) => e,
+    };
+    report.record_error(RecordError {
+        record: mirror::record(&order_name, &gid),
+        reason: reason.clone(),
+        retryable: false,
+    });
+    if let Some(id) = gid.rsplit('/').next().and_then(|s| s.parse::<i64>().ok()) {
+        repo::store_unreadable(db, shop, id, &order_name, &reason)
+            .await
+            .map_err(|e| fail(Failure::Db(e)))?;
+    }
+    Ok(())
+}
+
+/// Store a batch of orders in one transaction and count what it did.
+async fn store(
+    db: &PgPool,
+    shop: &str,
+    orders: &[Order],
+    history: Option<DateTime<Utc>>,
+    report: &mut RunReport,
+) -> Result<(), TaskError> {
+    if orders.is_empty() {
+        return Ok(());
+    }
+    let outcomes =
+        repo::store_page(db, shop, orders, history).await.map_err(|e| fail(Failure::Db(e)))?;
+    for (o, s) in orders.iter().zip(&outcomes) {
+        match s {
+            Stored::New => report.count("imported", 1),
+            Stored::Updated => report.count("updated", 1),
+            Stored::Unchanged => report.count("unchanged", 1),
+            Stored::OutsideHistory => report.count("outside_history", 1),
+            Stored::ChangedAfterProcessing(what) => {
+                report.count("changed_after_processing", 1);
+                tracing::info!(shop, order = %o.name, changes = %what.join("; "), "order changed after processing");
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +372,7 @@ mod tests {
             after: Some("abc".into()),
             high_water: None,
             page_size: Some(7),
+            history: None,
         };
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<ImportCursor>(&json).unwrap(), c);

@@ -7,6 +7,7 @@
 //! SyncCompanies and SyncPayments arrive with their issues; until then they fail with a
 //! clear, non-retryable "not implemented yet" error instead of pretending to run.
 
+pub mod bulk;
 pub mod config;
 pub mod create;
 pub mod cues;

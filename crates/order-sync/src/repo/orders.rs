@@ -72,6 +72,8 @@ pub enum Stored {
     Unchanged,
     /// Its document content differs from what was processed: what changed.
     ChangedAfterProcessing(Vec<String>),
+    /// Not known, closed, and created before the history the shop imports: left out.
+    OutsideHistory,
 }
 
 /// What a stored order was when it is read again.
@@ -84,11 +86,14 @@ struct Seen {
     body: Option<Json<Order>>,
 }
 
-/// Store a page of imported orders in one transaction.
+/// Store a page of imported orders in one transaction. An order not yet known that is closed
+/// and was created before `history` (where the shop's import begins) is left out: archived
+/// history the shop did not ask for (an order created since, then closed, is imported).
 pub async fn store_page(
     pool: &PgPool,
     shop: &str,
     orders: &[Order],
+    history: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<Vec<Stored>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let mut out = Vec::with_capacity(orders.len());
@@ -111,6 +116,10 @@ pub async fn store_page(
             body,
         }) = row
         else {
+            if o.closed && history.is_some_and(|h| o.created_at < h) {
+                out.push(Stored::OutsideHistory);
+                continue;
+            }
             let state = if o.cancelled { "cancelled" } else { "pending" };
             sqlx::query(
                 "INSERT INTO order_sync.orders (shop, order_id, name, shopify_updated_at, \
