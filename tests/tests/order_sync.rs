@@ -635,7 +635,7 @@ async fn kill_9_mid_sync_loses_no_order_and_makes_no_second_document() -> Result
     sim_post(
         &s.sim,
         "/sim/shops/acme/seed",
-        serde_json::json!({"seed": 11, "products": 5, "customers": 20, "orders": 300}),
+        serde_json::json!({"seed": 11, "products": 5, "customers": 20, "orders": 1500}),
     )
     .await?;
     let (skus, location) = catalogue(&s.sim, "acme").await?;
@@ -661,11 +661,11 @@ async fn kill_9_mid_sync_loses_no_order_and_makes_no_second_document() -> Result
     // Status open: every seeded order (none is closed).
     let e = create(&mut q, retrying("acme", sync_params(false))).await?;
     let pool = s.db.pool().await?;
-    let kills = kill_mid_run(&mut s, &pool, "SELECT count(*) FROM order_sync.orders", 300).await?;
+    let kills = kill_mid_run(&mut s, &pool, "SELECT count(*) FROM order_sync.orders", 1500).await?;
     assert!(kills > 0, "no kill landed mid-run");
     sim_post(&s.sim, "/sim/shops/acme/faults", serde_json::json!({})).await?;
     succeeded(&mut q, &e.id).await?;
-    one_document_each(&s, &pool, "acme", 300).await
+    one_document_each(&s, &pool, "acme", 1500).await
 }
 
 async fn sim_patch(sim: &Proc, path: &str, body: serde_json::Value) -> Result<()> {

@@ -539,7 +539,7 @@ pub async fn run(p: Params) -> Result<Value> {
             "targets": { "orders_per_hour": 100_000, "share_of_ceiling": 0.9 },
         },
         "initial_load": {
-            "method": "pages of 250 (no bulk operation: pages already meet the target)",
+            "method": "one bulk operation (the first run with history_from)",
             "simulated_seconds": c_secs,
             "real_seconds": c_real,
             "requested_points": c.requested_points - before.requested_points,

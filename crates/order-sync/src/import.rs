@@ -148,11 +148,11 @@ pub async fn run(
     'pages: loop {
         let resume = cursor.after.clone().map(shopsync_shopify::Cursor);
         let vars = orders_page::Variables { first: size, after: None, query: Some(query.clone()) };
-        let mut pages = std::pin::pin!(shop.shopify.pages::<ops::OrdersPage>(vars, resume));
+        let mut pages = prefetched(shop.shopify.clone(), vars, resume);
         loop {
             let next = tokio::select! {
                 _ = ctx.cancel.cancelled() => return Err(TaskError::Cancelled),
-                n = pages.next() => n,
+                n = pages.rx.recv() => n,
             };
             let Some(page) = next else { break 'pages };
             let page = match page {
@@ -358,6 +358,39 @@ async fn store(
         }
     }
     Ok(())
+}
+
+type OrdersPage = shopsync_shopify::Page<orders_page::OrdersPageOrdersNodes>;
+
+/// Pages read one ahead: the next page is fetched while this one is stored (the cursor still
+/// moves only past stored pages). Dropping it stops the reads.
+struct Prefetched {
+    rx: tokio::sync::mpsc::Receiver<Result<OrdersPage, shopsync_shopify::ShopifyError>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Prefetched {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn prefetched(
+    client: std::sync::Arc<shopsync_shopify::ShopifyClient>,
+    vars: orders_page::Variables,
+    resume: Option<shopsync_shopify::Cursor>,
+) -> Prefetched {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let task = tokio::spawn(async move {
+        let mut pages = std::pin::pin!(client.pages::<ops::OrdersPage>(vars, resume));
+        while let Some(page) = pages.next().await {
+            let failed = page.is_err();
+            if tx.send(page).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    Prefetched { rx, task }
 }
 
 #[cfg(test)]

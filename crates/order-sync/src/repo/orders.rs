@@ -79,6 +79,7 @@ pub enum Stored {
 /// What a stored order was when it is read again.
 #[derive(sqlx::FromRow)]
 struct Seen {
+    order_id: i64,
     shopify_updated_at: chrono::DateTime<chrono::Utc>,
     state: String,
     content_hash: String,
@@ -86,7 +87,22 @@ struct Seen {
     body: Option<Json<Order>>,
 }
 
-/// Store a page of imported orders in one transaction. An order not yet known that is closed
+/// The orders not yet known, inserted with one statement.
+#[derive(Default)]
+struct NewRows {
+    ids: Vec<i64>,
+    names: Vec<String>,
+    updated: Vec<chrono::DateTime<chrono::Utc>>,
+    financial: Vec<String>,
+    fulfillment: Vec<String>,
+    bodies: Vec<serde_json::Value>,
+    hashes: Vec<String>,
+    states: Vec<&'static str>,
+    contents: Vec<serde_json::Value>,
+}
+
+/// Store a page of imported orders in one transaction (the known ones locked and read with
+/// one statement, the new ones inserted with another). An order not yet known that is closed
 /// and was created before `history` (where the shop's import begins) is left out: archived
 /// history the shop did not ask for (an order created since, then closed, is imported).
 pub async fn store_page(
@@ -96,49 +112,46 @@ pub async fn store_page(
     history: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<Vec<Stored>, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
+    // Locked in id order: two imports of one shop never deadlock.
+    let known: Vec<Seen> = sqlx::query_as(
+        "SELECT order_id, shopify_updated_at, state, content_hash, processed_content, body \
+         FROM order_sync.orders WHERE shop = $1 AND order_id = ANY($2) \
+         ORDER BY order_id FOR UPDATE",
+    )
+    .bind(shop)
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut known: std::collections::HashMap<i64, Seen> =
+        known.into_iter().map(|s| (s.order_id, s)).collect();
+    let mut new = NewRows::default();
     let mut out = Vec::with_capacity(orders.len());
     for o in orders {
         let content = o.content();
         let hash = content.hash();
-        let row: Option<Seen> = sqlx::query_as(
-            "SELECT shopify_updated_at, state, content_hash, processed_content, body \
-                 FROM order_sync.orders WHERE shop = $1 AND order_id = $2 FOR UPDATE",
-        )
-        .bind(shop)
-        .bind(o.id)
-        .fetch_optional(&mut *tx)
-        .await?;
         let Some(Seen {
             shopify_updated_at: seen,
             state,
             content_hash: old_hash,
             processed_content: processed,
             body,
-        }) = row
+            ..
+        }) = known.remove(&o.id)
         else {
             if o.closed && history.is_some_and(|h| o.created_at < h) {
                 out.push(Stored::OutsideHistory);
                 continue;
             }
-            let state = if o.cancelled { "cancelled" } else { "pending" };
-            sqlx::query(
-                "INSERT INTO order_sync.orders (shop, order_id, name, shopify_updated_at, \
-                 financial_status, fulfillment_status, body, content_hash, state, content) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                 ON CONFLICT (shop, order_id) DO NOTHING",
-            )
-            .bind(shop)
-            .bind(o.id)
-            .bind(&o.name)
-            .bind(o.updated_at)
-            .bind(&o.financial_status)
-            .bind(&o.fulfillment_status)
-            .bind(Json(o))
-            .bind(&hash)
-            .bind(state)
-            .bind(Json(&content))
-            .execute(&mut *tx)
-            .await?;
+            new.ids.push(o.id);
+            new.names.push(o.name.clone());
+            new.updated.push(o.updated_at);
+            new.financial.push(o.financial_status.clone());
+            new.fulfillment.push(o.fulfillment_status.clone());
+            new.bodies.push(serde_json::to_value(o).unwrap_or_default());
+            new.hashes.push(hash);
+            new.states.push(if o.cancelled { "cancelled" } else { "pending" });
+            new.contents.push(serde_json::to_value(&content).unwrap_or_default());
             out.push(Stored::New);
             continue;
         };
@@ -191,6 +204,27 @@ pub async fn store_page(
         } else {
             Stored::Updated
         });
+    }
+    if !new.ids.is_empty() {
+        sqlx::query(
+            "INSERT INTO order_sync.orders (shop, order_id, name, shopify_updated_at, \
+             financial_status, fulfillment_status, body, content_hash, state, content) \
+             SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::text[], \
+               $6::text[], $7::jsonb[], $8::text[], $9::text[], $10::jsonb[]) \
+             ON CONFLICT (shop, order_id) DO NOTHING",
+        )
+        .bind(shop)
+        .bind(&new.ids)
+        .bind(&new.names)
+        .bind(&new.updated)
+        .bind(&new.financial)
+        .bind(&new.fulfillment)
+        .bind(&new.bodies)
+        .bind(&new.hashes)
+        .bind(&new.states)
+        .bind(&new.contents)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     Ok(out)
