@@ -735,7 +735,7 @@ async fn main() -> Result<()> {
         t.add_row([
             format!("(o-b) backlog of {} orders, one sync now", o["orders"]),
             format!(
-                "{per_hour:.0} orders/h, {:.1} % of ceiling, {} THROTTLED to the job",
+                "{per_hour:.0} orders/h, {:.1} % of ceiling (while requesting), {} THROTTLED to the job",
                 share * 100.0,
                 b["throttled_reaching_the_job"]
             ),

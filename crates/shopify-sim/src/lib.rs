@@ -481,6 +481,9 @@ fn run(
     }
     let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
     shop.usage.requests += 1;
+    let now = sim.clock.now_secs();
+    shop.usage.first_at.get_or_insert(now);
+    shop.usage.last_at = now;
     if !shop.bucket(&sim.clock).take(requested, &sim.clock) {
         shop.usage.throttled += 1;
         let status = shop.bucket(&sim.clock).status(&sim.clock);

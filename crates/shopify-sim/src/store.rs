@@ -472,6 +472,9 @@ pub struct Usage {
     pub actual_points: f64,
     /// Requests answered THROTTLED.
     pub throttled: u64,
+    /// The simulator's clock (seconds) at the first and the latest request.
+    pub first_at: Option<f64>,
+    pub last_at: f64,
 }
 
 /// One shop: its identity, token, plan limits and data.
