@@ -71,8 +71,9 @@ struct Args {
     /// entry interval 5 simulated minutes.
     #[arg(long, default_value_t = 288.0)]
     orders_day_secs: f64,
-    /// Clock speed of the simulator of the backlog and the initial load (o-b, o-c).
-    #[arg(long, default_value_t = 5.0)]
+    /// Clock speed of the simulator of the backlog and the initial load (o-b, o-c); real time
+    /// by default: the client paces by the real clock between Shopify's answers.
+    #[arg(long, default_value_t = 1.0)]
     orders_time_scale: f64,
     #[arg(long, default_value = "bench/results/queue.json")]
     out: PathBuf,

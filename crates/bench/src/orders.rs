@@ -53,7 +53,9 @@ pub struct Params {
     pub orders: usize,
     /// Real seconds of the simulated day of (a).
     pub day_secs: f64,
-    /// Clock speed of the simulator of (b) and (c).
+    /// Clock speed of the simulator of (b) and (c): 1 (real time) by default, because the
+    /// client paces by the real clock between Shopify's answers, and a faster simulated clock
+    /// refills the bucket faster than the client can know.
     pub fast_scale: f64,
 }
 
@@ -376,12 +378,9 @@ pub async fn run(p: Params) -> Result<Value> {
         &["backlog", "history"],
     )
     .await?;
+    // Only its cost per order counts: a fast clock saves the waiting.
     let linear = serve(
-        SimConfig {
-            time_scale: p.fast_scale,
-            cost_model: CostModel::Linear,
-            ..SimConfig::default()
-        },
+        SimConfig { time_scale: 20.0, cost_model: CostModel::Linear, ..SimConfig::default() },
         &["linear"],
     )
     .await?;
