@@ -327,7 +327,7 @@ impl ShopifyClient {
                     Err(e) => break 'answer Failure::ambiguous(describe(&e)),
                 };
                 if status.as_u16() == 401 {
-                    self.budget.settle(reservation, None).await;
+                    self.budget.settle(reservation, None, None).await;
                     return Err(ShopifyError::Unauthorized { operation: op });
                 }
                 if status.as_u16() == 429 {
@@ -346,7 +346,7 @@ impl ShopifyClient {
                     };
                 }
                 if !status.is_success() {
-                    self.budget.settle(reservation, None).await;
+                    self.budget.settle(reservation, None, None).await;
                     let body: String = text.chars().take(500).collect();
                     return Err(ShopifyError::Http {
                         operation: op,
@@ -374,7 +374,7 @@ impl ShopifyClient {
                     Err(e) => break 'answer Failure::ambiguous(format!("unreadable answer: {e}")),
                 }
             };
-            self.budget.settle(reservation, None).await;
+            self.budget.settle(reservation, None, None).await;
             attempts += 1;
             self.after_failure(doc, failure, attempts, &mut backoff).await?;
         }
@@ -412,9 +412,11 @@ impl ShopifyClient {
     /// Read a JSON answer: settle the budget, learn the cost, and sort out the errors.
     async fn answer(&self, op: &'static str, v: Value, reservation: budget::Reservation) -> Answer {
         let throttle = throttle_status(&v);
-        self.budget.settle(reservation, throttle).await;
         let requested = v.pointer("/extensions/cost/requestedQueryCost").and_then(Value::as_f64);
         let actual = v.pointer("/extensions/cost/actualQueryCost").and_then(Value::as_f64);
+        // THROTTLED (no actual cost): nothing was charged.
+        let charged = actual.or(throttle.map(|_| 0.0));
+        self.budget.settle(reservation, throttle, charged).await;
         if let Some(c) = requested {
             self.learned.lock().unwrap_or_else(|e| e.into_inner()).insert(op, c);
         }
