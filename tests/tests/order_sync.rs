@@ -1056,3 +1056,80 @@ async fn a_first_run_with_history_loads_it_in_bulk_then_goes_on_incrementally() 
     assert_eq!(n, 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn fulfilled_orders_become_invoices_when_the_shop_says_so() -> Result<()> {
+    let s = Stack::start("order_sync_invoices", &["acme"]).await?;
+    sim_post(
+        &s.sim,
+        "/sim/shops/acme/seed",
+        serde_json::json!({"seed": 6, "products": 3, "customers": 2}),
+    )
+    .await?;
+    let (skus, location) = catalogue(&s.sim, "acme").await?;
+    let sku: Vec<&String> = skus.keys().collect();
+    erp_setup(&s, &sku).await?;
+    let shop = connect_shop(&s, "acme", &location, None).await?;
+    let mut settings = shopsync_proto::shops::settings_from_pb(shop.settings.as_ref().unwrap())?;
+    settings.create_fulfilled_orders_as_invoices = true;
+    let mut changed = shop.clone();
+    changed.settings = Some(shopsync_proto::shops::settings_to_pb(&settings));
+    shops(&s.scheduler)
+        .await?
+        .update_shop(pb::UpdateShopRequest {
+            name: "acme".into(),
+            expected_version: shop.version,
+            shop: Some(changed),
+            ..Default::default()
+        })
+        .await?;
+    let email = first_email(&s.sim, "acme").await?;
+    let place = || serde_json::json!({ "customer_email": email, "lines": [{ "sku": sku[0], "quantity": 2 }] });
+    let shipped = sim_post(&s.sim, "/sim/shops/acme/orders", place()).await?;
+    let open = sim_post(&s.sim, "/sim/shops/acme/orders", place()).await?;
+    // The merchant fulfils the first one in Shopify.
+    let gql = |query: &str, variables: serde_json::Value| {
+        let body = serde_json::json!({ "query": query, "variables": variables });
+        let url = format!("{}/admin/api/2026-10/graphql.json", s.sim.url());
+        async move {
+            let v: serde_json::Value = http()
+                .post(url)
+                .header("X-Shopify-Access-Token", token_of("acme"))
+                .json(&body)
+                .send()
+                .await?
+                .json()
+                .await?;
+            anyhow::Ok(v)
+        }
+    };
+    let fos = gql(
+        "query($id: ID!) { order(id: $id) { fulfillmentOrders(first: 5) { nodes { id } } } }",
+        serde_json::json!({ "id": shipped["id"] }),
+    )
+    .await?;
+    let fo = fos["data"]["order"]["fulfillmentOrders"]["nodes"][0]["id"].clone();
+    let done = gql(
+        "mutation($fo: ID!) { fulfillmentCreate(fulfillment: { lineItemsByFulfillmentOrder: [{ fulfillmentOrderId: $fo }] }) { userErrors { message } } }",
+        serde_json::json!({ "fo": fo }),
+    )
+    .await?;
+    assert_eq!(done["data"]["fulfillmentCreate"]["userErrors"], serde_json::json!([]), "{done}");
+
+    let mut q = queue(&s.scheduler).await?;
+    assert_eq!(
+        run_status(&sync_now(&mut q, "acme", sync_params(false)).await?),
+        pb::RunStatus::Succeeded
+    );
+    assert_eq!(
+        run_status(&sync_now(&mut q, "acme", create_params()).await?),
+        pb::RunStatus::Succeeded
+    );
+    let docs = documents(&s, "acme").await?;
+    let type_of = |o: &serde_json::Value| {
+        docs.iter().find(|d| d.shopify_order_no == o["name"].as_str().unwrap()).map(|d| d.r#type)
+    };
+    assert_eq!(type_of(&shipped), Some(pb::DocumentType::Invoice as i32), "{docs:?}");
+    assert_eq!(type_of(&open), Some(pb::DocumentType::Order as i32), "{docs:?}");
+    Ok(())
+}
