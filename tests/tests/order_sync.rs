@@ -113,32 +113,16 @@ impl Stack {
         let posting = start_worker(test, Service::Posting, &db).await?;
         let sched_addr = free_addr()?;
         let order_sync = order_sync(test, &db, sched_addr, &posting, free_addr()?).await?;
-        let workers = Workers {
-            procs: vec![
-                (
-                    Service::Posting,
-                    Proc::from_child(
-                        "posting-ref",
-                        posting.addr,
-                        tokio::process::Command::new("true").spawn()?,
-                        posting.log.clone(),
-                    ),
-                ),
-                (
-                    Service::OrderSync,
-                    Proc::from_child(
-                        "order-sync-ref",
-                        order_sync.addr,
-                        tokio::process::Command::new("true").spawn()?,
-                        order_sync.log.clone(),
-                    ),
-                ),
-            ],
-        };
+        // The scheduler dispatches to the two services started above (it owns neither).
         let listen = sched_addr.to_string();
-        let scheduler =
-            start_scheduler(test, "sched-a", &db, &workers, &[("SHOPSYNC_LISTEN", &listen)])
-                .await?;
+        let (posting_url, order_sync_url) = (posting.url(), order_sync.url());
+        let env = [
+            ("SHOPSYNC_LISTEN", listen.as_str()),
+            ("SHOPSYNC_WORKERS__POSTING", posting_url.as_str()),
+            ("SHOPSYNC_WORKERS__ORDER_SYNC", order_sync_url.as_str()),
+        ];
+        let none = Workers { procs: Vec::new() };
+        let scheduler = start_scheduler(test, "sched-a", &db, &none, &env).await?;
         Ok(Self { sim, posting, order_sync, scheduler, db, test })
     }
 

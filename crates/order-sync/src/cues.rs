@@ -124,7 +124,16 @@ impl Cues {
         requested_by: &str,
     ) -> Result<(i64, Option<String>), CueError> {
         let n = match kind {
-            Kind::ChangedOrders => repo::accept_changed(&self.db, shop).await?,
+            // One group per shop: its orders' documents are posted, a person accepts them all.
+            Kind::ChangedOrders if key == "changed:changed" => {
+                repo::accept_changed(&self.db, shop).await?
+            }
+            Kind::ChangedOrders => {
+                return Err(CueError::Invalid {
+                    field: "key",
+                    reason: "the changed orders' group is \"changed:changed\"".into(),
+                });
+            }
             Kind::SyncErrors => {
                 let id = key.strip_prefix("entry:").unwrap_or(key);
                 let e = self

@@ -481,6 +481,9 @@ fn run(
     }
     let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
     shop.usage.requests += 1;
+    // Every amount of this request, queried or written, is in this shop's minor units (the
+    // thread may have answered another shop last).
+    money::set_current_units(shop.units());
     let now = sim.clock.now_secs();
     shop.usage.first_at.get_or_insert(now);
     shop.usage.last_at = now;

@@ -51,8 +51,9 @@ const PER_EURO: &[(&str, f64)] = &[
 ];
 
 thread_local! {
-    /// The decimals of the shop whose request this thread is answering (set by
-    /// `Exec::new`): the resolvers' amount helpers work in them.
+    /// The decimals of the shop whose request this thread is answering (set when the
+    /// GraphQL handler locks the shop, and by `Exec::new`): the resolvers' and mutations'
+    /// amount helpers work in them.
     static CURRENT_UNITS: std::cell::Cell<u32> = const { std::cell::Cell::new(2) };
 }
 
