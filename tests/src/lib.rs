@@ -19,6 +19,8 @@ use tokio::process::{Child, Command};
 
 pub use shopsync_common::{Resource, Service};
 
+pub mod orders;
+
 /// Poll `f` until it returns `Ok`, or fail with its last error after `timeout`.
 pub async fn eventually<T, F, Fut>(timeout: Duration, mut f: F) -> Result<T>
 where
