@@ -61,6 +61,8 @@ pub enum PayloadObject {
     Group(u64),
     Subscription(u64),
     Fulfillment(u64, u64),
+    /// (order, fulfillment order).
+    FulfillmentOrder(u64, u64),
     /// `stagedUploadsCreate` targets, already shaped as the schema's objects.
     StagedTargets(Vec<Value>),
     Company(u64),
@@ -102,6 +104,8 @@ pub(crate) enum Obj<'a> {
     Tracking(&'a Fulfillment),
     Transaction(&'a Order, &'a Transaction),
     Refund(&'a Order, &'a Refund),
+    RefundLine(&'a Order, &'a crate::store::RefundLine),
+    RefundShipping(&'a Order, &'a crate::store::RefundShipping),
     Address(&'a Address),
     ShippingLine(&'a Order),
     TaxLine(&'a (String, f64, String)),
@@ -152,6 +156,8 @@ impl Obj<'_> {
             Obj::Tracking(_) => "FulfillmentTrackingInfo",
             Obj::Transaction(..) => "OrderTransaction",
             Obj::Refund(..) => "Refund",
+            Obj::RefundLine(..) => "RefundLineItem",
+            Obj::RefundShipping(..) => "RefundShippingLine",
             Obj::Address(_) => "MailingAddress",
             Obj::ShippingLine(_) => "ShippingLine",
             Obj::TaxLine(_) => "TaxLine",
@@ -247,6 +253,7 @@ impl<'a> Exec<'a> {
                 | "inventoryAdjustmentGroup"
                 | "webhookSubscription"
                 | "fulfillment"
+                | "fulfillmentOrder"
                 | "product"
                 | "order" => {
                     let shop = self.shop;
@@ -265,6 +272,14 @@ impl<'a> Exec<'a> {
                                     .iter()
                                     .find(|f| f.id == id)
                                     .map(|f| Obj::Fulfillment(o, f))
+                            })
+                        }
+                        Some(PayloadObject::FulfillmentOrder(order, id)) => {
+                            shop.orders.get(&order).and_then(|o| {
+                                o.fulfillment_orders
+                                    .iter()
+                                    .find(|f| f.id == id)
+                                    .map(|f| Obj::Fo(o, f))
                             })
                         }
                         Some(PayloadObject::Product(id) | PayloadObject::Variants(id, _)) => {
@@ -580,13 +595,7 @@ impl<'a> Exec<'a> {
             (Obj::Order(_), "currencyCode" | "presentmentCurrencyCode") => json!(shop.currency),
             (Obj::Order(o), "tags") => json!(o.tags),
             (Obj::Order(o), "closed") => json!(o.closed),
-            (Obj::Order(o), "cancelledAt") => {
-                if o.cancelled {
-                    json!(time(&o.updated_at))
-                } else {
-                    Value::Null
-                }
-            }
+            (Obj::Order(o), "cancelledAt") => json!(o.cancelled_time().map(|t| time(&t))),
             (Obj::Order(_), "test") => json!(false),
             (Obj::Order(o), "customer") => match o.customer_id.and_then(|c| shop.customers.get(&c))
             {
@@ -622,12 +631,16 @@ impl<'a> Exec<'a> {
                     .map(|t| self.set(Obj::Transaction(o, t), &f.selection_set, path))
                     .collect(),
             ),
-            (Obj::Order(o), "refunds") => Value::Array(
-                o.refunds
-                    .iter()
-                    .map(|r| self.set(Obj::Refund(o, r), &f.selection_set, path))
-                    .collect(),
-            ),
+            (Obj::Order(o), "refunds") => {
+                let first = self.arg(f, "first").as_u64().map_or(usize::MAX, |n| n as usize);
+                Value::Array(
+                    o.refunds
+                        .iter()
+                        .take(first)
+                        .map(|r| self.set(Obj::Refund(o, r), &f.selection_set, path))
+                        .collect(),
+                )
+            }
             (Obj::Order(o), "shippingAddress" | "billingAddress") => match &o.address {
                 Some(a) => self.set(Obj::Address(a), &f.selection_set, path),
                 None => Value::Null,
@@ -807,12 +820,16 @@ impl<'a> Exec<'a> {
             (Obj::Address(_), "company" | "address2" | "province" | "provinceCode" | "phone") => {
                 Value::Null
             }
-            (Obj::Order(o), "fulfillments") => Value::Array(
-                o.fulfillments
-                    .iter()
-                    .map(|fu| self.set(Obj::Fulfillment(o, fu), &f.selection_set, path))
-                    .collect(),
-            ),
+            (Obj::Order(o), "fulfillments") => {
+                let first = self.arg(f, "first").as_u64().map_or(usize::MAX, |n| n as usize);
+                Value::Array(
+                    o.fulfillments
+                        .iter()
+                        .take(first)
+                        .map(|fu| self.set(Obj::Fulfillment(o, fu), &f.selection_set, path))
+                        .collect(),
+                )
+            }
             (Obj::Money(a), "shopMoney" | "presentmentMoney") => {
                 self.set(Obj::Money(a), &f.selection_set, path)
             }

@@ -90,6 +90,9 @@ pub struct Faults {
     pub latency_ms: u64,
     /// Seed of the fault dice (the same seed, the same sequence).
     pub seed: u64,
+    /// Webhook deliveries are not sent at all while on (dropped, as when Shopify never
+    /// delivers); switching it off again does not send the dropped ones.
+    pub webhooks_off: bool,
 }
 
 /// The simulator's state: its shops (each behind its own lock) and clock.
@@ -98,6 +101,8 @@ pub struct Sim {
     pub clock: Clock,
     shops: Mutex<HashMap<String, Arc<Mutex<Shop>>>>,
     faults: Mutex<HashMap<String, (Faults, rand::rngs::StdRng)>>,
+    /// Webhook delivery counters per shop.
+    webhook_stats: Mutex<HashMap<String, Arc<webhooks::Stats>>>,
 }
 
 pub type SharedSim = Arc<Sim>;
@@ -128,6 +133,7 @@ impl Sim {
             clock,
             shops: Mutex::new(HashMap::new()),
             faults: Mutex::new(HashMap::new()),
+            webhook_stats: Mutex::new(HashMap::new()),
         })
     }
 
@@ -137,7 +143,27 @@ impl Sim {
             clock,
             shops: Mutex::new(HashMap::new()),
             faults: Mutex::new(HashMap::new()),
+            webhook_stats: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// A shop's webhook delivery counters.
+    pub fn webhook_stats(&self, shop: &str) -> Arc<webhooks::Stats> {
+        self.webhook_stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(shop.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    /// Whether the shop's webhook deliveries are switched off (`Faults::webhooks_off`).
+    fn webhooks_off(&self, shop: &str) -> bool {
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(shop)
+            .is_some_and(|(f, _)| f.webhooks_off)
     }
 
     /// Write every shop (data, tokens, limits) to a JSON file, atomically.
@@ -289,6 +315,7 @@ pub fn router(sim: SharedSim) -> Router {
             )),
         )
         .route("/sim/shops/{shop}/faults", post(set_faults))
+        .route("/sim/shops/{shop}/locations", post(create_location))
         .route("/sim/shops/{shop}/orders", post(place_order))
         .route("/sim/shops/{shop}/orders/{order}", axum::routing::patch(edit_order))
         .route("/sim/shops/{shop}/export", get(export_shop))
@@ -671,8 +698,24 @@ fn mutate(
             "orderCancel" => {
                 let order = arg(shop, "orderId");
                 let restock = arg(shop, "restock").as_bool().unwrap_or(false);
-                match orders::cancel(shop, order.as_str().unwrap_or(""), restock) {
+                // `refundMethod: {originalPaymentMethodsRefund: true}` or the deprecated
+                // `refund: true` refund what was paid to the original payment methods.
+                let refund = arg(shop, "refund").as_bool().unwrap_or(false)
+                    || arg(shop, "refundMethod")
+                        .get("originalPaymentMethodsRefund")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
+                let order = order.as_str().unwrap_or("");
+                let refunds_before = store::parse_gid("Order", order)
+                    .and_then(|id| shop.orders.get(&id))
+                    .map_or(0, |o| o.refunds.len());
+                match orders::cancel(shop, order, restock, refund) {
                     Ok(id) => {
+                        if shop.orders[&id].refunds.len() > refunds_before
+                            && let Some(r) = shop.orders[&id].refunds.last()
+                        {
+                            events.push(("REFUNDS_CREATE", refund_payload(shop, id, r)));
+                        }
                         events.push(("ORDERS_CANCELLED", order_payload(shop, id)));
                         let job = shop.next_id();
                         (Some(exec::PayloadObject::Job(job)), Vec::new())
@@ -938,25 +981,110 @@ pub(crate) fn order_payload(shop: &Shop, id: u64) -> Value {
             "PARTIALLY_FULFILLED" => Value::from("partial"),
             _ => Value::Null,
         },
-        "cancelled_at": if o.cancelled { Value::from(o.updated_at.to_rfc3339()) } else { Value::Null },
-        "closed_at": if o.closed { Value::from(o.updated_at.to_rfc3339()) } else { Value::Null },
+        "cancelled_at": o.cancelled_time().map(|t| t.to_rfc3339()),
+        "closed_at": o.closed_time().map(|t| t.to_rfc3339()),
         "total_price": o.total,
         "currency": shop.currency,
         "created_at": o.created_at.to_rfc3339(),
         "updated_at": o.updated_at.to_rfc3339(),
         "line_items": o.line_items.iter().map(|l| json!({
-            "id": l.id, "variant_id": l.variant_id, "sku": l.sku, "quantity": l.quantity, "price": l.price,
+            "id": l.id, "variant_id": l.variant_id, "sku": l.sku, "quantity": l.quantity,
+            "current_quantity": l.current(), "price": l.price,
         })).collect::<Vec<_>>(),
         "admin_graphql_api_id": store::gid("Order", o.id),
     })
 }
 
-/// Queue a delivery of each event to every subscription of its topic.
+/// A refund as the refunds/create webhook carries it (REST-shaped): its transaction, its
+/// `refund_line_items` and, for refunded shipping, an `order_adjustments` entry of kind
+/// `shipping_refund` (negative amounts, as Shopify's REST answers them).
+pub(crate) fn refund_payload(shop: &Shop, order: u64, r: &store::Refund) -> Value {
+    let Some(o) = shop.orders.get(&order) else { return Value::Null };
+    let set = |a: &str| {
+        let m = json!({ "amount": a, "currency_code": shop.currency });
+        json!({ "shop_money": m, "presentment_money": m })
+    };
+    let negative = |a: &str| {
+        if money::to_minor(a, shop.units()).unwrap_or(0) == 0 {
+            a.to_owned()
+        } else {
+            format!("-{a}")
+        }
+    };
+    let transactions: Vec<Value> = o
+        .transactions
+        .iter()
+        .filter(|t| Some(t.id) == r.transaction)
+        .map(|t| {
+            json!({
+                "id": t.id, "order_id": order, "kind": "refund", "status": "success",
+                "amount": t.amount, "currency": shop.currency, "gateway": t.gateway,
+                "created_at": t.created_at.to_rfc3339(),
+                "admin_graphql_api_id": store::gid("OrderTransaction", t.id),
+            })
+        })
+        .collect();
+    let lines: Vec<Value> = r
+        .lines
+        .iter()
+        .map(|l| {
+            let li = o.line_items.iter().find(|x| x.id == l.line_item_id);
+            json!({
+                "id": l.id,
+                "line_item_id": l.line_item_id,
+                "location_id": l.location_id,
+                "quantity": l.quantity,
+                "restock_type": l.restock_type.to_ascii_lowercase(),
+                "subtotal": l.subtotal,
+                "subtotal_set": set(&l.subtotal),
+                "total_tax": l.total_tax,
+                "total_tax_set": set(&l.total_tax),
+                "line_item": li.map(|li| json!({
+                    "id": li.id, "variant_id": li.variant_id, "sku": li.sku, "quantity": li.quantity,
+                    "price": li.price, "admin_graphql_api_id": store::gid("LineItem", li.id),
+                })),
+            })
+        })
+        .collect();
+    let adjustments: Vec<Value> = r
+        .shipping
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id, "order_id": order, "refund_id": r.id, "kind": "shipping_refund",
+                "reason": "Shipping refund", "amount": negative(&s.subtotal),
+                "amount_set": set(&negative(&s.subtotal)), "tax_amount": negative(&s.tax),
+                "tax_amount_set": set(&negative(&s.tax)),
+            })
+        })
+        .collect();
+    json!({
+        "id": r.id,
+        "order_id": order,
+        "created_at": r.created_at.to_rfc3339(),
+        "processed_at": r.created_at.to_rfc3339(),
+        "note": r.note,
+        "restock": r.lines.iter().any(|l| l.restocked),
+        "transactions": transactions,
+        "refund_line_items": lines,
+        "order_adjustments": adjustments,
+        "admin_graphql_api_id": store::gid("Refund", r.id),
+    })
+}
+
+/// Queue a delivery of each event to every subscription of its topic (or drop it, counted,
+/// while the shop's webhooks are switched off).
 fn trigger(sim: &Sim, shop: &Shop, events: Vec<(&'static str, Value)>) {
+    let stats = sim.webhook_stats(&shop.name);
+    let off = sim.webhooks_off(&shop.name);
     for (topic, body) in events {
         let event_id = uuid::Uuid::new_v4().to_string();
         let body = webhooks::payload(&body);
         for sub in shop.subscriptions.values().filter(|s| s.topic == topic) {
+            if off {
+                stats.count_dropped();
+                continue;
+            }
             let (dup, delay) = sim.webhook_dice(&shop.name);
             let d = webhooks::Delivery {
                 uri: sub.uri.clone(),
@@ -970,9 +1098,9 @@ fn trigger(sim: &Sim, shop: &Shop, events: Vec<(&'static str, Value)>) {
                 delay,
             };
             if dup {
-                webhooks::spawn(d.clone(), sim.config.webhook_retry);
+                webhooks::spawn(d.clone(), sim.config.webhook_retry, stats.clone());
             }
-            webhooks::spawn(d, sim.config.webhook_retry);
+            webhooks::spawn(d, sim.config.webhook_retry, stats.clone());
         }
     }
 }
@@ -1345,7 +1473,107 @@ struct PlaceOrder {
 #[serde(deny_unknown_fields)]
 struct PlaceLine {
     sku: String,
+    /// The line's units (the sum of `splits` when they are given).
+    #[serde(default)]
+    quantity: Option<i64>,
+    /// The location the line is fulfilled from (name, numeric id or gid; default: the shop's
+    /// first location).
+    #[serde(default)]
+    location: Option<String>,
+    /// One line item whose units are fulfilled from several locations.
+    #[serde(default)]
+    splits: Option<Vec<Split>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Split {
+    location: String,
     quantity: i64,
+}
+
+/// A line's SKU and a quantity (order edits).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SkuQuantity {
+    sku: String,
+    quantity: i64,
+}
+
+/// A line to refund: units of a SKU, back to stock or not.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefundLine {
+    sku: String,
+    quantity: i64,
+    #[serde(default)]
+    restock: bool,
+}
+
+/// A location by name (case-insensitive), numeric id or gid.
+fn find_location(shop: &Shop, key: &str) -> Option<u64> {
+    let id = key.parse::<u64>().ok().or_else(|| store::parse_gid("Location", key));
+    id.filter(|id| shop.locations.contains_key(id)).or_else(|| {
+        shop.locations.values().find(|l| l.name.eq_ignore_ascii_case(key.trim())).map(|l| l.id)
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateLocation {
+    name: String,
+    /// Managed by the app's fulfillment service: its fulfillment orders start SUBMITTED.
+    #[serde(default)]
+    fulfillment_service: bool,
+}
+
+/// Add a location to a shop (the seed makes two). Stock there starts at nothing.
+async fn create_location(
+    State(sim): State<SharedSim>,
+    Path(name): Path<String>,
+    body: Result<Json<CreateLocation>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let req = match json_body(body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let shop = match shop_named(&sim, &name) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
+    let title = req.name.trim();
+    if title.is_empty() || title.chars().count() > 100 {
+        return bad_request("name: 1 to 100 characters");
+    }
+    if shop.locations.values().any(|l| l.name.eq_ignore_ascii_case(title)) {
+        return (
+            StatusCode::CONFLICT,
+            Json(json!({ "error": format!("a location named {title:?} exists already") })),
+        )
+            .into_response();
+    }
+    let id = shop.next_id();
+    let created_at = shop.stamp();
+    shop.locations.insert(
+        id,
+        store::Location {
+            id,
+            name: title.to_owned(),
+            active: true,
+            created_at,
+            fulfillment_service: req.fulfillment_service,
+        },
+    );
+    (
+        StatusCode::CREATED,
+        Json(json!({
+            "id": store::gid("Location", id),
+            "name": title,
+            "fulfillment_service": req.fulfillment_service,
+        })),
+    )
+        .into_response()
 }
 
 fn paid() -> String {
@@ -1367,14 +1595,62 @@ async fn place_order(
         Err(r) => return r,
     };
     let mut shop = shop.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(first_location) = shop.locations.keys().next().copied() else {
+        return bad_request("the shop has no location (seed it or add one)");
+    };
     let mut lines = Vec::new();
     for l in &req.lines {
         let v =
             shop.products.values().flat_map(|p| &p.variants).find(|v| v.sku == l.sku).map(|v| v.id);
-        match v {
-            Some(v) => lines.push((v, l.quantity)),
-            None => return bad_request(format!("no variant with sku {:?}", l.sku)),
-        }
+        let Some(v) = v else {
+            return bad_request(format!("no variant with sku {:?}", l.sku));
+        };
+        let location = |key: &str| {
+            find_location(&shop, key)
+                .ok_or_else(|| format!("line {:?}: no location {key:?}", l.sku))
+        };
+        let parts = match (&l.splits, &l.location) {
+            (Some(_), Some(_)) => {
+                return bad_request(format!(
+                    "line {:?}: give either location or splits, not both",
+                    l.sku
+                ));
+            }
+            (Some(splits), None) => {
+                if splits.is_empty() {
+                    return bad_request(format!("line {:?}: splits must not be empty", l.sku));
+                }
+                let mut parts = Vec::new();
+                for s in splits {
+                    match location(&s.location) {
+                        Ok(loc) => parts.push((loc, s.quantity)),
+                        Err(e) => return bad_request(e),
+                    }
+                }
+                let sum: i64 = parts.iter().map(|(_, q)| q).sum();
+                if l.quantity.is_some_and(|q| q != sum) {
+                    return bad_request(format!(
+                        "line {:?}: quantity is not the sum of its splits ({sum})",
+                        l.sku
+                    ));
+                }
+                parts
+            }
+            (None, loc) => {
+                let Some(q) = l.quantity else {
+                    return bad_request(format!("line {:?}: quantity is missing", l.sku));
+                };
+                let at = match loc {
+                    Some(key) => match location(key) {
+                        Ok(loc) => loc,
+                        Err(e) => return bad_request(e),
+                    },
+                    None => first_location,
+                };
+                vec![(at, q)]
+            }
+        };
+        lines.push((v, parts));
     }
     let customer = req.customer_email.as_deref().and_then(|e| {
         shop.customers.values().find(|c| c.email.eq_ignore_ascii_case(e)).map(|c| c.id)
@@ -1387,7 +1663,7 @@ async fn place_order(
         Some(r) if matches!(r.as_str(), "HIGH" | "MEDIUM" | "LOW") => Some(r),
         Some(r) => return bad_request(format!("risk: {r:?} is not high, medium or low")),
     };
-    match shop.place_order(customer, &lines, &req.financial_status.to_ascii_uppercase()) {
+    match shop.place_order_at(customer, &lines, &req.financial_status.to_ascii_uppercase()) {
         Ok(id) => {
             if let Some(o) = shop.orders.get_mut(&id) {
                 o.created_at -= chrono::TimeDelta::days(i64::from(req.placed_days_ago));
@@ -1395,8 +1671,23 @@ async fn place_order(
             }
             trigger(&sim, &shop, vec![("ORDERS_CREATE", order_payload(&shop, id))]);
             let o = &shop.orders[&id];
-            (StatusCode::CREATED, Json(json!({ "id": store::gid("Order", id), "name": o.name() })))
-                .into_response()
+            let fulfillment_orders: Vec<Value> = o
+                .fulfillment_orders
+                .iter()
+                .map(|fo| {
+                    json!({
+                        "id": store::gid("FulfillmentOrder", fo.id),
+                        "location_id": store::gid("Location", fo.location_id),
+                        "request_status": fo.request_status,
+                    })
+                })
+                .collect();
+            let body = json!({
+                "id": store::gid("Order", id),
+                "name": o.name(),
+                "fulfillment_orders": fulfillment_orders,
+            });
+            (StatusCode::CREATED, Json(body)).into_response()
         }
         Err(e) => bad_request(e),
     }
@@ -1415,15 +1706,25 @@ struct EditOrder {
     /// Record the payment of a pending or authorized order.
     #[serde(default)]
     mark_paid: bool,
-    /// Refund this amount (a decimal string in the shop's currency) to the original gateway.
+    /// Refund this amount (a decimal string in the shop's currency) to the original gateway;
+    /// with `refund_lines` or `refund_shipping` it replaces their computed amount.
     #[serde(default)]
     refund: Option<String>,
+    /// Refund units of lines (by SKU), back to stock or not.
+    #[serde(default)]
+    refund_lines: Option<Vec<RefundLine>>,
+    /// Refund the shipping in full (with its tax).
+    #[serde(default)]
+    refund_shipping: bool,
+    /// The refund's note.
+    #[serde(default)]
+    refund_note: Option<String>,
     /// Cancel the order (only without fulfillments); `restock` returns committed stock.
     #[serde(default)]
     cancel: Option<CancelOrder>,
     /// An order edit: set lines' quantities (by SKU; 0 removes the line's units).
     #[serde(default)]
-    quantities: Option<Vec<PlaceLine>>,
+    quantities: Option<Vec<SkuQuantity>>,
     /// Shopify's risk assessment: high, medium or low.
     #[serde(default)]
     risk: Option<String>,
@@ -1434,6 +1735,10 @@ struct EditOrder {
 struct CancelOrder {
     #[serde(default)]
     restock: bool,
+    /// Refund what was paid (one refund of every line and the shipping), as `orderCancel`
+    /// with `refundMethod: {originalPaymentMethodsRefund: true}` does.
+    #[serde(default)]
+    refund: bool,
 }
 
 /// Edit an order as a merchant or customer would in Shopify's admin: tags, email, shipping
@@ -1493,8 +1798,47 @@ async fn edit_order(
         }
     }
     let units = shop.units();
+    let mut refund_lines = Vec::new();
+    for r in req.refund_lines.iter().flatten() {
+        match o.line_items.iter().find(|l| l.sku == r.sku) {
+            Some(l) => refund_lines.push(orders::RefundLineInput {
+                line_item_id: l.id,
+                quantity: r.quantity,
+                restock: r.restock,
+            }),
+            None => {
+                return bad_request(format!(
+                    "refund_lines: the order has no line with sku {:?}",
+                    r.sku
+                ));
+            }
+        }
+    }
+    let itemized = !refund_lines.is_empty() || req.refund_shipping;
+    if itemized && o.cancelled {
+        return bad_request("refund_lines: the order is cancelled");
+    }
+    if req.refund_note.as_ref().is_some_and(|n| n.chars().count() > 5000) {
+        return bad_request("refund_note: at most 5000 characters");
+    }
+    let computed = if itemized {
+        match orders::refund_amount(&shop, id, &refund_lines, req.refund_shipping) {
+            Ok(c) => Some(c),
+            Err(e) => return bad_request(format!("refund_lines: {e}")),
+        }
+    } else {
+        None
+    };
+    let o = &shop.orders[&id];
+    let refundable = if req.mark_paid {
+        money::to_minor(&o.total, units).unwrap_or(0)
+    } else {
+        orders::refundable_cents(o, units)
+    };
     let refund = match req.refund.as_deref().map(|r| parse_minor(r, units)) {
-        None => None,
+        // Itemized without an amount: what the lines and shipping come to, up to what was
+        // paid and not refunded yet (nothing for an unpaid order).
+        None => computed.map(|c| c.min(refundable)),
         Some(None) => {
             return bad_request(format!(
                 "refund: expected a positive amount with at most {units} decimals (the shop's currency, {})",
@@ -1502,11 +1846,6 @@ async fn edit_order(
             ));
         }
         Some(Some(minor)) => {
-            let refundable = if req.mark_paid {
-                money::to_minor(&o.total, units).unwrap_or(0)
-            } else {
-                orders::refundable_cents(o, units)
-            };
             if minor > refundable {
                 return bad_request(format!(
                     "refund: {} exceeds what can be refunded ({})",
@@ -1552,23 +1891,27 @@ async fn edit_order(
         events.push(("ORDERS_PAID", order_payload(&shop, id)));
     }
     if let Some(cents) = refund {
-        orders::refund(&mut shop, id, cents);
+        orders::refund_with(
+            &mut shop,
+            id,
+            cents,
+            &refund_lines,
+            req.refund_shipping,
+            req.refund_note.clone(),
+        );
         if let Some(r) = shop.orders[&id].refunds.last() {
-            events.push((
-                "REFUNDS_CREATE",
-                json!({
-                    "id": r.id,
-                    "order_id": id,
-                    "created_at": r.created_at.to_rfc3339(),
-                    "transactions": [{ "kind": "refund", "status": "success", "amount": r.amount }],
-                    "admin_graphql_api_id": store::gid("Refund", r.id),
-                }),
-            ));
+            events.push(("REFUNDS_CREATE", refund_payload(&shop, id, r)));
         }
     }
     if let Some(c) = req.cancel {
         // Checked above: not cancelled, no fulfillments.
-        let _ = orders::cancel(&mut shop, &gid, c.restock);
+        let before = shop.orders[&id].refunds.len();
+        let _ = orders::cancel(&mut shop, &gid, c.restock, c.refund);
+        if shop.orders[&id].refunds.len() > before
+            && let Some(r) = shop.orders[&id].refunds.last()
+        {
+            events.push(("REFUNDS_CREATE", refund_payload(&shop, id, r)));
+        }
         events.push(("ORDERS_CANCELLED", order_payload(&shop, id)));
     }
     events.push(("ORDERS_UPDATED", order_payload(&shop, id)));
@@ -1581,6 +1924,7 @@ async fn edit_order(
         "cancelled": o.cancelled,
         "tags": o.tags,
         "updated_at": o.updated_at.to_rfc3339(),
+        "refunds": o.refunds.iter().map(|r| store::gid("Refund", r.id)).collect::<Vec<_>>(),
     }))
     .into_response()
 }
@@ -1608,9 +1952,58 @@ async fn export_shop(State(sim): State<SharedSim>, Path(name): Path<String>) -> 
                 o.remove("access_token");
                 o.remove("client_secret");
             }
+            export_details(&shop, &mut v);
             Json(v).into_response()
         }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// Adds readable details to the exported orders: each fulfilment's `tracking_info` {number,
+/// company, url} and `line_items` [{line_item_id, sku, quantity}], each refund line's `sku`.
+fn export_details(shop: &Shop, v: &mut Value) {
+    let Some(orders) = v.get_mut("orders").and_then(Value::as_object_mut) else { return };
+    for (key, ov) in orders.iter_mut() {
+        let Some(o) = key.parse::<u64>().ok().and_then(|id| shop.orders.get(&id)) else {
+            continue;
+        };
+        let sku =
+            |line_item: u64| o.line_items.iter().find(|l| l.id == line_item).map(|l| l.sku.clone());
+        if let Some(list) = ov.get_mut("fulfillments").and_then(Value::as_array_mut) {
+            for (fv, fu) in list.iter_mut().zip(&o.fulfillments) {
+                let lines: Vec<Value> = fu
+                    .lines
+                    .iter()
+                    .filter_map(|(fo_line, q)| {
+                        let l = o
+                            .fulfillment_orders
+                            .iter()
+                            .flat_map(|fo| &fo.lines)
+                            .find(|l| l.id == *fo_line)?;
+                        Some(json!({ "line_item_id": l.line_item_id, "sku": sku(l.line_item_id), "quantity": q }))
+                    })
+                    .collect();
+                if let Some(m) = fv.as_object_mut() {
+                    m.insert(
+                        "tracking_info".into(),
+                        json!(fu.tracking.as_ref().map(|(number, company, url)| json!({ "number": number, "company": company, "url": url }))),
+                    );
+                    m.insert("line_items".into(), Value::Array(lines));
+                }
+            }
+        }
+        if let Some(list) = ov.get_mut("refunds").and_then(Value::as_array_mut) {
+            for (rv, r) in list.iter_mut().zip(&o.refunds) {
+                let Some(lines) = rv.get_mut("lines").and_then(Value::as_array_mut) else {
+                    continue;
+                };
+                for (lv, l) in lines.iter_mut().zip(&r.lines) {
+                    if let Some(m) = lv.as_object_mut() {
+                        m.insert("sku".into(), json!(sku(l.line_item_id)));
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -1628,6 +2021,11 @@ async fn shop_summary(State(sim): State<SharedSim>, Path(name): Path<String>) ->
         "customers": shop.customers.len(),
         "bucket": { "maximumAvailable": status.maximum_available, "currentlyAvailable": status.currently_available, "restoreRate": status.restore_rate },
         "usage": shop.usage,
+        "locations": shop.locations.values().map(|l| json!({
+            "id": store::gid("Location", l.id), "name": l.name,
+            "fulfillment_service": l.fulfillment_service,
+        })).collect::<Vec<_>>(),
+        "webhooks": sim.webhook_stats(&shop.name).snapshot(),
     }))
     .into_response()
 }

@@ -117,6 +117,10 @@ pub struct Location {
     pub active: bool,
     #[serde(default)]
     pub created_at: DateTime<Utc>,
+    /// Managed by the app's fulfillment service: its fulfillment orders start with a
+    /// submitted fulfillment request the service must accept before it fulfils.
+    #[serde(default)]
+    pub fulfillment_service: bool,
 }
 
 /// The named quantities of one item at one location. `on_hand` is derived: available plus
@@ -191,14 +195,22 @@ pub struct LineItem {
     pub title: String,
     pub quantity: i64,
     pub price: String,
-    /// Units an order edit took out (`currentQuantity` is `quantity - removed`).
+    /// Units an order edit took out.
     #[serde(default)]
     pub removed: i64,
+    /// Units refunded (`currentQuantity` is `quantity - removed - refunded`).
+    #[serde(default)]
+    pub refunded: i64,
 }
 
 impl LineItem {
-    /// Units still ordered after edits (`currentQuantity`).
+    /// Units still ordered after edits and refunds (`currentQuantity`).
     pub fn current(&self) -> i64 {
+        self.quantity - self.removed - self.refunded
+    }
+
+    /// Units ordered after edits (what the order's totals are made of).
+    pub fn ordered(&self) -> i64 {
         self.quantity - self.removed
     }
 }
@@ -218,6 +230,13 @@ pub struct FulfillmentOrder {
     /// OPEN, IN_PROGRESS or CLOSED.
     pub status: String,
     pub lines: Vec<FoLine>,
+    /// UNSUBMITTED, or for a fulfillment service's location SUBMITTED, then ACCEPTED.
+    #[serde(default = "unsubmitted")]
+    pub request_status: String,
+}
+
+fn unsubmitted() -> String {
+    "UNSUBMITTED".into()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -227,9 +246,13 @@ pub struct Fulfillment {
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub location_id: u64,
+    /// (number, company, url).
     pub tracking: Option<(String, String, String)>,
     /// (fulfillment order line, quantity).
     pub lines: Vec<(u64, i64)>,
+    /// `notifyCustomer` as the fulfilment was created with.
+    #[serde(default)]
+    pub notify_customer: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -338,11 +361,49 @@ pub struct Payout {
     pub net: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Refund {
     pub id: u64,
+    /// What went back to the customer (its REFUND transaction's amount; "0.00" without one).
     pub amount: String,
     pub created_at: DateTime<Utc>,
+    #[serde(default)]
+    pub note: Option<String>,
+    /// The line items refunded.
+    #[serde(default)]
+    pub lines: Vec<RefundLine>,
+    /// The shipping refunded, if any.
+    #[serde(default)]
+    pub shipping: Option<RefundShipping>,
+    /// The refund's REFUND transaction (none when nothing was paid back).
+    #[serde(default)]
+    pub transaction: Option<u64>,
+}
+
+/// A refunded line item: how many units, restocked how and where, and their money.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefundLine {
+    pub id: u64,
+    pub line_item_id: u64,
+    pub quantity: i64,
+    /// RefundLineItemRestockType: NO_RESTOCK, CANCEL (unfulfilled units) or RETURN.
+    pub restock_type: String,
+    pub restocked: bool,
+    /// Where the units went back to stock (or would have).
+    pub location_id: Option<u64>,
+    /// Unit price.
+    pub price: String,
+    /// Price × quantity.
+    pub subtotal: String,
+    pub total_tax: String,
+}
+
+/// The shipping refunded with a refund.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefundShipping {
+    pub id: u64,
+    pub subtotal: String,
+    pub tax: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -381,6 +442,11 @@ pub struct Order {
     pub fulfillments: Vec<Fulfillment>,
     pub closed: bool,
     pub cancelled: bool,
+    /// When the order was closed (older saves: its `updated_at` stands in).
+    #[serde(default)]
+    pub closed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub cancelled_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub note: Option<String>,
     #[serde(default)]
@@ -393,6 +459,16 @@ pub struct Order {
 impl Order {
     pub fn name(&self) -> String {
         format!("#{}", self.number)
+    }
+
+    /// `closedAt`: set when closed.
+    pub fn closed_time(&self) -> Option<DateTime<Utc>> {
+        self.closed.then(|| self.closed_at.unwrap_or(self.updated_at))
+    }
+
+    /// `cancelledAt`: set when cancelled.
+    pub fn cancelled_time(&self) -> Option<DateTime<Utc>> {
+        self.cancelled.then(|| self.cancelled_at.unwrap_or(self.updated_at))
     }
 
     pub fn fulfillment_status(&self) -> &'static str {
@@ -607,7 +683,13 @@ impl Shop {
             for name in ["Main warehouse", "Copenhagen store"] {
                 let id = self.next_id();
                 let created_at = self.stamp();
-                let l = Location { id, name: name.into(), active: true, created_at };
+                let l = Location {
+                    id,
+                    name: name.into(),
+                    active: true,
+                    created_at,
+                    fulfillment_service: false,
+                };
                 self.locations.insert(id, l);
             }
         }
@@ -741,17 +823,39 @@ impl Shop {
         lines: &[(u64, i64)],
         financial_status: &str,
     ) -> Result<u64, String> {
+        let location = *self.locations.keys().next().ok_or("the shop has no location")?;
+        let lines: Vec<(u64, Vec<(u64, i64)>)> =
+            lines.iter().map(|(v, q)| (*v, vec![(location, *q)])).collect();
+        self.place_order_at(customer_id, &lines, financial_status)
+    }
+
+    /// Place an order whose lines are assigned to locations: each line is a variant and its
+    /// (location, quantity) parts (one line item of their sum). Every location gets one
+    /// fulfillment order with its parts, in the order the locations first appear, and its
+    /// stock committed; a fulfillment service's location starts with a submitted request.
+    pub fn place_order_at(
+        &mut self,
+        customer_id: Option<u64>,
+        lines: &[(u64, Vec<(u64, i64)>)],
+        financial_status: &str,
+    ) -> Result<u64, String> {
         if lines.is_empty() {
             return Err("an order needs at least one line".into());
         }
-        let location = *self.locations.keys().next().ok_or("the shop has no location")?;
         let mut items = Vec::new();
         let units = self.units();
         let mut total: i64 = 0;
-        for (variant_id, qty) in lines {
-            if *qty <= 0 {
-                return Err(format!("quantity {qty} must be positive"));
+        for (variant_id, parts) in lines {
+            if parts.is_empty() {
+                return Err("a line needs at least one location's quantity".into());
             }
+            if let Some((_, q)) = parts.iter().find(|(_, q)| *q <= 0) {
+                return Err(format!("quantity {q} must be positive"));
+            }
+            if let Some((l, _)) = parts.iter().find(|(l, _)| !self.locations.contains_key(l)) {
+                return Err(format!("no location {l}"));
+            }
+            let qty = &parts.iter().map(|(_, q)| q).sum::<i64>();
             let (p, v) = self
                 .products
                 .values()
@@ -768,27 +872,45 @@ impl Shop {
                     quantity: *qty,
                     price: v.price.clone(),
                     removed: 0,
+                    refunded: 0,
                 },
+                parts,
             ));
         }
-        let mut fo_lines = Vec::new();
+        // (location, its fulfillment order's lines), in the order locations first appear.
+        let mut by_location: Vec<(u64, Vec<FoLine>)> = Vec::new();
         let mut line_items = Vec::new();
-        for (inv, mut li) in items {
+        for (inv, mut li, parts) in items {
             li.id = self.next_id();
-            let q = self.levels.entry((inv, location)).or_default();
-            q.available -= li.quantity;
-            q.committed += li.quantity;
-            let fo_line = self.next_id();
-            fo_lines.push(FoLine {
-                id: fo_line,
-                line_item_id: li.id,
-                total: li.quantity,
-                remaining: li.quantity,
-            });
+            for (location, quantity) in parts {
+                let q = self.levels.entry((inv, *location)).or_default();
+                q.available -= quantity;
+                q.committed += quantity;
+                let fo_line = FoLine {
+                    id: self.next_id(),
+                    line_item_id: li.id,
+                    total: *quantity,
+                    remaining: *quantity,
+                };
+                match by_location.iter_mut().find(|(l, _)| l == location) {
+                    Some((_, lines)) => lines.push(fo_line),
+                    None => by_location.push((*location, vec![fo_line])),
+                }
+            }
             line_items.push(li);
         }
         let id = self.next_id();
-        let fo = self.next_id();
+        let mut fulfillment_orders = Vec::new();
+        for (location, lines) in by_location {
+            let service = self.locations.get(&location).is_some_and(|l| l.fulfillment_service);
+            fulfillment_orders.push(FulfillmentOrder {
+                id: self.next_id(),
+                location_id: location,
+                status: "OPEN".into(),
+                lines,
+                request_status: if service { "SUBMITTED" } else { "UNSUBMITTED" }.into(),
+            });
+        }
         let at = self.stamp();
         self.next_order_number = self.next_order_number.max(1000) + 1;
         let customer = customer_id.and_then(|c| self.customers.get(&c)).cloned();
@@ -830,7 +952,13 @@ impl Shop {
                 };
                 transactions.push(tx("SALE", "SUCCESS", grand, base + 1));
                 transactions.push(tx("REFUND", "SUCCESS", back, base + 2));
-                refunds.push(Refund { id: base + 3, amount: money(back), created_at: at });
+                refunds.push(Refund {
+                    id: base + 3,
+                    amount: money(back),
+                    created_at: at,
+                    transaction: Some(base + 2),
+                    ..Default::default()
+                });
             }
             _ => {}
         }
@@ -855,15 +983,12 @@ impl Shop {
                 transactions,
                 refunds,
                 address,
-                fulfillment_orders: vec![FulfillmentOrder {
-                    id: fo,
-                    location_id: location,
-                    status: "OPEN".into(),
-                    lines: fo_lines,
-                }],
+                fulfillment_orders,
                 fulfillments: Vec::new(),
                 closed: false,
                 cancelled: false,
+                closed_at: None,
+                cancelled_at: None,
                 note: None,
                 po_number: None,
                 risk_level: None,
@@ -1047,9 +1172,13 @@ impl Shop {
             if *q < 0 {
                 return Err(format!("line item {line}: quantity {q} must not be negative"));
             }
-            let fo =
-                o.fulfillment_orders.iter().flat_map(|f| &f.lines).find(|f| f.line_item_id == l.id);
-            let shipped = fo.map_or(0, |f| f.total - f.remaining);
+            let shipped: i64 = o
+                .fulfillment_orders
+                .iter()
+                .flat_map(|f| &f.lines)
+                .filter(|f| f.line_item_id == l.id)
+                .map(|f| f.total - f.remaining)
+                .sum();
             if *q < shipped {
                 return Err(format!("line item {line}: {shipped} already fulfilled"));
             }
@@ -1063,10 +1192,26 @@ impl Shop {
                 } else {
                     l.removed -= diff;
                 }
-                for f in o.fulfillment_orders.iter_mut().flat_map(|f| f.lines.iter_mut()) {
-                    if f.line_item_id == l.id {
+                // Added units go to the line's first fulfillment order line; removed ones come
+                // out of what remains, the last location's first (a line may be split).
+                let mut fo_lines: Vec<&mut FoLine> = o
+                    .fulfillment_orders
+                    .iter_mut()
+                    .flat_map(|f| f.lines.iter_mut())
+                    .filter(|f| f.line_item_id == l.id)
+                    .collect();
+                if diff > 0 {
+                    if let Some(f) = fo_lines.first_mut() {
                         f.total += diff;
                         f.remaining += diff;
+                    }
+                } else {
+                    let mut left = -diff;
+                    for f in fo_lines.iter_mut().rev() {
+                        let take = left.min(f.remaining);
+                        f.total -= take;
+                        f.remaining -= take;
+                        left -= take;
                     }
                 }
             }
@@ -1074,7 +1219,7 @@ impl Shop {
         let subtotal: i64 = o
             .line_items
             .iter()
-            .map(|l| crate::money::to_minor(&l.price, units).unwrap_or(0) * l.current())
+            .map(|l| crate::money::to_minor(&l.price, units).unwrap_or(0) * l.ordered())
             .sum();
         let shipping = crate::money::to_minor(&o.shipping, units).unwrap_or(0);
         let tax = ((subtotal + shipping) as f64 * 0.25).round() as i64;

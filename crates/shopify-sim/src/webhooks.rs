@@ -8,7 +8,42 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// A shop's webhook delivery counters (`GET /sim/shops/{shop}` reports them).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// HTTP attempts made (first tries and retries).
+    pub attempted: AtomicU64,
+    /// Attempts answered 2xx.
+    pub delivered: AtomicU64,
+    /// Attempts not answered 2xx in time (each is retried until the retries run out).
+    pub failed: AtomicU64,
+    /// Deliveries abandoned after the last retry failed.
+    pub given_up: AtomicU64,
+    /// Deliveries never sent because the shop's webhooks were switched off
+    /// (`Faults::webhooks_off`).
+    pub dropped: AtomicU64,
+}
+
+impl Stats {
+    pub fn snapshot(&self) -> serde_json::Value {
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        serde_json::json!({
+            "attempted": n(&self.attempted),
+            "delivered": n(&self.delivered),
+            "failed": n(&self.failed),
+            "given_up": n(&self.given_up),
+            "dropped": n(&self.dropped),
+        })
+    }
+
+    pub fn count_dropped(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 /// One delivery, fixed at trigger time (payload and address do not change on retries).
 #[derive(Debug, Clone)]
@@ -48,8 +83,9 @@ pub fn payload(v: &Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
-/// Deliver in the background, retrying; `first_retry` is the first back-off.
-pub fn spawn(d: Delivery, first_retry: Duration) {
+/// Deliver in the background, retrying; `first_retry` is the first back-off; every attempt
+/// is counted in `stats`.
+pub fn spawn(d: Delivery, first_retry: Duration, stats: Arc<Stats>) {
     tokio::spawn(async move {
         let client = match reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(1))
@@ -66,6 +102,7 @@ pub fn spawn(d: Delivery, first_retry: Duration) {
         let signature = sign(&d.secret, &d.body);
         let mut wait = first_retry;
         for attempt in 0..=RETRIES {
+            stats.attempted.fetch_add(1, Ordering::Relaxed);
             let r = client
                 .post(&d.uri)
                 .header("Content-Type", "application/json")
@@ -80,15 +117,23 @@ pub fn spawn(d: Delivery, first_retry: Duration) {
                 .send()
                 .await;
             match r {
-                Ok(r) if r.status().is_success() => return,
+                Ok(r) if r.status().is_success() => {
+                    stats.delivered.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
                 Ok(r) => {
                     tracing::debug!(uri = %d.uri, status = %r.status(), attempt, "webhook refused")
                 }
                 Err(e) => tracing::debug!(uri = %d.uri, error = %e, attempt, "webhook failed"),
             }
+            stats.failed.fetch_add(1, Ordering::Relaxed);
+            if attempt == RETRIES {
+                break;
+            }
             tokio::time::sleep(wait).await;
             wait *= 2;
         }
+        stats.given_up.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(uri = %d.uri, topic = %d.topic, "webhook given up after {RETRIES} retries");
     });
 }

@@ -18,6 +18,7 @@ pub const TABLE: &[(&str, Handler)] = &[
     ("webhookSubscriptionDelete", subscription_delete),
     ("orderUpdate", order_update),
     ("metafieldsSet", metafields_set),
+    ("fulfillmentOrderAcceptFulfillmentRequest", accept_fulfillment_request),
 ];
 
 /// The handler of a mutation, if the table has it.
@@ -68,6 +69,23 @@ fn subscription_delete(shop: &mut Shop, args: &Map<String, Value>, _: &mut Event
             (Some(PayloadObject::Deleted(gid("WebhookSubscription", id))), Vec::new())
         }
         None => (None, vec![error(&["id"], "Webhook subscription does not exist")]),
+    }
+}
+
+/// `fulfillmentOrderAcceptFulfillmentRequest(id, message, estimatedShippedAt)`: the app's
+/// fulfillment service accepts a submitted request (the message and estimate are not kept).
+fn accept_fulfillment_request(
+    shop: &mut Shop,
+    args: &Map<String, Value>,
+    events: &mut Events,
+) -> Outcome {
+    let id = args.get("id").and_then(Value::as_str).unwrap_or("");
+    match crate::orders::accept_fulfillment_request(shop, id) {
+        Ok((order, fo)) => {
+            events.push(("ORDERS_UPDATED", crate::order_payload(shop, order)));
+            (Some(PayloadObject::FulfillmentOrder(order, fo)), Vec::new())
+        }
+        Err(errors) => (None, errors),
     }
 }
 

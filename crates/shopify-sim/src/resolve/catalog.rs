@@ -488,7 +488,6 @@ fn location_address(l: &Location) -> Value {
 const LOCATION_EMPTY: &[&str] = &[
     "deactivatedAt",
     "fulfillmentService",
-    "isFulfillmentService",
     "localPickupSettingsV2",
     "metafieldDefinitions",
     "suggestedAddresses",
@@ -522,6 +521,7 @@ pub(super) fn location<'a>(
         "hasActiveInventory" => json!(has_stock()),
         "hasUnfulfilledOrders" => json!(unfulfilled()),
         "isPrimary" => json!(primary()),
+        "isFulfillmentService" => json!(l.fulfillment_service),
         "legacyResourceId" => json!(l.id.to_string()),
         "inventoryLevel" => {
             let item = x.arg(f, "inventoryItemId");

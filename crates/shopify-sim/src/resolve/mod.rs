@@ -42,6 +42,8 @@ pub(crate) fn field<'a>(
         Obj::TaxLine(t) => orders::tax_line(x, t, f, path),
         Obj::Transaction(o, t) => orders::transaction(x, o, t, f, path),
         Obj::Refund(o, r) => orders::refund(x, o, r, f, path),
+        Obj::RefundLine(o, l) => orders::refund_line(x, o, l, f, path),
+        Obj::RefundShipping(o, s) => orders::refund_shipping(x, o, s, f, path),
         Obj::Fo(o, fo) => orders::fulfillment_order(x, o, fo, f, path),
         Obj::FoLine(o, l) => orders::fo_line(x, o, l, f, path),
         Obj::Fulfillment(o, fu) => orders::fulfillment(x, o, fu, f, path),

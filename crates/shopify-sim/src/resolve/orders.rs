@@ -8,7 +8,8 @@
 use super::{Exec, Obj, amount, bag, bag_json, cents, count, listed, money, object};
 use crate::exec::time;
 use crate::store::{
-    FoLine, Fulfillment, FulfillmentOrder, LineItem, Order, Refund, Transaction, gid,
+    FoLine, Fulfillment, FulfillmentOrder, LineItem, Order, Refund, RefundLine, RefundShipping,
+    Transaction, gid,
 };
 use apollo_compiler::executable::Field;
 use serde_json::{Value, json};
@@ -128,7 +129,6 @@ const ORDER_EMPTY: &[&str] = &[
     "suggestedRefund",
     "taxExempt",
     "taxesIncluded",
-    "totalRefundedShippingSet",
     "totalTipReceivedSet",
 ];
 
@@ -154,13 +154,7 @@ pub(super) fn order<'a>(
             }
         }
         "capturable" => json!(m.capturable > 0),
-        "closedAt" => {
-            if o.closed {
-                json!(time(&o.updated_at))
-            } else {
-                Value::Null
-            }
-        }
+        "closedAt" => json!(o.closed_time().map(|t| time(&t))),
         "confirmationNumber" => json!(confirmation(o.id)),
         "confirmed" => json!(true),
         "currentShippingPriceSet" => bag(x, &o.shipping, f),
@@ -253,6 +247,15 @@ pub(super) fn order<'a>(
         "totalRefunded" => json!(amount(m.refunded)),
         "totalRefundedSet" => bag(x, &amount(m.refunded), f),
         "totalShippingPrice" => json!(o.shipping),
+        "totalRefundedShippingSet" => {
+            let refunded: i64 = o
+                .refunds
+                .iter()
+                .filter_map(|r| r.shipping.as_ref())
+                .map(|s| cents(&s.subtotal))
+                .sum();
+            bag(x, &amount(refunded), f)
+        }
         "currentShippingPrice" => json!(o.shipping),
         "totalTax" => json!(o.total_tax),
         "totalTipReceived" => money(x, "0.00", f),
@@ -335,10 +338,12 @@ pub(super) fn line_item<'a>(
             _ => "partial",
         }),
         "isGiftCard" => json!(false),
-        // What a cancellation took out of fulfilment.
-        "nonFulfillableQuantity" => {
-            json!(if o.cancelled { l.quantity - fulfilled(o, l) } else { 0 })
-        }
+        // What a cancellation or a refund of unfulfilled units took out of fulfilment.
+        "nonFulfillableQuantity" => json!(if o.cancelled {
+            l.quantity - fulfilled(o, l)
+        } else {
+            (l.ordered() - fulfilled(o, l) - left).max(0)
+        }),
         "image" => {
             match variant()
                 .and_then(|(p, _)| p.media.first())
@@ -527,14 +532,7 @@ pub(super) fn transaction<'a>(
     })
 }
 
-const REFUND_EMPTY: &[&str] = &[
-    "duties",
-    "orderAdjustments",
-    "refundLineItems",
-    "refundShippingLines",
-    "return",
-    "staffMember",
-];
+const REFUND_EMPTY: &[&str] = &["duties", "orderAdjustments", "return", "staffMember"];
 
 pub(super) fn refund<'a>(
     x: &mut Exec<'a>,
@@ -545,17 +543,45 @@ pub(super) fn refund<'a>(
 ) -> Option<Value> {
     Some(match f.name.as_str() {
         "legacyResourceId" => json!(r.id.to_string()),
-        "note" => Value::Null,
+        "note" => json!(r.note),
         "order" => x.set(Obj::Order(o), &f.selection_set, path),
         "processedAt" | "updatedAt" => json!(time(&r.created_at)),
         "totalRefunded" => money(x, &r.amount, f),
+        "refundLineItems" => {
+            let items = r
+                .lines
+                .iter()
+                .map(|l| crate::exec::Item {
+                    obj: Obj::RefundLine(o, l),
+                    sort: format!("{:020}", l.id),
+                    id: l.id,
+                })
+                .collect();
+            x.connection(f, items, path)
+        }
+        "refundShippingLines" => {
+            let items = r
+                .shipping
+                .iter()
+                .map(|s| crate::exec::Item {
+                    obj: Obj::RefundShipping(o, s),
+                    sort: format!("{:020}", s.id),
+                    id: s.id,
+                })
+                .collect();
+            x.connection(f, items, path)
+        }
         "transactions" => {
-            // The refund's transaction: the REFUND of the same amount made at the same time.
+            // The refund's REFUND transaction (older saves: the REFUND of the same amount made
+            // at the same time).
             let items = o
                 .transactions
                 .iter()
-                .filter(|t| {
-                    t.kind == "REFUND" && t.created_at == r.created_at && t.amount == r.amount
+                .filter(|t| match r.transaction {
+                    Some(id) => t.id == id,
+                    None => {
+                        t.kind == "REFUND" && t.created_at == r.created_at && t.amount == r.amount
+                    }
                 })
                 .map(|t| crate::exec::Item {
                     obj: Obj::Transaction(o, t),
@@ -566,6 +592,54 @@ pub(super) fn refund<'a>(
             x.connection(f, items, path)
         }
         _ => return listed(x, f, path, REFUND_EMPTY),
+    })
+}
+
+/// A refunded line item.
+pub(super) fn refund_line<'a>(
+    x: &mut Exec<'a>,
+    o: &'a Order,
+    l: &'a RefundLine,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "id" => json!(gid("RefundLineItem", l.id)),
+        "lineItem" => match o.line_items.iter().find(|li| li.id == l.line_item_id) {
+            Some(li) => x.set(Obj::LineItem(o, li), &f.selection_set, path),
+            None => x.not_simulated_on("RefundLineItem", f, path),
+        },
+        "location" => match l.location_id.and_then(|id| x.shop.locations.get(&id)) {
+            Some(loc) => x.set(Obj::Location(loc), &f.selection_set, path),
+            None => Value::Null,
+        },
+        "price" => json!(l.price),
+        "priceSet" => bag(x, &l.price, f),
+        "quantity" => json!(l.quantity),
+        "restockType" => json!(l.restock_type),
+        "restocked" => json!(l.restocked),
+        "subtotal" => json!(l.subtotal),
+        "subtotalSet" => bag(x, &l.subtotal, f),
+        "totalTax" => json!(l.total_tax),
+        "totalTaxSet" => bag(x, &l.total_tax, f),
+        _ => return None,
+    })
+}
+
+/// The shipping refunded with a refund.
+pub(super) fn refund_shipping<'a>(
+    x: &mut Exec<'a>,
+    o: &'a Order,
+    s: &'a RefundShipping,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "id" => json!(gid("RefundShippingLine", s.id)),
+        "shippingLine" => x.set(Obj::ShippingLine(o), &f.selection_set, path),
+        "subtotalAmountSet" => bag(x, &s.subtotal, f),
+        "taxAmountSet" => bag(x, &s.tax, f),
+        _ => return None,
     })
 }
 
@@ -593,7 +667,7 @@ pub(super) fn fulfillment_order<'a>(
     Some(match f.name.as_str() {
         "createdAt" | "orderProcessedAt" => json!(time(&o.created_at)),
         "updatedAt" => json!(time(&o.updated_at)),
-        "requestStatus" => json!("UNSUBMITTED"),
+        "requestStatus" => json!(fo.request_status),
         "destination" => match &o.address {
             Some(a) => object(
                 x,
@@ -623,14 +697,13 @@ pub(super) fn fulfillment_order<'a>(
             x.connection(f, items, path)
         }
         "supportedActions" => {
-            let actions: Vec<Value> = if open {
-                vec![
-                    json!({ "action": "CREATE_FULFILLMENT", "externalUrl": null }),
-                    json!({ "action": "HOLD", "externalUrl": null }),
-                    json!({ "action": "MOVE", "externalUrl": null }),
-                ]
-            } else {
-                Vec::new()
+            let action = |a: &str| json!({ "action": a, "externalUrl": null });
+            let actions: Vec<Value> = match fo.request_status.as_str() {
+                _ if !open => Vec::new(),
+                // Requested of the fulfillment service: the merchant can only ask it back.
+                "SUBMITTED" => vec![action("REQUEST_CANCELLATION")],
+                "ACCEPTED" => vec![action("CREATE_FULFILLMENT"), action("REQUEST_CANCELLATION")],
+                _ => vec![action("CREATE_FULFILLMENT"), action("HOLD"), action("MOVE")],
             };
             Value::Array(actions.iter().map(|a| object(x, path, a.clone(), f)).collect())
         }
