@@ -104,7 +104,7 @@ pub enum DocStatus {
 
 #[derive(Subcommand)]
 pub enum Orders {
-    /// Sales orders and invoices.
+    /// Sales orders, invoices and credit memos.
     List {
         #[arg(long, value_enum)]
         status: Option<DocStatus>,
@@ -150,6 +150,16 @@ pub enum Orders {
     },
     Delete {
         no: String,
+    },
+    /// Set how an order's next shipment travels (no options: clear it).
+    Track {
+        no: String,
+        #[arg(long, default_value = "")]
+        company: String,
+        #[arg(long, default_value = "")]
+        number: String,
+        #[arg(long, default_value = "")]
+        url: String,
     },
 }
 
@@ -529,6 +539,15 @@ fn docs_table(docs: &[pb::SalesDocument]) -> Table {
 
 fn show_doc(d: &pb::SalesDocument) {
     out!("{}", docs_table(std::slice::from_ref(d)));
+    if d.shopify_refund_id != 0 {
+        out!("Shopify refund {}", d.shopify_refund_id);
+    }
+    if !d.applies_to_doc_no.is_empty() {
+        out!("applies to posted invoice {}", d.applies_to_doc_no);
+    }
+    if let Some(t) = &d.tracking {
+        out!("tracking: {} {} {}", t.company, t.number, t.url);
+    }
     let mut t = table(&[
         "line",
         "item",
@@ -541,6 +560,7 @@ fn show_doc(d: &pb::SalesDocument) {
         "shipped",
         "invoiced",
         "Shopify line",
+        "return",
     ]);
     for l in &d.lines {
         t.add_row(vec![
@@ -559,6 +579,7 @@ fn show_doc(d: &pb::SalesDocument) {
             } else {
                 l.shopify_order_line_id.to_string()
             },
+            if l.return_to_stock { "to stock".to_owned() } else { String::new() },
         ]);
     }
     out!("{t}");
@@ -649,6 +670,22 @@ pub async fn orders(c: &mut ErpClient, cmd: &Orders, json: bool) -> Result<()> {
             c.delete_sales_document(doc_ref(no)).await.map_err(rpc)?;
             out!("deleted {no}");
         }
+        Orders::Track { no, company, number, url } => {
+            let d = c
+                .set_sales_document_tracking(pb::SetTrackingRequest {
+                    no: no.clone(),
+                    tracking: Some(pb::Tracking {
+                        company: company.clone(),
+                        number: number.clone(),
+                        url: url.clone(),
+                    }),
+                    expected_version: 0,
+                })
+                .await
+                .map_err(rpc)?
+                .into_inner();
+            if json { print_json(&d) } else { show_doc(&d) }
+        }
     }
     Ok(())
 }
@@ -670,6 +707,7 @@ pub async fn post(
             ship,
             invoice,
             posting_date: posting_date.to_owned(),
+            tracking: None,
         })
         .await
         .map_err(rpc)
@@ -684,6 +722,9 @@ pub async fn post(
     }
     if !r.invoice_no.is_empty() {
         out!("posted invoice {}", r.invoice_no);
+    }
+    if !r.credit_memo_no.is_empty() {
+        out!("posted credit memo {}", r.credit_memo_no);
     }
     if let Some(d) = &r.document {
         out!("{} is {}", d.no, doc_status(d.status));

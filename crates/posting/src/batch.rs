@@ -1,5 +1,5 @@
 //! The batch posting tasks (reference 3.12) as job queue tasks: BatchPostSalesOrders and
-//! BatchPostSalesInvoices. The job selects its shop's documents by the saved filters and
+//! BatchPostSalesInvoices (sales invoices and credit memos: both are posted whole). The job selects its shop's documents by the saved filters and
 //! posts each in its own transaction, a few at a time; a document that fails is reported
 //! with its reason in the run's result and the job goes on. A retried or re-run job picks
 //! up only what is still unposted, so a crash mid-batch loses and duplicates nothing.
@@ -27,7 +27,8 @@ pub struct PostingTasks {
 /// The saved filters and options of either task.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
-    pub document_type: &'static str,
+    /// Document types selected.
+    pub document_types: &'static [&'static str],
     pub released_only: bool,
     pub posting_date_to: Option<NaiveDate>,
     pub shopify_order_no_not_blank: bool,
@@ -40,7 +41,7 @@ impl Selection {
     pub fn from_params(shop: &str, p: &TaskParams) -> Option<Self> {
         match p {
             TaskParams::BatchPostSalesOrders(p) => Some(Self {
-                document_type: "order",
+                document_types: &["order"],
                 released_only: p.released_only,
                 posting_date_to: p.posting_date_to,
                 shopify_order_no_not_blank: p.shopify_order_no_not_blank,
@@ -53,7 +54,7 @@ impl Selection {
                 },
             }),
             TaskParams::BatchPostSalesInvoices(p) => Some(Self {
-                document_type: "invoice",
+                document_types: &["invoice", "credit_memo"],
                 released_only: p.released_only,
                 posting_date_to: p.posting_date_to,
                 shopify_order_no_not_blank: p.shopify_order_no_not_blank,
@@ -73,7 +74,7 @@ impl Selection {
     pub async fn select(&self, pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
         sqlx::query_scalar(
             "SELECT no FROM posting.sales_headers \
-             WHERE document_type = $1 AND status <> 'posted' \
+             WHERE document_type = ANY($1) AND status <> 'posted' \
                AND (NOT $2 OR status = 'released') \
                AND ($3::date IS NULL OR posting_date <= $3) \
                AND (NOT $4 OR shopify_order_no <> '') \
@@ -81,7 +82,7 @@ impl Selection {
                AND shop = $6 \
              ORDER BY no",
         )
-        .bind(self.document_type)
+        .bind(self.document_types)
         .bind(self.released_only)
         .bind(self.posting_date_to)
         .bind(self.shopify_order_no_not_blank)
@@ -130,13 +131,14 @@ async fn run_batch(
     ctx.progress.report(0, total, format!("posting {total} documents")).await;
     let mut posted = 0i64;
     let (mut shipments, mut invoices, mut amount) = (0i64, 0i64, 0i64);
+    let (mut credit_memos, mut credited) = (0i64, 0i64);
     let mut summary = RunReport::default();
     let mut done = 0u64;
     let mut last_report = Instant::now();
     let opts = sel.opts;
     let mut results = futures::stream::iter(nos)
         .map(|no| async move {
-            let r = post_document(pool, &no, opts).await;
+            let r = post_document(pool, &no, opts, None).await;
             (no, r)
         })
         .buffer_unordered(CONCURRENCY);
@@ -153,6 +155,8 @@ async fn run_batch(
                 shipments += i64::from(p.shipment_no.is_some());
                 invoices += i64::from(p.invoice_no.is_some());
                 amount += p.amount_invoiced;
+                credit_memos += i64::from(p.credit_memo_no.is_some());
+                credited += p.amount_credited;
             }
             // The database failing is not the document's fault: fail the run so the job
             // queue retries it (what was posted stays posted and is not selected again).
@@ -182,6 +186,10 @@ async fn run_batch(
     counters.insert("shipments".to_owned(), shipments);
     counters.insert("invoices".to_owned(), invoices);
     counters.insert("amount_invoiced_minor".to_owned(), amount);
+    if sel.document_types.contains(&"credit_memo") {
+        counters.insert("credit_memos".to_owned(), credit_memos);
+        counters.insert("amount_credited_minor".to_owned(), credited);
+    }
     summary.counters = counters;
     Ok(summary)
 }

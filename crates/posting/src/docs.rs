@@ -1,5 +1,6 @@
-//! Sales documents (orders and invoices): create (idempotent per Shopify order), release,
-//! reopen, delete, read, list, and everything made for one Shopify order.
+//! Sales documents (orders, invoices, credit memos): create (idempotent per Shopify order,
+//! credit memos per Shopify refund), release, reopen, delete, read, list, tracking, and
+//! everything made for one Shopify order.
 
 use crate::error::{ErpError, Result, is_unique_violation};
 use crate::master::{LEDGER_COLS, LedgerRow, Uom, Variant};
@@ -14,12 +15,31 @@ pub fn doc_type_str(t: i32, field: &str) -> Result<&'static str> {
     match pb::DocumentType::try_from(t) {
         Ok(pb::DocumentType::Order) => Ok("order"),
         Ok(pb::DocumentType::Invoice) => Ok("invoice"),
-        _ => Err(ErpError::invalid(field, "must be ORDER or INVOICE")),
+        Ok(pb::DocumentType::CreditMemo) => Ok("credit_memo"),
+        _ => Err(ErpError::invalid(field, "must be ORDER, INVOICE or CREDIT_MEMO")),
     }
 }
 
 fn doc_type_pb(s: &str) -> pb::DocumentType {
-    if s == "invoice" { pb::DocumentType::Invoice } else { pb::DocumentType::Order }
+    match s {
+        "invoice" => pb::DocumentType::Invoice,
+        "credit_memo" => pb::DocumentType::CreditMemo,
+        _ => pb::DocumentType::Order,
+    }
+}
+
+/// A document's tracking as stored: (company, number, url); all empty when it has none.
+pub fn tracking_cols(t: Option<&pb::Tracking>) -> (String, String, String) {
+    t.map(|t| (t.company.clone(), t.number.clone(), t.url.clone())).unwrap_or_default()
+}
+
+/// Stored tracking columns as the API shows them: unset when all are empty.
+pub fn tracking_pb(company: String, number: String, url: String) -> Option<pb::Tracking> {
+    (!company.is_empty() || !number.is_empty() || !url.is_empty()).then_some(pb::Tracking {
+        company,
+        number,
+        url,
+    })
 }
 
 pub fn status_pb(s: &str) -> pb::DocumentStatus {
@@ -103,6 +123,8 @@ struct Refs {
     customers: HashMap<String, Arc<CustomerForSale>>,
     items: HashMap<String, Arc<ItemForSale>>,
     locations: std::collections::HashSet<String>,
+    /// Posted invoices credit memos apply to (they are never deleted, so a cached one stays).
+    invoices: std::collections::HashSet<String>,
     epoch: i64,
 }
 
@@ -111,20 +133,27 @@ struct Keys {
     customers: Vec<String>,
     items: Vec<String>,
     locations: Vec<String>,
+    invoices: Vec<String>,
 }
 
 impl Keys {
     fn of(docs: &[&pb::SalesDocument]) -> Keys {
-        let mut k = Keys { customers: Vec::new(), items: Vec::new(), locations: Vec::new() };
+        let mut k = Keys {
+            customers: Vec::new(),
+            items: Vec::new(),
+            locations: Vec::new(),
+            invoices: Vec::new(),
+        };
         for d in docs {
             k.customers.push(d.sell_to_customer_no.clone());
             k.customers.push(d.bill_to_customer_no.clone());
+            k.invoices.push(d.applies_to_doc_no.clone());
             for l in &d.lines {
                 k.items.push(l.item_no.clone());
                 k.locations.push(l.location_code.clone());
             }
         }
-        for v in [&mut k.customers, &mut k.items, &mut k.locations] {
+        for v in [&mut k.customers, &mut k.items, &mut k.locations, &mut k.invoices] {
             v.retain(|x| !x.is_empty());
             v.sort();
             v.dedup();
@@ -147,6 +176,7 @@ struct Cached {
     customers: HashMap<String, Arc<CustomerForSale>>,
     items: HashMap<String, Arc<ItemForSale>>,
     locations: std::collections::HashSet<String>,
+    invoices: std::collections::HashSet<String>,
 }
 
 /// Entries kept before the cache starts over (items, customers and locations together).
@@ -168,6 +198,7 @@ impl RefCache {
             customers: HashMap::with_capacity(keys.customers.len()),
             items: HashMap::with_capacity(keys.items.len()),
             locations: std::collections::HashSet::with_capacity(keys.locations.len()),
+            invoices: std::collections::HashSet::with_capacity(keys.invoices.len()),
             epoch: c.epoch,
         };
         for k in &keys.customers {
@@ -182,18 +213,25 @@ impl RefCache {
             }
             refs.locations.insert(k.clone());
         }
+        for k in &keys.invoices {
+            if !c.invoices.contains(k) {
+                return None;
+            }
+            refs.invoices.insert(k.clone());
+        }
         Some(refs)
     }
 
     fn store(&self, refs: &Refs) {
         let mut c = self.state();
-        let size = c.customers.len() + c.items.len() + c.locations.len();
+        let size = c.customers.len() + c.items.len() + c.locations.len() + c.invoices.len();
         if refs.epoch != c.epoch || size > CACHE_MAX {
             *c = Cached { epoch: refs.epoch, ..Cached::default() };
         }
         c.customers.extend(refs.customers.iter().map(|(k, v)| (k.clone(), v.clone())));
         c.items.extend(refs.items.iter().map(|(k, v)| (k.clone(), v.clone())));
         c.locations.extend(refs.locations.iter().cloned());
+        c.invoices.extend(refs.invoices.iter().cloned());
     }
 
     fn clear(&self) {
@@ -207,9 +245,10 @@ async fn load_refs(pool: &PgPool, keys: &Keys) -> Result<Refs> {
         sqlx::types::Json<Vec<CustomerForSale>>,
         sqlx::types::Json<Vec<ItemForSale>>,
         Vec<String>,
+        Vec<String>,
         i64,
     );
-    let (c, i, l, epoch): Row = sqlx::query_as(
+    let (c, i, l, inv, epoch): Row = sqlx::query_as(
         "SELECT \
            (SELECT COALESCE(jsonb_agg(jsonb_build_array(no, blocked, currency, price_group, \
               ship_to)), '[]') FROM posting.customers WHERE no = ANY($1)), \
@@ -221,17 +260,20 @@ async fn load_refs(pool: &PgPool, keys: &Keys) -> Result<Refs> {
                 p.unit_price_minor)) FROM posting.sales_prices p WHERE p.item_no = i.no), \
               '[]'))), '[]') FROM posting.items i WHERE i.no = ANY($2)), \
            ARRAY(SELECT code FROM posting.locations WHERE code = ANY($3)), \
+           ARRAY(SELECT no FROM posting.posted_invoices WHERE no = ANY($4)), \
            (SELECT n FROM posting.master_epoch)",
     )
     .bind(&keys.customers)
     .bind(&keys.items)
     .bind(&keys.locations)
+    .bind(&keys.invoices)
     .fetch_one(pool)
     .await?;
     Ok(Refs {
         customers: c.0.into_iter().map(|c| (c.0.clone(), Arc::new(c))).collect(),
         items: i.0.into_iter().map(|i| (i.no.clone(), Arc::new(i))).collect(),
         locations: l.into_iter().collect(),
+        invoices: inv.into_iter().collect(),
         epoch,
     })
 }
@@ -266,6 +308,53 @@ fn build(r: &pb::CreateSalesDocumentRequest, refs: &Refs, f0: &str) -> Result<Bu
         return Err(ErpError::invalid(format!("{fd}.shop"), "required with a Shopify order id"));
     }
     check_len(&d.shopify_order_no, &format!("{fd}.shopify_order_no"), 50)?;
+    let is_cm = dtype == "credit_memo";
+    if d.shopify_refund_id < 0 {
+        return Err(ErpError::invalid(format!("{fd}.shopify_refund_id"), "must be positive"));
+    }
+    if !is_cm && d.shopify_refund_id != 0 {
+        return Err(ErpError::invalid(
+            format!("{fd}.shopify_refund_id"),
+            "only credit memos carry a Shopify refund id",
+        ));
+    }
+    if !is_cm && !d.applies_to_doc_no.is_empty() {
+        return Err(ErpError::invalid(
+            format!("{fd}.applies_to_doc_no"),
+            "only credit memos apply to an invoice",
+        ));
+    }
+    if is_cm && d.shopify_order_id > 0 && d.shopify_refund_id == 0 {
+        return Err(ErpError::invalid(
+            format!("{fd}.shopify_refund_id"),
+            "required for a credit memo of a Shopify order (one credit memo per refund)",
+        ));
+    }
+    if d.shopify_refund_id > 0 && d.shopify_order_id == 0 {
+        return Err(ErpError::invalid(
+            format!("{fd}.shopify_order_id"),
+            "required with a Shopify refund id",
+        ));
+    }
+    if !d.applies_to_doc_no.is_empty() {
+        check_code(&d.applies_to_doc_no, &format!("{fd}.applies_to_doc_no"), 50)?;
+        if !refs.invoices.contains(&d.applies_to_doc_no) {
+            return Err(ErpError::invalid(
+                format!("{fd}.applies_to_doc_no"),
+                format!("posted invoice {} does not exist", quoted(&d.applies_to_doc_no)),
+            ));
+        }
+    }
+    let tracking = match &d.tracking {
+        Some(t) => {
+            check_tracking(t, &format!("{fd}.tracking"))?;
+            tracking_pb(t.company.clone(), t.number.clone(), t.url.clone())
+        }
+        None => None,
+    };
+    if tracking.is_some() && dtype != "order" {
+        return Err(ErpError::invalid(format!("{fd}.tracking"), "only sales orders are shipped"));
+    }
     check_len(&d.external_document_no, &format!("{fd}.external_document_no"), 50)?;
     check_code(&d.sell_to_customer_no, &format!("{fd}.sell_to_customer_no"), 50)?;
     if d.lines.is_empty() {
@@ -355,6 +444,12 @@ fn build(r: &pb::CreateSalesDocumentRequest, refs: &Refs, f0: &str) -> Result<Bu
                 "must be positive",
             ));
         }
+        if l.return_to_stock && !is_cm {
+            return Err(ErpError::invalid(
+                format!("{f}.return_to_stock"),
+                "only credit memo lines return stock",
+            ));
+        }
         let u = if l.unit_of_measure.is_empty() {
             item.base_uom.as_str()
         } else {
@@ -420,6 +515,7 @@ fn build(r: &pb::CreateSalesDocumentRequest, refs: &Refs, f0: &str) -> Result<Bu
             } else {
                 l.shopify_order_no.clone()
             },
+            return_to_stock: l.return_to_stock,
         });
     }
     // Blank: numbered from the document type's series when it is written.
@@ -444,6 +540,9 @@ fn build(r: &pb::CreateSalesDocumentRequest, refs: &Refs, f0: &str) -> Result<Bu
             amount_minor: total,
             version: 1,
             created_at: None,
+            shopify_refund_id: d.shopify_refund_id,
+            applies_to_doc_no: d.applies_to_doc_no.clone(),
+            tracking,
         },
         status,
         dtype,
@@ -478,7 +577,7 @@ fn build_all(
     refs: &Refs,
     prefix: &str,
 ) -> Vec<Result<Built>> {
-    // The same Shopify order twice in one call: the first one counts.
+    // The same Shopify order (or refund) twice in one call: the first one counts.
     let mut seen = std::collections::HashSet::new();
     reqs.iter()
         .enumerate()
@@ -487,7 +586,17 @@ fn build_all(
             r.check_text_at(&f)?;
             let b = build(r, refs, &f)?;
             let d = &b.doc;
-            if d.shopify_order_id > 0 && !seen.insert((d.shop.clone(), d.shopify_order_id)) {
+            if d.shopify_refund_id > 0 {
+                if !seen.insert((d.shop.clone(), true, d.shopify_refund_id)) {
+                    return Err(ErpError::invalid(
+                        format!("{f}document.shopify_refund_id"),
+                        "the same Shopify refund is in this call twice",
+                    ));
+                }
+            } else if d.shopify_order_id > 0
+                && b.dtype != "credit_memo"
+                && !seen.insert((d.shop.clone(), false, d.shopify_order_id))
+            {
                 return Err(ErpError::invalid(
                     format!("{f}document.shopify_order_id"),
                     "the same Shopify order is in this call twice",
@@ -600,7 +709,18 @@ async fn insert(
         h.dtype.push(b.dtype.to_owned());
         h.no.push(d.no.clone());
         h.shop.push(d.shop.clone());
-        h.sid.push((d.shopify_order_id > 0).then_some(d.shopify_order_id));
+        // A credit memo's Shopify order goes to `refund_order_id` (see the migration
+        // `posting_credit_memos`): `shopify_order_id` is the one order or invoice per order.
+        let sid = (d.shopify_order_id > 0).then_some(d.shopify_order_id);
+        let cm = b.dtype == "credit_memo";
+        h.sid.push(if cm { None } else { sid });
+        h.roid.push(if cm { sid } else { None });
+        h.rid.push((d.shopify_refund_id > 0).then_some(d.shopify_refund_id));
+        h.applies.push(d.applies_to_doc_no.clone());
+        let (tc, tn, tu) = tracking_cols(d.tracking.as_ref());
+        h.tc.push(tc);
+        h.tn.push(tn);
+        h.tu.push(tu);
         h.sno.push(d.shopify_order_no.clone());
         h.ext.push(d.external_document_no.clone());
         h.sell.push(d.sell_to_customer_no.clone());
@@ -626,48 +746,66 @@ async fn insert(
             l.amount.push(x.amount_minor);
             l.sol_id.push((x.shopify_order_line_id > 0).then_some(x.shopify_order_line_id));
             l.sol_no.push(x.shopify_order_no.clone());
+            l.ret.push(x.return_to_stock);
         }
     }
     // Headers and lines in one statement: atomic without a transaction round trip. Blank
-    // numbers are drawn here, in batch order. A racing create of the same Shopify order waits
-    // on the unique index and then does nothing.
+    // numbers are drawn here, in batch order. A racing create of the same Shopify order (of
+    // the same refund, for credit memos) waits on the unique index and then does nothing:
+    // orders and invoices and credit memos go through two inserts, one per arbiter.
     type Row = (bool, Option<i64>, Option<String>, Option<chrono::DateTime<chrono::Utc>>);
     let rows: std::result::Result<Vec<Row>, sqlx::Error> = sqlx::query_as(
         "WITH g AS (SELECT $29::bigint IS NULL \
                       OR $29 = (SELECT n FROM posting.master_epoch) AS ok), \
          x AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], \
                  $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], \
-                 $11::text[], $12::date[], $13::date[], $14::bigint[]) WITH ORDINALITY \
+                 $11::text[], $12::date[], $13::date[], $14::bigint[], $30::bigint[], \
+                 $31::bigint[], $32::text[], $33::text[], $34::text[], $35::text[]) \
+                 WITH ORDINALITY \
                  AS x(dtype, no, shop, sid, sno, ext, sell, bill, ship_to, currency, status, \
-                      od, pd, amount, ord) \
+                      od, pd, amount, rid, roid, applies, tc, tn, tu, ord) \
                WHERE (SELECT ok FROM g)), \
          n AS MATERIALIZED ( \
            SELECT ord, CASE WHEN no <> '' THEN no \
                             WHEN dtype = 'invoice' \
                               THEN posting.next_no('SI', 'posting.sales_invoice_nos') \
+                            WHEN dtype = 'credit_memo' \
+                              THEN posting.next_no('SCR', 'posting.sales_credit_memo_nos') \
                             ELSE posting.next_no('SO', 'posting.sales_order_nos') END AS no \
            FROM x ORDER BY ord), \
-         h AS ( \
+         ho AS ( \
            INSERT INTO posting.sales_headers (document_type, no, shop, shopify_order_id, \
              shopify_order_no, external_document_no, sell_to_customer_no, \
              bill_to_customer_no, ship_to, currency, status, order_date, posting_date, \
-             amount_minor) \
+             amount_minor, tracking_company, tracking_number, tracking_url) \
            SELECT x.dtype, n.no, x.shop, x.sid, x.sno, x.ext, x.sell, x.bill, x.ship_to, \
-             x.currency, x.status, x.od, x.pd, x.amount \
-           FROM x JOIN n USING (ord) \
+             x.currency, x.status, x.od, x.pd, x.amount, x.tc, x.tn, x.tu \
+           FROM x JOIN n USING (ord) WHERE x.dtype <> 'credit_memo' \
            ON CONFLICT ON CONSTRAINT sales_headers_shopify_order DO NOTHING \
            RETURNING id, no, created_at), \
+         hc AS ( \
+           INSERT INTO posting.sales_headers (document_type, no, shop, refund_order_id, \
+             shopify_order_no, external_document_no, sell_to_customer_no, \
+             bill_to_customer_no, ship_to, currency, status, order_date, posting_date, \
+             amount_minor, shopify_refund_id, applies_to_doc_no) \
+           SELECT x.dtype, n.no, x.shop, x.roid, x.sno, x.ext, x.sell, x.bill, x.ship_to, \
+             x.currency, x.status, x.od, x.pd, x.amount, x.rid, x.applies \
+           FROM x JOIN n USING (ord) WHERE x.dtype = 'credit_memo' \
+           ON CONFLICT ON CONSTRAINT sales_headers_shopify_refund DO NOTHING \
+           RETURNING id, no, created_at), \
+         h AS (SELECT * FROM ho UNION ALL SELECT * FROM hc), \
          l AS ( \
            INSERT INTO posting.sales_lines (header_id, line_no, item_no, variant_code, \
              location_code, description, quantity, uom, qty_per_uom, unit_price_minor, \
-             line_discount_minor, amount_minor, shopify_order_line_id, shopify_order_no) \
+             line_discount_minor, amount_minor, shopify_order_line_id, shopify_order_no, \
+             return_to_stock) \
            SELECT h.id, y.line_no, y.item, y.variant, y.loc, y.descr, y.qty, y.uom, \
-             y.per_uom, y.price, y.disc, y.amount, y.sol_id, y.sol_no \
+             y.per_uom, y.price, y.disc, y.amount, y.sol_id, y.sol_no, y.ret \
            FROM unnest($15::bigint[], $16::int[], $17::text[], $18::text[], $19::text[], \
              $20::text[], $21::bigint[], $22::text[], $23::int[], $24::bigint[], \
-             $25::bigint[], $26::bigint[], $27::bigint[], $28::text[]) \
+             $25::bigint[], $26::bigint[], $27::bigint[], $28::text[], $36::bool[]) \
              AS y(hord, line_no, item, variant, loc, descr, qty, uom, per_uom, price, disc, \
-                  amount, sol_id, sol_no) \
+                  amount, sol_id, sol_no, ret) \
            JOIN n ON n.ord = y.hord JOIN h ON h.no = n.no) \
          SELECT g.ok, n.ord, n.no, h.created_at \
          FROM g LEFT JOIN n ON true LEFT JOIN h ON h.no = n.no",
@@ -701,6 +839,13 @@ async fn insert(
     .bind(&l.sol_id)
     .bind(&l.sol_no)
     .bind(guard)
+    .bind(&h.rid)
+    .bind(&h.roid)
+    .bind(&h.applies)
+    .bind(&h.tc)
+    .bind(&h.tn)
+    .bind(&h.tu)
+    .bind(&l.ret)
     .fetch_all(pool)
     .await;
     let rows = match rows {
@@ -749,14 +894,26 @@ async fn finish(
                 out.push(Ok((d, true)));
             }
             _ => {
-                // The Shopify order already has its document.
-                let existing: String = sqlx::query_scalar(
-                    "SELECT no FROM posting.sales_headers WHERE shop = $1 AND shopify_order_id = $2",
-                )
-                .bind(&b.doc.shop)
-                .bind(b.doc.shopify_order_id)
-                .fetch_one(pool)
-                .await?;
+                // The Shopify order (refund, for a credit memo) already has its document.
+                let existing: String = if b.dtype == "credit_memo" {
+                    sqlx::query_scalar(
+                        "SELECT no FROM posting.sales_headers \
+                         WHERE shop = $1 AND shopify_refund_id = $2",
+                    )
+                    .bind(&b.doc.shop)
+                    .bind(b.doc.shopify_refund_id)
+                    .fetch_one(pool)
+                    .await?
+                } else {
+                    sqlx::query_scalar(
+                        "SELECT no FROM posting.sales_headers \
+                         WHERE shop = $1 AND shopify_order_id = $2",
+                    )
+                    .bind(&b.doc.shop)
+                    .bind(b.doc.shopify_order_id)
+                    .fetch_one(pool)
+                    .await?
+                };
                 out.push(Ok((get(pool, &existing).await?, false)));
             }
         }
@@ -780,6 +937,12 @@ struct HeaderCols {
     order_date: Vec<chrono::NaiveDate>,
     posting_date: Vec<chrono::NaiveDate>,
     amount: Vec<i64>,
+    rid: Vec<Option<i64>>,
+    roid: Vec<Option<i64>>,
+    applies: Vec<String>,
+    tc: Vec<String>,
+    tn: Vec<String>,
+    tu: Vec<String>,
 }
 
 #[derive(Default)]
@@ -798,6 +961,7 @@ struct LineCols {
     amount: Vec<i64>,
     sol_id: Vec<Option<i64>>,
     sol_no: Vec<String>,
+    ret: Vec<bool>,
 }
 
 #[derive(sqlx::FromRow, Clone)]
@@ -819,14 +983,29 @@ pub struct HeaderRow {
     pub amount_minor: i64,
     pub version: i64,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    pub shopify_refund_id: Option<i64>,
+    /// A credit memo's Shopify order (its `shopify_order_id` is NULL).
+    pub refund_order_id: Option<i64>,
+    pub applies_to_doc_no: String,
+    pub tracking_company: String,
+    pub tracking_number: String,
+    pub tracking_url: String,
     /// Only read when posting.
     #[sqlx(default)]
     pub customer_blocked: bool,
 }
 
+impl HeaderRow {
+    /// The Shopify order the document was made for, whatever its type.
+    pub fn shopify_order(&self) -> Option<i64> {
+        self.shopify_order_id.or(self.refund_order_id)
+    }
+}
+
 pub const HEADER_COLS: &str = "id, document_type, no, shop, shopify_order_id, shopify_order_no, \
     external_document_no, sell_to_customer_no, bill_to_customer_no, ship_to, currency, status, \
-    order_date, posting_date, amount_minor, version, created_at";
+    order_date, posting_date, amount_minor, version, created_at, shopify_refund_id, \
+    refund_order_id, applies_to_doc_no, tracking_company, tracking_number, tracking_url";
 
 #[derive(sqlx::FromRow)]
 struct LineRow {
@@ -845,6 +1024,7 @@ struct LineRow {
     quantity_invoiced: i64,
     shopify_order_line_id: Option<i64>,
     shopify_order_no: String,
+    return_to_stock: bool,
 }
 
 impl From<LineRow> for pb::SalesLine {
@@ -864,6 +1044,7 @@ impl From<LineRow> for pb::SalesLine {
             quantity_invoiced: l.quantity_invoiced,
             shopify_order_line_id: l.shopify_order_line_id.unwrap_or(0),
             shopify_order_no: l.shopify_order_no,
+            return_to_stock: l.return_to_stock,
         }
     }
 }
@@ -871,9 +1052,12 @@ impl From<LineRow> for pb::SalesLine {
 fn header_pb(h: HeaderRow, lines: Vec<pb::SalesLine>) -> pb::SalesDocument {
     pb::SalesDocument {
         r#type: doc_type_pb(&h.document_type) as i32,
+        shopify_order_id: h.shopify_order().unwrap_or(0),
+        shopify_refund_id: h.shopify_refund_id.unwrap_or(0),
+        applies_to_doc_no: h.applies_to_doc_no,
+        tracking: tracking_pb(h.tracking_company, h.tracking_number, h.tracking_url),
         no: h.no,
         shop: h.shop,
-        shopify_order_id: h.shopify_order_id.unwrap_or(0),
         shopify_order_no: h.shopify_order_no,
         external_document_no: h.external_document_no,
         sell_to_customer_no: h.sell_to_customer_no,
@@ -895,7 +1079,7 @@ async fn with_lines(pool: &PgPool, headers: Vec<HeaderRow>) -> Result<Vec<pb::Sa
     let lines: Vec<LineRow> = sqlx::query_as(
         "SELECT header_id, line_no, item_no, variant_code, location_code, description, quantity, \
          uom, unit_price_minor, line_discount_minor, amount_minor, quantity_shipped, \
-         quantity_invoiced, shopify_order_line_id, shopify_order_no \
+         quantity_invoiced, shopify_order_line_id, shopify_order_no, return_to_stock \
          FROM posting.sales_lines WHERE header_id = ANY($1) ORDER BY header_id, line_no",
     )
     .bind(&ids)
@@ -995,6 +1179,51 @@ pub async fn set_status(
     get(pool, &r.no).await
 }
 
+/// Set (or clear) how a sales order's next shipment travels. Open and released orders only;
+/// a posting running at the same time is waited for (its lock), and then the order may be
+/// fully posted: refused.
+pub async fn set_tracking(pool: &PgPool, r: &pb::SetTrackingRequest) -> Result<pb::SalesDocument> {
+    check_code(&r.no, "no", 50)?;
+    if let Some(t) = &r.tracking {
+        check_tracking(t, "tracking")?;
+    }
+    let (company, number, url) = tracking_cols(r.tracking.as_ref());
+    let n = sqlx::query(
+        "UPDATE posting.sales_headers SET tracking_company = $2, tracking_number = $3, \
+           tracking_url = $4, version = version + 1, updated_at = now() \
+         WHERE no = $1 AND document_type = 'order' AND status <> 'posted' \
+           AND ($5 = 0 OR version = $5)",
+    )
+    .bind(&r.no)
+    .bind(&company)
+    .bind(&number)
+    .bind(&url)
+    .bind(r.expected_version)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    let cur = get(pool, &r.no).await?;
+    if n == 1 {
+        return Ok(cur);
+    }
+    if cur.r#type != pb::DocumentType::Order as i32 {
+        return Err(ErpError::Precondition(format!(
+            "sales document {} is not an order; only orders are shipped",
+            r.no
+        )));
+    }
+    if cur.status == pb::DocumentStatus::Posted as i32 {
+        return Err(ErpError::Precondition(format!(
+            "sales document {} is fully posted; its shipments are made",
+            r.no
+        )));
+    }
+    Err(ErpError::Stale(format!(
+        "sales document {} is at version {}, not {}",
+        r.no, cur.version, r.expected_version
+    )))
+}
+
 pub async fn delete(pool: &PgPool, r: &pb::DocumentRef) -> Result<()> {
     check_code(&r.no, "no", 50)?;
     let cur = get(pool, &r.no).await?;
@@ -1038,7 +1267,10 @@ pub async fn by_shopify_order(
         return Err(ErpError::invalid("shopify_order_id", "must be positive"));
     }
     let headers: Vec<HeaderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {HEADER_COLS} FROM posting.sales_headers WHERE shop = $1 AND shopify_order_id = $2"
+        "SELECT {HEADER_COLS} FROM posting.sales_headers WHERE shop = $1 AND shopify_order_id = $2 \
+         UNION ALL \
+         SELECT {HEADER_COLS} FROM posting.sales_headers WHERE shop = $1 AND refund_order_id = $2 \
+         ORDER BY id"
     )))
     .bind(&r.shop)
     .bind(r.shopify_order_id)
@@ -1053,6 +1285,7 @@ pub async fn by_shopify_order(
     };
     let (shipments, _) = crate::post::list_shipments(pool, &list).await?;
     let (invoices, _) = crate::post::list_invoices(pool, &list).await?;
+    let (credit_memos, _) = crate::post::list_credit_memos(pool, &list).await?;
     let cle: Vec<CleRow> = sqlx::query_as(
         "SELECT entry_no, customer_no, posting_date, document_type, document_no, currency, \
              amount_minor, remaining_amount_minor, open, shopify_order_no \
@@ -1091,6 +1324,7 @@ pub async fn by_shopify_order(
             })
             .collect(),
         item_ledger: ile.into_iter().map(Into::into).collect(),
+        credit_memos,
     })
 }
 

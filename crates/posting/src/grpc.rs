@@ -197,6 +197,13 @@ impl Erp for ErpService {
         texts(r.get_ref())?;
         ok(docs::get(&self.pool, &r.get_ref().no).await)
     }
+    async fn set_sales_document_tracking(
+        &self,
+        r: Request<pb::SetTrackingRequest>,
+    ) -> R<pb::SalesDocument> {
+        texts(r.get_ref())?;
+        ok(docs::set_tracking(&self.pool, r.get_ref()).await)
+    }
     async fn list_sales_documents(
         &self,
         r: Request<pb::ListSalesDocumentsRequest>,
@@ -272,12 +279,13 @@ impl Posting for PostingService {
             invoice: r.invoice,
             posting_date: parse_date(&r.posting_date, "posting_date")?,
         };
-        let posted = post::post_document(&self.pool, &r.no, opts).await?;
+        let posted = post::post_document(&self.pool, &r.no, opts, r.tracking.as_ref()).await?;
         let document = docs::get(&self.pool, &r.no).await?;
         Ok(Response::new(pb::PostSalesDocumentResponse {
             shipment_no: posted.shipment_no.unwrap_or_default(),
             invoice_no: posted.invoice_no.unwrap_or_default(),
             document: Some(document),
+            credit_memo_no: posted.credit_memo_no.unwrap_or_default(),
         }))
     }
     async fn list_posted_shipments(
@@ -300,6 +308,18 @@ impl Posting for PostingService {
         ok(post::list_invoices(&self.pool, r.get_ref()).await.map(|(invoices, next_page_token)| {
             pb::ListPostedInvoicesResponse { invoices, next_page_token }
         }))
+    }
+    async fn list_posted_credit_memos(
+        &self,
+        r: Request<pb::ListPostedRequest>,
+    ) -> R<pb::ListPostedCreditMemosResponse> {
+        texts(r.get_ref())?;
+        ok(post::list_credit_memos(&self.pool, r.get_ref()).await.map(
+            |(credit_memos, next_page_token)| pb::ListPostedCreditMemosResponse {
+                credit_memos,
+                next_page_token,
+            },
+        ))
     }
 
     type StreamItemChangesStream = ReceiverStream<Result<pb::ItemChange, Status>>;
@@ -381,5 +401,13 @@ impl Posting for PostingService {
     ) -> R<pb::PostedShipment> {
         texts(r.get_ref())?;
         ok(post::record_fulfillment(&self.pool, r.get_ref()).await)
+    }
+
+    async fn reset_fulfillment_state(
+        &self,
+        r: Request<pb::ResetFulfillmentRequest>,
+    ) -> R<pb::PostedShipment> {
+        texts(r.get_ref())?;
+        ok(post::reset_fulfillment(&self.pool, r.get_ref()).await)
     }
 }

@@ -57,6 +57,25 @@ pub fn check_len(s: &str, field: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
+/// A shipment's tracking: lengths (company and number 255, URL 2000; the request checks
+/// came first) and an http(s) URL without spaces.
+pub fn check_tracking(t: &pb::Tracking, field: &str) -> Result<()> {
+    check_len(&t.company, &format!("{field}.company"), 255)?;
+    check_len(&t.number, &format!("{field}.number"), 255)?;
+    check_len(&t.url, &format!("{field}.url"), 2000)?;
+    if !t.url.is_empty() {
+        let lower = t.url.to_ascii_lowercase();
+        let scheme_ok = lower.starts_with("https://") || lower.starts_with("http://");
+        if !scheme_ok || t.url.chars().any(char::is_whitespace) {
+            return Err(ErpError::invalid(
+                format!("{field}.url"),
+                format!("{} is not an http(s) URL", quoted(&t.url)),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[derive(Serialize, Deserialize, Default)]
 #[serde(default)]
 struct Addr {

@@ -369,6 +369,28 @@ impl CheckText for pb::SalesLine {
     }
 }
 
+impl CheckText for pb::Tracking {
+    fn check_text_at(&self, at: &str) -> R {
+        t(at, "company", &self.company, SHORT)?;
+        t(at, "number", &self.number, SHORT)?;
+        // Carrier links carry long query strings.
+        t(at, "url", &self.url, LONG)
+    }
+}
+
+impl CheckText for pb::SetTrackingRequest {
+    fn check_text_at(&self, at: &str) -> R {
+        t(at, "no", &self.no, SHORT)?;
+        nested(at, "tracking", &self.tracking)
+    }
+}
+
+impl CheckText for pb::ResetFulfillmentRequest {
+    fn check_text_at(&self, at: &str) -> R {
+        t(at, "shipment_no", &self.shipment_no, SHORT)
+    }
+}
+
 impl CheckText for pb::SalesDocument {
     fn check_text_at(&self, at: &str) -> R {
         t(at, "no", &self.no, SHORT)?;
@@ -381,7 +403,9 @@ impl CheckText for pb::SalesDocument {
         t(at, "currency", &self.currency, SHORT)?;
         t(at, "order_date", &self.order_date, SHORT)?;
         t(at, "posting_date", &self.posting_date, SHORT)?;
-        each(at, "lines", &self.lines)
+        each(at, "lines", &self.lines)?;
+        t(at, "applies_to_doc_no", &self.applies_to_doc_no, SHORT)?;
+        nested(at, "tracking", &self.tracking)
     }
 }
 
@@ -428,7 +452,8 @@ impl CheckText for pb::FindCustomersRequest {
 impl CheckText for pb::PostSalesDocumentRequest {
     fn check_text_at(&self, at: &str) -> R {
         t(at, "no", &self.no, SHORT)?;
-        t(at, "posting_date", &self.posting_date, SHORT)
+        t(at, "posting_date", &self.posting_date, SHORT)?;
+        nested(at, "tracking", &self.tracking)
     }
 }
 
@@ -738,6 +763,8 @@ mod tests {
             pb::ListPostedRequest => "ListPostedRequest",
             pb::StreamRequest => "StreamRequest",
             pb::FulfillmentResultRequest => "FulfillmentResultRequest",
+            pb::SetTrackingRequest => "SetTrackingRequest",
+            pb::ResetFulfillmentRequest => "ResetFulfillmentRequest",
             pb::CreateShopRequest => "CreateShopRequest",
             pb::UpdateShopRequest => "UpdateShopRequest",
             pb::GetShopRequest => "GetShopRequest",
