@@ -93,6 +93,12 @@ pub struct Faults {
     /// Webhook deliveries are not sent at all while on (dropped, as when Shopify never
     /// delivers); switching it off again does not send the dropped ones.
     pub webhooks_off: bool,
+    /// Held after the request ran, before its answer leaves (Shopify has applied a mutation
+    /// well before the caller hears of it).
+    pub answer_delay_ms: u64,
+    /// Share of requests that run but whose answer is lost (HTTP 504 after running): a
+    /// mutation's outcome is unknown to the caller, as after a gateway timeout.
+    pub lost_answer_rate: f64,
 }
 
 /// The simulator's state: its shops (each behind its own lock) and clock.
@@ -219,6 +225,15 @@ impl Sim {
         let latency =
             if kind == Some("timeout") { f.latency_ms + f.timeout_ms.max(1) } else { f.latency_ms };
         (kind, latency)
+    }
+
+    /// After a request ran: how long to hold its answer, and whether to lose it.
+    fn after_run(&self, shop: &str) -> (u64, bool) {
+        use rand::Rng;
+        let mut all = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((f, rng)) = all.get_mut(shop) else { return (0, false) };
+        let lost = f.lost_answer_rate > 0.0 && rng.random::<f64>() < f.lost_answer_rate;
+        (f.answer_delay_ms, lost)
     }
 
     /// For one webhook delivery: send it twice? and how long to hold it first.
@@ -428,6 +443,13 @@ async fn graphql(
     };
     let base = format!("http://{}", host.unwrap_or("127.0.0.1"));
     let (status, body) = run(&sim, &shop, &query, body.operation_name.as_deref(), variables, &base);
+    let (delay, lost) = sim.after_run(&shop_name);
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
+    if lost {
+        return json_response(StatusCode::GATEWAY_TIMEOUT, json!({ "errors": "Gateway Timeout" }));
+    }
     json_response(status, body)
 }
 
@@ -1443,8 +1465,13 @@ async fn set_faults(
             "error_rate, rate_limit_rate and malformed_rate must be within 0..1 and sum to at most 1",
         );
     }
-    if f.latency_ms > 60_000 || f.timeout_ms > 600_000 {
-        return bad_request("latency_ms must be at most 60000 and timeout_ms at most 600000");
+    if !(0.0..=1.0).contains(&f.lost_answer_rate) {
+        return bad_request("lost_answer_rate must be within 0..1");
+    }
+    if f.latency_ms > 60_000 || f.timeout_ms > 600_000 || f.answer_delay_ms > 60_000 {
+        return bad_request(
+            "latency_ms and answer_delay_ms must be at most 60000 and timeout_ms at most 600000",
+        );
     }
     if sim.shop(&name).is_none() {
         return not_found(format!("no shop {name:?}"));
