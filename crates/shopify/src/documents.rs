@@ -140,6 +140,14 @@ document!(
     Repeatable,
     10
 );
+document!(
+    WEBHOOK_SUBSCRIPTIONS,
+    "WebhookSubscriptions",
+    "webhook_subscriptions.graphql",
+    Query,
+    10
+);
+document!(ORDER_STAMPS, "OrderStamps", "order_stamps.graphql", Query, 10);
 document!(BULK_RUN_QUERY, "BulkRunQuery", "bulk_run_query.graphql", NotIdempotent, 10);
 document!(BULK_OPERATION, "BulkOperation", "bulk_operation.graphql", Query, 1);
 document!(
@@ -190,6 +198,8 @@ pub const ALL: &[Document] = &[
     INVENTORY_LEVEL,
     LOCATIONS,
     WEBHOOK_SUBSCRIPTION_CREATE,
+    WEBHOOK_SUBSCRIPTIONS,
+    ORDER_STAMPS,
     BULK_RUN_QUERY,
     BULK_OPERATION,
     STAGED_UPLOADS_CREATE,

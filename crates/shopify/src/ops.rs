@@ -128,6 +128,8 @@ operation!(
     WEBHOOK_SUBSCRIPTION_CREATE,
     "graphql/webhook_subscription_create.graphql"
 );
+operation!(WebhookSubscriptions, WEBHOOK_SUBSCRIPTIONS, "graphql/webhook_subscriptions.graphql");
+operation!(OrderStamps, ORDER_STAMPS, "graphql/order_stamps.graphql");
 operation!(StagedUploadsCreate, STAGED_UPLOADS_CREATE, "graphql/staged_uploads_create.graphql");
 operation!(ProductAttachMedia, PRODUCT_ATTACH_MEDIA, "graphql/product_attach_media.graphql");
 operation!(ProductMedia, PRODUCT_MEDIA, "graphql/product_media.graphql");
@@ -184,6 +186,8 @@ mod tests {
             order_close => OrderClose,
             order_cancel => OrderCancel,
             webhook_subscription_create => WebhookSubscriptionCreate,
+            webhook_subscriptions => WebhookSubscriptions,
+            order_stamps => OrderStamps,
             staged_uploads_create => StagedUploadsCreate,
             product_attach_media => ProductAttachMedia,
             product_media => ProductMedia,

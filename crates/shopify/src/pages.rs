@@ -323,6 +323,36 @@ impl Paginated for ops::CustomersPage {
     }
 }
 
+impl Paginated for ops::WebhookSubscriptions {
+    type Node = ops::webhook_subscriptions::WebhookSubscriptionsWebhookSubscriptionsNodes;
+    fn set_after(v: &mut Self::Variables, c: Option<Cursor>) {
+        v.after = c.map(|c| c.0);
+    }
+    fn page(data: Self::ResponseData) -> Page<Self::Node> {
+        let c = data.webhook_subscriptions;
+        Page {
+            nodes: c.nodes,
+            resume: cursor(c.page_info.end_cursor),
+            has_next_page: c.page_info.has_next_page,
+        }
+    }
+}
+
+impl Paginated for ops::OrderStamps {
+    type Node = ops::order_stamps::OrderStampsOrdersNodes;
+    fn set_after(v: &mut Self::Variables, c: Option<Cursor>) {
+        v.after = c.map(|c| c.0);
+    }
+    fn page(data: Self::ResponseData) -> Page<Self::Node> {
+        let c = data.orders;
+        Page {
+            nodes: c.nodes,
+            resume: cursor(c.page_info.end_cursor),
+            has_next_page: c.page_info.has_next_page,
+        }
+    }
+}
+
 impl Paginated for ops::Locations {
     type Node = ops::locations::LocationsLocationsNodes;
     fn set_after(v: &mut Self::Variables, c: Option<Cursor>) {
