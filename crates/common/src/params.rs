@@ -54,7 +54,12 @@ pub struct SyncOrders {
     /// First run only (no cursor yet): also import orders created on or after this date,
     /// closed ones included; without it the first run imports the open orders.
     pub history_from: Option<NaiveDate>,
+    /// Reconcile the orders updated in the last this many hours (0: none).
+    pub reconcile_hours: u32,
 }
+
+/// The longest reconciliation window (Shopify shows apps without `read_all_orders` 60 days).
+pub const MAX_RECONCILE_HOURS: u32 = 24 * 60;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -293,6 +298,12 @@ impl TaskParams {
                 one_of("fulfillment_statuses", &p.fulfillment_statuses, FULFILLMENT_STATUSES)
                     .map_err(within)?;
                 non_blank_list("tags", &p.tags).map_err(within)?;
+                if p.reconcile_hours > MAX_RECONCILE_HOURS {
+                    return Err(within(ValidationError::new(
+                        "reconcile_hours",
+                        format!("at most {MAX_RECONCILE_HOURS} (60 days)"),
+                    )));
+                }
                 opt_non_blank("channel", &p.channel).map_err(within)
             }
             Self::CreateSalesOrders(p) => {

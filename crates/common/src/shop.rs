@@ -150,6 +150,8 @@ pub struct ShopSettings {
     pub send_shipping_confirmation: bool,
     pub locations: Vec<LocationMapping>,
     pub auto_create_sales_orders: bool,
+    /// Orders are imported when Shopify's webhooks announce them (polling stays on).
+    pub order_webhooks: bool,
 }
 
 impl Default for ShopSettings {
@@ -174,6 +176,7 @@ impl Default for ShopSettings {
             send_shipping_confirmation: true,
             locations: Vec::new(),
             auto_create_sales_orders: false,
+            order_webhooks: false,
         }
     }
 }

@@ -208,6 +208,7 @@ pub fn params_to_pb(params: &TaskParams) -> pb::TaskParams {
             channel: x.channel,
             exclude_high_risk: x.exclude_high_risk,
             history_from: x.history_from.map(|d| d.to_string()),
+            reconcile_hours: x.reconcile_hours,
         }),
         TaskParams::CreateSalesOrders(x) => P::CreateSalesOrders(pb::CreateSalesOrdersParams {
             financial_statuses: x.financial_statuses,
@@ -297,6 +298,7 @@ pub fn params_from_pb(v: &pb::TaskParams, field: &str) -> R<TaskParams> {
             channel: x.channel,
             exclude_high_risk: x.exclude_high_risk,
             history_from: date(&x.history_from, &f("sync_orders", "history_from"))?,
+            reconcile_hours: x.reconcile_hours,
         }),
         P::CreateSalesOrders(x) => TaskParams::CreateSalesOrders(p::CreateSalesOrders {
             financial_statuses: x.financial_statuses,

@@ -125,6 +125,7 @@ pub fn settings_to_pb(s: &ShopSettings) -> pb::ShopSettings {
             })
             .collect(),
         auto_create_sales_orders: s.auto_create_sales_orders,
+        order_webhooks: s.order_webhooks,
     }
 }
 
@@ -171,6 +172,7 @@ pub fn settings_from_pb(s: &pb::ShopSettings) -> R<ShopSettings> {
         send_shipping_confirmation: s.send_shipping_confirmation,
         locations,
         auto_create_sales_orders: s.auto_create_sales_orders,
+        order_webhooks: s.order_webhooks,
     })
 }
 
