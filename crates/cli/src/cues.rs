@@ -37,6 +37,7 @@ pub enum CueKindArg {
     ChangedOrders,
     SyncErrors,
     HighRiskOrders,
+    WebhookGaps,
 }
 
 impl CueKindArg {
@@ -48,6 +49,7 @@ impl CueKindArg {
             CueKindArg::ChangedOrders => pb::CueKind::ChangedOrders,
             CueKindArg::SyncErrors => pb::CueKind::SyncErrors,
             CueKindArg::HighRiskOrders => pb::CueKind::HighRiskOrders,
+            CueKindArg::WebhookGaps => pb::CueKind::WebhookGaps,
         }
     }
 }

@@ -22,16 +22,18 @@ pub enum Kind {
     ChangedOrders,
     SyncErrors,
     HighRiskOrders,
+    WebhookGaps,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::UnmappedCustomers,
         Kind::UnmappedProducts,
         Kind::UnprocessedOrders,
         Kind::ChangedOrders,
         Kind::SyncErrors,
         Kind::HighRiskOrders,
+        Kind::WebhookGaps,
     ];
 }
 
@@ -64,6 +66,7 @@ impl Cues {
     pub async fn counts(&self, shop: Option<&str>) -> Result<Vec<(Kind, i64)>, CueError> {
         let c = repo::counts(&self.db, shop).await?;
         let errors = self.failed_entries(shop).await?.len() as i64;
+        let gaps = crate::repo::webhooks::count_open_gaps(&self.db, shop).await?;
         Ok(Kind::ALL
             .into_iter()
             .map(|k| {
@@ -74,6 +77,7 @@ impl Cues {
                     Kind::ChangedOrders => c.changed_orders,
                     Kind::SyncErrors => errors,
                     Kind::HighRiskOrders => c.high_risk_orders,
+                    Kind::WebhookGaps => gaps,
                 };
                 (k, n)
             })
@@ -92,6 +96,9 @@ impl Cues {
             Kind::UnprocessedOrders => GroupOf::Unprocessed,
             Kind::ChangedOrders => GroupOf::Changed,
             Kind::HighRiskOrders => GroupOf::Held(&["high_risk"]),
+            Kind::WebhookGaps => {
+                return Ok(crate::webhooks::gaps::groups(&self.db, shop, limit).await?);
+            }
             Kind::SyncErrors => {
                 // One group per failing entry: its error is the reason.
                 let entries = self.failed_entries(shop).await?;
@@ -143,6 +150,16 @@ impl Cues {
                     .map_err(CueError::Queue)?
                     .into_inner();
                 return Ok((1, Some(e.id)));
+            }
+            Kind::WebhookGaps => {
+                return crate::webhooks::gaps::retry(
+                    &self.db,
+                    self.queue()?,
+                    shop,
+                    key,
+                    requested_by,
+                )
+                .await;
             }
             _ => {
                 let (hold_kind, hold_key) = key.split_once(':').ok_or(CueError::Invalid {

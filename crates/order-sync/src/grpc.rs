@@ -18,6 +18,7 @@ fn kind_to_pb(k: Kind) -> pb::CueKind {
         Kind::ChangedOrders => pb::CueKind::ChangedOrders,
         Kind::SyncErrors => pb::CueKind::SyncErrors,
         Kind::HighRiskOrders => pb::CueKind::HighRiskOrders,
+        Kind::WebhookGaps => pb::CueKind::WebhookGaps,
     }
 }
 
@@ -38,6 +39,9 @@ fn action(k: Kind) -> &'static str {
         Kind::SyncErrors => "fix the cause, then retry to run the entry now",
         Kind::HighRiskOrders => {
             "review the orders in Shopify, then retry the group to release them"
+        }
+        Kind::WebhookGaps => {
+            "check the shop's webhook subscriptions and the endpoint, then retry to resolve the gap (its window is reconciled)"
         }
     }
 }

@@ -91,7 +91,7 @@ pub fn passes(p: &SyncOrders, o: &Order) -> Result<(), String> {
     Ok(())
 }
 
-fn key(shop: &str) -> pb::CursorKey {
+pub(crate) fn key(shop: &str) -> pb::CursorKey {
     pb::CursorKey { shop: shop.to_owned(), resource: pb::SyncResource::Orders as i32 }
 }
 
@@ -295,7 +295,7 @@ async fn bulk_load(
 
 /// Read one order: into `batch` when it passes the saved filters; kept with its reason (and a
 /// per-record error) when it cannot be read.
-async fn take(
+pub(crate) async fn take(
     db: &PgPool,
     shop: &str,
     p: &SyncOrders,
@@ -333,7 +333,7 @@ async fn take(
 }
 
 /// Store a batch of orders in one transaction and count what it did.
-async fn store(
+pub(crate) async fn store(
     db: &PgPool,
     shop: &str,
     orders: &[Order],

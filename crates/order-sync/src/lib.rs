@@ -16,6 +16,7 @@ pub mod grpc;
 pub mod import;
 pub mod mirror;
 pub mod repo;
+pub mod webhooks;
 
 use anyhow::Context;
 pub use config::Config;
@@ -38,6 +39,7 @@ pub static SCHEMA: shopsync_store::Schema =
 /// order-sync's tasks.
 pub struct OrderTasks {
     pub db: PgPool,
+    pub webhooks: config::WebhookConfig,
 }
 
 impl TaskRunner for OrderTasks {
@@ -47,11 +49,13 @@ impl TaskRunner for OrderTasks {
 
     fn run(&self, ctx: RunContext) -> TaskFuture {
         let db = self.db.clone();
+        let webhooks = self.webhooks.clone();
         Box::pin(async move {
             let shop = ctx.shop_context()?.clone();
             match &ctx.params {
                 TaskParams::SyncOrders(p) => {
                     let mut report = import::run(&ctx, &shop, &db, p).await?;
+                    webhooks::after_import(&ctx, &shop, &db, &webhooks, p, &mut report).await?;
                     if shop.shop.settings.auto_create_sales_orders {
                         let made = create::run(&ctx, &shop, &db, &Default::default()).await?;
                         merge(&mut report, made);
@@ -78,7 +82,8 @@ fn merge(into: &mut shopsync_common::RunReport, more: shopsync_common::RunReport
 
 /// Connect (and migrate) the database, then serve `Worker` and `Cues` until `shutdown`.
 pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let cfg = cfg.worker;
+    let Config { sync, webhooks: hooks } = cfg;
+    let cfg = sync.worker;
     anyhow::ensure!(
         !cfg.database_url.trim().is_empty(),
         "order-sync needs its database (SHOPSYNC_DATABASE_URL)"
@@ -98,7 +103,8 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     // clearly and the cues that need the job queue answer FAILED_PRECONDITION.
     let queue = match &cfg.shops_url {
         Some(url) => Some(pb::job_queue_client::JobQueueClient::new(
-            shopsync_runtime::client::connect_lazy(url, auth).context("scheduler address")?,
+            shopsync_runtime::client::connect_lazy(url, auth.clone())
+                .context("scheduler address")?,
         )),
         None => None,
     };
@@ -110,7 +116,9 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
             shopsync_runtime::server::probe(move || shopsync_store::ping(pool.clone()))
         }),
     };
-    let runner = OrderTasks { db: pool.clone() };
+    let hooks_stop = shutdown.child_token();
+    let endpoint = webhooks::http::start(&cfg, &hooks, &pool, auth.clone(), &hooks_stop).await?;
+    let runner = OrderTasks { db: pool.clone(), webhooks: hooks };
     let r = shopsync_runtime::worker::serve_worker_with(
         &cfg,
         SERVICE,
@@ -123,6 +131,10 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         },
     )
     .await;
+    hooks_stop.cancel();
+    if let Some(t) = endpoint {
+        let _ = t.await;
+    }
     pool.close().await;
     r
 }
