@@ -23,6 +23,8 @@ pub struct Stack {
     pub scheduler: Proc,
     pub db: TestDb,
     pub test: &'static str,
+    /// order-sync's webhook endpoint (`SHOPSYNC_WEBHOOK_LISTEN`, also its public address).
+    pub webhook_addr: std::net::SocketAddr,
 }
 
 pub async fn start_sim(test: &str, shops: &[&str], args: &[&str]) -> Result<Proc> {
@@ -84,21 +86,36 @@ pub async fn order_sync(
     posting: &Proc,
     listen: std::net::SocketAddr,
 ) -> Result<Proc> {
-    spawn(Spawn {
-        binary: "shopsync-order-sync",
-        name: "shopsync-order-sync",
-        test,
-        env: vec![
-            ("SHOPSYNC_LISTEN".into(), listen.to_string()),
-            ("SHOPSYNC_SERVICE_TOKEN".into(), TOKEN.into()),
-            ("SHOPSYNC_DATABASE_URL".into(), db.url.clone()),
-            ("SHOPSYNC_SHOPS_URL".into(), format!("http://{sched}")),
-            ("SHOPSYNC_POSTING_URL".into(), posting.url()),
-            ("SHOPSYNC_SECRET_KEYS".into(), TEST_SECRET_KEYS.into()),
-        ],
-    })
-    .await
+    order_sync_with(test, db, sched, posting, listen, None).await
 }
+
+/// [`order_sync`] with its webhook endpoint on `webhook` (also the address subscriptions name;
+/// gaps after 2 s, so the gap scenario is quick; bodies up to 64 KiB).
+pub async fn order_sync_with(
+    test: &str,
+    db: &TestDb,
+    sched: std::net::SocketAddr,
+    posting: &Proc,
+    listen: std::net::SocketAddr,
+    webhook: Option<std::net::SocketAddr>,
+) -> Result<Proc> {
+    let mut env: Vec<(String, String)> = vec![
+        ("SHOPSYNC_LISTEN".into(), listen.to_string()),
+        ("SHOPSYNC_SERVICE_TOKEN".into(), TOKEN.into()),
+        ("SHOPSYNC_DATABASE_URL".into(), db.url.clone()),
+        ("SHOPSYNC_SHOPS_URL".into(), format!("http://{sched}")),
+        ("SHOPSYNC_POSTING_URL".into(), posting.url()),
+        ("SHOPSYNC_SECRET_KEYS".into(), TEST_SECRET_KEYS.into()),
+    ];
+    if let Some(w) = webhook {
+        env.push(("SHOPSYNC_WEBHOOK_LISTEN".into(), w.to_string()));
+        env.push(("SHOPSYNC_WEBHOOK_PUBLIC_URL".into(), format!("http://{w}")));
+        env.push(("SHOPSYNC_WEBHOOK_GAP_SECS".into(), "2".into()));
+        env.push(("SHOPSYNC_WEBHOOK_MAX_BODY_BYTES".into(), "65536".into()));
+    }
+    spawn(Spawn { binary: "shopsync-order-sync", name: "shopsync-order-sync", test, env }).await
+}
+
 
 impl Stack {
     pub async fn start(test: &'static str, shops: &[&str]) -> Result<Self> {
@@ -111,7 +128,10 @@ impl Stack {
         let sim = start_sim(test, shops, sim_args).await?;
         let posting = start_worker(test, Service::Posting, &db).await?;
         let sched_addr = free_addr()?;
-        let order_sync = order_sync(test, &db, sched_addr, &posting, free_addr()?).await?;
+        let webhook_addr = free_addr()?;
+        let order_sync =
+            order_sync_with(test, &db, sched_addr, &posting, free_addr()?, Some(webhook_addr))
+                .await?;
         // The scheduler dispatches to the two services started above (it owns neither).
         let listen = sched_addr.to_string();
         let (posting_url, order_sync_url) = (posting.url(), order_sync.url());
@@ -122,14 +142,22 @@ impl Stack {
         ];
         let none = Workers { procs: Vec::new() };
         let scheduler = start_scheduler(test, "sched-a", &db, &none, &env).await?;
-        Ok(Self { sim, posting, order_sync, scheduler, db, test })
+        Ok(Self { sim, posting, order_sync, scheduler, db, test, webhook_addr })
     }
 
     pub async fn restart_order_sync(&mut self) -> Result<()> {
         // Same address: the scheduler knows order-sync by it.
         let listen = self.order_sync.addr;
-        self.order_sync =
-            order_sync(self.test, &self.db, self.scheduler.addr, &self.posting, listen).await?;
+        let webhook = Some(self.webhook_addr);
+        self.order_sync = order_sync_with(
+            self.test,
+            &self.db,
+            self.scheduler.addr,
+            &self.posting,
+            listen,
+            webhook,
+        )
+        .await?;
         Ok(())
     }
 
@@ -370,4 +398,35 @@ pub async fn sim_patch(sim: &Proc, path: &str, body: serde_json::Value) -> Resul
 
 pub fn order_id(placed: &serde_json::Value) -> String {
     placed["id"].as_str().unwrap().rsplit('/').next().unwrap().to_owned()
+}
+
+/// The simulator signs a shop's webhooks with this client secret (its default).
+pub fn sim_client_secret(shop: &str) -> String {
+    format!("shpss_{shop}_secret")
+}
+
+/// Turn order webhooks on for `shop` (with documents made right after import) and store the
+/// simulator's client secret as its webhook secret.
+pub async fn enable_order_webhooks(s: &Stack, shop: &str) -> Result<pb::Shop> {
+    let mut shops = shops(&s.scheduler).await?;
+    let mut current = shops.get_shop(pb::GetShopRequest { name: shop.into() }).await?.into_inner();
+    let settings = current.settings.get_or_insert_with(Default::default);
+    settings.order_webhooks = true;
+    settings.auto_create_sales_orders = true;
+    let version = current.version;
+    Ok(shops
+        .update_shop(pb::UpdateShopRequest {
+            name: shop.into(),
+            expected_version: version,
+            shop: Some(current),
+            access_token: None,
+            webhook_secret: Some(sim_client_secret(shop)),
+        })
+        .await?
+        .into_inner())
+}
+
+/// order-sync's webhook endpoint.
+pub fn webhook_url(s: &Stack) -> String {
+    format!("http://{}/webhooks/shopify", s.webhook_addr)
 }
