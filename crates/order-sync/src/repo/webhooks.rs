@@ -224,6 +224,9 @@ pub struct Unannounced {
     pub records: Vec<String>,
 }
 
+/// count, first and last `updatedAt`, some names.
+type UnannouncedRow = (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<Vec<String>>);
+
 /// The mirror's orders of `shop` updated in `[from, to)` that no delivery announced: none
 /// about the order with its `updated_at` at least as new (orders/* topics), nor one about it
 /// received since it changed (refunds, fulfillments).
@@ -233,9 +236,8 @@ pub async fn unannounced(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Option<Unannounced>, sqlx::Error> {
-    let row: (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<Vec<String>>) =
-        sqlx::query_as(
-            "SELECT count(*), min(o.shopify_updated_at), max(o.shopify_updated_at), \
+    let row: UnannouncedRow = sqlx::query_as(
+        "SELECT count(*), min(o.shopify_updated_at), max(o.shopify_updated_at), \
                (array_agg(o.name ORDER BY o.shopify_updated_at, o.order_id))[1:20] \
              FROM order_sync.orders o \
              WHERE o.shop = $1 AND o.shopify_updated_at >= $2 AND o.shopify_updated_at < $3 \
@@ -246,12 +248,12 @@ pub async fn unannounced(
                           >= date_trunc('second', o.shopify_updated_at) \
                         OR (d.order_updated_at IS NULL \
                             AND d.received_at >= o.shopify_updated_at)))",
-        )
-        .bind(shop)
-        .bind(from)
-        .bind(to)
-        .fetch_one(pool)
-        .await?;
+    )
+    .bind(shop)
+    .bind(from)
+    .bind(to)
+    .fetch_one(pool)
+    .await?;
     Ok(match row {
         (n, Some(from), Some(to), records) if n > 0 => {
             Some(Unannounced { orders: n, from, to, records: records.unwrap_or_default() })

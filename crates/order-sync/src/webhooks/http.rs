@@ -190,7 +190,7 @@ impl Endpoint {
                 match webhook::verify(secret, headers, body) {
                     Ok(meta) => return Ok((shop, meta)),
                     Err(WebhookError::BadSignature) => continue,
-                    Err(WebhookError::MissingHeader(h)) if h == "X-Shopify-Hmac-Sha256" => {
+                    Err(WebhookError::MissingHeader("X-Shopify-Hmac-Sha256")) => {
                         return Err(Status::Unauthorized);
                     }
                     Err(WebhookError::MissingHeader(_)) => return Err(Status::BadRequest),
