@@ -136,6 +136,11 @@ struct Stack {
 }
 
 async fn start(url: &str) -> Result<Stack> {
+    start_with(url, None).await
+}
+
+/// The stack with order-sync's webhook endpoint on `webhook` (also its public address).
+async fn start_with(url: &str, webhook: Option<u16>) -> Result<Stack> {
     let dir = std::env::current_exe()?.parent().context("no exe dir")?.to_path_buf();
     let (_, keys) = shopsync_runtime::secrets::Keyring::generate("bench");
     let keys = keys.expose_secret().to_owned();
@@ -162,7 +167,15 @@ async fn start(url: &str) -> Result<Stack> {
             ("SHOPSYNC_SHOPS_URL", format!("http://127.0.0.1:{sport}")),
             ("SHOPSYNC_POSTING_URL", format!("http://127.0.0.1:{pport}")),
             ("SHOPSYNC_SECRET_KEYS", keys.clone()),
-        ],
+        ]
+        .into_iter()
+        .chain(webhook.into_iter().flat_map(|w| {
+            [
+                ("SHOPSYNC_WEBHOOK_LISTEN", format!("127.0.0.1:{w}")),
+                ("SHOPSYNC_WEBHOOK_PUBLIC_URL", format!("http://127.0.0.1:{w}")),
+            ]
+        }))
+        .collect(),
     )?);
     wait_healthy(oport).await?;
     procs.0.push(spawn(
@@ -565,5 +578,153 @@ pub async fn run(p: Params) -> Result<Value> {
             "documents": reference_fitted["documents"],
             "source": "crates/bench/reference/*.graphql, written from spec 3.1",
         },
+    }))
+}
+
+/// (o-w) Order webhooks: orders placed in the simulator at `rate` a second for `secs` seconds
+/// (through its HTTP API, which sends orders/create to order-sync's endpoint), each made a
+/// sales document by the debounced sync-orders jobs the deliveries queue (the shop creates
+/// documents right after import; no recurring entry, no job run by hand). Latency: from just
+/// before the order is placed to its mirror row marked processed (right after its document
+/// was created).
+pub async fn webhooks(rate: f64, secs: f64) -> Result<Value> {
+    const WDB: &str = "shopsync_bench_webhooks";
+    const SHOP: &str = "hooks";
+    let url = fresh_db(WDB).await?;
+    let pool = sqlx::PgPool::connect(&url).await?;
+    let sim = serve(SimConfig::default(), &[SHOP]).await?;
+    let hook_port = free_port()?;
+    let mut s = start_with(&url, Some(hook_port)).await?;
+    erp_setup(&mut s, &sim.sim, SHOP).await?;
+    connect_shop(&mut s, &sim, SHOP, true).await?;
+    // Webhooks on, signed with the simulator's client secret.
+    let secret = with_shop(&sim.sim, SHOP, |sh| sh.client_secret.clone())?;
+    let mut shop = s.shops.get_shop(pb::GetShopRequest { name: SHOP.into() }).await?.into_inner();
+    shop.settings.get_or_insert_with(Default::default).order_webhooks = true;
+    let version = shop.version;
+    s.shops
+        .update_shop(pb::UpdateShopRequest {
+            name: SHOP.into(),
+            expected_version: version,
+            shop: Some(shop),
+            access_token: None,
+            webhook_secret: Some(secret),
+        })
+        .await?;
+    // The first run makes the subscriptions.
+    let first = sync_now(&mut s, SHOP, sync_orders(None)).await?;
+    let made =
+        first.counters.unwrap_or_default().values.get("webhook_subscriptions_created").copied();
+    ensure!(made == Some(6), "(o-w) subscriptions made: {made:?}");
+    let (skus, emails) = with_shop(&sim.sim, SHOP, |sh| {
+        let skus: Vec<String> =
+            sh.products.values().flat_map(|p| p.variants.iter().map(|v| v.sku.clone())).collect();
+        let emails: Vec<String> = sh.customers.values().map(|c| c.email.clone()).collect();
+        (skus, emails)
+    })?;
+    let n = (rate * secs).round() as usize;
+    eprintln!("(o-w) {n} orders at {rate}/s, each announced by its webhook…");
+    shopsync_shopify::init_tls();
+    let http = reqwest::Client::new();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(41);
+    let mut placed: Vec<(String, chrono::DateTime<chrono::Utc>)> = Vec::with_capacity(n);
+    let start_at = Instant::now();
+    for i in 0..n {
+        let due = start_at + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        let lines: Vec<Value> = (0..3)
+            .map(|k| json!({ "sku": skus[(i * 3 + k + rng.random_range(0..2)) % skus.len()], "quantity": 1 + k }))
+            .collect();
+        let body =
+            json!({ "customer_email": emails[rng.random_range(0..emails.len())], "lines": lines });
+        let at = chrono::Utc::now();
+        let r: Value = http
+            .post(format!("{}/sim/shops/{SHOP}/orders", sim.url))
+            .json(&body)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        placed.push((r["name"].as_str().context("order name")?.to_owned(), at));
+    }
+    let offered = n as f64 / start_at.elapsed().as_secs_f64();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while count(&pool, SHOP, true).await? < n as i64 {
+        if Instant::now() > deadline {
+            bail!("(o-w) {} of {n} orders processed", count(&pool, SHOP, true).await?);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let done: Vec<(String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "SELECT name, updated_at FROM order_sync.orders WHERE shop = $1 AND state = 'processed'",
+    )
+    .bind(SHOP)
+    .fetch_all(&pool)
+    .await?;
+    let done: std::collections::HashMap<String, chrono::DateTime<chrono::Utc>> =
+        done.into_iter().collect();
+    let mut ms: Vec<f64> = placed
+        .iter()
+        .filter_map(|(name, at)| {
+            done.get(name).map(|d| (*d - *at).num_microseconds().unwrap_or(0) as f64 / 1000.0)
+        })
+        .collect();
+    ensure!(ms.len() == n, "(o-w) {} of {n} orders have a document", ms.len());
+    ms.sort_by(f64::total_cmp);
+    let pct = |q: f64| ms[((ms.len() as f64 * q).ceil() as usize).clamp(1, ms.len()) - 1];
+    let (p50, p99, max) = (pct(0.5), pct(0.99), ms[ms.len() - 1]);
+    let webhook_jobs = {
+        let mut n_jobs = 0usize;
+        let mut token = String::new();
+        loop {
+            let r = s
+                .queue
+                .list_entries(pb::ListEntriesRequest {
+                    shop: SHOP.into(),
+                    page_size: 1000,
+                    page_token: token.clone(),
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            n_jobs += r
+                .entries
+                .iter()
+                .filter(|e| e.spec.as_ref().is_some_and(|s| s.created_by == "order webhooks"))
+                .count();
+            if r.next_page_token.is_empty() {
+                break n_jobs;
+            }
+            token = r.next_page_token;
+        }
+    };
+    let (deliveries,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM order_sync.webhook_deliveries WHERE shop = $1")
+            .bind(SHOP)
+            .fetch_one(&pool)
+            .await?;
+    let (runs, failed) = runs_of(&mut s, SHOP).await?;
+    let u = usage(&sim.sim, SHOP)?;
+    drop(pool);
+    drop(s);
+    drop_db(WDB).await?;
+    Ok(json!({
+        "orders": n,
+        "offered_orders_per_sec": offered,
+        "debounce_ms": 400,
+        "latency": "from just before the order is placed in the simulator to its mirror row marked processed (its sales document made)",
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "max_ms": max,
+        "target_p99_ms": 5000,
+        "deliveries": deliveries,
+        "webhook_jobs": webhook_jobs,
+        "orders_per_job": n as f64 / webhook_jobs.max(1) as f64,
+        "runs": runs,
+        "failed_runs": failed,
+        "actual_points_per_order": u.actual_points / n as f64,
+        "requested_points_per_order": u.requested_points / n as f64,
+        "throttled_answers": u.throttled,
     }))
 }
