@@ -116,7 +116,6 @@ pub async fn order_sync_with(
     spawn(Spawn { binary: "shopsync-order-sync", name: "shopsync-order-sync", test, env }).await
 }
 
-
 impl Stack {
     pub async fn start(test: &'static str, shops: &[&str]) -> Result<Self> {
         Self::start_with(test, shops, &[]).await
@@ -205,10 +204,21 @@ pub async fn connect_shop(
     location: &str,
     domain: Option<&str>,
 ) -> Result<pb::Shop> {
+    connect_shop_with(s, shop, location, domain, |_| {}).await
+}
+
+/// [`connect_shop`] with settings changed by `edit`.
+pub async fn connect_shop_with(
+    s: &Stack,
+    shop: &str,
+    location: &str,
+    domain: Option<&str>,
+    edit: impl FnOnce(&mut shopsync_common::shop::ShopSettings),
+) -> Result<pb::Shop> {
     let mut shops = shops(&s.scheduler).await?;
     let mut req = shop_request(shop, domain.unwrap_or(&s.sim.url()));
     req.access_token = token_of(shop);
-    let settings = shopsync_common::shop::ShopSettings {
+    let mut settings = shopsync_common::shop::ShopSettings {
         allow_background_syncs: false,
         auto_create_customers: true,
         customer_template: Some("TEMPLATE".into()),
@@ -221,6 +231,7 @@ pub async fn connect_shop(
         }],
         ..Default::default()
     };
+    edit(&mut settings);
     req.shop.as_mut().unwrap().settings = Some(shopsync_proto::shops::settings_to_pb(&settings));
     Ok(shops.create_shop(req).await?.into_inner())
 }
@@ -355,8 +366,8 @@ pub async fn shopify_net_totals(s: &Stack, shop: &str) -> Result<BTreeMap<String
         let minor = |d: shopsync_shopify::Decimal| {
             shopsync_shopify::Money::new(d, cur).unwrap().minor_units().unwrap()
         };
-        let tax = n.total_tax_set.as_ref().map(|t| minor(t.shop_money.amount)).unwrap_or(0);
-        out.insert(n.name.clone(), minor(n.total_price_set.shop_money.amount) - tax);
+        let tax = minor(n.current_total_tax_set.shop_money.amount);
+        out.insert(n.name.clone(), minor(n.current_total_price_set.shop_money.amount) - tax);
     }
     Ok(out)
 }
@@ -398,6 +409,39 @@ pub async fn sim_patch(sim: &Proc, path: &str, body: serde_json::Value) -> Resul
 
 pub fn order_id(placed: &serde_json::Value) -> String {
     placed["id"].as_str().unwrap().rsplit('/').next().unwrap().to_owned()
+}
+
+/// The simulator's shop as it exports it (orders with fulfillments and refunds, locations).
+pub async fn sim_export(sim: &Proc, shop: &str) -> Result<serde_json::Value> {
+    Ok(http().get(format!("{}/sim/shops/{shop}/export", sim.url())).send().await?.json().await?)
+}
+
+/// Post every unposted sales document of `shop`: orders shipped and invoiced, others invoiced.
+pub async fn post_all(s: &Stack, shop: &str) -> Result<usize> {
+    let (_, mut posting) = erp_clients(&s.posting).await?;
+    let mut n = 0;
+    for d in documents(s, shop).await? {
+        if d.status == pb::DocumentStatus::Posted as i32 {
+            continue;
+        }
+        let order = d.r#type == pb::DocumentType::Order as i32;
+        posting
+            .post_sales_document(pb::PostSalesDocumentRequest {
+                no: d.no.clone(),
+                ship: order,
+                invoice: true,
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("posting {}", d.no))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Sync-shipments parameters (every shipment awaiting fulfillment).
+pub fn shipment_params() -> pb::TaskParams {
+    pb::TaskParams { params: Some(pb::task_params::Params::SyncShipments(Default::default())) }
 }
 
 /// The simulator signs a shop's webhooks with this client secret (its default).

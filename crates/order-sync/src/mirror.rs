@@ -211,23 +211,16 @@ impl Order {
                 last_name: c.last_name,
             }),
             high_risk,
-            subtotal_minor: n
-                .subtotal_price_set
-                .map(|m| money(m.shop_money.amount, "subtotal"))
-                .transpose()?
-                .unwrap_or(0),
-            shipping_minor: money(n.total_shipping_price_set.shop_money.amount, "shipping")?,
-            tax_minor: n
-                .total_tax_set
-                .map(|m| money(m.shop_money.amount, "tax"))
-                .transpose()?
-                .unwrap_or(0),
+            // Shopify's current amounts: after edits and refunded lines and shipping.
+            subtotal_minor: money(n.current_subtotal_price_set.shop_money.amount, "subtotal")?,
+            shipping_minor: money(n.current_shipping_price_set.shop_money.amount, "shipping")?,
+            tax_minor: money(n.current_total_tax_set.shop_money.amount, "tax")?,
             discounts_minor: n
                 .total_discounts_set
                 .map(|m| money(m.shop_money.amount, "discounts"))
                 .transpose()?
                 .unwrap_or(0),
-            total_minor: money(n.total_price_set.shop_money.amount, "total")?,
+            total_minor: money(n.current_total_price_set.shop_money.amount, "total")?,
             tax_lines: n
                 .tax_lines
                 .into_iter()
@@ -338,6 +331,11 @@ impl Order {
 }
 
 /// `order #1001 (gid://shopify/Order/42)`.
+/// The numeric id at the end of a gid (`gid://shopify/Refund/42` -> 42).
+pub fn legacy_id(gid: &str) -> Option<i64> {
+    gid.rsplit('/').next().and_then(|s| s.parse().ok())
+}
+
 pub fn record(name: &str, gid: &str) -> String {
     format!("order {name} ({gid})")
 }
@@ -425,11 +423,7 @@ fn line(l: LineNode, order_currency: CurrencyCode) -> Result<Line, String> {
             .and_then(|m| m.minor_units())
             .map_err(|e| format!("{what} discount: {e}"))?;
     }
-    let id =
-        l.id.rsplit('/')
-            .next()
-            .and_then(|s| s.parse::<i64>().ok())
-            .ok_or_else(|| format!("{what}: not a line item id"))?;
+    let id = legacy_id(&l.id).ok_or_else(|| format!("{what}: not a line item id"))?;
     Ok(Line {
         id,
         sku: l.sku.filter(|s| !s.trim().is_empty()),

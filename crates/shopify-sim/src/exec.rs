@@ -602,13 +602,13 @@ impl<'a> Exec<'a> {
                 Some(c) => self.set(Obj::Customer(c), &f.selection_set, path),
                 None => Value::Null,
             },
-            (Obj::Order(o), "totalPriceSet" | "currentTotalPriceSet") => {
+            (Obj::Order(o), "totalPriceSet") => {
                 self.set(Obj::Money(&o.total), &f.selection_set, path)
             }
-            (Obj::Order(o), "subtotalPriceSet" | "currentSubtotalPriceSet") => {
+            (Obj::Order(o), "subtotalPriceSet") => {
                 self.set(Obj::Money(&o.subtotal), &f.selection_set, path)
             }
-            (Obj::Order(o), "totalTaxSet" | "currentTotalTaxSet") => {
+            (Obj::Order(o), "totalTaxSet") => {
                 self.set(Obj::Money(&o.total_tax), &f.selection_set, path)
             }
             (Obj::Order(o), "totalShippingPriceSet") => {

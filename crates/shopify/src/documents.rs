@@ -40,7 +40,8 @@ impl Retry {
 //   the same topic and address is refused with a userError, not created).
 // - NotIdempotent: fulfillmentCreate (a second fulfilment), companyCreate (a second
 //   company), productUpdate with media (ProductAttachMedia: the images again),
-//   bulkOperationRunQuery (a second operation), orderMarkAsPaid and orderCancel (a resend
+//   bulkOperationRunQuery (a second operation), orderMarkAsPaid, orderCancel and
+//   fulfillmentOrderAcceptFulfillmentRequest (a resend
 //   after a lost success is refused with a userError that would hide the success: read the
 //   order instead).
 
@@ -101,6 +102,14 @@ document!(
     30
 );
 document!(FULFILLMENT_CREATE, "FulfillmentCreate", "fulfillment_create.graphql", NotIdempotent, 10);
+document!(
+    FULFILLMENT_ORDER_ACCEPT,
+    "FulfillmentOrderAccept",
+    "fulfillment_order_accept.graphql",
+    NotIdempotent,
+    10
+);
+document!(ORDER_REFUNDS, "OrderRefunds", "order_refunds.graphql", Query, 60);
 document!(BALANCE_TRANSACTIONS, "BalanceTransactions", "balance_transactions.graphql", Query, 50);
 document!(PAYOUTS, "Payouts", "payouts.graphql", Query, 20);
 document!(COMPANIES_PAGE, "CompaniesPage", "companies_page.graphql", Query, 100);
@@ -183,6 +192,8 @@ pub const ALL: &[Document] = &[
     ORDER_FULFILLMENT_ORDERS,
     FULFILLMENT_ORDER_LINE_ITEMS,
     FULFILLMENT_CREATE,
+    FULFILLMENT_ORDER_ACCEPT,
+    ORDER_REFUNDS,
     BALANCE_TRANSACTIONS,
     PAYOUTS,
     COMPANIES_PAGE,

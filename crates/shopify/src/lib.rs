@@ -26,7 +26,7 @@
 //! let mut pages = std::pin::pin!(client.pages::<ops::OrdersPage>(vars, saved));
 //! while let Some(page) = pages.try_next().await? {
 //!     for order in &page.nodes {
-//!         let m = &order.total_price_set.shop_money; // amount: Decimal, currency_code: CurrencyCode
+//!         let m = &order.current_total_price_set.shop_money; // amount: Decimal, currency_code: CurrencyCode
 //!         let total = shopsync_shopify::Money::new(m.amount, m.currency_code)?; // 1500 JPY, 1.250 KWD
 //!         let _ = (total, order.line_items.nodes.len()); // every line, not the first 50
 //!     }

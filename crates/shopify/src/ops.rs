@@ -91,6 +91,12 @@ operation!(
     "graphql/fulfillment_order_line_items.graphql"
 );
 operation!(FulfillmentCreate, FULFILLMENT_CREATE, "graphql/fulfillment_create.graphql");
+operation!(
+    FulfillmentOrderAccept,
+    FULFILLMENT_ORDER_ACCEPT,
+    "graphql/fulfillment_order_accept.graphql"
+);
+operation!(OrderRefunds, ORDER_REFUNDS, "graphql/order_refunds.graphql");
 operation!(Locations, LOCATIONS, "graphql/locations.graphql");
 operation!(InventoryLevel, INVENTORY_LEVEL, "graphql/inventory_level.graphql");
 operation!(
@@ -166,6 +172,8 @@ mod tests {
             order_lists => OrderLists,
             order_fulfillment_orders => OrderFulfillmentOrders,
             fulfillment_create => FulfillmentCreate,
+            fulfillment_order_accept => FulfillmentOrderAccept,
+            order_refunds => OrderRefunds,
             locations => Locations,
             inventory_level => InventoryLevel,
             inventory_set_quantities => InventorySetQuantities,

@@ -132,6 +132,29 @@ const ORDER_EMPTY: &[&str] = &[
     "totalTipReceivedSet",
 ];
 
+/// What an order's refunds returned of its lines and shipping, in minor units.
+struct Refunded {
+    lines: i64,
+    lines_tax: i64,
+    shipping: i64,
+    shipping_tax: i64,
+}
+
+fn refunded(o: &Order) -> Refunded {
+    let mut r = Refunded { lines: 0, lines_tax: 0, shipping: 0, shipping_tax: 0 };
+    for x in &o.refunds {
+        for l in &x.lines {
+            r.lines += cents(&l.subtotal);
+            r.lines_tax += cents(&l.total_tax);
+        }
+        if let Some(s) = &x.shipping {
+            r.shipping += cents(&s.subtotal);
+            r.shipping_tax += cents(&s.tax);
+        }
+    }
+    r
+}
+
 pub(super) fn order<'a>(
     x: &mut Exec<'a>,
     o: &'a Order,
@@ -157,7 +180,25 @@ pub(super) fn order<'a>(
         "closedAt" => json!(o.closed_time().map(|t| time(&t))),
         "confirmationNumber" => json!(confirmation(o.id)),
         "confirmed" => json!(true),
-        "currentShippingPriceSet" => bag(x, &o.shipping, f),
+        // The current amounts leave out what refunds returned of lines and shipping (an
+        // amount-only refund does not change them: it is in totalRefundedSet).
+        "currentShippingPriceSet" => {
+            let r = refunded(o);
+            bag(x, &amount(cents(&o.shipping) - r.shipping), f)
+        }
+        "currentSubtotalPriceSet" => {
+            let r = refunded(o);
+            bag(x, &amount(cents(&o.subtotal) - r.lines), f)
+        }
+        "currentTotalTaxSet" => {
+            let r = refunded(o);
+            bag(x, &amount(cents(&o.total_tax) - r.lines_tax - r.shipping_tax), f)
+        }
+        "currentTotalPriceSet" => {
+            let r = refunded(o);
+            let back = r.lines + r.lines_tax + r.shipping + r.shipping_tax;
+            bag(x, &amount(cents(&o.total) - back), f)
+        }
         "currentSubtotalLineItemsQuantity" | "subtotalLineItemsQuantity" => json!(quantity),
         "currentTaxLines" => Value::Array(
             o.tax_lines.iter().map(|t| x.set(Obj::TaxLine(t), &f.selection_set, path)).collect(),
