@@ -484,8 +484,14 @@ async fn one_document_each(s: &Stack, pool: &sqlx::PgPool, shop: &str, n: i64) -
             .fetch_one(pool)
             .await?;
     assert_eq!(imported, n, "every order imported");
-    let docs = documents(s, shop).await?;
+    let (memos, docs): (Vec<_>, Vec<_>) = documents(s, shop)
+        .await?
+        .into_iter()
+        .partition(|d| d.r#type == pb::DocumentType::CreditMemo as i32);
     let ids: BTreeSet<i64> = docs.iter().map(|d| d.shopify_order_id).collect();
+    // Orders the simulator refunded an amount of have a credit memo per refund, never two.
+    let refunds: BTreeSet<i64> = memos.iter().map(|d| d.shopify_refund_id).collect();
+    assert_eq!(refunds.len(), memos.len(), "a second credit memo for some refund");
     assert_eq!(ids.len(), docs.len(), "a second document for some order");
     let left: Vec<(String, Option<String>, i64)> = sqlx::query_as(
         "SELECT state, hold_reason, count(*) FROM order_sync.orders \

@@ -38,6 +38,9 @@ pub enum CueKindArg {
     SyncErrors,
     HighRiskOrders,
     WebhookGaps,
+    UnprocessedShipments,
+    ShipmentErrors,
+    HeldRefunds,
 }
 
 impl CueKindArg {
@@ -50,6 +53,9 @@ impl CueKindArg {
             CueKindArg::SyncErrors => pb::CueKind::SyncErrors,
             CueKindArg::HighRiskOrders => pb::CueKind::HighRiskOrders,
             CueKindArg::WebhookGaps => pb::CueKind::WebhookGaps,
+            CueKindArg::UnprocessedShipments => pb::CueKind::UnprocessedShipments,
+            CueKindArg::ShipmentErrors => pb::CueKind::ShipmentErrors,
+            CueKindArg::HeldRefunds => pb::CueKind::HeldRefunds,
         }
     }
 }

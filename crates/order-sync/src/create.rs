@@ -115,6 +115,12 @@ async fn process(
         if w.state == "changed" && !clear_for_update(shop, &w, report).await? {
             continue;
         }
+        if w.state == "changed" && o.cancelled {
+            // Its unposted document is gone with the cancellation; none is made again.
+            repo::mark_cancelled(db, name, o.id).await.map_err(|e| fail(Failure::Db(e)))?;
+            report.count("cancelled_documents_deleted", 1);
+            continue;
+        }
         todo.push(w);
     }
     if todo.is_empty() {

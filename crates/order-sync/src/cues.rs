@@ -7,9 +7,10 @@
 //! here and groups from the shipments they own.
 
 use crate::repo::cues::{self as repo, Group, GroupOf};
-use shopsync_common::{EntrySpec, TaskParams};
+use shopsync_common::{EntrySpec, Task, TaskParams};
 use shopsync_proto::pb;
 use shopsync_proto::pb::job_queue_client::JobQueueClient;
+use shopsync_proto::pb::posting_client::PostingClient;
 use shopsync_runtime::client::AuthedChannel;
 use sqlx::PgPool;
 
@@ -23,10 +24,13 @@ pub enum Kind {
     SyncErrors,
     HighRiskOrders,
     WebhookGaps,
+    UnprocessedShipments,
+    ShipmentErrors,
+    HeldRefunds,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 10] = [
         Kind::UnmappedCustomers,
         Kind::UnmappedProducts,
         Kind::UnprocessedOrders,
@@ -34,6 +38,9 @@ impl Kind {
         Kind::SyncErrors,
         Kind::HighRiskOrders,
         Kind::WebhookGaps,
+        Kind::UnprocessedShipments,
+        Kind::ShipmentErrors,
+        Kind::HeldRefunds,
     ];
 }
 
@@ -47,12 +54,18 @@ pub enum CueError {
     Invalid { field: &'static str, reason: String },
     #[error("order-sync has no scheduler address (SHOPSYNC_SHOPS_URL)")]
     NoQueue,
+    #[error("posting service: {0}")]
+    Posting(tonic::Status),
+    #[error("order-sync has no posting service address (SHOPSYNC_POSTING_URL)")]
+    NoPosting,
 }
 
 pub struct Cues {
     pub db: PgPool,
     /// The scheduler's job queue (none when order-sync is not configured with it).
     pub queue: Option<JobQueueClient<AuthedChannel>>,
+    /// The posting service (shipments awaiting fulfillment, their reset).
+    pub posting: Option<PostingClient<AuthedChannel>>,
 }
 
 /// Entries a cue lists at most (sync errors: one page of the queue per shop).
@@ -63,10 +76,64 @@ impl Cues {
         self.queue.clone().ok_or(CueError::NoQueue)
     }
 
+    fn posting(&self) -> Result<PostingClient<AuthedChannel>, CueError> {
+        self.posting.clone().ok_or(CueError::NoPosting)
+    }
+
+    /// Posted shipments awaiting fulfillment (of `shop`, or all): shop -> shipment nos.
+    async fn awaiting(
+        &self,
+        shop: Option<&str>,
+    ) -> Result<std::collections::BTreeMap<String, Vec<String>>, CueError> {
+        let mut stream = self
+            .posting()?
+            .stream_shipments_awaiting_fulfillment(pb::StreamRequest {
+                shop: shop.unwrap_or_default().to_owned(),
+                ..Default::default()
+            })
+            .await
+            .map_err(CueError::Posting)?
+            .into_inner();
+        let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        while let Some(s) = stream.message().await.map_err(CueError::Posting)? {
+            out.entry(s.shop)
+                .or_default()
+                .push(format!("shipment {} (order {})", s.no, s.shopify_order_no));
+        }
+        Ok(out)
+    }
+
+    /// Queue one background job of `task` for `shop`, described by the group it retries.
+    async fn queue_job(
+        &self,
+        shop: &str,
+        task: shopsync_common::Task,
+        key: &str,
+        requested_by: &str,
+    ) -> Result<String, CueError> {
+        let mut spec = EntrySpec::new(shop.to_owned(), TaskParams::default_for(task));
+        spec.description = Some(format!("retry: {key}"));
+        spec.created_by = requested_by.to_owned();
+        Ok(self
+            .queue()?
+            .create_entry(pb::CreateEntryRequest {
+                spec: Some(shopsync_proto::spec_to_pb(&spec)),
+                on_hold: false,
+                request_id: String::new(),
+            })
+            .await
+            .map_err(CueError::Queue)?
+            .into_inner()
+            .id)
+    }
+
     pub async fn counts(&self, shop: Option<&str>) -> Result<Vec<(Kind, i64)>, CueError> {
         let c = repo::counts(&self.db, shop).await?;
         let errors = self.failed_entries(shop).await?.len() as i64;
         let gaps = crate::repo::webhooks::count_open_gaps(&self.db, shop).await?;
+        let awaiting: i64 = self.awaiting(shop).await?.values().map(|v| v.len() as i64).sum();
+        let shipment_errors = crate::repo::shipments::failed_count(&self.db, shop).await?;
+        let held_refunds = crate::repo::refunds::held_count(&self.db, shop).await?;
         Ok(Kind::ALL
             .into_iter()
             .map(|k| {
@@ -78,6 +145,9 @@ impl Cues {
                     Kind::SyncErrors => errors,
                     Kind::HighRiskOrders => c.high_risk_orders,
                     Kind::WebhookGaps => gaps,
+                    Kind::UnprocessedShipments => awaiting,
+                    Kind::ShipmentErrors => shipment_errors,
+                    Kind::HeldRefunds => held_refunds,
                 };
                 (k, n)
             })
@@ -98,6 +168,28 @@ impl Cues {
             Kind::HighRiskOrders => GroupOf::Held(&["high_risk"]),
             Kind::WebhookGaps => {
                 return Ok(crate::webhooks::gaps::groups(&self.db, shop, limit).await?);
+            }
+            Kind::UnprocessedShipments => {
+                return Ok(self
+                    .awaiting(shop)
+                    .await?
+                    .into_iter()
+                    .take(limit as usize)
+                    .map(|(shop, records)| Group {
+                        shop,
+                        key: "pending".into(),
+                        kind: "unprocessed_shipment".into(),
+                        reason: "posted in the ERP, not yet sent to Shopify".into(),
+                        count: records.len() as i64,
+                        records: records.into_iter().take(20).collect(),
+                    })
+                    .collect());
+            }
+            Kind::ShipmentErrors => {
+                return Ok(crate::repo::shipments::failed_groups(&self.db, shop, limit).await?);
+            }
+            Kind::HeldRefunds => {
+                return Ok(crate::repo::refunds::held_groups(&self.db, shop, limit).await?);
             }
             Kind::SyncErrors => {
                 // One group per failing entry: its error is the reason.
@@ -150,6 +242,37 @@ impl Cues {
                     .map_err(CueError::Queue)?
                     .into_inner();
                 return Ok((1, Some(e.id)));
+            }
+            Kind::UnprocessedShipments => {
+                let id = self.queue_job(shop, Task::SyncShipments, key, requested_by).await?;
+                let n = self.awaiting(Some(shop)).await?.values().map(|v| v.len() as i64).sum();
+                return Ok((n, Some(id)));
+            }
+            Kind::ShipmentErrors => {
+                let shipments = crate::repo::shipments::failed_with(&self.db, shop, key).await?;
+                if shipments.is_empty() {
+                    return Ok((0, None));
+                }
+                let mut posting = self.posting()?;
+                for no in &shipments {
+                    posting
+                        .reset_fulfillment_state(pb::ResetFulfillmentRequest {
+                            shipment_no: no.clone(),
+                        })
+                        .await
+                        .map_err(CueError::Posting)?;
+                    crate::repo::shipments::clear_result(&self.db, shop, no).await?;
+                }
+                let id = self.queue_job(shop, Task::SyncShipments, key, requested_by).await?;
+                return Ok((shipments.len() as i64, Some(id)));
+            }
+            Kind::HeldRefunds => {
+                let n = crate::repo::refunds::retry_held(&self.db, shop, key).await?;
+                if n == 0 {
+                    return Ok((0, None));
+                }
+                let id = self.queue_job(shop, Task::CreateSalesOrders, key, requested_by).await?;
+                return Ok((n, Some(id)));
             }
             Kind::WebhookGaps => {
                 return crate::webhooks::gaps::retry(

@@ -19,6 +19,9 @@ fn kind_to_pb(k: Kind) -> pb::CueKind {
         Kind::SyncErrors => pb::CueKind::SyncErrors,
         Kind::HighRiskOrders => pb::CueKind::HighRiskOrders,
         Kind::WebhookGaps => pb::CueKind::WebhookGaps,
+        Kind::UnprocessedShipments => pb::CueKind::UnprocessedShipments,
+        Kind::ShipmentErrors => pb::CueKind::ShipmentErrors,
+        Kind::HeldRefunds => pb::CueKind::HeldRefunds,
     }
 }
 
@@ -43,14 +46,22 @@ fn action(k: Kind) -> &'static str {
         Kind::WebhookGaps => {
             "check the shop's webhook subscriptions and the endpoint, then retry to resolve the gap (its window is reconciled)"
         }
+        Kind::UnprocessedShipments => {
+            "they go with the next sync-shipments run; retry to send them now"
+        }
+        Kind::ShipmentErrors => {
+            "fix the cause in Shopify or the ERP, then retry: the shipments are set back to pending and sent again"
+        }
+        Kind::HeldRefunds => "fix the reason, then retry the group",
     }
 }
 
 fn status(e: CueError) -> Status {
     match e {
         CueError::Invalid { .. } => Status::invalid_argument(e.to_string()),
-        CueError::NoQueue => Status::failed_precondition(e.to_string()),
+        CueError::NoQueue | CueError::NoPosting => Status::failed_precondition(e.to_string()),
         CueError::Queue(s) => Status::new(s.code(), format!("job queue: {}", s.message())),
+        CueError::Posting(s) => Status::new(s.code(), format!("posting: {}", s.message())),
         CueError::Db(err) => crate::error::db_status(&err),
     }
 }

@@ -2,11 +2,13 @@
 //! the Shopify orders it imported and where each stands) and serves gRPC `Worker` for its
 //! tasks and `Cues` (activity cues with drill-down and retry).
 //!
-//! Tasks: SyncOrders ([`import`]; with the shop's auto-create setting also
-//! [`create`] right after) and CreateSalesOrders ([`create`]). SyncShipments, SyncCustomers,
+//! Tasks: SyncOrders ([`import`]; with the shop's auto-create setting also [`create`] right
+//! after; then [`refunds`] and [`archive`]), CreateSalesOrders ([`create`], then
+//! [`refunds`]) and SyncShipments ([`shipments`], then [`archive`]). SyncCustomers,
 //! SyncCompanies and SyncPayments arrive with their issues; until then they fail with a
 //! clear, non-retryable "not implemented yet" error instead of pretending to run.
 
+pub mod archive;
 pub mod bulk;
 pub mod config;
 pub mod create;
@@ -15,7 +17,9 @@ pub mod error;
 pub mod grpc;
 pub mod import;
 pub mod mirror;
+pub mod refunds;
 pub mod repo;
+pub mod shipments;
 pub mod webhooks;
 
 use anyhow::Context;
@@ -44,7 +48,7 @@ pub struct OrderTasks {
 
 impl TaskRunner for OrderTasks {
     fn tasks(&self) -> Vec<Task> {
-        vec![Task::SyncOrders, Task::CreateSalesOrders]
+        vec![Task::SyncOrders, Task::CreateSalesOrders, Task::SyncShipments]
     }
 
     fn run(&self, ctx: RunContext) -> TaskFuture {
@@ -60,9 +64,20 @@ impl TaskRunner for OrderTasks {
                         let made = create::run(&ctx, &shop, &db, &Default::default()).await?;
                         merge(&mut report, made);
                     }
+                    refunds::run(&ctx, &shop, &db, &mut report).await?;
+                    archive::run(&ctx, &shop, &db, &mut report).await?;
                     Ok(report)
                 }
-                TaskParams::CreateSalesOrders(p) => create::run(&ctx, &shop, &db, p).await,
+                TaskParams::CreateSalesOrders(p) => {
+                    let mut report = create::run(&ctx, &shop, &db, p).await?;
+                    refunds::run(&ctx, &shop, &db, &mut report).await?;
+                    Ok(report)
+                }
+                TaskParams::SyncShipments(p) => {
+                    let mut report = shipments::run(&ctx, &shop, &db, p).await?;
+                    archive::run(&ctx, &shop, &db, &mut report).await?;
+                    Ok(report)
+                }
                 _ => Err(TaskError::NotImplemented { task: ctx.task, service: SERVICE }),
             }
         })
@@ -108,7 +123,16 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         )),
         None => None,
     };
-    let cues = grpc::CuesService { cues: Arc::new(cues::Cues { db: pool.clone(), queue }) };
+    // The posting service: the shipment cues read and reset shipments there.
+    let posting = match &cfg.posting_url {
+        Some(url) => Some(pb::posting_client::PostingClient::new(
+            shopsync_runtime::client::connect_lazy(url, auth.clone())
+                .context("posting service address")?,
+        )),
+        None => None,
+    };
+    let cues =
+        grpc::CuesService { cues: Arc::new(cues::Cues { db: pool.clone(), queue, posting }) };
     let apis = shopsync_runtime::worker::Apis {
         services: vec![pb::cues_server::SERVICE_NAME],
         probe: Some({

@@ -166,10 +166,14 @@ pub async fn store_page(
         // processed -> changed when the content moved away from what was processed; a held
         // order whose content changed goes back to be tried again (the edit may be the fix);
         // an import error is read again in any case.
-        let changes = match (&state[..], processed) {
+        let was_cancelled = body.as_ref().is_some_and(|Json(b)| b.cancelled);
+        let mut changes = match (&state[..], processed) {
             ("processed" | "changed", Some(Json(before))) => content.changes_since(&before),
             _ => Vec::new(),
         };
+        if matches!(&state[..], "processed" | "changed") && o.cancelled && !was_cancelled {
+            changes.insert(0, "cancelled in Shopify".into());
+        }
         let new_state = match &state[..] {
             "processed" | "changed" if !changes.is_empty() => "changed",
             "changed" => "processed",
@@ -223,6 +227,32 @@ pub async fn store_page(
         .bind(&new.hashes)
         .bind(&new.states)
         .bind(&new.contents)
+        .execute(&mut *tx)
+        .await?;
+    }
+    // Refunds are recorded as they are first seen; the refunds step turns them into documents.
+    let mut refund_ids = Vec::new();
+    let mut refund_orders = Vec::new();
+    let mut refund_times = Vec::new();
+    for o in orders {
+        for r in &o.refunds {
+            if let Some(id) = crate::mirror::legacy_id(&r.gid) {
+                refund_ids.push(id);
+                refund_orders.push(o.id);
+                refund_times.push(r.created_at);
+            }
+        }
+    }
+    if !refund_ids.is_empty() {
+        sqlx::query(
+            "INSERT INTO order_sync.refunds (shop, refund_id, order_id, created_at) \
+             SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::timestamptz[]) \
+             ON CONFLICT (shop, refund_id) DO NOTHING",
+        )
+        .bind(shop)
+        .bind(&refund_ids)
+        .bind(&refund_orders)
+        .bind(&refund_times)
         .execute(&mut *tx)
         .await?;
     }
@@ -335,11 +365,12 @@ pub async fn hold(pool: &PgPool, shop: &str, order_id: i64, h: &Hold) -> Result<
     Ok(())
 }
 
-/// Cancelled in Shopify before processing: no document is made.
+/// Cancelled in Shopify before processing (no document is made), or after it with the
+/// unposted document deleted.
 pub async fn mark_cancelled(pool: &PgPool, shop: &str, order_id: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE order_sync.orders SET state = 'cancelled', updated_at = now() \
-         WHERE shop = $1 AND order_id = $2 AND state = 'pending'",
+         WHERE shop = $1 AND order_id = $2 AND state IN ('pending', 'changed')",
     )
     .bind(shop)
     .bind(order_id)
@@ -361,4 +392,74 @@ pub async fn state_of(
     .bind(order_id)
     .fetch_optional(pool)
     .await
+}
+
+/// An order's document content when it was processed, and as it is now.
+pub async fn contents(
+    pool: &PgPool,
+    shop: &str,
+    order_id: i64,
+) -> Result<Option<(Content, Content)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        processed_content: Option<Json<Content>>,
+        content: Option<Json<Content>>,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT processed_content, content FROM order_sync.orders \
+         WHERE shop = $1 AND order_id = $2",
+    )
+    .bind(shop)
+    .bind(order_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(match row {
+        Some(Row { processed_content: Some(Json(before)), content: Some(Json(now)) }) => {
+            Some((before, now))
+        }
+        _ => None,
+    })
+}
+
+/// An order that may be archived in Shopify: processed, paid, fulfilled, not closed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Archivable {
+    pub order_id: i64,
+    pub name: String,
+}
+
+/// Processed orders after `after` that Shopify shows fully paid and fulfilled and that are
+/// neither closed there nor archived by us yet.
+pub async fn archivable(
+    pool: &PgPool,
+    shop: &str,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Archivable>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT order_id, name FROM order_sync.orders \
+         WHERE shop = $1 AND order_id > $2 AND state = 'processed' AND archived_at IS NULL \
+           AND coalesce((body->>'fully_paid')::boolean, false) \
+           AND fulfillment_status = 'fulfilled' \
+           AND NOT coalesce((body->>'closed')::boolean, false) \
+         ORDER BY order_id LIMIT $3",
+    )
+    .bind(shop)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Closed in Shopify by us.
+pub async fn mark_archived(pool: &PgPool, shop: &str, order_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE order_sync.orders SET archived_at = now(), updated_at = now() \
+         WHERE shop = $1 AND order_id = $2",
+    )
+    .bind(shop)
+    .bind(order_id)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
