@@ -153,7 +153,7 @@ echo "a customer places an order for $SKU, then the merchant refunds part of it:
 OUT=$(curl -sf "http://$SIM/sim/shops/demo-shop/orders" -H 'Content-Type: application/json' \
   -d "{\"lines\":[{\"sku\":\"$SKU\",\"quantity\":2}]}")
 echo "$OUT"
-ORDER=$(echo "$OUT" | grep -oE 'Order/[0-9]+' | cut -d/ -f2)
+ORDER=$(echo "$OUT" | grep -oE 'shopify/Order/[0-9]+' | cut -d/ -f3)
 curl -sf -X PATCH "http://$SIM/sim/shops/demo-shop/orders/$ORDER" -H 'Content-Type: application/json' \
   -d '{"tags":["gift"],"refund":"5.00"}'; echo
 
@@ -172,7 +172,7 @@ ss items create SHIP --description "Shipping charges" --price 0 --currency EUR >
 ss customers create WEBTPL --name "Template: web shop customers" --currency EUR >/dev/null
 LOC=$(gql '{"query":"{ locations(first: 1) { nodes { id } } }"}' | grep -oE 'gid://shopify/Location/[0-9]+' | head -n 1)
 SHOPSYNC_SHOP_ACCESS_TOKEN=$SIM_TOKEN ss shops create web-shop --domain "http://$SIM" --settings \
-  "{\"allow_background_syncs\":false,\"auto_create_customers\":true,\"customer_template\":\"WEBTPL\",\"shipping_charges_item\":\"SHIP\",\"auto_release\":true,\"locations\":[{\"shopify_location_id\":\"$LOC\",\"erp_location_filter\":\"WEB\"}]}" | head -n 3
+  "{\"allow_background_syncs\":false,\"auto_create_customers\":true,\"customer_template\":\"WEBTPL\",\"shipping_charges_item\":\"SHIP\",\"auto_release\":true,\"send_shipping_confirmation\":true,\"archive_processed_orders\":true,\"locations\":[{\"shopify_location_id\":\"$LOC\",\"erp_location_filter\":\"WEB\"}]}" | head -n 3
 export SHOPSYNC_ORDER_SYNC_URL=${URL[order-sync]}
 say "cues before (order-sync at $SHOPSYNC_ORDER_SYNC_URL)"
 ss cues --shop web-shop
@@ -187,9 +187,32 @@ ss items create WEB-0 --description "Web item $MISSING" --price 1000 --currency 
 RETRY=$(ss cues retry unmapped-products "unmapped_product:$MISSING" --shop web-shop)
 echo "$RETRY"
 ss jobs watch "$(echo "$RETRY" | id_of)"
-say "batch-post the shop's sales orders"
+FIRST=$(ss orders list --shop web-shop --limit 1 | grep -oE 'SO[0-9]+' | head -n 1)
+say "the warehouse enters how $FIRST travels"
+ss orders track "$FIRST" --company "DHL Express" --number JD014600006281 \
+  --url "https://www.dhl.com/track?id=JD014600006281" | grep -i tracking
+say "batch-post the shop's sales orders (shipped and invoiced)"
 ss sync batch-post-sales-orders --shop web-shop \
   --params '{"ship":true,"invoice":true,"shopify_order_no_not_blank":true}'
+ss cues --shop web-shop
+say "the posted shipments go back to Shopify as fulfillments, with tracking, exactly once"
+ss sync sync-shipments --shop web-shop
+gql '{"query":"{ orders(first: 3, sortKey: CREATED_AT, query: \"financial_status:paid\") { nodes { name displayFulfillmentStatus fulfillments(first: 2) { name trackingInfo { company number } } } } }"}'
+echo "a second run finds nothing left to send:"
+ss sync sync-shipments --shop web-shop
+
+say "a customer sends a unit back: the merchant refunds it in Shopify"
+PAID=$(gql '{"query":"{ orders(first: 1, sortKey: CREATED_AT, query: \"financial_status:paid\") { nodes { id lineItems(first: 1) { nodes { sku } } } } }"}')
+RORDER=$(echo "$PAID" | grep -oE 'shopify/Order/[0-9]+' | head -n 1 | cut -d/ -f3)
+RSKU=$(echo "$PAID" | grep -oE '"sku":"[^"]+"' | head -n 1 | cut -d'"' -f4)
+curl -sf -X PATCH "http://$SIM/sim/shops/demo-shop/orders/$RORDER" -H 'Content-Type: application/json' \
+  -d "{\"refund_lines\":[{\"sku\":\"$RSKU\",\"quantity\":1,\"restock\":true}]}" | grep -oE '"financial_status":"[^"]+"'
+say "the next order sync makes it a credit memo, and closes the paid, fulfilled, invoiced orders in Shopify"
+ss sync sync-orders --shop web-shop --params '{"only_fully_paid": true}'
+ss orders list --shop web-shop --limit 20 | grep -E 'NO|SCR' || true
+say "batch-post the invoices and credit memos"
+ss sync batch-post-sales-invoices --shop web-shop --params '{"shopify_order_no_not_blank":true}'
+gql '{"query":"{ orders(first: 5, query: \"status:closed\") { nodes { name closed displayFinancialStatus } } }"}'
 say "cues after"
 ss cues --shop web-shop
 ss orders list --shop web-shop --limit 10
