@@ -179,7 +179,8 @@ async fn posted_shipments_become_fulfillments_per_location_with_tracking_and_ord
 }
 
 #[tokio::test]
-async fn a_shipment_shopify_cannot_take_waits_in_the_cue_and_a_reset_sends_it() -> Result<()> {
+async fn a_shipment_shopify_cannot_take_waits_in_the_cue_and_a_reset_tries_it_again() -> Result<()>
+{
     let s = Stack::start("shipments_errors", &["acme"]).await?;
     let (skus, email) = shop_ready(&s, "acme").await?;
     let placed = sim_post(
@@ -389,4 +390,36 @@ async fn succeeded(q: &mut Queue, entry: &str) -> Result<()> {
         }
     })
     .await
+}
+
+#[tokio::test]
+async fn a_request_to_our_fulfillment_service_is_accepted_then_fulfilled() -> Result<()> {
+    let s = Stack::start("shipments_service", &["acme"]).await?;
+    let (skus, email) = shop_ready(&s, "acme").await?;
+    sim_post(
+        &s.sim,
+        "/sim/shops/acme/locations",
+        json!({"name": "ERP warehouse service", "fulfillment_service": true}),
+    )
+    .await?;
+    let placed = sim_post(
+        &s.sim,
+        "/sim/shops/acme/orders",
+        json!({"customer_email": email, "lines": [
+            {"sku": skus[0], "quantity": 2, "location": "ERP warehouse service"}]}),
+    )
+    .await?;
+    assert_eq!(placed["fulfillment_orders"][0]["request_status"], "SUBMITTED", "{placed}");
+    let mut q = queue(&s.scheduler).await?;
+    let run = sync_now(&mut q, "acme", sync_params(false)).await?;
+    assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
+    post_all(&s, "acme").await?;
+    let run = sync_now(&mut q, "acme", shipment_params()).await?;
+    assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
+    let counters = run.counters.clone().unwrap_or_default().values;
+    assert_eq!(counters.get("requests_accepted"), Some(&1), "{counters:?}");
+    assert_eq!(counters.get("sent"), Some(&1), "{counters:?}");
+    let export = sim_export(&s.sim, "acme").await?;
+    assert_eq!(fulfillments(&export, placed["id"].as_str().unwrap()).len(), 1);
+    Ok(())
 }

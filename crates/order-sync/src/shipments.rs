@@ -197,6 +197,21 @@ struct Existing {
     lines: BTreeMap<i64, i64>,
 }
 
+/// Fulfillments one read of an order shows (`OrderFulfillmentOrders` reads at most this
+/// many, each with at most [`FULFILLMENT_LINES`] lines).
+const FULFILLMENTS: usize = 10;
+const FULFILLMENT_LINES: usize = 20;
+
+/// Whether one read shows every fulfillment of the order whole: only then does not finding
+/// a request's fulfillment prove that Shopify did not make it.
+fn complete(order: &ofo::OrderFulfillmentOrdersOrder) -> bool {
+    order.fulfillments.len() < FULFILLMENTS
+        && order.fulfillments.iter().all(|f| {
+            !f.fulfillment_line_items.page_info.has_next_page
+                && f.fulfillment_line_items.nodes.len() <= FULFILLMENT_LINES
+        })
+}
+
 fn existing(order: &ofo::OrderFulfillmentOrdersOrder) -> Vec<Existing> {
     order
         .fulfillments
@@ -305,6 +320,17 @@ async fn send_shipment(
     }
     if !resend && sends.iter().any(|x| x.state == "sending") {
         return Ok(Outcome::Unconfirmed("the fulfillment is not in Shopify yet".into()));
+    }
+    if sends.iter().any(|x| x.state == "sending") && !complete(&order) {
+        // Not found, but the read may not show it: sending again could make a second one.
+        return Ok(Outcome::Failed {
+            key: "cannot_confirm",
+            reason: format!(
+                "order {} has more fulfillments than one read shows: check in Shopify whether \
+                 this shipment was fulfilled; retrying the group sends what is still open",
+                s.shopify_order_no
+            ),
+        });
     }
     let mut sent_ids: Vec<String> = Vec::new();
     for send in sends.iter().filter(|x| x.state == "sent") {

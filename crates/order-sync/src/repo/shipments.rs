@@ -175,14 +175,25 @@ pub async fn failed_with(
     .await
 }
 
-/// A reset shipment is no longer failed here (the posting service streams it again).
+/// A reset shipment is no longer failed here (the posting service streams it again), and
+/// its unconfirmed requests are dropped: the person who reset it checked Shopify, so what is
+/// still open is sent again.
 pub async fn clear_result(pool: &PgPool, shop: &str, shipment: &str) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
     sqlx::query("DELETE FROM order_sync.shipment_results WHERE shop = $1 AND shipment_no = $2")
         .bind(shop)
         .bind(shipment)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
-    Ok(())
+    sqlx::query(
+        "DELETE FROM order_sync.fulfillment_sends \
+         WHERE shop = $1 AND shipment_no = $2 AND state = 'sending'",
+    )
+    .bind(shop)
+    .bind(shipment)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
 }
 
 /// Failed shipments (of `shop`, or all).
