@@ -186,29 +186,33 @@ async fn a_shipment_shopify_cannot_take_waits_in_the_cue_and_a_reset_tries_it_ag
     let placed = sim_post(
         &s.sim,
         "/sim/shops/acme/orders",
-        json!({"customer_email": email, "lines": [{"sku": skus[0], "quantity": 2}]}),
+        json!({"customer_email": email, "lines": [
+            {"sku": skus[0], "quantity": 2}, {"sku": skus[1], "quantity": 1}]}),
     )
     .await?;
     let mut q = queue(&s.scheduler).await?;
     let run = sync_now(&mut q, "acme", sync_params(false)).await?;
     assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
     post_all(&s, "acme").await?;
-    // The order is fulfilled by hand in Shopify's admin first, with a different quantity
-    // (one unit): the shipment's second unit has nothing open left.
+    // The first line is fulfilled by hand in Shopify's admin first: the shipment's units of
+    // it have nothing open left; its second line still goes.
     let gid = placed["id"].as_str().unwrap();
     let fos = shopify_client(&s, "acme")?.order_fulfillment_orders(gid).await?.unwrap();
     let fo = &fos.fulfillment_orders.nodes[0];
+    let first = fo.line_items.nodes.iter().find(|l| l.line_item.sku.as_deref() == Some(&skus[0]));
     sim_graphql(
         &s,
         "acme",
         "mutation($f: FulfillmentInput!) { fulfillmentCreate(fulfillment: $f) { fulfillment { id } userErrors { message } } }",
         json!({"f": {"lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": fo.id,
-            "fulfillmentOrderLineItems": [{"id": fo.line_items.nodes[0].id, "quantity": 2}]}]}}),
+            "fulfillmentOrderLineItems": [{"id": first.unwrap().id, "quantity": 2}]}]}}),
     )
     .await?;
     let run = sync_now(&mut q, "acme", shipment_params()).await?;
     assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "one bad shipment never fails a run");
-    assert_eq!(run.counters.clone().unwrap_or_default().values.get("failed"), Some(&1));
+    let counters = run.counters.clone().unwrap_or_default().values;
+    assert_eq!(counters.get("failed"), Some(&1), "{counters:?}");
+    assert_eq!(counters.get("fulfillments_created"), Some(&1), "the open line went: {counters:?}");
     let mut cues = s.cues().await?;
     let c = cues.get_cues(pb::GetCuesRequest { shop: "acme".into() }).await?.into_inner();
     assert_eq!(count(&c, pb::CueKind::ShipmentErrors), 1, "{c:?}");
@@ -238,11 +242,12 @@ async fn a_shipment_shopify_cannot_take_waits_in_the_cue_and_a_reset_tries_it_ag
     assert!(!r.entry_id.is_empty(), "a sync-shipments job is queued");
     let run = ended_run(&mut q, &r.entry_id, 0).await?;
     assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
-    // Still nothing open: it fails again with the same reason (the reset did not lose it).
+    // Still nothing open for the first line: it fails again with the same reason, and the
+    // line that went is not sent a second time.
     let c = cues.get_cues(pb::GetCuesRequest { shop: "acme".into() }).await?.into_inner();
     assert_eq!(count(&c, pb::CueKind::ShipmentErrors), 1, "{c:?}");
     let export = sim_export(&s.sim, "acme").await?;
-    assert_eq!(fulfillments(&export, gid).len(), 1, "only the one made by hand");
+    assert_eq!(fulfillments(&export, gid).len(), 2, "the one made by hand and ours");
     Ok(())
 }
 

@@ -59,9 +59,13 @@ struct Args {
     #[arg(long)]
     skip_river: bool,
     /// Only these scenarios (a, b, c: the job queue; s: Shopify pacing; e: ERP documents;
-    /// o: order sync; w: order webhooks, written into the orders file).
-    #[arg(long, value_delimiter = ',', default_value = "a,b,c,s,e,o,w")]
+    /// o: order sync; w: order webhooks; f: fulfillments; w and f are written into the orders
+    /// file).
+    #[arg(long, value_delimiter = ',', default_value = "a,b,c,s,e,o,w,f")]
     only: Vec<String>,
+    /// Shipments sent as fulfillments (f).
+    #[arg(long, default_value_t = 1_000)]
+    fulfillments: usize,
     /// Orders placed per second for the webhook latency (w).
     #[arg(long, default_value_t = 20.0)]
     webhook_rate: f64,
@@ -598,6 +602,8 @@ async fn main() -> Result<()> {
     } else {
         None
     };
+    let fulfilled =
+        if has("f") { Some(orders::fulfillments(args.fulfillments).await?) } else { None };
     let r = serde_json::Value::Object(results);
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY);
@@ -782,6 +788,20 @@ async fn main() -> Result<()> {
             (p99 <= 5000.0 && w["failed_runs"] == 0).to_string(),
         ]);
     }
+    if let Some(x) = &fulfilled {
+        t.add_row([
+            format!("(o-f) {} shipments → Shopify fulfillments, one Standard shop", x["shipments"]),
+            format!(
+                "{:.0} fulfillments/h, {:.1} requests and {:.1} points each, {:.1} % of the ceiling",
+                f(x, "fulfillments_per_hour"),
+                f(x, "requests_per_shipment"),
+                f(x, "actual_points_per_shipment"),
+                100.0 * f(x, "share_of_ceiling")
+            ),
+            "one fulfillment each".into(),
+            (x["throttled_answers"] == 0).to_string(),
+        ]);
+    }
     println!("{t}");
     let write = |path: &std::path::Path, v: &serde_json::Value| -> Result<()> {
         if let Some(dir) = path.parent() {
@@ -801,26 +821,25 @@ async fn main() -> Result<()> {
         }
         write(&args.erp_out, &e)?;
     }
-    // The webhook figures go into the orders file: beside a fresh (o), or into the one there.
-    let orders = match (orders, hooks) {
-        (o, None) => o,
-        (o, Some(mut w)) => {
-            let mut o = match o {
-                Some(o) => o,
-                None => std::fs::read(&args.orders_out)
-                    .ok()
-                    .and_then(|b| serde_json::from_slice(&b).ok())
-                    .unwrap_or_else(|| json!({})),
-            };
-            if let Some(m) = w.as_object_mut() {
-                m.insert("date".into(), json!(chrono::Utc::now().to_rfc3339()));
-            }
-            if let Some(m) = o.as_object_mut() {
-                m.insert("webhooks".into(), w);
-            }
-            Some(o)
+    // The webhook and fulfillment figures go into the orders file: beside a fresh (o), or
+    // into the one there.
+    let mut orders = orders;
+    for (key, part) in [("webhooks", hooks), ("fulfillments", fulfilled)] {
+        let Some(mut w) = part else { continue };
+        let mut o = orders.take().unwrap_or_else(|| {
+            std::fs::read(&args.orders_out)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_else(|| json!({}))
+        });
+        if let Some(m) = w.as_object_mut() {
+            m.insert("date".into(), json!(chrono::Utc::now().to_rfc3339()));
         }
-    };
+        if let Some(m) = o.as_object_mut() {
+            m.insert(key.into(), w);
+        }
+        orders = Some(o);
+    }
     if let Some(mut o) = orders {
         if let Some(m) = o.as_object_mut() {
             m.entry("host").or_insert_with(host);

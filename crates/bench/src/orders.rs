@@ -728,3 +728,62 @@ pub async fn webhooks(rate: f64, secs: f64) -> Result<Value> {
         "throttled_answers": u.throttled,
     }))
 }
+
+/// (o-f) Fulfillments: `n` paid orders of 3 lines, made sales orders, shipped and invoiced by
+/// a batch-post job, then one sync-shipments run sends every posted shipment to Shopify as a
+/// fulfillment, as fast as the shop's rate limit allows (a Standard shop, real time). Per
+/// shipment: one read of the order's fulfillment orders and fulfillments, one
+/// `fulfillmentCreate`. Checked afterwards: exactly one fulfillment per order.
+pub async fn fulfillments(n: usize) -> Result<Value> {
+    const FDB: &str = "shopsync_bench_fulfillments";
+    const SHOP: &str = "ship";
+    let url = fresh_db(FDB).await?;
+    let sim = serve(SimConfig::default(), &[SHOP]).await?;
+    let mut s = start(&url).await?;
+    erp_setup(&mut s, &sim.sim, SHOP).await?;
+    connect_shop(&mut s, &sim, SHOP, true).await?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(77);
+    place_orders(&sim.sim, SHOP, n, &mut rng)?;
+    eprintln!("(o-f) {n} orders imported, made sales orders and posted…");
+    sync_now(&mut s, SHOP, sync_orders(None)).await?;
+    let post = pb::TaskParams {
+        params: Some(pb::task_params::Params::BatchPostSalesOrders(
+            pb::BatchPostSalesOrdersParams { ship: true, invoice: true, ..Default::default() },
+        )),
+    };
+    sync_now(&mut s, SHOP, post).await?;
+    eprintln!("(o-f) {n} shipments sent to Shopify by one sync-shipments run…");
+    let before = usage(&sim.sim, SHOP)?;
+    let t0 = sim.sim.clock.now_secs();
+    let real0 = Instant::now();
+    let params =
+        pb::TaskParams { params: Some(pb::task_params::Params::SyncShipments(Default::default())) };
+    let run = sync_now(&mut s, SHOP, params).await?;
+    let secs = sim.sim.clock.now_secs() - t0;
+    let real = real0.elapsed().as_secs_f64();
+    let after = usage(&sim.sim, SHOP)?;
+    let counters = run.counters.unwrap_or_default().values;
+    ensure!(counters.get("sent").copied() == Some(n as i64), "(o-f) sent: {counters:?}");
+    let per_order: Vec<usize> =
+        with_shop(&sim.sim, SHOP, |sh| sh.orders.values().map(|o| o.fulfillments.len()).collect())?;
+    ensure!(per_order.iter().all(|&k| k == 1), "(o-f) an order without exactly one fulfillment");
+    let window = after.last_at - after.first_at.unwrap_or(after.last_at).max(t0);
+    let actual = after.actual_points - before.actual_points;
+    let requests = after.requests - before.requests;
+    drop(s);
+    drop(sim);
+    drop_db(FDB).await?;
+    Ok(json!({
+        "plan": "standard (2000 points, 100/s)",
+        "shipments": n,
+        "simulated_seconds": secs,
+        "real_seconds": real,
+        "fulfillments_per_hour": n as f64 / secs * 3600.0,
+        "requests_per_shipment": requests as f64 / n as f64,
+        "requested_points_per_shipment": (after.requested_points - before.requested_points) / n as f64,
+        "actual_points_per_shipment": actual / n as f64,
+        "share_of_ceiling": actual / (BUCKET + RESTORE * window.max(1e-9)),
+        "throttled_answers": after.throttled - before.throttled,
+        "fulfillments_per_order": 1,
+    }))
+}

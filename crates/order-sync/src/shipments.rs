@@ -449,12 +449,23 @@ async fn send_shipment(
     }
 
     let known: Vec<i64> = found.iter().map(|f| f.id).collect();
+    // Requests still written down were not made (the read above shows every fulfillment):
+    // they give way to this plan, so none of them can be sent later beside it.
+    repo::forget_unsent(db, name, &s.no).await.map_err(|e| fail(Failure::Db(e)))?;
     let notify = shop.shop.settings.send_shipping_confirmation;
     let mut failure: Option<(&'static str, String)> = None;
     let mut unconfirmed: Option<String> = None;
     for (location, lines) in plan {
+        // After the parts already sent from this location (a shipment reset after a partial
+        // send sends the rest as new parts).
+        let base = sends
+            .iter()
+            .filter(|x| x.state == "sent" && x.location_id == location)
+            .map(|x| x.part + 1)
+            .max()
+            .unwrap_or(0);
         for (part, chunk) in lines.chunks(MAX_LINES).enumerate() {
-            let part = part as i32;
+            let part = base + part as i32;
             repo::intend(db, name, &s.no, s.shopify_order_id, location, part, chunk, &known)
                 .await
                 .map_err(|e| fail(Failure::Db(e)))?;

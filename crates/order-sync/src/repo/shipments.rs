@@ -100,6 +100,20 @@ pub async fn mark_sent(
     Ok(())
 }
 
+/// The shipment's requests not confirmed, once a full read of the order shows Shopify did
+/// not make them.
+pub async fn forget_unsent(pool: &PgPool, shop: &str, shipment: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM order_sync.fulfillment_sends \
+         WHERE shop = $1 AND shipment_no = $2 AND state = 'sending'",
+    )
+    .bind(shop)
+    .bind(shipment)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Shopify refused the request (a user error): nothing was made, the intent goes.
 pub async fn forget(
     pool: &PgPool,
