@@ -40,11 +40,27 @@ async fn refunds_become_credit_memos_once_and_update_unposted_documents() -> Res
     let doomed =
         sim_post(&s.sim, "/sim/shops/acme/orders", place(json!([{"sku": skus[3], "quantity": 1}])))
             .await?;
+    // Refunded before it ever reached the ERP: its document is made without the unit.
+    let early =
+        sim_post(&s.sim, "/sim/shops/acme/orders", place(json!([{"sku": skus[0], "quantity": 3}])))
+            .await?;
+    let id =
+        |o: &serde_json::Value| o["id"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    sim_patch(
+        &s.sim,
+        &format!("/sim/shops/acme/orders/{}", id(&early)),
+        json!({"refund_lines": [{"sku": skus[0], "quantity": 1, "restock": true}]}),
+    )
+    .await?;
     let mut q = queue(&s.scheduler).await?;
     let run = sync_now(&mut q, "acme", sync_params(false)).await?;
     assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
+    let counters = run.counters.clone().unwrap_or_default().values;
+    assert_eq!(counters.get("refunds_applied"), Some(&1), "{counters:?}");
     let docs = documents(&s, "acme").await?;
-    assert_eq!(docs.len(), 3);
+    assert_eq!(docs.len(), 4, "no credit memo for a refund the document already holds");
+    let early_doc = docs.iter().find(|d| d.shopify_order_no == early["name"].as_str().unwrap());
+    assert_eq!(early_doc.unwrap().lines[0].quantity, 2);
     let doc_of = |docs: &[pb::SalesDocument], o: &serde_json::Value| {
         docs.iter()
             .find(|d| {
@@ -68,8 +84,6 @@ async fn refunds_become_credit_memos_once_and_update_unposted_documents() -> Res
 
     // In Shopify: one of the two units refunded and restocked; an amount refunded as a
     // goodwill gesture; the open order's line refunded by one unit; the last one cancelled.
-    let id =
-        |o: &serde_json::Value| o["id"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
     sim_patch(
         &s.sim,
         &format!("/sim/shops/acme/orders/{}", id(&posted)),

@@ -135,7 +135,7 @@ impl Task {
     pub fn writes(self) -> &'static [Resource] {
         use Resource::*;
         match self {
-            Task::SyncOrders => &[Orders, Customers, Companies, Items],
+            Task::SyncOrders => &[Orders, SalesDocuments, Customers, Companies, Items],
             Task::CreateSalesOrders => &[Orders, SalesDocuments, Customers, Items],
             Task::SyncShipments => &[Fulfillments],
             Task::SyncProducts => &[Items, Prices],

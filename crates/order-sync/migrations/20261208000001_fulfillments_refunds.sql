@@ -25,6 +25,10 @@ CREATE TABLE order_sync.fulfillment_sends (
     PRIMARY KEY (shop, shipment_no, location_id, part),
     CHECK ((state = 'sent') = (fulfillment_id IS NOT NULL))
 );
+-- A Shopify fulfillment answers one request: reconciliation never takes one twice.
+CREATE UNIQUE INDEX fulfillment_sends_fulfillment ON order_sync.fulfillment_sends (shop, fulfillment_id)
+    WHERE fulfillment_id IS NOT NULL;
+CREATE INDEX fulfillment_sends_order ON order_sync.fulfillment_sends (shop, order_id);
 
 -- What sending a shipment gave, for the shipment cues (the posting service keeps the state
 -- the ERP shows; this keeps the reason grouped by cause).
@@ -51,6 +55,10 @@ CREATE TABLE order_sync.refunds (
     order_id        bigint      NOT NULL,
     state           text        NOT NULL DEFAULT 'pending'
                     CHECK (state IN ('pending', 'credited', 'applied', 'held')),
+    -- The order's document was made from an order that already had this refund: its lines
+    -- and shipping are in it (Shopify's current quantities and amounts), only an amount
+    -- beyond them is still to credit.
+    in_document     boolean     NOT NULL DEFAULT false,
     document_no     text,
     reason          text,
     created_at      timestamptz,
@@ -60,5 +68,7 @@ CREATE TABLE order_sync.refunds (
 );
 CREATE INDEX refunds_open ON order_sync.refunds (shop, order_id) WHERE state IN ('pending', 'held');
 
--- Closed (archived) in Shopify by us once paid, fulfilled and invoiced.
-ALTER TABLE order_sync.orders ADD COLUMN archived_at timestamptz;
+-- Closed (archived) in Shopify by us once paid, fulfilled and invoiced; when its document was
+-- last made.
+ALTER TABLE order_sync.orders ADD COLUMN archived_at timestamptz,
+    ADD COLUMN processed_at timestamptz;

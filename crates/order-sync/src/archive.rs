@@ -1,8 +1,9 @@
 //! Archive processed orders (reference 3.1 "Archive"): with the shop's setting, an order that
 //! Shopify shows fully paid and fulfilled and whose ERP documents are all posted (shipped and
 //! invoiced, or an invoice) is closed in Shopify with `orderClose` (closing twice is harmless,
-//! so a crash between closing and recording only closes it again). Runs after an import (the
-//! statuses are as fresh as the mirror) and after sending shipments.
+//! so a crash between closing and recording only closes it again). Runs at the end of
+//! SyncOrders, after the import made the mirror's statuses fresh (an order fulfilled by a
+//! shipments run is closed by the next import, which sees it fulfilled).
 
 use crate::repo::orders as repo;
 use crate::{Failure, fail};

@@ -90,6 +90,15 @@ async fn process(
     let mut todo = Vec::new();
     for w in batch {
         let o = &w.order;
+        if w.state == "changed" && o.cancelled {
+            // Cancelled after processing: an unposted document goes with the cancellation
+            // (none is made again); a posted one stays flagged for a person.
+            if clear_for_update(shop, &w, report).await? {
+                repo::mark_cancelled(db, name, o.id).await.map_err(|e| fail(Failure::Db(e)))?;
+                report.count("cancelled_documents_deleted", 1);
+            }
+            continue;
+        }
         if !p.financial_statuses.is_empty() && !p.financial_statuses.contains(&o.financial_status)
             || !p.fulfillment_statuses.is_empty()
                 && !p.fulfillment_statuses.contains(&o.fulfillment_status)
@@ -113,12 +122,6 @@ async fn process(
             continue;
         }
         if w.state == "changed" && !clear_for_update(shop, &w, report).await? {
-            continue;
-        }
-        if w.state == "changed" && o.cancelled {
-            // Its unposted document is gone with the cancellation; none is made again.
-            repo::mark_cancelled(db, name, o.id).await.map_err(|e| fail(Failure::Db(e)))?;
-            report.count("cancelled_documents_deleted", 1);
             continue;
         }
         todo.push(w);
@@ -180,7 +183,9 @@ async fn process(
                 } else {
                     "order"
                 };
-                repo::mark_processed(db, name, o.id, &doc.no, kind, content)
+                let refunds: Vec<i64> =
+                    o.refunds.iter().filter_map(|r| crate::mirror::legacy_id(&r.gid)).collect();
+                repo::mark_processed(db, name, o.id, &doc.no, kind, content, &refunds)
                     .await
                     .map_err(|e| fail(Failure::Db(e)))?;
                 report.count(if r.created { "created" } else { "already_created" }, 1);
@@ -228,9 +233,11 @@ async fn clear_for_update(
         .await
         .map_err(|s| fail(Failure::Api("reading the order's documents", s)))?
         .into_inner();
+    // Credit memos are the refunds' documents: they stay as they are.
+    let credit_memo = |d: &pb::SalesDocument| d.r#type == pb::DocumentType::CreditMemo as i32;
     let posted = !docs.shipments.is_empty()
         || !docs.invoices.is_empty()
-        || docs.documents.iter().any(|d| {
+        || docs.documents.iter().filter(|d| !credit_memo(d)).any(|d| {
             d.status == pb::DocumentStatus::Posted as i32
                 || d.lines.iter().any(|l| l.quantity_shipped > 0 || l.quantity_invoiced > 0)
         });
@@ -239,7 +246,7 @@ async fn clear_for_update(
         report.count("changed_after_posting", 1);
         return Ok(false);
     }
-    for d in docs.documents {
+    for d in docs.documents.into_iter().filter(|d| !credit_memo(d)) {
         let mut version = d.version;
         if d.status == pb::DocumentStatus::Released as i32 {
             version = erp

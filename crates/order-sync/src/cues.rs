@@ -58,6 +58,8 @@ pub enum CueError {
     Posting(tonic::Status),
     #[error("order-sync has no posting service address (SHOPSYNC_POSTING_URL)")]
     NoPosting,
+    #[error("{0}")]
+    Busy(String),
 }
 
 pub struct Cues {
@@ -131,7 +133,12 @@ impl Cues {
         let c = repo::counts(&self.db, shop).await?;
         let errors = self.failed_entries(shop).await?.len() as i64;
         let gaps = crate::repo::webhooks::count_open_gaps(&self.db, shop).await?;
-        let awaiting: i64 = self.awaiting(shop).await?.values().map(|v| v.len() as i64).sum();
+        // Without the posting service (not configured) there is nothing to count there.
+        let awaiting: i64 = if self.posting.is_some() {
+            self.awaiting(shop).await?.values().map(|v| v.len() as i64).sum()
+        } else {
+            0
+        };
         let shipment_errors = crate::repo::shipments::failed_count(&self.db, shop).await?;
         let held_refunds = crate::repo::refunds::held_count(&self.db, shop).await?;
         Ok(Kind::ALL
@@ -253,6 +260,14 @@ impl Cues {
                 if shipments.is_empty() {
                     return Ok((0, None));
                 }
+                // Not while a run sends the shop's shipments (it could be sending one of them).
+                let Some(_lock) = crate::repo::shipments::try_lock_shop(&self.db, shop).await?
+                else {
+                    return Err(CueError::Busy(
+                        "a sync-shipments run of the shop is sending now: retry when it ends"
+                            .into(),
+                    ));
+                };
                 let mut posting = self.posting()?;
                 for no in &shipments {
                     posting

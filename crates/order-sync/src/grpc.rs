@@ -62,6 +62,7 @@ fn status(e: CueError) -> Status {
         CueError::NoQueue | CueError::NoPosting => Status::failed_precondition(e.to_string()),
         CueError::Queue(s) => Status::new(s.code(), format!("job queue: {}", s.message())),
         CueError::Posting(s) => Status::new(s.code(), format!("posting: {}", s.message())),
+        CueError::Busy(m) => Status::aborted(m),
         CueError::Db(err) => crate::error::db_status(&err),
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! Tasks: SyncOrders ([`import`]; with the shop's auto-create setting also [`create`] right
 //! after; then [`refunds`] and [`archive`]), CreateSalesOrders ([`create`], then
-//! [`refunds`]) and SyncShipments ([`shipments`], then [`archive`]). SyncCustomers,
+//! [`refunds`]) and SyncShipments ([`shipments`]; the orders it fulfilled are archived by the
+//! next import, which sees them fulfilled). SyncCustomers,
 //! SyncCompanies and SyncPayments arrive with their issues; until then they fail with a
 //! clear, non-retryable "not implemented yet" error instead of pretending to run.
 
@@ -73,11 +74,7 @@ impl TaskRunner for OrderTasks {
                     refunds::run(&ctx, &shop, &db, &mut report).await?;
                     Ok(report)
                 }
-                TaskParams::SyncShipments(p) => {
-                    let mut report = shipments::run(&ctx, &shop, &db, p).await?;
-                    archive::run(&ctx, &shop, &db, &mut report).await?;
-                    Ok(report)
-                }
+                TaskParams::SyncShipments(p) => shipments::run(&ctx, &shop, &db, p).await,
                 _ => Err(TaskError::NotImplemented { task: ctx.task, service: SERVICE }),
             }
         })

@@ -326,16 +326,17 @@ impl Order {
                 })
                 .collect(),
             shipping_minor: self.shipping_lines.iter().map(|s| s.discounted_minor).sum(),
+            cancelled: self.cancelled,
         }
     }
 }
 
-/// `order #1001 (gid://shopify/Order/42)`.
 /// The numeric id at the end of a gid (`gid://shopify/Refund/42` -> 42).
 pub fn legacy_id(gid: &str) -> Option<i64> {
     gid.rsplit('/').next().and_then(|s| s.parse().ok())
 }
 
+/// `order #1001 (gid://shopify/Order/42)`.
 pub fn record(name: &str, gid: &str) -> String {
     format!("order {name} ({gid})")
 }
@@ -345,6 +346,9 @@ pub fn record(name: &str, gid: &str) -> String {
 pub struct Content {
     pub lines: Vec<ContentLine>,
     pub shipping_minor: i64,
+    /// Cancelled in Shopify (left out of the form, so of the hash, while false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cancelled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -366,6 +370,9 @@ impl Content {
     /// What changed from `before` to `self`, as a person reads it (empty: nothing).
     pub fn changes_since(&self, before: &Content) -> Vec<String> {
         let mut out = Vec::new();
+        if self.cancelled && !before.cancelled {
+            out.push("cancelled in Shopify".to_owned());
+        }
         let name = |l: &ContentLine| {
             if l.sku.is_empty() { format!("line {}", l.id) } else { format!("SKU {}", l.sku) }
         };
@@ -469,6 +476,7 @@ mod tests {
                 })
                 .collect(),
             shipping_minor: shipping,
+            cancelled: false,
         }
     }
 

@@ -96,7 +96,8 @@ async fn order(
     };
     let currency = order.currency_code;
     let mut all_done = true;
-    for &refund_id in &o.refund_ids {
+    for (i, &refund_id) in o.refund_ids.iter().enumerate() {
+        let in_document = o.in_document.get(i).copied().unwrap_or(false);
         let Some(r) =
             order.refunds.iter().find(|r| crate::mirror::legacy_id(&r.id) == Some(refund_id))
         else {
@@ -105,29 +106,54 @@ async fn order(
             settle(db, name, o, refund_id, Became::Held(why), report).await?;
             continue;
         };
+        let has_lines = !r.refund_line_items.nodes.is_empty();
         let became = match main {
-            None if o.state == "cancelled" => {
-                Became::Applied(String::new()) // cancelled before any document: nothing to undo
-            }
+            // Cancelled before any document was made: nothing to undo.
+            None if o.state == "cancelled" => Became::Applied(String::new()),
             None => Became::Held("the order has no ERP document".into()),
-            Some(d) if !posted && !r.refund_line_items.nodes.is_empty() => {
-                Became::Applied(d.no.clone())
+            // Its lines reach the unposted document when it is made again from the order as
+            // it is now (the import saw the lowered quantities): wait for that.
+            Some(_) if !in_document && !posted && has_lines => {
+                all_done = false;
+                report.count("refunds_waiting_for_document", 1);
+                continue;
             }
-            Some(d) => match credit_memo(shop, d, &docs, refund_id, r, currency) {
-                Err(why) => Became::Held(why),
-                Ok(memo) => create(shop, memo).await?,
-            },
+            Some(d) => {
+                // In the document already: only what went beyond its lines is credited.
+                let part = if in_document { Part::BeyondLines } else { Part::Whole };
+                let memo =
+                    Memo { d, docs: &docs, refund_id, currency, part, gross: o.taxes_included };
+                match credit_memo(shop, &memo, r) {
+                    Err(why) => Became::Held(why),
+                    Ok(None) => Became::Applied(d.no.clone()),
+                    Ok(Some(memo)) => create(shop, memo).await?,
+                }
+            }
         };
         if matches!(became, Became::Held(_)) {
             all_done = false;
         }
         settle(db, name, o, refund_id, became, report).await?;
     }
-    if all_done && o.state == "changed" && posted && only_refunds_changed(db, shop, o).await? {
+    if all_done
+        && o.state == "changed"
+        && !o.cancelled
+        && posted
+        && only_refunds_changed(db, shop, o).await?
+    {
         repo::accept_refunded(db, name, o.order_id).await.map_err(|e| fail(Failure::Db(e)))?;
         report.count("refund_changes_accepted", 1);
     }
     Ok(())
+}
+
+/// Which part of a refund a credit memo carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// Lines, shipping and any other amount.
+    Whole,
+    /// Shipping and any other amount (the lines are in the order's document).
+    BeyondLines,
 }
 
 async fn settle(
@@ -158,46 +184,78 @@ fn minor(amount: Decimal, currency: CurrencyCode) -> Result<i64, String> {
     Money::new(amount, currency).and_then(|m| m.minor_units()).map_err(|e| e.to_string())
 }
 
-/// The credit memo for one refund of a posted order document, or why it cannot be made.
+/// What a credit memo is made for.
+#[derive(Clone, Copy)]
+struct Memo<'a> {
+    /// The order's document (its lines give items, variants, locations, prices).
+    d: &'a pb::SalesDocument,
+    docs: &'a pb::ShopifyOrderDocuments,
+    refund_id: i64,
+    currency: CurrencyCode,
+    part: Part,
+    /// The order's prices include tax: amounts are gross.
+    gross: bool,
+}
+
+/// The credit memo for (a part of) one refund of the order's document; `None` when that part
+/// returns nothing; the error is why it cannot be made. Amounts follow the document: net of
+/// tax unless the shop's prices include it.
 fn credit_memo(
     shop: &ShopContext,
-    d: &pb::SalesDocument,
-    docs: &pb::ShopifyOrderDocuments,
-    refund_id: i64,
+    m: &Memo<'_>,
     r: &or::OrderRefundsOrderRefunds,
-    currency: CurrencyCode,
-) -> Result<pb::SalesDocument, String> {
+) -> Result<Option<pb::SalesDocument>, String> {
+    let Memo { d, docs, refund_id, currency, part, gross } = *m;
     if r.refund_line_items.page_info.has_next_page {
         return Err("the refund has more than 100 lines".into());
     }
     let charges = shop.shop.settings.shipping_charges_item.clone();
     let mut lines = Vec::new();
+    // What the lines and shipping returned, tax included (the rest of the total is "other").
     let mut accounted = 0i64;
     for l in &r.refund_line_items.nodes {
         let Some(item_id) = crate::mirror::legacy_id(&l.line_item.id) else { continue };
+        let net = minor(l.subtotal_set.shop_money.amount, currency)?;
+        let tax = minor(l.total_tax_set.shop_money.amount, currency)?;
+        accounted += if gross { net } else { net + tax };
+        if part == Part::BeyondLines {
+            continue;
+        }
         let Some(src) = d.lines.iter().find(|x| x.shopify_order_line_id == item_id) else {
             return Err(format!(
                 "refunded line item {item_id} is not on document {} (its line was removed?)",
                 d.no
             ));
         };
-        let net = minor(l.subtotal_set.shop_money.amount, currency)?;
-        let tax = minor(l.total_tax_set.shop_money.amount, currency)?;
-        accounted += net + tax;
-        let unit = src.unit_price_minor.unwrap_or(0);
-        let gross = unit * l.quantity;
-        // The net refunded for the line: the unit price less the discount it carried.
-        let (unit, discount) = if gross >= net { (unit, gross - net) } else { (net, 0) };
-        let quantity = if gross >= net { l.quantity } else { 1 };
+        // Only units the ERP shipped or invoiced are credited; the rest is still on the open
+        // document, which a person lowers.
+        let done = src.quantity_shipped.max(src.quantity_invoiced);
+        let credited: i64 = docs
+            .documents
+            .iter()
+            .filter(|m| m.r#type == pb::DocumentType::CreditMemo as i32)
+            .flat_map(|m| &m.lines)
+            .filter(|x| x.shopify_order_line_id == item_id)
+            .map(|x| x.quantity)
+            .sum();
+        if l.quantity > done - credited {
+            return Err(format!(
+                "refund of {} units of line {item_id} while the ERP shipped or invoiced {done} \
+                 ({credited} credited already): lower the open order, then retry",
+                l.quantity
+            ));
+        }
+        let q = l.quantity.max(1);
+        let unit = (net + q - 1) / q; // rounded up; the discount takes the difference
         lines.push(pb::SalesLine {
             item_no: src.item_no.clone(),
             variant_code: src.variant_code.clone(),
             location_code: src.location_code.clone(),
             description: src.description.clone(),
-            quantity,
+            quantity: l.quantity,
             unit_of_measure: src.unit_of_measure.clone(),
             unit_price_minor: Some(unit),
-            line_discount_minor: discount,
+            line_discount_minor: unit * l.quantity - net,
             shopify_order_line_id: item_id,
             shopify_order_no: d.shopify_order_no.clone(),
             return_to_stock: !matches!(l.restock_type, or::RefundLineItemRestockType::NO_RESTOCK),
@@ -208,12 +266,20 @@ fn credit_memo(
     for s in &r.refund_shipping_lines.nodes {
         let net = minor(s.subtotal_amount_set.shop_money.amount, currency)?;
         let tax = minor(s.tax_amount_set.shop_money.amount, currency)?;
-        shipping += net;
+        shipping += if gross { net + tax } else { net };
         accounted += net + tax;
     }
     let total = minor(r.total_refunded_set.shop_money.amount, currency)?;
-    // Refunded beyond lines and shipping (an amount-only refund, a goodwill gesture).
+    // Refunded beyond lines and shipping (an amount-only refund, a goodwill gesture). Less
+    // than them (a restocking fee kept, a refund of nothing) is for a person to credit.
     let other = total - accounted;
+    if other < 0 && part == Part::Whole && !lines.is_empty() {
+        return Err(format!(
+            "the refund's total is {} minor units less than its lines and shipping: credit it by hand",
+            -other
+        ));
+    }
+    let location = d.lines.first().map(|l| l.location_code.clone()).unwrap_or_default();
     for (amount, what) in [(shipping, "Refunded shipping"), (other, "Refunded amount")] {
         if amount <= 0 {
             continue;
@@ -225,7 +291,7 @@ fn credit_memo(
         };
         lines.push(pb::SalesLine {
             item_no: item.clone(),
-            location_code: d.lines.first().map(|l| l.location_code.clone()).unwrap_or_default(),
+            location_code: location.clone(),
             description: format!("{what}, Shopify refund {refund_id}"),
             quantity: 1,
             unit_price_minor: Some(amount),
@@ -234,9 +300,9 @@ fn credit_memo(
         });
     }
     if lines.is_empty() {
-        return Err("the refund returns nothing (no lines, no amount)".into());
+        return Ok(None);
     }
-    Ok(pb::SalesDocument {
+    Ok(Some(pb::SalesDocument {
         r#type: pb::DocumentType::CreditMemo as i32,
         shop: d.shop.clone(),
         shopify_order_id: d.shopify_order_id,
@@ -249,7 +315,7 @@ fn credit_memo(
         applies_to_doc_no: docs.invoices.first().map(|i| i.no.clone()).unwrap_or_default(),
         lines,
         ..Default::default()
-    })
+    }))
 }
 
 async fn create(shop: &ShopContext, memo: pb::SalesDocument) -> Result<Became, TaskError> {
@@ -268,6 +334,7 @@ async fn create(shop: &ShopContext, memo: pb::SalesDocument) -> Result<Became, T
                 tonic::Code::InvalidArgument
                     | tonic::Code::FailedPrecondition
                     | tonic::Code::NotFound
+                    | tonic::Code::AlreadyExists
             ) =>
         {
             Ok(Became::Held(format!("the ERP refused the credit memo: {}", s.message())))

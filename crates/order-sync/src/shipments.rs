@@ -54,6 +54,14 @@ pub async fn run(
     p: &SyncShipments,
 ) -> Result<RunReport, TaskError> {
     let mut report = RunReport::default();
+    let Some(_lock) =
+        repo::try_lock_shop(db, &shop.shop.name).await.map_err(|e| fail(Failure::Db(e)))?
+    else {
+        return Err(TaskError::Failed {
+            source: anyhow::anyhow!("another run is sending this shop's shipments"),
+            retryable: true,
+        });
+    };
     let shipments = awaiting(shop, p).await?;
     let total = shipments.len() as u64;
     ctx.progress.report(0, total, format!("{total} shipments to send")).await;
@@ -74,6 +82,9 @@ pub async fn run(
     }
     let mut still = 0;
     for s in unconfirmed {
+        if ctx.cancel.is_cancelled() {
+            return Err(TaskError::Cancelled);
+        }
         let outcome = send_shipment(shop, db, s, false, &mut report).await?;
         if matches!(outcome, Outcome::Unconfirmed(_)) {
             still += 1;
@@ -135,13 +146,8 @@ async fn record(
             }
         };
         if let Some(result) = result {
-            posting
-                .record_fulfillment_result(pb::FulfillmentResultRequest {
-                    shipment_no: s.no.clone(),
-                    result: Some(result),
-                })
-                .await
-                .map_err(|e| fail(Failure::Api("recording the fulfillment", e)))?;
+            // Here first: a crash before the ERP hears of it leaves the shipment pending there
+            // (sent again, finding its fulfillments), never failed in the ERP and unknown here.
             let r = ShipmentResult {
                 shipment_no: &s.no,
                 order_id: s.shopify_order_id,
@@ -151,6 +157,13 @@ async fn record(
                 reason,
             };
             repo::record_result(db, name, &r).await.map_err(|e| fail(Failure::Db(e)))?;
+            posting
+                .record_fulfillment_result(pb::FulfillmentResultRequest {
+                    shipment_no: s.no.clone(),
+                    result: Some(result),
+                })
+                .await
+                .map_err(|e| fail(Failure::Api("recording the fulfillment", e)))?;
         }
     }
     Ok(())
@@ -219,7 +232,7 @@ fn existing(order: &ofo::OrderFulfillmentOrdersOrder) -> Vec<Existing> {
         .filter_map(|f| {
             let mut lines = BTreeMap::new();
             for l in &f.fulfillment_line_items.nodes {
-                let id = crate::mirror::legacy_id(&l.line_item.id)?;
+                let id = crate::mirror::legacy_id(&l.line_item.id).unwrap_or(0);
                 *lines.entry(id).or_insert(0) += l.quantity.unwrap_or(0);
             }
             Some(Existing {
@@ -303,19 +316,44 @@ async fn send_shipment(
     // in Shopify (found by its lines among the fulfillments that are new since) is confirmed.
     let mut sends = repo::sends(db, name, &s.no).await.map_err(|e| fail(Failure::Db(e)))?;
     let mut found = existing(&order);
+    let mut taken = repo::taken_fulfillments(db, name, s.shopify_order_id)
+        .await
+        .map_err(|e| fail(Failure::Db(e)))?;
     for send in sends.iter_mut().filter(|x| x.state == "sending") {
         let want = totals(&send.lines);
-        if let Some(f) = found.iter().find(|f| {
-            !send.known_before.contains(&f.id)
-                && f.location == Some(send.location_id)
-                && f.lines == want
-        }) {
-            repo::mark_sent(db, name, &s.no, send.location_id, send.part, &f.gid)
-                .await
-                .map_err(|e| fail(Failure::Db(e)))?;
-            send.state = "sent".into();
-            send.fulfillment_id = Some(f.gid.clone());
-            report.count("reconciled", 1);
+        // New since the request was written, not another request's, same lines, and from
+        // its location (when Shopify says where from).
+        let candidates: Vec<&Existing> = found
+            .iter()
+            .filter(|f| {
+                !send.known_before.contains(&f.id)
+                    && !taken.contains(&f.gid)
+                    && f.location.is_none_or(|l| l == send.location_id)
+                    && f.lines == want
+            })
+            .collect();
+        match candidates[..] {
+            [] => {}
+            [f] => {
+                repo::mark_sent(db, name, &s.no, send.location_id, send.part, &f.gid)
+                    .await
+                    .map_err(|e| fail(Failure::Db(e)))?;
+                send.state = "sent".into();
+                send.fulfillment_id = Some(f.gid.clone());
+                taken.push(f.gid.clone());
+                report.count("reconciled", 1);
+            }
+            _ => {
+                return Ok(Outcome::Failed {
+                    key: "cannot_confirm",
+                    reason: format!(
+                        "order {} has several new fulfillments that could be this shipment's: \
+                         check in Shopify whether it was fulfilled; retrying the group sends \
+                         what is still open",
+                        s.shopify_order_no
+                    ),
+                });
+            }
         }
     }
     if !resend && sends.iter().any(|x| x.state == "sending") {
@@ -466,9 +504,16 @@ async fn send_shipment(
             .unwrap_or(0);
         for (part, chunk) in lines.chunks(MAX_LINES).enumerate() {
             let part = base + part as i32;
-            repo::intend(db, name, &s.no, s.shopify_order_id, location, part, chunk, &known)
-                .await
-                .map_err(|e| fail(Failure::Db(e)))?;
+            let written =
+                repo::intend(db, name, &s.no, s.shopify_order_id, location, part, chunk, &known)
+                    .await
+                    .map_err(|e| fail(Failure::Db(e)))?;
+            if !written {
+                // A confirmed request holds this place: someone else sent it meanwhile.
+                return Ok(Outcome::Unconfirmed(format!(
+                    "part {part} from location {location} was sent meanwhile"
+                )));
+            }
             match create(shop, chunk, s.tracking.as_ref(), notify).await {
                 Ok(id) => {
                     repo::mark_sent(db, name, &s.no, location, part, &id)

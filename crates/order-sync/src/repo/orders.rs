@@ -166,14 +166,10 @@ pub async fn store_page(
         // processed -> changed when the content moved away from what was processed; a held
         // order whose content changed goes back to be tried again (the edit may be the fix);
         // an import error is read again in any case.
-        let was_cancelled = body.as_ref().is_some_and(|Json(b)| b.cancelled);
-        let mut changes = match (&state[..], processed) {
+        let changes = match (&state[..], processed) {
             ("processed" | "changed", Some(Json(before))) => content.changes_since(&before),
             _ => Vec::new(),
         };
-        if matches!(&state[..], "processed" | "changed") && o.cancelled && !was_cancelled {
-            changes.insert(0, "cancelled in Shopify".into());
-        }
         let new_state = match &state[..] {
             "processed" | "changed" if !changes.is_empty() => "changed",
             "changed" => "processed",
@@ -230,11 +226,15 @@ pub async fn store_page(
         .execute(&mut *tx)
         .await?;
     }
-    // Refunds are recorded as they are first seen; the refunds step turns them into documents.
+    // Refunds are recorded as they are first seen; the refunds step turns them into documents
+    // (a document made from the order afterwards marks them as in it).
     let mut refund_ids = Vec::new();
     let mut refund_orders = Vec::new();
     let mut refund_times = Vec::new();
-    for o in orders {
+    for (o, stored) in orders.iter().zip(&out) {
+        if *stored == Stored::OutsideHistory {
+            continue;
+        }
         for r in &o.refunds {
             if let Some(id) = crate::mirror::legacy_id(&r.gid) {
                 refund_ids.push(id);
@@ -323,7 +323,8 @@ pub async fn work(
         .collect())
 }
 
-/// The order's document exists and holds `content` (the content it was made of).
+/// The order's document exists and holds `content` (the content it was made of), made from
+/// the order as it was with `refund_ids`: those refunds' lines and shipping are in it.
 pub async fn mark_processed(
     pool: &PgPool,
     shop: &str,
@@ -331,12 +332,17 @@ pub async fn mark_processed(
     document_no: &str,
     document_type: &str,
     content: &Content,
+    refund_ids: &[i64],
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE order_sync.orders SET state = 'processed', document_no = $3, document_type = $4, \
-         processed_hash = $5, processed_content = $6, changes = NULL, hold_kind = NULL, \
-         hold_key = NULL, hold_reason = NULL, updated_at = now() \
-         WHERE shop = $1 AND order_id = $2",
+        "WITH o AS ( \
+           UPDATE order_sync.orders SET state = 'processed', document_no = $3, \
+             document_type = $4, processed_hash = $5, processed_content = $6, changes = NULL, \
+             hold_kind = NULL, hold_key = NULL, hold_reason = NULL, processed_at = now(), \
+             updated_at = now() \
+           WHERE shop = $1 AND order_id = $2) \
+         UPDATE order_sync.refunds SET in_document = true, updated_at = now() \
+         WHERE shop = $1 AND order_id = $2 AND refund_id = ANY($7)",
     )
     .bind(shop)
     .bind(order_id)
@@ -344,6 +350,7 @@ pub async fn mark_processed(
     .bind(document_type)
     .bind(content.hash())
     .bind(Json(content))
+    .bind(refund_ids)
     .execute(pool)
     .await?;
     Ok(())

@@ -11,10 +11,16 @@ pub struct OpenOrder {
     /// The order's state in the mirror (processed, changed, cancelled, ...).
     pub state: String,
     pub refund_ids: Vec<i64>,
+    /// Per refund (same order): its lines and shipping are in the order's document.
+    pub in_document: Vec<bool>,
+    /// The order's body says it is cancelled.
+    pub cancelled: bool,
+    /// Its prices include tax (so do its document's amounts).
+    pub taxes_included: bool,
 }
 
-/// Orders after `after` whose refunds wait (pending or held), among the orders that have a
-/// document or were cancelled before one was made; at most `limit`.
+/// Orders after `after` with pending refunds, among the orders that have a document or were
+/// cancelled before one was made; at most `limit` (held ones wait for their group's retry).
 pub async fn open_orders(
     pool: &PgPool,
     shop: &str,
@@ -22,12 +28,16 @@ pub async fn open_orders(
     limit: i64,
 ) -> Result<Vec<OpenOrder>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT o.order_id, o.name, o.state, array_agg(r.refund_id ORDER BY r.refund_id) AS refund_ids \
+        "SELECT o.order_id, o.name, o.state, \
+           array_agg(r.refund_id ORDER BY r.refund_id) AS refund_ids, \
+           array_agg(r.in_document ORDER BY r.refund_id) AS in_document, \
+           coalesce((o.body->>'cancelled')::boolean, false) AS cancelled, \
+           coalesce((o.body->>'taxes_included')::boolean, false) AS taxes_included \
          FROM order_sync.refunds r \
          JOIN order_sync.orders o ON o.shop = r.shop AND o.order_id = r.order_id \
-         WHERE r.shop = $1 AND r.state IN ('pending', 'held') AND r.order_id > $2 \
+         WHERE r.shop = $1 AND r.state = 'pending' AND r.order_id > $2 \
            AND o.state IN ('processed', 'changed', 'cancelled') \
-         GROUP BY o.order_id, o.name, o.state ORDER BY o.order_id LIMIT $3",
+         GROUP BY o.shop, o.order_id ORDER BY o.order_id LIMIT $3",
     )
     .bind(shop)
     .bind(after)

@@ -88,7 +88,8 @@ pub async fn mark_sent(
     sqlx::query(
         "UPDATE order_sync.fulfillment_sends SET state = 'sent', fulfillment_id = $5, \
          updated_at = now() \
-         WHERE shop = $1 AND shipment_no = $2 AND location_id = $3 AND part = $4",
+         WHERE shop = $1 AND shipment_no = $2 AND location_id = $3 AND part = $4 \
+           AND state = 'sending'",
     )
     .bind(shop)
     .bind(shipment)
@@ -251,4 +252,39 @@ pub async fn failed_groups(
             records,
         })
         .collect())
+}
+
+/// The right to send a shop's shipments: one run (or one shipment-error retry) at a time,
+/// even when the job queue's lease of a run expired while it still goes on. A session-level
+/// advisory lock on a connection that is closed, never pooled, when the holder goes (a crash
+/// closes it too): the lock never outlives its holder.
+pub struct ShopLock {
+    _conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
+}
+
+/// Take the shop's shipments lock, or `None` when someone holds it.
+pub async fn try_lock_shop(pool: &PgPool, shop: &str) -> Result<Option<ShopLock>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    conn.close_on_drop();
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 21))")
+        .bind(format!("order_sync.shipments:{shop}"))
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(got.then_some(ShopLock { _conn: conn }))
+}
+
+/// Fulfillments of the order already recorded as some request's (of any shipment).
+pub async fn taken_fulfillments(
+    pool: &PgPool,
+    shop: &str,
+    order_id: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT fulfillment_id FROM order_sync.fulfillment_sends \
+         WHERE shop = $1 AND order_id = $2 AND fulfillment_id IS NOT NULL",
+    )
+    .bind(shop)
+    .bind(order_id)
+    .fetch_all(pool)
+    .await
 }
