@@ -646,6 +646,7 @@ mod tests {
             vec![
                 "category:SHPFY",
                 "shop:shop-1:orders",
+                "shop:shop-1:sales_documents",
                 "shop:shop-1:customers",
                 "shop:shop-1:companies",
                 "shop:shop-1:items"
