@@ -176,9 +176,9 @@ pub async fn run(
             let mut orders = Vec::with_capacity(page.nodes.len());
             for node in page.nodes {
                 read += 1;
-                take(db, name, p, Ok(node), &mut orders, &mut report).await?;
+                take(db, name, Ok(node), &mut orders, &mut report).await?;
             }
-            store(db, name, &orders, history, &mut report).await?;
+            store(db, name, p, &orders, history, &mut report).await?;
             let newest = orders.iter().map(|o| o.updated_at).max();
             cursor.high_water = cursor.high_water.max(newest);
             // Checkpoint: the next attempt resumes after this page.
@@ -268,10 +268,10 @@ async fn bulk_load(
         let done = assembler.push(r).map_err(|e| TaskError::retryable(anyhow::anyhow!(e)))?;
         if let Some(order) = done {
             read += 1;
-            take(db, name, p, order, &mut batch, &mut report).await?;
+            take(db, name, order, &mut batch, &mut report).await?;
             if batch.len() >= BULK_BATCH {
                 high_water = high_water.max(batch.iter().map(|o| o.updated_at).max());
-                store(db, name, &batch, history, &mut report).await?;
+                store(db, name, p, &batch, history, &mut report).await?;
                 batch.clear();
                 ctx.progress.report(read, read, format!("{read} orders read")).await;
             }
@@ -279,10 +279,10 @@ async fn bulk_load(
     }
     if let Some(order) = assembler.finish() {
         read += 1;
-        take(db, name, p, order, &mut batch, &mut report).await?;
+        take(db, name, order, &mut batch, &mut report).await?;
     }
     high_water = high_water.max(batch.iter().map(|o| o.updated_at).max());
-    store(db, name, &batch, history, &mut report).await?;
+    store(db, name, p, &batch, history, &mut report).await?;
     let mut shops = shop.shops.clone();
     if high_water.is_some() {
         done.since = high_water;
@@ -293,12 +293,11 @@ async fn bulk_load(
     Ok(report)
 }
 
-/// Read one order: into `batch` when it passes the saved filters; kept with its reason (and a
-/// per-record error) when it cannot be read.
+/// Read one order into `batch` (the saved filters are applied by [`store`]); kept with its
+/// reason (and a per-record error) when it cannot be read.
 pub(crate) async fn take(
     db: &PgPool,
     shop: &str,
-    p: &SyncOrders,
     node: crate::bulk::Assembled,
     batch: &mut Vec<Order>,
     report: &mut RunReport,
@@ -308,10 +307,7 @@ pub(crate) async fn take(
             let (gid, order_name) = (node.id.clone(), node.name.clone());
             match Order::from_node(node) {
                 Ok(o) => {
-                    match passes(p, &o) {
-                        Ok(()) => batch.push(o),
-                        Err(_) => report.count("skipped", 1),
-                    }
+                    batch.push(o);
                     return Ok(());
                 }
                 Err(reason) => (gid, order_name, reason),
@@ -332,10 +328,13 @@ pub(crate) async fn take(
     Ok(())
 }
 
-/// Store a batch of orders in one transaction and count what it did.
+/// Store a batch of orders in one transaction and count what it did. The saved filters
+/// decide which new orders come in; an order already imported is always brought up to date
+/// (its refund, cancellation or edit must reach its document, whatever it looks like now).
 pub(crate) async fn store(
     db: &PgPool,
     shop: &str,
+    p: &SyncOrders,
     orders: &[Order],
     history: Option<DateTime<Utc>>,
     report: &mut RunReport,
@@ -343,6 +342,20 @@ pub(crate) async fn store(
     if orders.is_empty() {
         return Ok(());
     }
+    let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
+    let known = repo::known(db, shop, &ids).await.map_err(|e| fail(Failure::Db(e)))?;
+    let mut kept = Vec::with_capacity(orders.len());
+    for o in orders {
+        if known.contains(&o.id) || passes(p, o).is_ok() {
+            kept.push(o.clone());
+        } else {
+            report.count("skipped", 1);
+        }
+    }
+    if kept.is_empty() {
+        return Ok(());
+    }
+    let orders = &kept[..];
     let outcomes =
         repo::store_page(db, shop, orders, history).await.map_err(|e| fail(Failure::Db(e)))?;
     for (o, s) in orders.iter().zip(&outcomes) {

@@ -470,3 +470,19 @@ pub async fn mark_archived(pool: &PgPool, shop: &str, order_id: i64) -> Result<(
     .await?;
     Ok(())
 }
+
+/// Which of `ids` the mirror has.
+pub async fn known(
+    pool: &PgPool,
+    shop: &str,
+    ids: &[i64],
+) -> Result<std::collections::HashSet<i64>, sqlx::Error> {
+    let rows: Vec<i64> = sqlx::query_scalar(
+        "SELECT order_id FROM order_sync.orders WHERE shop = $1 AND order_id = ANY($2)",
+    )
+    .bind(shop)
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().collect())
+}

@@ -162,10 +162,10 @@ pub async fn reconcile(
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| fail(Failure::Shopify(e)))?;
             for node in page.nodes {
-                crate::import::take(db, name, p, Ok(node), &mut orders, &mut sub).await?;
+                crate::import::take(db, name, Ok(node), &mut orders, &mut sub).await?;
             }
         }
-        crate::import::store(db, name, &orders, history, &mut sub).await?;
+        crate::import::store(db, name, p, &orders, history, &mut sub).await?;
     }
     let repaired = ["imported", "updated", "changed_after_processing"]
         .iter()
