@@ -245,12 +245,25 @@ fn credit_memo(
                 l.quantity
             ));
         }
+        // Restocked units come back where Shopify restocked them (its location's ERP
+        // location), else where the document shipped them from.
+        let restocked_at = l
+            .location
+            .as_ref()
+            .and_then(|loc| {
+                shop.shop.settings.locations.iter().find(|m| m.shopify_location_id == loc.id)
+            })
+            .and_then(|m| {
+                m.default_erp_location
+                    .clone()
+                    .or_else(|| m.erp_locations().next().map(str::to_owned))
+            });
         let q = l.quantity.max(1);
         let unit = (net + q - 1) / q; // rounded up; the discount takes the difference
         lines.push(pb::SalesLine {
             item_no: src.item_no.clone(),
             variant_code: src.variant_code.clone(),
-            location_code: src.location_code.clone(),
+            location_code: restocked_at.unwrap_or_else(|| src.location_code.clone()),
             description: src.description.clone(),
             quantity: l.quantity,
             unit_of_measure: src.unit_of_measure.clone(),

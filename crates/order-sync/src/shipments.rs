@@ -386,6 +386,9 @@ async fn send_shipment(
 
     // Requests to our fulfillment service are accepted before anything is sent from them.
     let mut accepted_any = false;
+    // A request that cannot be accepted (another app's service) blocks its fulfillment order
+    // only: the rest of the shipment still goes.
+    let mut refused: Vec<String> = Vec::new();
     for fo in &order.fulfillment_orders.nodes {
         let submitted = matches!(fo.request_status, ofo::FulfillmentOrderRequestStatus::SUBMITTED);
         let open = matches!(
@@ -402,17 +405,8 @@ async fn send_shipment(
                     report.count("requests_accepted", 1);
                 }
                 Err(ShopifyError::UserErrors { errors, .. }) => {
-                    return Ok(Outcome::Failed {
-                        key: "request_not_accepted",
-                        reason: format!(
-                            "the fulfillment request could not be accepted: {}",
-                            errors
-                                .iter()
-                                .map(|e| e.message.as_str())
-                                .collect::<Vec<_>>()
-                                .join("; ")
-                        ),
-                    });
+                    report.count("requests_not_accepted", 1);
+                    refused.extend(errors.into_iter().map(|e| e.message));
                 }
                 Err(e @ ShopifyError::Ambiguous { .. }) => {
                     return Ok(Outcome::Unconfirmed(format!(
@@ -563,10 +557,14 @@ async fn send_shipment(
                 format!("{line}: {q} units {}", w.says())
             })
             .collect();
-        return Ok(Outcome::Failed {
-            key: why.key(),
-            reason: sent_too(what.join("; "), &sent_ids),
-        });
+        let mut reason = what.join("; ");
+        if !refused.is_empty() {
+            reason.push_str(&format!(
+                " (a fulfillment request could not be accepted: {})",
+                refused.join("; ")
+            ));
+        }
+        return Ok(Outcome::Failed { key: why.key(), reason: sent_too(reason, &sent_ids) });
     }
     Ok(Outcome::Sent(sent_ids))
 }
