@@ -21,7 +21,8 @@ CREATE TABLE order_sync.webhook_deliveries (
 -- Did a delivery announce this order? (the gap check)
 CREATE INDEX webhook_deliveries_order ON order_sync.webhook_deliveries (shop, order_id);
 -- Pruning.
-CREATE INDEX webhook_deliveries_received ON order_sync.webhook_deliveries (received_at);
+CREATE INDEX webhook_deliveries_received ON order_sync.webhook_deliveries (shop, received_at);
+CREATE INDEX webhook_deliveries_age ON order_sync.webhook_deliveries (received_at);
 
 -- The latest delivery per shop and topic.
 CREATE TABLE order_sync.webhook_watermarks (
@@ -43,8 +44,11 @@ CREATE TABLE order_sync.webhook_shops (
     -- Webhooks complete since (the gap check starts here), and last checked.
     subscribed_at       timestamptz,
     checked_at          timestamptz,
-    -- An open debounce window: the first delivery's time; cleared by whoever queues its job.
+    -- An open debounce window: the first delivery's time; cleared once its job is queued.
     pending_since       timestamptz,
+    -- The window is being closed (its job queued) by a replica until then; a claim that
+    -- outlives its holder (a crash) is taken over by any replica's sweeper.
+    closing_until       timestamptz,
     last_entry          text,
     last_queued_at      timestamptz,
     -- The gap check has looked at the orders updated before this.

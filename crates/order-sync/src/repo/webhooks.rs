@@ -87,32 +87,57 @@ pub async fn close_window(
     own: Option<DateTime<Utc>>,
     older_than_ms: i64,
 ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    // Claimed, not cleared: the window is cleared only once its job is queued, so a crash in
+    // between leaves it for the sweeper (the job's request id makes a second SyncNow the same
+    // job).
     let r: Option<(DateTime<Utc>,)> = sqlx::query_as(
-        "WITH old AS (SELECT shop, pending_since FROM order_sync.webhook_shops \
-           WHERE shop = $1 AND pending_since IS NOT NULL \
-             AND ($2::timestamptz IS NULL OR pending_since = $2) \
-             AND pending_since <= clock_timestamp() - make_interval(secs => $3::float8 / 1000) \
-           FOR UPDATE) \
-         UPDATE order_sync.webhook_shops w SET pending_since = NULL FROM old \
-         WHERE w.shop = old.shop RETURNING old.pending_since",
+        "UPDATE order_sync.webhook_shops \
+         SET closing_until = clock_timestamp() + make_interval(secs => $4::float8) \
+         WHERE shop = $1 AND pending_since IS NOT NULL \
+           AND ($2::timestamptz IS NULL OR pending_since = $2) \
+           AND pending_since <= clock_timestamp() - make_interval(secs => $3::float8 / 1000) \
+           AND (closing_until IS NULL OR closing_until < clock_timestamp()) \
+         RETURNING pending_since",
     )
     .bind(shop)
     .bind(own)
     .bind(older_than_ms as f64)
+    .bind(CLOSING_LEASE_SECS)
     .fetch_optional(pool)
     .await?;
     Ok(r.map(|(t,)| t))
 }
 
-/// Put a window back (its job could not be queued): the sweeper tries again.
+/// How long a replica may take to queue a window's job before another takes over.
+pub const CLOSING_LEASE_SECS: f64 = 30.0;
+
+/// The window opened at `since` has its job (or never will): it is cleared. Deliveries that
+/// joined it meanwhile are read by that job.
+pub async fn window_done(
+    pool: &PgPool,
+    shop: &str,
+    since: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE order_sync.webhook_shops SET pending_since = NULL, closing_until = NULL \
+         WHERE shop = $1 AND pending_since = $2",
+    )
+    .bind(shop)
+    .bind(since)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Give a window's claim back (its job could not be queued now): the sweeper tries again.
 pub async fn reopen_window(
     pool: &PgPool,
     shop: &str,
     since: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE order_sync.webhook_shops SET pending_since = LEAST(COALESCE(pending_since, $2), $2) \
-         WHERE shop = $1",
+        "UPDATE order_sync.webhook_shops SET closing_until = NULL \
+         WHERE shop = $1 AND pending_since = $2",
     )
     .bind(shop)
     .bind(since)
@@ -139,6 +164,7 @@ pub async fn stale_windows(pool: &PgPool, older_than_ms: i64) -> Result<Vec<Stri
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT shop FROM order_sync.webhook_shops WHERE pending_since IS NOT NULL \
            AND pending_since <= clock_timestamp() - make_interval(secs => $1::float8 / 1000) \
+           AND (closing_until IS NULL OR closing_until < clock_timestamp()) \
          ORDER BY pending_since LIMIT 100",
     )
     .bind(older_than_ms as f64)
@@ -442,4 +468,39 @@ pub async fn resolve_gap(
     .fetch_optional(pool)
     .await?;
     Ok(r.map(|(t,)| t))
+}
+
+/// Orders announced by an orders/* delivery in the last hour that the mirror lacks, or has
+/// older than the delivery says (at most 500, newest deliveries first).
+pub async fn announced_not_imported(pool: &PgPool, shop: &str) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT d.order_id FROM order_sync.webhook_deliveries d \
+         LEFT JOIN order_sync.orders o ON o.shop = d.shop AND o.order_id = d.order_id \
+         WHERE d.shop = $1 AND d.order_id IS NOT NULL AND d.topic LIKE 'orders/%' \
+           AND d.received_at > now() - interval '1 hour' \
+           AND (o.order_id IS NULL \
+                OR o.shopify_updated_at < date_trunc('second', d.order_updated_at)) \
+         GROUP BY d.order_id ORDER BY max(d.received_at) DESC LIMIT 500",
+    )
+    .bind(shop)
+    .fetch_all(pool)
+    .await
+}
+
+/// Deliveries older than a week (Shopify retries for 48 hours), of every shop, in batches.
+pub async fn prune_deliveries(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let mut total = 0;
+    loop {
+        let r = sqlx::query(
+            "DELETE FROM order_sync.webhook_deliveries WHERE ctid IN ( \
+               SELECT ctid FROM order_sync.webhook_deliveries \
+               WHERE received_at < now() - interval '7 days' LIMIT 5000)",
+        )
+        .execute(pool)
+        .await?;
+        total += r.rows_affected();
+        if r.rows_affected() < 5000 {
+            return Ok(total);
+        }
+    }
 }

@@ -3,7 +3,9 @@
 //! its replica closes it after the debounce and queues one background `SyncNow`, unless one
 //! of the shop's sync-orders jobs is queued and has not started (it will read the orders the
 //! deliveries announced). Deliveries inside the window join it. A window whose opener died is
-//! closed by any replica's sweeper; a job that could not be queued puts its window back.
+//! closed by any replica's sweeper. Closing claims the window for a lease and clears it only
+//! once the job is queued (SyncNow's request id makes a repeat the same job), so a crash or a
+//! hung queue call leaves it to the sweeper; a job the queue refuses for good drops it.
 
 use crate::repo::webhooks as repo;
 use chrono::{DateTime, Utc};
@@ -24,6 +26,20 @@ pub struct Debouncer {
 
 /// A window is the sweeper's when it has been open this much longer than the debounce.
 const SWEEP_GRACE: Duration = Duration::from_secs(2);
+
+/// The longest a window waits for the job queue (within the claim's lease).
+const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Errors the same request always gets again.
+fn permanent(s: &tonic::Status) -> bool {
+    matches!(
+        s.code(),
+        tonic::Code::InvalidArgument
+            | tonic::Code::NotFound
+            | tonic::Code::PermissionDenied
+            | tonic::Code::FailedPrecondition
+    )
+}
 
 impl Debouncer {
     /// A delivery opened `shop`'s window at `at`: close it after the debounce.
@@ -50,20 +66,40 @@ impl Debouncer {
                 return;
             }
         };
-        match self.queue_job(shop, since).await {
+        let queued = tokio::time::timeout(QUEUE_TIMEOUT, self.queue_job(shop, since))
+            .await
+            .unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("the job queue is slow")));
+        let done = match queued {
             Ok(Some(entry)) => {
                 tracing::debug!(shop, entry, "webhooks: sync-orders queued");
                 if let Err(e) = repo::queued(&self.db, shop, &entry).await {
                     tracing::warn!(shop, error = %e, "webhooks: recording the job");
                 }
+                true
             }
-            Ok(None) => tracing::debug!(shop, "webhooks: a queued sync-orders job will read them"),
+            Ok(None) => {
+                tracing::debug!(shop, "webhooks: a queued sync-orders job will read them");
+                true
+            }
+            // The queue refuses the shop for good (disabled, unknown, bad saved filters): the
+            // window goes; polling reads the orders once the shop is fixed.
+            Err(s) if permanent(&s) => {
+                tracing::warn!(shop, error = %s, "webhooks: the shop's job is refused; dropped");
+                true
+            }
             Err(s) => {
                 tracing::warn!(shop, error = %s, "webhooks: the job could not be queued; later");
-                if let Err(e) = repo::reopen_window(&self.db, shop, since).await {
-                    tracing::warn!(shop, error = %e, "webhooks: reopening the window");
-                }
+                false
             }
+        };
+        let r = if done {
+            repo::window_done(&self.db, shop, since).await
+        } else {
+            repo::reopen_window(&self.db, shop, since).await
+        };
+        if let Err(e) = r {
+            // The claim runs out and the sweeper takes the window again.
+            tracing::warn!(shop, error = %e, "webhooks: settling the window");
         }
     }
 
@@ -99,10 +135,19 @@ impl Debouncer {
     /// Close the windows whose opener is gone, every second, until shutdown.
     pub async fn sweep(self: Arc<Self>) {
         let older = (self.debounce + SWEEP_GRACE).as_millis() as i64;
+        let mut tick = 0u64;
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            // Every ten minutes: deliveries past Shopify's retries and then some go, for every
+            // shop (also those whose gap check does not run).
+            tick += 1;
+            if tick % 600 == 1
+                && let Err(e) = repo::prune_deliveries(&self.db).await
+            {
+                tracing::warn!(error = %e, "webhooks: pruning deliveries");
             }
             match repo::stale_windows(&self.db, older).await {
                 Ok(shops) => {

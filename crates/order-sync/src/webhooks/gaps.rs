@@ -149,10 +149,32 @@ pub async fn reconcile(
             }
         }
     }
+    let repaired = reread(shop, db, p, &need, report).await?;
+    report.count("reconcile_checked", checked);
+    report.count("reconcile_missing", missing);
+    report.count("reconcile_outdated", outdated);
+    report.count("reconcile_repaired", repaired);
+    if missing + outdated > 0 {
+        tracing::info!(shop = name, since = %since, missing, outdated, repaired, "orders reconciled");
+    }
+    repo::reconciled(db, name, since).await.map_err(|e| fail(Failure::Db(e)))?;
+    Ok(())
+}
+
+/// Read `ids` again whole and store them (through the saved filters for new ones); how many
+/// came in or changed.
+pub async fn reread(
+    shop: &ShopContext,
+    db: &PgPool,
+    p: &SyncOrders,
+    ids: &[i64],
+    report: &mut RunReport,
+) -> Result<i64, TaskError> {
+    let name = shop.shop.name.as_str();
     // Where the shop's history begins: an unknown order closed before it stays out.
-    let history = if need.is_empty() { None } else { history(shop).await? };
+    let history = if ids.is_empty() { None } else { history(shop).await? };
     let mut sub = RunReport::default();
-    for chunk in need.chunks(REREAD) {
+    for chunk in ids.chunks(REREAD) {
         let query = chunk.iter().map(|id| format!("id:{id}")).collect::<Vec<_>>().join(" OR ");
         let mut pages = std::pin::pin!(shop.shopify.pages::<ops::OrdersPage>(
             orders_page::Variables { first: chunk.len() as i64, after: None, query: Some(query) },
@@ -172,14 +194,27 @@ pub async fn reconcile(
         .map(|k| sub.counters.get(*k).copied().unwrap_or(0))
         .sum::<i64>();
     crate::merge(report, sub);
-    report.count("reconcile_checked", checked);
-    report.count("reconcile_missing", missing);
-    report.count("reconcile_outdated", outdated);
-    report.count("reconcile_repaired", repaired);
-    if missing + outdated > 0 {
-        tracing::info!(shop = name, since = %since, missing, outdated, repaired, "orders reconciled");
+    Ok(repaired)
+}
+
+/// Orders a delivery announced that the import did not bring (not in the mirror, or the
+/// mirror's copy older than the delivery's): Shopify's search may not show a change yet when
+/// the job it triggered reads, or a change commits after a later one was read. Read by id.
+pub async fn announced(
+    shop: &ShopContext,
+    db: &PgPool,
+    p: &SyncOrders,
+    report: &mut RunReport,
+) -> Result<(), TaskError> {
+    let ids = repo::announced_not_imported(db, &shop.shop.name)
+        .await
+        .map_err(|e| fail(Failure::Db(e)))?;
+    if ids.is_empty() {
+        return Ok(());
     }
-    repo::reconciled(db, name, since).await.map_err(|e| fail(Failure::Db(e)))?;
+    let repaired = reread(shop, db, p, &ids, report).await?;
+    report.count("announced_reread", ids.len() as i64);
+    report.count("announced_repaired", repaired);
     Ok(())
 }
 

@@ -224,13 +224,36 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
 
+/// Deliveries handled at once; more are answered 503 at once (Shopify retries them).
+const MAX_IN_FLIGHT: usize = 256;
+/// From a delivery's arrival to its answer, body read included: a slow sender is cut (408).
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The endpoint's routes; bodies over `max_body` bytes are refused (413) before they are read
-/// whole.
+/// whole; at most [`MAX_IN_FLIGHT`] at once, each within [`DELIVERY_TIMEOUT`].
 pub fn router(e: Arc<Endpoint>, max_body: usize) -> axum::Router {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     axum::Router::new()
         .route(super::PATH, axum::routing::post(receive))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(move |req, next| guard(slots.clone(), req, next)))
         .with_state(e)
+}
+
+/// Bound the endpoint: unauthenticated senders cannot hold memory or tasks open.
+async fn guard(
+    slots: Arc<tokio::sync::Semaphore>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Ok(_slot) = slots.try_acquire() else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    match tokio::time::timeout(DELIVERY_TIMEOUT, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
 }
 
 async fn receive(State(e): State<Arc<Endpoint>>, headers: HeaderMap, body: Bytes) -> StatusCode {

@@ -58,7 +58,17 @@ pub async fn after_import(
     let name = shop.shop.name.as_str();
     if shop.shop.settings.order_webhooks {
         match cfg.callback() {
-            Some(callback) => subscribe::ensure(shop, db, &callback, cfg, report).await?,
+            Some(callback) => {
+                // A subscription problem never stops the run's orders: it is reported, and
+                // polling goes on.
+                if let Err(e) = subscribe::ensure(shop, db, &callback, cfg, report).await {
+                    report.record_error(shopsync_common::report::RecordError {
+                        record: "order webhooks".into(),
+                        reason: format!("the subscriptions could not be checked: {e}"),
+                        retryable: true,
+                    });
+                }
+            }
             None => report.record_error(shopsync_common::report::RecordError {
                 record: "order webhooks".into(),
                 reason: "the shop has order_webhooks on but order-sync has no public address \
@@ -66,6 +76,15 @@ pub async fn after_import(
                     .into(),
                 retryable: false,
             }),
+        }
+        // Announced but not brought by the import: read by id (a failure is reported, and
+        // the next run tries again while the delivery is recent).
+        if let Err(e) = gaps::announced(shop, db, p, report).await {
+            report.record_error(shopsync_common::report::RecordError {
+                record: "order webhooks".into(),
+                reason: format!("announced orders could not be read again: {e}"),
+                retryable: true,
+            });
         }
         gaps::check(db, name, cfg, report).await?;
     } else {
@@ -78,8 +97,17 @@ pub async fn after_import(
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    if let Some(since) = since {
-        gaps::reconcile(ctx, shop, db, p, since, report).await?;
+    if let Some(since) = since
+        && let Err(e) = gaps::reconcile(ctx, shop, db, p, since, report).await
+    {
+        if matches!(e, TaskError::Cancelled) {
+            return Err(e);
+        }
+        report.record_error(shopsync_common::report::RecordError {
+            record: "order reconciliation".into(),
+            reason: format!("the reconciliation did not finish (it is tried again): {e}"),
+            retryable: true,
+        });
     }
     Ok(())
 }
