@@ -10,13 +10,14 @@
 
 CREATE ROLE shopsync_scheduler LOGIN;   -- schemas scheduler, shops
 CREATE ROLE shopsync_posting LOGIN;     -- schema posting
-CREATE ROLE shopsync_sync LOGIN;        -- schemas shopify (the sync services' shared budgets), order_sync
+CREATE ROLE shopsync_sync LOGIN;        -- schemas shopify (the sync services' shared budgets), order_sync, inventory
 
 CREATE SCHEMA IF NOT EXISTS scheduler AUTHORIZATION shopsync_scheduler;
 CREATE SCHEMA IF NOT EXISTS shops AUTHORIZATION shopsync_scheduler;
 CREATE SCHEMA IF NOT EXISTS posting AUTHORIZATION shopsync_posting;
 CREATE SCHEMA IF NOT EXISTS shopify AUTHORIZATION shopsync_sync;
 CREATE SCHEMA IF NOT EXISTS order_sync AUTHORIZATION shopsync_sync;
+CREATE SCHEMA IF NOT EXISTS inventory AUTHORIZATION shopsync_sync;
 
 REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
 GRANT CONNECT, CREATE, TEMPORARY ON DATABASE :"db"

@@ -19,6 +19,7 @@ use tokio::process::{Child, Command};
 
 pub use shopsync_common::{Resource, Service};
 
+pub mod inventory;
 pub mod orders;
 
 /// Poll `f` until it returns `Ok`, or fail with its last error after `timeout`.

@@ -127,9 +127,7 @@ async fn real_tasks_without_an_implementation_fail_clearly_and_are_not_retried()
     let spec = pb::JobSpec {
         shop: "shop-1".into(),
         params: Some(pb::TaskParams {
-            params: Some(
-                pb::task_params::Params::SyncInventory(pb::SyncInventoryParams::default()),
-            ),
+            params: Some(pb::task_params::Params::SyncImages(pb::SyncImagesParams::default())),
         }),
         ..Default::default()
     };

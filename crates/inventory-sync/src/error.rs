@@ -1,0 +1,47 @@
+//! How inventory-sync's failures reach callers: a task's failures as retryable or not (the job
+//! queue retries only the former). One bad record never fails a run: it is reported with its
+//! reason.
+
+use shopsync_runtime::worker::TaskError;
+use shopsync_store::errors::classify;
+use tonic::Code;
+
+/// What stopped a run or a follower's round.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("{0}: {1}")]
+    Api(&'static str, #[source] tonic::Status),
+    #[error(transparent)]
+    Shopify(#[from] shopsync_shopify::ShopifyError),
+    #[error("inventory database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("shop context: {0}")]
+    Context(#[from] shopsync_runtime::shop::ShopContextError),
+    #[error("{0}")]
+    Unexpected(String),
+}
+
+impl Failure {
+    /// Whether the same run later may succeed without anyone changing anything.
+    pub fn retryable(&self) -> bool {
+        match self {
+            Failure::Api(_, s) => !matches!(
+                s.code(),
+                Code::InvalidArgument | Code::PermissionDenied | Code::Unauthenticated
+            ),
+            Failure::Shopify(shopsync_shopify::ShopifyError::Unauthorized { .. }) => false,
+            Failure::Shopify(shopsync_shopify::ShopifyError::BadUrl(_)) => false,
+            Failure::Shopify(_) => true,
+            Failure::Db(e) => classify(e).retryable(),
+            Failure::Context(e) => e.retryable(),
+            Failure::Unexpected(_) => true,
+        }
+    }
+}
+
+impl From<Failure> for TaskError {
+    fn from(f: Failure) -> Self {
+        let retryable = f.retryable();
+        TaskError::Failed { source: anyhow::Error::new(f), retryable }
+    }
+}

@@ -1,0 +1,160 @@
+//! Inventory sync end to end with real processes (the simulator, the posting service,
+//! inventory-sync, the scheduler, PostgreSQL): an ERP stock adjustment reaches Shopify's
+//! level within seconds without any job (two Shopify locations fed by three ERP locations),
+//! with stock committed to an unfulfilled Shopify order counted once; a level edited in
+//! Shopify is recorded as drift and the next change still lands (stale compare value read
+//! again), and SyncInventory repairs a later edit; `kill -9` of inventory-sync while its
+//! writes are in flight, repeated, leaves every level right and applies none twice.
+
+#![allow(clippy::unwrap_used)] // a test: a missing value is a failure
+
+use anyhow::{Result, ensure};
+use serde_json::json;
+use shopsync_e2e::inventory::*;
+use shopsync_e2e::orders::{sim_post, sync_now};
+use shopsync_e2e::*;
+use shopsync_proto::pb;
+use std::time::Duration;
+
+const SOON: Duration = Duration::from_secs(10);
+
+async fn on_hand_is(s: &InvStack, shop: &str, item: &str, loc: &str, want: i64) -> Result<()> {
+    let got = sim_level(&s.sim, shop, item, loc).await?;
+    ensure!(got["on_hand"] == want, "on_hand {} wanted {want}: {got:?}", got["on_hand"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn stock_adjustments_reach_shopify_in_seconds_and_committed_stock_counts_once() -> Result<()>
+{
+    let s = InvStack::start("inventory_push", &["inv"]).await?;
+    sim_post(&s.sim, "/sim/shops/inv/seed", json!({"seed": 3, "products": 2, "customers": 1}))
+        .await?;
+    let (variants, locs) = sim_catalogue(&s.sim, "inv").await?;
+    let (l1, l2) = (locs[0].0.clone(), locs[1].0.clone());
+    // Two Shopify locations from three ERP locations.
+    connect_inventory_shop(&s, "inv", &[(&l1, "EAST|WEST"), (&l2, "NORTH")]).await?;
+    let items = erp_items_linked(&s, "inv", &variants, &["EAST", "WEST", "NORTH"]).await?;
+    // A Shopify order, not yet in the ERP, commits 2 units at the first location.
+    let email = shopsync_e2e::orders::first_email(&s.sim, "inv").await?;
+    sim_post(
+        &s.sim,
+        "/sim/shops/inv/orders",
+        json!({"customer_email": email, "lines": [{"sku": variants[0].sku, "quantity": 2, "location": locs[0].1}]}),
+    )
+    .await?;
+    adjust(&s, &[(&items[0], "EAST", 7), (&items[0], "WEST", 3), (&items[0], "NORTH", 4)]).await?;
+    let inv0 = variants[0].inventory_item.clone();
+    eventually(SOON, || async {
+        on_hand_is(&s, "inv", &inv0, &l1, 10).await?;
+        on_hand_is(&s, "inv", &inv0, &l2, 4).await
+    })
+    .await?;
+    // on_hand = the ERP's 10 physical units; Shopify keeps the 2 committed and offers 8.
+    // (Setting `available` to 10 would have made on_hand 12: the committed units twice.)
+    let q = sim_level(&s.sim, "inv", &inv0, &l1).await?;
+    assert_eq!((q["available"], q["committed"], q["on_hand"]), (8, 2, 10), "{q:?}");
+    // Stock leaving one ERP location of the filter lowers the sum; negative never goes out.
+    adjust(&s, &[(&items[0], "WEST", -3), (&items[0], "NORTH", -9)]).await?;
+    eventually(SOON, || async {
+        on_hand_is(&s, "inv", &inv0, &l1, 7).await?;
+        on_hand_is(&s, "inv", &inv0, &l2, 0).await
+    })
+    .await?;
+    // No job ran for any of this.
+    let mut q = queue(&s.scheduler).await?;
+    let entries = q.list_entries(pb::ListEntriesRequest::default()).await?.into_inner();
+    assert!(entries.entries.is_empty(), "{:?}", entries.entries);
+    assert!(drift(&s.db, "inv").await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_level_edited_in_shopify_is_drift_and_changes_still_land() -> Result<()> {
+    let s = InvStack::start("inventory_drift", &["drift"]).await?;
+    sim_post(&s.sim, "/sim/shops/drift/seed", json!({"seed": 4, "products": 1, "customers": 1}))
+        .await?;
+    let (variants, locs) = sim_catalogue(&s.sim, "drift").await?;
+    let l1 = locs[0].0.clone();
+    connect_inventory_shop(&s, "drift", &[(&l1, "MAIN")]).await?;
+    let items = erp_items_linked(&s, "drift", &variants, &["MAIN"]).await?;
+    let inv = variants[0].inventory_item.clone();
+    adjust(&s, &[(&items[0], "MAIN", 5)]).await?;
+    eventually(SOON, || on_hand_is(&s, "drift", &inv, &l1, 5)).await?;
+    // Someone sets 42 in the admin; the next ERP change finds its compare value stale.
+    set_on_hand_by_hand(&s.sim, "drift", &inv, &l1, 42).await?;
+    adjust(&s, &[(&items[0], "MAIN", 1)]).await?;
+    eventually(SOON, || on_hand_is(&s, "drift", &inv, &l1, 6)).await?;
+    let d = drift(&s.db, "drift").await?;
+    assert_eq!(d, vec![(inv.clone(), l1.clone(), Some(5), 42, "follow".to_owned())]);
+    // Another edit, no ERP change: the reconciliation repairs it.
+    set_on_hand_by_hand(&s.sim, "drift", &inv, &l1, 50).await?;
+    let mut q = queue(&s.scheduler).await?;
+    let params =
+        pb::TaskParams { params: Some(pb::task_params::Params::SyncInventory(Default::default())) };
+    let run = sync_now(&mut q, "drift", params).await?;
+    assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
+    on_hand_is(&s, "drift", &inv, &l1, 6).await?;
+    let d = drift(&s.db, "drift").await?;
+    assert_eq!(d.last().unwrap(), &(inv.clone(), l1.clone(), Some(6), 50, "reconcile".to_owned()));
+    // Nothing changed: a second reconciliation writes nothing.
+    let params =
+        pb::TaskParams { params: Some(pb::task_params::Params::SyncInventory(Default::default())) };
+    let before = sim_on_hand_changes(&s.sim, "drift").await?.len();
+    let run = sync_now(&mut q, "drift", params).await?;
+    assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
+    assert_eq!(sim_on_hand_changes(&s.sim, "drift").await?.len(), before);
+    Ok(())
+}
+
+async fn levels_are(s: &InvStack, variants: &[SimVariant], l1: &str, want: i64) -> Result<()> {
+    for v in variants {
+        on_hand_is(s, "kill", &v.inventory_item, l1, want).await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn kill_9_mid_push_leaves_every_level_right_and_applies_none_twice() -> Result<()> {
+    let mut s = InvStack::start("inventory_kill", &["kill"]).await?;
+    sim_post(&s.sim, "/sim/shops/kill/seed", json!({"seed": 5, "products": 12, "customers": 1}))
+        .await?;
+    let (variants, locs) = sim_catalogue(&s.sim, "kill").await?;
+    let l1 = locs[0].0.clone();
+    connect_inventory_shop(&s, "kill", &[(&l1, "MAIN")]).await?;
+    let items = erp_items_linked(&s, "kill", &variants, &["MAIN"]).await?;
+    let all = |q: i64| items.iter().map(|i| (i.as_str(), "MAIN", q)).collect::<Vec<_>>();
+    adjust(&s, &all(10)).await?;
+    eventually(SOON, || levels_are(&s, &variants, &l1, 10)).await?;
+    // Shopify holds each answer 1.5 s after applying it: kill inventory-sync in that window.
+    sim_post(&s.sim, "/sim/shops/kill/faults", json!({"answer_delay_ms": 1500})).await?;
+    let pool = s.db.pool().await?;
+    for round in 1..=3i64 {
+        adjust(&s, &all(1)).await?;
+        eventually(SOON, || async {
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM inventory.pending_pushes")
+                .fetch_one(&pool)
+                .await?;
+            ensure!(n > 0, "no push in flight yet (round {round})");
+            Ok(())
+        })
+        .await?;
+        s.inventory.kill().await?;
+        s.restart_inventory().await?;
+    }
+    sim_post(&s.sim, "/sim/shops/kill/faults", json!({})).await?;
+    eventually(Duration::from_secs(20), || levels_are(&s, &variants, &l1, 13)).await?;
+    // Every write moved its level (a second application would be a 0 change or a stale
+    // refusal read as drift), and no level drifted.
+    let changes = sim_on_hand_changes(&s.sim, "kill").await?;
+    assert!(changes.iter().all(|c| c.3 != 0), "{changes:?}");
+    // At most one write per ERP change and level: the first load and the three rounds.
+    let loc = l1.rsplit('/').next().unwrap().parse::<u64>()?;
+    for v in &variants {
+        let item = v.inventory_item.rsplit('/').next().unwrap().parse::<u64>()?;
+        let n = changes.iter().filter(|c| c.1 == item && c.2 == loc).count();
+        assert!(n <= 4, "{} written {n} times: {changes:?}", v.sku);
+    }
+    assert!(drift(&s.db, "kill").await?.is_empty(), "{:?}", drift(&s.db, "kill").await?);
+    Ok(())
+}
