@@ -120,6 +120,10 @@ impl Followers {
         let ctx = self.contexts.get(shop).await?;
         let lock = self.locks.of(shop);
         let _held = lock.lock().await;
+        // One replica at a time writes a shop's levels; the others wait for the next round.
+        let Some(_shop_lock) = repo::lock_shop(&self.db, shop, false).await? else {
+            return Ok(false);
+        };
         let pusher = Pusher { shopify: &ctx.shopify, db: &self.db, shop, source: "follow" };
         let mut out = Outcome::default();
         if let Some(p) = repo::pending(&self.db, shop).await? {

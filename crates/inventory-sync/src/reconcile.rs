@@ -107,6 +107,8 @@ pub async fn run(
     }
     let lock = locks.of(name);
     let _held = lock.lock().await;
+    // Across replicas too (a follower's round is short: wait for it).
+    let _shop_lock = repo::lock_shop(db, name, true).await?;
     let pusher = Pusher { shopify: &shop.shopify, db, shop: name, source: "reconcile" };
     let mut out = Outcome::default();
     let ready = pusher.prepare(lines, !p.skip_import, p.force, &mut out).await?;

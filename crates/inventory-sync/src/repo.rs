@@ -189,3 +189,29 @@ pub async fn record_drift(
     .await?;
     Ok(())
 }
+
+/// The right to write a shop's levels, across replicas: a session advisory lock on a
+/// connection closed (never pooled) when the holder goes, so a crash releases it too.
+pub struct ShopWriteLock {
+    _conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
+}
+
+/// Take the shop's write lock: waiting for it (`wait`), or `None` when another holds it.
+pub async fn lock_shop(db: &PgPool, shop: &str, wait: bool) -> Result<Option<ShopWriteLock>> {
+    let mut conn = db.acquire().await?;
+    conn.close_on_drop();
+    let key = format!("inventory.levels:{shop}");
+    let got = if wait {
+        sqlx::query("SELECT pg_advisory_lock(hashtextextended($1, 22))")
+            .bind(&key)
+            .execute(&mut *conn)
+            .await?;
+        true
+    } else {
+        sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 22))")
+            .bind(&key)
+            .fetch_one(&mut *conn)
+            .await?
+    };
+    Ok(got.then_some(ShopWriteLock { _conn: conn }))
+}
