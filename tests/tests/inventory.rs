@@ -158,3 +158,62 @@ async fn kill_9_mid_push_leaves_every_level_right_and_applies_none_twice() -> Re
     assert!(drift(&s.db, "kill").await?.is_empty(), "{:?}", drift(&s.db, "kill").await?);
     Ok(())
 }
+
+fn sync_inventory(p: pb::SyncInventoryParams) -> pb::TaskParams {
+    pb::TaskParams { params: Some(pb::task_params::Params::SyncInventory(p)) }
+}
+
+#[tokio::test]
+async fn a_dry_run_lists_the_differences_and_writes_nothing_and_an_unchanged_resync_costs_no_mutation()
+-> Result<()> {
+    let s = InvStack::start("inventory_dry_run", &["dry"]).await?;
+    sim_post(&s.sim, "/sim/shops/dry/seed", json!({"seed": 6, "products": 2, "customers": 1}))
+        .await?;
+    let (variants, locs) = sim_catalogue(&s.sim, "dry").await?;
+    let l1 = locs[0].0.clone();
+    connect_inventory_shop(&s, "dry", &[(&l1, "MAIN")]).await?;
+    let items = erp_items_linked(&s, "dry", &variants, &["MAIN"]).await?;
+    let all = items.iter().map(|i| (i.as_str(), "MAIN", 4)).collect::<Vec<_>>();
+    adjust(&s, &all).await?;
+    for v in &variants {
+        eventually(SOON, || on_hand_is(&s, "dry", &v.inventory_item, &l1, 4)).await?;
+    }
+    // Someone sets 42 in the admin.
+    let inv = variants[0].inventory_item.clone();
+    set_on_hand_by_hand(&s.sim, "dry", &inv, &l1, 42).await?;
+    let before = sim_on_hand_changes(&s.sim, "dry").await?.len();
+    let mut q = queue(&s.scheduler).await?;
+    let run = sync_now(
+        &mut q,
+        "dry",
+        sync_inventory(pb::SyncInventoryParams { dry_run: true, ..Default::default() }),
+    )
+    .await?;
+    assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
+    let c = &run.counters.as_ref().unwrap().values;
+    assert_eq!((c["levels_to_change"], c["mutations"], c["bulk_reads"]), (1, 0, 1), "{c:?}");
+    assert_eq!(run.errors.len(), 1, "{:?}", run.errors);
+    assert!(run.errors[0].record.contains(&l1), "{:?}", run.errors);
+    assert!(
+        run.errors[0].message.contains("would set on_hand 4 (Shopify has 42)"),
+        "{:?}",
+        run.errors
+    );
+    // Nothing written: no mutation, no drift recorded, the level as it was.
+    assert_eq!(sim_on_hand_changes(&s.sim, "dry").await?.len(), before);
+    assert!(drift(&s.db, "dry").await?.is_empty());
+    on_hand_is(&s, "dry", &inv, &l1, 42).await?;
+    // The real run repairs it with one mutation...
+    let run = sync_now(&mut q, "dry", sync_inventory(Default::default())).await?;
+    let c = &run.counters.as_ref().unwrap().values;
+    assert_eq!((c["levels_sent"], c["mutations"], c["drift"]), (1, 1, 1), "{c:?}");
+    on_hand_is(&s, "dry", &inv, &l1, 4).await?;
+    // ...and the unchanged catalogue re-synced costs none.
+    let before = sim_on_hand_changes(&s.sim, "dry").await?.len();
+    let run = sync_now(&mut q, "dry", sync_inventory(Default::default())).await?;
+    let c = &run.counters.as_ref().unwrap().values;
+    assert_eq!(c["mutations"], 0, "{c:?}");
+    assert_eq!(c["levels_unchanged"], variants.len() as i64, "{c:?}");
+    assert_eq!(sim_on_hand_changes(&s.sim, "dry").await?.len(), before);
+    Ok(())
+}

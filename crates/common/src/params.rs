@@ -94,6 +94,9 @@ pub struct SyncInventory {
     pub variant_ids: Vec<String>,
     /// Send quantities even when they equal Shopify's.
     pub force: bool,
+    /// Preview: compute the same differences and write nothing (each level it would change is
+    /// reported with the ERP's value, Shopify's and the reason).
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,6 +13,7 @@
 //! keys, so Shopify replays rather than re-applies it.
 
 use crate::ShopLocks;
+use crate::bulk::{Catalogue, Found};
 use crate::error::Failure;
 use crate::map::{self, ErpLevel, PushLine};
 use crate::push::{Outcome, Pusher};
@@ -94,13 +95,18 @@ impl Followers {
 
     async fn follow(self: Arc<Self>, shop: String, stop: CancellationToken) {
         let mut backoff = Duration::from_millis(500);
+        // The first load's bulk read of Shopify's levels, kept until the feed is caught up.
+        let mut first_load = None;
         while !stop.is_cancelled() {
-            let wait = match self.round(&shop).await {
+            let wait = match self.round(&shop, &mut first_load).await {
                 Ok(true) => {
                     backoff = Duration::from_millis(500);
                     continue;
                 }
-                Ok(false) => self.poll,
+                Ok(false) => {
+                    first_load = None;
+                    self.poll
+                }
                 Err(e) => {
                     tracing::warn!(shop = %shop, error = %e, "stock follower round failed");
                     backoff = (backoff * 2).min(Duration::from_secs(30));
@@ -116,7 +122,7 @@ impl Followers {
 
     /// One round: finish a pending push, or read the next changes and push them. Whether it
     /// did anything.
-    async fn round(&self, shop: &str) -> Result<bool, Failure> {
+    async fn round(&self, shop: &str, first_load: &mut Option<Catalogue>) -> Result<bool, Failure> {
         let ctx = self.contexts.get(shop).await?;
         let lock = self.locks.of(shop);
         let _held = lock.lock().await;
@@ -132,7 +138,12 @@ impl Followers {
             repo::finish(&self.db, shop, &p.cursor, &p.erp_levels).await?;
             return Ok(true);
         }
-        let cursor = repo::cursor(&self.db, shop).await?.unwrap_or_default();
+        let cursor = repo::cursor(&self.db, shop).await?;
+        if cursor.is_none() && first_load.is_none() {
+            // A shop's first load: Shopify's levels in one bulk read, not one query a level.
+            *first_load = Some(crate::bulk::read(&ctx.shopify, FIRST_LOAD_POLL).await?);
+        }
+        let cursor = cursor.unwrap_or_default();
         let mut stream = ctx
             .posting
             .clone()
@@ -155,7 +166,10 @@ impl Followers {
         let Some(last) = changes.last().map(|c| c.cursor.clone()) else {
             return Ok(false);
         };
-        let lines = plan(&ctx, &self.db, shop, &changes).await?;
+        let mut lines = plan(&ctx, &self.db, shop, &changes).await?;
+        if let Some(c) = first_load.as_ref() {
+            lines = from_first_load(c, shop, lines, &pusher, &mut out).await?;
+        }
         let ready = pusher.prepare(lines, false, false, &mut out).await?;
         if !ready.is_empty() {
             let p = repo::Pending { cursor: last.clone(), lines: ready, erp_levels: changes };
@@ -174,6 +188,39 @@ impl Followers {
         );
         Ok(true)
     }
+}
+
+/// How often the first load's bulk operation is asked whether it has completed.
+const FIRST_LOAD_POLL: Duration = Duration::from_millis(250);
+
+/// Lines whose level we do not know yet take Shopify's value from the first load's bulk read
+/// (known from then on); untracked items and levels Shopify does not stock are left out with
+/// their reason. An item the read did not see (made since) is read on its own.
+async fn from_first_load(
+    c: &Catalogue,
+    shop: &str,
+    lines: Vec<PushLine>,
+    pusher: &Pusher<'_>,
+    out: &mut Outcome,
+) -> Result<Vec<PushLine>, Failure> {
+    let mut keep = Vec::new();
+    let mut reads = Vec::new();
+    for l in lines {
+        if l.compare.is_some() || c.by_inventory_item(&l.inventory_item_id).is_none() {
+            keep.push(l);
+            continue;
+        }
+        match c.find(None, &l.inventory_item_id, &l.location_id) {
+            Found::Level(q) => reads.push((l, q.on_hand)),
+            other => {
+                tracing::debug!(shop, item = %l.inventory_item_id, location = %l.location_id,
+                    reason = other.reason().unwrap_or_default(), "level not pushed");
+                out.errors.push((l, other.reason().unwrap_or_default().to_owned()));
+            }
+        }
+    }
+    keep.extend(pusher.observe(reads, out).await?);
+    Ok(keep)
 }
 
 fn log_errors(shop: &str, out: &Outcome) {

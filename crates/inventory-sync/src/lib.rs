@@ -7,6 +7,7 @@
 //! ([`reconcile`]: ERP stock against Shopify's levels, repairing drift). Both write through
 //! [`push`]; [`map`] says which quantity name and why.
 
+pub mod bulk;
 pub mod config;
 pub mod error;
 pub mod follow;

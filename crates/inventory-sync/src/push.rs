@@ -123,6 +123,30 @@ impl Pusher<'_> {
         Ok(ready)
     }
 
+    /// Levels read in bulk: a value other than the one we knew is drift; each is known now
+    /// and becomes the line's compare value.
+    pub async fn observe(
+        &self,
+        reads: Vec<(PushLine, i64)>,
+        out: &mut Outcome,
+    ) -> Result<Vec<PushLine>, Failure> {
+        for (l, now) in &reads {
+            if l.compare.is_some_and(|c| c != *now) {
+                out.drift += 1;
+                repo::record_drift(self.db, self.shop, l, l.compare, *now, self.source).await?;
+            }
+        }
+        let known: Vec<(&PushLine, i64)> = reads.iter().map(|(l, q)| (l, *q)).collect();
+        repo::set_known(self.db, self.shop, &known, false).await?;
+        Ok(reads
+            .into_iter()
+            .map(|(mut l, now)| {
+                l.compare = Some(now);
+                l
+            })
+            .collect())
+    }
+
     /// Send `lines` (each with its compare value) in batches.
     pub async fn send(&self, lines: Vec<PushLine>, out: &mut Outcome) -> Result<(), Failure> {
         for chunk in lines.chunks(BATCH) {
@@ -169,6 +193,7 @@ impl Pusher<'_> {
                     let done: Vec<(&PushLine, i64)> =
                         lines.iter().map(|l| (l, l.quantity)).collect();
                     repo::set_known(self.db, self.shop, &done, true).await?;
+                    repo::record_sent(self.db, self.shop, &lines, self.source).await?;
                     out.sent += lines.len() as u64;
                     return Ok(());
                 }

@@ -187,7 +187,100 @@ pub async fn record_drift(
     .bind(source)
     .execute(db)
     .await?;
+    sqlx::query(
+        "INSERT INTO inventory.level_history \
+           (shop, inventory_item_id, location_id, kind, quantity, compare, source) \
+         VALUES ($1, $2, $3, 'seen', $4, $5, $6)",
+    )
+    .bind(shop)
+    .bind(&line.inventory_item_id)
+    .bind(&line.location_id)
+    .bind(shopify)
+    .bind(ours)
+    .bind(source)
+    .execute(db)
+    .await?;
     Ok(())
+}
+
+/// These lines were written to Shopify (each level's history).
+pub async fn record_sent(db: &PgPool, shop: &str, lines: &[PushLine], source: &str) -> Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let col = |f: fn(&PushLine) -> &String| lines.iter().map(|l| f(l).clone()).collect::<Vec<_>>();
+    sqlx::query(
+        "INSERT INTO inventory.level_history \
+           (shop, inventory_item_id, location_id, kind, quantity, compare, change, source) \
+         SELECT $1, k.item, k.loc, 'sent', k.q, k.cmp, k.change, $7 \
+         FROM unnest($2::text[], $3::text[], $4::int8[], $5::int8[], $6::text[]) \
+              AS k(item, loc, q, cmp, change)",
+    )
+    .bind(shop)
+    .bind(col(|l| &l.inventory_item_id))
+    .bind(col(|l| &l.location_id))
+    .bind(lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.compare).collect::<Vec<_>>())
+    .bind(col(|l| &l.change))
+    .bind(source)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A drift record.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DriftRow {
+    pub inventory_item_id: String,
+    pub location_id: String,
+    pub ours: Option<i64>,
+    pub shopify: i64,
+    pub source: String,
+    pub seen_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The shop's drift, newest first.
+pub async fn list_drift(db: &PgPool, shop: &str, limit: i64) -> Result<Vec<DriftRow>> {
+    sqlx::query_as(
+        "SELECT inventory_item_id, location_id, ours, shopify, source, seen_at \
+         FROM inventory.drift WHERE shop = $1 ORDER BY seen_at DESC, id DESC LIMIT $2",
+    )
+    .bind(shop)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// One event of a level's history.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct HistoryRow {
+    pub kind: String,
+    pub quantity: i64,
+    pub compare: Option<i64>,
+    pub change: Option<String>,
+    pub source: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What we sent to and saw at one level, newest first.
+pub async fn history(
+    db: &PgPool,
+    shop: &str,
+    item: &str,
+    location: &str,
+    limit: i64,
+) -> Result<Vec<HistoryRow>> {
+    sqlx::query_as(
+        "SELECT kind, quantity, compare, change, source, at FROM inventory.level_history \
+         WHERE shop = $1 AND inventory_item_id = $2 AND location_id = $3 \
+         ORDER BY id DESC LIMIT $4",
+    )
+    .bind(shop)
+    .bind(item)
+    .bind(location)
+    .bind(limit)
+    .fetch_all(db)
+    .await
 }
 
 /// The right to write a shop's levels, across replicas: a session advisory lock on a

@@ -228,6 +228,7 @@ pub fn params_to_pb(params: &TaskParams) -> pb::TaskParams {
             skip_import: x.skip_import,
             variant_ids: x.variant_ids,
             force: x.force,
+            dry_run: x.dry_run,
         }),
         TaskParams::SyncImages(x) => {
             P::SyncImages(pb::SyncImagesParams { product_ids: x.product_ids })
@@ -321,6 +322,7 @@ pub fn params_from_pb(v: &pb::TaskParams, field: &str) -> R<TaskParams> {
             skip_import: x.skip_import,
             variant_ids: x.variant_ids,
             force: x.force,
+            dry_run: x.dry_run,
         }),
         P::SyncImages(x) => TaskParams::SyncImages(p::SyncImages { product_ids: x.product_ids }),
         P::SyncCustomers(x) => TaskParams::SyncCustomers(p::SyncCustomers { full: x.full }),

@@ -1524,6 +1524,7 @@ impl<'a> Exec<'a> {
     ) {
         let mut line = Map::new();
         let mut nested = Vec::new();
+        let mut hoisted = Vec::new();
         let mut path = Vec::new();
         for s in &set.selections {
             let Selection::Field(f) = s else { continue };
@@ -1531,7 +1532,10 @@ impl<'a> Exec<'a> {
                 nested.push(f);
                 continue;
             }
-            let v = self.field(obj, f, &mut path);
+            let mut v = self.field(obj, f, &mut path);
+            // A connection inside a plain object field (`inventoryItem { inventoryLevels }`)
+            // is not inlined either: its nodes follow as lines of their own.
+            Self::hoist(&mut v, &f.selection_set, &mut hoisted);
             line.insert(f.response_key().to_string(), v);
         }
         if let Some(p) = parent {
@@ -1539,11 +1543,61 @@ impl<'a> Exec<'a> {
         }
         lines.push(Value::Object(line).to_string());
         let me = Self::gid_of(&obj);
+        for node in hoisted {
+            Self::emit_value(node, me.as_deref(), lines);
+        }
         for f in nested {
             let Some(node_set) = Self::node_set(f) else { continue };
             for child in self.items(obj, f).unwrap_or_default() {
                 self.emit(child.obj, node_set, me.as_deref(), lines);
             }
+        }
+    }
+
+    /// Take the connections out of an object field's resolved value (at any depth), keeping
+    /// each node with the selection of its own nested connections.
+    fn hoist<'s>(v: &mut Value, set: &'s SelectionSet, out: &mut Vec<(Value, &'s SelectionSet)>) {
+        match v {
+            Value::Array(items) => {
+                for i in items {
+                    Self::hoist(i, set, out);
+                }
+            }
+            Value::Object(o) => {
+                for s in &set.selections {
+                    let Selection::Field(w) = s else { continue };
+                    let key = w.response_key().to_string();
+                    if let Some(node_set) = Self::node_set(w) {
+                        let Some(conn) = o.remove(&key) else { continue };
+                        let nodes = match (conn.get("nodes"), conn.get("edges")) {
+                            (Some(Value::Array(n)), _) => n.clone(),
+                            (_, Some(Value::Array(e))) => {
+                                e.iter().filter_map(|e| e.get("node").cloned()).collect()
+                            }
+                            _ => Vec::new(),
+                        };
+                        out.extend(nodes.into_iter().map(|n| (n, node_set)));
+                    } else if let Some(child) = o.get_mut(&key) {
+                        Self::hoist(child, &w.selection_set, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A hoisted node's line (its own nested connections after it, as lines of theirs).
+    fn emit_value(node: (Value, &SelectionSet), parent: Option<&str>, lines: &mut Vec<String>) {
+        let (mut v, set) = node;
+        let mut inner = Vec::new();
+        Self::hoist(&mut v, set, &mut inner);
+        let me = v.get("id").and_then(Value::as_str).map(str::to_owned);
+        if let (Value::Object(o), Some(p)) = (&mut v, parent) {
+            o.insert("__parentId".into(), json!(p));
+        }
+        lines.push(v.to_string());
+        for n in inner {
+            Self::emit_value(n, me.as_deref().or(parent), lines);
         }
     }
 

@@ -1548,3 +1548,59 @@ async fn replicas_sharing_the_shops_budget_in_postgres_are_never_throttled(
     assert!(available < 2000.0, "the row follows the server's throttleStatus");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_bulk_query_puts_connections_inside_objects_on_lines_of_their_own() -> Result<()> {
+    let sim = start(SimConfig::default(), 3).await?;
+    let c = client(&sim.url);
+    // One more product whose inventory is not tracked.
+    let (_, made) = raw(
+        &sim.url,
+        TOKEN,
+        json!({ "query": r#"mutation { productSet(input: { title: "Gift wrap", productOptions: [{ name: "Title", values: [{ name: "Default" }] }], variants: [{ optionValues: [{ optionName: "Title", name: "Default" }], price: "1.00", inventoryItem: { sku: "WRAP", tracked: false } }] }) { product { id } userErrors { field message } } }"# }),
+    )
+    .await?;
+    assert!(made["data"]["productSet"]["product"]["id"].is_string(), "{made}");
+    let query = r#"{ productVariants { edges { node { id inventoryItem { id tracked inventoryLevels { edges { node { location { id } quantities(names: ["available", "on_hand", "committed"]) { name quantity } } } } } } } } }"#;
+    let records: Vec<_> =
+        c.bulk_query(query, std::time::Duration::from_millis(100)).await?.try_collect().await?;
+    let mut variant = None;
+    let (mut variants, mut levels, mut untracked) = (0, 0, 0);
+    for r in &records {
+        match &r.parent_id {
+            None => {
+                variants += 1;
+                let item = &r.data["inventoryItem"];
+                assert!(item["id"].as_str().unwrap().starts_with("gid://shopify/InventoryItem/"));
+                assert!(item.get("inventoryLevels").is_none(), "a connection is never inlined");
+                if item["tracked"] == false {
+                    untracked += 1;
+                }
+                variant = r.id.clone();
+            }
+            Some(parent) => {
+                // The nearest node above the connection is its parent (the variant).
+                assert_eq!(Some(parent), variant.as_ref(), "a level follows its variant");
+                assert!(
+                    r.data["location"]["id"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("gid://shopify/Location/")
+                );
+                let q: std::collections::HashMap<&str, i64> = r.data["quantities"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|q| (q["name"].as_str().unwrap(), q["quantity"].as_i64().unwrap()))
+                    .collect();
+                assert_eq!(q.len(), 3, "{q:?}");
+                assert_eq!(q["on_hand"], q["available"] + q["committed"], "{q:?}");
+                levels += 1;
+            }
+        }
+    }
+    assert!(variants >= 4, "{variants}");
+    assert!(levels >= variants - 1, "every tracked variant is stocked somewhere: {levels}");
+    assert_eq!(untracked, 1);
+    Ok(())
+}
