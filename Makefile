@@ -47,7 +47,7 @@ $(RIVER):
 	  || $(CARGO) install riverqueue-cli --version 0.5.0 --no-default-features --features postgres --root target/river
 
 bench: $(RIVER)
-	$(CARGO) build --release -p shopsync-bench -p shopsync-scheduler -p shopsync-order-sync -p shopsync-posting
+	$(CARGO) build --release -p shopsync-bench -p shopsync-scheduler -p shopsync-order-sync -p shopsync-posting -p shopsync-inventory-sync
 	RIVER_BIN=$(RIVER) scripts/with-pg.sh target/release/shopsync-bench $(BENCH_ARGS)
 
 clean:

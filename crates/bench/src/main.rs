@@ -13,6 +13,7 @@
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod erp;
+mod inventory;
 mod orders;
 mod shopify;
 
@@ -60,8 +61,8 @@ struct Args {
     skip_river: bool,
     /// Only these scenarios (a, b, c: the job queue; s: Shopify pacing; e: ERP documents;
     /// o: order sync; w: order webhooks; f: fulfillments; w and f are written into the orders
-    /// file).
-    #[arg(long, value_delimiter = ',', default_value = "a,b,c,s,e,o,w,f")]
+    /// file; i: inventory sync).
+    #[arg(long, value_delimiter = ',', default_value = "a,b,c,s,e,o,w,f,i")]
     only: Vec<String>,
     /// Shipments sent as fulfillments (f).
     #[arg(long, default_value_t = 1_000)]
@@ -85,6 +86,21 @@ struct Args {
     /// by default: the client paces by the real clock between Shopify's answers.
     #[arg(long, default_value_t = 1.0)]
     orders_time_scale: f64,
+    /// Products of 3 variants at 2 locations for the inventory sync (i); the size is
+    /// 20,000 (120,000 levels).
+    #[arg(long, default_value_t = 20_000)]
+    inventory_items: usize,
+    /// ERP stock changes per second for the change-to-Shopify latency (i).
+    #[arg(long, default_value_t = 100.0)]
+    inventory_change_rate: f64,
+    /// Seconds of ERP stock changes (i).
+    #[arg(long, default_value_t = 30.0)]
+    inventory_change_secs: f64,
+    /// Clock speed of the inventory simulator (i); real time by default.
+    #[arg(long, default_value_t = 1.0)]
+    inventory_time_scale: f64,
+    #[arg(long, default_value = "bench/results/inventory.json")]
+    inventory_out: PathBuf,
     #[arg(long, default_value = "bench/results/queue.json")]
     out: PathBuf,
     #[arg(long, default_value = "bench/results/shopify.json")]
@@ -604,6 +620,19 @@ async fn main() -> Result<()> {
     };
     let fulfilled =
         if has("f") { Some(orders::fulfillments(args.fulfillments).await?) } else { None };
+    let stock = if has("i") {
+        Some(
+            inventory::run(inventory::Params {
+                items: args.inventory_items,
+                change_rate: args.inventory_change_rate,
+                change_secs: args.inventory_change_secs,
+                time_scale: args.inventory_time_scale,
+            })
+            .await?,
+        )
+    } else {
+        None
+    };
     let r = serde_json::Value::Object(results);
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY);
@@ -802,6 +831,73 @@ async fn main() -> Result<()> {
             (x["throttled_answers"] == 0).to_string(),
         ]);
     }
+    if let Some(x) = &stock {
+        let a = &x["initial_sync"];
+        let share = f(a, "share_of_ceiling");
+        // Points within one bucket are not paced at all: the limit does not bound that sync.
+        let in_bucket = a["fits_in_bucket"] == true;
+        t.add_row([
+            format!(
+                "(i-a) initial sync, {} products × 3 variants × 2 locations ({} levels){}",
+                x["products"],
+                x["levels"],
+                if x["full_size"] == true { "" } else { ", NOT the issue's 20,000" }
+            ),
+            format!(
+                "{:.1} s ({:.1} simulated), {} mutations, {:.0} actual points, {}",
+                f(a, "real_seconds"),
+                f(a, "simulated_seconds"),
+                a["mutations"],
+                f(a, "actual_points"),
+                if in_bucket {
+                    "within one bucket (not rate-bound)".to_owned()
+                } else {
+                    format!("{:.1} % of the ceiling", 100.0 * share)
+                }
+            ),
+            "≥ 90 % of the ceiling".into(),
+            (share >= 0.9 || in_bucket).to_string(),
+        ]);
+        let rss = f(x, "peak_rss_mib");
+        t.add_row([
+            "    peak RSS of inventory-sync (VmHWM, the three runs)".into(),
+            format!("{rss:.1} MiB"),
+            "≤ 200 MB".into(),
+            (rss * 1.048_576 <= 200.0).to_string(),
+        ]);
+        let b = &x["unchanged_resync"];
+        let share_b = f(x, "unchanged_points_share_of_initial");
+        t.add_row([
+            "(i-b) re-sync, nothing changed".into(),
+            format!(
+                "{} mutations, {:.0} actual points = {:.1} % of the initial sync's",
+                b["mutations"],
+                f(b, "actual_points"),
+                100.0 * share_b
+            ),
+            "0 mutations, ≤ 2 %".into(),
+            (b["mutations"] == 0 && share_b <= 0.02).to_string(),
+        ]);
+        let c = &x["one_percent_changed"];
+        t.add_row([
+            format!("(i-c) re-sync, {} levels (1 %) changed", c["levels_changed"]),
+            format!("{} mutations, {:.0} actual points", c["mutations"], f(c, "actual_points")),
+            format!("{} mutations", c["expected_mutations"]),
+            (c["mutations"] == c["expected_mutations"]).to_string(),
+        ]);
+        let d = &x["change_latency"];
+        let p99 = f(d, "p99_ms");
+        t.add_row([
+            format!(
+                "(i-d) ERP stock change → Shopify, {} changes at {:.0}/s",
+                d["changes"],
+                f(d, "offered_per_sec")
+            ),
+            format!("p50 {:.0} ms, p99 {p99:.0} ms, max {:.0} ms", f(d, "p50_ms"), f(d, "max_ms")),
+            "p99 ≤ 2 s".into(),
+            (p99 <= 2000.0).to_string(),
+        ]);
+    }
     println!("{t}");
     let write = |path: &std::path::Path, v: &serde_json::Value| -> Result<()> {
         if let Some(dir) = path.parent() {
@@ -846,6 +942,13 @@ async fn main() -> Result<()> {
             m.entry("date").or_insert_with(|| json!(chrono::Utc::now().to_rfc3339()));
         }
         write(&args.orders_out, &o)?;
+    }
+    if let Some(mut x) = stock {
+        if let Some(o) = x.as_object_mut() {
+            o.insert("host".into(), host());
+            o.insert("date".into(), json!(chrono::Utc::now().to_rfc3339()));
+        }
+        write(&args.inventory_out, &x)?;
     }
     if let Some(mut s) = shopify {
         if let Some(o) = s.as_object_mut() {

@@ -59,15 +59,15 @@ pub struct Params {
     pub fast_scale: f64,
 }
 
-fn token(shop: &str) -> String {
+pub(crate) fn token(shop: &str) -> String {
     format!("shpat_bench_{shop}_0123456789")
 }
 
 /// A simulator served in-process.
-struct Served {
-    sim: Arc<Sim>,
-    url: String,
-    stop: tokio_util::sync::CancellationToken,
+pub(crate) struct Served {
+    pub(crate) sim: Arc<Sim>,
+    pub(crate) url: String,
+    pub(crate) stop: tokio_util::sync::CancellationToken,
 }
 
 impl Drop for Served {
@@ -93,7 +93,7 @@ async fn serve(config: SimConfig, shops: &[&str]) -> Result<Served> {
     Ok(Served { sim, url, stop })
 }
 
-fn with_shop<T>(
+pub(crate) fn with_shop<T>(
     sim: &Sim,
     shop: &str,
     f: impl FnOnce(&mut shopsync_shopify_sim::store::Shop) -> T,
@@ -103,7 +103,7 @@ fn with_shop<T>(
     Ok(f(&mut s))
 }
 
-fn usage(sim: &Sim, shop: &str) -> Result<Usage> {
+pub(crate) fn usage(sim: &Sim, shop: &str) -> Result<Usage> {
     with_shop(sim, shop, |s| s.usage)
 }
 
