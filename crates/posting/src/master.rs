@@ -703,12 +703,12 @@ pub async fn check_stock(
     if prevent != Some(true) || delta >= 0 {
         return Ok(());
     }
-    lock_and_check_stock(tx, item, variant, location, delta, field).await
+    lock_and_check_stock(&mut **tx, item, variant, location, delta, field).await
 }
 
 /// [`check_stock`] for a location known to prevent negative stock.
 pub async fn lock_and_check_stock(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut sqlx::PgConnection,
     item: &str,
     variant: &str,
     location: &str,
@@ -717,7 +717,7 @@ pub async fn lock_and_check_stock(
 ) -> Result<()> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
         .bind(format!("{item}\u{1f}{variant}\u{1f}{location}"))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     let on_hand: i64 = sqlx::query_scalar(
         "SELECT COALESCE(sum(quantity), 0)::bigint FROM posting.item_ledger_entries \
@@ -726,7 +726,7 @@ pub async fn lock_and_check_stock(
     .bind(item)
     .bind(variant)
     .bind(location)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?;
     if on_hand + delta < 0 {
         return Err(ErpError::Precondition(format!(

@@ -106,6 +106,27 @@ pub async fn post_document(
         check_tracking(t, "tracking")?;
     }
     let mut tx = pool.begin().await?;
+    match post_in(&mut tx, no, opts, tracking).await {
+        Ok(posted) => {
+            tx.commit().await?;
+            Ok(posted)
+        }
+        Err(e) => {
+            // Rolled back now, not when the connection is next used: the header's lock goes
+            // with the answer (a caller posting again at once is not told "being posted").
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+/// [`post_document`] inside its transaction.
+async fn post_in(
+    tx: &mut sqlx::PgConnection,
+    no: &str,
+    opts: PostOptions,
+    tracking: Option<&pb::Tracking>,
+) -> Result<Posted> {
     // The header with its lines in one query, the header locked without waiting: a second
     // poster is refused at once.
     let rows: Vec<HeaderAndLine> = match sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -241,7 +262,7 @@ pub async fn post_document(
     // BTreeMap order: every poster takes the advisory locks in the same order.
     for ((item, variant, loc), q) in &need {
         crate::master::lock_and_check_stock(
-            &mut tx,
+            &mut *tx,
             item,
             variant,
             loc,
@@ -371,7 +392,6 @@ pub async fn post_document(
     .bind(&h.applies_to_doc_no)
     .fetch_one(&mut *tx)
     .await?;
-    tx.commit().await?;
     let (amount_invoiced, amount_credited) =
         if is_cm { (0, amount_invoiced) } else { (amount_invoiced, 0) };
     Ok(Posted { shipment_no, invoice_no, credit_memo_no, amount_invoiced, amount_credited })

@@ -496,9 +496,12 @@ mod tests {
         assert_eq!(order, Some(42));
         assert_eq!(at.map(|t| t.to_rfc3339()), Some("2026-12-08T10:00:00+00:00".into()));
 
-        // Closing: only the opener's own window, once.
+        // Closing: only the opener's own window, once (claimed, then cleared once its job
+        // is queued).
         assert_eq!(repo::close_window(&db, "acme", Some(since), 0).await.unwrap(), Some(since));
         assert_eq!(repo::close_window(&db, "acme", Some(since), 0).await.unwrap(), None);
+        assert_eq!(counts(&db).await, (2, 2, true), "claimed, not cleared");
+        repo::window_done(&db, "acme", since).await.unwrap();
         assert_eq!(counts(&db).await, (2, 2, false));
     }
 
