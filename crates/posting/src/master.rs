@@ -703,7 +703,7 @@ pub async fn check_stock(
     if prevent != Some(true) || delta >= 0 {
         return Ok(());
     }
-    lock_and_check_stock(&mut **tx, item, variant, location, delta, field).await
+    lock_and_check_stock(tx, item, variant, location, delta, field).await
 }
 
 /// [`check_stock`] for a location known to prevent negative stock.
