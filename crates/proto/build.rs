@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "erp.proto",
         "shops.proto",
         "cues.proto",
+        "stock.proto",
     ]
     .map(|p| root.join("shopsync/v1").join(p));
     for p in &protos {

@@ -301,3 +301,23 @@ pub async fn drift(
     .fetch_all(&pool)
     .await?)
 }
+
+/// inventory-sync's `Stock` API.
+pub async fn stock(
+    s: &InvStack,
+) -> Result<pb::stock_client::StockClient<shopsync_runtime::client::AuthedChannel>> {
+    let auth = shopsync_runtime::ClientAuth::new(Some(&secret())).map_err(anyhow::Error::msg)?;
+    Ok(pb::stock_client::StockClient::new(
+        shopsync_runtime::client::connect(&s.inventory.url(), auth).await?,
+    ))
+}
+
+/// `shopsync stock …` against the stack's inventory-sync.
+pub async fn stock_cli(s: &InvStack, args: &[&str]) -> Result<std::process::Output> {
+    Ok(tokio::process::Command::new(bin("shopsync")?)
+        .args(["--inventory-sync", &s.inventory.url(), "--token", TOKEN, "stock"])
+        .args(args)
+        .env_remove("SHOPSYNC_SERVICE_TOKEN")
+        .output()
+        .await?)
+}

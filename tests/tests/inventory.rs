@@ -217,3 +217,81 @@ async fn a_dry_run_lists_the_differences_and_writes_nothing_and_an_unchanged_res
     assert_eq!(sim_on_hand_changes(&s.sim, "dry").await?.len(), before);
     Ok(())
 }
+
+#[tokio::test]
+async fn stock_diff_drift_and_history_through_the_api_and_the_cli() -> Result<()> {
+    let s = InvStack::start("inventory_stock_api", &["api"]).await?;
+    sim_post(&s.sim, "/sim/shops/api/seed", json!({"seed": 7, "products": 2, "customers": 1}))
+        .await?;
+    let (variants, locs) = sim_catalogue(&s.sim, "api").await?;
+    let l1 = locs[0].0.clone();
+    connect_inventory_shop(&s, "api", &[(&l1, "MAIN")]).await?;
+    let items = erp_items_linked(&s, "api", &variants, &["MAIN"]).await?;
+    let inv = variants[0].inventory_item.clone();
+    adjust(&s, &items.iter().map(|i| (i.as_str(), "MAIN", 5)).collect::<Vec<_>>()).await?;
+    for v in &variants {
+        eventually(SOON, || on_hand_is(&s, "api", &v.inventory_item, &l1, 5)).await?;
+    }
+    let mut api = stock(&s).await?;
+    set_on_hand_by_hand(&s.sim, "api", &inv, &l1, 9).await?;
+    let before = sim_on_hand_changes(&s.sim, "api").await?.len();
+    // Diff: the level edited in Shopify, with both values and why; nothing written.
+    let d = api.diff(pb::DiffRequest { shop: "api".into() }).await?.into_inner();
+    assert_eq!(d.differences.len(), 1, "{d:?}");
+    let x = &d.differences[0];
+    assert_eq!(
+        (x.inventory_item_id.as_str(), x.location_id.as_str(), x.erp_quantity, x.shopify_quantity),
+        (inv.as_str(), l1.as_str(), 5, 9)
+    );
+    assert!(x.reason.contains("changed in Shopify"), "{}", x.reason);
+    assert_eq!(d.unchanged, variants.len() as u64 - 1);
+    assert_eq!(sim_on_hand_changes(&s.sim, "api").await?.len(), before);
+    assert!(drift(&s.db, "api").await?.is_empty());
+    // The same through the CLI.
+    let o = stock_cli(&s, &["diff", "--shop", "api"]).await?;
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains(&items[0]) && out.contains("1 to change"), "{out}");
+    // The next ERP change meets the edit: drift, then the write; both in the level's history.
+    adjust(&s, &[(&items[0], "MAIN", 1)]).await?;
+    eventually(SOON, || on_hand_is(&s, "api", &inv, &l1, 6)).await?;
+    let dr = api.list_drift(pb::ListDriftRequest { shop: "api".into(), limit: 10 }).await?;
+    let dr = dr.into_inner().drift;
+    assert_eq!(dr.len(), 1, "{dr:?}");
+    assert_eq!((dr[0].ours, dr[0].shopify, dr[0].source.as_str()), (Some(5), 9, "follow"));
+    let h = api
+        .get_level_history(pb::GetLevelHistoryRequest {
+            shop: "api".into(),
+            inventory_item_id: inv.clone(),
+            location_id: l1.clone(),
+            limit: 0,
+        })
+        .await?
+        .into_inner()
+        .events;
+    let seen: Vec<_> = h.iter().map(|e| (e.kind.as_str(), e.quantity, e.compare)).collect();
+    // Newest first: the write of 6 over 9, what we saw, the first write of 5 (over the seeded
+    // value the first load's bulk read found).
+    assert_eq!(seen[..2], [("sent", 6, Some(9)), ("seen", 9, Some(5))], "{seen:?}");
+    assert_eq!((seen.len(), seen[2].0, seen[2].1), (3, "sent", 5), "{seen:?}");
+    let o = stock_cli(&s, &["history", "--shop", "api", "--item", &inv, "--location", &l1]).await?;
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = stock_cli(&s, &["drift", "--shop", "api"]).await?;
+    assert!(String::from_utf8_lossy(&o.stdout).contains("follow"));
+    // Request strings are checked first, naming the field.
+    let e = api.diff(pb::DiffRequest { shop: "a\0b".into() }).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    assert!(e.message().contains("shop"), "{}", e.message());
+    let e = api
+        .get_level_history(pb::GetLevelHistoryRequest {
+            shop: "api".into(),
+            inventory_item_id: "42".into(),
+            location_id: l1.clone(),
+            limit: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    assert!(e.message().contains("inventory_item_id"), "{}", e.message());
+    Ok(())
+}

@@ -1,6 +1,6 @@
 //! `shopsync`: the command line. Talks gRPC to the scheduler (`jobs`, `sync`, `shops`,
-//! `cursors`), to order-sync (`cues`) and to the posting service (`items`, `customers`,
-//! `orders`, `post`).
+//! `cursors`), to order-sync (`cues`), to inventory-sync (`stock`) and to the posting service
+//! (`items`, `customers`, `orders`, `post`).
 
 /// `println!` for a command line: when the reader went away (`shopsync … | head`), stop
 /// quietly with success instead of panicking on the broken pipe.
@@ -20,6 +20,7 @@ macro_rules! out {
 mod cues;
 mod erp;
 mod shops;
+mod stock;
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
@@ -66,6 +67,14 @@ struct Cli {
         default_value = "http://127.0.0.1:50052"
     )]
     order_sync: String,
+    /// inventory-sync gRPC address (stock diff, drift, history).
+    #[arg(
+        long,
+        global = true,
+        env = "SHOPSYNC_INVENTORY_SYNC_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    inventory_sync: String,
     /// Print the raw records instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -120,6 +129,9 @@ enum Cmd {
         #[command(subcommand)]
         cmd: Option<cues::Cues>,
     },
+    /// Stock in Shopify (inventory-sync): `stock diff`, `stock drift`, `stock history`.
+    #[command(subcommand)]
+    Stock(stock::Stock),
     /// Post a sales order (ship and/or invoice) or a sales invoice.
     Post {
         no: String,
@@ -695,6 +707,21 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 None => cues::counts(&mut c, shop.as_deref(), cli.json).await?,
                 Some(cmd) => cues::cues(&mut c, cmd, cli.json).await?,
             }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Stock(cmd) => {
+            let token = cli.token.clone().map(SecretString::from);
+            let auth = ClientAuth::new(token.as_ref()).map_err(anyhow::Error::msg)?;
+            let ch = shopsync_runtime::client::connect(&cli.inventory_sync, auth)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot reach inventory-sync at {} (is it running? --inventory-sync / SHOPSYNC_INVENTORY_SYNC_URL)",
+                        cli.inventory_sync
+                    )
+                })?;
+            let mut c = stock::StockClient::new(ch);
+            stock::stock(&mut c, cmd, cli.json).await?;
             return Ok(ExitCode::SUCCESS);
         }
         Cmd::Sync { task, shop, params, wait, request_id } => {

@@ -1,6 +1,7 @@
 //! shopsync-inventory-sync: the inventory-sync service. Owns the `inventory` schema (what it
 //! knows of each Shopify level, the stock feed's cursor per shop, the push in flight, drift)
-//! and serves gRPC `Worker` for SyncInventory and the built-in test task.
+//! and serves gRPC `Worker` for SyncInventory and the built-in test task, and `Stock` (the
+//! preview, drift, a level's history: [`grpc`]).
 //!
 //! Stock reaches Shopify two ways: continuously ([`follow`]: the posting service's stock feed,
 //! pushed within about a second of a change, no job needed), and by the SyncInventory task
@@ -11,6 +12,7 @@ pub mod bulk;
 pub mod config;
 pub mod error;
 pub mod follow;
+pub mod grpc;
 pub mod map;
 pub mod push;
 pub mod reconcile;
@@ -28,6 +30,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 
 pub const SERVICE: Service = Service::InventorySync;
 
@@ -108,8 +111,8 @@ pub(crate) async fn links_by_erp(
     Ok(out)
 }
 
-/// Connect (and migrate) the database, start the stock followers, serve `Worker` until
-/// `shutdown`.
+/// Connect (and migrate) the database, start the stock followers, serve `Worker` and `Stock`
+/// until `shutdown`.
 pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let Config { sync, stock_poll_ms, stock_shops_refresh_ms, stock_follow } = cfg;
     let cfg = sync.worker;
@@ -131,18 +134,24 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     .context("inventory-sync database")?;
     let locks = ShopLocks::default();
     let followers_stop = shutdown.child_token();
-    let followers = match (stock_follow, cfg.shop_contexts()?) {
-        (true, Some(c)) => {
-            let token = if cfg.insecure_no_auth { None } else { cfg.service_token.as_ref() };
-            let auth = shopsync_runtime::ClientAuth::new(token).map_err(anyhow::Error::msg)?;
+    let token = if cfg.insecure_no_auth { None } else { cfg.service_token.as_ref() };
+    let auth = shopsync_runtime::ClientAuth::new(token).map_err(anyhow::Error::msg)?;
+    let (contexts, shops) = match cfg.shop_contexts()? {
+        Some(c) => {
             let shops = pb::shops_client::ShopsClient::new(
                 shopsync_runtime::client::connect_lazy(&c.shops_url, auth.clone())
                     .context("scheduler address")?,
             );
             let contexts =
                 Arc::new(ShopContexts::new(c, auth, Some(pool.clone())).context("shop contexts")?);
+            (Some(contexts), Some(shops))
+        }
+        None => (None, None),
+    };
+    let followers = match (stock_follow, &contexts, shops) {
+        (true, Some(contexts), Some(shops)) => {
             let f = follow::Followers {
-                contexts,
+                contexts: contexts.clone(),
                 shops,
                 db: pool.clone(),
                 locks: locks.clone(),
@@ -153,8 +162,9 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         }
         _ => None,
     };
+    let stock = grpc::StockService { db: pool.clone(), contexts };
     let apis = shopsync_runtime::worker::Apis {
-        services: Vec::new(),
+        services: vec![pb::stock_server::SERVICE_NAME],
         probe: Some({
             let pool = pool.clone();
             shopsync_runtime::server::probe(move || shopsync_store::ping(pool.clone()))
@@ -167,7 +177,12 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         runner,
         shutdown,
         apis,
-        |router, _| router,
+        |router, auth| {
+            router.add_service(InterceptedService::new(
+                pb::stock_server::StockServer::new(stock),
+                auth,
+            ))
+        },
     )
     .await;
     followers_stop.cancel();

@@ -1,8 +1,7 @@
-//! The string fields of every request of `JobQueue`, `Shops`, `Erp` and `Posting`, with their
-//! limits:
-//! each is checked for a NUL byte and its length before anything else looks at the request
-//! (`shopsync_common::text`). A bad one is INVALID_ARGUMENT naming the field's path. The
-//! services' own checks (formats, tighter limits) come after.
+//! The string fields of every request of `JobQueue`, `Shops`, `Erp`, `Posting`, `Cues` and
+//! `Stock`, with their limits: each is checked for a NUL byte and its length before anything
+//! else looks at the request (`shopsync_common::text`). A bad one is INVALID_ARGUMENT naming
+//! the field's path. The services' own checks (formats, tighter limits) come after.
 //!
 //! Field names are built only when a check fails, so a valid request costs no allocation.
 
@@ -177,6 +176,28 @@ impl CheckText for pb::RetryCueGroupRequest {
         t(at, "shop", &self.shop, SHORT)?;
         t(at, "key", &self.key, LONG)?;
         t(at, "requested_by", &self.requested_by, SHORT)
+    }
+}
+
+// ---- Stock ----------------------------------------------------------------------------------
+
+impl CheckText for pb::DiffRequest {
+    fn check_text_at(&self, at: &str) -> R {
+        t(at, "shop", &self.shop, SHORT)
+    }
+}
+
+impl CheckText for pb::ListDriftRequest {
+    fn check_text_at(&self, at: &str) -> R {
+        t(at, "shop", &self.shop, SHORT)
+    }
+}
+
+impl CheckText for pb::GetLevelHistoryRequest {
+    fn check_text_at(&self, at: &str) -> R {
+        t(at, "shop", &self.shop, SHORT)?;
+        t(at, "inventory_item_id", &self.inventory_item_id, SHORT)?;
+        t(at, "location_id", &self.location_id, SHORT)
     }
 }
 
@@ -780,6 +801,9 @@ mod tests {
             pb::GetCuesRequest => "GetCuesRequest",
             pb::ListCueGroupsRequest => "ListCueGroupsRequest",
             pb::RetryCueGroupRequest => "RetryCueGroupRequest",
+            pb::DiffRequest => "DiffRequest",
+            pb::ListDriftRequest => "ListDriftRequest",
+            pb::GetLevelHistoryRequest => "GetLevelHistoryRequest",
         );
         // No strings to check.
         covered.insert(".shopsync.v1.ListShopsRequest".to_owned());
@@ -789,7 +813,9 @@ mod tests {
             .file
             .iter()
             .flat_map(|f| &f.service)
-            .filter(|s| matches!(s.name(), "JobQueue" | "Shops" | "Erp" | "Posting" | "Cues"))
+            .filter(|s| {
+                matches!(s.name(), "JobQueue" | "Shops" | "Erp" | "Posting" | "Cues" | "Stock")
+            })
             .flat_map(|s| &s.method)
             .map(|m| m.input_type().to_owned())
             .collect();
