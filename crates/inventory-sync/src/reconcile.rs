@@ -69,6 +69,35 @@ pub async fn plan(
     let mut lines = Vec::new();
     let mut variants = 0;
     let mut stock: HashMap<String, BTreeMap<(String, String), i64>> = HashMap::new();
+    // A whole-catalogue run reads the ERP's stock in one streamed read (its stock feed from the
+    // start has every level once, at its quantity now) instead of one call per item; a run
+    // for some variants asks for their items only.
+    let wanted = links
+        .iter()
+        .filter(|l| p.variant_ids.is_empty() || p.variant_ids.contains(&l.shopify_id))
+        .map(|l| l.erp_id.as_str())
+        .collect::<std::collections::HashSet<_>>();
+    let snapshot = p.variant_ids.is_empty();
+    if snapshot {
+        let mut feed = shop
+            .posting
+            .clone()
+            .stream_stock_changes(pb::StreamRequest::default())
+            .await
+            .map_err(|s| Failure::Api("reading ERP stock", s))?
+            .into_inner();
+        while let Some(c) =
+            feed.message().await.map_err(|s| Failure::Api("reading ERP stock", s))?
+        {
+            let Some(l) = c.level else { continue };
+            if wanted.contains(l.item_no.as_str()) {
+                stock
+                    .entry(l.item_no)
+                    .or_default()
+                    .insert((l.variant_code, l.location_code), l.quantity_on_hand);
+            }
+        }
+    }
     for l in links {
         if !p.variant_ids.is_empty() && !p.variant_ids.contains(&l.shopify_id) {
             continue;
@@ -81,6 +110,10 @@ pub async fn plan(
                 retryable: false,
             });
             continue;
+        }
+        if snapshot && !stock.contains_key(&l.erp_id) {
+            // No ledger entry at all: nothing in stock anywhere.
+            stock.insert(l.erp_id.clone(), BTreeMap::new());
         }
         if !stock.contains_key(&l.erp_id) {
             let levels = shop
