@@ -474,3 +474,35 @@ pub async fn enable_order_webhooks(s: &Stack, shop: &str) -> Result<pb::Shop> {
 pub fn webhook_url(s: &Stack) -> String {
     format!("http://{}/webhooks/shopify", s.webhook_addr)
 }
+
+/// A one-off entry retried every second, up to 20 attempts (a run killed mid-way is retried).
+pub fn retrying(shop: &str, params: pb::TaskParams) -> pb::JobSpec {
+    pb::JobSpec {
+        shop: shop.into(),
+        params: Some(params),
+        created_by: "e2e".into(),
+        retry: Some(pb::RetryPolicy {
+            max_attempts: Some(20),
+            rerun_delay_seconds: Some(1),
+            backoff_multiplier: Some(1.0),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Wait until `entry` has a succeeded run.
+pub async fn succeeded(q: &mut Queue, entry: &str) -> Result<()> {
+    eventually(Duration::from_secs(240), || {
+        let mut q = q.clone();
+        let id = entry.to_owned();
+        async move {
+            let rs = runs(&mut q, &id).await?;
+            if !rs.iter().any(|r| run_status(r) == pb::RunStatus::Succeeded) {
+                bail!("not yet: {:?}", rs.iter().map(run_status).collect::<Vec<_>>());
+            }
+            Ok(())
+        }
+    })
+    .await
+}

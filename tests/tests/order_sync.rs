@@ -505,36 +505,6 @@ async fn one_document_each(s: &Stack, pool: &sqlx::PgPool, shop: &str, n: i64) -
     Ok(())
 }
 
-fn retrying(shop: &str, params: pb::TaskParams) -> pb::JobSpec {
-    pb::JobSpec {
-        shop: shop.into(),
-        params: Some(params),
-        created_by: "e2e".into(),
-        retry: Some(pb::RetryPolicy {
-            max_attempts: Some(20),
-            rerun_delay_seconds: Some(1),
-            backoff_multiplier: Some(1.0),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-async fn succeeded(q: &mut Queue, entry: &str) -> Result<()> {
-    eventually(Duration::from_secs(180), || {
-        let mut q = q.clone();
-        let id = entry.to_owned();
-        async move {
-            let rs = runs(&mut q, &id).await?;
-            if !rs.iter().any(|r| run_status(r) == pb::RunStatus::Succeeded) {
-                bail!("not yet: {:?}", rs.iter().map(run_status).collect::<Vec<_>>());
-            }
-            Ok(())
-        }
-    })
-    .await
-}
-
 #[tokio::test]
 async fn kill_9_mid_create_and_a_faulty_shop_lose_nothing_and_double_nothing() -> Result<()> {
     const N: i64 = 1000;

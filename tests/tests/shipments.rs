@@ -367,36 +367,6 @@ async fn kill_9_between_sending_and_recording_makes_exactly_one_fulfillment_each
     Ok(())
 }
 
-fn retrying(shop: &str, params: pb::TaskParams) -> pb::JobSpec {
-    pb::JobSpec {
-        shop: shop.into(),
-        params: Some(params),
-        created_by: "e2e".into(),
-        retry: Some(pb::RetryPolicy {
-            max_attempts: Some(20),
-            rerun_delay_seconds: Some(1),
-            backoff_multiplier: Some(1.0),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-async fn succeeded(q: &mut Queue, entry: &str) -> Result<()> {
-    eventually(Duration::from_secs(240), || {
-        let mut q = q.clone();
-        let id = entry.to_owned();
-        async move {
-            let rs = runs(&mut q, &id).await?;
-            if !rs.iter().any(|r| run_status(r) == pb::RunStatus::Succeeded) {
-                bail!("not yet: {:?}", rs.iter().map(run_status).collect::<Vec<_>>());
-            }
-            Ok(())
-        }
-    })
-    .await
-}
-
 #[tokio::test]
 async fn a_request_to_our_fulfillment_service_is_accepted_then_fulfilled() -> Result<()> {
     let s = Stack::start("shipments_service", &["acme"]).await?;

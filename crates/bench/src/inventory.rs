@@ -301,26 +301,7 @@ async fn sync_inventory(s: &mut Stack) -> Result<pb::JobRun> {
     let params = pb::TaskParams {
         params: Some(pb::task_params::Params::SyncInventory(pb::SyncInventoryParams::default())),
     };
-    let mut stream = s
-        .queue
-        .sync_now(pb::SyncNowRequest {
-            shop: SHOP.into(),
-            params: Some(params),
-            created_by: "bench".into(),
-            wait: true,
-            ..Default::default()
-        })
-        .await?
-        .into_inner();
-    let mut last = None;
-    while let Some(ev) = stream.message().await? {
-        if let Some(r) = ev.snapshot.and_then(|s| s.run) {
-            last = Some(r);
-        }
-    }
-    let run = last.context("no run")?;
-    ensure!(run.status == pb::RunStatus::Succeeded as i32, "the run failed: {:?}", run.error);
-    Ok(run)
+    crate::orders::sync_now(&mut s.queue, SHOP, params).await
 }
 
 /// Levels whose Shopify on_hand is not the ERP's.

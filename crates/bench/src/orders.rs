@@ -325,9 +325,12 @@ async fn count(pool: &sqlx::PgPool, shop: &str, processed: bool) -> Result<i64> 
 }
 
 /// Sync now, followed to its end; the run.
-async fn sync_now(s: &mut Stack, shop: &str, params: pb::TaskParams) -> Result<pb::JobRun> {
-    let mut stream = s
-        .queue
+pub(crate) async fn sync_now(
+    queue: &mut pb::job_queue_client::JobQueueClient<AuthedChannel>,
+    shop: &str,
+    params: pb::TaskParams,
+) -> Result<pb::JobRun> {
+    let mut stream = queue
         .sync_now(pb::SyncNowRequest {
             shop: shop.into(),
             params: Some(params),
@@ -462,7 +465,7 @@ pub async fn run(p: Params) -> Result<Value> {
     let before = usage(&fast.sim, "backlog")?;
     let t0 = fast.sim.clock.now_secs();
     let real0 = Instant::now();
-    let b_run = sync_now(&mut s, "backlog", sync_orders(None)).await?;
+    let b_run = sync_now(&mut s.queue, "backlog", sync_orders(None)).await?;
     let b_secs = fast.sim.clock.now_secs() - t0;
     let b_real = real0.elapsed().as_secs_f64();
     let b = usage(&fast.sim, "backlog")?;
@@ -501,7 +504,7 @@ pub async fn run(p: Params) -> Result<Value> {
     let before = usage(&fast.sim, "history")?;
     let t0 = fast.sim.clock.now_secs();
     let real0 = Instant::now();
-    sync_now(&mut s, "history", sync_orders(Some(from))).await?;
+    sync_now(&mut s.queue, "history", sync_orders(Some(from))).await?;
     let c_secs = fast.sim.clock.now_secs() - t0;
     let c_real = real0.elapsed().as_secs_f64();
     let c = usage(&fast.sim, "history")?;
@@ -512,7 +515,7 @@ pub async fn run(p: Params) -> Result<Value> {
     eprintln!("(o) {m} orders under the simulator's linear cost model…");
     place_orders(&linear.sim, "linear", m, &mut rng)?;
     let before_l = usage(&linear.sim, "linear")?;
-    let l_run = sync_now(&mut s, "linear", sync_orders(None)).await?;
+    let l_run = sync_now(&mut s.queue, "linear", sync_orders(None)).await?;
     let l = usage(&linear.sim, "linear")?;
     let page_size_linear = l_run.counters.unwrap_or_default().values.get("page_size").copied();
 
@@ -612,7 +615,7 @@ pub async fn webhooks(rate: f64, secs: f64) -> Result<Value> {
         })
         .await?;
     // The first run makes the subscriptions.
-    let first = sync_now(&mut s, SHOP, sync_orders(None)).await?;
+    let first = sync_now(&mut s.queue, SHOP, sync_orders(None)).await?;
     let made =
         first.counters.unwrap_or_default().values.get("webhook_subscriptions_created").copied();
     ensure!(made == Some(6), "(o-w) subscriptions made: {made:?}");
@@ -745,20 +748,20 @@ pub async fn fulfillments(n: usize) -> Result<Value> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(77);
     place_orders(&sim.sim, SHOP, n, &mut rng)?;
     eprintln!("(o-f) {n} orders imported, made sales orders and posted…");
-    sync_now(&mut s, SHOP, sync_orders(None)).await?;
+    sync_now(&mut s.queue, SHOP, sync_orders(None)).await?;
     let post = pb::TaskParams {
         params: Some(pb::task_params::Params::BatchPostSalesOrders(
             pb::BatchPostSalesOrdersParams { ship: true, invoice: true, ..Default::default() },
         )),
     };
-    sync_now(&mut s, SHOP, post).await?;
+    sync_now(&mut s.queue, SHOP, post).await?;
     eprintln!("(o-f) {n} shipments sent to Shopify by one sync-shipments run…");
     let before = usage(&sim.sim, SHOP)?;
     let t0 = sim.sim.clock.now_secs();
     let real0 = Instant::now();
     let params =
         pb::TaskParams { params: Some(pb::task_params::Params::SyncShipments(Default::default())) };
-    let run = sync_now(&mut s, SHOP, params).await?;
+    let run = sync_now(&mut s.queue, SHOP, params).await?;
     let secs = sim.sim.clock.now_secs() - t0;
     let real = real0.elapsed().as_secs_f64();
     let after = usage(&sim.sim, SHOP)?;
