@@ -229,7 +229,18 @@ pub async fn erp_items_linked(
     variants: &[SimVariant],
     locations: &[&str],
 ) -> Result<Vec<String>> {
-    let (mut erp, _) = erp_clients(&s.posting).await?;
+    erp_items_linked_on(&s.posting, &s.scheduler, shop, variants, locations).await
+}
+
+/// [`erp_items_linked`] on any stack's posting service and scheduler.
+pub async fn erp_items_linked_on(
+    posting: &Proc,
+    scheduler: &Proc,
+    shop: &str,
+    variants: &[SimVariant],
+    locations: &[&str],
+) -> Result<Vec<String>> {
+    let (mut erp, _) = erp_clients(posting).await?;
     for code in locations {
         erp.create_location(pb::Location {
             code: (*code).into(),
@@ -262,13 +273,18 @@ pub async fn erp_items_linked(
         });
         items.push(no);
     }
-    shops(&s.scheduler).await?.put_links(pb::PutLinksRequest { shop: shop.into(), links }).await?;
+    shops(scheduler).await?.put_links(pb::PutLinksRequest { shop: shop.into(), links }).await?;
     Ok(items)
 }
 
 /// Post a stock adjustment: (item, location, quantity) lines.
 pub async fn adjust(s: &InvStack, lines: &[(&str, &str, i64)]) -> Result<()> {
-    let (mut erp, _) = erp_clients(&s.posting).await?;
+    adjust_on(&s.posting, lines).await
+}
+
+/// [`adjust`] on any stack's posting service.
+pub async fn adjust_on(posting: &Proc, lines: &[(&str, &str, i64)]) -> Result<()> {
+    let (mut erp, _) = erp_clients(posting).await?;
     erp.post_stock_adjustment(pb::StockAdjustmentRequest {
         lines: lines
             .iter()

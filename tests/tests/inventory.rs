@@ -4,14 +4,16 @@
 //! with stock committed to an unfulfilled Shopify order counted once; a level edited in
 //! Shopify is recorded as drift and the next change still lands (stale compare value read
 //! again), and SyncInventory repairs a later edit; `kill -9` of inventory-sync while its
-//! writes are in flight, repeated, leaves every level right and applies none twice.
+//! writes are in flight, repeated, leaves every level right and applies none twice; a posted
+//! shipment of a Shopify order counts once until fulfilled; free stock.
 
 #![allow(clippy::unwrap_used)] // a test: a missing value is a failure
 
 use anyhow::{Result, ensure};
 use serde_json::json;
+use shopsync_common::shop::{LocationMapping, StockCalculation};
 use shopsync_e2e::inventory::*;
-use shopsync_e2e::orders::{sim_post, sync_now};
+use shopsync_e2e::orders::{self, sim_post, sync_now};
 use shopsync_e2e::*;
 use shopsync_proto::pb;
 use std::time::Duration;
@@ -293,5 +295,121 @@ async fn stock_diff_drift_and_history_through_the_api_and_the_cli() -> Result<()
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::InvalidArgument);
     assert!(e.message().contains("inventory_item_id"), "{}", e.message());
+    Ok(())
+}
+
+fn mapping(loc: &str, filter: &str, calc: StockCalculation) -> LocationMapping {
+    LocationMapping {
+        shopify_location_id: loc.into(),
+        erp_location_filter: filter.into(),
+        stock_calculation: calc,
+        default_erp_location: None,
+    }
+}
+
+/// The whole order flow beside the follower: a Shopify order imported, its ERP shipment posted,
+/// then sent as a fulfillment. Shopify's view stays right at every step: the shipped units
+/// count once (on hand and committed until the fulfillment, then gone), with no write fighting
+/// Shopify and no drift. A `free` location leaves out what another channel's open document
+/// reserves, but not the shop's own orders (Shopify holds them as committed already).
+#[tokio::test]
+async fn a_posted_shipment_counts_once_until_fulfilled_and_free_stock_leaves_other_channels_out()
+-> Result<()> {
+    let s = orders::Stack::start("inventory_shipment", &["shp"]).await?;
+    sim_post(&s.sim, "/sim/shops/shp/seed", json!({"seed": 6, "products": 1, "customers": 1}))
+        .await?;
+    let (variants, locs) = sim_catalogue(&s.sim, "shp").await?;
+    let (l1, l2) = (locs[0].0.clone(), locs[1].0.clone());
+    orders::connect_shop_with(&s, "shp", &l1, None, |st| {
+        st.locations = vec![
+            mapping(&l1, "MAIN", StockCalculation::OnHand),
+            mapping(&l2, "SPARE", StockCalculation::Free),
+        ];
+    })
+    .await?;
+    let items =
+        erp_items_linked_on(&s.posting, &s.scheduler, "shp", &variants, &["MAIN", "SPARE"]).await?;
+    orders::erp_setup(&s, &[]).await?;
+    let _inventory =
+        inventory_sync(s.test, &s.db, s.scheduler.addr, &s.posting, free_addr()?).await?;
+    let inv = variants[0].inventory_item.clone();
+    let level = |loc: String| {
+        let (sim, inv) = (&s.sim, inv.clone());
+        async move { sim_level(sim, "shp", &inv, &loc).await }
+    };
+    let on_hand_is = |loc: String, want: i64| async move {
+        let got = level(loc.clone()).await?;
+        ensure!(
+            got["on_hand"] == want,
+            "on_hand at {loc} {} wanted {want}: {got:?}",
+            got["on_hand"]
+        );
+        Ok(())
+    };
+    adjust_on(&s.posting, &[(&items[0], "MAIN", 10), (&items[0], "SPARE", 6)]).await?;
+    eventually(SOON, || async {
+        on_hand_is(l1.clone(), 10).await?;
+        on_hand_is(l2.clone(), 6).await
+    })
+    .await?;
+    // A Shopify order for 2 units from the first location, imported into the ERP.
+    let email = orders::first_email(&s.sim, "shp").await?;
+    sim_post(
+        &s.sim,
+        "/sim/shops/shp/orders",
+        json!({"customer_email": email, "lines": [{"sku": variants[0].sku, "quantity": 2, "location": locs[0].1}]}),
+    )
+    .await?;
+    let mut q = queue(&s.scheduler).await?;
+    for params in [orders::sync_params(false), orders::create_params()] {
+        let run = sync_now(&mut q, "shp", params).await?;
+        assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
+    }
+    assert_eq!(orders::documents(&s, "shp").await?.len(), 1);
+    // Posted: the ERP has 8, Shopify still counts the 2 on hand and committed until the
+    // fulfillment, so the level stays at 10 (8 available, as before).
+    assert_eq!(orders::post_all(&s, "shp").await?, 1);
+    // A change elsewhere lands after the shipment's (the feed is ordered): it has been seen.
+    adjust_on(&s.posting, &[(&items[0], "SPARE", 1)]).await?;
+    eventually(SOON, || on_hand_is(l2.clone(), 7)).await?;
+    let q1 = level(l1.clone()).await?;
+    assert_eq!((q1["on_hand"], q1["committed"], q1["available"]), (10, 2, 8), "{q1:?}");
+    // Fulfilled in Shopify: Shopify lowers on_hand itself; our figure drops with it.
+    let run = sync_now(&mut q, "shp", orders::shipment_params()).await?;
+    assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
+    adjust_on(&s.posting, &[(&items[0], "SPARE", 1)]).await?;
+    eventually(SOON, || on_hand_is(l2.clone(), 8)).await?;
+    let q1 = level(l1.clone()).await?;
+    assert_eq!((q1["on_hand"], q1["committed"], q1["available"]), (8, 0, 8), "{q1:?}");
+    // One more ERP change at the first location: written against the value Shopify has.
+    adjust_on(&s.posting, &[(&items[0], "MAIN", 1)]).await?;
+    eventually(SOON, || on_hand_is(l1.clone(), 9)).await?;
+    assert!(drift(&s.db, "shp").await?.is_empty(), "{:?}", drift(&s.db, "shp").await?);
+    // Another channel's open order reserves 3 at SPARE: the free location offers 5; deleted,
+    // 8 again.
+    let (mut erp, _) = erp_clients(&s.posting).await?;
+    let doc = erp
+        .create_sales_document(pb::CreateSalesDocumentRequest {
+            document: Some(pb::SalesDocument {
+                r#type: pb::DocumentType::Order as i32,
+                sell_to_customer_no: "TEMPLATE".into(),
+                lines: vec![pb::SalesLine {
+                    item_no: items[0].clone(),
+                    location_code: "SPARE".into(),
+                    quantity: 3,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            release: false,
+        })
+        .await?
+        .into_inner()
+        .document
+        .unwrap();
+    eventually(SOON, || on_hand_is(l2.clone(), 5)).await?;
+    erp.delete_sales_document(pb::DocumentRef { no: doc.no, ..Default::default() }).await?;
+    eventually(SOON, || on_hand_is(l2.clone(), 8)).await?;
+    assert!(drift(&s.db, "shp").await?.is_empty());
     Ok(())
 }

@@ -155,13 +155,7 @@ impl Followers {
         while let Some(c) = stream.next().await {
             let c = c.map_err(|s| Failure::Api("reading stock changes", s))?;
             let Some(level) = c.level else { continue };
-            changes.push(ErpLevel {
-                item_no: level.item_no,
-                variant_code: level.variant_code,
-                location_code: level.location_code,
-                quantity: level.quantity_on_hand,
-                cursor: c.cursor,
-            });
+            changes.push(ErpLevel::of(shop, level, c.cursor));
         }
         let Some(last) = changes.last().map(|c| c.cursor.clone()) else {
             return Ok(false);
@@ -238,11 +232,7 @@ async fn plan(
     shop: &str,
     changes: &[ErpLevel],
 ) -> Result<Vec<PushLine>, Failure> {
-    let (mappings, skipped) = map::active_mappings(&ctx.shop.settings);
-    for m in skipped {
-        tracing::debug!(shop, location = %m.shopify_location_id,
-            "stock calculation 'free' is not computed yet: location not pushed");
-    }
+    let mappings = map::active_mappings(&ctx.shop.settings);
     // (item, variant) -> the latest change cursor and the mappings it touches.
     let mut touched: BTreeMap<(String, String), (String, BTreeSet<usize>)> = BTreeMap::new();
     for c in changes {
@@ -264,10 +254,7 @@ async fn plan(
         touched.keys().map(|(i, _)| i.clone()).collect::<BTreeSet<_>>().into_iter().collect();
     let mut qty = repo::erp_quantities(db, shop, &items).await?;
     for c in changes {
-        qty.insert(
-            (c.item_no.clone(), c.variant_code.clone(), c.location_code.clone()),
-            c.quantity,
-        );
+        qty.insert((c.item_no.clone(), c.variant_code.clone(), c.location_code.clone()), c.stock());
     }
     let mut lines = Vec::new();
     for ((item, variant), (change, maps)) in &touched {
@@ -275,7 +262,9 @@ async fn plan(
         for &i in maps {
             let m = mappings[i];
             let q = map::target(m, |loc| {
-                qty.get(&(item.clone(), variant.clone(), loc.to_owned())).copied().unwrap_or(0)
+                qty.get(&(item.clone(), variant.clone(), loc.to_owned()))
+                    .copied()
+                    .unwrap_or_default()
             });
             lines.push(PushLine {
                 inventory_item_id: inv.clone(),

@@ -56,19 +56,11 @@ pub async fn plan(
 ) -> Result<Planned, Failure> {
     let name = shop.shop.name.as_str();
     let mut unsynced = Vec::new();
-    let (mappings, skipped) = map::active_mappings(&shop.shop.settings);
-    for m in skipped {
-        unsynced.push(RecordError {
-            record: format!("Shopify location {}", m.shopify_location_id),
-            reason: "stock calculation 'free' is not computed yet; the location is not synced"
-                .into(),
-            retryable: false,
-        });
-    }
+    let mappings = map::active_mappings(&shop.shop.settings);
     let links = item_links(shop, name).await?;
     let mut lines = Vec::new();
     let mut variants = 0;
-    let mut stock: HashMap<String, BTreeMap<(String, String), i64>> = HashMap::new();
+    let mut stock: HashMap<String, BTreeMap<(String, String), map::Stock>> = HashMap::new();
     // A whole-catalogue run reads the ERP's stock in one streamed read (its stock feed from the
     // start has every level once, at its quantity now) instead of one call per item; a run
     // for some variants asks for their items only.
@@ -91,10 +83,11 @@ pub async fn plan(
         {
             let Some(l) = c.level else { continue };
             if wanted.contains(l.item_no.as_str()) {
+                let figures = map::stock_of(name, &l);
                 stock
                     .entry(l.item_no)
                     .or_default()
-                    .insert((l.variant_code, l.location_code), l.quantity_on_hand);
+                    .insert((l.variant_code, l.location_code), figures);
             }
         }
     }
@@ -140,14 +133,17 @@ pub async fn plan(
                 l.erp_id.clone(),
                 levels
                     .into_iter()
-                    .map(|s| ((s.variant_code, s.location_code), s.quantity_on_hand))
+                    .map(|s| {
+                        let figures = map::stock_of(name, &s);
+                        ((s.variant_code, s.location_code), figures)
+                    })
                     .collect(),
             );
         }
         let of_item = &stock[&l.erp_id];
         for m in &mappings {
             let q = map::target(m, |loc| {
-                of_item.get(&(l.erp_variant.clone(), loc.to_owned())).copied().unwrap_or(0)
+                of_item.get(&(l.erp_variant.clone(), loc.to_owned())).copied().unwrap_or_default()
             });
             let line = PushLine {
                 inventory_item_id: l.shopify_inventory_item_id.clone(),

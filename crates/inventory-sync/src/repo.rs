@@ -1,6 +1,6 @@
 //! All of inventory-sync's SQL (the `inventory` schema).
 
-use crate::map::{ErpLevel, PushLine};
+use crate::map::{ErpLevel, PushLine, Stock};
 use sqlx::PgPool;
 use sqlx::types::Json;
 use std::collections::HashMap;
@@ -56,10 +56,12 @@ pub async fn finish(db: &PgPool, shop: &str, cursor: &str, erp: &[ErpLevel]) -> 
         let col = |f: fn(&ErpLevel) -> String| erp.iter().map(f).collect::<Vec<_>>();
         sqlx::query(
             "INSERT INTO inventory.erp_levels \
-               (shop, item_no, variant_code, location_code, quantity, change_cursor) \
-             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::int8[], $6::text[]) \
+               (shop, item_no, variant_code, location_code, quantity, change_cursor, free) \
+             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::int8[], $6::text[], \
+                                      $7::int8[]) \
              ON CONFLICT (shop, item_no, variant_code, location_code) \
-             DO UPDATE SET quantity = EXCLUDED.quantity, change_cursor = EXCLUDED.change_cursor",
+             DO UPDATE SET quantity = EXCLUDED.quantity, change_cursor = EXCLUDED.change_cursor, \
+                           free = EXCLUDED.free",
         )
         .bind(shop)
         .bind(col(|e| e.item_no.clone()))
@@ -67,6 +69,7 @@ pub async fn finish(db: &PgPool, shop: &str, cursor: &str, erp: &[ErpLevel]) -> 
         .bind(col(|e| e.location_code.clone()))
         .bind(erp.iter().map(|e| e.quantity).collect::<Vec<_>>())
         .bind(col(|e| e.cursor.clone()))
+        .bind(erp.iter().map(|e| e.free).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
     }
@@ -85,21 +88,37 @@ pub async fn finish(db: &PgPool, shop: &str, cursor: &str, erp: &[ErpLevel]) -> 
     tx.commit().await
 }
 
+/// One stored ERP level's figures.
+#[derive(sqlx::FromRow)]
+struct StoredLevel {
+    item_no: String,
+    variant_code: String,
+    location_code: String,
+    quantity: i64,
+    free: i64,
+}
+
 /// The ERP quantities stored for these items (every variant and location).
 pub async fn erp_quantities(
     db: &PgPool,
     shop: &str,
     items: &[String],
-) -> Result<HashMap<(String, String, String), i64>> {
-    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
-        "SELECT item_no, variant_code, location_code, quantity FROM inventory.erp_levels \
-         WHERE shop = $1 AND item_no = ANY($2)",
+) -> Result<HashMap<(String, String, String), Stock>> {
+    let rows: Vec<StoredLevel> = sqlx::query_as(
+        "SELECT item_no, variant_code, location_code, quantity, COALESCE(free, quantity) AS free \
+         FROM inventory.erp_levels WHERE shop = $1 AND item_no = ANY($2)",
     )
     .bind(shop)
     .bind(items)
     .fetch_all(db)
     .await?;
-    Ok(rows.into_iter().map(|(i, v, l, q)| ((i, v, l), q)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let s = Stock { on_hand: r.quantity, free: r.free };
+            ((r.item_no, r.variant_code, r.location_code), s)
+        })
+        .collect())
 }
 
 /// The on_hand quantity we last know Shopify has, per (inventory item, location).

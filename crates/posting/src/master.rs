@@ -884,30 +884,86 @@ pub async fn post_stock_adjustment(
     Ok((entries.into_iter().map(Into::into).collect(), true))
 }
 
-pub async fn get_stock(pool: &PgPool, r: &pb::GetStockRequest) -> Result<Vec<pb::StockLevel>> {
-    check_code(&r.item_no, "item_no", 50)?;
-    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
-        "SELECT item_no, variant_code, location_code, sum(quantity)::bigint \
-         FROM posting.item_ledger_entries WHERE item_no = $1 AND ($2 = '' OR location_code = $2) \
-         GROUP BY 1, 2, 3 ORDER BY 2, 3",
-    )
-    .bind(&r.item_no)
-    .bind(&r.location_code)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(item_no, variant_code, location_code, q)| pb::StockLevel {
-            item_no,
-            variant_code,
-            location_code,
-            quantity_on_hand: q,
-        })
-        .collect())
+/// What a level's row carries besides on hand: base units still to ship on open sales orders
+/// and invoices, and base units of posted shipments of Shopify orders not yet fulfilled in
+/// Shopify, each by shop. Joined LATERAL on a row `c(item_no, variant_code, location_code)`.
+const LEVEL_EXTRAS: &str = "\
+  LEFT JOIN LATERAL ( \
+    SELECT COALESCE(array_agg(shop ORDER BY shop), '{}') AS rs, \
+           COALESCE(array_agg(q ORDER BY shop), '{}') AS rq \
+    FROM (SELECT h.shop, sum((sl.quantity - sl.quantity_shipped) * sl.qty_per_uom)::bigint AS q \
+          FROM posting.sales_lines sl JOIN posting.sales_headers h ON h.id = sl.header_id \
+          WHERE sl.item_no = c.item_no AND sl.variant_code = c.variant_code \
+            AND sl.location_code = c.location_code AND sl.quantity > sl.quantity_shipped \
+            AND h.status <> 'posted' AND h.document_type IN ('order', 'invoice') \
+          GROUP BY h.shop) r) res ON true \
+  LEFT JOIN LATERAL ( \
+    SELECT COALESCE(array_agg(shop ORDER BY shop), '{}') AS aws, \
+           COALESCE(array_agg(q ORDER BY shop), '{}') AS awq \
+    FROM (SELECT s.shop, sum(pl.quantity * COALESCE(sl.qty_per_uom, 1))::bigint AS q \
+          FROM posting.posted_shipment_lines pl \
+          JOIN posting.posted_shipments s ON s.id = pl.shipment_id \
+          LEFT JOIN posting.sales_headers h ON h.no = s.order_no \
+          LEFT JOIN posting.sales_lines sl ON sl.header_id = h.id AND sl.line_no = pl.line_no \
+          WHERE pl.item_no = c.item_no AND pl.variant_code = c.variant_code \
+            AND pl.location_code = c.location_code AND s.shopify_order_id IS NOT NULL \
+            AND s.fulfillment_state IN ('pending', 'failed') \
+          GROUP BY s.shop) a) aw ON true";
+
+/// One level as read with [`LEVEL_EXTRAS`].
+#[derive(sqlx::FromRow)]
+struct LevelRow {
+    item_no: String,
+    variant_code: String,
+    location_code: String,
+    on_hand: i64,
+    rs: Vec<String>,
+    rq: Vec<i64>,
+    aws: Vec<String>,
+    awq: Vec<i64>,
 }
 
-/// Stock levels whose ledger changed after the cursor: one message per item x variant x
-/// location, at its latest change, with its quantity on hand now.
+impl From<LevelRow> for pb::StockLevel {
+    fn from(r: LevelRow) -> Self {
+        let by_shop = |shops: Vec<String>, qs: Vec<i64>| {
+            shops
+                .into_iter()
+                .zip(qs)
+                .map(|(shop, quantity)| pb::ShopQuantity { shop, quantity })
+                .collect()
+        };
+        pb::StockLevel {
+            item_no: r.item_no,
+            variant_code: r.variant_code,
+            location_code: r.location_code,
+            quantity_on_hand: r.on_hand,
+            reserved: by_shop(r.rs, r.rq),
+            awaiting_fulfillment: by_shop(r.aws, r.awq),
+        }
+    }
+}
+
+pub async fn get_stock(pool: &PgPool, r: &pb::GetStockRequest) -> Result<Vec<pb::StockLevel>> {
+    check_code(&r.item_no, "item_no", 50)?;
+    let sql = format!(
+        "WITH c AS ( \
+           SELECT item_no, variant_code, location_code, sum(quantity)::bigint AS on_hand \
+           FROM posting.item_ledger_entries WHERE item_no = $1 AND ($2 = '' OR location_code = $2) \
+           GROUP BY 1, 2, 3) \
+         SELECT c.*, res.*, aw.* FROM c {LEVEL_EXTRAS} ORDER BY 2, 3"
+    );
+    let rows: Vec<LevelRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&r.item_no)
+        .bind(&r.location_code)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// Stock levels whose ledger, reservations or shipments awaiting fulfillment changed after the
+/// cursor: one message per item x variant x location, at its latest change, with its
+/// quantities now. Ledger entries and stock touches share one numbering, so one cursor
+/// orders both.
 pub async fn stock_changes(
     pool: &PgPool,
     cursor: &str,
@@ -919,34 +975,44 @@ pub async fn stock_changes(
     } else {
         key.parse().map_err(|_| ErpError::invalid("cursor", "not a cursor of this feed"))?
     };
-    let rows: Vec<(String, String, String, i64, i64, i64)> = sqlx::query_as(
-        "WITH latest AS ( \
-           SELECT DISTINCT ON (item_no, variant_code, location_code) \
-                  item_no, variant_code, location_code, change_xid, entry_no \
+    #[derive(sqlx::FromRow)]
+    struct Changed {
+        #[sqlx(flatten)]
+        level: LevelRow,
+        xid: i64,
+        entry_no: i64,
+    }
+    let sql = format!(
+        "WITH ev AS ( \
+           SELECT item_no, variant_code, location_code, change_xid, entry_no \
            FROM posting.item_ledger_entries \
            WHERE (change_xid, entry_no) > ($1::text::xid8, $2) \
              AND change_xid < pg_snapshot_xmin(pg_current_snapshot()) \
-           ORDER BY item_no, variant_code, location_code, change_xid DESC, entry_no DESC), \
-         changed AS (SELECT * FROM latest ORDER BY change_xid, entry_no LIMIT $3) \
+           UNION ALL \
+           SELECT item_no, variant_code, location_code, change_xid, entry_no \
+           FROM posting.stock_touches \
+           WHERE (change_xid, entry_no) > ($1::text::xid8, $2) \
+             AND change_xid < pg_snapshot_xmin(pg_current_snapshot())), \
+         latest AS ( \
+           SELECT DISTINCT ON (item_no, variant_code, location_code) \
+                  item_no, variant_code, location_code, change_xid, entry_no \
+           FROM ev ORDER BY item_no, variant_code, location_code, change_xid DESC, entry_no DESC), \
+         c AS (SELECT * FROM latest ORDER BY change_xid, entry_no LIMIT $3) \
          SELECT c.item_no, c.variant_code, c.location_code, \
                 (SELECT COALESCE(sum(quantity), 0)::bigint FROM posting.item_ledger_entries l \
                   WHERE l.item_no = c.item_no AND l.variant_code = c.variant_code \
-                    AND l.location_code = c.location_code), \
-                c.change_xid::text::bigint, c.entry_no \
-         FROM changed c ORDER BY c.change_xid, c.entry_no",
-    )
-    .bind(xid)
-    .bind(entry_no)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
+                    AND l.location_code = c.location_code) AS on_hand, \
+                res.*, aw.*, c.change_xid::text::bigint AS xid, c.entry_no \
+         FROM c {LEVEL_EXTRAS} ORDER BY c.change_xid, c.entry_no"
+    );
+    let rows: Vec<Changed> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(xid)
+        .bind(entry_no)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
     Ok(rows
         .into_iter()
-        .map(|(item_no, variant_code, location_code, q, x, e)| {
-            (
-                pb::StockLevel { item_no, variant_code, location_code, quantity_on_hand: q },
-                crate::util::cursor(x, &e.to_string()),
-            )
-        })
+        .map(|r| (r.level.into(), crate::util::cursor(r.xid, &r.entry_no.to_string())))
         .collect())
 }
