@@ -14,7 +14,10 @@
 //! - Cancellation (`shopsync_cancel` notifications, with the heartbeat as fallback) drops the
 //!   worker stream, which cancels the task in the worker.
 
-use crate::repo::{CANCEL_CHANNEL, ClaimedRun, Completion, Repo, RepoError, WAKE_CHANNEL};
+use crate::repo::{
+    Beat, CANCEL_CHANNEL, ClaimedRun, Completion, Progress, Repo, RepoError, WAKE_CHANNEL,
+};
+use crate::schedule::{RunPolicy, reschedule_after_edit};
 use crate::wakeup::Wakeup;
 use chrono::Utc;
 use shopsync_common::{FinishedRun, RunFailure, RunOutcome, RunReport, after_run};
@@ -99,7 +102,7 @@ pub struct RunHandle {
     pub run_id: Uuid,
     pub claim_id: i64,
     pub fencing_token: i64,
-    progress: Mutex<(u64, u64, String)>,
+    progress: Mutex<Progress>,
     last_event_ms: AtomicU64,
     epoch: Instant,
     cancel: CancellationToken,
@@ -112,7 +115,7 @@ impl RunHandle {
             run_id: run.run_id,
             claim_id: run.claim_id,
             fencing_token: run.fencing_token,
-            progress: Mutex::new((0, 0, String::new())),
+            progress: Mutex::new(Progress::default()),
             last_event_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             cancel: CancellationToken::new(),
@@ -123,7 +126,7 @@ impl RunHandle {
     /// Record progress from the worker (also a heartbeat).
     pub fn progress(&self, done: u64, total: u64, step: &str) {
         if let Ok(mut p) = self.progress.lock() {
-            *p = (done, total, step.to_owned());
+            *p = Progress { done: done as i64, total: total as i64, step: step.to_owned() };
         }
         self.touch();
     }
@@ -150,9 +153,21 @@ impl RunHandle {
     }
 }
 
-/// A completion, the slot its run held, and whether it comes from this scheduler's own
-/// dispatch (and so counts towards releasing its claim) rather than from the reaper.
-type Job = (Completion, Option<OwnedSemaphorePermit>, bool);
+/// Where a completion comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// This scheduler's own dispatch: it counts towards releasing its claim.
+    Dispatch,
+    /// The reaper's failure of an expired attempt (it may repeat).
+    Reaper,
+}
+
+/// A completion on its way to the completer, with the slot its run held.
+struct Job {
+    completion: Completion,
+    slot: Option<OwnedSemaphorePermit>,
+    origin: Origin,
+}
 
 /// Counters for tests, benchmarks and logs.
 #[derive(Default, Debug)]
@@ -342,9 +357,9 @@ async fn dispatch<E: Executor>(
     if let Ok(mut a) = inner.active.lock() {
         a.insert(run.run_id, handle.clone());
     }
-    let schedule = run.spec.recurrence.as_ref().and_then(|r| r.compile(&run.spec.time_zone).ok());
-    let overlap = run.spec.recurrence.as_ref().is_some_and(|r| r.allow_overlap);
-    if let (true, Some(s)) = (overlap, &schedule) {
+    // Compiled once for the attempt: its start (overlap) and its completion both use it.
+    let policy = RunPolicy::of(&run.spec);
+    if let (true, Some(s)) = (policy.overlap, &policy.schedule) {
         // Overlapping entries move on to their next fire now rather than when this run ends.
         let next = run.fire_time.map_or(run.pending_fire, |f| s.plan_after(f, Utc::now()));
         // Boxed, as the executor's call below: a query future is kilobytes, and unboxed it
@@ -413,11 +428,12 @@ async fn dispatch<E: Executor>(
     if let Ok(mut a) = inner.active.lock() {
         a.remove(&run.run_id);
     }
-    let mut completion = completion_for(&run, outcome, worker, report, error);
+    let mut completion = completion_under(&run, &policy, outcome, worker, report, error);
     if let Ok(p) = handle.progress.lock() {
-        completion.progress = (p.0 as i64, p.1 as i64, p.2.clone());
+        completion.progress = p.clone();
     }
-    if inner.completions.send((completion, permit, true)).await.is_err() {
+    let job = Job { completion, slot: permit, origin: Origin::Dispatch };
+    if inner.completions.send(job).await.is_err() {
         tracing::error!(run = %run.run_id, "completion channel closed; the lease will expire and the reaper will finish the run");
     }
 }
@@ -431,15 +447,28 @@ pub fn completion_for(
     report: Option<RunReport>,
     error: Option<RunFailure>,
 ) -> Completion {
+    completion_under(run, &RunPolicy::of(&run.spec), outcome, worker, report, error)
+}
+
+/// [`completion_for`] with the attempt's policy compiled already.
+fn completion_under(
+    run: &ClaimedRun,
+    policy: &RunPolicy,
+    outcome: RunOutcome,
+    worker: Option<String>,
+    report: Option<RunReport>,
+    error: Option<RunFailure>,
+) -> Completion {
     let retryable = error.as_ref().is_none_or(|e| e.retryable);
-    let schedule = run.spec.recurrence.as_ref().and_then(|r| r.compile(&run.spec.time_zone).ok());
-    let overlap = run.spec.recurrence.as_ref().is_some_and(|r| r.allow_overlap);
     let attempt = run.attempt.max(1) as u32;
     // Overlapping entries and non-retryable failures are not retried within the fire.
-    let attempt =
-        if overlap || !retryable { attempt.max(run.spec.retry.max_attempts) } else { attempt };
+    let attempt = if policy.overlap || !retryable {
+        attempt.max(run.spec.retry.max_attempts)
+    } else {
+        attempt
+    };
     let finished = FinishedRun {
-        schedule: schedule.as_ref(),
+        schedule: policy.schedule.as_ref(),
         retry: run.spec.retry,
         timeout_secs: run.spec.timeout_secs,
         attempt,
@@ -465,7 +494,7 @@ pub fn completion_for(
         worker,
         report,
         error,
-        progress: (0, 0, String::new()),
+        progress: Progress::default(),
         transition,
     }
 }
@@ -493,29 +522,27 @@ async fn completer<E: Executor>(inner: Arc<Inner<E>>, mut rx: mpsc::Receiver<Job
         // One completion per entry per statement; the rest wait for the next round.
         let mut seen = std::collections::HashSet::new();
         let (now, later): (Vec<Job>, Vec<Job>) =
-            pending.drain(..).partition(|(c, _, _)| seen.insert(c.entry_id));
+            pending.drain(..).partition(|j| seen.insert(j.completion.entry_id));
         pending = later;
         // The claims whose last attempt this batch logs are deleted with it.
         let mut finished_claims = Vec::new();
         if let Ok(mut open) = claims.lock() {
-            for (c, _, own) in &now {
-                if !own {
-                    continue;
-                }
-                if let Some(left) = open.get_mut(&c.claim_id) {
+            for j in now.iter().filter(|j| j.origin == Origin::Dispatch) {
+                let claim = j.completion.claim_id;
+                if let Some(left) = open.get_mut(&claim) {
                     *left = left.saturating_sub(1);
                     if *left == 0 {
-                        open.remove(&c.claim_id);
-                        finished_claims.push(c.claim_id);
+                        open.remove(&claim);
+                        finished_claims.push(claim);
                     }
                 }
             }
         }
         // The reaper's completions may repeat (it reads an expired attempt again until the
         // failure is written): their batch looks each run up first.
-        let guarded = now.iter().any(|(_, _, own)| !own);
-        let (batch, now): (Vec<Completion>, Vec<_>) =
-            now.into_iter().map(|(c, permit, _)| (c, permit)).unzip();
+        let guarded = now.iter().any(|j| j.origin == Origin::Reaper);
+        let (batch, slots): (Vec<Completion>, Vec<_>) =
+            now.into_iter().map(|j| (j.completion, j.slot)).unzip();
         let mut attempt = 0u32;
         let result = loop {
             match repo.complete_and_release(&batch, &finished_claims, guarded).await {
@@ -536,11 +563,11 @@ async fn completer<E: Executor>(inner: Arc<Inner<E>>, mut rx: mpsc::Receiver<Job
             }
         }
         for entry in &result.reschedule {
-            if let Err(e) = crate::service::reschedule_after_edit(&repo, *entry).await {
+            if let Err(e) = reschedule_after_edit(&repo, *entry).await {
                 tracing::warn!(error = ?e, %entry, "could not reschedule an entry edited during its run");
             }
         }
-        drop(now); // frees the slots (a claim loop waiting for one wakes by itself)
+        drop(slots); // frees the slots (a claim loop waiting for one wakes by itself)
         // Work this batch made due wakes the local claim loop at once, ahead of the NOTIFY;
         // finished one-offs make nothing due, and waking for them cost a claim round trip
         // each (as many claims as completion batches under a steady load).
@@ -567,11 +594,11 @@ async fn heartbeats<E: Executor>(inner: Arc<Inner<E>>, stop: CancellationToken) 
         if handles.is_empty() && claims.is_empty() {
             continue;
         }
-        let beats: Vec<_> = handles
+        let beats: Vec<Beat> = handles
             .iter()
-            .map(|h| {
-                let (d, t, s) = h.progress.lock().map(|p| p.clone()).unwrap_or_default();
-                (h.run_id, d as i64, t as i64, s)
+            .map(|h| Beat {
+                run_id: h.run_id,
+                progress: h.progress.lock().map(|p| p.clone()).unwrap_or_default(),
             })
             .collect();
         match inner.repo.heartbeat(&claims, &beats, inner.cfg.lease).await {
@@ -618,10 +645,11 @@ async fn reaper<E: Executor>(inner: Arc<Inner<E>>, stop: CancellationToken) {
                     let message =
                         "lease expired: the scheduler or worker running it stopped".to_owned();
                     let err = RunFailure::new(message.clone());
-                    let c =
+                    let completion =
                         completion_for(&run, RunOutcome::Lost { message }, None, None, Some(err));
                     inner.stats.reaped.fetch_add(1, Ordering::Relaxed);
-                    let _ = inner.completions.send((c, None, false)).await;
+                    let job = Job { completion, slot: None, origin: Origin::Reaper };
+                    let _ = inner.completions.send(job).await;
                 }
             }
             Err(e) => tracing::warn!(error = ?e, "reaper query failed"),

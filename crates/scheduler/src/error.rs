@@ -1,3 +1,5 @@
+//! The scheduler's errors, and the one place they become gRPC statuses.
+
 use crate::repo::RepoError;
 use crate::shops::repo::ShopsRepoError;
 use shopsync_common::ValidationError;
@@ -25,6 +27,16 @@ pub enum ServiceError {
     AlreadyExists(String),
     #[error(transparent)]
     Shops(crate::shops::repo::ShopsRepoError),
+}
+
+impl ServiceError {
+    /// A repository error about entry `id`: its row missing is [`ServiceError::EntryNotFound`].
+    pub fn about_entry(id: Uuid) -> impl FnOnce(RepoError) -> ServiceError {
+        move |e| match e {
+            RepoError::Db(sqlx::Error::RowNotFound) => ServiceError::EntryNotFound(id),
+            other => ServiceError::Repo(other),
+        }
+    }
 }
 
 impl RepoError {

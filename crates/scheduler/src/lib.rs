@@ -8,6 +8,7 @@ pub mod error;
 pub mod executor;
 pub mod grpc;
 pub mod repo;
+pub mod schedule;
 pub mod service;
 pub mod shops;
 pub mod wakeup;

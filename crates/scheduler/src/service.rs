@@ -3,10 +3,11 @@
 
 use crate::creates::CreateBatcher;
 use crate::error::ServiceError;
-use crate::repo::{Entry, EntryFilter, EntryState, Repo, RepoError, RunFilter, RunRow};
+use crate::repo::{Entry, EntryFilter, EntryState, Repo, RunFilter, RunRow};
+use crate::schedule::{RunPolicy, first_run};
 use crate::shops::Shops;
 use crate::wakeup::Wakeup;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use shopsync_common::{EntrySpec, JobStatus, ValidationError};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -20,26 +21,6 @@ pub struct JobQueue {
     wakeup: Option<Arc<Wakeup>>,
     /// Concurrent creates share an insert (with a wakeup only: a batch sends no NOTIFY).
     creates: Option<CreateBatcher>,
-}
-
-fn not_found(id: Uuid) -> impl FnOnce(RepoError) -> ServiceError {
-    move |e| match e {
-        RepoError::Db(sqlx::Error::RowNotFound) => ServiceError::EntryNotFound(id),
-        other => ServiceError::Repo(other),
-    }
-}
-
-/// (next run, its recurring fire).
-type NextRun = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-
-/// Where a (re)started entry runs first. Errors when the schedule has no future fire.
-fn first_run(spec: &EntrySpec, now: DateTime<Utc>) -> Result<NextRun, ServiceError> {
-    let schedule = spec.validate(now)?;
-    let next = spec.first_run(schedule.as_ref(), now).ok_or_else(|| {
-        ServiceError::Invalid(ValidationError::new("spec.recurrence", "has no future run"))
-    })?;
-    let fire = schedule.is_some().then_some(next);
-    Ok((Some(next), fire))
 }
 
 impl JobQueue {
@@ -263,15 +244,10 @@ impl JobQueue {
             s.next_run_at = Some(now);
             s.manual_pending = e.recurring();
             if e.recurring() && s.next_fire_time.is_none() {
-                s.next_fire_time = e
-                    .spec
-                    .recurrence
-                    .as_ref()
-                    .and_then(|r| r.compile(&e.spec.time_zone).ok())
-                    .and_then(|sch| {
-                        sch.first_fire(now)
-                            .and_then(|f| if f <= now { sch.next_fire(f) } else { Some(f) })
-                    });
+                s.next_fire_time = RunPolicy::of(&e.spec).schedule.and_then(|sch| {
+                    sch.first_fire(now)
+                        .and_then(|f| if f <= now { sch.next_fire(f) } else { Some(f) })
+                });
             }
             s.attempts = 0;
             Ok((None, s))
@@ -309,24 +285,6 @@ impl JobQueue {
     where
         F: FnOnce(&Entry) -> Result<(Option<EntrySpec>, EntryState), ServiceError>,
     {
-        self.repo.modify_entry(id, f).await.map_err(not_found(id))?
+        self.repo.modify_entry(id, f).await.map_err(ServiceError::about_entry(id))?
     }
-}
-
-/// After a run ends for an entry whose spec was edited meanwhile: recompute its schedule.
-pub async fn reschedule_after_edit(repo: &Repo, id: Uuid) -> Result<(), ServiceError> {
-    let now = Utc::now();
-    repo.modify_entry(id, |e| {
-        let mut s = e.state.clone();
-        s.reschedule_pending = false;
-        if s.next_run_at.is_some() && s.status != JobStatus::InProcess && s.attempts == 0 {
-            let (next, fire) = first_run(&e.spec, now)?;
-            s.next_run_at = next;
-            s.next_fire_time = fire;
-        }
-        Ok::<_, ServiceError>((None, s))
-    })
-    .await
-    .map_err(not_found(id))??;
-    Ok(())
 }

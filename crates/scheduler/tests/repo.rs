@@ -4,7 +4,7 @@ use chrono::{TimeDelta, Utc};
 use shopsync_common::params::TestParams;
 use shopsync_common::{EntrySpec, JobStatus, Recurrence, Rule, RunOutcome, RunStatus, TaskParams};
 use shopsync_scheduler::dispatch::completion_for;
-use shopsync_scheduler::repo::Repo;
+use shopsync_scheduler::repo::{Beat, Progress, Repo};
 use shopsync_scheduler::service::JobQueue;
 use sqlx::PgPool;
 use std::time::Duration;
@@ -19,6 +19,11 @@ const LEASE: Duration = Duration::from_secs(10);
 fn lost(run: &shopsync_scheduler::repo::ClaimedRun) -> shopsync_scheduler::repo::Completion {
     let outcome = RunOutcome::Lost { message: "lease expired".into() };
     completion_for(run, outcome, None, None, None)
+}
+
+/// A heartbeat of a run at 3 of 10, in `step`.
+fn beat(run_id: uuid::Uuid, step: &str) -> Beat {
+    Beat { run_id, progress: Progress { done: 3, total: 10, step: step.into() } }
 }
 
 /// The queue invariant: an entry has a `due` row exactly when its `next_run_at` is set, and
@@ -547,13 +552,13 @@ async fn runs_keep_what_their_claim_saw_and_claims_are_released(
     assert_eq!(row.params["test"]["steps"], 1);
 
     // Progress and a cancel request go through the heartbeat.
-    let hb = repo.heartbeat(&[run.claim_id], &[(run.run_id, 3, 10, "step".into())], LEASE).await?;
+    let hb = repo.heartbeat(&[run.claim_id], &[beat(run.run_id, "step")], LEASE).await?;
     assert_eq!(hb.renewed, vec![run.claim_id]);
     assert!(hb.cancels.is_empty() && hb.logged.is_empty());
     let row = repo.get_run(run.run_id).await?.unwrap();
     assert_eq!((row.progress_done, row.progress_total), (3, 10));
     assert_eq!(repo.request_cancel(e.id, "alice").await?, vec![run.run_id]);
-    let hb = repo.heartbeat(&[run.claim_id], &[(run.run_id, 3, 10, "step".into())], LEASE).await?;
+    let hb = repo.heartbeat(&[run.claim_id], &[beat(run.run_id, "step")], LEASE).await?;
     assert_eq!(hb.cancels, vec![(run.run_id, "alice".to_owned())]);
 
     // The completion logs the claim's spec, keeps the progress, and releases the claim.
@@ -566,7 +571,7 @@ async fn runs_keep_what_their_claim_saw_and_claims_are_released(
     assert_eq!(row.params["test"]["steps"], 1);
     assert_eq!(row.progress_done, 3);
     assert_eq!((count("claims").await?, count("attempt_state").await?), (0, 0));
-    let hb = repo.heartbeat(&[run.claim_id], &[(run.run_id, 3, 10, String::new())], LEASE).await?;
+    let hb = repo.heartbeat(&[run.claim_id], &[beat(run.run_id, "")], LEASE).await?;
     assert!(hb.renewed.is_empty(), "the released claim is gone");
     assert_eq!(hb.logged, vec![run.run_id]);
 
