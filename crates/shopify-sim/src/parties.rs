@@ -448,3 +448,47 @@ pub fn assign_contact(
     }
     Ok((cid, contact))
 }
+
+/// `customerCreate(input:)`: a name, phone or email is required; the email must be unique.
+pub(crate) fn customer_create(shop: &mut Shop, input: &Value) -> (Option<u64>, Vec<Value>) {
+    let text =
+        |k: &str| input.get(k).and_then(Value::as_str).map(str::trim).unwrap_or("").to_owned();
+    let (first, last, email) = (text("firstName"), text("lastName"), text("email").to_lowercase());
+    let mut errs = Vec::new();
+    if first.is_empty() && last.is_empty() && email.is_empty() && text("phone").is_empty() {
+        errs.push(json!({ "field": null, "message": "A name, phone number, or email address must be present" }));
+    }
+    if !email.is_empty() && (!email.contains('@') || email.starts_with('@') || email.ends_with('@'))
+    {
+        errs.push(json!({ "field": ["email"], "message": "Email is invalid" }));
+    }
+    if !email.is_empty() && shop.customers.values().any(|c| c.email == email) {
+        errs.push(json!({ "field": ["email"], "message": "Email has already been taken" }));
+    }
+    if !errs.is_empty() {
+        return (None, errs);
+    }
+    let id = shop.next_id();
+    let at = shop.stamp();
+    let tags = input
+        .get("tags")
+        .and_then(Value::as_array)
+        .map(|t| t.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default();
+    shop.customers.insert(
+        id,
+        Customer {
+            id,
+            first_name: first,
+            last_name: last,
+            email,
+            tags,
+            created_at: at,
+            updated_at: at,
+            phone: text("phone"),
+            note: text("note"),
+            addresses: Vec::new(),
+        },
+    );
+    (Some(id), Vec::new())
+}

@@ -137,3 +137,40 @@ pub fn spawn(d: Delivery, first_retry: Duration, stats: Arc<Stats>) {
         tracing::warn!(uri = %d.uri, topic = %d.topic, "webhook given up after {RETRIES} retries");
     });
 }
+
+/// Queue a delivery of each event to every subscription of its topic (or drop it, counted,
+/// while the shop's webhooks are switched off).
+pub(crate) fn trigger(
+    sim: &crate::Sim,
+    shop: &crate::store::Shop,
+    events: Vec<(&'static str, Value)>,
+) {
+    let stats = sim.webhook_stats(&shop.name);
+    let off = sim.webhooks_off(&shop.name);
+    for (topic, body) in events {
+        let event_id = uuid::Uuid::new_v4().to_string();
+        let body = payload(&body);
+        for sub in shop.subscriptions.values().filter(|s| s.topic == topic) {
+            if off {
+                stats.count_dropped();
+                continue;
+            }
+            let (dup, delay) = sim.webhook_dice(&shop.name);
+            let d = Delivery {
+                uri: sub.uri.clone(),
+                topic: slash_topic(topic),
+                shop_domain: shop.domain(),
+                secret: shop.client_secret.clone(),
+                body: body.clone(),
+                webhook_id: uuid::Uuid::new_v4().to_string(),
+                event_id: event_id.clone(),
+                triggered_at: chrono::Utc::now().to_rfc3339(),
+                delay,
+            };
+            if dup {
+                spawn(d.clone(), sim.config.webhook_retry, stats.clone());
+            }
+            spawn(d, sim.config.webhook_retry, stats.clone());
+        }
+    }
+}

@@ -1,30 +1,11 @@
-//! Mutations dispatched by a table: each handler gets the shop, the field's arguments (coerced
-//! to their types) and the webhook events to send, and returns the payload's object and user
-//! errors. `lib.rs::mutate` consults the table for every mutation it does not route itself.
+//! Writes of webhook subscriptions, order details, metafields and fulfillment requests: each
+//! gets the shop, the field's arguments (coerced to their types) and, when it sends webhooks,
+//! the events, and returns the payload's object and user errors (`mutate`'s table calls them).
 
 use crate::exec::PayloadObject;
+use crate::mutate::{Events, Outcome};
 use crate::store::{Metafield, Shop, gid, parse_gid};
 use serde_json::{Map, Value, json};
-
-/// The payload's object and user errors.
-pub type Outcome = (Option<PayloadObject>, Vec<Value>);
-/// Webhook events a mutation sends: (topic, REST-shaped body).
-pub type Events = Vec<(&'static str, Value)>;
-type Handler = fn(&mut Shop, &Map<String, Value>, &mut Events) -> Outcome;
-
-/// Mutations answered by a handler in this module.
-pub const TABLE: &[(&str, Handler)] = &[
-    ("webhookSubscriptionCreate", subscription_create),
-    ("webhookSubscriptionDelete", subscription_delete),
-    ("orderUpdate", order_update),
-    ("metafieldsSet", metafields_set),
-    ("fulfillmentOrderAcceptFulfillmentRequest", accept_fulfillment_request),
-];
-
-/// The handler of a mutation, if the table has it.
-pub fn handler(name: &str) -> Option<Handler> {
-    TABLE.iter().find(|(n, _)| *n == name).map(|(_, h)| *h)
-}
 
 fn text<'v>(v: &'v Value, k: &str) -> Option<&'v str> {
     v.get(k).and_then(Value::as_str)
@@ -36,7 +17,7 @@ fn error(field: &[&str], message: &str) -> Value {
 
 /// `webhookSubscriptionCreate(topic, webhookSubscription: {uri | callbackUrl})`: older clients
 /// still send the deprecated `callbackUrl`, which Shopify takes as the `uri`.
-fn subscription_create(shop: &mut Shop, args: &Map<String, Value>, _: &mut Events) -> Outcome {
+pub(crate) fn subscription_create(shop: &mut Shop, args: &Map<String, Value>) -> Outcome {
     let topic = args.get("topic").and_then(Value::as_str).unwrap_or("").to_owned();
     let input = args.get("webhookSubscription").cloned().unwrap_or(Value::Null);
     let (uri, field) = match (text(&input, "uri"), text(&input, "callbackUrl")) {
@@ -57,7 +38,7 @@ fn subscription_create(shop: &mut Shop, args: &Map<String, Value>, _: &mut Event
     (Some(PayloadObject::Subscription(id)), Vec::new())
 }
 
-fn subscription_delete(shop: &mut Shop, args: &Map<String, Value>, _: &mut Events) -> Outcome {
+pub(crate) fn subscription_delete(shop: &mut Shop, args: &Map<String, Value>) -> Outcome {
     let id = args
         .get("id")
         .and_then(Value::as_str)
@@ -74,7 +55,7 @@ fn subscription_delete(shop: &mut Shop, args: &Map<String, Value>, _: &mut Event
 
 /// `fulfillmentOrderAcceptFulfillmentRequest(id, message, estimatedShippedAt)`: the app's
 /// fulfillment service accepts a submitted request (the message and estimate are not kept).
-fn accept_fulfillment_request(
+pub(crate) fn accept_fulfillment_request(
     shop: &mut Shop,
     args: &Map<String, Value>,
     events: &mut Events,
@@ -82,7 +63,7 @@ fn accept_fulfillment_request(
     let id = args.get("id").and_then(Value::as_str).unwrap_or("");
     match crate::orders::accept_fulfillment_request(shop, id) {
         Ok((order, fo)) => {
-            events.push(("ORDERS_UPDATED", crate::order_payload(shop, order)));
+            events.push(("ORDERS_UPDATED", crate::payloads::order(shop, order)));
             (Some(PayloadObject::FulfillmentOrder(order, fo)), Vec::new())
         }
         Err(errors) => (None, errors),
@@ -91,7 +72,11 @@ fn accept_fulfillment_request(
 
 /// `orderUpdate(input: OrderInput)`: email, note, tags (replaced), PO number, shipping address
 /// and metafields; everything is checked first; `updatedAt` moves and orders/updated is sent.
-fn order_update(shop: &mut Shop, args: &Map<String, Value>, events: &mut Events) -> Outcome {
+pub(crate) fn order_update(
+    shop: &mut Shop,
+    args: &Map<String, Value>,
+    events: &mut Events,
+) -> Outcome {
     let input = args.get("input").cloned().unwrap_or(Value::Null);
     let Some(id) = text(&input, "id")
         .and_then(|g| parse_gid("Order", g))
@@ -152,7 +137,7 @@ fn order_update(shop: &mut Shop, args: &Map<String, Value>, events: &mut Events)
         o.address = Some(crate::parties::address(a));
     }
     o.updated_at = at;
-    events.push(("ORDERS_UPDATED", crate::order_payload(shop, id)));
+    events.push(("ORDERS_UPDATED", crate::payloads::order(shop, id)));
     (Some(PayloadObject::Order(id)), Vec::new())
 }
 
@@ -255,7 +240,7 @@ fn write_metafields(shop: &mut Shop, inputs: &[Value]) -> Vec<u64> {
 
 /// `metafieldsSet(metafields:)`: at most 25, all or nothing, created or updated by owner,
 /// namespace and key; `compareDigest` guards against lost updates.
-fn metafields_set(shop: &mut Shop, args: &Map<String, Value>, _: &mut Events) -> Outcome {
+pub(crate) fn metafields_set(shop: &mut Shop, args: &Map<String, Value>) -> Outcome {
     let inputs = args.get("metafields").and_then(Value::as_array).cloned().unwrap_or_default();
     if inputs.len() > 25 {
         let e = json!({ "field": ["metafields"], "message": "Exceeded the maximum metafields input limit of 25.", "code": "LESS_THAN_OR_EQUAL_TO", "elementIndex": null });

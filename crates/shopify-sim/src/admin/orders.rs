@@ -3,8 +3,10 @@
 //! cancellation and quantity edits, each sending the webhooks Shopify sends.
 
 use super::{Admin, Check, bad_request, not_found};
+use crate::payloads::{self, order as order_payload};
 use crate::store::{self, Shop};
-use crate::{money, order_payload, orders, refund_payload, trigger};
+use crate::webhooks::trigger;
+use crate::{money, orders};
 use axum::Json;
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -325,18 +327,14 @@ pub(super) async fn edit_order(
             req.refund_note.clone(),
         );
         if let Some(r) = shop.orders[&id].refunds.last() {
-            events.push(("REFUNDS_CREATE", refund_payload(&shop, id, r)));
+            events.push(("REFUNDS_CREATE", payloads::refund(&shop, id, r)));
         }
     }
     if let Some(c) = req.cancel {
         // Checked above: not cancelled, no fulfillments.
         let before = shop.orders[&id].refunds.len();
         let _ = orders::cancel(&mut shop, &gid, c.restock, c.refund);
-        if shop.orders[&id].refunds.len() > before
-            && let Some(r) = shop.orders[&id].refunds.last()
-        {
-            events.push(("REFUNDS_CREATE", refund_payload(&shop, id, r)));
-        }
+        events.extend(payloads::refund_since(&shop, id, before));
         events.push(("ORDERS_CANCELLED", order_payload(&shop, id)));
     }
     events.push(("ORDERS_UPDATED", order_payload(&shop, id)));
