@@ -179,13 +179,11 @@ impl JobQueue {
             let mut s = e.state.clone();
             if e.state.status == JobStatus::InProcess {
                 s.hold_requested = true;
-                s.next_run_at = None;
-                s.manual_pending = false;
             } else {
                 s.status = JobStatus::OnHold;
-                s.next_run_at = None;
-                s.manual_pending = false;
             }
+            s.next_run_at = None;
+            s.manual_pending = false;
             Ok((None, s))
         })
         .await

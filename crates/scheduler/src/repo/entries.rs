@@ -141,6 +141,19 @@ struct Derived {
     allow_overlap: bool,
 }
 
+/// Binds a spec's derived columns in this order: description, category, priority, lock
+/// keys, recurring, allow overlap ($4 to $9 of both single-entry writes).
+macro_rules! bind_derived {
+    ($q:expr, $d:expr) => {
+        $q.bind(&$d.description)
+            .bind(&$d.category)
+            .bind($d.priority)
+            .bind(&$d.lock_keys)
+            .bind($d.recurring)
+            .bind($d.allow_overlap)
+    };
+}
+
 fn derive(spec: &EntrySpec) -> Derived {
     let mut lock_keys = spec.lock_keys();
     lock_keys.sort();
@@ -347,7 +360,7 @@ impl Repo {
         count: usize,
     ) -> Result<u64, RepoError> {
         let d = derive(spec);
-        let r = sqlx::query(
+        let q = sqlx::query(
             "WITH ins AS ( \
                INSERT INTO scheduler.entries (task, shop, description, category, priority, \
                  lock_keys, recurring, allow_overlap, created_by, status, next_run_at) \
@@ -362,17 +375,12 @@ impl Repo {
         )
         .bind(d.task) // $1
         .bind(&spec.shop) // $2
-        .bind(Json(spec)) // $3
-        .bind(&d.description) // $4
-        .bind(&d.category) // $5
-        .bind(d.priority) // $6
-        .bind(&d.lock_keys) // $7
-        .bind(d.recurring) // $8
-        .bind(d.allow_overlap) // $9
-        .bind(&spec.created_by) // $10
-        .bind(count as i64) // $11
-        .execute(&self.pool)
-        .await?;
+        .bind(Json(spec)); // $3
+        let r = bind_derived!(q, d) // $4 to $9
+            .bind(&spec.created_by) // $10
+            .bind(count as i64) // $11
+            .execute(&self.pool)
+            .await?;
         let mut conn = self.pool.acquire().await?;
         sqlx::query("SELECT pg_notify($1, 'batch')").bind(WAKE_CHANNEL).execute(&mut *conn).await?;
         Ok(r.rows_affected())
@@ -558,7 +566,7 @@ async fn update_entry(
     state: &EntryState,
 ) -> Result<EntryRow, sqlx::Error> {
     let d = derive(spec);
-    sqlx::query_as(AssertSqlSafe(format!(
+    let q = sqlx::query_as(AssertSqlSafe(format!(
         "UPDATE scheduler.entries SET task = $2, shop = $3, description = $4, \
            category = $5, priority = $6, lock_keys = $7, recurring = $8, allow_overlap = $9, \
            expires_at = $10, status = $11, next_run_at = $12, next_fire_time = $13, \
@@ -569,22 +577,17 @@ async fn update_entry(
     )))
     .bind(id) // $1
     .bind(d.task) // $2
-    .bind(&spec.shop) // $3
-    .bind(&d.description) // $4
-    .bind(&d.category) // $5
-    .bind(d.priority) // $6
-    .bind(&d.lock_keys) // $7
-    .bind(d.recurring) // $8
-    .bind(d.allow_overlap) // $9
-    .bind(spec.expires_at) // $10
-    .bind(state.status.as_str()) // $11
-    .bind(state.next_run_at) // $12
-    .bind(state.next_fire_time) // $13
-    .bind(state.manual_pending) // $14
-    .bind(state.attempts) // $15
-    .bind(state.hold_requested) // $16
-    .bind(state.reschedule_pending) // $17
-    .bind(&state.last_error) // $18
-    .fetch_one(&mut **tx)
-    .await
+    .bind(&spec.shop); // $3
+    bind_derived!(q, d) // $4 to $9
+        .bind(spec.expires_at) // $10
+        .bind(state.status.as_str()) // $11
+        .bind(state.next_run_at) // $12
+        .bind(state.next_fire_time) // $13
+        .bind(state.manual_pending) // $14
+        .bind(state.attempts) // $15
+        .bind(state.hold_requested) // $16
+        .bind(state.reschedule_pending) // $17
+        .bind(&state.last_error) // $18
+        .fetch_one(&mut **tx)
+        .await
 }

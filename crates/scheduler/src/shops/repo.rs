@@ -347,22 +347,15 @@ impl ShopsRepo {
     }
 
     pub async fn lookup_by_erp(&self, shop: &str, kind: LinkKind, keys: &[ErpKey]) -> R<Vec<Link>> {
-        let (ids, variants): (Vec<&str>, Vec<&str>) =
-            keys.iter().map(|k| (k.erp_id.as_str(), k.erp_variant.as_str())).unzip();
-        let rows: Vec<LinkRow> = sqlx::query_as(
-            "SELECT l.kind, l.erp_id, l.erp_variant, l.shopify_id, l.shopify_parent_id, \
-               l.shopify_inventory_item_id \
-             FROM unnest($3::text[], $4::text[]) AS k (erp_id, erp_variant) \
+        let (ids, variants) = erp_key_columns(keys);
+        let q = links_query(
+            "FROM unnest($3::text[], $4::text[]) AS k (erp_id, erp_variant) \
              JOIN shops.links l ON l.shop = $1 AND l.kind = $2 \
                AND l.erp_id = k.erp_id AND l.erp_variant = k.erp_variant",
-        )
-        .bind(shop)
-        .bind(kind.as_str())
-        .bind(&ids)
-        .bind(&variants)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(LinkRow::into_link).collect()
+            shop,
+            kind,
+        );
+        self.fetch_links(q.bind(&ids).bind(&variants)).await
     }
 
     pub async fn lookup_by_shopify(
@@ -371,17 +364,12 @@ impl ShopsRepo {
         kind: LinkKind,
         ids: &[String],
     ) -> R<Vec<Link>> {
-        let rows: Vec<LinkRow> = sqlx::query_as(
-            "SELECT kind, erp_id, erp_variant, shopify_id, shopify_parent_id, \
-               shopify_inventory_item_id \
-             FROM shops.links WHERE shop = $1 AND kind = $2 AND shopify_id = ANY($3)",
-        )
-        .bind(shop)
-        .bind(kind.as_str())
-        .bind(ids)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(LinkRow::into_link).collect()
+        let q = links_query(
+            "FROM shops.links l WHERE l.shop = $1 AND l.kind = $2 AND l.shopify_id = ANY($3)",
+            shop,
+            kind,
+        );
+        self.fetch_links(q.bind(ids)).await
     }
 
     /// A page of links ordered by Shopify id, after `after`.
@@ -392,18 +380,17 @@ impl ShopsRepo {
         after: &str,
         limit: i64,
     ) -> R<Vec<Link>> {
-        let rows: Vec<LinkRow> = sqlx::query_as(
-            "SELECT kind, erp_id, erp_variant, shopify_id, shopify_parent_id, \
-               shopify_inventory_item_id \
-             FROM shops.links WHERE shop = $1 AND kind = $2 AND shopify_id > $3 \
-             ORDER BY shopify_id LIMIT $4",
-        )
-        .bind(shop)
-        .bind(kind.as_str())
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let q = links_query(
+            "FROM shops.links l WHERE l.shop = $1 AND l.kind = $2 AND l.shopify_id > $3 \
+             ORDER BY l.shopify_id LIMIT $4",
+            shop,
+            kind,
+        );
+        self.fetch_links(q.bind(after).bind(limit)).await
+    }
+
+    async fn fetch_links(&self, q: LinksQuery<'_>) -> R<Vec<Link>> {
+        let rows = q.fetch_all(&self.pool).await?;
         rows.into_iter().map(LinkRow::into_link).collect()
     }
 
@@ -414,8 +401,7 @@ impl ShopsRepo {
         keys: &[ErpKey],
         shopify_ids: &[String],
     ) -> R<u64> {
-        let (ids, variants): (Vec<&str>, Vec<&str>) =
-            keys.iter().map(|k| (k.erp_id.as_str(), k.erp_variant.as_str())).unzip();
+        let (ids, variants) = erp_key_columns(keys);
         Ok(sqlx::query(
             "DELETE FROM shops.links l WHERE l.shop = $1 AND l.kind = $2 AND ( \
                (l.erp_id, l.erp_variant) IN (SELECT * FROM unnest($3::text[], $4::text[])) \
@@ -569,6 +555,25 @@ async fn link_conflicts(
         }
     }
     Ok(out)
+}
+
+/// ERP keys as the two arrays (ids, variants) the statements `unnest`.
+fn erp_key_columns(keys: &[ErpKey]) -> (Vec<&str>, Vec<&str>) {
+    keys.iter().map(|k| (k.erp_id.as_str(), k.erp_variant.as_str())).unzip()
+}
+
+/// A link's columns as [`LinkRow`] reads them, from `shops.links` as `l`.
+const LINK_COLS: &str = "l.kind, l.erp_id, l.erp_variant, l.shopify_id, l.shopify_parent_id, \
+    l.shopify_inventory_item_id";
+
+type LinksQuery<'q> = sqlx::query::QueryAs<'q, Postgres, LinkRow, sqlx::postgres::PgArguments>;
+
+/// The links of `shop` and `kind` ($1, $2) that `from_where` selects (the statement after its
+/// columns, reading `shops.links` as `l`); the caller binds the rest.
+fn links_query<'q>(from_where: &str, shop: &'q str, kind: LinkKind) -> LinksQuery<'q> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {LINK_COLS} {from_where}")))
+        .bind(shop)
+        .bind(kind.as_str())
 }
 
 #[derive(FromRow)]
