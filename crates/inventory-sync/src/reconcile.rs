@@ -35,43 +35,85 @@ pub struct Difference {
     pub reason: String,
 }
 
-/// The levels of a shop's linked variants: what each should hold, what Shopify has (read in
-/// bulk), and the records that cannot be synced with why.
+/// Levels of a shop's linked variants: what each should hold, what Shopify has (read in
+/// bulk; none when not read), and the records that cannot be synced with why.
 pub struct Planned {
     /// Each line's `compare` is the value we last knew.
     pub lines: Vec<(PushLine, Option<i64>)>,
     pub unsynced: Vec<RecordError>,
-    pub variants: i64,
-    /// Whether Shopify was read (in bulk).
-    pub read: bool,
 }
 
-/// Plan a reconciliation of `name`: ERP stock for every linked variant (or those in `p`),
-/// and Shopify's levels in one bulk read unless `p.skip_import` and every level is known.
-pub async fn plan(
-    shop: &ShopContext,
-    db: &PgPool,
-    p: &SyncInventory,
-    change: &str,
-) -> Result<Planned, Failure> {
-    let name = shop.shop.name.as_str();
-    let mut unsynced = Vec::new();
-    let mappings = map::active_mappings(&shop.shop.settings);
-    let links = item_links(shop, name).await?;
-    let mut lines = Vec::new();
-    let mut variants = 0;
-    let mut stock: HashMap<String, BTreeMap<(String, String), map::Stock>> = HashMap::new();
-    // A whole-catalogue run reads the ERP's stock in one streamed read (its stock feed from the
-    // start has every level once, at its quantity now) instead of one call per item; a run
-    // for some variants asks for their items only.
-    let wanted = links
-        .iter()
-        .filter(|l| p.variant_ids.is_empty() || p.variant_ids.contains(&l.shopify_id))
-        .map(|l| l.erp_id.as_str())
-        .collect::<std::collections::HashSet<_>>();
-    let snapshot = p.variant_ids.is_empty();
-    if snapshot {
-        let mut feed = shop
+/// Links asked for per page, and so the levels planned and written per chunk (two mapped
+/// locations: twice as many). A run holds the ERP's stock and Shopify's levels for the whole
+/// catalogue, but builds, compares and writes the lines a chunk at a time.
+const CHUNK: u32 = 1_000;
+
+/// One item's ERP figures by (variant, location).
+type ItemStock = BTreeMap<(String, String), map::Stock>;
+
+/// A reconciliation planned a chunk of links at a time: the ERP's stock for every linked
+/// variant (or those in `p`), and Shopify's levels in one bulk read unless `p.skip_import` and
+/// every level of the catalogue is known.
+pub struct Planner<'a> {
+    shop: &'a ShopContext,
+    db: &'a PgPool,
+    p: &'a SyncInventory,
+    change: String,
+    /// A whole-catalogue run: the ERP's stock of the linked items, read as one snapshot.
+    snapshot: Option<HashMap<String, ItemStock>>,
+    catalogue: Option<bulk::Catalogue>,
+    /// The next page of links; none when every page has been planned.
+    after: Option<String>,
+    pub variants: i64,
+}
+
+impl<'a> Planner<'a> {
+    pub async fn new(
+        shop: &'a ShopContext,
+        db: &'a PgPool,
+        p: &'a SyncInventory,
+        change: &str,
+    ) -> Result<Self, Failure> {
+        let mut planner = Planner {
+            shop,
+            db,
+            p,
+            change: change.to_owned(),
+            snapshot: None,
+            catalogue: None,
+            after: Some(String::new()),
+            variants: 0,
+        };
+        if p.variant_ids.is_empty() {
+            planner.snapshot = Some(planner.erp_snapshot().await?);
+        }
+        if !p.skip_import || p.dry_run {
+            planner.catalogue = Some(bulk::read(&shop.shopify, BULK_POLL).await?);
+        }
+        Ok(planner)
+    }
+
+    /// Whether Shopify was read (in bulk).
+    pub fn read(&self) -> bool {
+        self.catalogue.is_some()
+    }
+
+    /// A whole-catalogue run reads the ERP's stock in one streamed read (its stock feed from
+    /// the start has every level once, at its quantity now) instead of one call per item,
+    /// keeping the levels of linked items only.
+    async fn erp_snapshot(&self) -> Result<HashMap<String, ItemStock>, Failure> {
+        let name = self.shop.shop.name.as_str();
+        let mut linked: HashMap<String, ItemStock> = HashMap::new();
+        let mut after = Some(String::new());
+        while let Some(a) = after {
+            let (links, next) = links_page(self.shop, name, a).await?;
+            for l in links {
+                linked.entry(l.erp_id).or_default();
+            }
+            after = next;
+        }
+        let mut feed = self
+            .shop
             .posting
             .clone()
             .stream_stock_changes(pb::StreamRequest::default())
@@ -82,105 +124,144 @@ pub async fn plan(
             feed.message().await.map_err(|s| Failure::Api("reading ERP stock", s))?
         {
             let Some(l) = c.level else { continue };
-            if wanted.contains(l.item_no.as_str()) {
+            if let Some(levels) = linked.get_mut(&l.item_no) {
                 let figures = map::stock_of(name, &l);
-                stock
-                    .entry(l.item_no)
-                    .or_default()
-                    .insert((l.variant_code, l.location_code), figures);
+                levels.insert((l.variant_code, l.location_code), figures);
             }
         }
+        Ok(linked)
     }
-    for l in links {
-        if !p.variant_ids.is_empty() && !p.variant_ids.contains(&l.shopify_id) {
-            continue;
-        }
-        variants += 1;
-        if l.shopify_inventory_item_id.is_empty() {
-            unsynced.push(RecordError {
-                record: format!("variant {} (item {})", l.shopify_id, l.erp_id),
-                reason: "the link has no inventory item: link the variant again".into(),
-                retryable: false,
-            });
-            continue;
-        }
-        if snapshot && !stock.contains_key(&l.erp_id) {
-            // No ledger entry at all: nothing in stock anywhere.
-            stock.insert(l.erp_id.clone(), BTreeMap::new());
-        }
-        if !stock.contains_key(&l.erp_id) {
-            let levels = shop
-                .erp
-                .clone()
-                .get_stock(pb::GetStockRequest {
-                    item_no: l.erp_id.clone(),
-                    location_code: String::new(),
-                })
-                .await;
-            let levels = match levels {
-                Ok(r) => r.into_inner().levels,
-                Err(s) if s.code() == tonic::Code::NotFound => {
-                    unsynced.push(RecordError {
-                        record: format!("variant {} (item {})", l.shopify_id, l.erp_id),
-                        reason: "the ERP item does not exist".into(),
-                        retryable: false,
-                    });
-                    continue;
+
+    /// The next chunk of the plan; none when done.
+    pub async fn next(&mut self) -> Result<Option<Planned>, Failure> {
+        let Some(after) = self.after.take() else { return Ok(None) };
+        let name = self.shop.shop.name.as_str();
+        let (links, next) = links_page(self.shop, name, after).await?;
+        self.after = next;
+        let mappings = map::active_mappings(&self.shop.shop.settings);
+        let mut unsynced = Vec::new();
+        let mut lines = Vec::new();
+        let mut per_item: HashMap<String, ItemStock> = HashMap::new();
+        for l in links {
+            if !self.p.variant_ids.is_empty() && !self.p.variant_ids.contains(&l.shopify_id) {
+                continue;
+            }
+            self.variants += 1;
+            if l.shopify_inventory_item_id.is_empty() {
+                unsynced.push(RecordError {
+                    record: format!("variant {} (item {})", l.shopify_id, l.erp_id),
+                    reason: "the link has no inventory item: link the variant again".into(),
+                    retryable: false,
+                });
+                continue;
+            }
+            let of_item = match self.snapshot.as_ref().and_then(|s| s.get(&l.erp_id)) {
+                Some(levels) => levels,
+                None => {
+                    if !per_item.contains_key(&l.erp_id) {
+                        match erp_stock(self.shop, &l.erp_id).await? {
+                            Some(levels) => per_item.insert(l.erp_id.clone(), levels),
+                            None => {
+                                unsynced.push(RecordError {
+                                    record: format!("variant {} (item {})", l.shopify_id, l.erp_id),
+                                    reason: "the ERP item does not exist".into(),
+                                    retryable: false,
+                                });
+                                continue;
+                            }
+                        };
+                    }
+                    &per_item[&l.erp_id]
                 }
-                Err(s) => return Err(Failure::Api("reading ERP stock", s)),
             };
-            stock.insert(
-                l.erp_id.clone(),
-                levels
-                    .into_iter()
-                    .map(|s| {
-                        let figures = map::stock_of(name, &s);
-                        ((s.variant_code, s.location_code), figures)
-                    })
-                    .collect(),
-            );
+            for m in &mappings {
+                let q = map::target(m, |loc| {
+                    of_item
+                        .get(&(l.erp_variant.clone(), loc.to_owned()))
+                        .copied()
+                        .unwrap_or_default()
+                });
+                let line = PushLine {
+                    inventory_item_id: l.shopify_inventory_item_id.clone(),
+                    location_id: m.shopify_location_id.clone(),
+                    item_no: l.erp_id.clone(),
+                    variant_code: l.erp_variant.clone(),
+                    quantity: q,
+                    compare: None,
+                    change: self.change.clone(),
+                };
+                lines.push((line, l.shopify_id.clone()));
+            }
         }
-        let of_item = &stock[&l.erp_id];
-        for m in &mappings {
-            let q = map::target(m, |loc| {
-                of_item.get(&(l.erp_variant.clone(), loc.to_owned())).copied().unwrap_or_default()
-            });
-            let line = PushLine {
-                inventory_item_id: l.shopify_inventory_item_id.clone(),
-                location_id: m.shopify_location_id.clone(),
-                item_no: l.erp_id.clone(),
-                variant_code: l.erp_variant.clone(),
-                quantity: q,
-                compare: None,
-                change: change.to_owned(),
-            };
-            lines.push((line, l.shopify_id.clone()));
+        let keys: Vec<(String, String)> = lines
+            .iter()
+            .map(|(l, _)| (l.inventory_item_id.clone(), l.location_id.clone()))
+            .collect();
+        let known = repo::known(self.db, name, &keys).await?;
+        for (l, _) in &mut lines {
+            l.compare = known.get(&(l.inventory_item_id.clone(), l.location_id.clone())).copied();
         }
-    }
-    let keys: Vec<(String, String)> =
-        lines.iter().map(|(l, _)| (l.inventory_item_id.clone(), l.location_id.clone())).collect();
-    let known = repo::known(db, name, &keys).await?;
-    for (l, _) in &mut lines {
-        l.compare = known.get(&(l.inventory_item_id.clone(), l.location_id.clone())).copied();
-    }
-    let read = !p.skip_import || p.dry_run || lines.iter().any(|(l, _)| l.compare.is_none());
-    if !read {
-        let lines = lines.into_iter().map(|(l, _)| (l, None)).collect();
-        return Ok(Planned { lines, unsynced, variants, read });
-    }
-    let catalogue = bulk::read(&shop.shopify, BULK_POLL).await?;
-    let mut out = Vec::new();
-    for (l, variant) in lines {
-        match catalogue.find(Some(&variant), &l.inventory_item_id, &l.location_id) {
-            bulk::Found::Level(q) => out.push((l, Some(q.on_hand))),
-            other => unsynced.push(RecordError {
-                record: record_of(&l),
-                reason: other.reason().unwrap_or_default().to_owned(),
-                retryable: false,
-            }),
+        if self.catalogue.is_none() && lines.iter().any(|(l, _)| l.compare.is_none()) {
+            // skip_import, but a level we never knew: read Shopify after all (once).
+            self.catalogue = Some(bulk::read(&self.shop.shopify, BULK_POLL).await?);
         }
+        let Some(catalogue) = self.catalogue.as_ref() else {
+            let lines = lines.into_iter().map(|(l, _)| (l, None)).collect();
+            return Ok(Some(Planned { lines, unsynced }));
+        };
+        let mut out = Vec::new();
+        for (l, variant) in lines {
+            match catalogue.find(Some(&variant), &l.inventory_item_id, &l.location_id) {
+                bulk::Found::Level(q) => out.push((l, Some(q.on_hand))),
+                other => unsynced.push(RecordError {
+                    record: record_of(&l),
+                    reason: other.reason().unwrap_or_default().to_owned(),
+                    retryable: false,
+                }),
+            }
+        }
+        Ok(Some(Planned { lines: out, unsynced }))
     }
-    Ok(Planned { lines: out, unsynced, variants, read })
+}
+
+/// The whole plan at once (a preview: `Stock.Diff`).
+pub async fn plan(
+    shop: &ShopContext,
+    db: &PgPool,
+    p: &SyncInventory,
+    change: &str,
+) -> Result<Planned, Failure> {
+    let mut planner = Planner::new(shop, db, p, change).await?;
+    let mut all = Planned { lines: Vec::new(), unsynced: Vec::new() };
+    while let Some(mut chunk) = planner.next().await? {
+        all.lines.append(&mut chunk.lines);
+        all.unsynced.append(&mut chunk.unsynced);
+    }
+    Ok(all)
+}
+
+/// One item's ERP stock (a run for some variants); none when the item does not exist.
+async fn erp_stock(shop: &ShopContext, item: &str) -> Result<Option<ItemStock>, Failure> {
+    let name = shop.shop.name.as_str();
+    let levels = shop
+        .erp
+        .clone()
+        .get_stock(pb::GetStockRequest { item_no: item.to_owned(), location_code: String::new() })
+        .await;
+    match levels {
+        Ok(r) => Ok(Some(
+            r.into_inner()
+                .levels
+                .into_iter()
+                .map(|s| {
+                    let figures = map::stock_of(name, &s);
+                    ((s.variant_code, s.location_code), figures)
+                })
+                .collect(),
+        )),
+        Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
+        Err(s) => Err(Failure::Api("reading ERP stock", s)),
+    }
 }
 
 /// How often a bulk operation is asked whether it has completed.
@@ -220,34 +301,34 @@ pub async fn run(
 ) -> Result<RunReport, Failure> {
     let name = shop.shop.name.as_str();
     let mut report = RunReport::default();
-    let planned = plan(shop, db, p, &format!("reconcile:{}", ctx.run_id)).await?;
-    report.count("variants", planned.variants);
-    if planned.read {
-        report.count("bulk_reads", 1);
-    }
+    let mut planner = Planner::new(shop, db, p, &format!("reconcile:{}", ctx.run_id)).await?;
     if p.dry_run {
         // A preview: the same differences, nothing written (no mutation, no state).
-        let (diffs, unchanged) = differences(&planned, p.force);
-        report.count("levels_to_change", diffs.len() as i64);
-        report.count("levels_unchanged", unchanged as i64);
+        let (mut to_change, mut unchanged) = (0, 0);
+        while let Some(chunk) = planner.next().await? {
+            let (diffs, same) = differences(&chunk, p.force);
+            to_change += diffs.len() as i64;
+            unchanged += same as i64;
+            for e in chunk.unsynced {
+                report.record_error(e);
+            }
+            for d in diffs {
+                report.record_error(RecordError {
+                    record: record_of(&d.line),
+                    reason: format!(
+                        "would set on_hand {} (Shopify has {}): {}",
+                        d.erp, d.shopify, d.reason
+                    ),
+                    retryable: false,
+                });
+            }
+        }
+        report.count("variants", planner.variants);
+        report.count("bulk_reads", i64::from(planner.read()));
+        report.count("levels_to_change", to_change);
+        report.count("levels_unchanged", unchanged);
         report.count("mutations", 0);
-        for e in planned.unsynced {
-            report.record_error(e);
-        }
-        for d in diffs {
-            report.record_error(RecordError {
-                record: record_of(&d.line),
-                reason: format!(
-                    "would set on_hand {} (Shopify has {}): {}",
-                    d.erp, d.shopify, d.reason
-                ),
-                retryable: false,
-            });
-        }
         return Ok(report);
-    }
-    for e in planned.unsynced {
-        report.record_error(e);
     }
     let lock = locks.of(name);
     let _held = lock.lock().await;
@@ -255,18 +336,27 @@ pub async fn run(
     let _shop_lock = repo::lock_shop(db, name, true).await?;
     let pusher = Pusher { shopify: &shop.shopify, db, shop: name, source: "reconcile" };
     let mut out = Outcome::default();
-    let mut lines = Vec::new();
-    let mut reads = Vec::new();
-    for (l, shopify) in planned.lines {
-        match shopify {
-            Some(now) => reads.push((l, now)),
-            None => lines.push(l),
+    let mut read = 0;
+    while let Some(chunk) = planner.next().await? {
+        for e in chunk.unsynced {
+            report.record_error(e);
         }
+        let mut lines = Vec::new();
+        let mut reads = Vec::new();
+        for (l, shopify) in chunk.lines {
+            match shopify {
+                Some(now) => reads.push((l, now)),
+                None => lines.push(l),
+            }
+        }
+        read += reads.len() as i64;
+        lines.extend(pusher.observe(reads, &mut out).await?);
+        let ready = pusher.prepare(lines, false, p.force, &mut out).await?;
+        pusher.send(ready, &mut out).await?;
     }
-    report.count("levels_read", reads.len() as i64);
-    lines.extend(pusher.observe(reads, &mut out).await?);
-    let ready = pusher.prepare(lines, false, p.force, &mut out).await?;
-    pusher.send(ready, &mut out).await?;
+    report.count("variants", planner.variants);
+    report.count("bulk_reads", i64::from(planner.read()));
+    report.count("levels_read", read);
     report.count("levels_read_again", out.reads as i64);
     report.count("levels_sent", out.sent as i64);
     report.count("levels_unchanged", out.unchanged as i64);
@@ -288,27 +378,24 @@ pub fn record_of(l: &PushLine) -> String {
     )
 }
 
-/// Every item link of the shop.
-async fn item_links(shop: &ShopContext, name: &str) -> Result<Vec<pb::Link>, Failure> {
-    let mut out = Vec::new();
-    let mut after = String::new();
-    loop {
-        let r = shop
-            .shops
-            .clone()
-            .list_links(pb::ListLinksRequest {
-                shop: name.to_owned(),
-                kind: pb::LinkKind::Item as i32,
-                page_size: 1000,
-                after: after.clone(),
-            })
-            .await
-            .map_err(|s| Failure::Api("listing item links", s))?
-            .into_inner();
-        out.extend(r.links);
-        if r.next_after.is_empty() {
-            return Ok(out);
-        }
-        after = r.next_after;
-    }
+/// One page of the shop's item links and the cursor of the next (none: the last page).
+async fn links_page(
+    shop: &ShopContext,
+    name: &str,
+    after: String,
+) -> Result<(Vec<pb::Link>, Option<String>), Failure> {
+    let r = shop
+        .shops
+        .clone()
+        .list_links(pb::ListLinksRequest {
+            shop: name.to_owned(),
+            kind: pb::LinkKind::Item as i32,
+            page_size: CHUNK,
+            after,
+        })
+        .await
+        .map_err(|s| Failure::Api("listing item links", s))?
+        .into_inner();
+    let next = (!r.next_after.is_empty()).then_some(r.next_after);
+    Ok((r.links, next))
 }
