@@ -316,7 +316,8 @@ impl ShopsRepo {
             return Ok(PutLinks::Conflicts(conflicts));
         }
         let cols = LinkColumns::of(links);
-        let rows: Vec<(bool, bool)> = sqlx::query_as(
+        // One row per link written: whether it was inserted (else updated).
+        let inserted: Vec<bool> = sqlx::query_scalar(
             "INSERT INTO shops.links AS l (shop, kind, erp_id, erp_variant, shopify_id, \
                shopify_parent_id, shopify_inventory_item_id) \
              SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], \
@@ -329,7 +330,7 @@ impl ShopsRepo {
              WHERE (l.shopify_id, l.shopify_parent_id, l.shopify_inventory_item_id) \
                IS DISTINCT FROM \
                (EXCLUDED.shopify_id, EXCLUDED.shopify_parent_id, EXCLUDED.shopify_inventory_item_id) \
-             RETURNING xmax = 0, true",
+             RETURNING xmax = 0 AS inserted",
         )
         .bind(shop)
         .bind(&cols.kind)
@@ -341,9 +342,13 @@ impl ShopsRepo {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        let inserted = rows.iter().filter(|r| r.0).count();
-        let updated = rows.len() - inserted;
-        Ok(PutLinks::Done { inserted, updated, unchanged: links.len() - rows.len() })
+        let written = inserted.len();
+        let inserted = inserted.into_iter().filter(|i| *i).count();
+        Ok(PutLinks::Done {
+            inserted,
+            updated: written - inserted,
+            unchanged: links.len() - written,
+        })
     }
 
     pub async fn lookup_by_erp(&self, shop: &str, kind: LinkKind, keys: &[ErpKey]) -> R<Vec<Link>> {
@@ -525,6 +530,15 @@ impl<'a> LinkColumns<'a> {
     }
 }
 
+/// A stored link holding one of the Shopify ids a put asks for.
+#[derive(FromRow)]
+struct HeldLink {
+    kind: String,
+    shopify_id: String,
+    erp_id: String,
+    erp_variant: String,
+}
+
 /// Links whose Shopify id another ERP record holds (rows locked until the transaction ends,
 /// so the upsert that follows cannot meet a new one).
 async fn link_conflicts(
@@ -533,7 +547,7 @@ async fn link_conflicts(
     links: &[Link],
 ) -> R<Vec<(Link, ErpKey)>> {
     let cols = LinkColumns::of(links);
-    let held: Vec<(String, String, String, String)> = sqlx::query_as(
+    let held: Vec<HeldLink> = sqlx::query_as(
         "SELECT l.kind, l.shopify_id, l.erp_id, l.erp_variant \
          FROM unnest($2::text[], $3::text[]) AS k (kind, shopify_id) \
          JOIN shops.links l ON l.shop = $1 AND l.kind = k.kind AND l.shopify_id = k.shopify_id \
@@ -545,7 +559,7 @@ async fn link_conflicts(
     .fetch_all(&mut **tx)
     .await?;
     let mut out = Vec::new();
-    for (kind, shopify_id, erp_id, erp_variant) in held {
+    for HeldLink { kind, shopify_id, erp_id, erp_variant } in held {
         let holder = ErpKey { erp_id, erp_variant };
         if let Some(l) = links
             .iter()
