@@ -6,6 +6,7 @@
 //! background create-sales-orders job for the shop. Shipment cues (next issue) add kinds
 //! here and groups from the shipments they own.
 
+pub use crate::error::CueError;
 use crate::repo::cues::{self as repo, Group, GroupOf};
 use shopsync_common::{EntrySpec, Task, TaskParams};
 use shopsync_proto::pb;
@@ -42,24 +43,6 @@ impl Kind {
         Kind::ShipmentErrors,
         Kind::HeldRefunds,
     ];
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CueError {
-    #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error("job queue: {0}")]
-    Queue(tonic::Status),
-    #[error("{field}: {reason}")]
-    Invalid { field: &'static str, reason: String },
-    #[error("order-sync has no scheduler address (SHOPSYNC_SHOPS_URL)")]
-    NoQueue,
-    #[error("posting service: {0}")]
-    Posting(tonic::Status),
-    #[error("order-sync has no posting service address (SHOPSYNC_POSTING_URL)")]
-    NoPosting,
-    #[error("{0}")]
-    Busy(String),
 }
 
 pub struct Cues {
@@ -310,23 +293,8 @@ impl Cues {
         if n == 0 || kind == Kind::ChangedOrders {
             return Ok((n, None));
         }
-        let mut spec = EntrySpec::new(
-            shop.to_owned(),
-            TaskParams::default_for(shopsync_common::Task::CreateSalesOrders),
-        );
-        spec.description = Some(format!("retry: {key}"));
-        spec.created_by = requested_by.to_owned();
-        let e = self
-            .queue()?
-            .create_entry(pb::CreateEntryRequest {
-                spec: Some(shopsync_proto::spec_to_pb(&spec)),
-                on_hold: false,
-                request_id: String::new(),
-            })
-            .await
-            .map_err(CueError::Queue)?
-            .into_inner();
-        Ok((n, Some(e.id)))
+        let id = self.queue_job(shop, Task::CreateSalesOrders, key, requested_by).await?;
+        Ok((n, Some(id)))
     }
 
     /// Entries (of `shop`, or all) whose latest run failed: the job queue clears an entry's

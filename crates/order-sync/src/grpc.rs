@@ -1,4 +1,5 @@
-//! The `Cues` gRPC boundary: requests checked and parsed, answers built, errors as statuses.
+//! The `Cues` gRPC boundary: requests checked and parsed, answers built (errors become
+//! statuses in [`crate::error`]).
 
 use crate::cues::{CueError, Cues, Kind};
 use shopsync_proto::limits::CheckText;
@@ -25,11 +26,11 @@ fn kind_to_pb(k: Kind) -> pb::CueKind {
     }
 }
 
-fn kind_from_pb(v: i32) -> Result<Kind, Status> {
+fn kind_from_pb(v: i32) -> Result<Kind, CueError> {
     Kind::ALL
         .into_iter()
         .find(|k| kind_to_pb(*k) as i32 == v)
-        .ok_or_else(|| Status::invalid_argument(format!("kind: {v} is not a cue kind")))
+        .ok_or_else(|| CueError::invalid("kind", format!("{v} is not a cue kind")))
 }
 
 /// What to do about a group of this kind.
@@ -56,23 +57,12 @@ fn action(k: Kind) -> &'static str {
     }
 }
 
-fn status(e: CueError) -> Status {
-    match e {
-        CueError::Invalid { .. } => Status::invalid_argument(e.to_string()),
-        CueError::NoQueue | CueError::NoPosting => Status::failed_precondition(e.to_string()),
-        CueError::Queue(s) => Status::new(s.code(), format!("job queue: {}", s.message())),
-        CueError::Posting(s) => Status::new(s.code(), format!("posting: {}", s.message())),
-        CueError::Busy(m) => Status::aborted(m),
-        CueError::Db(err) => crate::error::db_status(&err),
-    }
-}
-
 fn shop_of(s: &str) -> Option<&str> {
     Some(s.trim()).filter(|s| !s.is_empty())
 }
 
-fn texts<T: CheckText>(m: &T) -> Result<(), Status> {
-    m.check_text().map_err(|e| Status::invalid_argument(e.to_string()))
+fn texts<T: CheckText>(m: &T) -> Result<(), CueError> {
+    Ok(m.check_text()?)
 }
 
 #[tonic::async_trait]
@@ -83,7 +73,7 @@ impl pb::cues_server::Cues for CuesService {
     ) -> Result<Response<pb::GetCuesResponse>, Status> {
         let r = req.into_inner();
         texts(&r)?;
-        let counts = self.cues.counts(shop_of(&r.shop)).await.map_err(status)?;
+        let counts = self.cues.counts(shop_of(&r.shop)).await?;
         Ok(Response::new(pb::GetCuesResponse {
             cues: counts
                 .into_iter()
@@ -102,9 +92,9 @@ impl pb::cues_server::Cues for CuesService {
         let limit = match r.limit {
             0 => 50,
             n @ 1..=500 => i64::from(n),
-            n => return Err(Status::invalid_argument(format!("limit: {n} is over 500"))),
+            n => return Err(CueError::invalid("limit", format!("{n} is over 500")).into()),
         };
-        let groups = self.cues.groups(shop_of(&r.shop), kind, limit).await.map_err(status)?;
+        let groups = self.cues.groups(shop_of(&r.shop), kind, limit).await?;
         Ok(Response::new(pb::ListCueGroupsResponse {
             groups: groups
                 .into_iter()
@@ -128,13 +118,12 @@ impl pb::cues_server::Cues for CuesService {
         let r = req.into_inner();
         texts(&r)?;
         let kind = kind_from_pb(r.kind)?;
-        let shop = shop_of(&r.shop).ok_or_else(|| Status::invalid_argument("shop: required"))?;
+        let shop = shop_of(&r.shop).ok_or_else(|| CueError::invalid("shop", "required"))?;
         if r.key.trim().is_empty() {
-            return Err(Status::invalid_argument("key: required (as ListCueGroups gives it)"));
+            return Err(CueError::invalid("key", "required (as ListCueGroups gives it)").into());
         }
         let by = if r.requested_by.trim().is_empty() { "cues" } else { r.requested_by.trim() };
-        let (retried, entry) =
-            self.cues.retry(shop, kind, r.key.trim(), by).await.map_err(status)?;
+        let (retried, entry) = self.cues.retry(shop, kind, r.key.trim(), by).await?;
         Ok(Response::new(pb::RetryCueGroupResponse {
             retried,
             entry_id: entry.unwrap_or_default(),

@@ -113,21 +113,11 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let auth = shopsync_runtime::ClientAuth::new(token).map_err(anyhow::Error::msg)?;
     // The scheduler serves `Shops` and `JobQueue`: without it (SHOPSYNC_SHOPS_URL) runs fail
     // clearly and the cues that need the job queue answer FAILED_PRECONDITION.
-    let queue = match &cfg.shops_url {
-        Some(url) => Some(pb::job_queue_client::JobQueueClient::new(
-            shopsync_runtime::client::connect_lazy(url, auth.clone())
-                .context("scheduler address")?,
-        )),
-        None => None,
-    };
+    let queue = channel(cfg.shops_url.as_deref(), &auth, "scheduler address")?
+        .map(pb::job_queue_client::JobQueueClient::new);
     // The posting service: the shipment cues read and reset shipments there.
-    let posting = match &cfg.posting_url {
-        Some(url) => Some(pb::posting_client::PostingClient::new(
-            shopsync_runtime::client::connect_lazy(url, auth.clone())
-                .context("posting service address")?,
-        )),
-        None => None,
-    };
+    let posting = channel(cfg.posting_url.as_deref(), &auth, "posting service address")?
+        .map(pb::posting_client::PostingClient::new);
     let cues =
         grpc::CuesService { cues: Arc::new(cues::Cues { db: pool.clone(), queue, posting }) };
     let apis = shopsync_runtime::worker::Apis {
@@ -158,4 +148,13 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     }
     pool.close().await;
     r
+}
+
+/// A channel to `url` (connected on first use), when there is one; `what` names it in the error.
+fn channel(
+    url: Option<&str>,
+    auth: &shopsync_runtime::ClientAuth,
+    what: &'static str,
+) -> anyhow::Result<Option<shopsync_runtime::client::AuthedChannel>> {
+    url.map(|u| shopsync_runtime::client::connect_lazy(u, auth.clone()).context(what)).transpose()
 }

@@ -6,8 +6,13 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use shopsync_shopify::ops::Decimal;
 use shopsync_shopify::ops::orders_page::{
     OrdersPageOrdersNodes as Node, OrdersPageOrdersNodesLineItemsNodes as LineNode,
+    OrdersPageOrdersNodesRefunds as RefundNode,
+    OrdersPageOrdersNodesShippingLinesNodes as ShippingLineNode,
+    OrdersPageOrdersNodesTaxLines as TaxLineNode,
+    OrdersPageOrdersNodesTransactions as TransactionNode,
 };
 use shopsync_shopify::{CurrencyCode, Money};
 
@@ -145,31 +150,8 @@ impl Order {
     /// cannot be imported.
     pub fn from_node(n: Node) -> Result<Order, String> {
         let currency = n.currency_code;
-        let money = |amount: shopsync_shopify::ops::Decimal, what: &str| -> Result<i64, String> {
-            Money::new(amount, currency)
-                .and_then(|m| m.minor_units())
-                .map_err(|e| format!("{what}: {e}"))
-        };
-        // What `OrderLists` read whole is complete unless it came back full.
-        let full = |len: usize, cap: usize, what: &str| {
-            if len >= cap {
-                Err(format!("{cap} or more {what}: more than shopsync reads of one order"))
-            } else {
-                Ok(())
-            }
-        };
-        full(n.transactions.len(), ORDER_CAPS.transactions.whole, "transactions")?;
-        full(n.refunds.len(), ORDER_CAPS.refunds.whole, "refunds")?;
-        full(n.fulfillments.len(), ORDER_CAPS.fulfillments.whole, "fulfillments")?;
-        if n.shipping_lines.page_info.has_next_page {
-            return Err("more than 50 shipping lines: more than shopsync reads".into());
-        }
-        if n.fulfillment_orders.page_info.has_next_page {
-            return Err("more than 50 fulfillment orders: more than shopsync reads".into());
-        }
-        if n.line_items.page_info.has_next_page {
-            return Err("its lines were not read to the end".into());
-        }
+        let money = |amount: Decimal, what: &str| minor(amount, currency, what);
+        check_whole(&n)?;
         let id = n
             .legacy_resource_id
             .parse::<i64>()
@@ -221,64 +203,11 @@ impl Order {
                 .transpose()?
                 .unwrap_or(0),
             total_minor: money(n.current_total_price_set.shop_money.amount, "total")?,
-            tax_lines: n
-                .tax_lines
-                .into_iter()
-                .map(|t| {
-                    Ok(TaxLine {
-                        amount_minor: money(t.price_set.shop_money.amount, "tax line")?,
-                        title: t.title,
-                        rate: t.rate,
-                    })
-                })
-                .collect::<Result<_, String>>()?,
-            shipping_lines: n
-                .shipping_lines
-                .nodes
-                .into_iter()
-                .map(|s| {
-                    Ok(ShippingLine {
-                        price_minor: money(
-                            s.original_price_set.shop_money.amount,
-                            "shipping line",
-                        )?,
-                        discounted_minor: money(
-                            s.discounted_price_set.shop_money.amount,
-                            "shipping line",
-                        )?,
-                        title: s.title,
-                        code: s.code,
-                    })
-                })
-                .collect::<Result<_, String>>()?,
+            tax_lines: tax_lines(n.tax_lines, currency)?,
+            shipping_lines: shipping_lines(n.shipping_lines.nodes, currency)?,
             lines,
-            transactions: n
-                .transactions
-                .into_iter()
-                .map(|t| {
-                    Ok(Transaction {
-                        amount_minor: money(t.amount_set.shop_money.amount, "transaction")?,
-                        gid: t.id,
-                        kind: enum_str(&t.kind),
-                        status: enum_str(&t.status),
-                        gateway: t.gateway,
-                    })
-                })
-                .collect::<Result<_, String>>()?,
-            refunds: n
-                .refunds
-                .into_iter()
-                .map(|r| {
-                    Ok(Refund {
-                        amount_minor: money(r.total_refunded_set.shop_money.amount, "refund")?,
-                        gid: r.id,
-                        created_at: r
-                            .created_at
-                            .as_deref()
-                            .and_then(|t| time(t, "refund createdAt").ok()),
-                    })
-                })
-                .collect::<Result<_, String>>()?,
+            transactions: transactions(n.transactions, currency)?,
+            refunds: refunds(n.refunds, currency)?,
             fulfillment_orders: n
                 .fulfillment_orders
                 .nodes
@@ -411,12 +340,109 @@ impl Content {
     }
 }
 
+/// An error unless the node holds the whole order: what `OrderLists` read whole came back
+/// under its cap, and the paged lists were read to the end.
+fn check_whole(n: &Node) -> Result<(), String> {
+    let full = |len: usize, cap: usize, what: &str| {
+        if len >= cap {
+            Err(format!("{cap} or more {what}: more than shopsync reads of one order"))
+        } else {
+            Ok(())
+        }
+    };
+    full(n.transactions.len(), ORDER_CAPS.transactions.whole, "transactions")?;
+    full(n.refunds.len(), ORDER_CAPS.refunds.whole, "refunds")?;
+    full(n.fulfillments.len(), ORDER_CAPS.fulfillments.whole, "fulfillments")?;
+    if n.shipping_lines.page_info.has_next_page {
+        return Err("more than 50 shipping lines: more than shopsync reads".into());
+    }
+    if n.fulfillment_orders.page_info.has_next_page {
+        return Err("more than 50 fulfillment orders: more than shopsync reads".into());
+    }
+    if n.line_items.page_info.has_next_page {
+        return Err("its lines were not read to the end".into());
+    }
+    Ok(())
+}
+
+/// An amount in `currency`'s minor units; the error names `what` it is.
+fn minor(amount: Decimal, currency: CurrencyCode, what: &str) -> Result<i64, String> {
+    Money::new(amount, currency).and_then(|m| m.minor_units()).map_err(|e| format!("{what}: {e}"))
+}
+
+fn tax_lines(nodes: Vec<TaxLineNode>, currency: CurrencyCode) -> Result<Vec<TaxLine>, String> {
+    nodes
+        .into_iter()
+        .map(|t| {
+            Ok(TaxLine {
+                amount_minor: minor(t.price_set.shop_money.amount, currency, "tax line")?,
+                title: t.title,
+                rate: t.rate,
+            })
+        })
+        .collect()
+}
+
+fn shipping_lines(
+    nodes: Vec<ShippingLineNode>,
+    currency: CurrencyCode,
+) -> Result<Vec<ShippingLine>, String> {
+    nodes
+        .into_iter()
+        .map(|s| {
+            Ok(ShippingLine {
+                price_minor: minor(
+                    s.original_price_set.shop_money.amount,
+                    currency,
+                    "shipping line",
+                )?,
+                discounted_minor: minor(
+                    s.discounted_price_set.shop_money.amount,
+                    currency,
+                    "shipping line",
+                )?,
+                title: s.title,
+                code: s.code,
+            })
+        })
+        .collect()
+}
+
+fn transactions(
+    nodes: Vec<TransactionNode>,
+    currency: CurrencyCode,
+) -> Result<Vec<Transaction>, String> {
+    nodes
+        .into_iter()
+        .map(|t| {
+            Ok(Transaction {
+                amount_minor: minor(t.amount_set.shop_money.amount, currency, "transaction")?,
+                gid: t.id,
+                kind: enum_str(&t.kind),
+                status: enum_str(&t.status),
+                gateway: t.gateway,
+            })
+        })
+        .collect()
+}
+
+fn refunds(nodes: Vec<RefundNode>, currency: CurrencyCode) -> Result<Vec<Refund>, String> {
+    nodes
+        .into_iter()
+        .map(|r| {
+            Ok(Refund {
+                amount_minor: minor(r.total_refunded_set.shop_money.amount, currency, "refund")?,
+                gid: r.id,
+                created_at: r.created_at.as_deref().and_then(|t| time(t, "refund createdAt").ok()),
+            })
+        })
+        .collect()
+}
+
 fn line(l: LineNode, order_currency: CurrencyCode) -> Result<Line, String> {
     let what = format!("line {}", l.id);
     let price = l.original_unit_price_set.shop_money;
-    let unit = Money::new(price.amount, price.currency_code)
-        .and_then(|m| m.minor_units())
-        .map_err(|e| format!("{what}: {e}"))?;
+    let unit = minor(price.amount, price.currency_code, &what)?;
     if price.currency_code != order_currency {
         return Err(format!(
             "{what}: price in {} but the order is in {}",
@@ -426,9 +452,11 @@ fn line(l: LineNode, order_currency: CurrencyCode) -> Result<Line, String> {
     }
     let mut discount = 0i64;
     for d in &l.discount_allocations {
-        discount += Money::new(d.allocated_amount_set.shop_money.amount, order_currency)
-            .and_then(|m| m.minor_units())
-            .map_err(|e| format!("{what} discount: {e}"))?;
+        discount += minor(
+            d.allocated_amount_set.shop_money.amount,
+            order_currency,
+            &format!("{what} discount"),
+        )?;
     }
     let id = legacy_id(&l.id).ok_or_else(|| format!("{what}: not a line item id"))?;
     Ok(Line {

@@ -294,67 +294,19 @@ async fn send_shipment(
     resend: bool,
     report: &mut RunReport,
 ) -> Result<Outcome, TaskError> {
-    let name = shop.shop.name.as_str();
-    // What the shipment ships, per Shopify line item.
-    let mut wanted: BTreeMap<i64, i64> = BTreeMap::new();
-    for l in &s.lines {
-        if l.shopify_order_line_id != 0 && l.quantity > 0 {
-            *wanted.entry(l.shopify_order_line_id).or_insert(0) += l.quantity;
-        }
-    }
+    let mut wanted = wanted(s);
     if wanted.is_empty() || s.shopify_order_id == 0 {
         return Ok(Outcome::NothingToSend);
     }
+    let one = Shipment { shop, db, s, name: shop.shop.name.as_str() };
     let gid = format!("gid://shopify/Order/{}", s.shopify_order_id);
     let Some(mut order) = read_order(shop, &gid).await? else {
-        return Ok(Outcome::Failed {
-            key: "order_missing",
-            reason: format!("Shopify order {} no longer exists", s.shopify_order_no),
-        });
+        return Ok(one.order_missing());
     };
-    // Requests written down earlier: confirmed ones count as sent; an unconfirmed one made
-    // in Shopify (found by its lines among the fulfillments that are new since) is confirmed.
-    let mut sends = repo::sends(db, name, &s.no).await.map_err(|e| fail(Failure::Db(e)))?;
+    let mut sends = repo::sends(db, one.name, &s.no).await.map_err(|e| fail(Failure::Db(e)))?;
     let mut found = existing(&order);
-    let mut taken = repo::taken_fulfillments(db, name, s.shopify_order_id)
-        .await
-        .map_err(|e| fail(Failure::Db(e)))?;
-    for send in sends.iter_mut().filter(|x| x.state == "sending") {
-        let want = totals(&send.lines);
-        // New since the request was written, not another request's, same lines, and from
-        // its location (when Shopify says where from).
-        let candidates: Vec<&Existing> = found
-            .iter()
-            .filter(|f| {
-                !send.known_before.contains(&f.id)
-                    && !taken.contains(&f.gid)
-                    && f.location.is_none_or(|l| l == send.location_id)
-                    && f.lines == want
-            })
-            .collect();
-        match candidates[..] {
-            [] => {}
-            [f] => {
-                repo::mark_sent(db, name, &s.no, send.location_id, send.part, &f.gid)
-                    .await
-                    .map_err(|e| fail(Failure::Db(e)))?;
-                send.state = "sent".into();
-                send.fulfillment_id = Some(f.gid.clone());
-                taken.push(f.gid.clone());
-                report.count("reconciled", 1);
-            }
-            _ => {
-                return Ok(Outcome::Failed {
-                    key: "cannot_confirm",
-                    reason: format!(
-                        "order {} has several new fulfillments that could be this shipment's: \
-                         check in Shopify whether it was fulfilled; retrying the group sends \
-                         what is still open",
-                        s.shopify_order_no
-                    ),
-                });
-            }
-        }
+    if let Err(end) = one.reconcile(&found, &mut sends, report).await? {
+        return Ok(end);
     }
     if !resend && sends.iter().any(|x| x.state == "sending") {
         return Ok(Outcome::Unconfirmed("the fulfillment is not in Shopify yet".into()));
@@ -370,6 +322,52 @@ async fn send_shipment(
             ),
         });
     }
+    let mut sent_ids = take_sent(&sends, &mut wanted);
+    if wanted.is_empty() {
+        return Ok(Outcome::Sent(sent_ids));
+    }
+    let accepted = match one.accept_requests(&order, &wanted, report).await? {
+        Ok(a) => a,
+        Err(end) => return Ok(end),
+    };
+    if accepted.any {
+        order = match read_order(shop, &gid).await? {
+            Some(o) => o,
+            None => return Ok(one.order_missing()),
+        };
+        found = existing(&order);
+    }
+    let (plan, blocked) = place(&order, &wanted);
+    let known: Vec<i64> = found.iter().map(|f| f.id).collect();
+    // Requests still written down were not made (the read above shows every fulfillment):
+    // they give way to this plan, so none of them can be sent later beside it.
+    repo::forget_unsent(db, one.name, &s.no).await.map_err(|e| fail(Failure::Db(e)))?;
+    if let Err(end) = one.send_plan(plan, &sends, &known, &mut sent_ids, report).await? {
+        return Ok(end);
+    }
+    Ok(match blocked_outcome(&order, &blocked, &accepted.refused, &sent_ids) {
+        Some(end) => end,
+        None => Outcome::Sent(sent_ids),
+    })
+}
+
+/// A step of sending one shipment: go on with `T`, or the shipment ends with this outcome.
+type Step<T> = Result<T, Outcome>;
+
+/// What the shipment ships, per Shopify line item.
+fn wanted(s: &pb::PostedShipment) -> BTreeMap<i64, i64> {
+    let mut wanted: BTreeMap<i64, i64> = BTreeMap::new();
+    for l in &s.lines {
+        if l.shopify_order_line_id != 0 && l.quantity > 0 {
+            *wanted.entry(l.shopify_order_line_id).or_insert(0) += l.quantity;
+        }
+    }
+    wanted
+}
+
+/// Take what confirmed requests sent off `wanted` (what is left is still to send); their
+/// fulfillments' gids.
+fn take_sent(sends: &[repo::Send], wanted: &mut BTreeMap<i64, i64>) -> Vec<String> {
     let mut sent_ids: Vec<String> = Vec::new();
     for send in sends.iter().filter(|x| x.state == "sent") {
         for (item, q) in totals(&send.lines) {
@@ -380,67 +378,34 @@ async fn send_shipment(
         sent_ids.extend(send.fulfillment_id.clone());
     }
     wanted.retain(|_, q| *q > 0);
-    if wanted.is_empty() {
-        return Ok(Outcome::Sent(sent_ids));
-    }
+    sent_ids
+}
 
-    // Requests to our fulfillment service are accepted before anything is sent from them.
-    let mut accepted_any = false;
-    // A request that cannot be accepted (another app's service) blocks its fulfillment order
-    // only: the rest of the shipment still goes.
-    let mut refused: Vec<String> = Vec::new();
-    for fo in &order.fulfillment_orders.nodes {
-        let submitted = matches!(fo.request_status, ofo::FulfillmentOrderRequestStatus::SUBMITTED);
-        let open = matches!(
-            fo.status,
-            ofo::FulfillmentOrderStatus::OPEN | ofo::FulfillmentOrderStatus::IN_PROGRESS
-        );
-        let ours = fo.line_items.nodes.iter().any(|l| {
-            crate::mirror::legacy_id(&l.line_item.id).is_some_and(|id| wanted.contains_key(&id))
-        });
-        if submitted && open && ours {
-            match accept(shop, &fo.id).await {
-                Ok(()) => {
-                    accepted_any = true;
-                    report.count("requests_accepted", 1);
-                }
-                Err(ShopifyError::UserErrors { errors, .. }) => {
-                    report.count("requests_not_accepted", 1);
-                    refused.extend(errors.into_iter().map(|e| e.message));
-                }
-                Err(e @ ShopifyError::Ambiguous { .. }) => {
-                    return Ok(Outcome::Unconfirmed(format!(
-                        "accepting the fulfillment request: {e}"
-                    )));
-                }
-                Err(e) => return Err(fail(Failure::Shopify(e))),
-            }
-        }
-    }
-    if accepted_any {
-        order = match read_order(shop, &gid).await? {
-            Some(o) => o,
-            None => {
-                return Ok(Outcome::Failed {
-                    key: "order_missing",
-                    reason: format!("Shopify order {} no longer exists", s.shopify_order_no),
-                });
-            }
-        };
-        found = existing(&order);
-    }
+/// Whether a fulfillment order can still be fulfilled (open or in progress).
+fn is_open(fo: &ofo::OrderFulfillmentOrdersOrderFulfillmentOrdersNodes) -> bool {
+    matches!(
+        fo.status,
+        ofo::FulfillmentOrderStatus::OPEN | ofo::FulfillmentOrderStatus::IN_PROGRESS
+    )
+}
 
-    // Place the units on open fulfillment order lines, grouped by location.
-    let mut plan: BTreeMap<i64, Vec<SendLine>> = BTreeMap::new();
-    let mut blocked: BTreeMap<i64, (i64, Blocked)> = BTreeMap::new();
-    for (&item, &qty) in &wanted {
+/// Units placed on open fulfillment order lines, per Shopify location.
+type Plan = BTreeMap<i64, Vec<SendLine>>;
+/// Units that could not be placed, per line item: how many and why.
+type BlockedUnits = BTreeMap<i64, (i64, Blocked)>;
+
+/// Place the units on open fulfillment order lines, grouped by location.
+fn place(
+    order: &ofo::OrderFulfillmentOrdersOrder,
+    wanted: &BTreeMap<i64, i64>,
+) -> (Plan, BlockedUnits) {
+    let mut plan = Plan::new();
+    let mut blocked = BlockedUnits::new();
+    for (&item, &qty) in wanted {
         let mut need = qty;
         let mut why = Blocked::NoLine;
         for fo in &order.fulfillment_orders.nodes {
-            let open = matches!(
-                fo.status,
-                ofo::FulfillmentOrderStatus::OPEN | ofo::FulfillmentOrderStatus::IN_PROGRESS
-            );
+            let open = is_open(fo);
             let can_create = fo
                 .supported_actions
                 .iter()
@@ -479,94 +444,228 @@ async fn send_shipment(
             blocked.insert(item, (need, why));
         }
     }
+    (plan, blocked)
+}
 
-    let known: Vec<i64> = found.iter().map(|f| f.id).collect();
-    // Requests still written down were not made (the read above shows every fulfillment):
-    // they give way to this plan, so none of them can be sent later beside it.
-    repo::forget_unsent(db, name, &s.no).await.map_err(|e| fail(Failure::Db(e)))?;
-    let notify = shop.shop.settings.send_shipping_confirmation;
-    let mut failure: Option<(&'static str, String)> = None;
-    let mut unconfirmed: Option<String> = None;
-    for (location, lines) in plan {
-        // After the parts already sent from this location (a shipment reset after a partial
-        // send sends the rest as new parts).
-        let base = sends
-            .iter()
-            .filter(|x| x.state == "sent" && x.location_id == location)
-            .map(|x| x.part + 1)
-            .max()
-            .unwrap_or(0);
-        for (part, chunk) in lines.chunks(MAX_LINES).enumerate() {
-            let part = base + part as i32;
-            let written =
-                repo::intend(db, name, &s.no, s.shopify_order_id, location, part, chunk, &known)
-                    .await
-                    .map_err(|e| fail(Failure::Db(e)))?;
-            if !written {
-                // A confirmed request holds this place: someone else sent it meanwhile.
-                return Ok(Outcome::Unconfirmed(format!(
-                    "part {part} from location {location} was sent meanwhile"
-                )));
-            }
-            match create(shop, chunk, s.tracking.as_ref(), notify).await {
-                Ok(id) => {
-                    repo::mark_sent(db, name, &s.no, location, part, &id)
-                        .await
-                        .map_err(|e| fail(Failure::Db(e)))?;
-                    sent_ids.push(id);
-                    report.count("fulfillments_created", 1);
-                }
-                Err(ShopifyError::UserErrors { errors, .. }) => {
-                    repo::forget(db, name, &s.no, location, part)
-                        .await
-                        .map_err(|e| fail(Failure::Db(e)))?;
-                    let msg = errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>();
-                    failure.get_or_insert((
-                        "shopify_refused",
-                        format!("Shopify refused the fulfillment: {}", msg.join("; ")),
-                    ));
-                }
-                Err(e @ ShopifyError::Ambiguous { .. }) => {
-                    // Left written down: the next run finds it in Shopify or sends it again.
-                    unconfirmed.get_or_insert(format!("fulfillment not confirmed: {e}"));
-                }
-                Err(e) => return Err(fail(Failure::Shopify(e))),
-            }
+/// The shipment fails for the units that could not be placed (keyed by the weightiest
+/// reason), if any.
+fn blocked_outcome(
+    order: &ofo::OrderFulfillmentOrdersOrder,
+    blocked: &BlockedUnits,
+    refused: &[String],
+    sent_ids: &[String],
+) -> Option<Outcome> {
+    let (_, (_, why)) = blocked.iter().max_by_key(|(_, (_, w))| *w)?;
+    let skus: HashMap<i64, String> = order
+        .fulfillment_orders
+        .nodes
+        .iter()
+        .flat_map(|fo| &fo.line_items.nodes)
+        .filter_map(|l| {
+            Some((crate::mirror::legacy_id(&l.line_item.id)?, l.line_item.sku.clone()?))
+        })
+        .collect();
+    let what: Vec<String> = blocked
+        .iter()
+        .map(|(item, (q, w))| {
+            let line = skus.get(item).map_or(format!("line {item}"), |s| format!("SKU {s}"));
+            format!("{line}: {q} units {}", w.says())
+        })
+        .collect();
+    let mut reason = what.join("; ");
+    if !refused.is_empty() {
+        reason.push_str(&format!(
+            " (a fulfillment request could not be accepted: {})",
+            refused.join("; ")
+        ));
+    }
+    Some(Outcome::Failed { key: why.key(), reason: sent_too(reason, sent_ids) })
+}
+
+/// Fulfillment requests to our fulfillment service this shipment accepted.
+struct Accepted {
+    /// Some were: the order is read again.
+    any: bool,
+    /// Why others could not be (another app's service): they block their fulfillment order
+    /// only, the rest of the shipment still goes.
+    refused: Vec<String>,
+}
+
+/// One shipment being sent: the shop, order-sync's database and the ERP's shipment.
+struct Shipment<'a> {
+    shop: &'a ShopContext,
+    db: &'a PgPool,
+    s: &'a pb::PostedShipment,
+    /// The shop's name.
+    name: &'a str,
+}
+
+impl Shipment<'_> {
+    fn order_missing(&self) -> Outcome {
+        Outcome::Failed {
+            key: "order_missing",
+            reason: format!("Shopify order {} no longer exists", self.s.shopify_order_no),
         }
     }
-    if let Some(reason) = unconfirmed {
-        return Ok(Outcome::Unconfirmed(reason));
-    }
-    if let Some((key, reason)) = failure {
-        return Ok(Outcome::Failed { key, reason: sent_too(reason, &sent_ids) });
-    }
-    if let Some((_, (_, why))) = blocked.iter().max_by_key(|(_, (_, w))| *w) {
-        let skus: HashMap<i64, String> = order
-            .fulfillment_orders
-            .nodes
-            .iter()
-            .flat_map(|fo| &fo.line_items.nodes)
-            .filter_map(|l| {
-                Some((crate::mirror::legacy_id(&l.line_item.id)?, l.line_item.sku.clone()?))
-            })
-            .collect();
-        let what: Vec<String> = blocked
-            .iter()
-            .map(|(item, (q, w))| {
-                let line = skus.get(item).map_or(format!("line {item}"), |s| format!("SKU {s}"));
-                format!("{line}: {q} units {}", w.says())
-            })
-            .collect();
-        let mut reason = what.join("; ");
-        if !refused.is_empty() {
-            reason.push_str(&format!(
-                " (a fulfillment request could not be accepted: {})",
-                refused.join("; ")
-            ));
+
+    /// Requests written down earlier: confirmed ones count as sent; an unconfirmed one made
+    /// in Shopify (found by its lines among the fulfillments that are new since) is confirmed.
+    async fn reconcile(
+        &self,
+        found: &[Existing],
+        sends: &mut [repo::Send],
+        report: &mut RunReport,
+    ) -> Result<Step<()>, TaskError> {
+        let (name, s) = (self.name, self.s);
+        let mut taken = repo::taken_fulfillments(self.db, name, s.shopify_order_id)
+            .await
+            .map_err(|e| fail(Failure::Db(e)))?;
+        for send in sends.iter_mut().filter(|x| x.state == "sending") {
+            let want = totals(&send.lines);
+            // New since the request was written, not another request's, same lines, and from
+            // its location (when Shopify says where from).
+            let candidates: Vec<&Existing> = found
+                .iter()
+                .filter(|f| {
+                    !send.known_before.contains(&f.id)
+                        && !taken.contains(&f.gid)
+                        && f.location.is_none_or(|l| l == send.location_id)
+                        && f.lines == want
+                })
+                .collect();
+            match candidates[..] {
+                [] => {}
+                [f] => {
+                    repo::mark_sent(self.db, name, &s.no, send.location_id, send.part, &f.gid)
+                        .await
+                        .map_err(|e| fail(Failure::Db(e)))?;
+                    send.state = "sent".into();
+                    send.fulfillment_id = Some(f.gid.clone());
+                    taken.push(f.gid.clone());
+                    report.count("reconciled", 1);
+                }
+                _ => {
+                    return Ok(Err(Outcome::Failed {
+                        key: "cannot_confirm",
+                        reason: format!(
+                            "order {} has several new fulfillments that could be this shipment's: \
+                             check in Shopify whether it was fulfilled; retrying the group sends \
+                             what is still open",
+                            s.shopify_order_no
+                        ),
+                    }));
+                }
+            }
         }
-        return Ok(Outcome::Failed { key: why.key(), reason: sent_too(reason, &sent_ids) });
+        Ok(Ok(()))
     }
-    Ok(Outcome::Sent(sent_ids))
+
+    /// Requests to our fulfillment service are accepted before anything is sent from them.
+    async fn accept_requests(
+        &self,
+        order: &ofo::OrderFulfillmentOrdersOrder,
+        wanted: &BTreeMap<i64, i64>,
+        report: &mut RunReport,
+    ) -> Result<Step<Accepted>, TaskError> {
+        let mut accepted = Accepted { any: false, refused: Vec::new() };
+        for fo in &order.fulfillment_orders.nodes {
+            let submitted =
+                matches!(fo.request_status, ofo::FulfillmentOrderRequestStatus::SUBMITTED);
+            let ours = fo.line_items.nodes.iter().any(|l| {
+                crate::mirror::legacy_id(&l.line_item.id).is_some_and(|id| wanted.contains_key(&id))
+            });
+            if submitted && is_open(fo) && ours {
+                match accept(self.shop, &fo.id).await {
+                    Ok(()) => {
+                        accepted.any = true;
+                        report.count("requests_accepted", 1);
+                    }
+                    Err(ShopifyError::UserErrors { errors, .. }) => {
+                        report.count("requests_not_accepted", 1);
+                        accepted.refused.extend(errors.into_iter().map(|e| e.message));
+                    }
+                    Err(e @ ShopifyError::Ambiguous { .. }) => {
+                        return Ok(Err(Outcome::Unconfirmed(format!(
+                            "accepting the fulfillment request: {e}"
+                        ))));
+                    }
+                    Err(e) => return Err(fail(Failure::Shopify(e))),
+                }
+            }
+        }
+        Ok(Ok(accepted))
+    }
+
+    /// One `fulfillmentCreate` per location and part of the plan, each written down first;
+    /// the gids of what Shopify made join `sent_ids`. Ends the shipment when a part is
+    /// unconfirmed or refused.
+    async fn send_plan(
+        &self,
+        plan: Plan,
+        sends: &[repo::Send],
+        known: &[i64],
+        sent_ids: &mut Vec<String>,
+        report: &mut RunReport,
+    ) -> Result<Step<()>, TaskError> {
+        let (shop, db, s, name) = (self.shop, self.db, self.s, self.name);
+        let notify = shop.shop.settings.send_shipping_confirmation;
+        let mut failure: Option<(&'static str, String)> = None;
+        let mut unconfirmed: Option<String> = None;
+        for (location, lines) in plan {
+            // After the parts already sent from this location (a shipment reset after a
+            // partial send sends the rest as new parts).
+            let base = sends
+                .iter()
+                .filter(|x| x.state == "sent" && x.location_id == location)
+                .map(|x| x.part + 1)
+                .max()
+                .unwrap_or(0);
+            for (part, chunk) in lines.chunks(MAX_LINES).enumerate() {
+                let part = base + part as i32;
+                let written =
+                    repo::intend(db, name, &s.no, s.shopify_order_id, location, part, chunk, known)
+                        .await
+                        .map_err(|e| fail(Failure::Db(e)))?;
+                if !written {
+                    // A confirmed request holds this place: someone else sent it meanwhile.
+                    return Ok(Err(Outcome::Unconfirmed(format!(
+                        "part {part} from location {location} was sent meanwhile"
+                    ))));
+                }
+                match create(shop, chunk, s.tracking.as_ref(), notify).await {
+                    Ok(id) => {
+                        repo::mark_sent(db, name, &s.no, location, part, &id)
+                            .await
+                            .map_err(|e| fail(Failure::Db(e)))?;
+                        sent_ids.push(id);
+                        report.count("fulfillments_created", 1);
+                    }
+                    Err(ShopifyError::UserErrors { errors, .. }) => {
+                        repo::forget(db, name, &s.no, location, part)
+                            .await
+                            .map_err(|e| fail(Failure::Db(e)))?;
+                        let msg = errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>();
+                        failure.get_or_insert((
+                            "shopify_refused",
+                            format!("Shopify refused the fulfillment: {}", msg.join("; ")),
+                        ));
+                    }
+                    Err(e @ ShopifyError::Ambiguous { .. }) => {
+                        // Left written down: the next run finds it in Shopify or sends it again.
+                        unconfirmed.get_or_insert(format!("fulfillment not confirmed: {e}"));
+                    }
+                    Err(e) => return Err(fail(Failure::Shopify(e))),
+                }
+            }
+        }
+        if let Some(reason) = unconfirmed {
+            return Ok(Err(Outcome::Unconfirmed(reason)));
+        }
+        if let Some((key, reason)) = failure {
+            return Ok(Err(Outcome::Failed { key, reason: sent_too(reason, sent_ids) }));
+        }
+        Ok(Ok(()))
+    }
 }
 
 /// Say what was sent beside what was not.

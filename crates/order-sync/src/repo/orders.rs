@@ -7,8 +7,9 @@
 //! `cancelled` (cancelled in Shopify before processing: no document).
 
 use crate::mirror::{Content, Order};
-use sqlx::PgPool;
 use sqlx::types::Json;
+use sqlx::{PgConnection, PgPool};
+use std::collections::HashMap;
 
 /// Why a held order waits (the cue it counts in).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +102,46 @@ struct NewRows {
     contents: Vec<serde_json::Value>,
 }
 
+impl NewRows {
+    fn push(&mut self, o: &Order, hash: String, content: &Content) {
+        self.ids.push(o.id);
+        self.names.push(o.name.clone());
+        self.updated.push(o.updated_at);
+        self.financial.push(o.financial_status.clone());
+        self.fulfillment.push(o.fulfillment_status.clone());
+        self.bodies.push(serde_json::to_value(o).unwrap_or_default());
+        self.hashes.push(hash);
+        self.states.push(if o.cancelled { "cancelled" } else { "pending" });
+        self.contents.push(serde_json::to_value(content).unwrap_or_default());
+    }
+
+    async fn insert(&self, tx: &mut PgConnection, shop: &str) -> Result<(), sqlx::Error> {
+        if self.ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO order_sync.orders (shop, order_id, name, shopify_updated_at, \
+             financial_status, fulfillment_status, body, content_hash, state, content) \
+             SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::text[], \
+               $6::text[], $7::jsonb[], $8::text[], $9::text[], $10::jsonb[]) \
+             ON CONFLICT (shop, order_id) DO NOTHING",
+        )
+        .bind(shop)
+        .bind(&self.ids)
+        .bind(&self.names)
+        .bind(&self.updated)
+        .bind(&self.financial)
+        .bind(&self.fulfillment)
+        .bind(&self.bodies)
+        .bind(&self.hashes)
+        .bind(&self.states)
+        .bind(&self.contents)
+        .execute(tx)
+        .await?;
+        Ok(())
+    }
+}
+
 /// Store a page of imported orders in one transaction (the known ones locked and read with
 /// one statement, the new ones inserted with another). An order not yet known that is closed
 /// and was created before `history` (where the shop's import begins) is left out: archived
@@ -112,8 +153,36 @@ pub async fn store_page(
     history: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<Vec<Stored>, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    let mut known = lock_known(&mut tx, shop, orders).await?;
+    let mut new = NewRows::default();
+    let mut out = Vec::with_capacity(orders.len());
+    for o in orders {
+        let content = o.content();
+        let hash = content.hash();
+        let stored = match known.remove(&o.id) {
+            Some(seen) => update_known(&mut tx, shop, o, seen, &content, hash).await?,
+            None if o.closed && history.is_some_and(|h| o.created_at < h) => Stored::OutsideHistory,
+            None => {
+                new.push(o, hash, &content);
+                Stored::New
+            }
+        };
+        out.push(stored);
+    }
+    new.insert(&mut tx, shop).await?;
+    record_refunds(&mut tx, shop, orders, &out).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// The page's orders already known, locked (in id order: two imports of one shop never
+/// deadlock) and read with one statement, by order id.
+async fn lock_known(
+    tx: &mut PgConnection,
+    shop: &str,
+    orders: &[Order],
+) -> Result<HashMap<i64, Seen>, sqlx::Error> {
     let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
-    // Locked in id order: two imports of one shop never deadlock.
     let known: Vec<Seen> = sqlx::query_as(
         "SELECT order_id, shopify_updated_at, state, content_hash, processed_content, body \
          FROM order_sync.orders WHERE shop = $1 AND order_id = ANY($2) \
@@ -121,117 +190,90 @@ pub async fn store_page(
     )
     .bind(shop)
     .bind(&ids)
-    .fetch_all(&mut *tx)
+    .fetch_all(tx)
     .await?;
-    let mut known: std::collections::HashMap<i64, Seen> =
-        known.into_iter().map(|s| (s.order_id, s)).collect();
-    let mut new = NewRows::default();
-    let mut out = Vec::with_capacity(orders.len());
-    for o in orders {
-        let content = o.content();
-        let hash = content.hash();
-        let Some(Seen {
-            shopify_updated_at: seen,
-            state,
-            content_hash: old_hash,
-            processed_content: processed,
-            body,
-            ..
-        }) = known.remove(&o.id)
-        else {
-            if o.closed && history.is_some_and(|h| o.created_at < h) {
-                out.push(Stored::OutsideHistory);
-                continue;
-            }
-            new.ids.push(o.id);
-            new.names.push(o.name.clone());
-            new.updated.push(o.updated_at);
-            new.financial.push(o.financial_status.clone());
-            new.fulfillment.push(o.fulfillment_status.clone());
-            new.bodies.push(serde_json::to_value(o).unwrap_or_default());
-            new.hashes.push(hash);
-            new.states.push(if o.cancelled { "cancelled" } else { "pending" });
-            new.contents.push(serde_json::to_value(&content).unwrap_or_default());
-            out.push(Stored::New);
-            continue;
-        };
-        // Shopify's updatedAt has whole seconds: an edit in the second of the last read has
-        // the same one, so only an older time, or the same time with the same order, is
-        // nothing new.
-        let same = body.as_ref().is_some_and(|Json(b)| b == o);
-        if (seen > o.updated_at || (seen == o.updated_at && same)) && state != "held" {
-            out.push(Stored::Unchanged);
-            continue;
-        }
-        // processed -> changed when the content moved away from what was processed; a held
-        // order whose content changed goes back to be tried again (the edit may be the fix);
-        // an import error is read again in any case.
-        let changes = match (&state[..], processed) {
-            ("processed" | "changed", Some(Json(before))) => content.changes_since(&before),
-            _ => Vec::new(),
-        };
-        let new_state = match &state[..] {
-            "processed" | "changed" if !changes.is_empty() => "changed",
-            "changed" => "processed",
-            "held" if old_hash != hash => "pending",
-            s => s,
-        };
-        let result = sqlx::query(
-            "UPDATE order_sync.orders SET name = $3, shopify_updated_at = $4, \
-             financial_status = $5, fulfillment_status = $6, body = $7, content_hash = $8, \
-             state = $9, changes = $10, content = $11, updated_at = now(), \
-             hold_kind = CASE WHEN $9 = 'held' THEN hold_kind END, \
-             hold_key = CASE WHEN $9 = 'held' THEN hold_key END, \
-             hold_reason = CASE WHEN $9 = 'held' THEN hold_reason END \
-             WHERE shop = $1 AND order_id = $2",
-        )
-        .bind(shop)
-        .bind(o.id)
-        .bind(&o.name)
-        .bind(o.updated_at)
-        .bind(&o.financial_status)
-        .bind(&o.fulfillment_status)
-        .bind(Json(o))
-        .bind(&hash)
-        .bind(new_state)
-        .bind(Some(changes.join("; ")).filter(|c| !c.is_empty()))
-        .bind(Json(&content))
-        .execute(&mut *tx)
-        .await?;
-        debug_assert_eq!(result.rows_affected(), 1);
-        out.push(if new_state == "changed" {
-            Stored::ChangedAfterProcessing(changes)
-        } else {
-            Stored::Updated
-        });
+    Ok(known.into_iter().map(|s| (s.order_id, s)).collect())
+}
+
+/// Bring a known order up to date (its new state from the old one and what changed).
+async fn update_known(
+    tx: &mut PgConnection,
+    shop: &str,
+    o: &Order,
+    seen: Seen,
+    content: &Content,
+    hash: String,
+) -> Result<Stored, sqlx::Error> {
+    let Seen {
+        shopify_updated_at: seen,
+        state,
+        content_hash: old_hash,
+        processed_content: processed,
+        body,
+        ..
+    } = seen;
+    // Shopify's updatedAt has whole seconds: an edit in the second of the last read has
+    // the same one, so only an older time, or the same time with the same order, is
+    // nothing new.
+    let same = body.as_ref().is_some_and(|Json(b)| b == o);
+    if (seen > o.updated_at || (seen == o.updated_at && same)) && state != "held" {
+        return Ok(Stored::Unchanged);
     }
-    if !new.ids.is_empty() {
-        sqlx::query(
-            "INSERT INTO order_sync.orders (shop, order_id, name, shopify_updated_at, \
-             financial_status, fulfillment_status, body, content_hash, state, content) \
-             SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::text[], \
-               $6::text[], $7::jsonb[], $8::text[], $9::text[], $10::jsonb[]) \
-             ON CONFLICT (shop, order_id) DO NOTHING",
-        )
-        .bind(shop)
-        .bind(&new.ids)
-        .bind(&new.names)
-        .bind(&new.updated)
-        .bind(&new.financial)
-        .bind(&new.fulfillment)
-        .bind(&new.bodies)
-        .bind(&new.hashes)
-        .bind(&new.states)
-        .bind(&new.contents)
-        .execute(&mut *tx)
-        .await?;
-    }
-    // Refunds are recorded as they are first seen; the refunds step turns them into documents
-    // (a document made from the order afterwards marks them as in it).
+    // processed -> changed when the content moved away from what was processed; a held
+    // order whose content changed goes back to be tried again (the edit may be the fix);
+    // an import error is read again in any case.
+    let changes = match (&state[..], processed) {
+        ("processed" | "changed", Some(Json(before))) => content.changes_since(&before),
+        _ => Vec::new(),
+    };
+    let new_state = match &state[..] {
+        "processed" | "changed" if !changes.is_empty() => "changed",
+        "changed" => "processed",
+        "held" if old_hash != hash => "pending",
+        s => s,
+    };
+    let result = sqlx::query(
+        "UPDATE order_sync.orders SET name = $3, shopify_updated_at = $4, \
+         financial_status = $5, fulfillment_status = $6, body = $7, content_hash = $8, \
+         state = $9, changes = $10, content = $11, updated_at = now(), \
+         hold_kind = CASE WHEN $9 = 'held' THEN hold_kind END, \
+         hold_key = CASE WHEN $9 = 'held' THEN hold_key END, \
+         hold_reason = CASE WHEN $9 = 'held' THEN hold_reason END \
+         WHERE shop = $1 AND order_id = $2",
+    )
+    .bind(shop)
+    .bind(o.id)
+    .bind(&o.name)
+    .bind(o.updated_at)
+    .bind(&o.financial_status)
+    .bind(&o.fulfillment_status)
+    .bind(Json(o))
+    .bind(&hash)
+    .bind(new_state)
+    .bind(Some(changes.join("; ")).filter(|c| !c.is_empty()))
+    .bind(Json(content))
+    .execute(tx)
+    .await?;
+    debug_assert_eq!(result.rows_affected(), 1);
+    Ok(if new_state == "changed" {
+        Stored::ChangedAfterProcessing(changes)
+    } else {
+        Stored::Updated
+    })
+}
+
+/// Refunds are recorded as they are first seen; the refunds step turns them into documents
+/// (a document made from the order afterwards marks them as in it).
+async fn record_refunds(
+    tx: &mut PgConnection,
+    shop: &str,
+    orders: &[Order],
+    stored: &[Stored],
+) -> Result<(), sqlx::Error> {
     let mut refund_ids = Vec::new();
     let mut refund_orders = Vec::new();
     let mut refund_times = Vec::new();
-    for (o, stored) in orders.iter().zip(&out) {
+    for (o, stored) in orders.iter().zip(stored) {
         if *stored == Stored::OutsideHistory {
             continue;
         }
@@ -243,21 +285,21 @@ pub async fn store_page(
             }
         }
     }
-    if !refund_ids.is_empty() {
-        sqlx::query(
-            "INSERT INTO order_sync.refunds (shop, refund_id, order_id, created_at) \
-             SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::timestamptz[]) \
-             ON CONFLICT (shop, refund_id) DO NOTHING",
-        )
-        .bind(shop)
-        .bind(&refund_ids)
-        .bind(&refund_orders)
-        .bind(&refund_times)
-        .execute(&mut *tx)
-        .await?;
+    if refund_ids.is_empty() {
+        return Ok(());
     }
-    tx.commit().await?;
-    Ok(out)
+    sqlx::query(
+        "INSERT INTO order_sync.refunds (shop, refund_id, order_id, created_at) \
+         SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::timestamptz[]) \
+         ON CONFLICT (shop, refund_id) DO NOTHING",
+    )
+    .bind(shop)
+    .bind(&refund_ids)
+    .bind(&refund_orders)
+    .bind(&refund_times)
+    .execute(tx)
+    .await?;
+    Ok(())
 }
 
 /// Keep an order that could not be read, with the reason (it counts as unprocessed).
