@@ -7,6 +7,7 @@ use clap::{Subcommand, ValueEnum};
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use shopsync_proto::pb;
 use shopsync_runtime::client::AuthedChannel;
+use std::collections::HashMap;
 
 pub type ErpClient = pb::erp_client::ErpClient<AuthedChannel>;
 pub type PostingClient = pb::posting_client::PostingClient<AuthedChannel>;
@@ -265,6 +266,27 @@ fn doc_type(v: i32) -> String {
         .unwrap_or_default()
 }
 
+/// A lookup by exact keys as rows `by, key, …match`: one per match, `(none)` for a key
+/// nothing matched.
+fn lookup_rows<M>(
+    t: &mut Table,
+    by: &str,
+    keys: &[String],
+    found: &HashMap<String, M>,
+    matches: impl Fn(&M) -> Vec<Vec<String>>,
+) {
+    for k in keys {
+        let mut none = true;
+        for row in found.get(k).map(&matches).unwrap_or_default() {
+            none = false;
+            t.add_row([vec![by.to_owned(), k.clone()], row].concat());
+        }
+        if none {
+            t.add_row(vec![by.to_owned(), k.clone(), "(none)".into()]);
+        }
+    }
+}
+
 pub async fn items(c: &mut ErpClient, cmd: &Items, json: bool) -> Result<()> {
     match cmd {
         Items::List { search, all, limit } => {
@@ -302,83 +324,19 @@ pub async fn items(c: &mut ErpClient, cmd: &Items, json: bool) -> Result<()> {
             let mut t = table(&["by", "value", "item", "variant", "description"]);
             for (by, keys, found) in [("sku", sku, &r.by_sku), ("barcode", barcode, &r.by_barcode)]
             {
-                for k in keys {
-                    let matches = found.get(k).map(|m| m.matches.as_slice()).unwrap_or_default();
-                    if matches.is_empty() {
-                        t.add_row(vec![by.into(), k.clone(), "(none)".into()]);
-                    }
-                    for m in matches {
-                        let i = m.item.clone().unwrap_or_default();
-                        t.add_row(vec![
-                            by.into(),
-                            k.clone(),
-                            i.no,
-                            m.variant_code.clone(),
-                            i.description,
-                        ]);
-                    }
-                }
+                lookup_rows(&mut t, by, keys, found, |m: &pb::ItemMatches| {
+                    m.matches
+                        .iter()
+                        .map(|m| {
+                            let i = m.item.clone().unwrap_or_default();
+                            vec![i.no, m.variant_code.clone(), i.description]
+                        })
+                        .collect()
+                });
             }
             out!("{t}");
         }
-        Items::Show { no } => {
-            let i = c.get_item(pb::GetRequest { no: no.clone() }).await.map_err(rpc)?.into_inner();
-            let stock = c
-                .get_stock(pb::GetStockRequest {
-                    item_no: no.clone(),
-                    location_code: String::new(),
-                })
-                .await
-                .map_err(rpc)?
-                .into_inner();
-            if json {
-                print_json(&i);
-                print_json(&stock.levels);
-                return Ok(());
-            }
-            let mut t = table(&["field", "value"]);
-            t.add_row(vec!["no.".into(), i.no.clone()]);
-            t.add_row(vec!["description".into(), i.description.clone()]);
-            t.add_row(vec!["list price".into(), money(i.unit_price_minor, &i.currency)]);
-            t.add_row(vec!["unit cost".into(), money(i.unit_cost_minor, &i.currency)]);
-            t.add_row(vec!["base unit".into(), i.base_unit_of_measure.clone()]);
-            let uoms: Vec<String> = i
-                .units_of_measure
-                .iter()
-                .map(|u| format!("{} ({})", u.code, u.qty_per_unit))
-                .collect();
-            t.add_row(vec!["units".into(), uoms.join(", ")]);
-            let variants: Vec<String> = i.variants.iter().map(|v| v.code.clone()).collect();
-            t.add_row(vec!["variants".into(), variants.join(", ")]);
-            t.add_row(vec!["blocked".into(), i.blocked.to_string()]);
-            t.add_row(vec!["version".into(), i.version.to_string()]);
-            out!("{t}");
-            if !i.sales_prices.is_empty() {
-                let mut p = table(&["price group", "variant", "from qty", "price"]);
-                for s in &i.sales_prices {
-                    p.add_row(vec![
-                        if s.customer_price_group.is_empty() {
-                            "(all)".into()
-                        } else {
-                            s.customer_price_group.clone()
-                        },
-                        s.variant_code.clone(),
-                        s.minimum_quantity.to_string(),
-                        money(s.unit_price_minor, &s.currency),
-                    ]);
-                }
-                out!("{p}");
-            }
-            let mut s = table(&["variant", "location", "on hand"]);
-            for l in &stock.levels {
-                s.add_row(vec![
-                    l.variant_code.clone(),
-                    l.location_code.clone(),
-                    l.quantity_on_hand.to_string(),
-                ]);
-            }
-            out!("{s}");
-        }
+        Items::Show { no } => show_item(c, no, json).await?,
         Items::Create { no, description, price, cost, currency, sku } => {
             let i = c
                 .create_item(pb::Item {
@@ -426,6 +384,61 @@ pub async fn items(c: &mut ErpClient, cmd: &Items, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// An item with its units, variants, prices and stock per variant and location.
+async fn show_item(c: &mut ErpClient, no: &str, json: bool) -> Result<()> {
+    let i = c.get_item(pb::GetRequest { no: no.to_owned() }).await.map_err(rpc)?.into_inner();
+    let stock = c
+        .get_stock(pb::GetStockRequest { item_no: no.to_owned(), location_code: String::new() })
+        .await
+        .map_err(rpc)?
+        .into_inner();
+    if json {
+        print_json(&i);
+        print_json(&stock.levels);
+        return Ok(());
+    }
+    let mut t = table(&["field", "value"]);
+    t.add_row(vec!["no.".into(), i.no.clone()]);
+    t.add_row(vec!["description".into(), i.description.clone()]);
+    t.add_row(vec!["list price".into(), money(i.unit_price_minor, &i.currency)]);
+    t.add_row(vec!["unit cost".into(), money(i.unit_cost_minor, &i.currency)]);
+    t.add_row(vec!["base unit".into(), i.base_unit_of_measure.clone()]);
+    let uoms: Vec<String> =
+        i.units_of_measure.iter().map(|u| format!("{} ({})", u.code, u.qty_per_unit)).collect();
+    t.add_row(vec!["units".into(), uoms.join(", ")]);
+    let variants: Vec<String> = i.variants.iter().map(|v| v.code.clone()).collect();
+    t.add_row(vec!["variants".into(), variants.join(", ")]);
+    t.add_row(vec!["blocked".into(), i.blocked.to_string()]);
+    t.add_row(vec!["version".into(), i.version.to_string()]);
+    out!("{t}");
+    if !i.sales_prices.is_empty() {
+        let mut p = table(&["price group", "variant", "from qty", "price"]);
+        for s in &i.sales_prices {
+            p.add_row(vec![
+                if s.customer_price_group.is_empty() {
+                    "(all)".into()
+                } else {
+                    s.customer_price_group.clone()
+                },
+                s.variant_code.clone(),
+                s.minimum_quantity.to_string(),
+                money(s.unit_price_minor, &s.currency),
+            ]);
+        }
+        out!("{p}");
+    }
+    let mut s = table(&["variant", "location", "on hand"]);
+    for l in &stock.levels {
+        s.add_row(vec![
+            l.variant_code.clone(),
+            l.location_code.clone(),
+            l.quantity_on_hand.to_string(),
+        ]);
+    }
+    out!("{s}");
+    Ok(())
+}
+
 pub async fn customers(c: &mut ErpClient, cmd: &Customers, json: bool) -> Result<()> {
     match cmd {
         Customers::List { search, all, limit } => {
@@ -467,23 +480,14 @@ pub async fn customers(c: &mut ErpClient, cmd: &Customers, json: bool) -> Result
             let mut t = table(&["by", "value", "customer", "name", "email", "phone"]);
             for (by, keys, found) in [("email", email, &r.by_email), ("phone", phone, &r.by_phone)]
             {
-                for k in keys {
-                    let customers =
-                        found.get(k).map(|m| m.customers.as_slice()).unwrap_or_default();
-                    if customers.is_empty() {
-                        t.add_row(vec![by.into(), k.clone(), "(none)".into()]);
-                    }
-                    for x in customers {
-                        t.add_row(vec![
-                            by.into(),
-                            k.clone(),
-                            x.no.clone(),
-                            x.name.clone(),
-                            x.email.clone(),
-                            x.phone.clone(),
-                        ]);
-                    }
-                }
+                lookup_rows(&mut t, by, keys, found, |m: &pb::CustomerMatches| {
+                    m.customers
+                        .iter()
+                        .map(|x| {
+                            vec![x.no.clone(), x.name.clone(), x.email.clone(), x.phone.clone()]
+                        })
+                        .collect()
+                });
             }
             out!("{t}");
         }
