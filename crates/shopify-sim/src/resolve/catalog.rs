@@ -3,11 +3,39 @@
 //! product is published on the online store while it is ACTIVE.
 
 use super::{Exec, Item, Obj, cents, count, listed, money_json, object};
-use crate::exec::time;
+use crate::exec::{file_name, time};
 use crate::search::{self, FieldValue};
-use crate::store::{Location, Media, Product, Variant, gid};
+use crate::store::{
+    AdjustmentGroup, Change, Location, Media, Product, Quantities, Variant, gid, parse_gid,
+};
 use apollo_compiler::executable::Field;
-use serde_json::{Value, json};
+use apollo_compiler::executable::Selection;
+use serde_json::{Map, Value, json};
+
+/// The inventory quantity names Shopify knows.
+const QUANTITY_NAMES: [&str; 8] = [
+    "available",
+    "on_hand",
+    "committed",
+    "reserved",
+    "damaged",
+    "quality_control",
+    "safety_stock",
+    "incoming",
+];
+
+/// The MIME type an image URL's extension stands for.
+fn mime_of(source: &str) -> &'static str {
+    let name = file_name(source).to_ascii_lowercase();
+    match name.rsplit('.').next().unwrap_or("") {
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "avif" => "image/avif",
+        "heic" => "image/heic",
+        _ => "image/jpeg",
+    }
+}
 
 /// `productVariants(query:)`: sku, barcode-less, product_id, title, id and time filters.
 pub(super) fn variants<'a>(x: &mut Exec<'a>, f: &Field) -> Vec<Item<'a>> {
@@ -180,7 +208,7 @@ const PRODUCT_EMPTY: &[&str] = &[
     "variantsInCollectionCount",
 ];
 
-pub(super) fn product<'a>(
+fn product_more<'a>(
     x: &mut Exec<'a>,
     p: &'a Product,
     f: &Field,
@@ -304,7 +332,7 @@ const VARIANT_EMPTY: &[&str] = &[
     "unpublishedChannels",
 ];
 
-pub(super) fn variant<'a>(
+fn variant_more<'a>(
     x: &mut Exec<'a>,
     p: &'a Product,
     v: &'a Variant,
@@ -368,7 +396,7 @@ pub(super) fn variant<'a>(
     })
 }
 
-pub(super) fn media_image<'a>(
+fn media_image_more<'a>(
     x: &mut Exec<'a>,
     _m: &'a Media,
     f: &Field,
@@ -377,7 +405,7 @@ pub(super) fn media_image<'a>(
     listed(x, f, path, &["translations"])
 }
 
-pub(super) fn image<'a>(
+fn image_more<'a>(
     x: &mut Exec<'a>,
     m: &'a Media,
     f: &Field,
@@ -396,7 +424,7 @@ const ITEM_EMPTY: &[&str] = &[
     "unitCost",
 ];
 
-pub(super) fn inventory_item<'a>(
+fn inventory_item_more<'a>(
     x: &mut Exec<'a>,
     v: &'a Variant,
     f: &Field,
@@ -450,7 +478,7 @@ pub(super) fn inventory_item<'a>(
     })
 }
 
-pub(super) fn level<'a>(
+fn level_more<'a>(
     x: &mut Exec<'a>,
     item: u64,
     l: &'a Location,
@@ -493,7 +521,7 @@ const LOCATION_EMPTY: &[&str] = &[
     "suggestedAddresses",
 ];
 
-pub(super) fn location<'a>(
+fn location_more<'a>(
     x: &mut Exec<'a>,
     l: &'a Location,
     f: &Field,
@@ -547,4 +575,349 @@ pub(super) fn location<'a>(
         }
         _ => return listed(x, f, path, LOCATION_EMPTY),
     })
+}
+
+pub(super) fn product<'a>(
+    x: &mut Exec<'a>,
+    p: &'a Product,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "variants" | "media" => super::connection(x, Obj::Product(p), f, path),
+        "id" => json!(gid("Product", p.id)),
+        "legacyResourceId" => json!(p.id.to_string()),
+        "title" => json!(p.title),
+        "handle" => json!(p.handle),
+        "status" => json!(p.status),
+        "vendor" => json!(p.vendor),
+        "productType" => json!(p.product_type),
+        "tags" => json!(p.tags),
+        "createdAt" => json!(time(&p.created_at)),
+        "updatedAt" => json!(time(&p.updated_at)),
+        "mediaCount" => x.set(Obj::Count(p.media.len()), &f.selection_set, path),
+        "featuredMedia" => match p.media.first() {
+            Some(m) => x.set(Obj::Media(m), &f.selection_set, path),
+            None => Value::Null,
+        },
+        _ => return product_more(x, p, f, path),
+    })
+}
+
+pub(super) fn inventory_item<'a>(
+    x: &mut Exec<'a>,
+    v: &'a Variant,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    let shop = x.shop;
+    Some(match f.name.as_str() {
+        "inventoryLevels" => super::connection(x, Obj::InventoryItem(v), f, path),
+        "inventoryLevel" => {
+            let loc = x.arg(f, "locationId");
+            let level = loc.as_str().and_then(|g| parse_gid("Location", g)).and_then(|l| {
+                Some((shop.locations.get(&l)?, shop.levels.get(&(v.inventory_item_id, l))?))
+            });
+            match level {
+                Some((l, q)) => {
+                    x.set(Obj::Level(v.inventory_item_id, l, q), &f.selection_set, path)
+                }
+                None => Value::Null,
+            }
+        }
+        "id" => json!(gid("InventoryItem", v.inventory_item_id)),
+        "tracked" => json!(v.tracked),
+        "sku" => json!(v.sku),
+        _ => return inventory_item_more(x, v, f, path),
+    })
+}
+
+pub(super) fn location<'a>(
+    x: &mut Exec<'a>,
+    l: &'a Location,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "id" => json!(gid("Location", l.id)),
+        "name" => json!(l.name),
+        "isActive" => json!(l.active),
+        _ => return location_more(x, l, f, path),
+    })
+}
+
+pub(super) fn level<'a>(
+    x: &mut Exec<'a>,
+    item: u64,
+    l: &'a Location,
+    q: &'a Quantities,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    let shop = x.shop;
+    Some(match f.name.as_str() {
+        "id" => {
+            json!(format!("{}?inventory_item_id={item}", gid("InventoryLevel", l.id)))
+        }
+        "isActive" => json!(true),
+        "location" => x.set(Obj::Location(l), &f.selection_set, path),
+        "item" => match shop.variant_of(item) {
+            Some((_, v)) => x.set(Obj::InventoryItem(v), &f.selection_set, path),
+            None => Value::Null,
+        },
+        "quantities" => {
+            let names = x.arg(f, "names");
+            let wanted: Vec<&'static str> = names
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .filter_map(|n| QUANTITY_NAMES.iter().copied().find(|k| *k == n))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Value::Array(
+                wanted
+                    .into_iter()
+                    .map(|n| {
+                        x.set(
+                            Obj::Quantity(n, q.get(n).unwrap_or(0), item, l.id),
+                            &f.selection_set,
+                            path,
+                        )
+                    })
+                    .collect(),
+            )
+        }
+        _ => return level_more(x, item, l, f, path),
+    })
+}
+
+pub(super) fn adjustment_group<'a>(
+    x: &mut Exec<'a>,
+    g: &'a AdjustmentGroup,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "id" => json!(gid("InventoryAdjustmentGroup", g.id)),
+        "reason" => json!(g.reason),
+        "referenceDocumentUri" => json!(g.reference_document_uri),
+        "createdAt" => json!(time(&g.created_at)),
+        "changes" => Value::Array(
+            g.changes.iter().map(|c| x.set(Obj::Change(c), &f.selection_set, path)).collect(),
+        ),
+        _ => return None,
+    })
+}
+
+pub(super) fn inventory_change<'a>(
+    x: &mut Exec<'a>,
+    c: &'a Change,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    let shop = x.shop;
+    Some(match f.name.as_str() {
+        "name" => json!(c.name),
+        "delta" => json!(c.delta),
+        "quantityAfterChange" => json!(c.quantity_after),
+        "ledgerDocumentUri" => Value::Null,
+        "item" => match shop.variant_of(c.item_id) {
+            Some((_, v)) => x.set(Obj::InventoryItem(v), &f.selection_set, path),
+            None => Value::Null,
+        },
+        "location" => match shop.locations.get(&c.location_id) {
+            Some(l) => x.set(Obj::Location(l), &f.selection_set, path),
+            None => Value::Null,
+        },
+        _ => return None,
+    })
+}
+
+pub(super) fn media_image<'a>(
+    x: &mut Exec<'a>,
+    m: &'a crate::store::Media,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "id" => json!(gid("MediaImage", m.id)),
+        "alt" => json!(m.alt),
+        "mediaContentType" => json!("IMAGE"),
+        "status" | "fileStatus" => json!(m.status(x.now)),
+        "mediaErrors" | "fileErrors" => {
+            let failed = m.status(x.now) == "FAILED";
+            Value::Array(
+                m.error
+                    .iter()
+                    .filter(|_| failed)
+                    .map(|e| x.set(Obj::MediaError(e), &f.selection_set, path))
+                    .collect(),
+            )
+        }
+        "mediaWarnings" => json!([]),
+        "mimeType" => json!(mime_of(&m.source)),
+        "createdAt" | "updatedAt" => json!(time(&m.created_at)),
+        "image" => {
+            if m.status(x.now) == "READY" {
+                x.set(Obj::Image(m), &f.selection_set, path)
+            } else {
+                Value::Null
+            }
+        }
+        "preview" => {
+            let ready = m.status(x.now) == "READY";
+            let mut out = Map::new();
+            for s in &f.selection_set.selections {
+                if let Selection::Field(pf) = s {
+                    let v = match pf.name.as_str() {
+                        "status" => json!(m.status(x.now)),
+                        "image" if ready => x.set(Obj::Image(m), &pf.selection_set, path),
+                        "__typename" => json!("MediaPreviewImage"),
+                        _ => Value::Null,
+                    };
+                    out.insert(pf.response_key().to_string(), v);
+                }
+            }
+            Value::Object(out)
+        }
+        "originalSource" => {
+            let mut out = Map::new();
+            for s in &f.selection_set.selections {
+                if let Selection::Field(pf) = s {
+                    let v = match pf.name.as_str() {
+                        "url" => json!(m.source),
+                        "__typename" => json!("MediaImageOriginalSource"),
+                        _ => Value::Null,
+                    };
+                    out.insert(pf.response_key().to_string(), v);
+                }
+            }
+            Value::Object(out)
+        }
+        _ => return media_image_more(x, m, f, path),
+    })
+}
+
+pub(super) fn image<'a>(
+    x: &mut Exec<'a>,
+    m: &'a crate::store::Media,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "id" => json!(gid("ImageSource", m.id)),
+        "altText" => json!(m.alt),
+        "url" | "src" | "originalSrc" | "transformedSrc" => json!(format!(
+            "https://cdn.shopify.com/s/files/1/sim/media/{}/{}",
+            m.id,
+            file_name(&m.source)
+        )),
+        "width" | "height" => json!(1024),
+        "thumbhash" => Value::Null,
+        _ => return image_more(x, m, f, path),
+    })
+}
+
+pub(super) fn variant<'a>(
+    x: &mut Exec<'a>,
+    p: &'a Product,
+    v: &'a Variant,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "id" => json!(gid("ProductVariant", v.id)),
+        "title" => json!(v.title),
+        "sku" => json!(v.sku),
+        "price" => json!(v.price),
+        "position" => json!(v.position),
+        "product" => x.set(Obj::Product(p), &f.selection_set, path),
+        "inventoryItem" => x.set(Obj::InventoryItem(v), &f.selection_set, path),
+        _ => return variant_more(x, p, v, f, path),
+    })
+}
+
+/// The items of the connections of this module's objects.
+pub(super) fn items<'a>(x: &mut Exec<'a>, obj: Obj<'a>, f: &Field) -> Option<Vec<Item<'a>>> {
+    match (obj, f.name.as_str()) {
+        (Obj::Query, "products") => Some(products(x, f)),
+        (Obj::InventoryItem(v), "inventoryLevels") => Some(
+            x.shop
+                .locations
+                .values()
+                .filter_map(|l| {
+                    let q = x.shop.levels.get(&(v.inventory_item_id, l.id))?;
+                    Some(Item {
+                        obj: Obj::Level(v.inventory_item_id, l, q),
+                        sort: format!("{:020}", l.id),
+                        id: l.id,
+                    })
+                })
+                .collect(),
+        ),
+        (Obj::Product(p), "media") => Some(
+            p.media
+                .iter()
+                .enumerate()
+                .map(|(i, m)| Item { obj: Obj::Media(m), sort: format!("{i:020}"), id: m.id })
+                .collect(),
+        ),
+        (Obj::Product(p), "variants") => Some(
+            p.variants
+                .iter()
+                .map(|v| Item {
+                    obj: Obj::Variant(p, v),
+                    sort: format!("{:020}", v.position),
+                    id: v.id,
+                })
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// `products(query:, sortKey:)`: the shop's products, filtered and with their sort keys.
+pub(super) fn products<'a>(x: &mut Exec<'a>, f: &Field) -> Vec<Item<'a>> {
+    let filter = x.search_filter(f);
+    let key = x.sort_key(f);
+    let shop = x.shop;
+    shop.products
+        .values()
+        .filter(|p| {
+            filter.as_ref().is_none_or(|e| {
+                search::matches(e, &|field| match field {
+                    None | Some("title") => Some(FieldValue::Text(p.title.clone())),
+                    Some("id") => Some(FieldValue::Number(p.id)),
+                    Some("updated_at") => Some(FieldValue::Time(p.updated_at)),
+                    Some("created_at") => Some(FieldValue::Time(p.created_at)),
+                    Some("status") => Some(FieldValue::Text(p.status.clone())),
+                    Some("vendor") => Some(FieldValue::Text(p.vendor.clone())),
+                    Some("product_type") => Some(FieldValue::Text(p.product_type.clone())),
+                    Some("handle") => Some(FieldValue::Text(p.handle.clone())),
+                    Some("tag") => Some(FieldValue::Texts(p.tags.clone())),
+                    Some("sku") => {
+                        Some(FieldValue::Texts(p.variants.iter().map(|v| v.sku.clone()).collect()))
+                    }
+                    Some("gift_card") => Some(FieldValue::Bool(false)),
+                    _ => None,
+                })
+            })
+        })
+        .map(|p| Item {
+            obj: Obj::Product(p),
+            sort: match key.as_str() {
+                "UPDATED_AT" => {
+                    time(&p.updated_at) + &format!("{:?}", p.updated_at.timestamp_subsec_micros())
+                }
+                "CREATED_AT" => {
+                    time(&p.created_at) + &format!("{:?}", p.created_at.timestamp_subsec_micros())
+                }
+                "TITLE" => p.title.to_lowercase(),
+                _ => format!("{:020}", p.id),
+            },
+            id: p.id,
+        })
+        .collect()
 }

@@ -12,7 +12,7 @@ mod orders;
 mod parties;
 mod root;
 
-pub(crate) use root::{DEFAULT_NAMESPACE, locations, metafields_of, owner_obj, subscriptions};
+pub(crate) use root::{DEFAULT_NAMESPACE, metafields_of, owner_obj};
 
 use crate::exec::{Exec, Item, Obj, project};
 use apollo_compiler::executable::{Field, Selection, SelectionSet};
@@ -33,7 +33,9 @@ pub(crate) fn field<'a>(
         }
     }
     match obj {
-        Obj::Query => root::field(x, f, path),
+        Obj::Query => root::query(x, f, path),
+        Obj::Shop => root::shop(x, f),
+        Obj::Bulk(b) => root::bulk_operation(x, b, f),
         Obj::Subscription(w) => root::subscription(x, w, f, path),
         Obj::Metafield(m) => root::metafield(x, m, f, path),
         Obj::Order(o) => orders::order(x, o, f, path),
@@ -48,25 +50,35 @@ pub(crate) fn field<'a>(
         Obj::FoLine(o, l) => orders::fo_line(x, o, l, f, path),
         Obj::Fulfillment(o, fu) => orders::fulfillment(x, o, fu, f, path),
         Obj::FulfillmentLine(o, li, q, id) => orders::fulfillment_line(x, o, li, q, id, f, path),
+        Obj::Tracking(fu) => orders::tracking(fu, f),
         Obj::Product(p) => catalog::product(x, p, f, path),
         Obj::Variant(p, v) => catalog::variant(x, p, v, f, path),
         Obj::Media(m) => catalog::media_image(x, m, f, path),
         Obj::Image(m) => catalog::image(x, m, f, path),
         Obj::InventoryItem(v) => catalog::inventory_item(x, v, f, path),
-        Obj::Level(item, l, _) => catalog::level(x, item, l, f, path),
+        Obj::Level(item, l, q) => catalog::level(x, item, l, q, f, path),
         Obj::Location(l) => catalog::location(x, l, f, path),
+        Obj::Group(g) => catalog::adjustment_group(x, g, f, path),
+        Obj::Change(c) => catalog::inventory_change(x, c, f, path),
         Obj::Customer(c) => parties::customer(x, c, f, path),
-        Obj::Address(a) => nested::address(x, a, f, path),
-        Obj::Assigned(l) => nested::assigned_location(x, l, f, path),
-        Obj::Quantity(n, _, item, l) => nested::quantity(x, n, item, l, f),
-        Obj::Contact(c, k) => nested::contact(x, c, k, f, path),
-        Obj::Email(c) => nested::email(x, c, f, path),
         Obj::Company(c) => parties::company(x, c, f, path),
         Obj::CompanyLocation(c, l) => parties::company_location(x, c, l, f, path),
         Obj::Catalog(c) => parties::catalog(x, c, f, path),
         Obj::PriceList(p) => parties::price_list(x, p, f, path),
+        Obj::Price(v, amount) => parties::price(x, v, amount, f, path),
+        Obj::Payments => parties::payments_account(x, f, path),
+        Obj::BalanceTx(b) => parties::balance_transaction(x, b, f, path),
+        Obj::AssocOrder(o) => parties::associated_order(o, f),
+        Obj::AssocPayout(p) => parties::associated_payout(p, f),
         Obj::Payout(p) => parties::payout(x, p, f, path),
-        _ => None,
+        Obj::Address(a) => nested::address(x, a, f, path),
+        Obj::Assigned(l) => nested::assigned_location(x, l, f, path),
+        Obj::Quantity(n, v, item, l) => nested::quantity(x, n, v, item, l, f),
+        Obj::Contact(c, k) => nested::contact(x, c, k, f, path),
+        Obj::Email(c) => nested::email(x, c, f, path),
+        Obj::Money(a) => nested::money(x, a, f, path),
+        Obj::Count(n) => nested::count(n, f),
+        Obj::MediaError(e) => nested::media_error(e, f),
     }
 }
 
@@ -87,7 +99,10 @@ pub(crate) fn items<'a>(x: &mut Exec<'a>, obj: Obj<'a>, f: &Field) -> Option<Vec
                     .collect(),
             )
         }
-        _ => None,
+        _ => orders::items(x, obj, f)
+            .or_else(|| catalog::items(x, obj, f))
+            .or_else(|| parties::items(x, obj, f))
+            .or_else(|| root::items(x, obj, f)),
     }
 }
 

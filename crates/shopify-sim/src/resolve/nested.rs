@@ -32,7 +32,7 @@ fn address_id(a: &Address) -> u64 {
     h % 10_000_000_000_000
 }
 
-pub(super) fn address<'a>(
+fn address_more<'a>(
     x: &mut Exec<'a>,
     a: &'a Address,
     f: &Field,
@@ -62,12 +62,7 @@ pub(super) fn address<'a>(
     })
 }
 
-pub(super) fn assigned_location(
-    x: &mut Exec,
-    l: u64,
-    f: &Field,
-    _path: &mut [Value],
-) -> Option<Value> {
+fn assigned_location_more(x: &mut Exec, l: u64, f: &Field, _path: &mut [Value]) -> Option<Value> {
     // Every simulated location is in Copenhagen (see `catalog::location_address`).
     let street = format!("Nørregade {}", l % 90 + 1);
     Some(match f.name.as_str() {
@@ -83,7 +78,7 @@ pub(super) fn assigned_location(
     })
 }
 
-pub(super) fn quantity(x: &mut Exec, name: &str, item: u64, l: u64, f: &Field) -> Option<Value> {
+fn quantity_more(x: &mut Exec, name: &str, item: u64, l: u64, f: &Field) -> Option<Value> {
     Some(match f.name.as_str() {
         "id" => json!(format!(
             "gid://shopify/InventoryQuantity/{l}?inventory_item_id={item}&name={name}"
@@ -95,7 +90,7 @@ pub(super) fn quantity(x: &mut Exec, name: &str, item: u64, l: u64, f: &Field) -
     })
 }
 
-pub(super) fn contact<'a>(
+fn contact_more<'a>(
     x: &mut Exec<'a>,
     c: &'a Company,
     k: &'a Contact,
@@ -125,7 +120,7 @@ pub(super) fn contact<'a>(
     })
 }
 
-pub(super) fn email<'a>(
+fn email_more<'a>(
     x: &mut Exec<'a>,
     c: &'a Customer,
     f: &Field,
@@ -168,4 +163,120 @@ pub(super) fn phone(x: &mut Exec, c: &Customer, f: &Field, path: &[Value]) -> Va
         }),
         f,
     )
+}
+
+pub(super) fn contact<'a>(
+    x: &mut Exec<'a>,
+    c: &'a Company,
+    k: &'a Contact,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    let shop = x.shop;
+    Some(match f.name.as_str() {
+        "id" => json!(gid("CompanyContact", k.id)),
+        "isMainContact" => json!(k.main),
+        "company" => x.set(Obj::Company(c), &f.selection_set, path),
+        "customer" => match shop.customers.get(&k.customer_id) {
+            Some(cu) => x.set(Obj::Customer(cu), &f.selection_set, path),
+            None => Value::Null,
+        },
+        _ => return contact_more(x, c, k, f, path),
+    })
+}
+
+pub(super) fn address<'a>(
+    x: &mut Exec<'a>,
+    a: &'a Address,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "firstName" => json!(a.first_name),
+        "lastName" => json!(a.last_name),
+        "name" => json!(format!("{} {}", a.first_name, a.last_name)),
+        "address1" => json!(a.address1),
+        "city" => json!(a.city),
+        "zip" => json!(a.zip),
+        "countryCodeV2" => json!(a.country_code),
+        "company" | "address2" | "province" | "provinceCode" | "phone" => Value::Null,
+        _ => return address_more(x, a, f, path),
+    })
+}
+
+pub(super) fn money<'a>(
+    x: &mut Exec<'a>,
+    a: &'a str,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    let shop = x.shop;
+    Some(match f.name.as_str() {
+        "shopMoney" | "presentmentMoney" => x.set(Obj::Money(a), &f.selection_set, path),
+        "amount" => json!(a),
+        "currencyCode" => json!(shop.currency),
+        _ => return None,
+    })
+}
+
+pub(super) fn assigned_location<'a>(
+    x: &mut Exec<'a>,
+    l: u64,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    let shop = x.shop;
+    Some(match f.name.as_str() {
+        "location" => match shop.locations.get(&l) {
+            Some(l) => x.set(Obj::Location(l), &f.selection_set, path),
+            None => Value::Null,
+        },
+        "name" => json!(shop.locations.get(&l).map(|l| l.name.clone())),
+        _ => return assigned_location_more(x, l, f, path),
+    })
+}
+
+pub(super) fn quantity<'a>(
+    x: &mut Exec<'a>,
+    n: &'static str,
+    v: i64,
+    item: u64,
+    l: u64,
+    f: &Field,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "name" => json!(n),
+        "quantity" => json!(v),
+        _ => return quantity_more(x, n, item, l, f),
+    })
+}
+
+pub(super) fn count(n: usize, f: &Field) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "count" => json!(n),
+        "precision" => json!("EXACT"),
+        _ => return None,
+    })
+}
+
+pub(super) fn media_error(e: &(String, String), f: &Field) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "code" => json!(e.0),
+        "message" => json!(e.1),
+        "details" => Value::Null,
+        _ => return None,
+    })
+}
+
+pub(super) fn email<'a>(
+    x: &mut Exec<'a>,
+    c: &'a Customer,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "emailAddress" => json!(c.email),
+        "marketingState" => json!("NOT_SUBSCRIBED"),
+        _ => return email_more(x, c, f, path),
+    })
 }

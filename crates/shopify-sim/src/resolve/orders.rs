@@ -5,8 +5,9 @@
 //! received − refunded. Quantities come from the fulfillment orders: what remains there is
 //! fulfillable, what fulfilments took is fulfilled.
 
-use super::{Exec, Obj, amount, bag, bag_json, cents, count, listed, money, object};
+use super::{Exec, Item, Obj, amount, bag, bag_json, cents, count, listed, money, object};
 use crate::exec::time;
+use crate::search::{self, FieldValue};
 use crate::store::{
     FoLine, Fulfillment, FulfillmentOrder, LineItem, Order, Refund, RefundLine, RefundShipping,
     Transaction, gid,
@@ -155,7 +156,7 @@ fn refunded(o: &Order) -> Refunded {
     r
 }
 
-pub(super) fn order<'a>(
+fn order_more<'a>(
     x: &mut Exec<'a>,
     o: &'a Order,
     f: &Field,
@@ -346,7 +347,7 @@ const LINE_EMPTY: &[&str] = &[
     "weight",
 ];
 
-pub(super) fn line_item<'a>(
+fn line_item_more<'a>(
     x: &mut Exec<'a>,
     o: &'a Order,
     l: &'a LineItem,
@@ -439,7 +440,7 @@ const SHIPPING_EMPTY: &[&str] = &[
     "custom",
 ];
 
-pub(super) fn shipping_line<'a>(
+fn shipping_line_more<'a>(
     x: &mut Exec<'a>,
     o: &'a Order,
     f: &Field,
@@ -469,7 +470,7 @@ pub(super) fn shipping_line<'a>(
     })
 }
 
-pub(super) fn tax_line(
+fn tax_line_more(
     x: &mut Exec,
     t: &(String, f64, String),
     f: &Field,
@@ -500,7 +501,7 @@ const TRANSACTION_EMPTY: &[&str] = &[
     "paymentIcon",
 ];
 
-pub(super) fn transaction<'a>(
+fn transaction_more<'a>(
     x: &mut Exec<'a>,
     o: &'a Order,
     t: &'a Transaction,
@@ -575,7 +576,7 @@ pub(super) fn transaction<'a>(
 
 const REFUND_EMPTY: &[&str] = &["duties", "orderAdjustments", "return", "staffMember"];
 
-pub(super) fn refund<'a>(
+fn refund_more<'a>(
     x: &mut Exec<'a>,
     o: &'a Order,
     r: &'a Refund,
@@ -697,7 +698,7 @@ const FO_EMPTY: &[&str] = &[
     "remainingLineItemsWeight",
 ];
 
-pub(super) fn fulfillment_order<'a>(
+fn fulfillment_order_more<'a>(
     x: &mut Exec<'a>,
     o: &'a Order,
     fo: &'a FulfillmentOrder,
@@ -755,7 +756,7 @@ pub(super) fn fulfillment_order<'a>(
 const FO_LINE_EMPTY: &[&str] =
     &["financialSummaries", "image", "shippingLine", "warnings", "weight"];
 
-pub(super) fn fo_line<'a>(
+fn fo_line_more<'a>(
     x: &mut Exec<'a>,
     o: &'a Order,
     l: &'a FoLine,
@@ -798,7 +799,7 @@ const FULFILLMENT_EMPTY: &[&str] = &[
     "service",
 ];
 
-pub(super) fn fulfillment<'a>(
+fn fulfillment_more<'a>(
     x: &mut Exec<'a>,
     o: &'a Order,
     fu: &'a Fulfillment,
@@ -864,4 +865,336 @@ pub(super) fn fulfillment_line<'a>(
         "originalTotalSet" | "discountedTotalSet" => bag(x, &total, f),
         _ => return None,
     })
+}
+
+pub(super) fn order<'a>(
+    x: &mut Exec<'a>,
+    o: &'a Order,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    let shop = x.shop;
+    Some(match f.name.as_str() {
+        "lineItems" | "fulfillmentOrders" => super::connection(x, Obj::Order(o), f, path),
+        "id" => json!(gid("Order", o.id)),
+        "legacyResourceId" => json!(o.id.to_string()),
+        "name" => json!(o.name()),
+        "email" => json!(o.email),
+        "createdAt" | "processedAt" => json!(time(&o.created_at)),
+        "updatedAt" => json!(time(&o.updated_at)),
+        "displayFinancialStatus" => json!(o.financial_status),
+        "displayFulfillmentStatus" => json!(o.fulfillment_status()),
+        "fullyPaid" => json!(o.financial_status == "PAID"),
+        "currencyCode" | "presentmentCurrencyCode" => json!(shop.currency),
+        "tags" => json!(o.tags),
+        "closed" => json!(o.closed),
+        "cancelledAt" => json!(o.cancelled_time().map(|t| time(&t))),
+        "test" => json!(false),
+        "customer" => match o.customer_id.and_then(|c| shop.customers.get(&c)) {
+            Some(c) => x.set(Obj::Customer(c), &f.selection_set, path),
+            None => Value::Null,
+        },
+        "totalPriceSet" => x.set(Obj::Money(&o.total), &f.selection_set, path),
+        "subtotalPriceSet" => x.set(Obj::Money(&o.subtotal), &f.selection_set, path),
+        "totalTaxSet" => x.set(Obj::Money(&o.total_tax), &f.selection_set, path),
+        "totalShippingPriceSet" => x.set(Obj::Money(&o.shipping), &f.selection_set, path),
+        "shippingLines" => super::connection(x, Obj::Order(o), f, path),
+        "taxLines" => Value::Array(
+            o.tax_lines.iter().map(|t| x.set(Obj::TaxLine(t), &f.selection_set, path)).collect(),
+        ),
+        "transactions" => Value::Array(
+            o.transactions
+                .iter()
+                .map(|t| x.set(Obj::Transaction(o, t), &f.selection_set, path))
+                .collect(),
+        ),
+        "refunds" => {
+            let first = x.arg(f, "first").as_u64().map_or(usize::MAX, |n| n as usize);
+            Value::Array(
+                o.refunds
+                    .iter()
+                    .take(first)
+                    .map(|r| x.set(Obj::Refund(o, r), &f.selection_set, path))
+                    .collect(),
+            )
+        }
+        "shippingAddress" | "billingAddress" => match &o.address {
+            Some(a) => x.set(Obj::Address(a), &f.selection_set, path),
+            None => Value::Null,
+        },
+        "fulfillments" => {
+            let first = x.arg(f, "first").as_u64().map_or(usize::MAX, |n| n as usize);
+            Value::Array(
+                o.fulfillments
+                    .iter()
+                    .take(first)
+                    .map(|fu| x.set(Obj::Fulfillment(o, fu), &f.selection_set, path))
+                    .collect(),
+            )
+        }
+        _ => return order_more(x, o, f, path),
+    })
+}
+
+pub(super) fn fulfillment_order<'a>(
+    x: &mut Exec<'a>,
+    o: &'a Order,
+    fo: &'a FulfillmentOrder,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "lineItems" => super::connection(x, Obj::Fo(o, fo), f, path),
+        "id" => json!(gid("FulfillmentOrder", fo.id)),
+        "status" => json!(fo.status),
+        "orderId" => json!(gid("Order", o.id)),
+        "orderName" => json!(o.name()),
+        "order" => x.set(Obj::Order(o), &f.selection_set, path),
+        "assignedLocation" => x.set(Obj::Assigned(fo.location_id), &f.selection_set, path),
+        _ => return fulfillment_order_more(x, o, fo, f, path),
+    })
+}
+
+pub(super) fn shipping_line<'a>(
+    x: &mut Exec<'a>,
+    o: &'a Order,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "title" => json!("Standard"),
+        "code" => json!("STANDARD"),
+        "id" => json!(gid("ShippingLine", o.id)),
+        "originalPriceSet" | "discountedPriceSet" => {
+            x.set(Obj::Money(&o.shipping), &f.selection_set, path)
+        }
+        _ => return shipping_line_more(x, o, f, path),
+    })
+}
+
+pub(super) fn tax_line<'a>(
+    x: &mut Exec<'a>,
+    t: &'a (String, f64, String),
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "title" => json!(t.0),
+        "rate" => json!(t.1),
+        "ratePercentage" => json!(t.1 * 100.0),
+        "priceSet" => x.set(Obj::Money(&t.2), &f.selection_set, path),
+        _ => return tax_line_more(x, t, f, path),
+    })
+}
+
+pub(super) fn transaction<'a>(
+    x: &mut Exec<'a>,
+    o: &'a Order,
+    t: &'a Transaction,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "id" => json!(gid("OrderTransaction", t.id)),
+        "kind" => json!(t.kind),
+        "status" => json!(t.status),
+        "gateway" => json!(t.gateway),
+        "paymentId" => json!(format!("pay_{}", t.id)),
+        "createdAt" | "processedAt" => json!(time(&t.created_at)),
+        "amountSet" => x.set(Obj::Money(&t.amount), &f.selection_set, path),
+        _ => return transaction_more(x, o, t, f, path),
+    })
+}
+
+pub(super) fn refund<'a>(
+    x: &mut Exec<'a>,
+    o: &'a Order,
+    r: &'a Refund,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "id" => json!(gid("Refund", r.id)),
+        "createdAt" => json!(time(&r.created_at)),
+        "totalRefundedSet" => x.set(Obj::Money(&r.amount), &f.selection_set, path),
+        _ => return refund_more(x, o, r, f, path),
+    })
+}
+
+pub(super) fn line_item<'a>(
+    x: &mut Exec<'a>,
+    o: &'a Order,
+    l: &'a LineItem,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    let shop = x.shop;
+    Some(match f.name.as_str() {
+        "id" => json!(gid("LineItem", l.id)),
+        "sku" => json!(l.sku),
+        "title" | "name" => json!(l.title),
+        "quantity" => json!(l.quantity),
+        "currentQuantity" => json!(l.current()),
+        "originalUnitPriceSet" | "discountedUnitPriceSet" => {
+            x.set(Obj::Money(&l.price), &f.selection_set, path)
+        }
+        "variant" => {
+            match l.variant_id.and_then(|v| {
+                shop.products
+                    .values()
+                    .find_map(|p| p.variants.iter().find(|x| x.id == v).map(|x| (p, x)))
+            }) {
+                Some((p, v)) => x.set(Obj::Variant(p, v), &f.selection_set, path),
+                None => Value::Null,
+            }
+        }
+        _ => return line_item_more(x, o, l, f, path),
+    })
+}
+
+pub(super) fn fo_line<'a>(
+    x: &mut Exec<'a>,
+    o: &'a Order,
+    l: &'a FoLine,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "id" => json!(gid("FulfillmentOrderLineItem", l.id)),
+        "totalQuantity" => json!(l.total),
+        "remainingQuantity" => json!(l.remaining),
+        "lineItem" => match o.line_items.iter().find(|li| li.id == l.line_item_id) {
+            Some(li) => x.set(Obj::LineItem(o, li), &f.selection_set, path),
+            None => Value::Null,
+        },
+        "sku" => {
+            json!(o.line_items.iter().find(|li| li.id == l.line_item_id).map(|li| li.sku.clone()))
+        }
+        _ => return fo_line_more(x, o, l, f, path),
+    })
+}
+
+pub(super) fn fulfillment<'a>(
+    x: &mut Exec<'a>,
+    o: &'a Order,
+    fu: &'a Fulfillment,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    let shop = x.shop;
+    Some(match f.name.as_str() {
+        "id" => json!(gid("Fulfillment", fu.id)),
+        "name" => json!(fu.name),
+        "status" => json!(fu.status),
+        "createdAt" | "updatedAt" => json!(time(&fu.created_at)),
+        "totalQuantity" => {
+            json!(fu.lines.iter().map(|l| l.1).sum::<i64>())
+        }
+        "order" => x.set(Obj::Order(o), &f.selection_set, path),
+        "location" => match shop.locations.get(&fu.location_id) {
+            Some(l) => x.set(Obj::Location(l), &f.selection_set, path),
+            None => Value::Null,
+        },
+        "trackingInfo" => Value::Array(
+            fu.tracking.iter().map(|_| x.set(Obj::Tracking(fu), &f.selection_set, path)).collect(),
+        ),
+        _ => return fulfillment_more(x, o, fu, f, path),
+    })
+}
+
+pub(super) fn tracking(fu: &Fulfillment, f: &Field) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "number" => json!(fu.tracking.as_ref().map(|t| t.0.clone())),
+        "company" => json!(fu.tracking.as_ref().map(|t| t.1.clone())),
+        "url" => json!(fu.tracking.as_ref().map(|t| t.2.clone())),
+        _ => return None,
+    })
+}
+
+/// The items of the connections of this module's objects.
+pub(super) fn items<'a>(x: &mut Exec<'a>, obj: Obj<'a>, f: &Field) -> Option<Vec<Item<'a>>> {
+    match (obj, f.name.as_str()) {
+        (Obj::Query, "orders") => Some(orders(x, f)),
+        (Obj::Order(o), "lineItems") => Some(
+            o.line_items
+                .iter()
+                .map(|l| Item { obj: Obj::LineItem(o, l), sort: format!("{:020}", l.id), id: l.id })
+                .collect(),
+        ),
+        (Obj::Order(o), "shippingLines") => {
+            Some(vec![Item { obj: Obj::ShippingLine(o), sort: format!("{:020}", o.id), id: o.id }])
+        }
+        (Obj::Order(o), "fulfillmentOrders") => Some(
+            o.fulfillment_orders
+                .iter()
+                .map(|fo| Item { obj: Obj::Fo(o, fo), sort: format!("{:020}", fo.id), id: fo.id })
+                .collect(),
+        ),
+        (Obj::Fo(o, fo), "lineItems") => Some(
+            fo.lines
+                .iter()
+                .map(|l| Item { obj: Obj::FoLine(o, l), sort: format!("{:020}", l.id), id: l.id })
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// `orders(query:, sortKey:)`: the orders the app may see, filtered and with their sort keys.
+pub(super) fn orders<'a>(x: &mut Exec<'a>, f: &Field) -> Vec<Item<'a>> {
+    let filter = x.search_filter(f);
+    let key = x.sort_key(f);
+    let shop = x.shop;
+    shop.orders
+        .values()
+        .filter(|o| shop.order_visible(o))
+        .filter(|o| {
+            filter.as_ref().is_none_or(|e| {
+                search::matches(e, &|field| match field {
+                    None | Some("name") => Some(FieldValue::Text(o.name())),
+                    Some("id") => Some(FieldValue::Number(o.id)),
+                    Some("updated_at") => Some(FieldValue::Time(o.updated_at)),
+                    Some("created_at" | "processed_at") => Some(FieldValue::Time(o.created_at)),
+                    Some("email") => Some(FieldValue::Text(o.email.clone())),
+                    Some("tag") => Some(FieldValue::Texts(o.tags.clone())),
+                    Some("sku") => Some(FieldValue::Texts(
+                        o.line_items.iter().map(|l| l.sku.clone()).collect(),
+                    )),
+                    Some("financial_status") => Some(FieldValue::Text(o.financial_status.clone())),
+                    Some("fulfillment_status") => Some(FieldValue::Text(
+                        match o.fulfillment_status() {
+                            "FULFILLED" => "shipped",
+                            "PARTIALLY_FULFILLED" => "partial",
+                            _ => "unshipped",
+                        }
+                        .into(),
+                    )),
+                    Some("status") => Some(FieldValue::Texts(vec![
+                        if o.cancelled {
+                            "cancelled"
+                        } else if o.closed {
+                            "closed"
+                        } else {
+                            "open"
+                        }
+                        .into(),
+                        if o.closed { "closed" } else { "not_closed" }.into(),
+                    ])),
+                    Some("test") => Some(FieldValue::Bool(false)),
+                    _ => None,
+                })
+            })
+        })
+        .map(|o| Item {
+            obj: Obj::Order(o),
+            sort: match key.as_str() {
+                "UPDATED_AT" => {
+                    time(&o.updated_at) + &format!("{:?}", o.updated_at.timestamp_subsec_micros())
+                }
+                "ID" | "ORDER_NUMBER" => format!("{:020}", o.id),
+                _ => time(&o.created_at) + &format!("{:?}", o.created_at.timestamp_subsec_micros()),
+            },
+            id: o.id,
+        })
+        .collect()
 }

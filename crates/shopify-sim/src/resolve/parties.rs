@@ -4,7 +4,10 @@
 
 use super::{Exec, Item, Obj, amount, cents, count, listed, money, money_json, object};
 use crate::exec::time;
-use crate::store::{Catalog, Company, CompanyLocation, Customer, Order, Payout, PriceList, gid};
+use crate::search::{self, FieldValue};
+use crate::store::{
+    BalanceTx, Catalog, Company, CompanyLocation, Customer, Order, Payout, PriceList, gid,
+};
 use apollo_compiler::executable::Field;
 use serde_json::{Value, json};
 
@@ -64,7 +67,7 @@ const CUSTOMER_EMPTY: &[&str] = &[
     "taxExemptions",
 ];
 
-pub(super) fn customer<'a>(
+fn customer_more<'a>(
     x: &mut Exec<'a>,
     c: &'a Customer,
     f: &Field,
@@ -168,7 +171,7 @@ const COMPANY_EMPTY: &[&str] = &[
     "metafieldDefinitions",
 ];
 
-pub(super) fn company<'a>(
+fn company_more<'a>(
     x: &mut Exec<'a>,
     c: &'a Company,
     f: &Field,
@@ -235,7 +238,7 @@ const LOCATION_EMPTY: &[&str] = &[
     "taxRegistrationId",
 ];
 
-pub(super) fn company_location<'a>(
+fn company_location_more<'a>(
     x: &mut Exec<'a>,
     c: &'a Company,
     l: &'a CompanyLocation,
@@ -296,7 +299,7 @@ pub(super) fn company_location<'a>(
     })
 }
 
-pub(super) fn catalog<'a>(
+fn catalog_more<'a>(
     x: &mut Exec<'a>,
     c: &'a Catalog,
     f: &Field,
@@ -309,7 +312,7 @@ pub(super) fn catalog<'a>(
     })
 }
 
-pub(super) fn price_list<'a>(
+fn price_list_more<'a>(
     x: &mut Exec<'a>,
     p: &'a PriceList,
     f: &Field,
@@ -339,7 +342,7 @@ fn sums(x: &Exec, p: &Payout, kind: &str) -> (i64, i64) {
         .fold((0, 0), |(g, fee), b| (g + cents(&b.amount), fee + cents(&b.fee)))
 }
 
-pub(super) fn payout<'a>(
+fn payout_more<'a>(
     x: &mut Exec<'a>,
     p: &'a Payout,
     f: &Field,
@@ -369,4 +372,414 @@ pub(super) fn payout<'a>(
         }
         _ => return listed(x, f, path, &["bankAccount"]),
     })
+}
+
+pub(super) fn company<'a>(
+    x: &mut Exec<'a>,
+    c: &'a Company,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "locations" | "contacts" => super::connection(x, Obj::Company(c), f, path),
+        "id" => json!(gid("Company", c.id)),
+        "name" => json!(c.name),
+        "externalId" => json!(c.external_id),
+        "note" => {
+            if c.note.is_empty() {
+                Value::Null
+            } else {
+                json!(c.note)
+            }
+        }
+        "createdAt" => json!(time(&c.created_at)),
+        "updatedAt" => json!(time(&c.updated_at)),
+        "mainContact" => match c.contacts.iter().find(|k| k.main) {
+            Some(k) => x.set(Obj::Contact(c, k), &f.selection_set, path),
+            None => Value::Null,
+        },
+        _ => return company_more(x, c, f, path),
+    })
+}
+
+pub(super) fn company_location<'a>(
+    x: &mut Exec<'a>,
+    c: &'a Company,
+    l: &'a CompanyLocation,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    let shop = x.shop;
+    Some(match f.name.as_str() {
+        "catalogs" => super::connection(x, Obj::CompanyLocation(c, l), f, path),
+        "id" => json!(gid("CompanyLocation", l.id)),
+        "name" => json!(l.name),
+        "externalId" => json!(l.external_id),
+        "currency" => json!(shop.currency),
+        "company" => x.set(Obj::Company(c), &f.selection_set, path),
+        "updatedAt" => json!(time(&c.updated_at)),
+        _ => return company_location_more(x, c, l, f, path),
+    })
+}
+
+pub(super) fn catalog<'a>(
+    x: &mut Exec<'a>,
+    c: &'a Catalog,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    let shop = x.shop;
+    Some(match f.name.as_str() {
+        "companyLocations" => super::connection(x, Obj::Catalog(c), f, path),
+        "id" => json!(gid("CompanyLocationCatalog", c.id)),
+        "title" => json!(c.title),
+        "status" => json!(c.status),
+        "priceList" => match c.price_list.and_then(|p| shop.price_lists.get(&p)) {
+            Some(p) => x.set(Obj::PriceList(p), &f.selection_set, path),
+            None => Value::Null,
+        },
+        _ => return catalog_more(x, c, f, path),
+    })
+}
+
+pub(super) fn price_list<'a>(
+    x: &mut Exec<'a>,
+    p: &'a PriceList,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "prices" => super::connection(x, Obj::PriceList(p), f, path),
+        "id" => json!(gid("PriceList", p.id)),
+        "name" => json!(p.name),
+        "currency" => json!(p.currency),
+        "fixedPricesCount" => json!(p.prices.len()),
+        _ => return price_list_more(x, p, f, path),
+    })
+}
+
+pub(super) fn price<'a>(
+    x: &mut Exec<'a>,
+    v: u64,
+    amount: &'a str,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    let shop = x.shop;
+    Some(match f.name.as_str() {
+        "price" => x.set(Obj::Money(amount), &f.selection_set, path),
+        "compareAtPrice" => Value::Null,
+        "originType" => json!("FIXED"),
+        "variant" => {
+            match shop
+                .products
+                .values()
+                .find_map(|p| p.variants.iter().find(|pv| pv.id == v).map(|pv| (p, pv)))
+            {
+                Some((p, pv)) => x.set(Obj::Variant(p, pv), &f.selection_set, path),
+                None => Value::Null,
+            }
+        }
+        _ => return None,
+    })
+}
+
+pub(super) fn payments_account<'a>(
+    x: &mut Exec<'a>,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "id" => json!(gid("ShopifyPaymentsAccount", 1)),
+        "balanceTransactions" | "payouts" => super::connection(x, Obj::Payments, f, path),
+        _ => return None,
+    })
+}
+
+pub(super) fn balance_transaction<'a>(
+    x: &mut Exec<'a>,
+    b: &'a BalanceTx,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    let shop = x.shop;
+    Some(match f.name.as_str() {
+        "id" => json!(gid("ShopifyPaymentsBalanceTransaction", b.id)),
+        "type" | "sourceType" => json!(b.kind),
+        "amount" => x.set(Obj::Money(&b.amount), &f.selection_set, path),
+        "fee" => x.set(Obj::Money(&b.fee), &f.selection_set, path),
+        "net" => x.set(Obj::Money(&b.net), &f.selection_set, path),
+        "transactionDate" => json!(time(&b.at)),
+        "test" => json!(false),
+        "sourceOrderTransactionId" | "sourceId" => json!(b.id.to_string()),
+        "associatedOrder" => match shop.orders.get(&b.order_id) {
+            Some(o) => x.set(Obj::AssocOrder(o), &f.selection_set, path),
+            None => Value::Null,
+        },
+        "associatedPayout" => {
+            let p = b.payout.and_then(|p| shop.payouts.get(&p));
+            x.set(Obj::AssocPayout(p), &f.selection_set, path)
+        }
+        "adjustmentsOrders" => json!([]),
+        "adjustmentReason" => Value::Null,
+        _ => return None,
+    })
+}
+
+pub(super) fn associated_order(o: &Order, f: &Field) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "id" => json!(gid("Order", o.id)),
+        "name" => json!(o.name()),
+        _ => return None,
+    })
+}
+
+pub(super) fn associated_payout(p: Option<&Payout>, f: &Field) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "id" => json!(p.map(|p| gid("ShopifyPaymentsPayout", p.id))),
+        "status" => json!(p.map_or("PENDING", |p| p.status.as_str())),
+        _ => return None,
+    })
+}
+
+pub(super) fn payout<'a>(
+    x: &mut Exec<'a>,
+    p: &'a Payout,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "id" => json!(gid("ShopifyPaymentsPayout", p.id)),
+        "legacyResourceId" => json!(p.id.to_string()),
+        "issuedAt" => json!(time(&p.issued_at)),
+        "net" => x.set(Obj::Money(&p.net), &f.selection_set, path),
+        "status" => json!(p.status),
+        "transactionType" => json!("DEPOSIT"),
+        "externalTraceId" => Value::Null,
+        _ => return payout_more(x, p, f, path),
+    })
+}
+
+pub(super) fn customer<'a>(
+    x: &mut Exec<'a>,
+    c: &'a Customer,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "id" => json!(gid("Customer", c.id)),
+        "firstName" => json!(c.first_name),
+        "lastName" => json!(c.last_name),
+        "displayName" => json!(format!("{} {}", c.first_name, c.last_name)),
+        "tags" => json!(c.tags),
+        "createdAt" => json!(time(&c.created_at)),
+        "updatedAt" => json!(time(&c.updated_at)),
+        "defaultEmailAddress" => x.set(Obj::Email(c), &f.selection_set, path),
+        "email" => json!(c.email),
+        "phone" => {
+            if c.phone.is_empty() {
+                Value::Null
+            } else {
+                json!(c.phone)
+            }
+        }
+        "note" => {
+            if c.note.is_empty() {
+                Value::Null
+            } else {
+                json!(c.note)
+            }
+        }
+        "defaultAddress" => match c.addresses.first() {
+            Some(a) => x.set(Obj::Address(a), &f.selection_set, path),
+            None => Value::Null,
+        },
+        "addresses" => Value::Array(
+            c.addresses.iter().map(|a| x.set(Obj::Address(a), &f.selection_set, path)).collect(),
+        ),
+        _ => return customer_more(x, c, f, path),
+    })
+}
+
+/// The items of the connections of this module's objects.
+pub(super) fn items<'a>(x: &mut Exec<'a>, obj: Obj<'a>, f: &Field) -> Option<Vec<Item<'a>>> {
+    match (obj, f.name.as_str()) {
+        (Obj::Query, "customers") => Some(customers(x, f)),
+        (Obj::Payments, "balanceTransactions") => {
+            let filter = x.search_filter(f);
+            Some(
+                x.shop
+                    .balance_txs
+                    .values()
+                    .filter(|b| {
+                        filter.as_ref().is_none_or(|e| {
+                            search::matches(e, &|field| match field {
+                                Some("id") => Some(FieldValue::Number(b.id)),
+                                Some("processed_at") => Some(FieldValue::Time(b.at)),
+                                Some("payout_status") => Some(FieldValue::Text(
+                                    if b.payout.is_some() { "paid" } else { "pending" }.into(),
+                                )),
+                                _ => None,
+                            })
+                        })
+                    })
+                    .map(|b| Item {
+                        obj: Obj::BalanceTx(b),
+                        sort: format!("{:020}", b.id),
+                        id: b.id,
+                    })
+                    .collect(),
+            )
+        }
+        (Obj::Payments, "payouts") => {
+            let filter = x.search_filter(f);
+            Some(
+                x.shop
+                    .payouts
+                    .values()
+                    .filter(|p| {
+                        filter.as_ref().is_none_or(|e| {
+                            search::matches(e, &|field| match field {
+                                Some("id") => Some(FieldValue::Number(p.id)),
+                                Some("issued_at") => Some(FieldValue::Time(p.issued_at)),
+                                Some("status") => Some(FieldValue::Text(p.status.clone())),
+                                _ => None,
+                            })
+                        })
+                    })
+                    .map(|p| Item { obj: Obj::Payout(p), sort: format!("{:020}", p.id), id: p.id })
+                    .collect(),
+            )
+        }
+        (Obj::Query, "companies") => {
+            let filter = x.search_filter(f);
+            let shop = x.shop;
+            Some(
+                shop.companies
+                    .values()
+                    .filter(|c| {
+                        filter.as_ref().is_none_or(|e| {
+                            search::matches(e, &|field| match field {
+                                None | Some("name") => Some(FieldValue::Text(c.name.clone())),
+                                Some("id") => Some(FieldValue::Number(c.id)),
+                                Some("external_id") => c.external_id.clone().map(FieldValue::Text),
+                                Some("updated_at") => Some(FieldValue::Time(c.updated_at)),
+                                _ => None,
+                            })
+                        })
+                    })
+                    .map(|c| Item { obj: Obj::Company(c), sort: format!("{:020}", c.id), id: c.id })
+                    .collect(),
+            )
+        }
+        (Obj::Query, "catalogs") => {
+            let filter = x.search_filter(f);
+            // Every simulated catalog is a company location catalog.
+            let kind = x.arg(f, "type");
+            let shop = x.shop;
+            Some(
+                shop.catalogs
+                    .values()
+                    .filter(|_| kind.as_str().is_none_or(|k| k == "COMPANY_LOCATION"))
+                    .filter(|c| {
+                        filter.as_ref().is_none_or(|e| {
+                            search::matches(e, &|field| match field {
+                                None | Some("title") => Some(FieldValue::Text(c.title.clone())),
+                                Some("id") => Some(FieldValue::Number(c.id)),
+                                Some("status") => Some(FieldValue::Text(c.status.clone())),
+                                Some("company_id") => Some(FieldValue::Texts(
+                                    c.locations.iter().map(|l| l.0.to_string()).collect(),
+                                )),
+                                Some("company_location_id") => Some(FieldValue::Texts(
+                                    c.locations.iter().map(|l| l.1.to_string()).collect(),
+                                )),
+                                _ => None,
+                            })
+                        })
+                    })
+                    .map(|c| Item { obj: Obj::Catalog(c), sort: format!("{:020}", c.id), id: c.id })
+                    .collect(),
+            )
+        }
+        (Obj::Company(c), "locations") => Some(
+            c.locations
+                .iter()
+                .map(|l| Item {
+                    obj: Obj::CompanyLocation(c, l),
+                    sort: format!("{:020}", l.id),
+                    id: l.id,
+                })
+                .collect(),
+        ),
+        (Obj::Company(c), "contacts") => Some(
+            c.contacts
+                .iter()
+                .map(|k| Item { obj: Obj::Contact(c, k), sort: format!("{:020}", k.id), id: k.id })
+                .collect(),
+        ),
+        (Obj::CompanyLocation(_, l), "catalogs") => Some(
+            l.catalogs
+                .iter()
+                .filter_map(|id| x.shop.catalogs.get(id))
+                .map(|c| Item { obj: Obj::Catalog(c), sort: format!("{:020}", c.id), id: c.id })
+                .collect(),
+        ),
+        (Obj::Catalog(c), "companyLocations") => Some(
+            c.locations
+                .iter()
+                .filter_map(|(co, lo)| {
+                    let company = x.shop.companies.get(co)?;
+                    let l = company.locations.iter().find(|l| l.id == *lo)?;
+                    Some(Item {
+                        obj: Obj::CompanyLocation(company, l),
+                        sort: format!("{:020}", l.id),
+                        id: l.id,
+                    })
+                })
+                .collect(),
+        ),
+        (Obj::PriceList(pl), "prices") => Some(
+            pl.prices
+                .iter()
+                .map(|(v, p)| Item { obj: Obj::Price(*v, p), sort: format!("{v:020}"), id: *v })
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// `customers(query:, sortKey:)`: the shop's customers, filtered and with their sort keys.
+pub(super) fn customers<'a>(x: &mut Exec<'a>, f: &Field) -> Vec<Item<'a>> {
+    let filter = x.search_filter(f);
+    let key = x.sort_key(f);
+    let shop = x.shop;
+    shop.customers
+        .values()
+        .filter(|c| {
+            filter.as_ref().is_none_or(|e| {
+                search::matches(e, &|field| match field {
+                    None => Some(FieldValue::Text(format!(
+                        "{} {} {}",
+                        c.first_name, c.last_name, c.email
+                    ))),
+                    Some("id") => Some(FieldValue::Number(c.id)),
+                    Some("email") => Some(FieldValue::Text(c.email.clone())),
+                    Some("updated_at") => Some(FieldValue::Time(c.updated_at)),
+                    Some("created_at") => Some(FieldValue::Time(c.created_at)),
+                    Some("tag") => Some(FieldValue::Texts(c.tags.clone())),
+                    _ => None,
+                })
+            })
+        })
+        .map(|c| Item {
+            obj: Obj::Customer(c),
+            sort: match key.as_str() {
+                "UPDATED_AT" => {
+                    time(&c.updated_at) + &format!("{:?}", c.updated_at.timestamp_subsec_micros())
+                }
+                _ => format!("{:020}", c.id),
+            },
+            id: c.id,
+        })
+        .collect()
 }

@@ -1,9 +1,9 @@
 //! Root fields beyond `exec.rs` (`productsCount`, `productVariants`, introspection's
 //! placeholders), webhook subscriptions' deprecated `callbackUrl`, and metafields.
 
-use super::{Exec, Obj, connection, count, listed};
+use super::{Exec, Item, Obj, connection, count, listed};
 use crate::exec::time;
-use crate::store::{Metafield, Shop, gid, parse_gid};
+use crate::store::{BulkOp, Metafield, Shop, gid, parse_gid};
 use apollo_compiler::executable::Field;
 use serde_json::{Value, json};
 
@@ -12,7 +12,7 @@ pub(super) fn field<'a>(x: &mut Exec<'a>, f: &Field, path: &mut Vec<Value>) -> O
         // Filled in by apollo-compiler's introspection after execution (gql::introspect).
         "__schema" | "__type" => Value::Null,
         "productsCount" => {
-            let n = x.products(f).len();
+            let n = super::catalog::products(x, f).len();
             let limit = x.arg(f, "limit").as_i64().map_or(usize::MAX, |l| l.max(0) as usize);
             let (shown, precision) = if n > limit { (limit, "AT_LEAST") } else { (n, "EXACT") };
             super::object(x, path, json!({ "count": shown, "precision": precision }), f)
@@ -26,7 +26,7 @@ pub(super) fn field<'a>(x: &mut Exec<'a>, f: &Field, path: &mut Vec<Value>) -> O
     })
 }
 
-pub(super) fn subscription(
+fn subscription_more(
     x: &mut Exec,
     w: &crate::store::Subscription,
     f: &Field,
@@ -246,4 +246,216 @@ pub(crate) fn locations<'a>(x: &mut Exec<'a>, f: &Field) -> Vec<crate::exec::Ite
             id: l.id,
         })
         .collect()
+}
+
+pub(super) fn query<'a>(x: &mut Exec<'a>, f: &Field, path: &mut Vec<Value>) -> Option<Value> {
+    let shop = x.shop;
+    Some(match f.name.as_str() {
+        "shop" => x.set(Obj::Shop, &f.selection_set, path),
+        "products" | "customers" => super::connection(x, Obj::Query, f, path),
+        "bulkOperation" => {
+            let id = x.arg(f, "id");
+            match id
+                .as_str()
+                .and_then(|g| parse_gid("BulkOperation", g))
+                .and_then(|id| shop.bulk_ops.get(&id))
+            {
+                Some(b) => x.set(Obj::Bulk(b), &f.selection_set, path),
+                None => Value::Null,
+            }
+        }
+        "orders" => super::connection(x, Obj::Query, f, path),
+        "order" => {
+            let id = x.arg(f, "id");
+            match id
+                .as_str()
+                .and_then(|g| parse_gid("Order", g))
+                .and_then(|id| shop.orders.get(&id))
+                .filter(|o| shop.order_visible(o))
+            {
+                Some(o) => x.set(Obj::Order(o), &f.selection_set, path),
+                None => Value::Null,
+            }
+        }
+        "fulfillmentOrder" => {
+            let id = x.arg(f, "id");
+            let found = id.as_str().and_then(|g| parse_gid("FulfillmentOrder", g)).and_then(|id| {
+                shop.orders.values().find_map(|o| {
+                    o.fulfillment_orders.iter().find(|fo| fo.id == id).map(|fo| (o, fo))
+                })
+            });
+            match found {
+                Some((o, fo)) => x.set(Obj::Fo(o, fo), &f.selection_set, path),
+                None => Value::Null,
+            }
+        }
+        "companies" | "catalogs" => super::connection(x, Obj::Query, f, path),
+        "company" => {
+            let id = x.arg(f, "id");
+            match id
+                .as_str()
+                .and_then(|g| parse_gid("Company", g))
+                .and_then(|id| shop.companies.get(&id))
+            {
+                Some(c) => x.set(Obj::Company(c), &f.selection_set, path),
+                None => Value::Null,
+            }
+        }
+        "catalog" => {
+            let id = x.arg(f, "id");
+            match id
+                .as_str()
+                .and_then(|g| {
+                    parse_gid("CompanyLocationCatalog", g).or_else(|| parse_gid("Catalog", g))
+                })
+                .and_then(|id| shop.catalogs.get(&id))
+            {
+                Some(c) => x.set(Obj::Catalog(c), &f.selection_set, path),
+                None => Value::Null,
+            }
+        }
+        "priceList" => {
+            let id = x.arg(f, "id");
+            match id
+                .as_str()
+                .and_then(|g| parse_gid("PriceList", g))
+                .and_then(|id| shop.price_lists.get(&id))
+            {
+                Some(p) => x.set(Obj::PriceList(p), &f.selection_set, path),
+                None => Value::Null,
+            }
+        }
+        "shopifyPaymentsAccount" => x.set(Obj::Payments, &f.selection_set, path),
+        "webhookSubscriptions" => super::connection(x, Obj::Query, f, path),
+        "locations" => super::connection(x, Obj::Query, f, path),
+        "location" => {
+            let id = x.arg(f, "id");
+            match id
+                .as_str()
+                .and_then(|g| parse_gid("Location", g))
+                .and_then(|id| shop.locations.get(&id))
+            {
+                Some(l) => x.set(Obj::Location(l), &f.selection_set, path),
+                None => Value::Null,
+            }
+        }
+        "inventoryItem" => {
+            let id = x.arg(f, "id");
+            match id
+                .as_str()
+                .and_then(|g| parse_gid("InventoryItem", g))
+                .and_then(|id| shop.variant_of(id))
+            {
+                Some((_, v)) => x.set(Obj::InventoryItem(v), &f.selection_set, path),
+                None => Value::Null,
+            }
+        }
+        "product" => {
+            let id = x.arg(f, "id");
+            match id
+                .as_str()
+                .and_then(|g| parse_gid("Product", g))
+                .and_then(|id| shop.products.get(&id))
+            {
+                Some(p) => x.set(Obj::Product(p), &f.selection_set, path),
+                None => Value::Null,
+            }
+        }
+        "customer" => {
+            let id = x.arg(f, "id");
+            match id
+                .as_str()
+                .and_then(|g| parse_gid("Customer", g))
+                .and_then(|id| shop.customers.get(&id))
+            {
+                Some(c) => x.set(Obj::Customer(c), &f.selection_set, path),
+                None => Value::Null,
+            }
+        }
+        _ => return field(x, f, path),
+    })
+}
+
+pub(super) fn subscription(
+    x: &mut Exec,
+    w: &crate::store::Subscription,
+    f: &Field,
+    path: &mut [Value],
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "id" => json!(gid("WebhookSubscription", w.id)),
+        "topic" => json!(w.topic),
+        "uri" => json!(w.uri),
+        "format" => json!("JSON"),
+        "createdAt" | "updatedAt" => json!(time(&w.created_at)),
+        _ => return subscription_more(x, w, f, path),
+    })
+}
+
+pub(super) fn bulk_operation<'a>(x: &mut Exec<'a>, b: &'a BulkOp, f: &Field) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "id" => json!(gid("BulkOperation", b.id)),
+        "status" => json!(match (x.now >= b.ready_at, &b.error_code) {
+            (false, _) => "RUNNING",
+            (true, None) => "COMPLETED",
+            (true, Some(_)) => "FAILED",
+        }),
+        "errorCode" => match &b.error_code {
+            Some(code) if x.now >= b.ready_at => json!(code),
+            _ => Value::Null,
+        },
+        "partialDataUrl" => Value::Null,
+        "type" => json!("QUERY"),
+        "query" => json!(b.query),
+        "createdAt" => json!(time(&b.created_at)),
+        "completedAt" => {
+            if x.now >= b.ready_at {
+                json!(time(&chrono::Utc::now()))
+            } else {
+                Value::Null
+            }
+        }
+        // UnsignedInt64 is a string on the wire.
+        "objectCount" => {
+            json!(if x.now >= b.ready_at { b.object_count } else { 0 }.to_string())
+        }
+        "rootObjectCount" => {
+            json!(if x.now >= b.ready_at { b.root_object_count } else { 0 }.to_string())
+        }
+        "fileSize" => {
+            if x.now >= b.ready_at {
+                json!(b.jsonl.len().to_string())
+            } else {
+                Value::Null
+            }
+        }
+        "url" => {
+            if x.now >= b.ready_at && b.error_code.is_none() {
+                json!(b.url)
+            } else {
+                Value::Null
+            }
+        }
+        _ => return None,
+    })
+}
+
+pub(super) fn shop<'a>(x: &mut Exec<'a>, f: &Field) -> Option<Value> {
+    let shop = x.shop;
+    Some(match f.name.as_str() {
+        "id" => json!(gid("Shop", 1)),
+        "name" => json!(shop.name),
+        "myshopifyDomain" => json!(shop.domain()),
+        "currencyCode" => json!(shop.currency),
+        _ => return None,
+    })
+}
+
+/// The items of the connections of this module's objects.
+pub(super) fn items<'a>(x: &mut Exec<'a>, obj: Obj<'a>, f: &Field) -> Option<Vec<Item<'a>>> {
+    match (obj, f.name.as_str()) {
+        (Obj::Query, "webhookSubscriptions") => Some(subscriptions(x, f)),
+        (Obj::Query, "locations" | "locationsCount") => Some(locations(x, f)),
+        _ => None,
+    }
 }
