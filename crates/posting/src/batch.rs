@@ -1,11 +1,13 @@
 //! The batch posting tasks (reference 3.12) as job queue tasks: BatchPostSalesOrders and
-//! BatchPostSalesInvoices (sales invoices and credit memos: both are posted whole). The job selects its shop's documents by the saved filters and
-//! posts each in its own transaction, a few at a time; a document that fails is reported
-//! with its reason in the run's result and the job goes on. A retried or re-run job picks
-//! up only what is still unposted, so a crash mid-batch loses and duplicates nothing.
+//! BatchPostSalesInvoices (sales invoices and credit memos: both are posted whole). The job
+//! selects its shop's documents by the saved filters (`repo::batch`) and posts each in its
+//! own transaction, a few at a time; a document that fails is reported with its reason in
+//! the run's result and the job goes on. A retried or re-run job picks up only what is still
+//! unposted, so a crash mid-batch loses and duplicates nothing.
 
 use crate::error::ErpError;
 use crate::post::{PostOptions, post_document};
+use crate::repo::{self, batch::BatchFilter};
 use chrono::NaiveDate;
 use futures::StreamExt;
 use shopsync_common::{RecordError, RunReport};
@@ -37,59 +39,50 @@ pub struct Selection {
     pub opts: PostOptions,
 }
 
+/// The filters both tasks' parameters carry (same names in both), and the posting date
+/// they replace the documents' with, if any.
+macro_rules! selection {
+    ($shop:expr, $p:expr, $types:expr, $ship:expr, $invoice:expr) => {
+        Selection {
+            document_types: $types,
+            released_only: $p.released_only,
+            posting_date_to: $p.posting_date_to,
+            shopify_order_no_not_blank: $p.shopify_order_no_not_blank,
+            customer_no: $p.customer_no.clone(),
+            shop: $shop.to_owned(),
+            opts: PostOptions {
+                ship: $ship,
+                invoice: $invoice,
+                posting_date: $p.posting_date.filter(|_| $p.replace_posting_date),
+            },
+        }
+    };
+}
+
 impl Selection {
     pub fn from_params(shop: &str, p: &TaskParams) -> Option<Self> {
         match p {
-            TaskParams::BatchPostSalesOrders(p) => Some(Self {
-                document_types: &["order"],
-                released_only: p.released_only,
-                posting_date_to: p.posting_date_to,
-                shopify_order_no_not_blank: p.shopify_order_no_not_blank,
-                customer_no: p.customer_no.clone(),
-                shop: shop.to_owned(),
-                opts: PostOptions {
-                    ship: p.ship,
-                    invoice: p.invoice,
-                    posting_date: p.posting_date.filter(|_| p.replace_posting_date),
-                },
-            }),
-            TaskParams::BatchPostSalesInvoices(p) => Some(Self {
-                document_types: &["invoice", "credit_memo"],
-                released_only: p.released_only,
-                posting_date_to: p.posting_date_to,
-                shopify_order_no_not_blank: p.shopify_order_no_not_blank,
-                customer_no: p.customer_no.clone(),
-                shop: shop.to_owned(),
-                opts: PostOptions {
-                    ship: true,
-                    invoice: true,
-                    posting_date: p.posting_date.filter(|_| p.replace_posting_date),
-                },
-            }),
+            TaskParams::BatchPostSalesOrders(p) => {
+                Some(selection!(shop, p, &["order"], p.ship, p.invoice))
+            }
+            TaskParams::BatchPostSalesInvoices(p) => {
+                Some(selection!(shop, p, &["invoice", "credit_memo"], true, true))
+            }
             _ => None,
         }
     }
 
     /// Document numbers matching the filters, in number order.
     pub async fn select(&self, pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
-        sqlx::query_scalar(
-            "SELECT no FROM posting.sales_headers \
-             WHERE document_type = ANY($1) AND status <> 'posted' \
-               AND (NOT $2 OR status = 'released') \
-               AND ($3::date IS NULL OR posting_date <= $3) \
-               AND (NOT $4 OR shopify_order_no <> '') \
-               AND ($5::text IS NULL OR sell_to_customer_no = $5) \
-               AND shop = $6 \
-             ORDER BY no",
-        )
-        .bind(self.document_types)
-        .bind(self.released_only)
-        .bind(self.posting_date_to)
-        .bind(self.shopify_order_no_not_blank)
-        .bind(&self.customer_no)
-        .bind(&self.shop)
-        .fetch_all(pool)
-        .await
+        let f = BatchFilter {
+            document_types: self.document_types,
+            released_only: self.released_only,
+            posting_date_to: self.posting_date_to,
+            shopify_order_no_not_blank: self.shopify_order_no_not_blank,
+            customer_no: self.customer_no.as_deref(),
+            shop: &self.shop,
+        };
+        repo::batch::select(pool, &f).await
     }
 }
 

@@ -1,4 +1,4 @@
-//! Errors of the ERP and posting APIs and how they map to gRPC codes.
+//! Errors of the ERP and posting APIs, and the one place they become gRPC statuses.
 
 use shopsync_proto::pb;
 use shopsync_store::DbErrorClass;
@@ -88,6 +88,11 @@ impl From<ErpError> for Status {
 }
 
 pub type Result<T, E = ErpError> = std::result::Result<T, E>;
+
+/// A lock taken with NOWAIT was held by another transaction?
+pub fn is_lock_not_available(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("55P03"))
+}
 
 /// Unique violation on the named constraint?
 pub fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {

@@ -1,9 +1,10 @@
-//! gRPC `Erp` and `Posting`: request checks and the mapping to the repository functions.
+//! gRPC `Erp` and `Posting`: request checks and the calls to the service modules; every error
+//! becomes a status through the one mapping in `error.rs`.
 
 use crate::error::ErpError;
 use crate::post::PostOptions;
 use crate::util::parse_date;
-use crate::{docs, lookup, master, post};
+use crate::{docs, lookup, master, post, posted, stock};
 use shopsync_proto::limits::fit_page;
 use shopsync_proto::pb::erp_server::Erp;
 use shopsync_proto::pb::posting_server::Posting;
@@ -46,6 +47,23 @@ fn ok<T>(r: Result<T, ErpError>) -> R<T> {
     r.map(Response::new).map_err(Status::from)
 }
 
+/// A message field the request must carry.
+fn required<T>(v: Option<T>, field: &str) -> Result<T, Status> {
+    v.ok_or_else(|| ErpError::invalid(field, "required").into())
+}
+
+/// A list page as its response: cut to fit (see [`fit`]), then wrapped with its next token.
+fn page<T: prost::Message, P>(
+    r: Result<(Vec<T>, String), ErpError>,
+    key: impl Fn(&T) -> String,
+    wrap: impl FnOnce(Vec<T>, String) -> P,
+) -> R<P> {
+    ok(r.map(|p| {
+        let (list, next) = fit(p, key);
+        wrap(list, next)
+    }))
+}
+
 #[tonic::async_trait]
 impl Erp for ErpService {
     async fn create_item(&self, r: Request<pb::Item>) -> R<pb::Item> {
@@ -55,7 +73,7 @@ impl Erp for ErpService {
     async fn update_item(&self, r: Request<pb::UpdateItemRequest>) -> R<pb::Item> {
         texts(r.get_ref())?;
         let r = r.into_inner();
-        let item = r.item.ok_or_else(|| Status::invalid_argument("item: required"))?;
+        let item = required(r.item, "item")?;
         ok(master::update_item(&self.pool, &item, r.expected_version).await)
     }
     async fn get_item(&self, r: Request<pb::GetRequest>) -> R<pb::Item> {
@@ -64,10 +82,12 @@ impl Erp for ErpService {
     }
     async fn list_items(&self, r: Request<pb::ListRequest>) -> R<pb::ListItemsResponse> {
         texts(r.get_ref())?;
-        ok(master::list_items(&self.pool, r.get_ref()).await.map(|p| {
-            let (items, next_page_token) = fit(p, |i| i.no.clone());
-            pb::ListItemsResponse { items, next_page_token }
-        }))
+        let p = master::list_items(&self.pool, r.get_ref()).await;
+        page(
+            p,
+            |i| i.no.clone(),
+            |items, next_page_token| pb::ListItemsResponse { items, next_page_token },
+        )
     }
     async fn find_items(&self, r: Request<pb::FindItemsRequest>) -> R<pb::FindItemsResponse> {
         texts(r.get_ref())?;
@@ -87,7 +107,7 @@ impl Erp for ErpService {
     async fn update_customer(&self, r: Request<pb::UpdateCustomerRequest>) -> R<pb::Customer> {
         texts(r.get_ref())?;
         let r = r.into_inner();
-        let c = r.customer.ok_or_else(|| Status::invalid_argument("customer: required"))?;
+        let c = required(r.customer, "customer")?;
         ok(master::update_customer(&self.pool, &c, r.expected_version).await)
     }
     async fn get_customer(&self, r: Request<pb::GetRequest>) -> R<pb::Customer> {
@@ -96,10 +116,12 @@ impl Erp for ErpService {
     }
     async fn list_customers(&self, r: Request<pb::ListRequest>) -> R<pb::ListCustomersResponse> {
         texts(r.get_ref())?;
-        ok(master::list_customers(&self.pool, r.get_ref()).await.map(|p| {
-            let (customers, next_page_token) = fit(p, |c| c.no.clone());
-            pb::ListCustomersResponse { customers, next_page_token }
-        }))
+        let p = master::list_customers(&self.pool, r.get_ref()).await;
+        page(
+            p,
+            |c| c.no.clone(),
+            |customers, next_page_token| pb::ListCustomersResponse { customers, next_page_token },
+        )
     }
     async fn create_location(&self, r: Request<pb::Location>) -> R<pb::Location> {
         texts(r.get_ref())?;
@@ -108,7 +130,7 @@ impl Erp for ErpService {
     async fn update_location(&self, r: Request<pb::UpdateLocationRequest>) -> R<pb::Location> {
         texts(r.get_ref())?;
         let r = r.into_inner();
-        let l = r.location.ok_or_else(|| Status::invalid_argument("location: required"))?;
+        let l = required(r.location, "location")?;
         ok(master::update_location(&self.pool, &l, r.expected_version).await)
     }
     async fn get_location(&self, r: Request<pb::GetRequest>) -> R<pb::Location> {
@@ -117,10 +139,12 @@ impl Erp for ErpService {
     }
     async fn list_locations(&self, r: Request<pb::ListRequest>) -> R<pb::ListLocationsResponse> {
         texts(r.get_ref())?;
-        ok(master::list_locations(&self.pool, r.get_ref()).await.map(|p| {
-            let (locations, next_page_token) = fit(p, |l| l.code.clone());
-            pb::ListLocationsResponse { locations, next_page_token }
-        }))
+        let p = master::list_locations(&self.pool, r.get_ref()).await;
+        page(
+            p,
+            |l| l.code.clone(),
+            |locations, next_page_token| pb::ListLocationsResponse { locations, next_page_token },
+        )
     }
     async fn put_sales_price(&self, r: Request<pb::SalesPrice>) -> R<pb::SalesPrice> {
         texts(r.get_ref())?;
@@ -131,13 +155,13 @@ impl Erp for ErpService {
         r: Request<pb::StockAdjustmentRequest>,
     ) -> R<pb::StockAdjustmentResponse> {
         texts(r.get_ref())?;
-        ok(master::post_stock_adjustment(&self.pool, r.get_ref())
+        ok(stock::post_stock_adjustment(&self.pool, r.get_ref())
             .await
             .map(|(entries, posted)| pb::StockAdjustmentResponse { entries, posted }))
     }
     async fn get_stock(&self, r: Request<pb::GetStockRequest>) -> R<pb::GetStockResponse> {
         texts(r.get_ref())?;
-        ok(master::get_stock(&self.pool, r.get_ref())
+        ok(stock::get_stock(&self.pool, r.get_ref())
             .await
             .map(|levels| pb::GetStockResponse { levels }))
     }
@@ -209,10 +233,15 @@ impl Erp for ErpService {
         r: Request<pb::ListSalesDocumentsRequest>,
     ) -> R<pb::ListSalesDocumentsResponse> {
         texts(r.get_ref())?;
-        ok(docs::list(&self.pool, r.get_ref()).await.map(|p| {
-            let (documents, next_page_token) = fit(p, |d| d.no.clone());
-            pb::ListSalesDocumentsResponse { documents, next_page_token }
-        }))
+        let p = docs::list(&self.pool, r.get_ref()).await;
+        page(
+            p,
+            |d| d.no.clone(),
+            |documents, next_page_token| pb::ListSalesDocumentsResponse {
+                documents,
+                next_page_token,
+            },
+        )
     }
     async fn get_documents_by_shopify_order(
         &self,
@@ -266,6 +295,35 @@ where
     ReceiverStream::new(rx)
 }
 
+/// A change feed as a server stream: the cursor checked, then pages of `read(pool, cursor,
+/// n)` (messages with their cursors) sent as `wrap(message, cursor)`.
+fn changes<T, M, F, Fut>(
+    pool: &PgPool,
+    r: pb::StreamRequest,
+    read: F,
+    wrap: fn(T, String) -> M,
+) -> R<ReceiverStream<Result<M, Status>>>
+where
+    T: Send + 'static,
+    M: Send + 'static,
+    F: Fn(PgPool, String, i64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Vec<(T, String)>, ErpError>> + Send,
+{
+    crate::util::parse_cursor(&r.cursor)?;
+    let pool = pool.clone();
+    let read = std::sync::Arc::new(read);
+    Ok(Response::new(feed(r.limit, r.cursor, move |c, n| {
+        let (pool, read) = (pool.clone(), read.clone());
+        async move {
+            Ok(read(pool, c, n)
+                .await?
+                .into_iter()
+                .map(|(x, cursor)| (wrap(x, cursor.clone()), cursor))
+                .collect())
+        }
+    })))
+}
+
 #[tonic::async_trait]
 impl Posting for PostingService {
     async fn post_sales_document(
@@ -293,7 +351,7 @@ impl Posting for PostingService {
         r: Request<pb::ListPostedRequest>,
     ) -> R<pb::ListPostedShipmentsResponse> {
         texts(r.get_ref())?;
-        ok(post::list_shipments(&self.pool, r.get_ref()).await.map(
+        ok(posted::list_shipments(&self.pool, r.get_ref()).await.map(
             |(shipments, next_page_token)| pb::ListPostedShipmentsResponse {
                 shipments,
                 next_page_token,
@@ -305,16 +363,19 @@ impl Posting for PostingService {
         r: Request<pb::ListPostedRequest>,
     ) -> R<pb::ListPostedInvoicesResponse> {
         texts(r.get_ref())?;
-        ok(post::list_invoices(&self.pool, r.get_ref()).await.map(|(invoices, next_page_token)| {
-            pb::ListPostedInvoicesResponse { invoices, next_page_token }
-        }))
+        ok(posted::list_invoices(&self.pool, r.get_ref()).await.map(
+            |(invoices, next_page_token)| pb::ListPostedInvoicesResponse {
+                invoices,
+                next_page_token,
+            },
+        ))
     }
     async fn list_posted_credit_memos(
         &self,
         r: Request<pb::ListPostedRequest>,
     ) -> R<pb::ListPostedCreditMemosResponse> {
         texts(r.get_ref())?;
-        ok(post::list_credit_memos(&self.pool, r.get_ref()).await.map(
+        ok(posted::list_credit_memos(&self.pool, r.get_ref()).await.map(
             |(credit_memos, next_page_token)| pb::ListPostedCreditMemosResponse {
                 credit_memos,
                 next_page_token,
@@ -328,21 +389,12 @@ impl Posting for PostingService {
         r: Request<pb::StreamRequest>,
     ) -> R<Self::StreamItemChangesStream> {
         texts(r.get_ref())?;
-        let r = r.into_inner();
-        crate::util::parse_cursor(&r.cursor)?;
-        let pool = self.pool.clone();
-        Ok(Response::new(feed(r.limit, r.cursor, move |c, n| {
-            let pool = pool.clone();
-            async move {
-                Ok(master::item_changes(&pool, &c, n)
-                    .await?
-                    .into_iter()
-                    .map(|(item, cursor)| {
-                        (pb::ItemChange { item: Some(item), cursor: cursor.clone() }, cursor)
-                    })
-                    .collect())
-            }
-        })))
+        changes(
+            &self.pool,
+            r.into_inner(),
+            |pool, c, n| async move { master::item_changes(&pool, &c, n).await },
+            |item, cursor| pb::ItemChange { item: Some(item), cursor },
+        )
     }
 
     type StreamStockChangesStream = ReceiverStream<Result<pb::StockChange, Status>>;
@@ -351,21 +403,12 @@ impl Posting for PostingService {
         r: Request<pb::StreamRequest>,
     ) -> R<Self::StreamStockChangesStream> {
         texts(r.get_ref())?;
-        let r = r.into_inner();
-        crate::util::parse_cursor(&r.cursor)?;
-        let pool = self.pool.clone();
-        Ok(Response::new(feed(r.limit, r.cursor, move |c, n| {
-            let pool = pool.clone();
-            async move {
-                Ok(master::stock_changes(&pool, &c, n)
-                    .await?
-                    .into_iter()
-                    .map(|(level, cursor)| {
-                        (pb::StockChange { level: Some(level), cursor: cursor.clone() }, cursor)
-                    })
-                    .collect())
-            }
-        })))
+        changes(
+            &self.pool,
+            r.into_inner(),
+            |pool, c, n| async move { stock::stock_changes(&pool, &c, n).await },
+            |level, cursor| pb::StockChange { level: Some(level), cursor },
+        )
     }
 
     type StreamShipmentsAwaitingFulfillmentStream =
@@ -376,23 +419,19 @@ impl Posting for PostingService {
     ) -> R<Self::StreamShipmentsAwaitingFulfillmentStream> {
         texts(r.get_ref())?;
         let r = r.into_inner();
-        crate::util::parse_cursor(&r.cursor)?;
-        let pool = self.pool.clone();
-        let (shop, failed) = (r.shop, r.include_failed);
-        Ok(Response::new(feed(r.limit, r.cursor, move |c, n| {
-            let pool = pool.clone();
-            let shop = shop.clone();
-            async move {
-                Ok(post::awaiting_fulfillment(&pool, &c, &shop, failed, n)
-                    .await?
-                    .into_iter()
-                    .map(|s| {
-                        let c = s.cursor.clone();
-                        (s, c)
-                    })
-                    .collect())
-            }
-        })))
+        let (shop, failed) = (r.shop.clone(), r.include_failed);
+        changes(
+            &self.pool,
+            r,
+            move |pool, c, n| {
+                let shop = shop.clone();
+                async move {
+                    let page = posted::awaiting_fulfillment(&pool, &c, &shop, failed, n).await?;
+                    Ok(page.into_iter().map(|s| (s.clone(), s.cursor)).collect())
+                }
+            },
+            |shipment, _| shipment,
+        )
     }
 
     async fn record_fulfillment_result(
@@ -400,7 +439,7 @@ impl Posting for PostingService {
         r: Request<pb::FulfillmentResultRequest>,
     ) -> R<pb::PostedShipment> {
         texts(r.get_ref())?;
-        ok(post::record_fulfillment(&self.pool, r.get_ref()).await)
+        ok(posted::record_fulfillment(&self.pool, r.get_ref()).await)
     }
 
     async fn reset_fulfillment_state(
@@ -408,6 +447,6 @@ impl Posting for PostingService {
         r: Request<pb::ResetFulfillmentRequest>,
     ) -> R<pb::PostedShipment> {
         texts(r.get_ref())?;
-        ok(post::reset_fulfillment(&self.pool, r.get_ref()).await)
+        ok(posted::reset_fulfillment(&self.pool, r.get_ref()).await)
     }
 }

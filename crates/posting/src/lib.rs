@@ -12,6 +12,9 @@ pub mod grpc;
 pub mod lookup;
 pub mod master;
 pub mod post;
+pub mod posted;
+pub mod repo;
+pub mod stock;
 pub mod util;
 
 use anyhow::Context;
