@@ -1,16 +1,20 @@
-//! The fields of the object types sync reads and writes, resolved per domain (orders,
-//! catalogue, parties and payments, root fields). `exec.rs` keeps the fields it answered
-//! first; everything else about these types is answered here. A field with real data behind it
+//! The fields of every object type the simulator answers, resolved per domain (orders,
+//! fulfilments, refunds, catalogue, stock, parties, payments, root fields, nested objects), and
+//! the items of their connections; `exec.rs` walks the selection and pages connections. A field with real data behind it
 //! is computed from the shop; a field the simulator has nothing for is answered with the value
 //! Shopify gives a shop without that feature (`empty`), and only when it is named in the
 //! type's list of such fields, so nothing is answered by accident. `crate::coverage` measures
 //! what is answered by running a query per schema field.
 
 mod catalog;
+mod fulfillments;
 mod nested;
 mod orders;
 mod parties;
+mod payments;
+mod refunds;
 mod root;
+mod stock;
 
 pub(crate) use root::{DEFAULT_NAMESPACE, metafields_of, owner_obj};
 
@@ -42,35 +46,37 @@ pub(crate) fn field<'a>(
         Obj::LineItem(o, l) => orders::line_item(x, o, l, f, path),
         Obj::ShippingLine(o) => orders::shipping_line(x, o, f, path),
         Obj::TaxLine(t) => orders::tax_line(x, t, f, path),
-        Obj::Transaction(o, t) => orders::transaction(x, o, t, f, path),
-        Obj::Refund(o, r) => orders::refund(x, o, r, f, path),
-        Obj::RefundLine(o, l) => orders::refund_line(x, o, l, f, path),
-        Obj::RefundShipping(o, s) => orders::refund_shipping(x, o, s, f, path),
-        Obj::Fo(o, fo) => orders::fulfillment_order(x, o, fo, f, path),
-        Obj::FoLine(o, l) => orders::fo_line(x, o, l, f, path),
-        Obj::Fulfillment(o, fu) => orders::fulfillment(x, o, fu, f, path),
-        Obj::FulfillmentLine(o, li, q, id) => orders::fulfillment_line(x, o, li, q, id, f, path),
-        Obj::Tracking(fu) => orders::tracking(fu, f),
+        Obj::Transaction(o, t) => refunds::transaction(x, o, t, f, path),
+        Obj::Refund(o, r) => refunds::refund(x, o, r, f, path),
+        Obj::RefundLine(o, l) => refunds::refund_line(x, o, l, f, path),
+        Obj::RefundShipping(o, s) => refunds::refund_shipping(x, o, s, f, path),
+        Obj::Fo(o, fo) => fulfillments::fulfillment_order(x, o, fo, f, path),
+        Obj::FoLine(o, l) => fulfillments::fo_line(x, o, l, f, path),
+        Obj::Fulfillment(o, fu) => fulfillments::fulfillment(x, o, fu, f, path),
+        Obj::FulfillmentLine(o, li, q, id) => {
+            fulfillments::fulfillment_line(x, o, li, q, id, f, path)
+        }
+        Obj::Tracking(fu) => fulfillments::tracking(fu, f),
         Obj::Product(p) => catalog::product(x, p, f, path),
         Obj::Variant(p, v) => catalog::variant(x, p, v, f, path),
         Obj::Media(m) => catalog::media_image(x, m, f, path),
         Obj::Image(m) => catalog::image(x, m, f, path),
-        Obj::InventoryItem(v) => catalog::inventory_item(x, v, f, path),
-        Obj::Level(item, l, q) => catalog::level(x, item, l, q, f, path),
-        Obj::Location(l) => catalog::location(x, l, f, path),
-        Obj::Group(g) => catalog::adjustment_group(x, g, f, path),
-        Obj::Change(c) => catalog::inventory_change(x, c, f, path),
+        Obj::InventoryItem(v) => stock::inventory_item(x, v, f, path),
+        Obj::Level(item, l, q) => stock::level(x, item, l, q, f, path),
+        Obj::Location(l) => stock::location(x, l, f, path),
+        Obj::Group(g) => stock::adjustment_group(x, g, f, path),
+        Obj::Change(c) => stock::inventory_change(x, c, f, path),
         Obj::Customer(c) => parties::customer(x, c, f, path),
         Obj::Company(c) => parties::company(x, c, f, path),
         Obj::CompanyLocation(c, l) => parties::company_location(x, c, l, f, path),
         Obj::Catalog(c) => parties::catalog(x, c, f, path),
         Obj::PriceList(p) => parties::price_list(x, p, f, path),
         Obj::Price(v, amount) => parties::price(x, v, amount, f, path),
-        Obj::Payments => parties::payments_account(x, f, path),
-        Obj::BalanceTx(b) => parties::balance_transaction(x, b, f, path),
-        Obj::AssocOrder(o) => parties::associated_order(o, f),
-        Obj::AssocPayout(p) => parties::associated_payout(p, f),
-        Obj::Payout(p) => parties::payout(x, p, f, path),
+        Obj::Payments => payments::payments_account(x, f, path),
+        Obj::BalanceTx(b) => payments::balance_transaction(x, b, f, path),
+        Obj::AssocOrder(o) => payments::associated_order(o, f),
+        Obj::AssocPayout(p) => payments::associated_payout(p, f),
+        Obj::Payout(p) => payments::payout(x, p, f, path),
         Obj::Address(a) => nested::address(x, a, f, path),
         Obj::Assigned(l) => nested::assigned_location(x, l, f, path),
         Obj::Quantity(n, v, item, l) => nested::quantity(x, n, v, item, l, f),

@@ -1,6 +1,6 @@
-//! Objects found inside the types sync reads: mailing addresses, a fulfillment order's
-//! assigned location, named inventory quantities, company contacts and customers' e-mail
-//! addresses and phone numbers.
+//! Objects found inside the others: money, counts, mailing addresses, a fulfillment order's
+//! assigned location, named inventory quantities, company contacts, customers' e-mail
+//! addresses and phone numbers, media errors.
 
 use super::{Exec, Item, Obj, listed, object};
 use crate::exec::time;
@@ -30,6 +30,27 @@ fn address_id(a: &Address) -> u64 {
         h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
     }
     h % 10_000_000_000_000
+}
+
+/// `MailingAddress`: the fields read straight off it; the derived ones and those Shopify
+/// answers empty for the simulator's shops in `address_more`.
+pub(super) fn address<'a>(
+    x: &mut Exec<'a>,
+    a: &'a Address,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "firstName" => json!(a.first_name),
+        "lastName" => json!(a.last_name),
+        "name" => json!(format!("{} {}", a.first_name, a.last_name)),
+        "address1" => json!(a.address1),
+        "city" => json!(a.city),
+        "zip" => json!(a.zip),
+        "countryCodeV2" => json!(a.country_code),
+        "company" | "address2" | "province" | "provinceCode" | "phone" => Value::Null,
+        _ => return address_more(x, a, f, path),
+    })
 }
 
 fn address_more<'a>(
@@ -62,6 +83,25 @@ fn address_more<'a>(
     })
 }
 
+/// `FulfillmentOrderAssignedLocation`: the fields read straight off it; the derived ones and those Shopify
+/// answers empty for the simulator's shops in `assigned_location_more`.
+pub(super) fn assigned_location<'a>(
+    x: &mut Exec<'a>,
+    l: u64,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    let shop = x.shop;
+    Some(match f.name.as_str() {
+        "location" => match shop.locations.get(&l) {
+            Some(l) => x.set(Obj::Location(l), &f.selection_set, path),
+            None => Value::Null,
+        },
+        "name" => json!(shop.locations.get(&l).map(|l| l.name.clone())),
+        _ => return assigned_location_more(x, l, f, path),
+    })
+}
+
 fn assigned_location_more(x: &mut Exec, l: u64, f: &Field, _path: &mut [Value]) -> Option<Value> {
     // Every simulated location is in Copenhagen (see `catalog::location_address`).
     let street = format!("Nørregade {}", l % 90 + 1);
@@ -78,6 +118,23 @@ fn assigned_location_more(x: &mut Exec, l: u64, f: &Field, _path: &mut [Value]) 
     })
 }
 
+/// `InventoryQuantity`: the fields read straight off it; the derived ones and those Shopify
+/// answers empty for the simulator's shops in `quantity_more`.
+pub(super) fn quantity<'a>(
+    x: &mut Exec<'a>,
+    n: &'static str,
+    v: i64,
+    item: u64,
+    l: u64,
+    f: &Field,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "name" => json!(n),
+        "quantity" => json!(v),
+        _ => return quantity_more(x, n, item, l, f),
+    })
+}
+
 fn quantity_more(x: &mut Exec, name: &str, item: u64, l: u64, f: &Field) -> Option<Value> {
     Some(match f.name.as_str() {
         "id" => json!(format!(
@@ -87,6 +144,28 @@ fn quantity_more(x: &mut Exec, name: &str, item: u64, l: u64, f: &Field) -> Opti
             json!(x.shop.variant_of(item).map(|(p, _)| time(&p.updated_at)))
         }
         _ => return None,
+    })
+}
+
+/// `CompanyContact`: the fields read straight off it; the derived ones and those Shopify
+/// answers empty for the simulator's shops in `contact_more`.
+pub(super) fn contact<'a>(
+    x: &mut Exec<'a>,
+    c: &'a Company,
+    k: &'a Contact,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    let shop = x.shop;
+    Some(match f.name.as_str() {
+        "id" => json!(gid("CompanyContact", k.id)),
+        "isMainContact" => json!(k.main),
+        "company" => x.set(Obj::Company(c), &f.selection_set, path),
+        "customer" => match shop.customers.get(&k.customer_id) {
+            Some(cu) => x.set(Obj::Customer(cu), &f.selection_set, path),
+            None => Value::Null,
+        },
+        _ => return contact_more(x, c, k, f, path),
     })
 }
 
@@ -117,6 +196,21 @@ fn contact_more<'a>(
             x.connection(f, items, path)
         }
         _ => return listed(x, f, path, &["draftOrders", "roleAssignments"]),
+    })
+}
+
+/// `CustomerEmailAddress`: the fields read straight off it; the derived ones and those Shopify
+/// answers empty for the simulator's shops in `email_more`.
+pub(super) fn email<'a>(
+    x: &mut Exec<'a>,
+    c: &'a Customer,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "emailAddress" => json!(c.email),
+        "marketingState" => json!("NOT_SUBSCRIBED"),
+        _ => return email_more(x, c, f, path),
     })
 }
 
@@ -165,45 +259,6 @@ pub(super) fn phone(x: &mut Exec, c: &Customer, f: &Field, path: &[Value]) -> Va
     )
 }
 
-pub(super) fn contact<'a>(
-    x: &mut Exec<'a>,
-    c: &'a Company,
-    k: &'a Contact,
-    f: &Field,
-    path: &mut Vec<Value>,
-) -> Option<Value> {
-    let shop = x.shop;
-    Some(match f.name.as_str() {
-        "id" => json!(gid("CompanyContact", k.id)),
-        "isMainContact" => json!(k.main),
-        "company" => x.set(Obj::Company(c), &f.selection_set, path),
-        "customer" => match shop.customers.get(&k.customer_id) {
-            Some(cu) => x.set(Obj::Customer(cu), &f.selection_set, path),
-            None => Value::Null,
-        },
-        _ => return contact_more(x, c, k, f, path),
-    })
-}
-
-pub(super) fn address<'a>(
-    x: &mut Exec<'a>,
-    a: &'a Address,
-    f: &Field,
-    path: &mut Vec<Value>,
-) -> Option<Value> {
-    Some(match f.name.as_str() {
-        "firstName" => json!(a.first_name),
-        "lastName" => json!(a.last_name),
-        "name" => json!(format!("{} {}", a.first_name, a.last_name)),
-        "address1" => json!(a.address1),
-        "city" => json!(a.city),
-        "zip" => json!(a.zip),
-        "countryCodeV2" => json!(a.country_code),
-        "company" | "address2" | "province" | "provinceCode" | "phone" => Value::Null,
-        _ => return address_more(x, a, f, path),
-    })
-}
-
 pub(super) fn money<'a>(
     x: &mut Exec<'a>,
     a: &'a str,
@@ -216,38 +271,6 @@ pub(super) fn money<'a>(
         "amount" => json!(a),
         "currencyCode" => json!(shop.currency),
         _ => return None,
-    })
-}
-
-pub(super) fn assigned_location<'a>(
-    x: &mut Exec<'a>,
-    l: u64,
-    f: &Field,
-    path: &mut Vec<Value>,
-) -> Option<Value> {
-    let shop = x.shop;
-    Some(match f.name.as_str() {
-        "location" => match shop.locations.get(&l) {
-            Some(l) => x.set(Obj::Location(l), &f.selection_set, path),
-            None => Value::Null,
-        },
-        "name" => json!(shop.locations.get(&l).map(|l| l.name.clone())),
-        _ => return assigned_location_more(x, l, f, path),
-    })
-}
-
-pub(super) fn quantity<'a>(
-    x: &mut Exec<'a>,
-    n: &'static str,
-    v: i64,
-    item: u64,
-    l: u64,
-    f: &Field,
-) -> Option<Value> {
-    Some(match f.name.as_str() {
-        "name" => json!(n),
-        "quantity" => json!(v),
-        _ => return quantity_more(x, n, item, l, f),
     })
 }
 
@@ -265,18 +288,5 @@ pub(super) fn media_error(e: &(String, String), f: &Field) -> Option<Value> {
         "message" => json!(e.1),
         "details" => Value::Null,
         _ => return None,
-    })
-}
-
-pub(super) fn email<'a>(
-    x: &mut Exec<'a>,
-    c: &'a Customer,
-    f: &Field,
-    path: &mut Vec<Value>,
-) -> Option<Value> {
-    Some(match f.name.as_str() {
-        "emailAddress" => json!(c.email),
-        "marketingState" => json!("NOT_SUBSCRIBED"),
-        _ => return email_more(x, c, f, path),
     })
 }

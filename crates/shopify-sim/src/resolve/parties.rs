@@ -1,13 +1,11 @@
-//! Customers, B2B companies and their locations, catalogs and price lists, and Shopify
-//! Payments payouts and balance transactions. Order counts and amounts spent are derived from
+//! Customers, B2B companies and their locations, catalogs, price lists and their fixed
+//! prices. Order counts and amounts spent are derived from
 //! the shop's orders; a company's orders are those of its contacts' customers.
 
-use super::{Exec, Item, Obj, amount, cents, count, listed, money, money_json, object};
+use super::{Exec, Item, Obj, amount, count, listed, money, object};
 use crate::exec::time;
 use crate::search::{self, FieldValue};
-use crate::store::{
-    BalanceTx, Catalog, Company, CompanyLocation, Customer, Order, Payout, PriceList, gid,
-};
+use crate::store::{Catalog, Company, CompanyLocation, Customer, Order, PriceList, gid};
 use apollo_compiler::executable::Field;
 use serde_json::{Value, json};
 
@@ -50,6 +48,49 @@ pub(super) fn lifetime(since: &chrono::DateTime<chrono::Utc>) -> String {
         31..=364 => format!("about {} months", (days / 30).max(1)),
         _ => format!("about {} years", days / 365),
     }
+}
+
+/// `Customer`: the fields read straight off it; the derived ones and those Shopify
+/// answers empty for the simulator's shops in `customer_more`.
+pub(super) fn customer<'a>(
+    x: &mut Exec<'a>,
+    c: &'a Customer,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "id" => json!(gid("Customer", c.id)),
+        "firstName" => json!(c.first_name),
+        "lastName" => json!(c.last_name),
+        "displayName" => json!(format!("{} {}", c.first_name, c.last_name)),
+        "tags" => json!(c.tags),
+        "createdAt" => json!(time(&c.created_at)),
+        "updatedAt" => json!(time(&c.updated_at)),
+        "defaultEmailAddress" => x.set(Obj::Email(c), &f.selection_set, path),
+        "email" => json!(c.email),
+        "phone" => {
+            if c.phone.is_empty() {
+                Value::Null
+            } else {
+                json!(c.phone)
+            }
+        }
+        "note" => {
+            if c.note.is_empty() {
+                Value::Null
+            } else {
+                json!(c.note)
+            }
+        }
+        "defaultAddress" => match c.addresses.first() {
+            Some(a) => x.set(Obj::Address(a), &f.selection_set, path),
+            None => Value::Null,
+        },
+        "addresses" => Value::Array(
+            c.addresses.iter().map(|a| x.set(Obj::Address(a), &f.selection_set, path)).collect(),
+        ),
+        _ => return customer_more(x, c, f, path),
+    })
 }
 
 const CUSTOMER_EMPTY: &[&str] = &[
@@ -162,6 +203,36 @@ fn customer_more<'a>(
     })
 }
 
+/// `Company`: the fields read straight off it; the derived ones and those Shopify
+/// answers empty for the simulator's shops in `company_more`.
+pub(super) fn company<'a>(
+    x: &mut Exec<'a>,
+    c: &'a Company,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "locations" | "contacts" => super::connection(x, Obj::Company(c), f, path),
+        "id" => json!(gid("Company", c.id)),
+        "name" => json!(c.name),
+        "externalId" => json!(c.external_id),
+        "note" => {
+            if c.note.is_empty() {
+                Value::Null
+            } else {
+                json!(c.note)
+            }
+        }
+        "createdAt" => json!(time(&c.created_at)),
+        "updatedAt" => json!(time(&c.updated_at)),
+        "mainContact" => match c.contacts.iter().find(|k| k.main) {
+            Some(k) => x.set(Obj::Contact(c, k), &f.selection_set, path),
+            None => Value::Null,
+        },
+        _ => return company_more(x, c, f, path),
+    })
+}
+
 const COMPANY_EMPTY: &[&str] = &[
     "contactRoles",
     "defaultRole",
@@ -222,6 +293,28 @@ fn company_address(a: &crate::store::CompanyAddress, company: &str, location: &s
         "phone": a.phone, "companyName": company, "formattedAddress": lines,
         "formattedArea": (!area.is_empty()).then(|| format!("{area}, {country}")),
         "createdAt": time(&a.created_at), "updatedAt": time(&a.created_at),
+    })
+}
+
+/// `CompanyLocation`: the fields read straight off it; the derived ones and those Shopify
+/// answers empty for the simulator's shops in `company_location_more`.
+pub(super) fn company_location<'a>(
+    x: &mut Exec<'a>,
+    c: &'a Company,
+    l: &'a CompanyLocation,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    let shop = x.shop;
+    Some(match f.name.as_str() {
+        "catalogs" => super::connection(x, Obj::CompanyLocation(c, l), f, path),
+        "id" => json!(gid("CompanyLocation", l.id)),
+        "name" => json!(l.name),
+        "externalId" => json!(l.external_id),
+        "currency" => json!(shop.currency),
+        "company" => x.set(Obj::Company(c), &f.selection_set, path),
+        "updatedAt" => json!(time(&c.updated_at)),
+        _ => return company_location_more(x, c, l, f, path),
     })
 }
 
@@ -299,6 +392,28 @@ fn company_location_more<'a>(
     })
 }
 
+/// `CompanyLocationCatalog`: the fields read straight off it; the derived ones and those Shopify
+/// answers empty for the simulator's shops in `catalog_more`.
+pub(super) fn catalog<'a>(
+    x: &mut Exec<'a>,
+    c: &'a Catalog,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    let shop = x.shop;
+    Some(match f.name.as_str() {
+        "companyLocations" => super::connection(x, Obj::Catalog(c), f, path),
+        "id" => json!(gid("CompanyLocationCatalog", c.id)),
+        "title" => json!(c.title),
+        "status" => json!(c.status),
+        "priceList" => match c.price_list.and_then(|p| shop.price_lists.get(&p)) {
+            Some(p) => x.set(Obj::PriceList(p), &f.selection_set, path),
+            None => Value::Null,
+        },
+        _ => return catalog_more(x, c, f, path),
+    })
+}
+
 fn catalog_more<'a>(
     x: &mut Exec<'a>,
     c: &'a Catalog,
@@ -309,6 +424,24 @@ fn catalog_more<'a>(
         "companyLocationsCount" => count(x, c.locations.len(), f, path),
         "operations" => json!([]),
         _ => return listed(x, f, path, &["publication"]),
+    })
+}
+
+/// `PriceList`: the fields read straight off it; the derived ones and those Shopify
+/// answers empty for the simulator's shops in `price_list_more`.
+pub(super) fn price_list<'a>(
+    x: &mut Exec<'a>,
+    p: &'a PriceList,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "prices" => super::connection(x, Obj::PriceList(p), f, path),
+        "id" => json!(gid("PriceList", p.id)),
+        "name" => json!(p.name),
+        "currency" => json!(p.currency),
+        "fixedPricesCount" => json!(p.prices.len()),
+        _ => return price_list_more(x, p, f, path),
     })
 }
 
@@ -330,131 +463,6 @@ fn price_list_more<'a>(
             f,
         ),
         _ => return listed(x, f, path, &["quantityRules"]),
-    })
-}
-
-/// Sums of a payout's balance transactions by kind: (gross, fee).
-fn sums(x: &Exec, p: &Payout, kind: &str) -> (i64, i64) {
-    x.shop
-        .balance_txs
-        .values()
-        .filter(|b| b.payout == Some(p.id) && b.kind == kind)
-        .fold((0, 0), |(g, fee), b| (g + cents(&b.amount), fee + cents(&b.fee)))
-}
-
-fn payout_more<'a>(
-    x: &mut Exec<'a>,
-    p: &'a Payout,
-    f: &Field,
-    path: &mut Vec<Value>,
-) -> Option<Value> {
-    let (charges, charge_fees) = sums(x, p, "CHARGE");
-    let (refunds, refund_fees) = sums(x, p, "REFUND");
-    Some(match f.name.as_str() {
-        "businessEntity" => object(x, path, super::orders::business_entity(x), f),
-        "gross" => money(x, &amount(charges + refunds), f),
-        "summary" => {
-            let m = |c: i64| money_json(x, &amount(c));
-            object(
-                x,
-                path,
-                json!({
-                    "chargesGross": m(charges), "chargesFee": m(charge_fees),
-                    "refundsFeeGross": m(refunds), "refundsFee": m(refund_fees),
-                    "adjustmentsGross": m(0), "adjustmentsFee": m(0),
-                    "advanceGross": m(0), "advanceFees": m(0),
-                    "reservedFundsGross": m(0), "reservedFundsFee": m(0),
-                    "retriedPayoutsGross": m(0), "retriedPayoutsFee": m(0),
-                    "usdcRebateCreditAmount": m(0),
-                }),
-                f,
-            )
-        }
-        _ => return listed(x, f, path, &["bankAccount"]),
-    })
-}
-
-pub(super) fn company<'a>(
-    x: &mut Exec<'a>,
-    c: &'a Company,
-    f: &Field,
-    path: &mut Vec<Value>,
-) -> Option<Value> {
-    Some(match f.name.as_str() {
-        "locations" | "contacts" => super::connection(x, Obj::Company(c), f, path),
-        "id" => json!(gid("Company", c.id)),
-        "name" => json!(c.name),
-        "externalId" => json!(c.external_id),
-        "note" => {
-            if c.note.is_empty() {
-                Value::Null
-            } else {
-                json!(c.note)
-            }
-        }
-        "createdAt" => json!(time(&c.created_at)),
-        "updatedAt" => json!(time(&c.updated_at)),
-        "mainContact" => match c.contacts.iter().find(|k| k.main) {
-            Some(k) => x.set(Obj::Contact(c, k), &f.selection_set, path),
-            None => Value::Null,
-        },
-        _ => return company_more(x, c, f, path),
-    })
-}
-
-pub(super) fn company_location<'a>(
-    x: &mut Exec<'a>,
-    c: &'a Company,
-    l: &'a CompanyLocation,
-    f: &Field,
-    path: &mut Vec<Value>,
-) -> Option<Value> {
-    let shop = x.shop;
-    Some(match f.name.as_str() {
-        "catalogs" => super::connection(x, Obj::CompanyLocation(c, l), f, path),
-        "id" => json!(gid("CompanyLocation", l.id)),
-        "name" => json!(l.name),
-        "externalId" => json!(l.external_id),
-        "currency" => json!(shop.currency),
-        "company" => x.set(Obj::Company(c), &f.selection_set, path),
-        "updatedAt" => json!(time(&c.updated_at)),
-        _ => return company_location_more(x, c, l, f, path),
-    })
-}
-
-pub(super) fn catalog<'a>(
-    x: &mut Exec<'a>,
-    c: &'a Catalog,
-    f: &Field,
-    path: &mut Vec<Value>,
-) -> Option<Value> {
-    let shop = x.shop;
-    Some(match f.name.as_str() {
-        "companyLocations" => super::connection(x, Obj::Catalog(c), f, path),
-        "id" => json!(gid("CompanyLocationCatalog", c.id)),
-        "title" => json!(c.title),
-        "status" => json!(c.status),
-        "priceList" => match c.price_list.and_then(|p| shop.price_lists.get(&p)) {
-            Some(p) => x.set(Obj::PriceList(p), &f.selection_set, path),
-            None => Value::Null,
-        },
-        _ => return catalog_more(x, c, f, path),
-    })
-}
-
-pub(super) fn price_list<'a>(
-    x: &mut Exec<'a>,
-    p: &'a PriceList,
-    f: &Field,
-    path: &mut Vec<Value>,
-) -> Option<Value> {
-    Some(match f.name.as_str() {
-        "prices" => super::connection(x, Obj::PriceList(p), f, path),
-        "id" => json!(gid("PriceList", p.id)),
-        "name" => json!(p.name),
-        "currency" => json!(p.currency),
-        "fixedPricesCount" => json!(p.prices.len()),
-        _ => return price_list_more(x, p, f, path),
     })
 }
 
@@ -481,123 +489,6 @@ pub(super) fn price<'a>(
             }
         }
         _ => return None,
-    })
-}
-
-pub(super) fn payments_account<'a>(
-    x: &mut Exec<'a>,
-    f: &Field,
-    path: &mut Vec<Value>,
-) -> Option<Value> {
-    Some(match f.name.as_str() {
-        "id" => json!(gid("ShopifyPaymentsAccount", 1)),
-        "balanceTransactions" | "payouts" => super::connection(x, Obj::Payments, f, path),
-        _ => return None,
-    })
-}
-
-pub(super) fn balance_transaction<'a>(
-    x: &mut Exec<'a>,
-    b: &'a BalanceTx,
-    f: &Field,
-    path: &mut Vec<Value>,
-) -> Option<Value> {
-    let shop = x.shop;
-    Some(match f.name.as_str() {
-        "id" => json!(gid("ShopifyPaymentsBalanceTransaction", b.id)),
-        "type" | "sourceType" => json!(b.kind),
-        "amount" => x.set(Obj::Money(&b.amount), &f.selection_set, path),
-        "fee" => x.set(Obj::Money(&b.fee), &f.selection_set, path),
-        "net" => x.set(Obj::Money(&b.net), &f.selection_set, path),
-        "transactionDate" => json!(time(&b.at)),
-        "test" => json!(false),
-        "sourceOrderTransactionId" | "sourceId" => json!(b.id.to_string()),
-        "associatedOrder" => match shop.orders.get(&b.order_id) {
-            Some(o) => x.set(Obj::AssocOrder(o), &f.selection_set, path),
-            None => Value::Null,
-        },
-        "associatedPayout" => {
-            let p = b.payout.and_then(|p| shop.payouts.get(&p));
-            x.set(Obj::AssocPayout(p), &f.selection_set, path)
-        }
-        "adjustmentsOrders" => json!([]),
-        "adjustmentReason" => Value::Null,
-        _ => return None,
-    })
-}
-
-pub(super) fn associated_order(o: &Order, f: &Field) -> Option<Value> {
-    Some(match f.name.as_str() {
-        "id" => json!(gid("Order", o.id)),
-        "name" => json!(o.name()),
-        _ => return None,
-    })
-}
-
-pub(super) fn associated_payout(p: Option<&Payout>, f: &Field) -> Option<Value> {
-    Some(match f.name.as_str() {
-        "id" => json!(p.map(|p| gid("ShopifyPaymentsPayout", p.id))),
-        "status" => json!(p.map_or("PENDING", |p| p.status.as_str())),
-        _ => return None,
-    })
-}
-
-pub(super) fn payout<'a>(
-    x: &mut Exec<'a>,
-    p: &'a Payout,
-    f: &Field,
-    path: &mut Vec<Value>,
-) -> Option<Value> {
-    Some(match f.name.as_str() {
-        "id" => json!(gid("ShopifyPaymentsPayout", p.id)),
-        "legacyResourceId" => json!(p.id.to_string()),
-        "issuedAt" => json!(time(&p.issued_at)),
-        "net" => x.set(Obj::Money(&p.net), &f.selection_set, path),
-        "status" => json!(p.status),
-        "transactionType" => json!("DEPOSIT"),
-        "externalTraceId" => Value::Null,
-        _ => return payout_more(x, p, f, path),
-    })
-}
-
-pub(super) fn customer<'a>(
-    x: &mut Exec<'a>,
-    c: &'a Customer,
-    f: &Field,
-    path: &mut Vec<Value>,
-) -> Option<Value> {
-    Some(match f.name.as_str() {
-        "id" => json!(gid("Customer", c.id)),
-        "firstName" => json!(c.first_name),
-        "lastName" => json!(c.last_name),
-        "displayName" => json!(format!("{} {}", c.first_name, c.last_name)),
-        "tags" => json!(c.tags),
-        "createdAt" => json!(time(&c.created_at)),
-        "updatedAt" => json!(time(&c.updated_at)),
-        "defaultEmailAddress" => x.set(Obj::Email(c), &f.selection_set, path),
-        "email" => json!(c.email),
-        "phone" => {
-            if c.phone.is_empty() {
-                Value::Null
-            } else {
-                json!(c.phone)
-            }
-        }
-        "note" => {
-            if c.note.is_empty() {
-                Value::Null
-            } else {
-                json!(c.note)
-            }
-        }
-        "defaultAddress" => match c.addresses.first() {
-            Some(a) => x.set(Obj::Address(a), &f.selection_set, path),
-            None => Value::Null,
-        },
-        "addresses" => Value::Array(
-            c.addresses.iter().map(|a| x.set(Obj::Address(a), &f.selection_set, path)).collect(),
-        ),
-        _ => return customer_more(x, c, f, path),
     })
 }
 

@@ -1,5 +1,5 @@
-//! Root fields beyond `exec.rs` (`productsCount`, `productVariants`, introspection's
-//! placeholders), webhook subscriptions' deprecated `callbackUrl`, and metafields.
+//! The root fields (lookups by id, counts, introspection's placeholders), the shop, bulk
+//! operations, webhook subscriptions and metafields.
 
 use super::{Exec, Item, Obj, connection, count, listed};
 use crate::exec::time;
@@ -23,6 +23,24 @@ pub(super) fn field<'a>(x: &mut Exec<'a>, f: &Field, path: &mut Vec<Value>) -> O
         }
         "productVariants" => connection(x, Obj::Query, f, path),
         _ => return None,
+    })
+}
+
+/// `WebhookSubscription`: the fields read straight off it; the derived ones and those Shopify
+/// answers empty for the simulator's shops in `subscription_more`.
+pub(super) fn subscription(
+    x: &mut Exec,
+    w: &crate::store::Subscription,
+    f: &Field,
+    path: &mut [Value],
+) -> Option<Value> {
+    Some(match f.name.as_str() {
+        "id" => json!(gid("WebhookSubscription", w.id)),
+        "topic" => json!(w.topic),
+        "uri" => json!(w.uri),
+        "format" => json!("JSON"),
+        "createdAt" | "updatedAt" => json!(time(&w.created_at)),
+        _ => return subscription_more(x, w, f, path),
     })
 }
 
@@ -373,22 +391,6 @@ pub(super) fn query<'a>(x: &mut Exec<'a>, f: &Field, path: &mut Vec<Value>) -> O
             }
         }
         _ => return field(x, f, path),
-    })
-}
-
-pub(super) fn subscription(
-    x: &mut Exec,
-    w: &crate::store::Subscription,
-    f: &Field,
-    path: &mut [Value],
-) -> Option<Value> {
-    Some(match f.name.as_str() {
-        "id" => json!(gid("WebhookSubscription", w.id)),
-        "topic" => json!(w.topic),
-        "uri" => json!(w.uri),
-        "format" => json!("JSON"),
-        "createdAt" | "updatedAt" => json!(time(&w.created_at)),
-        _ => return subscription_more(x, w, f, path),
     })
 }
 
