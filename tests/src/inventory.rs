@@ -195,7 +195,8 @@ pub async fn set_on_hand_by_hand(
     Ok(())
 }
 
-/// Connect `shop` with these location mappings (Shopify location gid, ERP filter).
+/// Connect `shop` with these location mappings (Shopify location gid, ERP filter; an empty
+/// filter maps the location as disabled).
 pub async fn connect_inventory_shop(
     s: &InvStack,
     shop: &str,
@@ -211,7 +212,12 @@ pub async fn connect_inventory_shop(
             .map(|(loc, filter)| shopsync_common::shop::LocationMapping {
                 shopify_location_id: (*loc).into(),
                 erp_location_filter: (*filter).into(),
-                stock_calculation: Default::default(),
+                // No ERP location: mapped as not synced.
+                stock_calculation: if filter.is_empty() {
+                    shopsync_common::shop::StockCalculation::Disabled
+                } else {
+                    Default::default()
+                },
                 default_erp_location: None,
             })
             .collect(),
@@ -240,6 +246,17 @@ pub async fn erp_items_linked_on(
     variants: &[SimVariant],
     locations: &[&str],
 ) -> Result<Vec<String>> {
+    let items = erp_items(posting, variants, locations).await?;
+    link_items(scheduler, shop, &variants.iter().zip(&items).collect::<Vec<_>>()).await?;
+    Ok(items)
+}
+
+/// The ERP locations and items `INV-<n>` (one per variant, with its SKU), not linked.
+pub async fn erp_items(
+    posting: &Proc,
+    variants: &[SimVariant],
+    locations: &[&str],
+) -> Result<Vec<String>> {
     let (mut erp, _) = erp_clients(posting).await?;
     for code in locations {
         erp.create_location(pb::Location {
@@ -250,7 +267,6 @@ pub async fn erp_items_linked_on(
         .await?;
     }
     let mut items = Vec::new();
-    let mut links = Vec::new();
     for (i, v) in variants.iter().enumerate() {
         let no = format!("INV-{i}");
         erp.create_item(pb::Item {
@@ -262,19 +278,46 @@ pub async fn erp_items_linked_on(
             ..Default::default()
         })
         .await?;
-        links.push(pb::Link {
+        items.push(no);
+    }
+    Ok(items)
+}
+
+/// Item links: each variant to its ERP item.
+pub async fn link_items(
+    scheduler: &Proc,
+    shop: &str,
+    pairs: &[(&SimVariant, &String)],
+) -> Result<()> {
+    let links = pairs
+        .iter()
+        .map(|(v, no)| pb::Link {
             kind: pb::LinkKind::Item as i32,
-            erp_id: no.clone(),
+            erp_id: (*no).clone(),
             erp_variant: String::new(),
             shopify_id: v.gid.clone(),
             shopify_parent_id: v.product_gid.clone(),
             shopify_inventory_item_id: v.inventory_item.clone(),
             updated_at: None,
-        });
-        items.push(no);
-    }
+        })
+        .collect();
     shops(scheduler).await?.put_links(pb::PutLinksRequest { shop: shop.into(), links }).await?;
-    Ok(items)
+    Ok(())
+}
+
+/// The shop's item links: (variant gid, ERP item).
+pub async fn item_links(scheduler: &Proc, shop: &str) -> Result<BTreeMap<String, String>> {
+    let r = shops(scheduler)
+        .await?
+        .list_links(pb::ListLinksRequest {
+            shop: shop.into(),
+            kind: pb::LinkKind::Item as i32,
+            page_size: 1000,
+            after: String::new(),
+        })
+        .await?
+        .into_inner();
+    Ok(r.links.into_iter().map(|l| (l.shopify_id, l.erp_id)).collect())
 }
 
 /// Post a stock adjustment: (item, location, quantity) lines.

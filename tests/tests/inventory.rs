@@ -194,13 +194,20 @@ async fn a_dry_run_lists_the_differences_and_writes_nothing_and_an_unchanged_res
     assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
     let c = &run.counters.as_ref().unwrap().values;
     assert_eq!((c["levels_to_change"], c["mutations"], c["bulk_reads"]), (1, 0, 1), "{c:?}");
-    assert_eq!(run.errors.len(), 1, "{:?}", run.errors);
-    assert!(run.errors[0].record.contains(&l1), "{:?}", run.errors);
-    assert!(
-        run.errors[0].message.contains("would set on_hand 4 (Shopify has 42)"),
-        "{:?}",
-        run.errors
-    );
+    let (diffs, others): (Vec<_>, Vec<_>) =
+        run.errors.iter().partition(|e| e.message.contains("would set"));
+    assert_eq!(diffs.len(), 1, "{:?}", run.errors);
+    assert!(diffs[0].record.contains(&l1), "{:?}", run.errors);
+    assert!(diffs[0].message.contains("would set on_hand 4 (Shopify has 42)"), "{diffs:?}");
+    // The other Shopify locations feed from nowhere: reported (every run, until mapped).
+    assert_eq!(others.len(), locs.len() - 1, "{:?}", run.errors);
+    for (gid, _) in &locs[1..] {
+        assert!(
+            others.iter().any(|e| e.record.contains(gid.as_str())
+                && e.message.contains("no ERP location feeds it")),
+            "{others:?}"
+        );
+    }
     // Nothing written: no mutation, no drift recorded, the level as it was.
     assert_eq!(sim_on_hand_changes(&s.sim, "dry").await?.len(), before);
     assert!(drift(&s.db, "dry").await?.is_empty());
@@ -411,5 +418,57 @@ async fn a_posted_shipment_counts_once_until_fulfilled_and_free_stock_leaves_oth
     erp.delete_sales_document(pb::DocumentRef { no: doc.no, ..Default::default() }).await?;
     eventually(SOON, || on_hand_is(l2.clone(), 8)).await?;
     assert!(drift(&s.db, "shp").await?.is_empty());
+    Ok(())
+}
+
+/// A reconciliation links the variants whose SKU names exactly one ERP item (and from then on
+/// the follower pushes their changes); an ambiguous SKU is a record, never a guess.
+#[tokio::test]
+async fn variants_are_linked_by_sku_and_then_followed() -> Result<()> {
+    let s = InvStack::start("inventory_by_sku", &["sku"]).await?;
+    sim_post(&s.sim, "/sim/shops/sku/seed", json!({"seed": 7, "products": 4, "customers": 1}))
+        .await?;
+    let (variants, locs) = sim_catalogue(&s.sim, "sku").await?;
+    assert!(variants.len() >= 4, "{variants:?}");
+    let l1 = locs[0].0.clone();
+    let maps: Vec<(&str, &str)> = std::iter::once((l1.as_str(), "MAIN"))
+        .chain(locs[1..].iter().map(|(gid, _)| (gid.as_str(), "")))
+        .collect();
+    connect_inventory_shop(&s, "sku", &maps).await?;
+    let items = erp_items(&s.posting, &variants, &["MAIN"]).await?;
+    // Only the first variant is linked; the last one's SKU is on a second ERP item too.
+    link_items(&s.scheduler, "sku", &[(&variants[0], &items[0])]).await?;
+    let (mut erp, _) = erp_clients(&s.posting).await?;
+    let last = variants.last().unwrap();
+    erp.create_item(pb::Item {
+        no: "TWIN".into(),
+        description: "same SKU".into(),
+        unit_price_minor: 100,
+        currency: "EUR".into(),
+        sku: last.sku.clone(),
+        ..Default::default()
+    })
+    .await?;
+    let all = items.iter().map(|i| (i.as_str(), "MAIN", 3)).collect::<Vec<_>>();
+    adjust(&s, &all).await?;
+    eventually(SOON, || on_hand_is(&s, "sku", &variants[0].inventory_item, &l1, 3)).await?;
+    let mut q = queue(&s.scheduler).await?;
+    let run = sync_now(&mut q, "sku", sync_inventory(Default::default())).await?;
+    assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
+    let c = &run.counters.as_ref().unwrap().values;
+    let n = variants.len() as i64;
+    assert_eq!(c["variants_linked_by_sku"], n - 2, "{c:?}");
+    assert_eq!(run.errors.len(), 1, "{:?}", run.errors);
+    assert!(run.errors[0].record.contains(&last.gid), "{:?}", run.errors);
+    assert!(run.errors[0].message.contains("matches 2 ERP items"), "{:?}", run.errors);
+    let links = item_links(&s.scheduler, "sku").await?;
+    assert_eq!(links.len(), variants.len() - 1, "{links:?}");
+    for (v, item) in variants.iter().zip(&items).take(variants.len() - 1) {
+        assert_eq!(links.get(&v.gid), Some(item), "{links:?}");
+        on_hand_is(&s, "sku", &v.inventory_item, &l1, 3).await?;
+    }
+    // The follower uses the new link for the next change.
+    adjust(&s, &[(&items[1], "MAIN", 2)]).await?;
+    eventually(SOON, || on_hand_is(&s, "sku", &variants[1].inventory_item, &l1, 5)).await?;
     Ok(())
 }

@@ -34,6 +34,11 @@ pub struct Quantities {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShopifyItem {
     pub variant: String,
+    pub product: String,
+    /// None: blank.
+    pub sku: Option<String>,
+    /// A bundle: Shopify computes its stock from its components; never written.
+    pub bundle: bool,
     pub inventory_item: String,
     pub tracked: bool,
     /// By location gid.
@@ -51,6 +56,12 @@ pub struct Catalogue {
 #[derive(Deserialize)]
 struct VariantLine {
     id: String,
+    #[serde(default)]
+    sku: Option<String>,
+    #[serde(rename = "requiresComponents", default)]
+    requires_components: bool,
+    #[serde(default)]
+    product: Option<IdOnly>,
     #[serde(rename = "inventoryItem")]
     item: Option<ItemLine>,
 }
@@ -86,6 +97,8 @@ pub enum Found {
     /// The variant is gone (deleted in Shopify).
     NoVariant,
     Untracked,
+    /// The variant is a bundle: its stock is its components'.
+    Bundle,
     /// The item is not stocked at the location.
     NotStocked,
 }
@@ -97,6 +110,9 @@ impl Found {
             Found::Level(_) => None,
             Found::NoVariant => Some("the variant no longer exists in Shopify (deleted)"),
             Found::Untracked => Some("Shopify does not track this item's inventory"),
+            Found::Bundle => {
+                Some("a bundle: Shopify computes its stock from its components' levels")
+            }
             Found::NotStocked => Some("the item is not stocked at this Shopify location"),
         }
     }
@@ -118,6 +134,9 @@ impl Catalogue {
                 }
                 self.items.push(ShopifyItem {
                     variant: v.id,
+                    product: v.product.map(|p| p.id).unwrap_or_default(),
+                    sku: v.sku.filter(|s| !s.trim().is_empty()),
+                    bundle: v.requires_components,
                     inventory_item: item,
                     tracked,
                     levels: HashMap::new(),
@@ -153,6 +172,11 @@ impl Catalogue {
         self.items.len()
     }
 
+    /// Every variant, in the file's order.
+    pub fn items(&self) -> impl Iterator<Item = &ShopifyItem> {
+        self.items.iter()
+    }
+
     pub fn by_variant(&self, gid: &str) -> Option<&ShopifyItem> {
         self.by_variant.get(gid).map(|i| &self.items[*i])
     }
@@ -169,6 +193,7 @@ impl Catalogue {
         };
         match it {
             None => Found::NoVariant,
+            Some(it) if it.bundle => Found::Bundle,
             Some(it) if !it.tracked => Found::Untracked,
             Some(it) => it.levels.get(location).map_or(Found::NotStocked, |q| Found::Level(*q)),
         }
@@ -232,6 +257,18 @@ mod tests {
         assert_eq!(c.find(Some(v1), "", "L2"), Found::NotStocked);
         assert_eq!(c.find(Some(v2), "", "L1"), Found::Untracked);
         assert_eq!(c.find(Some("gid://shopify/ProductVariant/3"), "", "L1"), Found::NoVariant);
+        let v4 = "gid://shopify/ProductVariant/4";
+        c.push(rec(
+            Some(v4),
+            None,
+            json!({"id": v4, "sku": "B-1", "requiresComponents": true, "product": {"id": "P4"},
+                   "inventoryItem": {"id": "gid://shopify/InventoryItem/4", "tracked": true}}),
+        ))
+        .unwrap();
+        assert_eq!(c.find(Some(v4), "", "L1"), Found::Bundle);
+        let b = c.by_variant(v4).unwrap();
+        assert_eq!((b.sku.as_deref(), b.product.as_str()), (Some("B-1"), "P4"));
+        assert_eq!(c.by_variant(v1).unwrap().sku, None);
         assert!(c.push(rec(None, Some("nope"), json!({}))).is_err());
         assert!(!query().contains('#'));
     }

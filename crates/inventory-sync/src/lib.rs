@@ -10,6 +10,7 @@
 
 pub mod bulk;
 pub mod config;
+pub mod discover;
 pub mod error;
 pub mod follow;
 pub mod grpc;

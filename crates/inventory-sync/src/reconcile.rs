@@ -1,5 +1,6 @@
-//! SyncInventory as reconciliation: for the shop's linked variants, the ERP's stock
-//! (`Erp.GetStock`) against Shopify's levels; differences are written the way the follower
+//! SyncInventory as reconciliation: for the shop's linked variants, the ERP's stock (one
+//! snapshot of the stock feed, or `Erp.GetStock` per item for some variants) against
+//! Shopify's levels; differences are written the way the follower
 //! writes them, levels Shopify holds at another value than we knew are recorded as drift, and
 //! records that cannot be synced are reported with their reason (never a failed run).
 //!
@@ -8,10 +9,13 @@
 //! variants; `force` writes even equal quantities; `dry_run` computes the same differences and
 //! writes nothing (each level it would change is a record: ERP value, Shopify value, reason).
 //! Shopify's levels are read in one bulk operation ([`crate::bulk`]); variants deleted in
-//! Shopify, untracked items and items not stocked at a mapped location are records with their
-//! reason.
+//! Shopify, untracked items, bundles and items not stocked at a mapped location are records
+//! with their reason. A whole-catalogue run that read Shopify also links variants by SKU and
+//! reports Shopify locations no mapping names ([`crate::discover`]). The plan is built,
+//! compared and written a page of links at a time, so memory stays flat with the catalogue.
 
 use crate::bulk;
+use crate::discover;
 use crate::error::Failure;
 use crate::map::{self, PushLine};
 use crate::push::{Outcome, Pusher};
@@ -22,7 +26,7 @@ use shopsync_proto::pb;
 use shopsync_runtime::shop::ShopContext;
 use shopsync_runtime::worker::RunContext;
 use sqlx::PgPool;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// A level the run would change (a dry run's record, `Stock.Diff`'s answer).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +68,15 @@ pub struct Planner<'a> {
     catalogue: Option<bulk::Catalogue>,
     /// The next page of links; none when every page has been planned.
     after: Option<String>,
+    /// Variants of the pages planned so far (those not in it may be linked by SKU).
+    linked: HashSet<String>,
+    /// Whether variants were matched by SKU (after the last page).
+    discovered: bool,
+    /// Records to report with the next chunk (unmapped Shopify locations).
+    pending: Vec<RecordError>,
     pub variants: i64,
+    /// Variants linked by SKU in this run (a dry run: that would be).
+    pub linked_by_sku: i64,
 }
 
 impl<'a> Planner<'a> {
@@ -82,13 +94,17 @@ impl<'a> Planner<'a> {
             snapshot: None,
             catalogue: None,
             after: Some(String::new()),
+            linked: HashSet::new(),
+            discovered: false,
+            pending: Vec::new(),
             variants: 0,
+            linked_by_sku: 0,
         };
         if p.variant_ids.is_empty() {
             planner.snapshot = Some(planner.erp_snapshot().await?);
         }
         if !p.skip_import || p.dry_run {
-            planner.catalogue = Some(bulk::read(&shop.shopify, BULK_POLL).await?);
+            planner.read_shopify().await?;
         }
         Ok(planner)
     }
@@ -96,6 +112,50 @@ impl<'a> Planner<'a> {
     /// Whether Shopify was read (in bulk).
     pub fn read(&self) -> bool {
         self.catalogue.is_some()
+    }
+
+    /// Shopify's levels in bulk, and its locations no mapping names (a whole-catalogue run).
+    async fn read_shopify(&mut self) -> Result<(), Failure> {
+        self.catalogue = Some(bulk::read(&self.shop.shopify, BULK_POLL).await?);
+        if self.p.variant_ids.is_empty() {
+            self.pending.extend(discover::unmapped_locations(self.shop).await?);
+        }
+        Ok(())
+    }
+
+    /// The links of the next chunk: a page of the shop's links, then (a whole-catalogue run
+    /// that read Shopify) the variants matched by SKU; none when done.
+    async fn next_links(&mut self) -> Result<Option<Vec<pb::Link>>, Failure> {
+        if let Some(after) = self.after.take() {
+            let name = self.shop.shop.name.as_str();
+            let (links, next) = links_page(self.shop, name, after).await?;
+            self.after = next;
+            if self.p.variant_ids.is_empty() {
+                self.linked.extend(links.iter().map(|l| l.shopify_id.clone()));
+            }
+            return Ok(Some(links));
+        }
+        if self.discovered || !self.p.variant_ids.is_empty() {
+            return Ok(None);
+        }
+        self.discovered = true;
+        let Some(catalogue) = self.catalogue.as_ref() else { return Ok(None) };
+        let found =
+            discover::links_by_sku(self.shop, catalogue, &self.linked, !self.p.dry_run).await?;
+        self.linked = HashSet::new();
+        self.pending.extend(found.records);
+        self.linked_by_sku = found.links.len() as i64;
+        for l in &found.links {
+            if let Some(stock) = self.snapshot.as_mut() {
+                // Not in the snapshot's linked items: read on its own.
+                if !stock.contains_key(&l.erp_id)
+                    && let Some(levels) = erp_stock(self.shop, &l.erp_id).await?
+                {
+                    stock.insert(l.erp_id.clone(), levels);
+                }
+            }
+        }
+        Ok(Some(found.links))
     }
 
     /// A whole-catalogue run reads the ERP's stock in one streamed read (its stock feed from
@@ -134,12 +194,10 @@ impl<'a> Planner<'a> {
 
     /// The next chunk of the plan; none when done.
     pub async fn next(&mut self) -> Result<Option<Planned>, Failure> {
-        let Some(after) = self.after.take() else { return Ok(None) };
+        let Some(links) = self.next_links().await? else { return Ok(None) };
         let name = self.shop.shop.name.as_str();
-        let (links, next) = links_page(self.shop, name, after).await?;
-        self.after = next;
         let mappings = map::active_mappings(&self.shop.shop.settings);
-        let mut unsynced = Vec::new();
+        let mut unsynced = std::mem::take(&mut self.pending);
         let mut lines = Vec::new();
         let mut per_item: HashMap<String, ItemStock> = HashMap::new();
         for l in links {
@@ -203,7 +261,8 @@ impl<'a> Planner<'a> {
         }
         if self.catalogue.is_none() && lines.iter().any(|(l, _)| l.compare.is_none()) {
             // skip_import, but a level we never knew: read Shopify after all (once).
-            self.catalogue = Some(bulk::read(&self.shop.shopify, BULK_POLL).await?);
+            self.read_shopify().await?;
+            unsynced.append(&mut self.pending);
         }
         let Some(catalogue) = self.catalogue.as_ref() else {
             let lines = lines.into_iter().map(|(l, _)| (l, None)).collect();
@@ -325,6 +384,7 @@ pub async fn run(
         }
         report.count("variants", planner.variants);
         report.count("bulk_reads", i64::from(planner.read()));
+        report.count("variants_linked_by_sku", planner.linked_by_sku);
         report.count("levels_to_change", to_change);
         report.count("levels_unchanged", unchanged);
         report.count("mutations", 0);
@@ -356,6 +416,7 @@ pub async fn run(
     }
     report.count("variants", planner.variants);
     report.count("bulk_reads", i64::from(planner.read()));
+    report.count("variants_linked_by_sku", planner.linked_by_sku);
     report.count("levels_read", read);
     report.count("levels_read_again", out.reads as i64);
     report.count("levels_sent", out.sent as i64);
