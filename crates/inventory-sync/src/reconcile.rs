@@ -397,6 +397,7 @@ pub async fn run(
     let pusher = Pusher { shopify: &shop.shopify, db, shop: name, source: "reconcile" };
     let mut out = Outcome::default();
     let mut read = 0;
+    let mut ready = Vec::new();
     while let Some(chunk) = planner.next().await? {
         for e in chunk.unsynced {
             report.record_error(e);
@@ -411,9 +412,16 @@ pub async fn run(
         }
         read += reads.len() as i64;
         lines.extend(pusher.observe(reads, &mut out).await?);
-        let ready = pusher.prepare(lines, false, p.force, &mut out).await?;
-        pusher.send(ready, &mut out).await?;
+        ready.extend(pusher.prepare(lines, false, p.force, &mut out).await?);
+        // Full batches go now; a rest waits for the next chunk's lines, so a few changes
+        // spread over the catalogue still take one mutation per 250 levels.
+        let full = ready.len() - ready.len() % map::BATCH;
+        if full > 0 {
+            let rest = ready.split_off(full);
+            pusher.send(std::mem::replace(&mut ready, rest), &mut out).await?;
+        }
     }
+    pusher.send(ready, &mut out).await?;
     report.count("variants", planner.variants);
     report.count("bulk_reads", i64::from(planner.read()));
     report.count("variants_linked_by_sku", planner.linked_by_sku);
