@@ -66,6 +66,41 @@ pub enum PayloadObject {
     Metafields(Vec<u64>),
 }
 
+impl PayloadObject {
+    /// The object of the payload, found in the shop (None for the kinds answered otherwise).
+    fn obj<'a>(&self, shop: &'a Shop) -> Option<Obj<'a>> {
+        match self.clone() {
+            PayloadObject::Customer(id) => shop.customers.get(&id).map(Obj::Customer),
+            PayloadObject::Bulk(id) => shop.bulk_ops.get(&id).map(Obj::Bulk),
+            PayloadObject::Group(id) => shop.adjustments.get(&id).map(Obj::Group),
+            PayloadObject::Subscription(id) => shop.subscriptions.get(&id).map(Obj::Subscription),
+            PayloadObject::Fulfillment(order, id) => shop.orders.get(&order).and_then(|o| {
+                o.fulfillments.iter().find(|f| f.id == id).map(|f| Obj::Fulfillment(o, f))
+            }),
+            PayloadObject::FulfillmentOrder(order, id) => shop.orders.get(&order).and_then(|o| {
+                o.fulfillment_orders.iter().find(|f| f.id == id).map(|f| Obj::Fo(o, f))
+            }),
+            PayloadObject::Product(id) | PayloadObject::Variants(id, _) => {
+                shop.products.get(&id).map(Obj::Product)
+            }
+            PayloadObject::Order(id) => shop.orders.get(&id).map(Obj::Order),
+            PayloadObject::Company(id) => shop.companies.get(&id).map(Obj::Company),
+            PayloadObject::CompanyLocation(c, l) => shop.companies.get(&c).and_then(|c| {
+                c.locations.iter().find(|x| x.id == l).map(|l| Obj::CompanyLocation(c, l))
+            }),
+            PayloadObject::Contact(c, k) => shop
+                .companies
+                .get(&c)
+                .and_then(|c| c.contacts.iter().find(|x| x.id == k).map(|k| Obj::Contact(c, k))),
+            PayloadObject::Prices(..)
+            | PayloadObject::Job(_)
+            | PayloadObject::StagedTargets(_)
+            | PayloadObject::Deleted(_)
+            | PayloadObject::Metafields(_) => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 pub(crate) enum Obj<'a> {
     Query,
@@ -246,61 +281,7 @@ impl<'a> Exec<'a> {
                 | "fulfillmentOrder"
                 | "product"
                 | "order" => {
-                    let shop = self.shop;
-                    let obj = match object.clone() {
-                        Some(PayloadObject::Customer(id)) => {
-                            shop.customers.get(&id).map(Obj::Customer)
-                        }
-                        Some(PayloadObject::Bulk(id)) => shop.bulk_ops.get(&id).map(Obj::Bulk),
-                        Some(PayloadObject::Group(id)) => shop.adjustments.get(&id).map(Obj::Group),
-                        Some(PayloadObject::Subscription(id)) => {
-                            shop.subscriptions.get(&id).map(Obj::Subscription)
-                        }
-                        Some(PayloadObject::Fulfillment(order, id)) => {
-                            shop.orders.get(&order).and_then(|o| {
-                                o.fulfillments
-                                    .iter()
-                                    .find(|f| f.id == id)
-                                    .map(|f| Obj::Fulfillment(o, f))
-                            })
-                        }
-                        Some(PayloadObject::FulfillmentOrder(order, id)) => {
-                            shop.orders.get(&order).and_then(|o| {
-                                o.fulfillment_orders
-                                    .iter()
-                                    .find(|f| f.id == id)
-                                    .map(|f| Obj::Fo(o, f))
-                            })
-                        }
-                        Some(PayloadObject::Product(id) | PayloadObject::Variants(id, _)) => {
-                            shop.products.get(&id).map(Obj::Product)
-                        }
-                        Some(PayloadObject::Order(id)) => shop.orders.get(&id).map(Obj::Order),
-                        Some(PayloadObject::Company(id)) => {
-                            shop.companies.get(&id).map(Obj::Company)
-                        }
-                        Some(PayloadObject::CompanyLocation(c, l)) => {
-                            shop.companies.get(&c).and_then(|c| {
-                                c.locations
-                                    .iter()
-                                    .find(|x| x.id == l)
-                                    .map(|l| Obj::CompanyLocation(c, l))
-                            })
-                        }
-                        Some(PayloadObject::Contact(c, k)) => {
-                            shop.companies.get(&c).and_then(|c| {
-                                c.contacts.iter().find(|x| x.id == k).map(|k| Obj::Contact(c, k))
-                            })
-                        }
-                        Some(
-                            PayloadObject::Prices(..)
-                            | PayloadObject::Job(_)
-                            | PayloadObject::StagedTargets(_)
-                            | PayloadObject::Deleted(_)
-                            | PayloadObject::Metafields(_),
-                        )
-                        | None => None,
-                    };
+                    let obj = object.as_ref().and_then(|o| o.obj(self.shop));
                     match obj {
                         Some(o) => {
                             path.push(json!(key));

@@ -453,19 +453,7 @@ pub fn refund_with(
         let from_fulfilled = left;
         if from_fulfilled > 0 {
             // Back where the units were shipped from.
-            let fo_lines: Vec<u64> = o
-                .fulfillment_orders
-                .iter()
-                .flat_map(|f| &f.lines)
-                .filter(|x| x.line_item_id == l.line_item_id)
-                .map(|x| x.id)
-                .collect();
-            let shipped_from = o
-                .fulfillments
-                .iter()
-                .find(|fu| fu.lines.iter().any(|(x, _)| fo_lines.contains(x)))
-                .map(|fu| fu.location_id);
-            let loc = location.or(shipped_from);
+            let loc = location.or_else(|| shipped_from(&o, l.line_item_id));
             location = loc;
             if let (Some(inv), Some(loc), true) = (inv, loc, l.restock) {
                 stock.push((inv, loc, 0, from_fulfilled));
@@ -532,19 +520,32 @@ pub fn refund_with(
         level.available += available;
     }
     if let Some(tx) = tx.filter(|_| gateway == "shopify_payments") {
-        shop.balance_txs.insert(
-            tx,
-            crate::store::BalanceTx {
-                id: tx,
-                order_id: id,
-                kind: "REFUND".into(),
-                amount: format!("-{amount}"),
-                fee: "0.00".into(),
-                net: format!("-{amount}"),
-                at,
-                payout: None,
-            },
-        );
+        let balance = crate::store::BalanceTx {
+            id: tx,
+            order_id: id,
+            kind: "REFUND".into(),
+            amount: format!("-{amount}"),
+            fee: "0.00".into(),
+            net: format!("-{amount}"),
+            at,
+            payout: None,
+        };
+        shop.balance_txs.insert(tx, balance);
     }
     refund
+}
+
+/// The location a fulfilment shipped a line item's units from, if one did.
+fn shipped_from(o: &crate::store::Order, line_item: u64) -> Option<u64> {
+    let fo_lines: Vec<u64> = o
+        .fulfillment_orders
+        .iter()
+        .flat_map(|f| &f.lines)
+        .filter(|x| x.line_item_id == line_item)
+        .map(|x| x.id)
+        .collect();
+    o.fulfillments
+        .iter()
+        .find(|fu| fu.lines.iter().any(|(x, _)| fo_lines.contains(x)))
+        .map(|fu| fu.location_id)
 }

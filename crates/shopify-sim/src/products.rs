@@ -53,22 +53,7 @@ fn option_names(input: &Value) -> Option<Vec<String>> {
 }
 
 pub fn product_set(shop: &mut Shop, identifier: &Value, input: &Value) -> Result<u64, Vec<Value>> {
-    let existing = if let Some(id) = identifier.get("id").and_then(Value::as_str) {
-        match parse_gid("Product", id).filter(|id| shop.products.contains_key(id)) {
-            Some(id) => Some(id),
-            None => {
-                return Err(err(
-                    json!(["identifier", "id"]),
-                    "Product does not exist",
-                    "PRODUCT_DOES_NOT_EXIST",
-                ));
-            }
-        }
-    } else if let Some(h) = identifier.get("handle").and_then(Value::as_str) {
-        shop.products.values().find(|p| p.handle == h).map(|p| p.id)
-    } else {
-        None
-    };
+    let existing = existing_product(shop, identifier)?;
     if existing.is_none() && text(input, "title").is_none_or(|t| t.trim().is_empty()) {
         return Err(err(json!(["input", "title"]), "Title can't be blank", "INVALID_PRODUCT"));
     }
@@ -84,35 +69,7 @@ pub fn product_set(shop: &mut Shop, identifier: &Value, input: &Value) -> Result
     let at = shop.stamp();
     let id = match existing {
         Some(id) => id,
-        None => {
-            let id = shop.next_id();
-            let title = text(input, "title").unwrap_or_default();
-            let handle = identifier
-                .get("handle")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .or_else(|| text(input, "handle"))
-                .unwrap_or_else(|| title.to_lowercase().replace(' ', "-"));
-            shop.products.insert(
-                id,
-                Product {
-                    id,
-                    title,
-                    handle,
-                    status: "ACTIVE".into(),
-                    vendor: String::new(),
-                    product_type: String::new(),
-                    tags: Vec::new(),
-                    created_at: at,
-                    updated_at: at,
-                    variants: Vec::new(),
-                    media: Vec::new(),
-                    description_html: String::new(),
-                    option_names: Vec::new(),
-                },
-            );
-            id
-        }
+        None => new_product(shop, identifier, input, at),
     };
     // New variants need ids and inventory items: take them before borrowing the product.
     let wanted: Vec<Value> =
@@ -163,17 +120,7 @@ pub fn product_set(shop: &mut Shop, identifier: &Value, input: &Value) -> Result
                 None => {
                     let (vid, inv) = fresh[i];
                     new_items.push(inv);
-                    Variant {
-                        id: vid,
-                        title: title.clone(),
-                        sku: String::new(),
-                        price: "0.00".into(),
-                        inventory_item_id: inv,
-                        tracked: true,
-                        position: 0,
-                        barcode: None,
-                        compare_at_price: None,
-                    }
+                    new_variant(vid, inv, title.clone(), 0)
                 }
             };
             variant.title = title;
@@ -194,17 +141,7 @@ pub fn product_set(shop: &mut Shop, identifier: &Value, input: &Value) -> Result
             // Shopify's default variant.
             let (vid, inv) = fresh[0];
             new_items.push(inv);
-            next.push(Variant {
-                id: vid,
-                title: "Default Title".into(),
-                sku: String::new(),
-                price: "0.00".into(),
-                inventory_item_id: inv,
-                tracked: true,
-                position: 1,
-                barcode: None,
-                compare_at_price: None,
-            });
+            next.push(new_variant(vid, inv, "Default Title".into(), 1));
         }
         p.variants = next;
     }
@@ -215,6 +152,78 @@ pub fn product_set(shop: &mut Shop, identifier: &Value, input: &Value) -> Result
         }
     }
     Ok(id)
+}
+
+/// The product `productSet`'s identifier names: by id (which must exist), by handle (None
+/// when no product has it: one is created), or none.
+fn existing_product(shop: &Shop, identifier: &Value) -> Result<Option<u64>, Vec<Value>> {
+    Ok(if let Some(id) = identifier.get("id").and_then(Value::as_str) {
+        match parse_gid("Product", id).filter(|id| shop.products.contains_key(id)) {
+            Some(id) => Some(id),
+            None => {
+                return Err(err(
+                    json!(["identifier", "id"]),
+                    "Product does not exist",
+                    "PRODUCT_DOES_NOT_EXIST",
+                ));
+            }
+        }
+    } else if let Some(h) = identifier.get("handle").and_then(Value::as_str) {
+        shop.products.values().find(|p| p.handle == h).map(|p| p.id)
+    } else {
+        None
+    })
+}
+
+/// A new product from `productSet`'s input, without variants yet.
+fn new_product(
+    shop: &mut Shop,
+    identifier: &Value,
+    input: &Value,
+    at: chrono::DateTime<chrono::Utc>,
+) -> u64 {
+    let id = shop.next_id();
+    let title = text(input, "title").unwrap_or_default();
+    let handle = identifier
+        .get("handle")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| text(input, "handle"))
+        .unwrap_or_else(|| title.to_lowercase().replace(' ', "-"));
+    shop.products.insert(
+        id,
+        Product {
+            id,
+            title,
+            handle,
+            status: "ACTIVE".into(),
+            vendor: String::new(),
+            product_type: String::new(),
+            tags: Vec::new(),
+            created_at: at,
+            updated_at: at,
+            variants: Vec::new(),
+            media: Vec::new(),
+            description_html: String::new(),
+            option_names: Vec::new(),
+        },
+    );
+    id
+}
+
+/// A variant with Shopify's defaults: no SKU, no price, its stock tracked.
+fn new_variant(id: u64, inventory_item_id: u64, title: String, position: u32) -> Variant {
+    Variant {
+        id,
+        title,
+        sku: String::new(),
+        price: "0.00".into(),
+        inventory_item_id,
+        tracked: true,
+        position,
+        barcode: None,
+        compare_at_price: None,
+    }
 }
 
 /// `barcode` and `compareAtPrice` of a variant input: set when given, cleared by null.
