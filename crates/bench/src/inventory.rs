@@ -24,11 +24,13 @@
 //!
 //! Written to bench/results/inventory.json.
 
-use crate::orders::{Served, token, usage, with_shop};
-use crate::{Procs, TOKEN, bench_log, drop_db, free_port, fresh_db, wait_healthy};
+use crate::harness::{
+    Procs, TOKEN, bench_log, connect, drop_db, free_port, fresh_db, wait_healthy,
+};
+use crate::orders::{Served, create_shop, token, usage, with_shop};
 use anyhow::{Context, Result, bail, ensure};
 use rand::{Rng, SeedableRng};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use shopsync_common::shop::{LocationMapping, ShopSettings};
 use shopsync_proto::pb;
@@ -147,12 +149,6 @@ async fn start(url: &str) -> Result<Stack> {
         ],
     )?);
     wait_healthy(sport).await?;
-    let auth = shopsync_runtime::ClientAuth::new(Some(&SecretString::from(TOKEN.to_owned())))
-        .map_err(anyhow::Error::msg)?;
-    let connect = |port: u16| {
-        let auth = auth.clone();
-        async move { shopsync_runtime::client::connect(&format!("http://127.0.0.1:{port}"), auth).await }
-    };
     let sched = connect(sport).await?;
     let erp = pb::erp_client::ErpClient::new(connect(pport).await?);
     // A placeholder child until start_inventory replaces it.
@@ -365,334 +361,24 @@ fn pct(sorted: &[f64], q: f64) -> f64 {
 pub async fn run(p: Params) -> Result<Value> {
     let n_levels = p.items * VARIANTS * ERP_LOCATIONS.len();
     let url = fresh_db(DB).await?;
-    let mut timings = serde_json::Map::new();
-    let t = Instant::now();
-    eprintln!(
-        "(i) simulator: {} products × {VARIANTS} variants × 2 locations ({n_levels} levels)…",
-        p.items
-    );
-    let sim =
-        serve(SimConfig { time_scale: p.time_scale, ..SimConfig::default() }, p.items).await?;
-    timings.insert("simulator_products_in_store".into(), json!(t.elapsed().as_secs_f64()));
-    let (locations, variants) = with_shop(&sim.sim, SHOP, |sh| {
-        let locations: Vec<u64> = sh.locations.keys().copied().collect();
-        let variants: Vec<(u64, u64, u64, String)> = sh
-            .products
-            .values()
-            .flat_map(|p| {
-                p.variants.iter().map(|v| (p.id, v.id, v.inventory_item_id, v.sku.clone()))
-            })
-            .collect();
-        (locations, variants)
-    })?;
-    ensure!(
-        locations.len() == ERP_LOCATIONS.len(),
-        "the simulator has {} locations",
-        locations.len()
-    );
-
-    let t = Instant::now();
-    let mut s = start(&url).await?;
-    timings.insert("services_started".into(), json!(t.elapsed().as_secs_f64()));
-
-    // ERP: locations, an item per variant, stock at both locations, links.
-    eprintln!("(i) ERP: {} items (CreateItem, 16 in flight)…", variants.len());
-    let t = Instant::now();
-    for code in ERP_LOCATIONS {
-        s.erp
-            .create_location(pb::Location {
-                code: code.into(),
-                name: code.into(),
-                ..Default::default()
-            })
-            .await?;
-    }
-    let items: Arc<Vec<(String, String)>> =
-        Arc::new(variants.iter().map(|(_, _, _, sku)| (format!("I-{sku}"), sku.clone())).collect());
-    {
-        let (erp, items) = (s.erp.clone(), items.clone());
-        parallel(items.len(), 16, move |i| {
-            let (mut erp, items) = (erp.clone(), items.clone());
-            async move {
-                let (no, sku) = &items[i];
-                erp.create_item(pb::Item {
-                    no: no.clone(),
-                    description: sku.clone(),
-                    unit_price_minor: 1000,
-                    currency: "EUR".into(),
-                    sku: sku.clone(),
-                    ..Default::default()
-                })
-                .await?;
-                Ok(())
-            }
-        })
-        .await?;
-    }
-    timings.insert("erp_items".into(), json!(t.elapsed().as_secs_f64()));
-    let mut rng = rand::rngs::StdRng::seed_from_u64(2222);
-    let mut levels: Vec<Level> = Vec::with_capacity(n_levels);
-    for (i, (_, _, inv, _)) in variants.iter().enumerate() {
-        for loc in 0..ERP_LOCATIONS.len() {
-            levels.push(Level {
-                item_no: items[i].0.clone(),
-                inventory_item: *inv,
-                loc,
-                erp: rng.random_range(1..=100),
-            });
-        }
-    }
-    eprintln!("(i) ERP stock: {n_levels} levels (PostStockAdjustment, 1,000 lines a call)…");
-    let t = Instant::now();
-    let lines: Vec<(usize, i64)> = levels.iter().enumerate().map(|(i, l)| (i, l.erp)).collect();
-    adjust(&s, &levels, &lines, "BENCH-INIT").await?;
-    timings.insert("erp_stock".into(), json!(t.elapsed().as_secs_f64()));
-
-    let t = Instant::now();
-    let settings = ShopSettings {
-        allow_background_syncs: false,
-        locations: locations
-            .iter()
-            .zip(ERP_LOCATIONS)
-            .map(|(id, code)| LocationMapping {
-                shopify_location_id: format!("gid://shopify/Location/{id}"),
-                erp_location_filter: code.into(),
-                stock_calculation: Default::default(),
-                default_erp_location: None,
-            })
-            .collect(),
-        ..Default::default()
-    };
-    s.shops
-        .create_shop(pb::CreateShopRequest {
-            shop: Some(pb::Shop {
-                name: SHOP.into(),
-                store_domain: sim.url.clone(),
-                settings: Some(shopsync_proto::shops::settings_to_pb(&settings)),
-                ..Default::default()
-            }),
-            access_token: token(SHOP),
-            ..Default::default()
-        })
-        .await?;
-    let links: Vec<pb::Link> = variants
-        .iter()
-        .zip(items.iter())
-        .map(|((pid, vid, inv, _), (no, _))| pb::Link {
-            kind: pb::LinkKind::Item as i32,
-            erp_id: no.clone(),
-            erp_variant: String::new(),
-            shopify_id: format!("gid://shopify/ProductVariant/{vid}"),
-            shopify_parent_id: format!("gid://shopify/Product/{pid}"),
-            shopify_inventory_item_id: format!("gid://shopify/InventoryItem/{inv}"),
-            updated_at: None,
-        })
-        .collect();
-    for chunk in links.chunks(1000) {
-        s.shops.put_links(pb::PutLinksRequest { shop: SHOP.into(), links: chunk.to_vec() }).await?;
-    }
-    timings.insert("shop_and_links".into(), json!(t.elapsed().as_secs_f64()));
-    let differing = wrong_levels(&sim.sim, &locations, &levels)?;
-
-    // (i-a) initial sync.
-    eprintln!("(i-a) initial sync: SyncInventory of {n_levels} levels ({differing} differ)…");
-    let before = usage(&sim.sim, SHOP)?;
-    let t0 = sim.sim.clock.now_secs();
-    let real0 = Instant::now();
-    let run = sync_inventory(&mut s).await?;
-    let real = real0.elapsed().as_secs_f64();
-    let after = usage(&sim.sim, SHOP)?;
-    let rss_initial = peak_rss_mib(&s.inventory)?;
-    let mut initial = phase(&run, &before, &after, t0, real);
-    initial["simulated_seconds"] = json!(sim.sim.clock.now_secs() - t0);
-    initial["levels_differing_before"] = json!(differing);
-    initial["expected_mutations"] = json!(differing.div_ceil(BATCH));
-    let wrong = wrong_levels(&sim.sim, &locations, &levels)?;
-    initial["levels_wrong_after"] = json!(wrong);
-    initial["peak_rss_mib"] = json!(rss_initial);
-    ensure!(wrong == 0, "(i-a) {wrong} levels differ from the ERP after the initial sync");
-
-    // (i-b) nothing changed.
+    let mut b = setup(&p, &url).await?;
+    let initial = initial_sync(&mut b).await?;
     refill(p.time_scale).await;
     eprintln!("(i-b) SyncInventory again, nothing changed…");
-    let before = usage(&sim.sim, SHOP)?;
-    let t0 = sim.sim.clock.now_secs();
-    let real0 = Instant::now();
-    let run = sync_inventory(&mut s).await?;
-    let real = real0.elapsed().as_secs_f64();
-    let after = usage(&sim.sim, SHOP)?;
-    let unchanged = phase(&run, &before, &after, t0, real);
-
-    // (i-c) 1 % of the levels changed in the ERP.
+    let (unchanged, _) = timed_sync(&mut b).await?;
     refill(p.time_scale).await;
-    let k = n_levels.div_ceil(100);
-    let mut picked: Vec<usize> = rand::seq::index::sample(&mut rng, n_levels, k).into_vec();
-    picked.sort_unstable();
-    let lines: Vec<(usize, i64)> = picked.iter().map(|&i| (i, rng.random_range(1..=5))).collect();
-    for &(i, d) in &lines {
-        levels[i].erp += d;
-    }
-    adjust(&s, &levels, &lines, "BENCH-ONE-PCT").await?;
-    eprintln!("(i-c) {k} levels (1 %) changed in the ERP, SyncInventory…");
-    let before = usage(&sim.sim, SHOP)?;
-    let t0 = sim.sim.clock.now_secs();
-    let real0 = Instant::now();
-    let run = sync_inventory(&mut s).await?;
-    let real = real0.elapsed().as_secs_f64();
-    let after = usage(&sim.sim, SHOP)?;
-    let mut one_pct = phase(&run, &before, &after, t0, real);
-    one_pct["levels_changed"] = json!(k);
-    one_pct["expected_mutations"] = json!(k.div_ceil(BATCH));
-    let wrong = wrong_levels(&sim.sim, &locations, &levels)?;
-    one_pct["levels_wrong_after"] = json!(wrong);
-    ensure!(wrong == 0, "(i-c) {wrong} levels differ from the ERP after the run");
-    let rss_runs = peak_rss_mib(&s.inventory)?;
-
+    let one_pct = one_percent_changed(&mut b).await?;
+    let rss_runs = peak_rss_mib(&b.s.inventory)?;
     // (i-d) the follower: restart with it on; it replays the feed (no writes expected), then
     // changes at a fixed rate.
-    s.inventory.start_kill()?;
-    let _ = s.inventory.wait().await;
+    b.s.inventory.start_kill()?;
+    let _ = b.s.inventory.wait().await;
     refill(p.time_scale).await;
-    eprintln!("(i-d) inventory-sync restarted with its stock follower: replaying the feed…");
-    let before = usage(&sim.sim, SHOP)?;
-    let real0 = Instant::now();
-    s.inventory = start_inventory(&s, true, "inventory-shopsync-inventory-sync-follow").await?;
-    // Caught up once a change posted now reached the simulator (the feed is in commit order).
-    let sentinel = 0usize;
-    levels[sentinel].erp += 1;
-    adjust(&s, &levels, &[(sentinel, 1)], "BENCH-SENTINEL").await?;
-    let deadline = Instant::now() + Duration::from_secs(1800);
-    loop {
-        let l = &levels[sentinel];
-        let now = with_shop(&sim.sim, SHOP, |sh| {
-            sh.levels.get(&(l.inventory_item, locations[l.loc])).map(Quantities::on_hand)
-        })?;
-        if now == Some(l.erp) {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("(i-d) the follower did not catch up within 30 minutes");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let after = usage(&sim.sim, SHOP)?;
-    let catch_up = json!({
-        "real_seconds": real0.elapsed().as_secs_f64(),
-        "feed_levels": n_levels,
-        "requests": after.requests - before.requests,
-        "actual_points": after.actual_points - before.actual_points,
-    });
-
+    let catch_up = follower_catch_up(&mut b).await?;
     refill(p.time_scale).await;
-    let n = ((p.change_rate * p.change_secs).round() as usize).min(n_levels - 1);
-    eprintln!("(i-d) {n} ERP stock changes at {}/s, each to its own level…", p.change_rate);
-    // Distinct levels, none the sentinel.
-    let targets: Vec<usize> =
-        rand::seq::index::sample(&mut rng, n_levels - 1, n).into_iter().map(|i| i + 1).collect();
-    let before = usage(&sim.sim, SHOP)?;
-    let pending: Arc<Mutex<Awaited>> = Arc::default();
-    let done: Arc<Mutex<Vec<f64>>> = Arc::default();
-    let posting_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watcher = {
-        let (sim, pending, done, posting_done) =
-            (sim.sim.clone(), pending.clone(), done.clone(), posting_done.clone());
-        tokio::spawn(async move {
-            let mut idle_since: Option<Instant> = None;
-            loop {
-                let finished_posting = posting_done.load(Ordering::Acquire);
-                let arrived: Vec<((u64, u64), f64)> = {
-                    let p = pending.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
-                    let now = Instant::now();
-                    with_shop(&sim, SHOP, |sh| {
-                        p.iter()
-                            .filter(|(k, (q, _))| {
-                                sh.levels.get(k).map(Quantities::on_hand) == Some(*q)
-                            })
-                            .map(|(k, (_, at))| (*k, (now - *at).as_secs_f64() * 1000.0))
-                            .collect()
-                    })?
-                };
-                let left = {
-                    let mut p = pending.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
-                    let mut d = done.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
-                    for (k, ms) in arrived {
-                        p.remove(&k);
-                        d.push(ms);
-                    }
-                    p.len()
-                };
-                if finished_posting {
-                    if left == 0 {
-                        return anyhow::Ok(());
-                    }
-                    let since = *idle_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() > Duration::from_secs(120) {
-                        bail!("(i-d) {left} changes never reached the simulator");
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-        })
-    };
-    let start_at = Instant::now();
-    let mut posts = Vec::with_capacity(n);
-    for (j, &i) in targets.iter().enumerate() {
-        tokio::time::sleep_until(
-            (start_at + Duration::from_secs_f64(j as f64 / p.change_rate)).into(),
-        )
-        .await;
-        let delta = rng.random_range(1..=3);
-        levels[i].erp += delta;
-        let key = (levels[i].inventory_item, locations[levels[i].loc]);
-        let (expected, item_no, code) =
-            (levels[i].erp, levels[i].item_no.clone(), ERP_LOCATIONS[levels[i].loc]);
-        let (mut erp, pending) = (s.erp.clone(), pending.clone());
-        posts.push(tokio::spawn(async move {
-            pending
-                .lock()
-                .map_err(|_| anyhow::anyhow!("poisoned"))?
-                .insert(key, (expected, Instant::now()));
-            erp.post_stock_adjustment(pb::StockAdjustmentRequest {
-                lines: vec![pb::StockAdjustmentLine {
-                    item_no,
-                    location_code: code.into(),
-                    quantity: delta,
-                    ..Default::default()
-                }],
-                document_no: "BENCH-LIVE".into(),
-                idempotency_key: format!("BENCH-LIVE-{j}"),
-                ..Default::default()
-            })
-            .await?;
-            anyhow::Ok(())
-        }));
-    }
-    let offered = n as f64 / start_at.elapsed().as_secs_f64();
-    for t in posts {
-        t.await??;
-    }
-    posting_done.store(true, Ordering::Release);
-    watcher.await??;
-    let after = usage(&sim.sim, SHOP)?;
-    let mut ms = done.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
-    ms.sort_by(f64::total_cmp);
-    let rss_follow = peak_rss_mib(&s.inventory)?;
-    let latency = json!({
-        "changes": n,
-        "offered_per_sec": offered,
-        "latency": "from just before PostStockAdjustment (one line, its own level) to the simulator's on_hand holding the new quantity",
-        "p50_ms": pct(&ms, 0.5),
-        "p99_ms": pct(&ms, 0.99),
-        "max_ms": ms.last().copied().unwrap_or(f64::NAN),
-        "requests": after.requests - before.requests,
-        "actual_points": after.actual_points - before.actual_points,
-        "requested_points": after.requested_points - before.requested_points,
-        "throttled_answers": after.throttled - before.throttled,
-        "target_p99_ms": 2000,
-        "follower_peak_rss_mib": rss_follow,
-    });
-    let wrong = wrong_levels(&sim.sim, &locations, &levels)?;
-
+    let latency = change_latency(&mut b, &p).await?;
+    let wrong = b.wrong_levels()?;
+    let Bench { s, sim, timings, .. } = b;
     drop(s);
     drop(sim);
     drop_db(DB).await?;
@@ -723,4 +409,372 @@ pub async fn run(p: Params) -> Result<Value> {
             "initial_share_of_ceiling": 0.9,
         },
     }))
+}
+
+/// The scenario's world once set up: the simulator, the services, the levels and their ERP
+/// quantities, and how long each setup step took.
+struct Bench {
+    sim: Served,
+    s: Stack,
+    /// The simulator's locations, in `ERP_LOCATIONS` order.
+    locations: Vec<u64>,
+    levels: Vec<Level>,
+    rng: rand::rngs::StdRng,
+    timings: serde_json::Map<String, Value>,
+}
+
+impl Bench {
+    /// Levels whose Shopify on_hand is not the ERP's.
+    fn wrong_levels(&self) -> Result<usize> {
+        wrong_levels(&self.sim.sim, &self.locations, &self.levels)
+    }
+
+    /// Shopify's on_hand of level `i`.
+    fn on_hand(&self, i: usize) -> Result<Option<i64>> {
+        let l = &self.levels[i];
+        with_shop(&self.sim.sim, SHOP, |sh| {
+            sh.levels.get(&(l.inventory_item, self.locations[l.loc])).map(Quantities::on_hand)
+        })
+    }
+}
+
+/// A variant of the simulator's shop: (product, variant, inventory item, SKU).
+type ShopVariant = (u64, u64, u64, String);
+
+/// The simulator with its products, the services, the ERP's items and stock, the shop with
+/// its location mappings and item links.
+async fn setup(p: &Params, url: &str) -> Result<Bench> {
+    let n_levels = p.items * VARIANTS * ERP_LOCATIONS.len();
+    let mut timings = serde_json::Map::new();
+    let t = Instant::now();
+    eprintln!(
+        "(i) simulator: {} products × {VARIANTS} variants × 2 locations ({n_levels} levels)…",
+        p.items
+    );
+    let sim =
+        serve(SimConfig { time_scale: p.time_scale, ..SimConfig::default() }, p.items).await?;
+    timings.insert("simulator_products_in_store".into(), json!(t.elapsed().as_secs_f64()));
+    let (locations, variants) = with_shop(&sim.sim, SHOP, |sh| {
+        let locations: Vec<u64> = sh.locations.keys().copied().collect();
+        let variants: Vec<ShopVariant> = sh
+            .products
+            .values()
+            .flat_map(|p| {
+                p.variants.iter().map(|v| (p.id, v.id, v.inventory_item_id, v.sku.clone()))
+            })
+            .collect();
+        (locations, variants)
+    })?;
+    ensure!(
+        locations.len() == ERP_LOCATIONS.len(),
+        "the simulator has {} locations",
+        locations.len()
+    );
+
+    let t = Instant::now();
+    let mut s = start(url).await?;
+    timings.insert("services_started".into(), json!(t.elapsed().as_secs_f64()));
+
+    let t = Instant::now();
+    let items = erp_items(&mut s, &variants).await?;
+    timings.insert("erp_items".into(), json!(t.elapsed().as_secs_f64()));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2222);
+    let mut levels: Vec<Level> = Vec::with_capacity(n_levels);
+    for (i, (_, _, inv, _)) in variants.iter().enumerate() {
+        for loc in 0..ERP_LOCATIONS.len() {
+            levels.push(Level {
+                item_no: items[i].0.clone(),
+                inventory_item: *inv,
+                loc,
+                erp: rng.random_range(1..=100),
+            });
+        }
+    }
+    eprintln!("(i) ERP stock: {n_levels} levels (PostStockAdjustment, 1,000 lines a call)…");
+    let t = Instant::now();
+    let lines: Vec<(usize, i64)> = levels.iter().enumerate().map(|(i, l)| (i, l.erp)).collect();
+    adjust(&s, &levels, &lines, "BENCH-INIT").await?;
+    timings.insert("erp_stock".into(), json!(t.elapsed().as_secs_f64()));
+
+    let t = Instant::now();
+    connect_shop(&mut s, &sim, &locations, &variants, &items).await?;
+    timings.insert("shop_and_links".into(), json!(t.elapsed().as_secs_f64()));
+    Ok(Bench { sim, s, locations, levels, rng, timings })
+}
+
+/// ERP: the locations and an item per variant (16 created at a time); the items' (no., SKU)
+/// in the variants' order.
+async fn erp_items(s: &mut Stack, variants: &[ShopVariant]) -> Result<Arc<Vec<(String, String)>>> {
+    eprintln!("(i) ERP: {} items (CreateItem, 16 in flight)…", variants.len());
+    for code in ERP_LOCATIONS {
+        s.erp
+            .create_location(pb::Location {
+                code: code.into(),
+                name: code.into(),
+                ..Default::default()
+            })
+            .await?;
+    }
+    let items: Arc<Vec<(String, String)>> =
+        Arc::new(variants.iter().map(|(_, _, _, sku)| (format!("I-{sku}"), sku.clone())).collect());
+    let (erp, all) = (s.erp.clone(), items.clone());
+    parallel(all.len(), 16, move |i| {
+        let (mut erp, items) = (erp.clone(), all.clone());
+        async move {
+            let (no, sku) = &items[i];
+            erp.create_item(pb::Item {
+                no: no.clone(),
+                description: sku.clone(),
+                unit_price_minor: 1000,
+                currency: "EUR".into(),
+                sku: sku.clone(),
+                ..Default::default()
+            })
+            .await?;
+            Ok(())
+        }
+    })
+    .await?;
+    Ok(items)
+}
+
+/// The shop (its locations mapped to the ERP's) and a link per variant to its item.
+async fn connect_shop(
+    s: &mut Stack,
+    sim: &Served,
+    locations: &[u64],
+    variants: &[ShopVariant],
+    items: &[(String, String)],
+) -> Result<()> {
+    let settings = ShopSettings {
+        allow_background_syncs: false,
+        locations: locations
+            .iter()
+            .zip(ERP_LOCATIONS)
+            .map(|(id, code)| LocationMapping {
+                shopify_location_id: format!("gid://shopify/Location/{id}"),
+                erp_location_filter: code.into(),
+                stock_calculation: Default::default(),
+                default_erp_location: None,
+            })
+            .collect(),
+        ..Default::default()
+    };
+    create_shop(&mut s.shops, sim, SHOP, &settings).await?;
+    let links: Vec<pb::Link> = variants
+        .iter()
+        .zip(items.iter())
+        .map(|((pid, vid, inv, _), (no, _))| pb::Link {
+            kind: pb::LinkKind::Item as i32,
+            erp_id: no.clone(),
+            erp_variant: String::new(),
+            shopify_id: format!("gid://shopify/ProductVariant/{vid}"),
+            shopify_parent_id: format!("gid://shopify/Product/{pid}"),
+            shopify_inventory_item_id: format!("gid://shopify/InventoryItem/{inv}"),
+            updated_at: None,
+        })
+        .collect();
+    for chunk in links.chunks(1000) {
+        s.shops.put_links(pb::PutLinksRequest { shop: SHOP.into(), links: chunk.to_vec() }).await?;
+    }
+    Ok(())
+}
+
+/// SyncInventory now, measured: what it did and cost, and the simulated time it started.
+async fn timed_sync(b: &mut Bench) -> Result<(Value, f64)> {
+    let before = usage(&b.sim.sim, SHOP)?;
+    let t0 = b.sim.sim.clock.now_secs();
+    let real0 = Instant::now();
+    let run = sync_inventory(&mut b.s).await?;
+    let real = real0.elapsed().as_secs_f64();
+    let after = usage(&b.sim.sim, SHOP)?;
+    Ok((phase(&run, &before, &after, t0, real), t0))
+}
+
+/// (i-a) The initial sync: every level that differs is sent.
+async fn initial_sync(b: &mut Bench) -> Result<Value> {
+    let n_levels = b.levels.len();
+    let differing = b.wrong_levels()?;
+    eprintln!("(i-a) initial sync: SyncInventory of {n_levels} levels ({differing} differ)…");
+    let (mut initial, t0) = timed_sync(b).await?;
+    let rss_initial = peak_rss_mib(&b.s.inventory)?;
+    initial["simulated_seconds"] = json!(b.sim.sim.clock.now_secs() - t0);
+    initial["levels_differing_before"] = json!(differing);
+    initial["expected_mutations"] = json!(differing.div_ceil(BATCH));
+    let wrong = b.wrong_levels()?;
+    initial["levels_wrong_after"] = json!(wrong);
+    initial["peak_rss_mib"] = json!(rss_initial);
+    ensure!(wrong == 0, "(i-a) {wrong} levels differ from the ERP after the initial sync");
+    Ok(initial)
+}
+
+/// (i-c) 1 % of the levels changed in the ERP, then SyncInventory.
+async fn one_percent_changed(b: &mut Bench) -> Result<Value> {
+    let n_levels = b.levels.len();
+    let k = n_levels.div_ceil(100);
+    let mut picked: Vec<usize> = rand::seq::index::sample(&mut b.rng, n_levels, k).into_vec();
+    picked.sort_unstable();
+    let lines: Vec<(usize, i64)> = picked.iter().map(|&i| (i, b.rng.random_range(1..=5))).collect();
+    for &(i, d) in &lines {
+        b.levels[i].erp += d;
+    }
+    adjust(&b.s, &b.levels, &lines, "BENCH-ONE-PCT").await?;
+    eprintln!("(i-c) {k} levels (1 %) changed in the ERP, SyncInventory…");
+    let (mut one_pct, _) = timed_sync(b).await?;
+    one_pct["levels_changed"] = json!(k);
+    one_pct["expected_mutations"] = json!(k.div_ceil(BATCH));
+    let wrong = b.wrong_levels()?;
+    one_pct["levels_wrong_after"] = json!(wrong);
+    ensure!(wrong == 0, "(i-c) {wrong} levels differ from the ERP after the run");
+    Ok(one_pct)
+}
+
+/// (i-d) inventory-sync started with its stock follower: the time to replay the feed, until
+/// a change posted now reached the simulator (the feed is in commit order).
+async fn follower_catch_up(b: &mut Bench) -> Result<Value> {
+    eprintln!("(i-d) inventory-sync restarted with its stock follower: replaying the feed…");
+    let before = usage(&b.sim.sim, SHOP)?;
+    let real0 = Instant::now();
+    b.s.inventory = start_inventory(&b.s, true, "inventory-shopsync-inventory-sync-follow").await?;
+    let sentinel = 0usize;
+    b.levels[sentinel].erp += 1;
+    adjust(&b.s, &b.levels, &[(sentinel, 1)], "BENCH-SENTINEL").await?;
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    loop {
+        if b.on_hand(sentinel)? == Some(b.levels[sentinel].erp) {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("(i-d) the follower did not catch up within 30 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let after = usage(&b.sim.sim, SHOP)?;
+    Ok(json!({
+        "real_seconds": real0.elapsed().as_secs_f64(),
+        "feed_levels": b.levels.len(),
+        "requests": after.requests - before.requests,
+        "actual_points": after.actual_points - before.actual_points,
+    }))
+}
+
+/// (i-d) ERP stock changes at a fixed rate, each to its own level (never the sentinel): the
+/// time from just before each is posted until the simulator holds the new quantity.
+async fn change_latency(b: &mut Bench, p: &Params) -> Result<Value> {
+    let n_levels = b.levels.len();
+    let n = ((p.change_rate * p.change_secs).round() as usize).min(n_levels - 1);
+    eprintln!("(i-d) {n} ERP stock changes at {}/s, each to its own level…", p.change_rate);
+    // Distinct levels, none the sentinel.
+    let targets: Vec<usize> =
+        rand::seq::index::sample(&mut b.rng, n_levels - 1, n).into_iter().map(|i| i + 1).collect();
+    let before = usage(&b.sim.sim, SHOP)?;
+    let pending: Arc<Mutex<Awaited>> = Arc::default();
+    let done: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let posting_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher =
+        watch_arrivals(b.sim.sim.clone(), pending.clone(), done.clone(), posting_done.clone());
+    let start_at = Instant::now();
+    let mut posts = Vec::with_capacity(n);
+    for (j, &i) in targets.iter().enumerate() {
+        tokio::time::sleep_until(
+            (start_at + Duration::from_secs_f64(j as f64 / p.change_rate)).into(),
+        )
+        .await;
+        let delta = b.rng.random_range(1..=3);
+        let level = &mut b.levels[i];
+        level.erp += delta;
+        let key = (level.inventory_item, b.locations[level.loc]);
+        let (expected, item_no, code) =
+            (level.erp, level.item_no.clone(), ERP_LOCATIONS[level.loc]);
+        let (mut erp, pending) = (b.s.erp.clone(), pending.clone());
+        posts.push(tokio::spawn(async move {
+            pending
+                .lock()
+                .map_err(|_| anyhow::anyhow!("poisoned"))?
+                .insert(key, (expected, Instant::now()));
+            erp.post_stock_adjustment(pb::StockAdjustmentRequest {
+                lines: vec![pb::StockAdjustmentLine {
+                    item_no,
+                    location_code: code.into(),
+                    quantity: delta,
+                    ..Default::default()
+                }],
+                document_no: "BENCH-LIVE".into(),
+                idempotency_key: format!("BENCH-LIVE-{j}"),
+                ..Default::default()
+            })
+            .await?;
+            anyhow::Ok(())
+        }));
+    }
+    let offered = n as f64 / start_at.elapsed().as_secs_f64();
+    for t in posts {
+        t.await??;
+    }
+    posting_done.store(true, Ordering::Release);
+    watcher.await??;
+    let after = usage(&b.sim.sim, SHOP)?;
+    let mut ms = done.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
+    ms.sort_by(f64::total_cmp);
+    let rss_follow = peak_rss_mib(&b.s.inventory)?;
+    Ok(json!({
+        "changes": n,
+        "offered_per_sec": offered,
+        "latency": "from just before PostStockAdjustment (one line, its own level) to the simulator's on_hand holding the new quantity",
+        "p50_ms": pct(&ms, 0.5),
+        "p99_ms": pct(&ms, 0.99),
+        "max_ms": ms.last().copied().unwrap_or(f64::NAN),
+        "requests": after.requests - before.requests,
+        "actual_points": after.actual_points - before.actual_points,
+        "requested_points": after.requested_points - before.requested_points,
+        "throttled_answers": after.throttled - before.throttled,
+        "target_p99_ms": 2000,
+        "follower_peak_rss_mib": rss_follow,
+    }))
+}
+
+/// Watch the simulator for the changes `pending` awaits: each that arrived moves to `done` as
+/// its latency (ms). Ends once posting is done and nothing is pending (an error when some
+/// never arrive within 2 minutes).
+fn watch_arrivals(
+    sim: Arc<Sim>,
+    pending: Arc<Mutex<Awaited>>,
+    done: Arc<Mutex<Vec<f64>>>,
+    posting_done: Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<Result<()>> {
+    tokio::spawn(async move {
+        let mut idle_since: Option<Instant> = None;
+        loop {
+            let finished_posting = posting_done.load(Ordering::Acquire);
+            let arrived: Vec<((u64, u64), f64)> = {
+                let p = pending.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+                let now = Instant::now();
+                with_shop(&sim, SHOP, |sh| {
+                    p.iter()
+                        .filter(|(k, (q, _))| sh.levels.get(k).map(Quantities::on_hand) == Some(*q))
+                        .map(|(k, (_, at))| (*k, (now - *at).as_secs_f64() * 1000.0))
+                        .collect()
+                })?
+            };
+            let left = {
+                let mut p = pending.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+                let mut d = done.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+                for (k, ms) in arrived {
+                    p.remove(&k);
+                    d.push(ms);
+                }
+                p.len()
+            };
+            if finished_posting {
+                if left == 0 {
+                    return anyhow::Ok(());
+                }
+                let since = *idle_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > Duration::from_secs(120) {
+                    bail!("(i-d) {left} changes never reached the simulator");
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
 }

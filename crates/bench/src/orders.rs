@@ -16,10 +16,12 @@
 //!
 //! Written to bench/results/orders.json.
 
-use crate::{Procs, TOKEN, bench_log, drop_db, free_port, fresh_db, wait_healthy};
+use crate::harness::{
+    Procs, TOKEN, bench_log, connect, drop_db, free_port, fresh_db, wait_healthy,
+};
 use anyhow::{Context, Result, bail, ensure};
 use rand::{Rng, SeedableRng};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use shopsync_common::shop::{LocationMapping, ShopSettings};
 use shopsync_proto::pb;
@@ -188,12 +190,6 @@ async fn start_with(url: &str, webhook: Option<u16>) -> Result<Stack> {
         ],
     )?);
     wait_healthy(sport).await?;
-    let auth = shopsync_runtime::ClientAuth::new(Some(&SecretString::from(TOKEN.to_owned())))
-        .map_err(anyhow::Error::msg)?;
-    let connect = |port: u16| {
-        let auth = auth.clone();
-        async move { shopsync_runtime::client::connect(&format!("http://127.0.0.1:{port}"), auth).await }
-    };
     let sched = connect(sport).await?;
     Ok(Stack {
         _procs: procs,
@@ -265,12 +261,22 @@ async fn connect_shop(s: &mut Stack, sim: &Served, shop: &str, auto_create: bool
         }],
         ..Default::default()
     };
-    s.shops
+    create_shop(&mut s.shops, sim, shop, &settings).await
+}
+
+/// Connect `shop` of the simulator `sim` with these settings (its token: [`token`]).
+pub(crate) async fn create_shop(
+    shops: &mut pb::shops_client::ShopsClient<AuthedChannel>,
+    sim: &Served,
+    shop: &str,
+    settings: &ShopSettings,
+) -> Result<()> {
+    shops
         .create_shop(pb::CreateShopRequest {
             shop: Some(pb::Shop {
                 name: shop.into(),
                 store_domain: sim.url.clone(),
-                settings: Some(shopsync_proto::shops::settings_to_pb(&settings)),
+                settings: Some(shopsync_proto::shops::settings_to_pb(settings)),
                 ..Default::default()
             }),
             access_token: token(shop),
@@ -409,8 +415,54 @@ pub async fn run(p: Params) -> Result<Value> {
     }
     let mut rng = rand::rngs::StdRng::seed_from_u64(20);
     let n = p.orders;
+    let steady_state = steady_state(&mut s, &pool, &steady, &p, &mut rng).await?;
+    let backlog = backlog(&mut s, &pool, &fast, &p, &mut rng).await?;
+    let initial_load = initial_load(&mut s, &pool, &fast, n).await?;
+    let (m, page_size_linear, linear_per_order) =
+        linear_model(&mut s, &linear, n, &mut rng).await?;
+    let reference_fitted = reference(&fast.url, "backlog").await?;
+    let reference_linear = reference(&linear.url, "linear").await?;
+    drop(pool);
+    drop(s);
+    drop_db(DB).await?;
+    Ok(json!({
+        "plan": "standard (2000 points, 100/s)",
+        "cost_model": "fitted (the simulator's default)",
+        "orders": n,
+        "order_shape": "3 lines, a customer, shipping, tax, a sale transaction",
+        "steady_state": steady_state,
+        "backlog": backlog,
+        "initial_load": initial_load,
+        "linear_cost_model": {
+            "orders": m,
+            "page_size": page_size_linear,
+            "requested_points_per_order": linear_per_order,
+            "reference_requested_points_per_order": reference_linear["requested_points_per_order"],
+            "reference_documents": reference_linear["documents"],
+        },
+        "reference": {
+            "issue_figure_requested_points_per_order": 138,
+            "measured_fitted_requested_points_per_order": reference_fitted["requested_points_per_order"],
+            "documents": reference_fitted["documents"],
+            "source": "crates/bench/reference/*.graphql, written from spec 3.1",
+        },
+    }))
+}
 
-    // (a) Steady state: orders over a simulated day, a sync every 5 simulated minutes.
+fn per(x: f64, k: usize) -> f64 {
+    x / k as f64
+}
+
+/// (o-a) Steady state: orders over a simulated day, a sync every 5 simulated minutes.
+async fn steady_state(
+    s: &mut Stack,
+    pool: &sqlx::PgPool,
+    steady: &Served,
+    p: &Params,
+    rng: &mut rand::rngs::StdRng,
+) -> Result<Value> {
+    let n = p.orders;
+    let day_scale = 86_400.0 / p.day_secs;
     let every = ((300.0 / day_scale).round() as u32).max(1);
     eprintln!(
         "(o-a) {n} orders over a simulated day ({:.0} s real), sync-orders every {every} s real…",
@@ -440,15 +492,15 @@ pub async fn run(p: Params) -> Result<Value> {
         let due = ((start_at.elapsed().as_secs_f64() / p.day_secs) * n as f64).ceil() as usize;
         let k = due.min(n) - placed;
         if k > 0 {
-            place_orders(&steady.sim, "steady", k, &mut rng)?;
+            place_orders(&steady.sim, "steady", k, rng)?;
             placed += k;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let deadline = Instant::now() + Duration::from_secs(300);
-    while count(&pool, "steady", true).await? < n as i64 {
+    while count(pool, "steady", true).await? < n as i64 {
         if Instant::now() > deadline {
-            bail!("(o-a) {} of {n} orders processed", count(&pool, "steady", true).await?);
+            bail!("(o-a) {} of {n} orders processed", count(pool, "steady", true).await?);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -457,11 +509,33 @@ pub async fn run(p: Params) -> Result<Value> {
         .await?;
     let a_sim_secs = steady.sim.clock.now_secs() - sim_start;
     let a = usage(&steady.sim, "steady")?;
-    let (a_runs, a_failed) = runs_of(&mut s, "steady").await?;
+    let (a_runs, a_failed) = runs_of(s, "steady").await?;
+    Ok(json!({
+        "simulated_seconds": a_sim_secs,
+        "sync_every_simulated_seconds": f64::from(every) * day_scale,
+        "runs": a_runs,
+        "failed_runs": a_failed,
+        "requests": a.requests,
+        "requested_points": a.requested_points,
+        "actual_points": a.actual_points,
+        "requested_points_per_order": per(a.requested_points, n),
+        "actual_points_per_order": per(a.actual_points, n),
+        "throttled_answers": a.throttled,
+        "target_requested_points_per_order": 14.0,
+    }))
+}
 
-    // (b) Backlog: orders waiting, one sync now as fast as the rate limit allows.
+/// (o-b) Backlog: orders waiting, one sync now as fast as the rate limit allows.
+async fn backlog(
+    s: &mut Stack,
+    pool: &sqlx::PgPool,
+    fast: &Served,
+    p: &Params,
+    rng: &mut rand::rngs::StdRng,
+) -> Result<Value> {
+    let n = p.orders;
     eprintln!("(o-b) {n} orders waiting, imported by one sync now…");
-    place_orders(&fast.sim, "backlog", n, &mut rng)?;
+    place_orders(&fast.sim, "backlog", n, rng)?;
     let before = usage(&fast.sim, "backlog")?;
     let t0 = fast.sim.clock.now_secs();
     let real0 = Instant::now();
@@ -469,17 +543,62 @@ pub async fn run(p: Params) -> Result<Value> {
     let b_secs = fast.sim.clock.now_secs() - t0;
     let b_real = real0.elapsed().as_secs_f64();
     let b = usage(&fast.sim, "backlog")?;
-    ensure!(count(&pool, "backlog", false).await? == n as i64, "(o-b) not every order imported");
+    ensure!(count(pool, "backlog", false).await? == n as i64, "(o-b) not every order imported");
     let b_actual = b.actual_points - before.actual_points;
     let b_ceiling = BUCKET + RESTORE * b_secs;
     // While the import was at Shopify: from its first request to its last (the job's start and
     // end around it are the harness's, stretched by the fast clock).
     let b_window = b.last_at - b.first_at.unwrap_or(b.last_at);
     let b_window_ceiling = BUCKET + RESTORE * b_window;
+    Ok(json!({
+        "simulated_seconds": b_secs,
+        "real_seconds": b_real,
+        "time_scale": p.fast_scale,
+        "orders_per_hour": n as f64 / b_secs * 3600.0,
+        "actual_points": b_actual,
+        "ceiling_points": b_ceiling,
+        "share_of_ceiling_end_to_end": b_actual / b_ceiling,
+        "requests_window_simulated_seconds": b_window,
+        "share_of_ceiling": b_actual / b_window_ceiling,
+        "orders_per_hour_in_window": n as f64 / b_window * 3600.0,
+        "throttled_answers": b.throttled - before.throttled,
+        "throttled_reaching_the_job": u64::from(b_run.status != pb::RunStatus::Succeeded as i32),
+        "requested_points_per_order": per(b.requested_points - before.requested_points, n),
+        "targets": { "orders_per_hour": 100_000, "share_of_ceiling": 0.9 },
+    }))
+}
 
-    // (c) Initial load: historical orders (closed, created over the past year), history on.
+/// (o-c) Initial load: historical orders (closed, created over the past year), history on.
+async fn initial_load(
+    s: &mut Stack,
+    pool: &sqlx::PgPool,
+    fast: &Served,
+    n: usize,
+) -> Result<Value> {
     eprintln!("(o-c) initial load of {n} historical orders…");
-    with_shop(&fast.sim, "history", |sh| -> Result<()> {
+    place_history(&fast.sim, "history", n)?;
+    let from = (chrono::Utc::now() - chrono::TimeDelta::days(400)).date_naive().to_string();
+    let before = usage(&fast.sim, "history")?;
+    let t0 = fast.sim.clock.now_secs();
+    let real0 = Instant::now();
+    sync_now(&mut s.queue, "history", sync_orders(Some(from))).await?;
+    let c_secs = fast.sim.clock.now_secs() - t0;
+    let c_real = real0.elapsed().as_secs_f64();
+    let c = usage(&fast.sim, "history")?;
+    ensure!(count(pool, "history", false).await? == n as i64, "(o-c) not every order imported");
+    Ok(json!({
+        "method": "one bulk operation (the first run with history_from)",
+        "simulated_seconds": c_secs,
+        "real_seconds": c_real,
+        "requested_points": c.requested_points - before.requested_points,
+        "actual_points": c.actual_points - before.actual_points,
+        "target_simulated_seconds": 300,
+    }))
+}
+
+/// `n` paid orders of 3 lines, closed, created over the past year.
+fn place_history(sim: &Sim, shop: &str, n: usize) -> Result<()> {
+    with_shop(sim, shop, |sh| -> Result<()> {
         let variants: Vec<u64> =
             sh.products.values().flat_map(|p| p.variants.iter().map(|v| v.id)).collect();
         let customers: Vec<u64> = sh.customers.keys().copied().collect();
@@ -499,89 +618,25 @@ pub async fn run(p: Params) -> Result<Value> {
             }
         }
         Ok(())
-    })??;
-    let from = (chrono::Utc::now() - chrono::TimeDelta::days(400)).date_naive().to_string();
-    let before = usage(&fast.sim, "history")?;
-    let t0 = fast.sim.clock.now_secs();
-    let real0 = Instant::now();
-    sync_now(&mut s.queue, "history", sync_orders(Some(from))).await?;
-    let c_secs = fast.sim.clock.now_secs() - t0;
-    let c_real = real0.elapsed().as_secs_f64();
-    let c = usage(&fast.sim, "history")?;
-    ensure!(count(&pool, "history", false).await? == n as i64, "(o-c) not every order imported");
+    })?
+}
 
-    // Ours under the linear cost model: a backlog of a tenth as many.
+/// Ours under the linear cost model: a backlog of a tenth as many; (orders, the page size
+/// the import settled on, requested points per order).
+async fn linear_model(
+    s: &mut Stack,
+    linear: &Served,
+    n: usize,
+    rng: &mut rand::rngs::StdRng,
+) -> Result<(usize, Option<i64>, f64)> {
     let m = (n / 10).max(100);
     eprintln!("(o) {m} orders under the simulator's linear cost model…");
-    place_orders(&linear.sim, "linear", m, &mut rng)?;
+    place_orders(&linear.sim, "linear", m, rng)?;
     let before_l = usage(&linear.sim, "linear")?;
     let l_run = sync_now(&mut s.queue, "linear", sync_orders(None)).await?;
     let l = usage(&linear.sim, "linear")?;
     let page_size_linear = l_run.counters.unwrap_or_default().values.get("page_size").copied();
-
-    let reference_fitted = reference(&fast.url, "backlog").await?;
-    let reference_linear = reference(&linear.url, "linear").await?;
-    drop(pool);
-    drop(s);
-    drop_db(DB).await?;
-
-    let per = |x: f64, k: usize| x / k as f64;
-    Ok(json!({
-        "plan": "standard (2000 points, 100/s)",
-        "cost_model": "fitted (the simulator's default)",
-        "orders": n,
-        "order_shape": "3 lines, a customer, shipping, tax, a sale transaction",
-        "steady_state": {
-            "simulated_seconds": a_sim_secs,
-            "sync_every_simulated_seconds": f64::from(every) * day_scale,
-            "runs": a_runs,
-            "failed_runs": a_failed,
-            "requests": a.requests,
-            "requested_points": a.requested_points,
-            "actual_points": a.actual_points,
-            "requested_points_per_order": per(a.requested_points, n),
-            "actual_points_per_order": per(a.actual_points, n),
-            "throttled_answers": a.throttled,
-            "target_requested_points_per_order": 14.0,
-        },
-        "backlog": {
-            "simulated_seconds": b_secs,
-            "real_seconds": b_real,
-            "time_scale": p.fast_scale,
-            "orders_per_hour": n as f64 / b_secs * 3600.0,
-            "actual_points": b_actual,
-            "ceiling_points": b_ceiling,
-            "share_of_ceiling_end_to_end": b_actual / b_ceiling,
-            "requests_window_simulated_seconds": b_window,
-            "share_of_ceiling": b_actual / b_window_ceiling,
-            "orders_per_hour_in_window": n as f64 / b_window * 3600.0,
-            "throttled_answers": b.throttled - before.throttled,
-            "throttled_reaching_the_job": u64::from(b_run.status != pb::RunStatus::Succeeded as i32),
-            "requested_points_per_order": per(b.requested_points - before.requested_points, n),
-            "targets": { "orders_per_hour": 100_000, "share_of_ceiling": 0.9 },
-        },
-        "initial_load": {
-            "method": "one bulk operation (the first run with history_from)",
-            "simulated_seconds": c_secs,
-            "real_seconds": c_real,
-            "requested_points": c.requested_points - before.requested_points,
-            "actual_points": c.actual_points - before.actual_points,
-            "target_simulated_seconds": 300,
-        },
-        "linear_cost_model": {
-            "orders": m,
-            "page_size": page_size_linear,
-            "requested_points_per_order": per(l.requested_points - before_l.requested_points, m),
-            "reference_requested_points_per_order": reference_linear["requested_points_per_order"],
-            "reference_documents": reference_linear["documents"],
-        },
-        "reference": {
-            "issue_figure_requested_points_per_order": 138,
-            "measured_fitted_requested_points_per_order": reference_fitted["requested_points_per_order"],
-            "documents": reference_fitted["documents"],
-            "source": "crates/bench/reference/*.graphql, written from spec 3.1",
-        },
-    }))
+    Ok((m, page_size_linear, per(l.requested_points - before_l.requested_points, m)))
 }
 
 /// (o-w) Order webhooks: orders placed in the simulator at `rate` a second for `secs` seconds
