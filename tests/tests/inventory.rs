@@ -89,14 +89,27 @@ async fn a_level_edited_in_shopify_is_drift_and_changes_still_land() -> Result<(
     eventually(SOON, || on_hand_is(&s, "drift", &inv, &l1, 6)).await?;
     let d = drift(&s.db, "drift").await?;
     assert_eq!(d, vec![(inv.clone(), l1.clone(), Some(5), 42, "follow".to_owned())]);
-    // Another edit, no ERP change: the reconciliation repairs it.
+    // Another edit, no ERP change: the recurring reconciliation (every 2 s) repairs it.
     set_on_hand_by_hand(&s.sim, "drift", &inv, &l1, 50).await?;
     let mut q = queue(&s.scheduler).await?;
     let params =
         pb::TaskParams { params: Some(pb::task_params::Params::SyncInventory(Default::default())) };
-    let run = sync_now(&mut q, "drift", params).await?;
-    assert_eq!(run_status(&run), pb::RunStatus::Succeeded, "{run:?}");
-    on_hand_is(&s, "drift", &inv, &l1, 6).await?;
+    let spec = pb::JobSpec {
+        shop: "drift".into(),
+        params: Some(params),
+        created_by: "e2e".into(),
+        recurrence: Some(pb::Recurrence {
+            rule: Some(pb::recurrence::Rule::IntervalSeconds(2)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let entry = q
+        .create_entry(pb::CreateEntryRequest { spec: Some(spec), ..Default::default() })
+        .await?
+        .into_inner();
+    eventually(Duration::from_secs(30), || on_hand_is(&s, "drift", &inv, &l1, 6)).await?;
+    q.set_on_hold(pb::EntryRef { id: entry.id.clone(), ..Default::default() }).await?;
     let d = drift(&s.db, "drift").await?;
     assert_eq!(d.last().unwrap(), &(inv.clone(), l1.clone(), Some(6), 50, "reconcile".to_owned()));
     // Nothing changed: a second reconciliation writes nothing.

@@ -1,10 +1,11 @@
 //! How inventory-sync's failures reach callers: a task's failures as retryable or not (the job
-//! queue retries only the former). One bad record never fails a run: it is reported with its
-//! reason.
+//! queue retries only the former), and the one place they become gRPC statuses. One bad
+//! record never fails a run: it is reported with its reason.
 
+use shopsync_runtime::shop::ShopContextError;
 use shopsync_runtime::worker::TaskError;
-use shopsync_store::errors::classify;
-use tonic::Code;
+use shopsync_store::errors::{DbErrorClass, classify};
+use tonic::{Code, Status};
 
 /// What stopped a run or a follower's round.
 #[derive(Debug, thiserror::Error)]
@@ -43,5 +44,32 @@ impl From<Failure> for TaskError {
     fn from(f: Failure) -> Self {
         let retryable = f.retryable();
         TaskError::Failed { source: anyhow::Error::new(f), retryable }
+    }
+}
+
+/// The one place failures become statuses: an unknown shop NOT_FOUND, a shop that cannot sync
+/// FAILED_PRECONDITION, what may pass UNAVAILABLE; anything else INTERNAL with a generic
+/// message, its cause chain logged here, once.
+impl From<Failure> for Status {
+    fn from(f: Failure) -> Self {
+        match &f {
+            Failure::Context(ShopContextError::Unknown(_)) => Status::not_found(f.to_string()),
+            Failure::Context(
+                ShopContextError::Disabled(_)
+                | ShopContextError::NoToken(_)
+                | ShopContextError::Secret { .. },
+            ) => Status::failed_precondition(f.to_string()),
+            Failure::Db(e) if classify(e) == DbErrorClass::Unavailable => {
+                Status::unavailable("inventory database unavailable")
+            }
+            Failure::Api(_, s) if s.code() == Code::Unavailable => {
+                Status::unavailable(f.to_string())
+            }
+            Failure::Shopify(_) => Status::unavailable(f.to_string()),
+            _ => {
+                tracing::error!(error = ?anyhow::Error::new(f), "stock api failed");
+                Status::internal("internal error")
+            }
+        }
     }
 }

@@ -1,14 +1,13 @@
 //! The `Stock` gRPC boundary: requests checked (every string first, INVALID_ARGUMENT naming the
 //! field), answers built from [`crate::reconcile`] (a dry run) and [`crate::repo`], failures as
-//! statuses (internal causes logged here, once).
+//! statuses ([`crate::error`]).
 
 use crate::error::Failure;
 use crate::{reconcile, repo};
 use shopsync_common::params::SyncInventory;
 use shopsync_proto::limits::CheckText;
 use shopsync_proto::pb;
-use shopsync_runtime::shop::{ShopContextError, ShopContexts};
-use shopsync_store::errors::{DbErrorClass, classify};
+use shopsync_runtime::shop::ShopContexts;
 use sqlx::PgPool;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
@@ -45,28 +44,6 @@ fn ts(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
 }
 
-fn status(f: Failure) -> Status {
-    match &f {
-        Failure::Context(ShopContextError::Unknown(_)) => Status::not_found(f.to_string()),
-        Failure::Context(
-            ShopContextError::Disabled(_)
-            | ShopContextError::NoToken(_)
-            | ShopContextError::Secret { .. },
-        ) => Status::failed_precondition(f.to_string()),
-        Failure::Db(e) if classify(e) == DbErrorClass::Unavailable => {
-            Status::unavailable("inventory database unavailable")
-        }
-        Failure::Api(_, s) if s.code() == tonic::Code::Unavailable => {
-            Status::unavailable(f.to_string())
-        }
-        Failure::Shopify(_) => Status::unavailable(f.to_string()),
-        _ => {
-            tracing::error!(error = ?f, "stock api failed");
-            Status::internal("internal error")
-        }
-    }
-}
-
 #[tonic::async_trait]
 impl pb::stock_server::Stock for StockService {
     async fn diff(
@@ -79,9 +56,9 @@ impl pb::stock_server::Stock for StockService {
         let contexts = self.contexts.as_ref().ok_or_else(|| {
             Status::failed_precondition("inventory-sync has no shops or posting service configured")
         })?;
-        let ctx = contexts.get(shop).await.map_err(|e| status(e.into()))?;
+        let ctx = contexts.get(shop).await.map_err(|e| Status::from(Failure::from(e)))?;
         let p = SyncInventory { dry_run: true, ..Default::default() };
-        let planned = reconcile::plan(&ctx, &self.db, &p, "diff").await.map_err(status)?;
+        let planned = reconcile::plan(&ctx, &self.db, &p, "diff").await.map_err(Status::from)?;
         let (diffs, unchanged) = reconcile::differences(&planned, false);
         Ok(Response::new(pb::DiffResponse {
             differences: diffs
@@ -113,7 +90,9 @@ impl pb::stock_server::Stock for StockService {
         texts(&r)?;
         let shop = shop_of(&r.shop)?;
         let limit = limit_of(r.limit, "limit")?;
-        let rows = repo::list_drift(&self.db, shop, limit).await.map_err(|e| status(e.into()))?;
+        let rows = repo::list_drift(&self.db, shop, limit)
+            .await
+            .map_err(|e| Status::from(Failure::from(e)))?;
         Ok(Response::new(pb::ListDriftResponse {
             drift: rows
                 .into_iter()
@@ -149,7 +128,7 @@ impl pb::stock_server::Stock for StockService {
         let limit = limit_of(r.limit, "limit")?;
         let rows = repo::history(&self.db, shop, item, location, limit)
             .await
-            .map_err(|e| status(e.into()))?;
+            .map_err(|e| Status::from(Failure::from(e)))?;
         Ok(Response::new(pb::GetLevelHistoryResponse {
             events: rows
                 .into_iter()

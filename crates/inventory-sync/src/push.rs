@@ -7,9 +7,7 @@
 use crate::error::Failure;
 use crate::map::{BATCH, PushLine, idempotency_key};
 use crate::repo;
-use serde::Deserialize;
-use serde_json::json;
-use shopsync_shopify::{ShopifyClient, ShopifyError, documents};
+use shopsync_shopify::{ShopifyClient, ShopifyError, documents, ops};
 use sqlx::PgPool;
 
 /// How often one batch is sent again after stale compare values before its lines are left for
@@ -30,43 +28,21 @@ pub struct Outcome {
     pub errors: Vec<(PushLine, String)>,
 }
 
-#[derive(Deserialize)]
-struct LevelAnswer {
-    #[serde(rename = "inventoryItem")]
-    item: Option<LevelItem>,
-}
-#[derive(Deserialize)]
-struct LevelItem {
-    #[serde(rename = "inventoryLevel")]
-    level: Option<Level>,
-}
-#[derive(Deserialize)]
-struct Level {
-    quantities: Vec<Named>,
-}
-#[derive(Deserialize)]
-struct Named {
-    name: String,
-    quantity: i64,
-}
-
 /// A level's on_hand quantity; none when the item is not stocked at the location (or gone).
 pub async fn read_level(
     shopify: &ShopifyClient,
     item: &str,
     location: &str,
 ) -> Result<Option<i64>, Failure> {
-    let r = shopify
-        .execute(&documents::INVENTORY_LEVEL, json!({ "item": item, "location": location }))
-        .await?;
-    let a: LevelAnswer = serde_json::from_value(r.data).map_err(|source| {
-        Failure::Shopify(ShopifyError::Decode {
-            operation: documents::INVENTORY_LEVEL.name,
-            source,
+    let data = shopify
+        .run::<ops::InventoryLevel>(ops::inventory_level::Variables {
+            item: item.to_owned(),
+            location: location.to_owned(),
         })
-    })?;
-    Ok(a.item
-        .and_then(|i| i.level)
+        .await?;
+    Ok(data
+        .inventory_item
+        .and_then(|i| i.inventory_level)
         .and_then(|l| l.quantities.into_iter().find(|q| q.name == "on_hand"))
         .map(|q| q.quantity))
 }
@@ -168,25 +144,26 @@ impl Pusher<'_> {
                 return Ok(());
             }
             let key = idempotency_key(self.shop, attempt, &lines);
-            let input = json!({
-                "name": "on_hand",
-                "reason": "correction",
-                "referenceDocumentUri": format!("shopsync://inventory/{}", self.shop),
-                "quantities": lines.iter().map(|l| json!({
-                    "inventoryItemId": l.inventory_item_id,
-                    "locationId": l.location_id,
-                    "quantity": l.quantity,
-                    "changeFromQuantity": l.compare,
-                })).collect::<Vec<_>>(),
-            });
+            use ops::inventory_set_quantities as isq;
+            let input = isq::InventorySetQuantitiesInput {
+                name: "on_hand".into(),
+                reason: "correction".into(),
+                reference_document_uri: Some(format!("shopsync://inventory/{}", self.shop)),
+                quantities: lines
+                    .iter()
+                    .map(|l| isq::InventoryQuantityInput {
+                        inventory_item_id: l.inventory_item_id.clone(),
+                        location_id: l.location_id.clone(),
+                        quantity: l.quantity,
+                        // null: no compare value (a level we never knew and could not read).
+                        change_from_quantity: l.compare,
+                    })
+                    .collect(),
+            };
             out.mutations += 1;
             let r = self
                 .shopify
-                .mutate(
-                    &documents::INVENTORY_SET_QUANTITIES,
-                    json!({ "input": input, "key": key }),
-                    "inventorySetQuantities",
-                )
+                .run::<ops::InventorySetQuantities>(isq::Variables { input, key })
                 .await;
             match r {
                 Ok(_) => {
