@@ -120,6 +120,38 @@ fn idempotent(
     Ok((group, errors))
 }
 
+/// The inventory item and location an input element names, both existing; otherwise a user
+/// error at the first that does not (`at` gives its field path).
+fn item_and_location(
+    shop: &Shop,
+    v: &Value,
+    at: &dyn Fn(&str) -> Value,
+    errors: &mut Vec<Value>,
+) -> Option<(u64, u64)> {
+    let gid_of =
+        |k: &str, kind: &str| v.get(k).and_then(Value::as_str).and_then(|g| parse_gid(kind, g));
+    let Some(item) =
+        gid_of("inventoryItemId", "InventoryItem").filter(|i| shop.variant_of(*i).is_some())
+    else {
+        errors.push(user_error(
+            at("inventoryItemId"),
+            "The specified inventory item could not be found.",
+            "INVALID_INVENTORY_ITEM",
+        ));
+        return None;
+    };
+    let Some(loc) = gid_of("locationId", "Location").filter(|l| shop.locations.contains_key(l))
+    else {
+        errors.push(user_error(
+            at("locationId"),
+            "The specified location could not be found.",
+            "INVALID_LOCATION",
+        ));
+        return None;
+    };
+    Some((item, loc))
+}
+
 fn apply(shop: &mut Shop, input: &Value, quantities: &[Value]) -> Result<u64, Vec<Value>> {
     let name = input.get("name").and_then(Value::as_str).unwrap_or("");
     let reason = input.get("reason").and_then(Value::as_str).unwrap_or("");
@@ -142,27 +174,8 @@ fn apply(shop: &mut Shop, input: &Value, quantities: &[Value]) -> Result<u64, Ve
     let mut planned = Vec::new();
     for (i, q) in quantities.iter().enumerate() {
         let at = |k: &str| json!(["input", "quantities", i.to_string(), k]);
-        let item = q
-            .get("inventoryItemId")
-            .and_then(Value::as_str)
-            .and_then(|g| parse_gid("InventoryItem", g));
-        let loc =
-            q.get("locationId").and_then(Value::as_str).and_then(|g| parse_gid("Location", g));
         let quantity = q.get("quantity").and_then(Value::as_i64).unwrap_or(0);
-        let Some(item) = item.filter(|i| shop.variant_of(*i).is_some()) else {
-            errors.push(user_error(
-                at("inventoryItemId"),
-                "The specified inventory item could not be found.",
-                "INVALID_INVENTORY_ITEM",
-            ));
-            continue;
-        };
-        let Some(loc) = loc.filter(|l| shop.locations.contains_key(l)) else {
-            errors.push(user_error(
-                at("locationId"),
-                "The specified location could not be found.",
-                "INVALID_LOCATION",
-            ));
+        let Some((item, loc)) = item_and_location(shop, q, &at, &mut errors) else {
             continue;
         };
         if !seen.insert((item, loc)) {
@@ -283,27 +296,8 @@ fn apply_adjust(shop: &mut Shop, input: &Value, changes: &[Value]) -> Result<u64
     let mut planned = Vec::new();
     for (i, c) in changes.iter().enumerate() {
         let at = |k: &str| json!(["input", "changes", i.to_string(), k]);
-        let item = c
-            .get("inventoryItemId")
-            .and_then(Value::as_str)
-            .and_then(|g| parse_gid("InventoryItem", g));
-        let loc =
-            c.get("locationId").and_then(Value::as_str).and_then(|g| parse_gid("Location", g));
         let delta = c.get("delta").and_then(Value::as_i64).unwrap_or(0);
-        let Some(item) = item.filter(|i| shop.variant_of(*i).is_some()) else {
-            errors.push(user_error(
-                at("inventoryItemId"),
-                "The specified inventory item could not be found.",
-                "INVALID_INVENTORY_ITEM",
-            ));
-            continue;
-        };
-        let Some(loc) = loc.filter(|l| shop.locations.contains_key(l)) else {
-            errors.push(user_error(
-                at("locationId"),
-                "The specified location could not be found.",
-                "INVALID_LOCATION",
-            ));
+        let Some((item, loc)) = item_and_location(shop, c, &at, &mut errors) else {
             continue;
         };
         let ledger = c.get("ledgerDocumentUri").and_then(Value::as_str);

@@ -134,13 +134,7 @@ impl Sim {
         // Webhook deliveries use reqwest; its TLS needs a crypto provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let clock = Clock::real(config.time_scale);
-        Arc::new(Self {
-            config,
-            clock,
-            shops: Mutex::new(HashMap::new()),
-            faults: Mutex::new(HashMap::new()),
-            webhook_stats: Mutex::new(HashMap::new()),
-        })
+        Self::with_clock(config, clock)
     }
 
     pub fn with_clock(config: SimConfig, clock: Clock) -> SharedSim {

@@ -2,7 +2,7 @@
 //! connection. Prices, stock totals and options are derived from the variants and levels; a
 //! product is published on the online store while it is ACTIVE.
 
-use super::{Exec, Item, Obj, cents, count, listed, money_json, object};
+use super::{Exec, Item, Obj, cents, count, listed, maybe, money_json, object};
 use crate::exec::{file_name, time};
 use crate::search::{self, FieldValue};
 use crate::store::{Media, Product, Variant, gid};
@@ -180,10 +180,7 @@ pub(super) fn product<'a>(
         "createdAt" => json!(time(&p.created_at)),
         "updatedAt" => json!(time(&p.updated_at)),
         "mediaCount" => x.set(Obj::Count(p.media.len()), &f.selection_set, path),
-        "featuredMedia" => match p.media.first() {
-            Some(m) => x.set(Obj::Media(m), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "featuredMedia" => maybe(x, p.media.first().map(Obj::Media), f, path),
         _ => return product_more(x, p, f, path),
     })
 }
@@ -248,10 +245,10 @@ fn product_more<'a>(
             )
         }
         "defaultCursor" => json!(crate::exec::cursor(&format!("{:020}", p.id), p.id)),
-        "featuredImage" => match p.media.first().filter(|m| m.status(x.now) == "READY") {
-            Some(m) => x.set(Obj::Image(m), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "featuredImage" => {
+            let found = p.media.first().filter(|m| m.status(x.now) == "READY").map(Obj::Image);
+            maybe(x, found, f, path)
+        }
         "images" => {
             let now = x.now;
             let items = p
@@ -424,10 +421,10 @@ fn variant_more<'a>(
         "taxable" => json!(true),
         "barcode" => json!(v.barcode),
         "compareAtPrice" => json!(v.compare_at_price),
-        "image" => match p.media.first().filter(|m| m.status(x.now) == "READY") {
-            Some(m) => x.set(Obj::Image(m), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "image" => {
+            let found = p.media.first().filter(|m| m.status(x.now) == "READY").map(Obj::Image);
+            maybe(x, found, f, path)
+        }
         _ => return listed(x, f, path, VARIANT_EMPTY),
     })
 }

@@ -2,7 +2,7 @@
 //! tracking. What remains on a fulfillment order is fulfillable; what fulfilments took is
 //! fulfilled.
 
-use super::{Exec, Obj, amount, bag, cents, listed, object};
+use super::{Exec, Obj, amount, bag, cents, listed, maybe, object};
 use crate::exec::time;
 use crate::store::{FoLine, Fulfillment, FulfillmentOrder, LineItem, Order, gid};
 use apollo_compiler::executable::Field;
@@ -113,10 +113,12 @@ pub(super) fn fo_line<'a>(
         "id" => json!(gid("FulfillmentOrderLineItem", l.id)),
         "totalQuantity" => json!(l.total),
         "remainingQuantity" => json!(l.remaining),
-        "lineItem" => match o.line_items.iter().find(|li| li.id == l.line_item_id) {
-            Some(li) => x.set(Obj::LineItem(o, li), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "lineItem" => maybe(
+            x,
+            o.line_items.iter().find(|li| li.id == l.line_item_id).map(|li| Obj::LineItem(o, li)),
+            f,
+            path,
+        ),
         "sku" => {
             json!(o.line_items.iter().find(|li| li.id == l.line_item_id).map(|li| li.sku.clone()))
         }
@@ -147,10 +149,7 @@ fn fo_line_more<'a>(
         "originalUnitPriceSet" => bag(x, li.map_or("0.00", |li| li.price.as_str()), f),
         "productTitle" => json!(li.map(|li| li.title.clone()).unwrap_or_default()),
         "requiresShipping" => json!(true),
-        "variant" => match variant() {
-            Some((p, v)) => x.set(Obj::Variant(p, v), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "variant" => maybe(x, variant().map(|(p, v)| Obj::Variant(p, v)), f, path),
         "variantTitle" => json!(variant().map(|(_, v)| v.title.clone())),
         "vendor" => json!(variant().map(|(p, _)| p.vendor.clone())),
         _ => return listed(x, f, path, FO_LINE_EMPTY),
@@ -186,10 +185,7 @@ pub(super) fn fulfillment<'a>(
             json!(fu.lines.iter().map(|l| l.1).sum::<i64>())
         }
         "order" => x.set(Obj::Order(o), &f.selection_set, path),
-        "location" => match shop.locations.get(&fu.location_id) {
-            Some(l) => x.set(Obj::Location(l), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "location" => maybe(x, shop.locations.get(&fu.location_id).map(Obj::Location), f, path),
         "trackingInfo" => Value::Array(
             fu.tracking.iter().map(|_| x.set(Obj::Tracking(fu), &f.selection_set, path)).collect(),
         ),

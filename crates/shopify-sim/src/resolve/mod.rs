@@ -112,6 +112,24 @@ pub(crate) fn items<'a>(x: &mut Exec<'a>, obj: Obj<'a>, f: &Field) -> Option<Vec
     }
 }
 
+/// An object field: the object through the field's selection, or null when there is none.
+pub(crate) fn maybe<'a>(
+    x: &mut Exec<'a>,
+    obj: Option<Obj<'a>>,
+    f: &Field,
+    path: &mut Vec<Value>,
+) -> Value {
+    match obj {
+        Some(o) => x.set(o, &f.selection_set, path),
+        None => Value::Null,
+    }
+}
+
+/// The numeric id of the field's `id` argument, a gid of `kind`.
+pub(crate) fn gid_arg(x: &Exec, f: &Field, kind: &str) -> Option<u64> {
+    crate::store::parse_gid(kind, x.arg(f, "id").as_str()?)
+}
+
 /// A connection field answered from `items`.
 pub(crate) fn connection<'a>(
     x: &mut Exec<'a>,

@@ -2,7 +2,7 @@
 //! assigned location, named inventory quantities, company contacts, customers' e-mail
 //! addresses and phone numbers, media errors.
 
-use super::{Exec, Item, Obj, listed, object};
+use super::{Exec, Item, Obj, listed, maybe, object};
 use crate::exec::time;
 use crate::store::{Address, Company, Contact, Customer, gid};
 use apollo_compiler::executable::Field;
@@ -93,10 +93,7 @@ pub(super) fn assigned_location<'a>(
 ) -> Option<Value> {
     let shop = x.shop;
     Some(match f.name.as_str() {
-        "location" => match shop.locations.get(&l) {
-            Some(l) => x.set(Obj::Location(l), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "location" => maybe(x, shop.locations.get(&l).map(Obj::Location), f, path),
         "name" => json!(shop.locations.get(&l).map(|l| l.name.clone())),
         _ => return assigned_location_more(x, l, f, path),
     })
@@ -161,10 +158,7 @@ pub(super) fn contact<'a>(
         "id" => json!(gid("CompanyContact", k.id)),
         "isMainContact" => json!(k.main),
         "company" => x.set(Obj::Company(c), &f.selection_set, path),
-        "customer" => match shop.customers.get(&k.customer_id) {
-            Some(cu) => x.set(Obj::Customer(cu), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "customer" => maybe(x, shop.customers.get(&k.customer_id).map(Obj::Customer), f, path),
         _ => return contact_more(x, c, k, f, path),
     })
 }

@@ -4,7 +4,7 @@
 //! received − refunded. Quantities come from the fulfillment orders: what remains there is
 //! fulfillable, what fulfilments took is fulfilled.
 
-use super::{Exec, Item, Obj, amount, bag, bag_json, cents, count, listed, money, object};
+use super::{Exec, Item, Obj, amount, bag, bag_json, cents, count, listed, maybe, money, object};
 use crate::exec::time;
 use crate::search::{self, FieldValue};
 use crate::store::{LineItem, Order, gid};
@@ -177,10 +177,9 @@ pub(super) fn order<'a>(
         "closed" => json!(o.closed),
         "cancelledAt" => json!(o.cancelled_time().map(|t| time(&t))),
         "test" => json!(false),
-        "customer" => match o.customer_id.and_then(|c| shop.customers.get(&c)) {
-            Some(c) => x.set(Obj::Customer(c), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "customer" => {
+            maybe(x, o.customer_id.and_then(|c| shop.customers.get(&c)).map(Obj::Customer), f, path)
+        }
         "totalPriceSet" => x.set(Obj::Money(&o.total), &f.selection_set, path),
         "subtotalPriceSet" => x.set(Obj::Money(&o.subtotal), &f.selection_set, path),
         "totalTaxSet" => x.set(Obj::Money(&o.total_tax), &f.selection_set, path),
@@ -205,10 +204,9 @@ pub(super) fn order<'a>(
                     .collect(),
             )
         }
-        "shippingAddress" | "billingAddress" => match &o.address {
-            Some(a) => x.set(Obj::Address(a), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "shippingAddress" | "billingAddress" => {
+            maybe(x, o.address.as_ref().map(Obj::Address), f, path)
+        }
         "fulfillments" => {
             let first = x.arg(f, "first").as_u64().map_or(usize::MAX, |n| n as usize);
             Value::Array(
@@ -274,10 +272,7 @@ fn order_more<'a>(
         "currentTotalWeight" => json!("0"),
         "totalWeight" => json!("0"),
         "customerLocale" => json!("en"),
-        "displayAddress" => match &o.address {
-            Some(a) => x.set(Obj::Address(a), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "displayAddress" => maybe(x, o.address.as_ref().map(Obj::Address), f, path),
         "fulfillable" => json!(!o.cancelled && o.line_items.iter().any(|l| remaining(o, l) > 0)),
         "fulfillmentsCount" => count(x, o.fulfillments.len(), f, path),
         "transactionsCount" => count(x, o.transactions.len(), f, path),
@@ -304,10 +299,10 @@ fn order_more<'a>(
             }
             json!(names)
         }
-        "purchasingEntity" => match o.customer_id.and_then(|c| x.shop.customers.get(&c)) {
-            Some(c) => x.set(Obj::Customer(c), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "purchasingEntity" => {
+            let found = o.customer_id.and_then(|c| x.shop.customers.get(&c)).map(Obj::Customer);
+            maybe(x, found, f, path)
+        }
         "refundable" => {
             json!(crate::orders::refundable_cents(o, crate::money::current_units()) > 0)
         }
@@ -487,19 +482,14 @@ fn line_item_more<'a>(
             (l.ordered() - fulfilled(o, l) - left).max(0)
         }),
         "image" => {
-            match variant()
+            let found = variant()
                 .and_then(|(p, _)| p.media.first())
                 .filter(|m| m.status(x.now) == "READY")
-            {
-                Some(m) => x.set(Obj::Image(m), &f.selection_set, path),
-                None => Value::Null,
-            }
+                .map(Obj::Image);
+            maybe(x, found, f, path)
         }
         "merchantEditable" => json!(!o.closed && !o.cancelled),
-        "product" => match variant() {
-            Some((p, _)) => x.set(Obj::Product(p), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "product" => maybe(x, variant().map(|(p, _)| Obj::Product(p)), f, path),
         "refundableQuantity" => json!(if o.cancelled { 0 } else { l.current() }),
         "requiresShipping" | "taxable" => json!(true),
         "taxLines" => {

@@ -2,7 +2,7 @@
 //! prices. Order counts and amounts spent are derived from
 //! the shop's orders; a company's orders are those of its contacts' customers.
 
-use super::{Exec, Item, Obj, amount, count, listed, money, object};
+use super::{Exec, Item, Obj, amount, count, listed, maybe, money, object};
 use crate::exec::time;
 use crate::search::{self, FieldValue};
 use crate::store::{Catalog, Company, CompanyLocation, Customer, Order, PriceList, gid};
@@ -82,10 +82,7 @@ pub(super) fn customer<'a>(
                 json!(c.note)
             }
         }
-        "defaultAddress" => match c.addresses.first() {
-            Some(a) => x.set(Obj::Address(a), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "defaultAddress" => maybe(x, c.addresses.first().map(Obj::Address), f, path),
         "addresses" => Value::Array(
             c.addresses.iter().map(|a| x.set(Obj::Address(a), &f.selection_set, path)).collect(),
         ),
@@ -170,10 +167,9 @@ fn customer_more<'a>(
                 f,
             )
         }
-        "lastOrder" => match orders().iter().max_by_key(|o| o.created_at) {
-            Some(o) => x.set(Obj::Order(o), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "lastOrder" => {
+            maybe(x, orders().iter().max_by_key(|o| o.created_at).copied().map(Obj::Order), f, path)
+        }
         "legacyResourceId" => json!(c.id.to_string()),
         "lifetimeDuration" => json!(lifetime(&c.created_at)),
         "locale" => json!("en"),
@@ -225,10 +221,9 @@ pub(super) fn company<'a>(
         }
         "createdAt" => json!(time(&c.created_at)),
         "updatedAt" => json!(time(&c.updated_at)),
-        "mainContact" => match c.contacts.iter().find(|k| k.main) {
-            Some(k) => x.set(Obj::Contact(c, k), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "mainContact" => {
+            maybe(x, c.contacts.iter().find(|k| k.main).map(|k| Obj::Contact(c, k)), f, path)
+        }
         _ => return company_more(x, c, f, path),
     })
 }
@@ -406,10 +401,12 @@ pub(super) fn catalog<'a>(
         "id" => json!(gid("CompanyLocationCatalog", c.id)),
         "title" => json!(c.title),
         "status" => json!(c.status),
-        "priceList" => match c.price_list.and_then(|p| shop.price_lists.get(&p)) {
-            Some(p) => x.set(Obj::PriceList(p), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "priceList" => maybe(
+            x,
+            c.price_list.and_then(|p| shop.price_lists.get(&p)).map(Obj::PriceList),
+            f,
+            path,
+        ),
         _ => return catalog_more(x, c, f, path),
     })
 }
@@ -452,10 +449,11 @@ fn price_list_more<'a>(
     path: &mut Vec<Value>,
 ) -> Option<Value> {
     Some(match f.name.as_str() {
-        "catalog" => match x.shop.catalogs.values().find(|c| c.price_list == Some(p.id)) {
-            Some(c) => x.set(Obj::Catalog(c), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "catalog" => {
+            let found =
+                x.shop.catalogs.values().find(|c| c.price_list == Some(p.id)).map(Obj::Catalog);
+            maybe(x, found, f, path)
+        }
         "parent" => object(
             x,
             path,
@@ -478,16 +476,15 @@ pub(super) fn price<'a>(
         "price" => x.set(Obj::Money(amount), &f.selection_set, path),
         "compareAtPrice" => Value::Null,
         "originType" => json!("FIXED"),
-        "variant" => {
-            match shop
-                .products
+        "variant" => maybe(
+            x,
+            shop.products
                 .values()
                 .find_map(|p| p.variants.iter().find(|pv| pv.id == v).map(|pv| (p, pv)))
-            {
-                Some((p, pv)) => x.set(Obj::Variant(p, pv), &f.selection_set, path),
-                None => Value::Null,
-            }
-        }
+                .map(|(p, pv)| Obj::Variant(p, pv)),
+            f,
+            path,
+        ),
         _ => return None,
     })
 }

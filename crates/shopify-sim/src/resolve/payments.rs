@@ -1,7 +1,7 @@
 //! Shopify Payments: the account, its balance transactions (each with its order and payout)
 //! and payouts with their summaries by kind.
 
-use super::{Exec, Obj, amount, cents, listed, money, money_json, object};
+use super::{Exec, Obj, amount, cents, listed, maybe, money, money_json, object};
 use crate::exec::time;
 use crate::store::{BalanceTx, Order, Payout, gid};
 use apollo_compiler::executable::Field;
@@ -35,10 +35,7 @@ pub(super) fn balance_transaction<'a>(
         "transactionDate" => json!(time(&b.at)),
         "test" => json!(false),
         "sourceOrderTransactionId" | "sourceId" => json!(b.id.to_string()),
-        "associatedOrder" => match shop.orders.get(&b.order_id) {
-            Some(o) => x.set(Obj::AssocOrder(o), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "associatedOrder" => maybe(x, shop.orders.get(&b.order_id).map(Obj::AssocOrder), f, path),
         "associatedPayout" => {
             let p = b.payout.and_then(|p| shop.payouts.get(&p));
             x.set(Obj::AssocPayout(p), &f.selection_set, path)

@@ -2,7 +2,7 @@
 //! amounts Shopify derives from them.
 
 use super::orders::money_of;
-use super::{Exec, Obj, amount, bag, cents, listed, money, object};
+use super::{Exec, Obj, amount, bag, cents, listed, maybe, money, object};
 use crate::exec::time;
 use crate::store::{Order, Refund, RefundLine, RefundShipping, Transaction, gid};
 use apollo_compiler::executable::Field;
@@ -213,10 +213,10 @@ pub(super) fn refund_line<'a>(
             Some(li) => x.set(Obj::LineItem(o, li), &f.selection_set, path),
             None => x.not_simulated_on("RefundLineItem", f, path),
         },
-        "location" => match l.location_id.and_then(|id| x.shop.locations.get(&id)) {
-            Some(loc) => x.set(Obj::Location(loc), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "location" => {
+            let found = l.location_id.and_then(|id| x.shop.locations.get(&id)).map(Obj::Location);
+            maybe(x, found, f, path)
+        }
         "price" => json!(l.price),
         "priceSet" => bag(x, &l.price, f),
         "quantity" => json!(l.quantity),

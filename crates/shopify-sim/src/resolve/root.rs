@@ -1,7 +1,7 @@
 //! The root fields (lookups by id, counts, introspection's placeholders), the shop, bulk
 //! operations, webhook subscriptions and metafields.
 
-use super::{Exec, Item, Obj, connection, count, listed};
+use super::{Exec, Item, Obj, connection, count, gid_arg, listed, maybe};
 use crate::exec::time;
 use crate::store::{BulkOp, Metafield, Shop, gid, parse_gid};
 use apollo_compiler::executable::Field;
@@ -189,10 +189,8 @@ pub(crate) fn metafield_field<'a>(
 ) -> Value {
     let Some(owner) = crate::exec::gid_of(&owner) else { return Value::Null };
     let shop = x.shop;
-    match metafields_of(shop, &owner, f, x).first() {
-        Some(m) => x.set(Obj::Metafield(m), &f.selection_set, path),
-        None => Value::Null,
-    }
+    let found = metafields_of(shop, &owner, f, x).first().copied().map(Obj::Metafield);
+    maybe(x, found, f, path)
 }
 
 /// `webhookSubscriptions(topics:, uri:, callbackUrl:, format:, query:)`.
@@ -272,28 +270,20 @@ pub(super) fn query<'a>(x: &mut Exec<'a>, f: &Field, path: &mut Vec<Value>) -> O
         "shop" => x.set(Obj::Shop, &f.selection_set, path),
         "products" | "customers" => super::connection(x, Obj::Query, f, path),
         "bulkOperation" => {
-            let id = x.arg(f, "id");
-            match id
-                .as_str()
-                .and_then(|g| parse_gid("BulkOperation", g))
-                .and_then(|id| shop.bulk_ops.get(&id))
-            {
-                Some(b) => x.set(Obj::Bulk(b), &f.selection_set, path),
-                None => Value::Null,
-            }
+            let id = gid_arg(x, f, "BulkOperation");
+            maybe(x, id.and_then(|id| shop.bulk_ops.get(&id)).map(Obj::Bulk), f, path)
         }
         "orders" => super::connection(x, Obj::Query, f, path),
         "order" => {
-            let id = x.arg(f, "id");
-            match id
-                .as_str()
-                .and_then(|g| parse_gid("Order", g))
-                .and_then(|id| shop.orders.get(&id))
-                .filter(|o| shop.order_visible(o))
-            {
-                Some(o) => x.set(Obj::Order(o), &f.selection_set, path),
-                None => Value::Null,
-            }
+            let id = gid_arg(x, f, "Order");
+            maybe(
+                x,
+                id.and_then(|id| shop.orders.get(&id))
+                    .filter(|o| shop.order_visible(o))
+                    .map(Obj::Order),
+                f,
+                path,
+            )
         }
         "fulfillmentOrder" => {
             let id = x.arg(f, "id");
@@ -302,22 +292,12 @@ pub(super) fn query<'a>(x: &mut Exec<'a>, f: &Field, path: &mut Vec<Value>) -> O
                     o.fulfillment_orders.iter().find(|fo| fo.id == id).map(|fo| (o, fo))
                 })
             });
-            match found {
-                Some((o, fo)) => x.set(Obj::Fo(o, fo), &f.selection_set, path),
-                None => Value::Null,
-            }
+            maybe(x, found.map(|(o, fo)| Obj::Fo(o, fo)), f, path)
         }
         "companies" | "catalogs" => super::connection(x, Obj::Query, f, path),
         "company" => {
-            let id = x.arg(f, "id");
-            match id
-                .as_str()
-                .and_then(|g| parse_gid("Company", g))
-                .and_then(|id| shop.companies.get(&id))
-            {
-                Some(c) => x.set(Obj::Company(c), &f.selection_set, path),
-                None => Value::Null,
-            }
+            let id = gid_arg(x, f, "Company");
+            maybe(x, id.and_then(|id| shop.companies.get(&id)).map(Obj::Company), f, path)
         }
         "catalog" => {
             let id = x.arg(f, "id");
@@ -333,62 +313,32 @@ pub(super) fn query<'a>(x: &mut Exec<'a>, f: &Field, path: &mut Vec<Value>) -> O
             }
         }
         "priceList" => {
-            let id = x.arg(f, "id");
-            match id
-                .as_str()
-                .and_then(|g| parse_gid("PriceList", g))
-                .and_then(|id| shop.price_lists.get(&id))
-            {
-                Some(p) => x.set(Obj::PriceList(p), &f.selection_set, path),
-                None => Value::Null,
-            }
+            let id = gid_arg(x, f, "PriceList");
+            maybe(x, id.and_then(|id| shop.price_lists.get(&id)).map(Obj::PriceList), f, path)
         }
         "shopifyPaymentsAccount" => x.set(Obj::Payments, &f.selection_set, path),
         "webhookSubscriptions" => super::connection(x, Obj::Query, f, path),
         "locations" => super::connection(x, Obj::Query, f, path),
         "location" => {
-            let id = x.arg(f, "id");
-            match id
-                .as_str()
-                .and_then(|g| parse_gid("Location", g))
-                .and_then(|id| shop.locations.get(&id))
-            {
-                Some(l) => x.set(Obj::Location(l), &f.selection_set, path),
-                None => Value::Null,
-            }
+            let id = gid_arg(x, f, "Location");
+            maybe(x, id.and_then(|id| shop.locations.get(&id)).map(Obj::Location), f, path)
         }
         "inventoryItem" => {
-            let id = x.arg(f, "id");
-            match id
-                .as_str()
-                .and_then(|g| parse_gid("InventoryItem", g))
-                .and_then(|id| shop.variant_of(id))
-            {
-                Some((_, v)) => x.set(Obj::InventoryItem(v), &f.selection_set, path),
-                None => Value::Null,
-            }
+            let id = gid_arg(x, f, "InventoryItem");
+            maybe(
+                x,
+                id.and_then(|id| shop.variant_of(id)).map(|(_, v)| Obj::InventoryItem(v)),
+                f,
+                path,
+            )
         }
         "product" => {
-            let id = x.arg(f, "id");
-            match id
-                .as_str()
-                .and_then(|g| parse_gid("Product", g))
-                .and_then(|id| shop.products.get(&id))
-            {
-                Some(p) => x.set(Obj::Product(p), &f.selection_set, path),
-                None => Value::Null,
-            }
+            let id = gid_arg(x, f, "Product");
+            maybe(x, id.and_then(|id| shop.products.get(&id)).map(Obj::Product), f, path)
         }
         "customer" => {
-            let id = x.arg(f, "id");
-            match id
-                .as_str()
-                .and_then(|g| parse_gid("Customer", g))
-                .and_then(|id| shop.customers.get(&id))
-            {
-                Some(c) => x.set(Obj::Customer(c), &f.selection_set, path),
-                None => Value::Null,
-            }
+            let id = gid_arg(x, f, "Customer");
+            maybe(x, id.and_then(|id| shop.customers.get(&id)).map(Obj::Customer), f, path)
         }
         _ => return field(x, f, path),
     })

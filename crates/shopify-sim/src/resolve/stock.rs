@@ -1,7 +1,7 @@
 //! Stock: inventory items, their levels and named quantities at each location, locations,
 //! and inventory adjustment groups with their changes.
 
-use super::{Exec, Item, Obj, count, listed, object};
+use super::{Exec, Item, Obj, count, listed, maybe, object};
 use crate::exec::time;
 use crate::store::{AdjustmentGroup, Change, Location, Quantities, Variant, gid, parse_gid};
 use apollo_compiler::executable::Field;
@@ -128,10 +128,7 @@ pub(super) fn level<'a>(
         }
         "isActive" => json!(true),
         "location" => x.set(Obj::Location(l), &f.selection_set, path),
-        "item" => match shop.variant_of(item) {
-            Some((_, v)) => x.set(Obj::InventoryItem(v), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "item" => maybe(x, shop.variant_of(item).map(|(_, v)| Obj::InventoryItem(v)), f, path),
         "quantities" => {
             let names = x.arg(f, "names");
             let wanted: Vec<&'static str> = names
@@ -252,9 +249,11 @@ fn location_more<'a>(
         "inventoryLevel" => {
             let item = x.arg(f, "inventoryItemId");
             let item = item.as_str().and_then(|g| crate::store::parse_gid("InventoryItem", g));
-            match item.and_then(|i| x.shop.levels.get(&(i, l.id)).map(|q| (i, q))) {
-                Some((i, q)) => x.set(Obj::Level(i, l, q), &f.selection_set, path),
-                None => Value::Null,
+            {
+                let found = item
+                    .and_then(|i| x.shop.levels.get(&(i, l.id)).map(|q| (i, q)))
+                    .map(|(i, q)| Obj::Level(i, l, q));
+                maybe(x, found, f, path)
             }
         }
         "inventoryLevels" => {
@@ -305,14 +304,8 @@ pub(super) fn inventory_change<'a>(
         "delta" => json!(c.delta),
         "quantityAfterChange" => json!(c.quantity_after),
         "ledgerDocumentUri" => Value::Null,
-        "item" => match shop.variant_of(c.item_id) {
-            Some((_, v)) => x.set(Obj::InventoryItem(v), &f.selection_set, path),
-            None => Value::Null,
-        },
-        "location" => match shop.locations.get(&c.location_id) {
-            Some(l) => x.set(Obj::Location(l), &f.selection_set, path),
-            None => Value::Null,
-        },
+        "item" => maybe(x, shop.variant_of(c.item_id).map(|(_, v)| Obj::InventoryItem(v)), f, path),
+        "location" => maybe(x, shop.locations.get(&c.location_id).map(Obj::Location), f, path),
         _ => return None,
     })
 }
