@@ -6,13 +6,17 @@
 
 #![allow(clippy::unwrap_used)] // test fixtures
 
+use anyhow::ensure;
 use serde_json::{Value, json};
 use shopsync_shopify_sim::{SharedSim, Sim, SimConfig};
+use shopsync_testkit::{eventually, until};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const TOKEN: &str = "shpat_fulfil_0123456789";
 const SHOP: &str = "fulfil";
+/// How long a webhook delivery may take to arrive.
+const SOON: Duration = Duration::from_secs(10);
 
 struct Running {
     url: String,
@@ -122,15 +126,6 @@ fn num(gid: &str) -> u64 {
 
 fn cents(v: &Value) -> i64 {
     shopsync_shopify_sim::money::to_minor(v.as_str().unwrap(), 2).unwrap()
-}
-
-/// Wait until `check` holds (polling), or fail after `timeout`.
-async fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) {
-    let end = tokio::time::Instant::now() + timeout;
-    while !check() {
-        assert!(tokio::time::Instant::now() < end, "condition not met within {timeout:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// A webhook receiver: `/ok` answers 200 and keeps (topic, body); `/fail` answers 500.
@@ -535,7 +530,7 @@ async fn refunds_of_lines_and_shipping_restock_release_and_are_delivered() {
     assert_eq!(r.stock(b.2, main), b_before);
 
     // refunds/create carries Shopify's REST shape.
-    eventually(Duration::from_secs(10), || !got.lock().unwrap().is_empty()).await;
+    until(SOON, "no delivery", || !got.lock().unwrap().is_empty()).await.unwrap();
     let (topic, hook) = got.lock().unwrap()[0].clone();
     assert_eq!(topic, "refunds/create");
     assert_eq!(hook["order_id"], num(&order));
@@ -658,7 +653,7 @@ async fn cancelling_a_paid_order_with_a_refund_refunds_all_of_it() {
     }
     // The first went back to available, the second's units are gone; nothing stays committed.
     assert_eq!(r.stock(v[0].2, main), (before.0, before.1 - 2));
-    eventually(Duration::from_secs(10), || got.lock().unwrap().len() == 2).await;
+    until(SOON, "expected 2 deliveries", || got.lock().unwrap().len() == 2).await.unwrap();
 
     // An unpaid order cancelled with a refund gets none (nothing was paid).
     let (_, pending) = r
@@ -698,7 +693,7 @@ async fn webhooks_switched_off_are_dropped_counted_and_never_sent_later() {
     // Back on: the next change is delivered, the dropped ones never are.
     assert_eq!(r.post("/faults", json!({})).await.0, 200);
     assert_eq!(r.patch(&order, json!({ "tags": ["three"] })).await.0, 200);
-    eventually(Duration::from_secs(10), || !got.lock().unwrap().is_empty()).await;
+    until(SOON, "no delivery", || !got.lock().unwrap().is_empty()).await.unwrap();
     let delivered = counters_when(&r, |w| w["delivered"] == 1).await;
     assert_eq!(
         delivered,
@@ -720,13 +715,11 @@ async fn webhooks_switched_off_are_dropped_counted_and_never_sent_later() {
 
 /// The shop's webhook counters once `check` holds (polling the summary), or fail after 30 s.
 async fn counters_when(r: &Running, check: impl Fn(&Value) -> bool) -> Value {
-    let end = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    eventually(Duration::from_secs(30), || async {
         let w = r.get("").await["webhooks"].clone();
-        if check(&w) {
-            return w;
-        }
-        assert!(tokio::time::Instant::now() < end, "webhook counters never got there: {w}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        ensure!(check(&w), "webhook counters never got there: {w}");
+        Ok(w)
+    })
+    .await
+    .unwrap()
 }

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on broken fixtures
 
-use anyhow::Result;
+use anyhow::{Result, ensure};
 use futures::TryStreamExt;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -11,10 +11,13 @@ use shopsync_shopify::documents::{CUSTOMERS_PAGE, PRODUCTS_PAGE, SHOP};
 use shopsync_shopify::{Budget, ClientConfig, Document, ShopifyClient, ShopifyError};
 use shopsync_shopify_sim::cost::CostModel;
 use shopsync_shopify_sim::{Sim, SimConfig};
+use shopsync_testkit::{eventually, until};
 use std::collections::HashSet;
 use std::sync::Arc;
 
 const TOKEN: &str = "shpat_test_0123456789";
+/// How long a webhook delivery or a bulk operation may take to show.
+const SOON: std::time::Duration = std::time::Duration::from_secs(10);
 
 struct Running {
     url: String,
@@ -453,11 +456,7 @@ async fn webhooks_arrive_signed_and_are_retried_and_a_forged_one_is_rejected() -
     .await?;
     let customer = body["data"]["customerCreate"]["customer"]["id"].as_str().unwrap().to_owned();
 
-    let start = std::time::Instant::now();
-    while receiver.seen.lock().unwrap().is_empty() {
-        assert!(start.elapsed() < std::time::Duration::from_secs(10), "no verified delivery");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    until(SOON, "no verified delivery", || !receiver.seen.lock().unwrap().is_empty()).await?;
     let (meta, payload) = receiver.seen.lock().unwrap()[0].clone();
     assert_eq!(meta.topic, "customers/create");
     assert_eq!(meta.shop_domain, "demo.myshopify.com");
@@ -930,11 +929,7 @@ async fn injected_duplicate_webhooks_share_their_webhook_id() -> Result<()> {
         )
         .await?;
     }
-    let start = std::time::Instant::now();
-    while receiver.seen.lock().unwrap().len() < 6 {
-        assert!(start.elapsed() < std::time::Duration::from_secs(10), "expected 6 deliveries");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    until(SOON, "expected 6 deliveries", || receiver.seen.lock().unwrap().len() >= 6).await?;
     let seen = receiver.seen.lock().unwrap().clone();
     let ids: HashSet<String> = seen.iter().map(|(m, _)| m.webhook_id.clone()).collect();
     assert_eq!(
@@ -990,21 +985,18 @@ async fn order_and_fulfilment_webhooks_arrive_for_their_topics() -> Result<()> {
         "fulfillmentCreate",
     )
     .await?;
-    let start = std::time::Instant::now();
-    loop {
+    let topics = eventually(SOON, || async {
         let topics: HashSet<String> =
             receiver.seen.lock().unwrap().iter().map(|(m, _)| m.topic.clone()).collect();
-        if topics.len() == 3 {
-            assert!(
-                topics.contains("orders/create")
-                    && topics.contains("orders/updated")
-                    && topics.contains("fulfillments/create")
-            );
-            break;
-        }
-        assert!(start.elapsed() < std::time::Duration::from_secs(10), "topics seen: {topics:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        ensure!(topics.len() == 3, "topics seen: {topics:?}");
+        Ok(topics)
+    })
+    .await?;
+    assert!(
+        topics.contains("orders/create")
+            && topics.contains("orders/updated")
+            && topics.contains("fulfillments/create")
+    );
     let seen = receiver.seen.lock().unwrap().clone();
     let updated = seen.iter().find(|(m, _)| m.topic == "orders/updated").unwrap();
     assert_eq!(updated.1["admin_graphql_api_id"], order.as_str());
@@ -1293,18 +1285,17 @@ async fn access_scopes_deny_fields_and_hide_orders_older_than_60_days() -> Resul
     )
     .await?;
     let bulk_id = bulk["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"].clone();
-    let status = loop {
+    let status = eventually(SOON, || async {
         let (_, b) = raw(
             &sim.url,
             token,
             json!({ "query": "query($id: ID!) { bulkOperation(id: $id) { status errorCode url } }", "variables": { "id": bulk_id } }),
         )
         .await?;
-        if b["data"]["bulkOperation"]["status"] != "RUNNING" {
-            break b;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
+        ensure!(b["data"]["bulkOperation"]["status"] != "RUNNING", "bulk operation still running");
+        Ok(b)
+    })
+    .await?;
     assert_eq!(status["data"]["bulkOperation"]["status"], "FAILED", "{status}");
     assert_eq!(status["data"]["bulkOperation"]["errorCode"], "ACCESS_DENIED");
     assert!(status["data"]["bulkOperation"]["url"].is_null());
