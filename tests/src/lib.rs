@@ -10,11 +10,10 @@ use shopsync_proto::pb;
 use shopsync_proto::pb::job_queue_client::JobQueueClient;
 use shopsync_runtime::ClientAuth;
 use shopsync_runtime::client::AuthedChannel;
-use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::process::{Child, Command};
 
 pub use shopsync_common::{Resource, Service};
@@ -22,27 +21,8 @@ pub use shopsync_common::{Resource, Service};
 pub mod inventory;
 pub mod orders;
 
-/// Poll `f` until it returns `Ok`, or fail with its last error after `timeout`.
-pub async fn eventually<T, F, Fut>(timeout: Duration, mut f: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T>>,
-{
-    let start = Instant::now();
-    let mut delay = Duration::from_millis(20);
-    loop {
-        match f().await {
-            Ok(v) => return Ok(v),
-            Err(e) if start.elapsed() >= timeout => {
-                return Err(e.context(format!("still failing after {timeout:?}")));
-            }
-            Err(_) => {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_millis(250));
-            }
-        }
-    }
-}
+/// Poll a check until it returns `Ok`, or fail with its last error after the timeout.
+pub use shopsync_testkit::eventually;
 
 pub fn admin_url() -> String {
     std::env::var("DATABASE_URL")

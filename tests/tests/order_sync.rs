@@ -300,7 +300,8 @@ async fn kill_9_mid_sync_loses_no_order_and_makes_no_second_document() -> Result
     // Status open: every seeded order (none is closed).
     let e = create(&mut q, retrying("acme", sync_params(false))).await?;
     let pool = s.db.pool().await?;
-    let kills = kill_mid_run(&mut s, &pool, "SELECT count(*) FROM order_sync.orders", 1500).await?;
+    let orders = "SELECT count(*) FROM order_sync.orders";
+    let kills = kill_mid_run(&mut s, &q, &e.id, &pool, orders, 1500).await?;
     assert!(kills > 0, "no kill landed mid-run");
     sim_post(&s.sim, "/sim/shops/acme/faults", serde_json::json!({})).await?;
     succeeded(&mut q, &e.id).await?;
@@ -438,10 +439,13 @@ async fn edited_orders_update_unposted_documents_and_high_risk_waits_for_a_perso
     Ok(())
 }
 
-/// Kill order-sync up to three times, each time once `progress` (a count in its database)
-/// has moved and before it reaches `total`; returns how many kills landed mid-run.
+/// Kill order-sync up to three times while it runs `entry`, each time once `progress` (a count
+/// in its database) has moved and before it reaches `total`, and start it again once the
+/// scheduler has seen it go; returns how many kills landed mid-run.
 async fn kill_mid_run(
     s: &mut Stack,
+    q: &Queue,
+    entry: &str,
     pool: &sqlx::PgPool,
     progress: &str,
     total: i64,
@@ -452,7 +456,7 @@ async fn kill_mid_run(
         )
     };
     let mut kills = 0;
-    for round in 0..3u64 {
+    for _ in 0..3 {
         let before = count(pool.clone()).await?;
         let now = eventually(Duration::from_secs(60), || {
             let pool = pool.clone();
@@ -470,7 +474,23 @@ async fn kill_mid_run(
         }
         s.order_sync.kill().await?;
         kills += 1;
-        tokio::time::sleep(Duration::from_millis(200 * (round + 1))).await;
+        // Down until the scheduler has noticed: the attempt it was running has ended (lost,
+        // the stream broke), so the restarted order-sync gets the run as a new attempt.
+        eventually(Duration::from_secs(60), || {
+            let mut q = q.clone();
+            async move {
+                let running = runs(&mut q, entry)
+                    .await?
+                    .iter()
+                    .filter(|r| run_status(r) == pb::RunStatus::Running)
+                    .count();
+                if running > 0 {
+                    bail!("the scheduler still has {running} attempt(s) running")
+                }
+                Ok(())
+            }
+        })
+        .await?;
         s.restart_order_sync().await?;
     }
     Ok(kills)
@@ -541,6 +561,8 @@ async fn kill_9_mid_create_and_a_faulty_shop_lose_nothing_and_double_nothing() -
     let make = create(&mut q, retrying("acme", create_params())).await?;
     let kills = kill_mid_run(
         &mut s,
+        &q,
+        &make.id,
         &pool,
         "SELECT count(*) FROM order_sync.orders WHERE state = 'processed'",
         N,

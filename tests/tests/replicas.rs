@@ -121,6 +121,22 @@ async fn one_entry_per_category_runs_at_a_time_across_two_schedulers() -> Result
     Ok(())
 }
 
+/// Wait until each of `ids` has had at least `n` runs.
+async fn fired(q: &Queue, ids: &[String], n: usize, within: Duration) -> Result<()> {
+    eventually(within, || {
+        let q = q.clone();
+        let ids = ids.to_vec();
+        async move {
+            for id in &ids {
+                let got = runs(&mut q.clone(), id).await?.len();
+                ensure!(got >= n, "entry {id} fired {got} times, not yet {n}");
+            }
+            Ok(())
+        }
+    })
+    .await
+}
+
 fn writes(service: Service, shop: &str, w: &[&str], steps: u32) -> pb::JobSpec {
     let mut s = test_spec(service, steps, 100);
     s.shop = shop.into();
@@ -178,12 +194,18 @@ async fn two_replicas_fire_one_second_entries_exactly_once_for_30_seconds() -> R
         ids.push(create(&mut q, s).await?.id);
     }
     let t0 = std::time::Instant::now();
-    // Restart replica A half way: no fire may be lost or doubled across the restart.
-    tokio::time::sleep(Duration::from_secs(12)).await;
+    let window = Duration::from_secs(30);
+    // Restart replica A half way, once every entry has fired 12 times (12 s of fires): no fire
+    // may be lost or doubled across the restart.
+    fired(&q, &ids, 12, window).await?;
     let exit = a.terminate(Duration::from_secs(40)).await?;
     assert!(exit.success(), "scheduler A did not drain cleanly: {exit}");
     let _a2 = start_scheduler(test, "sched-a2", &db, &workers, &[]).await?;
-    tokio::time::sleep(Duration::from_secs(30).saturating_sub(t0.elapsed())).await;
+    // Then fires go on until every entry has fired 27 times (the bar below for 30 s at one a
+    // second), which must happen within the 30 s. A fire lost or doubled across the restart
+    // (A draining, A2 catching up as it starts) is in the runs by then: each entry has fired
+    // about 15 more times since A2 was serving.
+    fired(&q, &ids, 27, window.saturating_sub(t0.elapsed())).await?;
     for id in &ids {
         q.set_on_hold(pb::EntryRef { id: id.clone(), ..Default::default() }).await?;
     }
