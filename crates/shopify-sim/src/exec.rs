@@ -219,6 +219,13 @@ pub(crate) struct Item<'a> {
     pub(crate) id: u64,
 }
 
+impl<'a> Item<'a> {
+    /// An item sorted by its id.
+    pub(crate) fn by_id(obj: Obj<'a>, id: u64) -> Self {
+        Item { obj, sort: format!("{id:020}"), id }
+    }
+}
+
 pub(crate) fn cursor(sort: &str, id: u64) -> String {
     URL_SAFE_NO_PAD.encode(format!("{sort}\u{1f}{id}"))
 }

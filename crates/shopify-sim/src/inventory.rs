@@ -254,22 +254,7 @@ fn apply(shop: &mut Shop, input: &Value, quantities: &[Value]) -> Result<u64, Ve
         });
         shop.levels.insert((item, loc), q);
     }
-    let id = shop.next_id();
-    let created_at = shop.stamp();
-    shop.adjustments.insert(
-        id,
-        AdjustmentGroup {
-            id,
-            reason: reason.to_owned(),
-            reference_document_uri: input
-                .get("referenceDocumentUri")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            created_at,
-            changes,
-        },
-    );
-    Ok(id)
+    Ok(record_group(shop, input, reason, changes))
 }
 
 const ADJUSTABLE: [&str; 6] =
@@ -367,20 +352,22 @@ fn apply_adjust(shop: &mut Shop, input: &Value, changes: &[Value]) -> Result<u64
         }
         shop.levels.insert((item, loc), q);
     }
+    Ok(record_group(shop, input, reason, out))
+}
+
+/// An adjustment group of `changes` with the input's reason and reference document; its id.
+fn record_group(shop: &mut Shop, input: &Value, reason: &str, changes: Vec<Change>) -> u64 {
     let id = shop.next_id();
     let created_at = shop.stamp();
-    shop.adjustments.insert(
+    let reference_document_uri =
+        input.get("referenceDocumentUri").and_then(Value::as_str).map(str::to_owned);
+    let group = AdjustmentGroup {
         id,
-        AdjustmentGroup {
-            id,
-            reason: reason.to_owned(),
-            reference_document_uri: input
-                .get("referenceDocumentUri")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            created_at,
-            changes: out,
-        },
-    );
-    Ok(id)
+        reason: reason.to_owned(),
+        reference_document_uri,
+        created_at,
+        changes,
+    };
+    shop.adjustments.insert(id, group);
+    id
 }

@@ -48,7 +48,7 @@ pub(super) fn variants<'a>(x: &mut Exec<'a>, f: &Field) -> Vec<Item<'a>> {
                 })
             })
         })
-        .map(|(p, v)| Item { obj: Obj::Variant(p, v), sort: format!("{:020}", v.id), id: v.id })
+        .map(|(p, v)| Item::by_id(Obj::Variant(p, v), v.id))
         .collect()
 }
 
@@ -548,11 +548,7 @@ pub(super) fn items<'a>(x: &mut Exec<'a>, obj: Obj<'a>, f: &Field) -> Option<Vec
                 .values()
                 .filter_map(|l| {
                     let q = x.shop.levels.get(&(v.inventory_item_id, l.id))?;
-                    Some(Item {
-                        obj: Obj::Level(v.inventory_item_id, l, q),
-                        sort: format!("{:020}", l.id),
-                        id: l.id,
-                    })
+                    Some(Item::by_id(Obj::Level(v.inventory_item_id, l, q), l.id))
                 })
                 .collect(),
         ),

@@ -2,7 +2,7 @@
 //! tracking. What remains on a fulfillment order is fulfillable; what fulfilments took is
 //! fulfilled.
 
-use super::{Exec, Obj, amount, bag, cents, listed, maybe, object};
+use super::{Exec, Item, Obj, amount, bag, cents, listed, maybe, object};
 use crate::exec::time;
 use crate::store::{FoLine, Fulfillment, FulfillmentOrder, LineItem, Order, gid};
 use apollo_compiler::executable::Field;
@@ -74,11 +74,7 @@ fn fulfillment_order_more<'a>(
                 .fulfillments
                 .iter()
                 .filter(|fu| fu.lines.iter().any(|(l, _)| fo.lines.iter().any(|x| x.id == *l)))
-                .map(|fu| crate::exec::Item {
-                    obj: Obj::Fulfillment(o, fu),
-                    sort: format!("{:020}", fu.id),
-                    id: fu.id,
-                })
+                .map(|fu| Item::by_id(Obj::Fulfillment(o, fu), fu.id))
                 .collect();
             x.connection(f, items, path)
         }
@@ -228,11 +224,7 @@ fn fulfillment_more<'a>(
                 .fulfillment_orders
                 .iter()
                 .filter(|fo| fo.lines.iter().any(|l| fu.lines.iter().any(|(x, _)| *x == l.id)))
-                .map(|fo| crate::exec::Item {
-                    obj: Obj::Fo(o, fo),
-                    sort: format!("{:020}", fo.id),
-                    id: fo.id,
-                })
+                .map(|fo| Item::by_id(Obj::Fo(o, fo), fo.id))
                 .collect();
             x.connection(f, items, path)
         }

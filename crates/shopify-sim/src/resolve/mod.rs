@@ -97,11 +97,7 @@ pub(crate) fn items<'a>(x: &mut Exec<'a>, obj: Obj<'a>, f: &Field) -> Option<Vec
             Some(
                 metafields_of(x.shop, &owner, f, x)
                     .into_iter()
-                    .map(|m| Item {
-                        obj: Obj::Metafield(m),
-                        sort: format!("{:020}", m.id),
-                        id: m.id,
-                    })
+                    .map(|m| Item::by_id(Obj::Metafield(m), m.id))
                     .collect(),
             )
         }

@@ -185,7 +185,7 @@ fn contact_more<'a>(
                 .orders
                 .values()
                 .filter(|o| o.customer_id == Some(k.customer_id) && shop.order_visible(o))
-                .map(|o| Item { obj: Obj::Order(o), sort: format!("{:020}", o.id), id: o.id })
+                .map(|o| Item::by_id(Obj::Order(o), o.id))
                 .collect();
             x.connection(f, items, path)
         }

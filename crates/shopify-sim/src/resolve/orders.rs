@@ -614,27 +614,16 @@ fn tax_line_more(
 pub(super) fn items<'a>(x: &mut Exec<'a>, obj: Obj<'a>, f: &Field) -> Option<Vec<Item<'a>>> {
     match (obj, f.name.as_str()) {
         (Obj::Query, "orders") => Some(orders(x, f)),
-        (Obj::Order(o), "lineItems") => Some(
-            o.line_items
-                .iter()
-                .map(|l| Item { obj: Obj::LineItem(o, l), sort: format!("{:020}", l.id), id: l.id })
-                .collect(),
-        ),
-        (Obj::Order(o), "shippingLines") => {
-            Some(vec![Item { obj: Obj::ShippingLine(o), sort: format!("{:020}", o.id), id: o.id }])
+        (Obj::Order(o), "lineItems") => {
+            Some(o.line_items.iter().map(|l| Item::by_id(Obj::LineItem(o, l), l.id)).collect())
         }
-        (Obj::Order(o), "fulfillmentOrders") => Some(
-            o.fulfillment_orders
-                .iter()
-                .map(|fo| Item { obj: Obj::Fo(o, fo), sort: format!("{:020}", fo.id), id: fo.id })
-                .collect(),
-        ),
-        (Obj::Fo(o, fo), "lineItems") => Some(
-            fo.lines
-                .iter()
-                .map(|l| Item { obj: Obj::FoLine(o, l), sort: format!("{:020}", l.id), id: l.id })
-                .collect(),
-        ),
+        (Obj::Order(o), "shippingLines") => Some(vec![Item::by_id(Obj::ShippingLine(o), o.id)]),
+        (Obj::Order(o), "fulfillmentOrders") => {
+            Some(o.fulfillment_orders.iter().map(|fo| Item::by_id(Obj::Fo(o, fo), fo.id)).collect())
+        }
+        (Obj::Fo(o, fo), "lineItems") => {
+            Some(fo.lines.iter().map(|l| Item::by_id(Obj::FoLine(o, l), l.id)).collect())
+        }
         _ => None,
     }
 }

@@ -32,10 +32,7 @@ fn spent(orders: &[&Order]) -> String {
 }
 
 fn order_items<'a>(orders: Vec<&'a Order>) -> Vec<Item<'a>> {
-    orders
-        .into_iter()
-        .map(|o| Item { obj: Obj::Order(o), sort: format!("{:020}", o.id), id: o.id })
-        .collect()
+    orders.into_iter().map(|o| Item::by_id(Obj::Order(o), o.id)).collect()
 }
 
 /// "about 3 years", "12 days": how long something has existed, as Shopify words it.
@@ -511,11 +508,7 @@ pub(super) fn items<'a>(x: &mut Exec<'a>, obj: Obj<'a>, f: &Field) -> Option<Vec
                             })
                         })
                     })
-                    .map(|b| Item {
-                        obj: Obj::BalanceTx(b),
-                        sort: format!("{:020}", b.id),
-                        id: b.id,
-                    })
+                    .map(|b| Item::by_id(Obj::BalanceTx(b), b.id))
                     .collect(),
             )
         }
@@ -535,7 +528,7 @@ pub(super) fn items<'a>(x: &mut Exec<'a>, obj: Obj<'a>, f: &Field) -> Option<Vec
                             })
                         })
                     })
-                    .map(|p| Item { obj: Obj::Payout(p), sort: format!("{:020}", p.id), id: p.id })
+                    .map(|p| Item::by_id(Obj::Payout(p), p.id))
                     .collect(),
             )
         }
@@ -556,7 +549,7 @@ pub(super) fn items<'a>(x: &mut Exec<'a>, obj: Obj<'a>, f: &Field) -> Option<Vec
                             })
                         })
                     })
-                    .map(|c| Item { obj: Obj::Company(c), sort: format!("{:020}", c.id), id: c.id })
+                    .map(|c| Item::by_id(Obj::Company(c), c.id))
                     .collect(),
             )
         }
@@ -585,31 +578,21 @@ pub(super) fn items<'a>(x: &mut Exec<'a>, obj: Obj<'a>, f: &Field) -> Option<Vec
                             })
                         })
                     })
-                    .map(|c| Item { obj: Obj::Catalog(c), sort: format!("{:020}", c.id), id: c.id })
+                    .map(|c| Item::by_id(Obj::Catalog(c), c.id))
                     .collect(),
             )
         }
         (Obj::Company(c), "locations") => Some(
-            c.locations
-                .iter()
-                .map(|l| Item {
-                    obj: Obj::CompanyLocation(c, l),
-                    sort: format!("{:020}", l.id),
-                    id: l.id,
-                })
-                .collect(),
+            c.locations.iter().map(|l| Item::by_id(Obj::CompanyLocation(c, l), l.id)).collect(),
         ),
-        (Obj::Company(c), "contacts") => Some(
-            c.contacts
-                .iter()
-                .map(|k| Item { obj: Obj::Contact(c, k), sort: format!("{:020}", k.id), id: k.id })
-                .collect(),
-        ),
+        (Obj::Company(c), "contacts") => {
+            Some(c.contacts.iter().map(|k| Item::by_id(Obj::Contact(c, k), k.id)).collect())
+        }
         (Obj::CompanyLocation(_, l), "catalogs") => Some(
             l.catalogs
                 .iter()
                 .filter_map(|id| x.shop.catalogs.get(id))
-                .map(|c| Item { obj: Obj::Catalog(c), sort: format!("{:020}", c.id), id: c.id })
+                .map(|c| Item::by_id(Obj::Catalog(c), c.id))
                 .collect(),
         ),
         (Obj::Catalog(c), "companyLocations") => Some(
@@ -618,11 +601,7 @@ pub(super) fn items<'a>(x: &mut Exec<'a>, obj: Obj<'a>, f: &Field) -> Option<Vec
                 .filter_map(|(co, lo)| {
                     let company = x.shop.companies.get(co)?;
                     let l = company.locations.iter().find(|l| l.id == *lo)?;
-                    Some(Item {
-                        obj: Obj::CompanyLocation(company, l),
-                        sort: format!("{:020}", l.id),
-                        id: l.id,
-                    })
+                    Some(Item::by_id(Obj::CompanyLocation(company, l), l.id))
                 })
                 .collect(),
         ),

@@ -2,7 +2,7 @@
 //! amounts Shopify derives from them.
 
 use super::orders::money_of;
-use super::{Exec, Obj, amount, bag, cents, listed, maybe, money, object};
+use super::{Exec, Item, Obj, amount, bag, cents, listed, maybe, money, object};
 use crate::exec::time;
 use crate::store::{Order, Refund, RefundLine, RefundShipping, Transaction, gid};
 use apollo_compiler::executable::Field;
@@ -152,27 +152,12 @@ fn refund_more<'a>(
         "processedAt" | "updatedAt" => json!(time(&r.created_at)),
         "totalRefunded" => money(x, &r.amount, f),
         "refundLineItems" => {
-            let items = r
-                .lines
-                .iter()
-                .map(|l| crate::exec::Item {
-                    obj: Obj::RefundLine(o, l),
-                    sort: format!("{:020}", l.id),
-                    id: l.id,
-                })
-                .collect();
+            let items = r.lines.iter().map(|l| Item::by_id(Obj::RefundLine(o, l), l.id)).collect();
             x.connection(f, items, path)
         }
         "refundShippingLines" => {
-            let items = r
-                .shipping
-                .iter()
-                .map(|s| crate::exec::Item {
-                    obj: Obj::RefundShipping(o, s),
-                    sort: format!("{:020}", s.id),
-                    id: s.id,
-                })
-                .collect();
+            let items =
+                r.shipping.iter().map(|s| Item::by_id(Obj::RefundShipping(o, s), s.id)).collect();
             x.connection(f, items, path)
         }
         "transactions" => {
@@ -187,11 +172,7 @@ fn refund_more<'a>(
                         t.kind == "REFUND" && t.created_at == r.created_at && t.amount == r.amount
                     }
                 })
-                .map(|t| crate::exec::Item {
-                    obj: Obj::Transaction(o, t),
-                    sort: format!("{:020}", t.id),
-                    id: t.id,
-                })
+                .map(|t| Item::by_id(Obj::Transaction(o, t), t.id))
                 .collect();
             x.connection(f, items, path)
         }

@@ -97,14 +97,8 @@ fn inventory_item_more<'a>(
             None => return None,
         },
         "variants" => {
-            let items = owner
-                .map(|(p, v)| Item {
-                    obj: Obj::Variant(p, v),
-                    sort: format!("{:020}", v.id),
-                    id: v.id,
-                })
-                .into_iter()
-                .collect();
+            let items =
+                owner.map(|(p, v)| Item::by_id(Obj::Variant(p, v), v.id)).into_iter().collect();
             x.connection(f, items, path)
         }
         _ => return listed(x, f, path, ITEM_EMPTY),
