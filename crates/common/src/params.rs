@@ -147,57 +147,72 @@ pub struct SyncCatalogPrices {
     pub company_id: Option<String>,
 }
 
-/// Saved filters and options of batch posting (reference 3.12).
+/// The filters and the posting date both batch postings take (reference 3.12), saved flat
+/// beside each task's own options.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BatchSelection {
+    pub released_only: bool,
+    pub posting_date_to: Option<NaiveDate>,
+    pub shopify_order_no_not_blank: bool,
+    pub customer_no: Option<String>,
+    pub posting_date: Option<NaiveDate>,
+    pub replace_posting_date: bool,
+}
+
+impl Default for BatchSelection {
+    fn default() -> Self {
+        Self {
+            released_only: true,
+            posting_date_to: None,
+            shopify_order_no_not_blank: true,
+            customer_no: None,
+            posting_date: None,
+            replace_posting_date: false,
+        }
+    }
+}
+
+impl BatchSelection {
+    fn validate(&self) -> Result<(), ValidationError> {
+        opt_non_blank("customer_no", &self.customer_no)?;
+        if self.replace_posting_date && self.posting_date.is_none() {
+            return Err(ValidationError::new(
+                "posting_date",
+                "required when replace_posting_date is set",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The posting date the documents get instead of their own, if any.
+    pub fn replacing_posting_date(&self) -> Option<NaiveDate> {
+        self.posting_date.filter(|_| self.replace_posting_date)
+    }
+}
+
+/// Saved filters and options of batch-posting sales orders.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BatchPostSalesOrders {
     pub ship: bool,
     pub invoice: bool,
-    pub released_only: bool,
-    pub posting_date_to: Option<NaiveDate>,
-    pub shopify_order_no_not_blank: bool,
-    pub customer_no: Option<String>,
-    pub posting_date: Option<NaiveDate>,
-    pub replace_posting_date: bool,
+    #[serde(flatten)]
+    pub selection: BatchSelection,
 }
 
 impl Default for BatchPostSalesOrders {
     fn default() -> Self {
-        Self {
-            ship: true,
-            invoice: true,
-            released_only: true,
-            posting_date_to: None,
-            shopify_order_no_not_blank: true,
-            customer_no: None,
-            posting_date: None,
-            replace_posting_date: false,
-        }
+        Self { ship: true, invoice: true, selection: BatchSelection::default() }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Saved filters of batch-posting sales invoices (and credit memos).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BatchPostSalesInvoices {
-    pub released_only: bool,
-    pub posting_date_to: Option<NaiveDate>,
-    pub shopify_order_no_not_blank: bool,
-    pub customer_no: Option<String>,
-    pub posting_date: Option<NaiveDate>,
-    pub replace_posting_date: bool,
-}
-
-impl Default for BatchPostSalesInvoices {
-    fn default() -> Self {
-        Self {
-            released_only: true,
-            posting_date_to: None,
-            shopify_order_no_not_blank: true,
-            customer_no: None,
-            posting_date: None,
-            replace_posting_date: false,
-        }
-    }
+    #[serde(flatten)]
+    pub selection: BatchSelection,
 }
 
 /// The built-in test task every worker serves: sleeps through `steps` steps reporting
@@ -344,25 +359,9 @@ impl TaskParams {
                         "at least one of ship and invoice must be set",
                     )));
                 }
-                opt_non_blank("customer_no", &p.customer_no).map_err(within)?;
-                if p.replace_posting_date && p.posting_date.is_none() {
-                    return Err(within(ValidationError::new(
-                        "posting_date",
-                        "required when replace_posting_date is set",
-                    )));
-                }
-                Ok(())
+                p.selection.validate().map_err(within)
             }
-            Self::BatchPostSalesInvoices(p) => {
-                opt_non_blank("customer_no", &p.customer_no).map_err(within)?;
-                if p.replace_posting_date && p.posting_date.is_none() {
-                    return Err(within(ValidationError::new(
-                        "posting_date",
-                        "required when replace_posting_date is set",
-                    )));
-                }
-                Ok(())
-            }
+            Self::BatchPostSalesInvoices(p) => p.selection.validate().map_err(within),
             Self::Test(p) => {
                 if p.steps > 100_000 {
                     return Err(within(ValidationError::new("steps", "at most 100000")));
@@ -475,6 +474,32 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(p.validate().unwrap_err().field, "sync_inventory.variant_ids[1]");
+    }
+
+    #[test]
+    fn batch_selection_is_saved_flat_beside_the_tasks_options() {
+        let p = TaskParams::BatchPostSalesOrders(BatchPostSalesOrders {
+            ship: false,
+            selection: BatchSelection { customer_no: Some("C1".into()), ..Default::default() },
+            ..Default::default()
+        });
+        let j = serde_json::to_value(&p).unwrap();
+        let o = &j["batch_post_sales_orders"];
+        assert_eq!((o["ship"].as_bool(), o["invoice"].as_bool()), (Some(false), Some(true)));
+        assert_eq!(
+            (o["customer_no"].as_str(), o["released_only"].as_bool()),
+            (Some("C1"), Some(true))
+        );
+        assert!(o.get("selection").is_none(), "{j}");
+        assert_eq!(serde_json::from_value::<TaskParams>(j).unwrap(), p);
+        // Saved before, with fields left out: defaults.
+        let old: TaskParams = serde_json::from_value(serde_json::json!(
+            {"batch_post_sales_invoices": {"customer_no": "C2"}}
+        ))
+        .unwrap();
+        let TaskParams::BatchPostSalesInvoices(b) = old else { panic!("{old:?}") };
+        assert!(b.selection.released_only && b.selection.shopify_order_no_not_blank);
+        assert_eq!(b.selection.customer_no.as_deref(), Some("C2"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::post::{PostOptions, post_document};
 use crate::repo::{self, batch::BatchFilter};
 use chrono::NaiveDate;
 use futures::StreamExt;
+use shopsync_common::params::BatchSelection;
 use shopsync_common::{RecordError, RunReport};
 use shopsync_common::{Task, TaskParams};
 use shopsync_runtime::worker::{RunContext, TaskError, TaskFuture, TaskRunner};
@@ -39,34 +40,32 @@ pub struct Selection {
     pub opts: PostOptions,
 }
 
-/// The filters both tasks' parameters carry (same names in both), and the posting date
-/// they replace the documents' with, if any.
-macro_rules! selection {
-    ($shop:expr, $p:expr, $types:expr, $ship:expr, $invoice:expr) => {
-        Selection {
-            document_types: $types,
-            released_only: $p.released_only,
-            posting_date_to: $p.posting_date_to,
-            shopify_order_no_not_blank: $p.shopify_order_no_not_blank,
-            customer_no: $p.customer_no.clone(),
-            shop: $shop.to_owned(),
-            opts: PostOptions {
-                ship: $ship,
-                invoice: $invoice,
-                posting_date: $p.posting_date.filter(|_| $p.replace_posting_date),
-            },
-        }
-    };
-}
-
 impl Selection {
+    fn of(
+        shop: &str,
+        p: &BatchSelection,
+        document_types: &'static [&'static str],
+        ship: bool,
+        invoice: bool,
+    ) -> Self {
+        Selection {
+            document_types,
+            released_only: p.released_only,
+            posting_date_to: p.posting_date_to,
+            shopify_order_no_not_blank: p.shopify_order_no_not_blank,
+            customer_no: p.customer_no.clone(),
+            shop: shop.to_owned(),
+            opts: PostOptions { ship, invoice, posting_date: p.replacing_posting_date() },
+        }
+    }
+
     pub fn from_params(shop: &str, p: &TaskParams) -> Option<Self> {
         match p {
             TaskParams::BatchPostSalesOrders(p) => {
-                Some(selection!(shop, p, &["order"], p.ship, p.invoice))
+                Some(Self::of(shop, &p.selection, &["order"], p.ship, p.invoice))
             }
             TaskParams::BatchPostSalesInvoices(p) => {
-                Some(selection!(shop, p, &["invoice", "credit_memo"], true, true))
+                Some(Self::of(shop, &p.selection, &["invoice", "credit_memo"], true, true))
             }
             _ => None,
         }

@@ -197,6 +197,37 @@ fn date_str(d: Option<NaiveDate>) -> Option<String> {
     d.map(|d| d.format("%Y-%m-%d").to_string())
 }
 
+/// The pb message of a batch posting: `sel`'s fields (the two messages spell them alike) and
+/// the task's own.
+macro_rules! batch_to_pb {
+    ($ty:path, $sel:expr $(, $f:ident: $v:expr)*) => {{
+        let s = $sel;
+        $ty {
+            $($f: $v,)*
+            released_only: s.released_only,
+            posting_date_to: date_str(s.posting_date_to),
+            shopify_order_no_not_blank: s.shopify_order_no_not_blank,
+            customer_no: s.customer_no,
+            posting_date: date_str(s.posting_date),
+            replace_posting_date: s.replace_posting_date,
+        }
+    }};
+}
+
+/// A batch posting's selection from its pb message (`f(task, field)`: a field's path).
+macro_rules! batch_from_pb {
+    ($x:expr, $f:ident, $task:literal) => {
+        p::BatchSelection {
+            released_only: $x.released_only,
+            posting_date_to: date(&$x.posting_date_to, &$f($task, "posting_date_to"))?,
+            shopify_order_no_not_blank: $x.shopify_order_no_not_blank,
+            customer_no: $x.customer_no,
+            posting_date: date(&$x.posting_date, &$f($task, "posting_date"))?,
+            replace_posting_date: $x.replace_posting_date,
+        }
+    };
+}
+
 pub fn params_to_pb(params: &TaskParams) -> pb::TaskParams {
     use pb::task_params::Params as P;
     let inner = match params.clone() {
@@ -246,27 +277,14 @@ pub fn params_to_pb(params: &TaskParams) -> pb::TaskParams {
             catalog_ids: x.catalog_ids,
             company_id: x.company_id,
         }),
-        TaskParams::BatchPostSalesOrders(x) => {
-            P::BatchPostSalesOrders(pb::BatchPostSalesOrdersParams {
-                ship: x.ship,
-                invoice: x.invoice,
-                released_only: x.released_only,
-                posting_date_to: date_str(x.posting_date_to),
-                shopify_order_no_not_blank: x.shopify_order_no_not_blank,
-                customer_no: x.customer_no,
-                posting_date: date_str(x.posting_date),
-                replace_posting_date: x.replace_posting_date,
-            })
-        }
+        TaskParams::BatchPostSalesOrders(x) => P::BatchPostSalesOrders(batch_to_pb!(
+            pb::BatchPostSalesOrdersParams,
+            x.selection,
+            ship: x.ship,
+            invoice: x.invoice
+        )),
         TaskParams::BatchPostSalesInvoices(x) => {
-            P::BatchPostSalesInvoices(pb::BatchPostSalesInvoicesParams {
-                released_only: x.released_only,
-                posting_date_to: date_str(x.posting_date_to),
-                shopify_order_no_not_blank: x.shopify_order_no_not_blank,
-                customer_no: x.customer_no,
-                posting_date: date_str(x.posting_date),
-                replace_posting_date: x.replace_posting_date,
-            })
+            P::BatchPostSalesInvoices(batch_to_pb!(pb::BatchPostSalesInvoicesParams, x.selection))
         }
         TaskParams::Test(x) => P::Test(pb::TestParams {
             service: service_to_pb(x.service) as i32,
@@ -347,30 +365,11 @@ pub fn params_from_pb(v: &pb::TaskParams, field: &str) -> R<TaskParams> {
         P::BatchPostSalesOrders(x) => TaskParams::BatchPostSalesOrders(p::BatchPostSalesOrders {
             ship: x.ship,
             invoice: x.invoice,
-            released_only: x.released_only,
-            posting_date_to: date(
-                &x.posting_date_to,
-                &f("batch_post_sales_orders", "posting_date_to"),
-            )?,
-            shopify_order_no_not_blank: x.shopify_order_no_not_blank,
-            customer_no: x.customer_no,
-            posting_date: date(&x.posting_date, &f("batch_post_sales_orders", "posting_date"))?,
-            replace_posting_date: x.replace_posting_date,
+            selection: batch_from_pb!(x, f, "batch_post_sales_orders"),
         }),
         P::BatchPostSalesInvoices(x) => {
             TaskParams::BatchPostSalesInvoices(p::BatchPostSalesInvoices {
-                released_only: x.released_only,
-                posting_date_to: date(
-                    &x.posting_date_to,
-                    &f("batch_post_sales_invoices", "posting_date_to"),
-                )?,
-                shopify_order_no_not_blank: x.shopify_order_no_not_blank,
-                customer_no: x.customer_no,
-                posting_date: date(
-                    &x.posting_date,
-                    &f("batch_post_sales_invoices", "posting_date"),
-                )?,
-                replace_posting_date: x.replace_posting_date,
+                selection: batch_from_pb!(x, f, "batch_post_sales_invoices"),
             })
         }
         P::Test(x) => TaskParams::Test(p::TestParams {

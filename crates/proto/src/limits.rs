@@ -96,17 +96,28 @@ impl CheckText for pb::TaskParams {
                 list(at, "catalog_ids", &x.catalog_ids, SHORT)?;
                 opt(at, "company_id", &x.company_id, SHORT)
             }
-            Params::BatchPostSalesOrders(x) => {
-                let at = &format!("{at}batch_post_sales_orders.");
-                opt(at, "posting_date_to", &x.posting_date_to, SHORT)?;
-                opt(at, "customer_no", &x.customer_no, SHORT)?;
-                opt(at, "posting_date", &x.posting_date, SHORT)
-            }
-            Params::BatchPostSalesInvoices(x) => {
-                let at = &format!("{at}batch_post_sales_invoices.");
-                opt(at, "posting_date_to", &x.posting_date_to, SHORT)?;
-                opt(at, "customer_no", &x.customer_no, SHORT)?;
-                opt(at, "posting_date", &x.posting_date, SHORT)
+            // The two batch postings spell their selection's texts alike.
+            Params::BatchPostSalesOrders(pb::BatchPostSalesOrdersParams {
+                posting_date_to,
+                customer_no,
+                posting_date,
+                ..
+            })
+            | Params::BatchPostSalesInvoices(pb::BatchPostSalesInvoicesParams {
+                posting_date_to,
+                customer_no,
+                posting_date,
+                ..
+            }) => {
+                let task = if matches!(p, Params::BatchPostSalesOrders(_)) {
+                    "batch_post_sales_orders"
+                } else {
+                    "batch_post_sales_invoices"
+                };
+                let at = &format!("{at}{task}.");
+                opt(at, "posting_date_to", posting_date_to, SHORT)?;
+                opt(at, "customer_no", customer_no, SHORT)?;
+                opt(at, "posting_date", posting_date, SHORT)
             }
             Params::Test(x) => list(&format!("{at}test."), "writes", &x.writes, SHORT),
             Params::SyncProducts(_)
