@@ -134,6 +134,34 @@ impl ShopifyClient {
     }
 }
 
+/// A connection's page: its nodes and where to resume.
+macro_rules! page_of {
+    ($c:expr) => {{
+        let c = $c;
+        Page {
+            nodes: c.nodes,
+            resume: cursor(c.page_info.end_cursor),
+            has_next_page: c.page_info.has_next_page,
+        }
+    }};
+}
+
+/// `Paginated` for an operation whose variables take `after` and whose data is one top-level
+/// connection (`field`) with nothing nested to complete.
+macro_rules! paginated {
+    ($op:ty, $node:ty, $field:ident) => {
+        impl Paginated for $op {
+            type Node = $node;
+            fn set_after(v: &mut Self::Variables, c: Option<Cursor>) {
+                v.after = c.map(|c| c.0);
+            }
+            fn page(data: Self::ResponseData) -> Page<Self::Node> {
+                page_of!(data.$field)
+            }
+        }
+    };
+}
+
 fn cursor(c: Option<String>) -> Option<Cursor> {
     c.map(Cursor)
 }
@@ -173,12 +201,7 @@ impl Paginated for ops::OrdersPage {
         v.after = c.map(|c| c.0);
     }
     fn page(data: Self::ResponseData) -> Page<Self::Node> {
-        let c = data.orders;
-        Page {
-            nodes: c.nodes,
-            resume: cursor(c.page_info.end_cursor),
-            has_next_page: c.page_info.has_next_page,
-        }
+        page_of!(data.orders)
     }
     async fn complete(
         client: &ShopifyClient,
@@ -230,12 +253,7 @@ impl Paginated for ops::ProductsPage {
         v.after = c.map(|c| c.0);
     }
     fn page(data: Self::ResponseData) -> Page<Self::Node> {
-        let c = data.products;
-        Page {
-            nodes: c.nodes,
-            resume: cursor(c.page_info.end_cursor),
-            has_next_page: c.page_info.has_next_page,
-        }
+        page_of!(data.products)
     }
     async fn complete(
         client: &ShopifyClient,
@@ -308,65 +326,17 @@ impl ShopifyClient {
     }
 }
 
-impl Paginated for ops::CustomersPage {
-    type Node = ops::customers_page::CustomersPageCustomersNodes;
-    fn set_after(v: &mut Self::Variables, c: Option<Cursor>) {
-        v.after = c.map(|c| c.0);
-    }
-    fn page(data: Self::ResponseData) -> Page<Self::Node> {
-        let c = data.customers;
-        Page {
-            nodes: c.nodes,
-            resume: cursor(c.page_info.end_cursor),
-            has_next_page: c.page_info.has_next_page,
-        }
-    }
-}
+paginated!(ops::CustomersPage, ops::customers_page::CustomersPageCustomersNodes, customers);
 
-impl Paginated for ops::WebhookSubscriptions {
-    type Node = ops::webhook_subscriptions::WebhookSubscriptionsWebhookSubscriptionsNodes;
-    fn set_after(v: &mut Self::Variables, c: Option<Cursor>) {
-        v.after = c.map(|c| c.0);
-    }
-    fn page(data: Self::ResponseData) -> Page<Self::Node> {
-        let c = data.webhook_subscriptions;
-        Page {
-            nodes: c.nodes,
-            resume: cursor(c.page_info.end_cursor),
-            has_next_page: c.page_info.has_next_page,
-        }
-    }
-}
+paginated!(
+    ops::WebhookSubscriptions,
+    ops::webhook_subscriptions::WebhookSubscriptionsWebhookSubscriptionsNodes,
+    webhook_subscriptions
+);
 
-impl Paginated for ops::OrderStamps {
-    type Node = ops::order_stamps::OrderStampsOrdersNodes;
-    fn set_after(v: &mut Self::Variables, c: Option<Cursor>) {
-        v.after = c.map(|c| c.0);
-    }
-    fn page(data: Self::ResponseData) -> Page<Self::Node> {
-        let c = data.orders;
-        Page {
-            nodes: c.nodes,
-            resume: cursor(c.page_info.end_cursor),
-            has_next_page: c.page_info.has_next_page,
-        }
-    }
-}
+paginated!(ops::OrderStamps, ops::order_stamps::OrderStampsOrdersNodes, orders);
 
-impl Paginated for ops::Locations {
-    type Node = ops::locations::LocationsLocationsNodes;
-    fn set_after(v: &mut Self::Variables, c: Option<Cursor>) {
-        v.after = c.map(|c| c.0);
-    }
-    fn page(data: Self::ResponseData) -> Page<Self::Node> {
-        let c = data.locations;
-        Page {
-            nodes: c.nodes,
-            resume: cursor(c.page_info.end_cursor),
-            has_next_page: c.page_info.has_next_page,
-        }
-    }
-}
+paginated!(ops::Locations, ops::locations::LocationsLocationsNodes, locations);
 
 /// Companies with all their locations: a company with more locations than `CompaniesPage`'s
 /// first 20 has the others read with `CompanyLocations`.
@@ -376,12 +346,7 @@ impl Paginated for ops::CompaniesPage {
         v.after = c.map(|c| c.0);
     }
     fn page(data: Self::ResponseData) -> Page<Self::Node> {
-        let c = data.companies;
-        Page {
-            nodes: c.nodes,
-            resume: cursor(c.page_info.end_cursor),
-            has_next_page: c.page_info.has_next_page,
-        }
+        page_of!(data.companies)
     }
     async fn complete(
         client: &ShopifyClient,
@@ -454,12 +419,7 @@ impl Paginated for ops::CatalogsPage {
         v.after = c.map(|c| c.0);
     }
     fn page(data: Self::ResponseData) -> Page<Self::Node> {
-        let c = data.catalogs;
-        Page {
-            nodes: c.nodes,
-            resume: cursor(c.page_info.end_cursor),
-            has_next_page: c.page_info.has_next_page,
-        }
+        page_of!(data.catalogs)
     }
     async fn complete(
         _client: &ShopifyClient,
