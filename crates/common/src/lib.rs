@@ -5,6 +5,7 @@
 //! intervals, date formulas, cron, per-entry time zones with DST handling), retry back-off and
 //! the status transitions after a run.
 
+pub mod cue;
 pub mod date_formula;
 pub mod error;
 pub mod job;

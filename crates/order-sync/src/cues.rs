@@ -15,35 +15,8 @@ use shopsync_proto::pb::posting_client::PostingClient;
 use shopsync_runtime::client::AuthedChannel;
 use sqlx::PgPool;
 
-/// The kinds of cue this service answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    UnmappedCustomers,
-    UnmappedProducts,
-    UnprocessedOrders,
-    ChangedOrders,
-    SyncErrors,
-    HighRiskOrders,
-    WebhookGaps,
-    UnprocessedShipments,
-    ShipmentErrors,
-    HeldRefunds,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 10] = [
-        Kind::UnmappedCustomers,
-        Kind::UnmappedProducts,
-        Kind::UnprocessedOrders,
-        Kind::ChangedOrders,
-        Kind::SyncErrors,
-        Kind::HighRiskOrders,
-        Kind::WebhookGaps,
-        Kind::UnprocessedShipments,
-        Kind::ShipmentErrors,
-        Kind::HeldRefunds,
-    ];
-}
+/// The kinds of cue this service answers (the vocabulary is `common`'s).
+pub use shopsync_common::cue::CueKind as Kind;
 
 pub struct Cues {
     pub db: PgPool,

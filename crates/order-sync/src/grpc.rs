@@ -4,6 +4,7 @@
 use crate::cues::{CueError, Cues, Kind};
 use shopsync_proto::limits::CheckText;
 use shopsync_proto::pb;
+use shopsync_proto::{cue_kind_from_pb, cue_kind_to_pb};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -11,26 +12,8 @@ pub struct CuesService {
     pub cues: Arc<Cues>,
 }
 
-fn kind_to_pb(k: Kind) -> pb::CueKind {
-    match k {
-        Kind::UnmappedCustomers => pb::CueKind::UnmappedCustomers,
-        Kind::UnmappedProducts => pb::CueKind::UnmappedProducts,
-        Kind::UnprocessedOrders => pb::CueKind::UnprocessedOrders,
-        Kind::ChangedOrders => pb::CueKind::ChangedOrders,
-        Kind::SyncErrors => pb::CueKind::SyncErrors,
-        Kind::HighRiskOrders => pb::CueKind::HighRiskOrders,
-        Kind::WebhookGaps => pb::CueKind::WebhookGaps,
-        Kind::UnprocessedShipments => pb::CueKind::UnprocessedShipments,
-        Kind::ShipmentErrors => pb::CueKind::ShipmentErrors,
-        Kind::HeldRefunds => pb::CueKind::HeldRefunds,
-    }
-}
-
 fn kind_from_pb(v: i32) -> Result<Kind, CueError> {
-    Kind::ALL
-        .into_iter()
-        .find(|k| kind_to_pb(*k) as i32 == v)
-        .ok_or_else(|| CueError::invalid("kind", format!("{v} is not a cue kind")))
+    cue_kind_from_pb(v, "kind").map_err(|e| CueError::invalid("kind", e.reason))
 }
 
 /// What to do about a group of this kind.
@@ -77,7 +60,7 @@ impl pb::cues_server::Cues for CuesService {
         Ok(Response::new(pb::GetCuesResponse {
             cues: counts
                 .into_iter()
-                .map(|(k, count)| pb::Cue { kind: kind_to_pb(k) as i32, count })
+                .map(|(k, count)| pb::Cue { kind: cue_kind_to_pb(k) as i32, count })
                 .collect(),
         }))
     }
@@ -99,7 +82,7 @@ impl pb::cues_server::Cues for CuesService {
             groups: groups
                 .into_iter()
                 .map(|g| pb::CueGroup {
-                    kind: kind_to_pb(kind) as i32,
+                    kind: cue_kind_to_pb(kind) as i32,
                     shop: g.shop,
                     key: g.key,
                     reason: g.reason,

@@ -3,6 +3,7 @@
 
 use crate::pb;
 use chrono::{DateTime, NaiveDate, Utc, Weekday};
+use shopsync_common::cue::CueKind;
 use shopsync_common::params::{self as p, CatalogType};
 use shopsync_common::recurrence::parse_time_of_day;
 use shopsync_common::{
@@ -575,9 +576,40 @@ pub fn failure_from_pb(f: pb::RunFailure) -> shopsync_common::RunFailure {
     shopsync_common::RunFailure { message: e.message, causes: e.causes, retryable: f.retryable }
 }
 
+/// A cue's kind as the `Cues` API spells it.
+pub fn cue_kind_to_pb(k: CueKind) -> pb::CueKind {
+    match k {
+        CueKind::UnmappedCustomers => pb::CueKind::UnmappedCustomers,
+        CueKind::UnmappedProducts => pb::CueKind::UnmappedProducts,
+        CueKind::UnprocessedOrders => pb::CueKind::UnprocessedOrders,
+        CueKind::ChangedOrders => pb::CueKind::ChangedOrders,
+        CueKind::SyncErrors => pb::CueKind::SyncErrors,
+        CueKind::HighRiskOrders => pb::CueKind::HighRiskOrders,
+        CueKind::WebhookGaps => pb::CueKind::WebhookGaps,
+        CueKind::UnprocessedShipments => pb::CueKind::UnprocessedShipments,
+        CueKind::ShipmentErrors => pb::CueKind::ShipmentErrors,
+        CueKind::HeldRefunds => pb::CueKind::HeldRefunds,
+    }
+}
+
+pub fn cue_kind_from_pb(v: i32, field: &str) -> R<CueKind> {
+    CueKind::ALL
+        .into_iter()
+        .find(|k| cue_kind_to_pb(*k) as i32 == v)
+        .ok_or_else(|| ValidationError::new(field, format!("{v} is not a cue kind")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_cue_kind_round_trips_and_an_unknown_one_names_the_field() {
+        for k in CueKind::ALL {
+            assert_eq!(cue_kind_from_pb(cue_kind_to_pb(k) as i32, "kind").unwrap(), k);
+        }
+        assert_eq!(cue_kind_from_pb(99, "kind").unwrap_err().field, "kind");
+    }
 
     #[test]
     fn spec_round_trips() {
