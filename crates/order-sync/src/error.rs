@@ -5,7 +5,7 @@
 use shopsync_common::ValidationError;
 use shopsync_runtime::worker::TaskError;
 use shopsync_store::errors::{DbErrorClass, classify};
-use tonic::{Code, Status};
+use tonic::Status;
 
 /// What stopped a run (one bad order never does: it is held with its reason).
 #[derive(Debug, thiserror::Error)]
@@ -22,13 +22,8 @@ impl Failure {
     /// Whether the same run later may succeed without anyone changing anything.
     pub fn retryable(&self) -> bool {
         match self {
-            Failure::Api(_, s) => !matches!(
-                s.code(),
-                Code::InvalidArgument | Code::PermissionDenied | Code::Unauthenticated
-            ),
-            Failure::Shopify(shopsync_shopify::ShopifyError::Unauthorized { .. }) => false,
-            Failure::Shopify(shopsync_shopify::ShopifyError::BadUrl(_)) => false,
-            Failure::Shopify(_) => true,
+            Failure::Api(_, s) => shopsync_runtime::worker::retryable_status(s),
+            Failure::Shopify(e) => e.retryable_run(),
             Failure::Db(e) => classify(e).retryable(),
         }
     }

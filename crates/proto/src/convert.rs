@@ -13,6 +13,17 @@ use shopsync_common::{
 
 type R<T> = Result<T, ValidationError>;
 
+/// The value of a domain enum whose pb spelling (`to_pb`, the one table) is `want`: each
+/// `*_from_pb` reads its enum through its `*_to_pb`, so the two cannot disagree.
+fn by_pb<T: Copy, P: PartialEq, const N: usize>(
+    all: [T; N],
+    to_pb: fn(T) -> P,
+    want: Option<P>,
+) -> Option<T> {
+    let want = want?;
+    all.into_iter().find(|x| to_pb(*x) == want)
+}
+
 pub fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
 }
@@ -54,9 +65,7 @@ pub fn task_to_pb(t: Task) -> pb::Task {
 pub fn task_from_pb(v: i32, field: &str) -> R<Task> {
     let t = pb::Task::try_from(v)
         .map_err(|_| ValidationError::new(field, format!("unknown task {v}")))?;
-    Task::ALL
-        .into_iter()
-        .find(|x| task_to_pb(*x) == t)
+    by_pb(Task::ALL, task_to_pb, Some(t))
         .ok_or_else(|| ValidationError::new(field, "task is required"))
 }
 
@@ -94,10 +103,7 @@ pub fn status_to_pb(s: JobStatus) -> pb::JobStatus {
 }
 
 pub fn status_from_pb(v: i32, field: &str) -> R<JobStatus> {
-    let s = pb::JobStatus::try_from(v).ok();
-    JobStatus::ALL
-        .into_iter()
-        .find(|x| Some(status_to_pb(*x)) == s)
+    by_pb(JobStatus::ALL, status_to_pb, pb::JobStatus::try_from(v).ok())
         .ok_or_else(|| ValidationError::new(field, format!("unknown status {v}")))
 }
 
@@ -113,10 +119,7 @@ pub fn run_status_to_pb(s: RunStatus) -> pb::RunStatus {
 }
 
 pub fn run_status_from_pb(v: i32, field: &str) -> R<RunStatus> {
-    let s = pb::RunStatus::try_from(v).ok();
-    RunStatus::ALL
-        .into_iter()
-        .find(|x| Some(run_status_to_pb(*x)) == s)
+    by_pb(RunStatus::ALL, run_status_to_pb, pb::RunStatus::try_from(v).ok())
         .ok_or_else(|| ValidationError::new(field, format!("unknown run status {v}")))
 }
 
@@ -593,9 +596,7 @@ pub fn cue_kind_to_pb(k: CueKind) -> pb::CueKind {
 }
 
 pub fn cue_kind_from_pb(v: i32, field: &str) -> R<CueKind> {
-    CueKind::ALL
-        .into_iter()
-        .find(|k| cue_kind_to_pb(*k) as i32 == v)
+    by_pb(CueKind::ALL, cue_kind_to_pb, pb::CueKind::try_from(v).ok())
         .ok_or_else(|| ValidationError::new(field, format!("{v} is not a cue kind")))
 }
 

@@ -75,6 +75,15 @@ impl TaskError {
     }
 }
 
+/// Whether a run that failed on another service's answer may succeed later with nothing
+/// changed: not when the request was refused as invalid or unauthorised.
+pub fn retryable_status(s: &tonic::Status) -> bool {
+    !matches!(
+        s.code(),
+        tonic::Code::InvalidArgument | tonic::Code::PermissionDenied | tonic::Code::Unauthenticated
+    )
+}
+
 pub type TaskFuture = Pin<Box<dyn Future<Output = Result<RunReport, TaskError>> + Send>>;
 
 /// A service's tasks.

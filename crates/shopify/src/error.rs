@@ -97,6 +97,12 @@ pub enum ShopifyError {
 }
 
 impl ShopifyError {
+    /// Whether a run that failed with it may succeed later with nothing changed: not when the
+    /// token is refused or the shop's URL is wrong (someone has to fix those).
+    pub fn retryable_run(&self) -> bool {
+        !matches!(self, ShopifyError::Unauthorized { .. } | ShopifyError::BadUrl(_))
+    }
+
     /// The operation may have been applied: read the shop's state before sending it again.
     pub fn must_reconcile(&self) -> bool {
         matches!(self, ShopifyError::Ambiguous { reconcile: true, .. })
