@@ -13,6 +13,26 @@ use shopsync_common::{
 
 type R<T> = Result<T, ValidationError>;
 
+/// A domain enum and its pb enum whose variants are spelt alike: `$to` (the one table) and
+/// `$from` (an i32 read back; any other value is an error on `field`, worded by `$unknown`).
+macro_rules! pb_enum {
+    ($to:ident, $from:ident, $dom:ident, $pb:ident, $unknown:expr, [$($v:ident),+ $(,)?]) => {
+        pub fn $to(x: $dom) -> pb::$pb {
+            match x {
+                $($dom::$v => pb::$pb::$v,)+
+            }
+        }
+
+        pub fn $from(v: i32, field: &str) -> R<$dom> {
+            let unknown: fn(i32) -> String = $unknown;
+            match pb::$pb::try_from(v) {
+                $(Ok(pb::$pb::$v) => Ok($dom::$v),)+
+                _ => Err(ValidationError::new(field, unknown(v))),
+            }
+        }
+    };
+}
+
 /// The value of a domain enum whose pb spelling (`to_pb`, the one table) is `want`: each
 /// `*_from_pb` reads its enum through its `*_to_pb`, so the two cannot disagree.
 fn by_pb<T: Copy, P: PartialEq, const N: usize>(
@@ -91,54 +111,30 @@ pub fn service_from_pb(v: i32, field: &str) -> R<Service> {
     }
 }
 
-pub fn status_to_pb(s: JobStatus) -> pb::JobStatus {
-    match s {
-        JobStatus::Ready => pb::JobStatus::Ready,
-        JobStatus::InProcess => pb::JobStatus::InProcess,
-        JobStatus::Error => pb::JobStatus::Error,
-        JobStatus::OnHold => pb::JobStatus::OnHold,
-        JobStatus::Finished => pb::JobStatus::Finished,
-        JobStatus::Waiting => pb::JobStatus::Waiting,
-    }
-}
-
-pub fn status_from_pb(v: i32, field: &str) -> R<JobStatus> {
-    by_pb(JobStatus::ALL, status_to_pb, pb::JobStatus::try_from(v).ok())
-        .ok_or_else(|| ValidationError::new(field, format!("unknown status {v}")))
-}
-
-pub fn run_status_to_pb(s: RunStatus) -> pb::RunStatus {
-    match s {
-        RunStatus::Running => pb::RunStatus::Running,
-        RunStatus::Succeeded => pb::RunStatus::Succeeded,
-        RunStatus::Failed => pb::RunStatus::Failed,
-        RunStatus::Cancelled => pb::RunStatus::Cancelled,
-        RunStatus::TimedOut => pb::RunStatus::TimedOut,
-        RunStatus::Lost => pb::RunStatus::Lost,
-    }
-}
-
-pub fn run_status_from_pb(v: i32, field: &str) -> R<RunStatus> {
-    by_pb(RunStatus::ALL, run_status_to_pb, pb::RunStatus::try_from(v).ok())
-        .ok_or_else(|| ValidationError::new(field, format!("unknown run status {v}")))
-}
-
-pub fn priority_to_pb(p: Priority) -> pb::Priority {
-    match p {
-        Priority::High => pb::Priority::High,
-        Priority::Normal => pb::Priority::Normal,
-        Priority::Low => pb::Priority::Low,
-    }
-}
-
-pub fn priority_from_pb(v: i32, field: &str) -> R<Priority> {
-    match pb::Priority::try_from(v) {
-        Ok(pb::Priority::High) => Ok(Priority::High),
-        Ok(pb::Priority::Normal) => Ok(Priority::Normal),
-        Ok(pb::Priority::Low) => Ok(Priority::Low),
-        Err(_) => Err(ValidationError::new(field, format!("unknown priority {v}"))),
-    }
-}
+pb_enum!(
+    status_to_pb,
+    status_from_pb,
+    JobStatus,
+    JobStatus,
+    |v| format!("unknown status {v}"),
+    [Ready, InProcess, Error, OnHold, Finished, Waiting]
+);
+pb_enum!(
+    run_status_to_pb,
+    run_status_from_pb,
+    RunStatus,
+    RunStatus,
+    |v| format!("unknown run status {v}"),
+    [Running, Succeeded, Failed, Cancelled, TimedOut, Lost]
+);
+pb_enum!(
+    priority_to_pb,
+    priority_from_pb,
+    Priority,
+    Priority,
+    |v| format!("unknown priority {v}"),
+    [High, Normal, Low]
+);
 
 fn weekday_to_pb(w: Weekday) -> pb::Weekday {
     match w {
@@ -579,26 +575,25 @@ pub fn failure_from_pb(f: pb::RunFailure) -> shopsync_common::RunFailure {
     shopsync_common::RunFailure { message: e.message, causes: e.causes, retryable: f.retryable }
 }
 
-/// A cue's kind as the `Cues` API spells it.
-pub fn cue_kind_to_pb(k: CueKind) -> pb::CueKind {
-    match k {
-        CueKind::UnmappedCustomers => pb::CueKind::UnmappedCustomers,
-        CueKind::UnmappedProducts => pb::CueKind::UnmappedProducts,
-        CueKind::UnprocessedOrders => pb::CueKind::UnprocessedOrders,
-        CueKind::ChangedOrders => pb::CueKind::ChangedOrders,
-        CueKind::SyncErrors => pb::CueKind::SyncErrors,
-        CueKind::HighRiskOrders => pb::CueKind::HighRiskOrders,
-        CueKind::WebhookGaps => pb::CueKind::WebhookGaps,
-        CueKind::UnprocessedShipments => pb::CueKind::UnprocessedShipments,
-        CueKind::ShipmentErrors => pb::CueKind::ShipmentErrors,
-        CueKind::HeldRefunds => pb::CueKind::HeldRefunds,
-    }
-}
-
-pub fn cue_kind_from_pb(v: i32, field: &str) -> R<CueKind> {
-    by_pb(CueKind::ALL, cue_kind_to_pb, pb::CueKind::try_from(v).ok())
-        .ok_or_else(|| ValidationError::new(field, format!("{v} is not a cue kind")))
-}
+pb_enum!(
+    cue_kind_to_pb,
+    cue_kind_from_pb,
+    CueKind,
+    CueKind,
+    |v| format!("{v} is not a cue kind"),
+    [
+        UnmappedCustomers,
+        UnmappedProducts,
+        UnprocessedOrders,
+        ChangedOrders,
+        SyncErrors,
+        HighRiskOrders,
+        WebhookGaps,
+        UnprocessedShipments,
+        ShipmentErrors,
+        HeldRefunds
+    ]
+);
 
 #[cfg(test)]
 mod tests {
