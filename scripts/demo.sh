@@ -162,9 +162,11 @@ ss locations create WEB --name "Web shop warehouse"
 SKUS=$(gql '{"query":"{ productVariants(first: 100) { nodes { sku } } }"}' | grep -oE '"sku":"[^"]+"' | cut -d'"' -f4 | sort -u)
 MISSING=$(gql '{"query":"{ orders(first: 1, sortKey: CREATED_AT) { nodes { lineItems(first: 1) { nodes { sku } } } } }"}' | grep -oE '"sku":"[^"]+"' | head -n 1 | cut -d'"' -f4)
 n=0
+declare -A ITEM_OF
 for s in $SKUS; do
   n=$((n + 1))
   [ "$s" = "$MISSING" ] && continue
+  ITEM_OF[$s]=WEB-$n
   ss items create "WEB-$n" --description "Web item $s" --price 1000 --currency EUR --sku "$s" >/dev/null
 done
 echo "the ERP has an item for every SKU of the shop but $MISSING"
@@ -213,6 +215,25 @@ ss orders list --shop web-shop --limit 20 | grep -E 'NO|SCR' || true
 say "batch-post the invoices and credit memos"
 ss sync batch-post-sales-invoices --shop web-shop --params '{"shopify_order_no_not_blank":true}'
 gql '{"query":"{ orders(first: 5, query: \"status:closed\") { nodes { name closed displayFinancialStatus } } }"}'
+say "stock to Shopify (inventory-sync): a preview first, nothing written"
+export SHOPSYNC_INVENTORY_SYNC_URL=${URL[inventory-sync]}
+ss items adjust "${ITEM_OF[$RSKU]:-WEB-0}" --location WEB --qty 100 --key demo-receipt-web-1
+ss stock diff --shop web-shop | head -n 6
+say "the reconciliation links the shop's variants to ERP items by SKU and writes only what differs"
+ss sync sync-inventory --shop web-shop
+V=$(gql "{\"query\":\"{ productVariants(first: 1, query: \\\"sku:$RSKU\\\") { nodes { sku inventoryItem { inventoryLevel(locationId: \\\"$LOC\\\") { quantities(names: [\\\"on_hand\\\", \\\"available\\\", \\\"committed\\\"]) { name quantity } } } } } }\"}")
+echo "$V"
+say "an ERP stock receipt reaches Shopify within seconds, without a job (the stock follower)"
+BEFORE=$(echo "$V" | grep -oE '"name":"on_hand","quantity":-?[0-9]+' | grep -oE -- '-?[0-9]+$')
+ss items adjust "${ITEM_OF[$RSKU]:-WEB-0}" --location WEB --qty 5 --key demo-receipt-web-2
+for _ in $(seq 100); do
+  V=$(gql "{\"query\":\"{ productVariants(first: 1, query: \\\"sku:$RSKU\\\") { nodes { inventoryItem { inventoryLevel(locationId: \\\"$LOC\\\") { quantities(names: [\\\"on_hand\\\"]) { quantity } } } } } }\"}")
+  NOW=$(echo "$V" | grep -oE '"quantity":-?[0-9]+' | head -n 1 | grep -oE -- '-?[0-9]+$')
+  [ -n "$BEFORE" ] && [ "$NOW" = "$((BEFORE + 5))" ] && break
+  sleep 0.1
+done
+echo "$RSKU on hand in Shopify: ${BEFORE:-?} -> ${NOW:-?}"
+
 say "cues after"
 ss cues --shop web-shop
 ss orders list --shop web-shop --limit 10
