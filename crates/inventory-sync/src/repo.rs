@@ -6,7 +6,14 @@ use sqlx::types::Json;
 use std::collections::HashMap;
 
 type Result<T> = std::result::Result<T, sqlx::Error>;
-type PendingRow = (String, Json<Vec<PushLine>>, Json<Vec<ErpLevel>>);
+
+/// A pending push as stored.
+#[derive(sqlx::FromRow)]
+struct PendingRow {
+    cursor: String,
+    lines: Json<Vec<PushLine>>,
+    erp_levels: Json<Vec<ErpLevel>>,
+}
 
 /// The push a follower was making when it stopped.
 #[derive(Debug, Clone)]
@@ -30,7 +37,7 @@ pub async fn pending(db: &PgPool, shop: &str) -> Result<Option<Pending>> {
     .bind(shop)
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|(cursor, l, e)| Pending { cursor, lines: l.0, erp_levels: e.0 }))
+    Ok(row.map(|r| Pending { cursor: r.cursor, lines: r.lines.0, erp_levels: r.erp_levels.0 }))
 }
 
 /// Write the push before its first request.

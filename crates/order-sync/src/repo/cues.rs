@@ -47,7 +47,7 @@ pub enum GroupOf {
 }
 
 /// One group: records failing for the same cause.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Group {
     pub shop: String,
     /// `<hold kind>:<hold key>`, `pending`, or `changed`.

@@ -228,11 +228,11 @@ pub async fn failed_groups(
     shop: Option<&str>,
     limit: i64,
 ) -> Result<Vec<crate::repo::cues::Group>, sqlx::Error> {
-    let rows: Vec<(String, String, String, i64, Vec<String>)> = sqlx::query_as(
-        "SELECT shop, coalesce(reason_key, 'failed'), \
-           (array_agg(reason ORDER BY updated_at DESC))[1], count(*), \
+    sqlx::query_as(
+        "SELECT shop, coalesce(reason_key, 'failed') AS key, 'shipment_error' AS kind, \
+           (array_agg(reason ORDER BY updated_at DESC))[1] AS reason, count(*) AS count, \
            (array_agg('shipment ' || shipment_no || ' (order ' || order_name || ')' \
-                      ORDER BY shipment_no))[1:20] \
+                      ORDER BY shipment_no))[1:20] AS records \
          FROM order_sync.shipment_results \
          WHERE state = 'failed' AND ($1::text IS NULL OR shop = $1) \
          GROUP BY shop, reason_key ORDER BY count(*) DESC, shop LIMIT $2",
@@ -240,18 +240,7 @@ pub async fn failed_groups(
     .bind(shop)
     .bind(limit)
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(shop, key, reason, count, records)| crate::repo::cues::Group {
-            shop,
-            key,
-            kind: "shipment_error".into(),
-            reason,
-            count,
-            records,
-        })
-        .collect())
+    .await
 }
 
 /// The right to send a shop's shipments: one run (or one shipment-error retry) at a time,
