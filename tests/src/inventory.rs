@@ -49,15 +49,8 @@ impl InvStack {
         let posting = start_worker(test, Service::Posting, &db).await?;
         let sched_addr = free_addr()?;
         let inventory = inventory_sync(test, &db, sched_addr, &posting, free_addr()?).await?;
-        let listen = sched_addr.to_string();
-        let (posting_url, inventory_url) = (posting.url(), inventory.url());
-        let env = [
-            ("SHOPSYNC_LISTEN", listen.as_str()),
-            ("SHOPSYNC_WORKERS__POSTING", posting_url.as_str()),
-            ("SHOPSYNC_WORKERS__INVENTORY_SYNC", inventory_url.as_str()),
-        ];
-        let none = Workers { procs: Vec::new() };
-        let scheduler = start_scheduler(test, "sched-a", &db, &none, &env).await?;
+        let workers = [("POSTING", &posting), ("INVENTORY_SYNC", &inventory)];
+        let scheduler = scheduler_for(test, &db, sched_addr, &workers).await?;
         Ok(Self { sim, posting, inventory, scheduler, db, test })
     }
 

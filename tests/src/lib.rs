@@ -266,6 +266,23 @@ pub const TEST_SECRET_KEYS: &str = "test-1=c2hvcHN5bmMtdGVzdC1rZXktMzItYnl0ZXMtL
 /// Shops every test scheduler has (entries of unknown shops are refused).
 pub const FIXTURE_SHOPS: [&str; 3] = ["shop-1", "shop-2", "s"];
 
+/// Scheduler `sched-a` listening on `addr`, dispatching to workers started on their own
+/// (`("POSTING", &posting)` sets `SHOPSYNC_WORKERS__POSTING`); it owns none of them.
+pub async fn scheduler_for(
+    test: &str,
+    db: &TestDb,
+    addr: std::net::SocketAddr,
+    workers: &[(&str, &Proc)],
+) -> Result<Proc> {
+    let mut env = vec![("SHOPSYNC_LISTEN".to_owned(), addr.to_string())];
+    for (service, p) in workers {
+        env.push((format!("SHOPSYNC_WORKERS__{service}"), p.url()));
+    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let none = Workers { procs: Vec::new() };
+    start_scheduler(test, "sched-a", db, &none, &env).await
+}
+
 /// A scheduler with the test keyring and the [`FIXTURE_SHOPS`] connected.
 pub async fn start_scheduler(
     test: &str,

@@ -132,15 +132,8 @@ impl Stack {
             order_sync_with(test, &db, sched_addr, &posting, free_addr()?, Some(webhook_addr))
                 .await?;
         // The scheduler dispatches to the two services started above (it owns neither).
-        let listen = sched_addr.to_string();
-        let (posting_url, order_sync_url) = (posting.url(), order_sync.url());
-        let env = [
-            ("SHOPSYNC_LISTEN", listen.as_str()),
-            ("SHOPSYNC_WORKERS__POSTING", posting_url.as_str()),
-            ("SHOPSYNC_WORKERS__ORDER_SYNC", order_sync_url.as_str()),
-        ];
-        let none = Workers { procs: Vec::new() };
-        let scheduler = start_scheduler(test, "sched-a", &db, &none, &env).await?;
+        let workers = [("POSTING", &posting), ("ORDER_SYNC", &order_sync)];
+        let scheduler = scheduler_for(test, &db, sched_addr, &workers).await?;
         Ok(Self { sim, posting, order_sync, scheduler, db, test, webhook_addr })
     }
 
